@@ -1,0 +1,194 @@
+// The one error table of Tributary. Every failure a caller may act on has a class here with a
+// stable `code` (documented in docs/errors.md; a test keeps the two in step) and a `retriable`
+// flag. Retry decisions read `retriable`, never the message text.
+//
+// It lives in broker/ because broker/ is the bottom layer: bridge/ imports it, never the reverse.
+
+/** Every stable error code. Each class below takes its code from here; docs/errors.md documents each. */
+export const ERROR_CODES = [
+  'TRIB_CONFIG_INVALID',
+  'TRIB_CONFIG_FILE',
+  'TRIB_USAGE',
+  'TRIB_UNKNOWN_TOPIC',
+  'TRIB_UNKNOWN_PARTITION',
+  'TRIB_TOPIC_CONFLICT',
+  'TRIB_OFFSET_OUT_OF_RANGE',
+  'TRIB_LOG_CORRUPT_BATCH',
+  'TRIB_INVALID_RECORD',
+  'TRIB_LOG_DISK_FULL',
+  'TRIB_LOG_READ_ONLY',
+  'TRIB_LOG_STORAGE',
+  'TRIB_LOG_CLOSED',
+  'TRIB_DATA_DIR_LOCKED',
+  'TRIB_LOG_INCOMPATIBLE',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export interface TributaryErrorOptions {
+  cause?: unknown;
+}
+
+export abstract class TributaryError extends Error {
+  abstract readonly code: ErrorCode;
+  abstract readonly retriable: boolean;
+
+  constructor(message: string, options: TributaryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+
+  toJSON(): { code: ErrorCode; message: string; retriable: boolean } {
+    return { code: this.code, message: this.message, retriable: this.retriable };
+  }
+}
+
+/** One configuration problem: the dotted key and what is wrong with it. */
+export interface ConfigProblem {
+  key: string;
+  message: string;
+}
+
+export class ConfigInvalidError extends TributaryError {
+  readonly code = 'TRIB_CONFIG_INVALID';
+  readonly retriable = false;
+  constructor(
+    readonly problems: readonly ConfigProblem[],
+    readonly source: string,
+  ) {
+    super(
+      `invalid configuration (${source}):\n` +
+        problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n'),
+    );
+  }
+}
+
+export class ConfigFileError extends TributaryError {
+  readonly code = 'TRIB_CONFIG_FILE';
+  readonly retriable = false;
+  constructor(
+    readonly file: string,
+    reason: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(`cannot read config file ${file}: ${reason}`, options);
+  }
+}
+
+export class UsageError extends TributaryError {
+  readonly code = 'TRIB_USAGE';
+  readonly retriable = false;
+}
+
+export class UnknownTopicError extends TributaryError {
+  readonly code = 'TRIB_UNKNOWN_TOPIC';
+  readonly retriable = false;
+  constructor(readonly topic: string) {
+    super(`unknown topic '${topic}'`);
+  }
+}
+
+export class UnknownPartitionError extends TributaryError {
+  readonly code = 'TRIB_UNKNOWN_PARTITION';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly partitionCount: number,
+  ) {
+    super(
+      `topic '${topic}' has no partition ${partition} (valid: 0..${partitionCount - 1})`,
+    );
+  }
+}
+
+export class TopicConflictError extends TributaryError {
+  readonly code = 'TRIB_TOPIC_CONFLICT';
+  readonly retriable = false;
+}
+
+export class OffsetOutOfRangeError extends TributaryError {
+  readonly code = 'TRIB_OFFSET_OUT_OF_RANGE';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly offset: number,
+    readonly logStartOffset: number,
+    readonly logEndOffset: number,
+  ) {
+    super(
+      `offset ${offset} is out of range for ${topic}-${partition}: ` +
+        `valid offsets are ${logStartOffset}..${logEndOffset} (log start .. log end)`,
+    );
+  }
+}
+
+export class CorruptBatchError extends TributaryError {
+  readonly code = 'TRIB_LOG_CORRUPT_BATCH';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly baseOffset: number,
+    readonly reason: string,
+  ) {
+    super(`corrupt record batch in ${topic}-${partition} at offset ${baseOffset}: ${reason}`);
+  }
+}
+
+export class InvalidRecordError extends TributaryError {
+  readonly code = 'TRIB_INVALID_RECORD';
+  readonly retriable = false;
+}
+
+export class DiskFullError extends TributaryError {
+  readonly code = 'TRIB_LOG_DISK_FULL';
+  // Retriable: once space is freed (retention, an operator) the same append succeeds.
+  readonly retriable = true;
+  constructor(
+    readonly dataDir: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(`no space left for the log in ${dataDir}; append refused, stored data is intact`, options);
+  }
+}
+
+export class ReadOnlyStorageError extends TributaryError {
+  readonly code = 'TRIB_LOG_READ_ONLY';
+  readonly retriable = false;
+  constructor(
+    readonly dataDir: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(`the data directory ${dataDir} is not writable; append refused, stored data is intact`, options);
+  }
+}
+
+export class StorageError extends TributaryError {
+  readonly code = 'TRIB_LOG_STORAGE';
+  readonly retriable = true;
+}
+
+export class LogClosedError extends TributaryError {
+  readonly code = 'TRIB_LOG_CLOSED';
+  readonly retriable = false;
+  constructor() {
+    super('the log is closed');
+  }
+}
+
+export class DataDirLockedError extends TributaryError {
+  readonly code = 'TRIB_DATA_DIR_LOCKED';
+  readonly retriable = false;
+  constructor(
+    readonly dataDir: string,
+    readonly pid: number,
+  ) {
+    super(`data directory ${dataDir} is in use by another Tributary process (pid ${pid})`);
+  }
+}
+
+export class IncompatibleLogError extends TributaryError {
+  readonly code = 'TRIB_LOG_INCOMPATIBLE';
+  readonly retriable = false;
+}

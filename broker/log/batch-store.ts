@@ -1,0 +1,207 @@
+// The write side of the log's SQLite file: every statement that changes it. Used only by the
+// writer thread, which owns the one write connection; not thread-safe and not meant to be.
+import { TopicConflictError } from '../errors.js';
+import { BASE_OFFSET_POSITION, LEADER_EPOCH_POSITION } from './record-batch.js';
+import type { Db } from './schema.js';
+import type {
+  AppendRequest,
+  AppendResult,
+  PartitionState,
+  RetentionPolicy,
+  RetentionResult,
+} from './writer-protocol.js';
+
+interface WriterPartition extends PartitionState {
+  /** Running maximum of batch timestamps: see ts_high in schema.ts. */
+  tsHigh: number;
+}
+
+export class BatchStore {
+  private readonly partitions = new Map<number, WriterPartition>();
+  private readonly insertBatch;
+  private readonly insertTopic;
+  private readonly insertPartition;
+  private readonly selectOldest;
+  private readonly deleteBelow;
+  private readonly setLogStart;
+
+  constructor(private readonly db: Db) {
+    this.insertBatch = db.prepare(
+      `INSERT INTO batches (partition_id, base_offset, last_offset, max_timestamp, ts_high, leader_epoch, size, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertTopic = db.prepare(`INSERT INTO topics (name, partitions, created_at) VALUES (?, ?, ?)`);
+    this.insertPartition = db.prepare(`INSERT INTO partitions (topic, partition) VALUES (?, ?)`);
+    this.selectOldest = db.prepare(
+      `SELECT base_offset AS baseOffset, last_offset AS lastOffset, max_timestamp AS maxTimestamp, size
+         FROM batches WHERE partition_id = ? ORDER BY base_offset`,
+    );
+    this.deleteBelow = db.prepare(`DELETE FROM batches WHERE partition_id = ? AND base_offset < ?`);
+    this.setLogStart = db.prepare(`UPDATE partitions SET log_start_offset = ? WHERE id = ?`);
+    this.loadStates();
+  }
+
+  states(): PartitionState[] {
+    return [...this.partitions.values()].map(publicState);
+  }
+
+  private loadStates(): void {
+    const rows = this.db
+      .prepare(
+        `SELECT p.id, p.topic, p.partition, p.log_start_offset AS logStartOffset,
+                COALESCE(MAX(b.last_offset) + 1, p.log_start_offset) AS logEndOffset,
+                COALESCE(SUM(b.size), 0) AS bytes, COALESCE(MAX(b.ts_high), 0) AS tsHigh
+           FROM partitions p LEFT JOIN batches b ON b.partition_id = p.id
+          GROUP BY p.id ORDER BY p.topic, p.partition`,
+      )
+      .all() as WriterPartition[];
+    this.partitions.clear();
+    for (const row of rows) this.partitions.set(row.id, row);
+  }
+
+  /**
+   * Creates a topic, or adds partitions to an existing one. Partitions are never removed: their
+   * data and offsets would be lost, and a key's partition would change under its consumers.
+   */
+  createTopic(topic: string, partitions: number): PartitionState[] {
+    const existing = this.db.prepare(`SELECT partitions FROM topics WHERE name = ?`).pluck().get(topic) as
+      | number
+      | undefined;
+    if (existing !== undefined && partitions < existing) {
+      throw new TopicConflictError(
+        `topic '${topic}' has ${existing} partitions on disk; it cannot shrink to ${partitions} (partitions are never removed)`,
+      );
+    }
+    if (existing === undefined || partitions > existing) {
+      this.db.transaction(() => {
+        if (existing === undefined) this.insertTopic.run(topic, partitions, Date.now());
+        else this.db.prepare(`UPDATE topics SET partitions = ? WHERE name = ?`).run(partitions, topic);
+        for (let p = existing ?? 0; p < partitions; p++) this.insertPartition.run(topic, p);
+      })();
+      this.loadStates();
+    }
+    return this.states().filter((s) => s.topic === topic);
+  }
+
+  /**
+   * Appends a group of batches in one transaction (one fsync under `durability: fsync`): offsets
+   * are assigned here, so they stay dense even when a group fails and is rolled back.
+   */
+  appendGroup(requests: readonly AppendRequest[]): AppendResult[] {
+    const before = new Map<number, WriterPartition>();
+    try {
+      return this.db.transaction(() =>
+        requests.map((req) => {
+          const state = this.partition(req.partitionId);
+          if (!before.has(state.id)) before.set(state.id, { ...state });
+          return this.appendOne(state, req);
+        }),
+      )();
+    } catch (err) {
+      for (const [id, saved] of before) this.partitions.set(id, saved);
+      throw err;
+    }
+  }
+
+  private appendOne(state: WriterPartition, req: AppendRequest): AppendResult {
+    const baseOffset = state.logEndOffset;
+    const lastOffset = baseOffset + req.lastOffsetDelta;
+    const batch = Buffer.from(req.batch.buffer, req.batch.byteOffset, req.batch.byteLength);
+    // Both fields sit outside the CRC (see record-batch.ts), so patching them keeps the batch valid.
+    batch.writeBigInt64BE(BigInt(baseOffset), BASE_OFFSET_POSITION);
+    batch.writeInt32BE(0, LEADER_EPOCH_POSITION);
+    const tsHigh = Math.max(state.tsHigh, req.maxTimestamp);
+    this.insertBatch.run(state.id, baseOffset, lastOffset, req.maxTimestamp, tsHigh, 0, batch.length, batch);
+    state.logEndOffset = lastOffset + 1;
+    state.bytes += batch.length;
+    state.tsHigh = tsHigh;
+    return { baseOffset, lastOffset, state: publicState(state) };
+  }
+
+  /** Deletes whole batches from the oldest end of each partition, as the policies ask. */
+  applyRetention(policies: readonly RetentionPolicy[]): RetentionResult {
+    const result: RetentionResult = { batchesDeleted: 0, recordsDeleted: 0, bytesDeleted: 0, states: [] };
+    this.db.transaction(() => {
+      for (const policy of policies) {
+        const state = this.partition(policy.partitionId);
+        const cut = this.retentionCut(state, policy);
+        if (cut.batches === 0) continue;
+        this.deleteBelow.run(state.id, cut.newLogStart);
+        this.setLogStart.run(cut.newLogStart, state.id);
+        result.batchesDeleted += cut.batches;
+        result.recordsDeleted += cut.newLogStart - state.logStartOffset;
+        result.bytesDeleted += cut.bytes;
+        state.logStartOffset = cut.newLogStart;
+        state.bytes -= cut.bytes;
+        result.states.push(publicState(state));
+      }
+    })();
+    return result;
+  }
+
+  private retentionCut(state: WriterPartition, policy: RetentionPolicy): { newLogStart: number; batches: number; bytes: number } {
+    let remaining = state.bytes;
+    let newLogStart = state.logStartOffset;
+    let batches = 0;
+    let bytes = 0;
+    for (const row of this.selectOldest.iterate(state.id) as Iterable<BatchRow>) {
+      const tooOld = policy.deleteBeforeTimestamp !== null && row.maxTimestamp < policy.deleteBeforeTimestamp;
+      const tooBig = policy.maxBytes !== null && remaining > policy.maxBytes;
+      if (!tooOld && !tooBig) break;
+      remaining -= row.size;
+      bytes += row.size;
+      batches++;
+      newLogStart = row.lastOffset + 1;
+    }
+    return { newLogStart, batches, bytes };
+  }
+
+  /** Records a clean shutdown: everything stored so far counts as verified. */
+  markClean(): void {
+    this.db.transaction(() => {
+      const setPoint = this.db.prepare(`UPDATE partitions SET recovery_point = ? WHERE id = ?`);
+      for (const s of this.partitions.values()) setPoint.run(s.logEndOffset, s.id);
+      this.setMeta('clean_shutdown', '1');
+    })();
+  }
+
+  /** Returns whether the last stop was clean, and marks the log as running. */
+  markRunning(): boolean {
+    const clean = this.db.prepare(`SELECT value FROM meta WHERE key = 'clean_shutdown'`).pluck().get();
+    this.setMeta('clean_shutdown', '0');
+    // A brand-new log has nothing to recover.
+    return clean === '1' || clean === undefined;
+  }
+
+  reload(): void {
+    this.loadStates();
+  }
+
+  private setMeta(key: string, value: string): void {
+    this.db.prepare(`INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`).run(key, value);
+  }
+
+  private partition(id: number): WriterPartition {
+    const state = this.partitions.get(id);
+    if (state === undefined) throw new Error(`writer has no partition with id ${id}`);
+    return state;
+  }
+}
+
+interface BatchRow {
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  size: number;
+}
+
+function publicState(s: WriterPartition): PartitionState {
+  return {
+    id: s.id,
+    topic: s.topic,
+    partition: s.partition,
+    logStartOffset: s.logStartOffset,
+    logEndOffset: s.logEndOffset,
+    bytes: s.bytes,
+  };
+}

@@ -1,0 +1,243 @@
+// The edge commit log: topics of partitions of records, stored as Kafka record batches in one
+// SQLite file in the data directory. Appends go to the writer thread (group commit); reads run
+// here on a read-only connection. Knows nothing of MQTT or Kafka clients.
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { InvalidRecordError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { BatchReader } from './batch-reader.js';
+import { DataDirLock } from './data-dir-lock.js';
+import { Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
+import { encodeBatch, type RecordInput } from './record-batch.js';
+import { DATABASE_FILE } from './schema.js';
+import { LogWriter } from './writer.js';
+import type { Durability, PartitionState, RecoveryReport, RetentionPolicy, RetentionResult } from './writer-protocol.js';
+
+export type { Durability } from './writer-protocol.js';
+
+export interface RetentionSpec {
+  /** Delete batches whose newest record is older than this many ms; null keeps them. */
+  maxAgeMs: number | null;
+  /** Delete the oldest batches while a partition holds more than this many bytes; null = no cap. */
+  maxBytes: number | null;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  retention?: RetentionSpec;
+}
+
+export interface LogOptions {
+  dataDir: string;
+  /** When an append resolves; see docs/durability.md. Default 'fsync'. */
+  durability?: Durability;
+  /** For durability 'interval': the longest a commit waits for its fsync. Default 1000 ms. */
+  fsyncIntervalMs?: number;
+  topics?: readonly TopicSpec[];
+  /** Retention for topics created without their own (for example on first publish). */
+  defaultRetention?: RetentionSpec;
+  logger?: Logger;
+}
+
+export interface AppendInfo {
+  topic: string;
+  partition: number;
+  baseOffset: number;
+  lastOffset: number;
+}
+
+export interface TopicInfo {
+  name: string;
+  partitions: PartitionInfo[];
+}
+
+export interface PartitionInfo {
+  partition: number;
+  logStartOffset: number;
+  logEndOffset: number;
+  bytes: number;
+}
+
+const NO_RETENTION: RetentionSpec = { maxAgeMs: null, maxBytes: null };
+
+export class Log {
+  private readonly topicPartitions = new Map<string, Partition[]>();
+  private readonly retention = new Map<string, RetentionSpec>();
+  private closing: Promise<void> | null = null;
+
+  private constructor(
+    readonly dataDir: string,
+    private readonly writer: LogWriter,
+    private readonly reader: BatchReader,
+    private readonly lock: DataDirLock,
+    private readonly options: LogOptions,
+    readonly recovery: RecoveryReport | null,
+  ) {}
+
+  /** Opens (creating if needed) the log in `options.dataDir`; runs recovery after an unclean stop. */
+  static async open(options: LogOptions): Promise<Log> {
+    const dataDir = resolve(options.dataDir);
+    mkdirSync(dataDir, { recursive: true });
+    const lock = DataDirLock.acquire(dataDir);
+    let writer: LogWriter | undefined;
+    try {
+      const started = await LogWriter.start({
+        dataDir,
+        databaseFile: join(dataDir, DATABASE_FILE),
+        durability: options.durability ?? 'fsync',
+        fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,
+      });
+      writer = started.writer;
+      const log = new Log(dataDir, writer, new BatchReader(join(dataDir, DATABASE_FILE)), lock, options, started.ready.recovery);
+      log.adopt(started.ready.states);
+      log.reportRecovery();
+      for (const topic of options.topics ?? []) await log.createTopic(topic.name, topic.partitions, topic.retention);
+      return log;
+    } catch (err) {
+      await writer?.close().catch(() => undefined);
+      lock.release();
+      throw err;
+    }
+  }
+
+  /** Creates a topic, or grows an existing one to `partitions`. Idempotent. */
+  async createTopic(name: string, partitions: number, retention?: RetentionSpec): Promise<void> {
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(name)) {
+      throw new InvalidRecordError(`topic name '${name}' must be 1-249 characters of A-Z a-z 0-9 . _ -`);
+    }
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) {
+      throw new InvalidRecordError(`topic '${name}': partitions must be an integer from 1 to 10000, got ${partitions}`);
+    }
+    this.adopt(await this.writer.createTopic(name, partitions));
+    this.retention.set(name, retention ?? this.options.defaultRetention ?? NO_RETENTION);
+  }
+
+  hasTopic(name: string): boolean {
+    return this.topicPartitions.has(name);
+  }
+
+  topics(): TopicInfo[] {
+    return [...this.topicPartitions.entries()]
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([name, parts]) => ({ name, partitions: parts.map(partitionInfo) }));
+  }
+
+  partitionCount(topic: string): number {
+    return this.partitionsOf(topic).length;
+  }
+
+  partition(topic: string, partition: number): Partition {
+    const parts = this.partitionsOf(topic);
+    const found = parts[partition];
+    if (found === undefined) throw new UnknownPartitionError(topic, partition, parts.length);
+    return found;
+  }
+
+  /**
+   * Appends records as one batch. Resolves once the batch is durable under the configured
+   * durability, with the offsets it got. Appends resolve in the order they were made.
+   */
+  async append(topic: string, partition: number, records: readonly RecordInput[]): Promise<AppendInfo> {
+    const target = this.partition(topic, partition);
+    validateRecords(records);
+    const batch = encodeBatch(records);
+    let maxTimestamp = records[0]!.timestamp;
+    for (const r of records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+    const result = await this.writer.append(target.id, batch, records.length - 1, maxTimestamp);
+    target.update(result.state);
+    return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
+  }
+
+  read(topic: string, partition: number, from: number, options?: ReadOptions): ReadResult {
+    return this.partition(topic, partition).read(from, options);
+  }
+
+  readBatches(topic: string, partition: number, from: number, maxBytes?: number): RawBatch[] {
+    return this.partition(topic, partition).readBatches(from, maxBytes);
+  }
+
+  offsetForTimestamp(topic: string, partition: number, timestamp: number): number | null {
+    return this.partition(topic, partition).offsetForTimestamp(timestamp);
+  }
+
+  /** Deletes whole batches from the oldest end of each partition per its topic's retention. */
+  async enforceRetention(now = Date.now()): Promise<RetentionResult> {
+    const policies: RetentionPolicy[] = [];
+    for (const [topic, parts] of this.topicPartitions) {
+      const spec = this.retention.get(topic) ?? this.options.defaultRetention ?? NO_RETENTION;
+      if (spec.maxAgeMs === null && spec.maxBytes === null) continue;
+      for (const p of parts) {
+        policies.push({
+          partitionId: p.id,
+          deleteBeforeTimestamp: spec.maxAgeMs === null ? null : now - spec.maxAgeMs,
+          maxBytes: spec.maxBytes,
+        });
+      }
+    }
+    const result = await this.writer.retention(policies);
+    this.adopt(result.states);
+    if (result.batchesDeleted > 0) {
+      this.options.logger?.info(
+        { batches: result.batchesDeleted, records: result.recordsDeleted, bytes: result.bytesDeleted },
+        'retention deleted old batches',
+      );
+    }
+    return result;
+  }
+
+  /** Waits for queued appends, marks the log clean and releases the data directory. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        await this.writer.close();
+      } finally {
+        this.reader.close();
+        this.lock.release();
+      }
+    })();
+    return this.closing;
+  }
+
+  private partitionsOf(topic: string): Partition[] {
+    const parts = this.topicPartitions.get(topic);
+    if (parts === undefined) throw new UnknownTopicError(topic);
+    return parts;
+  }
+
+  private adopt(states: readonly PartitionState[]): void {
+    for (const state of states) {
+      const parts = this.topicPartitions.get(state.topic) ?? [];
+      this.topicPartitions.set(state.topic, parts);
+      const existing = parts[state.partition];
+      if (existing === undefined) parts[state.partition] = new Partition(state, this.reader);
+      else existing.update(state);
+    }
+  }
+
+  private reportRecovery(): void {
+    const report = this.recovery;
+    const logger = this.options.logger;
+    if (report === null || logger === undefined) return;
+    const summary = { partitions: report.partitionsChecked, batches: report.batchesChecked };
+    if (report.problems.length === 0) {
+      logger.warn(summary, 'log was not shut down cleanly; recovery verified the recent batches');
+    } else {
+      for (const problem of report.problems) logger.error({ problem }, 'recovery found a damaged batch');
+      logger.error({ ...summary, damaged: report.problems.length }, 'recovery found damaged batches; reads of them fail with TRIB_LOG_CORRUPT_BATCH');
+    }
+  }
+}
+
+function partitionInfo(p: Partition): PartitionInfo {
+  return { partition: p.partition, logStartOffset: p.logStartOffset, logEndOffset: p.logEndOffset, bytes: p.bytes };
+}
+
+function validateRecords(records: readonly RecordInput[]): void {
+  if (records.length === 0) throw new InvalidRecordError('an append needs at least one record');
+  for (const r of records) {
+    if (!Number.isSafeInteger(r.timestamp) || r.timestamp < 0) {
+      throw new InvalidRecordError(`record timestamp must be a non-negative integer of ms, got ${r.timestamp}`);
+    }
+  }
+}

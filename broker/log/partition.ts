@@ -1,0 +1,169 @@
+// One partition of a topic: an append-only sequence of records with dense offsets from 0.
+// Holds the partition's offsets as the writer last reported them and answers reads.
+import { CorruptBatchError, OffsetOutOfRangeError } from '../errors.js';
+import type { BatchReader, StoredBatchRow } from './batch-reader.js';
+import { BatchFormatError, decodeBatch, readBatchHeader, type DecodedBatch, type LogRecord } from './record-batch.js';
+import { isSqliteCorruption } from './sqlite-errors.js';
+import type { PartitionState } from './writer-protocol.js';
+
+export interface ReadOptions {
+  /** Most records to return (default 1000). */
+  maxRecords?: number;
+  /** Soft cap on key+value+header bytes returned; at least one record is always returned. */
+  maxBytes?: number;
+}
+
+export interface ReadResult {
+  records: LogRecord[];
+  /** The offset to read from next. */
+  nextOffset: number;
+  logStartOffset: number;
+  logEndOffset: number;
+}
+
+export interface RawBatch {
+  baseOffset: number;
+  lastOffset: number;
+  /** The stored RecordBatch v2 bytes, CRC verified. */
+  bytes: Buffer;
+}
+
+export const DEFAULT_MAX_RECORDS = 1000;
+export const DEFAULT_MAX_BYTES = 1024 * 1024;
+
+export class Partition {
+  constructor(
+    private state: PartitionState,
+    private readonly reader: BatchReader,
+  ) {}
+
+  get id(): number {
+    return this.state.id;
+  }
+  get topic(): string {
+    return this.state.topic;
+  }
+  get partition(): number {
+    return this.state.partition;
+  }
+  /** The first offset still stored. */
+  get logStartOffset(): number {
+    return this.state.logStartOffset;
+  }
+  /** The offset the next record will get (the high-water mark of this single-node log). */
+  get logEndOffset(): number {
+    return this.state.logEndOffset;
+  }
+  /** Stored bytes (the sum of batch sizes). */
+  get bytes(): number {
+    return this.state.bytes;
+  }
+
+  /** Applies a state the writer reported (replies arrive in commit order, so the last one wins). */
+  update(state: PartitionState): void {
+    this.state = state;
+  }
+
+  /**
+   * Reads records from `from`. Throws OffsetOutOfRangeError outside [logStart, logEnd] and
+   * CorruptBatchError when the first batch to return fails its checks; when a later batch does,
+   * the good records before it are returned and the next read (starting at it) throws.
+   */
+  read(from: number, options: ReadOptions = {}): ReadResult {
+    this.checkOffset(from);
+    const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
+    const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+    const end = this.logEndOffset;
+    const records: LogRecord[] = [];
+    let bytes = 0;
+    let nextOffset = from;
+    if (from < end) {
+      try {
+        scan: for (const row of this.reader.batchesFrom(this.id, from, end)) {
+          const batch = this.decode(row);
+          for (const record of batch.records) {
+            if (record.offset < nextOffset) continue;
+            const size = recordSize(record);
+            if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break scan;
+            records.push(record);
+            bytes += size;
+            nextOffset = record.offset + 1;
+          }
+        }
+      } catch (err) {
+        if (records.length === 0) throw this.asCorruption(err, nextOffset);
+      }
+    }
+    return { records, nextOffset, logStartOffset: this.logStartOffset, logEndOffset: end };
+  }
+
+  /** Whole stored batches from the one holding `from`, CRC verified: what a follower would fetch. */
+  readBatches(from: number, maxBytes = DEFAULT_MAX_BYTES): RawBatch[] {
+    this.checkOffset(from);
+    const batches: RawBatch[] = [];
+    let bytes = 0;
+    if (from === this.logEndOffset) return batches;
+    this.guard(from, () => {
+      for (const row of this.reader.batchesFrom(this.id, from, this.logEndOffset)) {
+        if (batches.length > 0 && bytes + row.data.length > maxBytes) break;
+        this.verify(row);
+        batches.push({ baseOffset: row.baseOffset, lastOffset: row.lastOffset, bytes: row.data });
+        bytes += row.data.length;
+      }
+    });
+    return batches;
+  }
+
+  /** The first offset whose record has a timestamp at or after `timestamp`, or null if none does. */
+  offsetForTimestamp(timestamp: number): number | null {
+    const row = this.guard(timestamp, () => this.reader.firstBatchAtOrAfter(this.id, timestamp, this.logEndOffset));
+    if (row === undefined) return null;
+    const batch = this.decode(row);
+    const hit = batch.records.find((r) => r.timestamp >= timestamp && r.offset >= this.logStartOffset);
+    return hit?.offset ?? null;
+  }
+
+  private checkOffset(offset: number): void {
+    if (!Number.isSafeInteger(offset) || offset < this.logStartOffset || offset > this.logEndOffset) {
+      throw new OffsetOutOfRangeError(this.topic, this.partition, offset, this.logStartOffset, this.logEndOffset);
+    }
+  }
+
+  private decode(row: StoredBatchRow): DecodedBatch {
+    const batch = this.guard(row.baseOffset, () => decodeBatch(row.data));
+    if (batch.baseOffset !== row.baseOffset) {
+      throw this.corrupt(row.baseOffset, `header says base offset ${batch.baseOffset}`);
+    }
+    return batch;
+  }
+
+  private verify(row: StoredBatchRow): void {
+    const header = this.guard(row.baseOffset, () => readBatchHeader(row.data, true));
+    if (header.baseOffset !== row.baseOffset) throw this.corrupt(row.baseOffset, `header says base offset ${header.baseOffset}`);
+  }
+
+  /** Runs `fn`, turning format errors and SQLite's damaged-page errors into CorruptBatchError. */
+  private guard<T>(offset: number, fn: () => T): T {
+    try {
+      return fn();
+    } catch (err) {
+      throw this.asCorruption(err, offset);
+    }
+  }
+
+  private asCorruption(err: unknown, offset: number): unknown {
+    if (err instanceof BatchFormatError) return this.corrupt(offset, err.message);
+    if (isSqliteCorruption(err)) return this.corrupt(offset, `storage page damaged: ${(err as Error).message}`);
+    return err;
+  }
+
+  private corrupt(offset: number, reason: string): CorruptBatchError {
+    return new CorruptBatchError(this.topic, this.partition, offset, reason);
+  }
+}
+
+function recordSize(r: LogRecord): number {
+  let size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
+  for (const [name, value] of r.headers) size += name.length + (value?.length ?? 0);
+  return size;
+}

@@ -1,0 +1,288 @@
+// Kafka RecordBatch v2 (magic 2), the unit the log stores: one SQLite row per batch. Because the
+// bytes are Kafka's own, a stored batch can be verified on read and later served to Kafka clients
+// or followers unchanged.
+import { crc32c } from './crc32c.js';
+import { VarintReader, varintSize, writeVarint } from './varint.js';
+
+/** A header: a name and bytes (Kafka allows repeated names, so headers are a list). */
+export type RecordHeader = readonly [name: string, value: Buffer | null];
+
+/** What a producer hands to the log: the log assigns the offset. */
+export interface RecordInput {
+  timestamp: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers?: readonly RecordHeader[];
+}
+
+/** A record read back from the log. */
+export interface LogRecord extends RecordInput {
+  offset: number;
+  headers: readonly RecordHeader[];
+}
+
+export interface BatchHeader {
+  baseOffset: number;
+  batchLength: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  firstTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+export interface DecodedBatch extends BatchHeader {
+  records: LogRecord[];
+}
+
+/** A batch could not be decoded; the log turns this into a CorruptBatchError naming where. */
+export class BatchFormatError extends Error {}
+
+// Byte layout of a RecordBatch v2 header (big-endian), offsets from the batch start:
+//
+//    0 baseOffset            int64
+//    8 batchLength           int32   bytes after this field
+//   12 partitionLeaderEpoch  int32
+//   16 magic                 int8    = 2
+//   17 crc                   uint32  CRC-32C of bytes [21, end)
+//   21 attributes            int16   bits 0-2 compression, 3 timestamp type, 4 transactional, 5 control
+//   23 lastOffsetDelta       int32
+//   27 baseTimestamp         int64
+//   35 maxTimestamp          int64
+//   43 producerId            int64   -1 when not idempotent
+//   51 producerEpoch         int16
+//   53 baseSequence          int32
+//   57 recordCount           int32
+//   61 records...
+//
+// baseOffset, batchLength and partitionLeaderEpoch sit outside the CRC, so the writer can assign
+// offsets and the epoch at commit time without re-checksumming (as Kafka's own broker does).
+export const BATCH_HEADER_SIZE = 61;
+export const BASE_OFFSET_POSITION = 0;
+export const LEADER_EPOCH_POSITION = 12;
+const CRC_POSITION = 17;
+const ATTRIBUTES_POSITION = 21;
+const MAGIC = 2;
+const COMPRESSION_MASK = 0x07;
+const CONTROL_FLAG = 0x20;
+
+// A record (all integers zig-zag varints):
+//   length, attributes int8, timestampDelta, offsetDelta, keyLength (-1 = null), key,
+//   valueLength (-1 = null), value, headerCount, then per header:
+//   nameLength, name (UTF-8), valueLength (-1 = null), value
+
+interface SizedRecord {
+  bodySize: number;
+  headerNames: Buffer[];
+}
+
+/**
+ * Encodes records as one uncompressed batch with baseOffset 0 (the writer patches it in).
+ * The result owns its ArrayBuffer, so it can be transferred to the writer thread without a copy.
+ */
+export function encodeBatch(records: readonly RecordInput[], options: { baseOffset?: number } = {}): Buffer {
+  if (records.length === 0) throw new RangeError('a record batch needs at least one record');
+  let firstTimestamp = records[0]!.timestamp;
+  let maxTimestamp = firstTimestamp;
+  for (const r of records) {
+    if (r.timestamp < firstTimestamp) firstTimestamp = r.timestamp;
+    if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
+  }
+
+  const sized: SizedRecord[] = new Array(records.length);
+  let total = BATCH_HEADER_SIZE;
+  for (let i = 0; i < records.length; i++) {
+    const s = sizeRecord(records[i]!, i, firstTimestamp);
+    sized[i] = s;
+    total += varintSize(s.bodySize) + s.bodySize;
+  }
+
+  const buf = Buffer.allocUnsafeSlow(total);
+  buf.writeBigInt64BE(BigInt(options.baseOffset ?? 0), 0);
+  buf.writeInt32BE(total - 12, 8);
+  buf.writeInt32BE(0, LEADER_EPOCH_POSITION);
+  buf.writeInt8(MAGIC, 16);
+  buf.writeInt16BE(0, ATTRIBUTES_POSITION); // no compression, CreateTime, not transactional
+  buf.writeInt32BE(records.length - 1, 23);
+  buf.writeBigInt64BE(BigInt(firstTimestamp), 27);
+  buf.writeBigInt64BE(BigInt(maxTimestamp), 35);
+  buf.writeBigInt64BE(-1n, 43);
+  buf.writeInt16BE(-1, 51);
+  buf.writeInt32BE(-1, 53);
+  buf.writeInt32BE(records.length, 57);
+
+  let pos = BATCH_HEADER_SIZE;
+  for (let i = 0; i < records.length; i++) {
+    pos = writeRecord(buf, pos, records[i]!, sized[i]!, i, firstTimestamp);
+  }
+  buf.writeUInt32BE(crc32c(buf, ATTRIBUTES_POSITION, total), CRC_POSITION);
+  return buf;
+}
+
+function sizeRecord(r: RecordInput, offsetDelta: number, firstTimestamp: number): SizedRecord {
+  let size = 1; // attributes
+  size += varintSize(r.timestamp - firstTimestamp);
+  size += varintSize(offsetDelta);
+  size += r.key === null ? 1 : varintSize(r.key.length) + r.key.length;
+  size += r.value === null ? 1 : varintSize(r.value.length) + r.value.length;
+  const headers = r.headers ?? [];
+  size += varintSize(headers.length);
+  const headerNames: Buffer[] = new Array(headers.length);
+  for (let h = 0; h < headers.length; h++) {
+    const [name, value] = headers[h]!;
+    const nameBytes = Buffer.from(name, 'utf8');
+    headerNames[h] = nameBytes;
+    size += varintSize(nameBytes.length) + nameBytes.length;
+    size += value === null ? 1 : varintSize(value.length) + value.length;
+  }
+  return { bodySize: size, headerNames };
+}
+
+function writeRecord(
+  buf: Buffer,
+  pos: number,
+  r: RecordInput,
+  sized: SizedRecord,
+  offsetDelta: number,
+  firstTimestamp: number,
+): number {
+  pos = writeVarint(buf, pos, sized.bodySize);
+  buf[pos++] = 0; // record attributes: unused in v2
+  pos = writeVarint(buf, pos, r.timestamp - firstTimestamp);
+  pos = writeVarint(buf, pos, offsetDelta);
+  pos = writeBytes(buf, pos, r.key);
+  pos = writeBytes(buf, pos, r.value);
+  const headers = r.headers ?? [];
+  pos = writeVarint(buf, pos, headers.length);
+  for (let h = 0; h < headers.length; h++) {
+    pos = writeBytes(buf, pos, sized.headerNames[h]!);
+    pos = writeBytes(buf, pos, headers[h]![1]);
+  }
+  return pos;
+}
+
+function writeBytes(buf: Buffer, pos: number, bytes: Uint8Array | null): number {
+  if (bytes === null) return writeVarint(buf, pos, -1);
+  pos = writeVarint(buf, pos, bytes.length);
+  buf.set(bytes, pos);
+  return pos + bytes.length;
+}
+
+/** Reads and sanity-checks the fixed header; verifies the CRC when `verify` is set. */
+export function readBatchHeader(buf: Buffer, verify = true): BatchHeader {
+  if (buf.length < BATCH_HEADER_SIZE) {
+    throw new BatchFormatError(`batch is ${buf.length} bytes, shorter than its ${BATCH_HEADER_SIZE}-byte header`);
+  }
+  const batchLength = buf.readInt32BE(8);
+  if (batchLength + 12 !== buf.length) {
+    throw new BatchFormatError(`batch length field says ${batchLength + 12} bytes, stored ${buf.length}`);
+  }
+  const magic = buf.readInt8(16);
+  if (magic !== MAGIC) throw new BatchFormatError(`magic byte is ${magic}, expected ${MAGIC}`);
+  const crc = buf.readUInt32BE(CRC_POSITION);
+  if (verify) {
+    const actual = crc32c(buf, ATTRIBUTES_POSITION, buf.length);
+    if (actual !== crc) {
+      throw new BatchFormatError(`CRC-32C mismatch (stored ${hex(crc)}, computed ${hex(actual)})`);
+    }
+  }
+  const recordCount = buf.readInt32BE(57);
+  const lastOffsetDelta = buf.readInt32BE(23);
+  if (recordCount < 0 || lastOffsetDelta < 0) {
+    throw new BatchFormatError(`negative record count ${recordCount} or last offset delta ${lastOffsetDelta}`);
+  }
+  return {
+    baseOffset: Number(buf.readBigInt64BE(0)),
+    batchLength,
+    partitionLeaderEpoch: buf.readInt32BE(LEADER_EPOCH_POSITION),
+    magic,
+    crc,
+    attributes: buf.readInt16BE(ATTRIBUTES_POSITION),
+    lastOffsetDelta,
+    firstTimestamp: Number(buf.readBigInt64BE(27)),
+    maxTimestamp: Number(buf.readBigInt64BE(35)),
+    producerId: Number(buf.readBigInt64BE(43)),
+    producerEpoch: buf.readInt16BE(51),
+    baseSequence: buf.readInt32BE(53),
+    recordCount,
+  };
+}
+
+/** True for Kafka transaction markers, which carry no user data. */
+export function isControlBatch(header: BatchHeader): boolean {
+  return (header.attributes & CONTROL_FLAG) !== 0;
+}
+
+/**
+ * Decodes a stored batch, verifying its CRC first: corrupt bytes are never returned as records.
+ * Throws BatchFormatError naming what is wrong.
+ */
+export function decodeBatch(buf: Buffer): DecodedBatch {
+  const header = readBatchHeader(buf, true);
+  const compression = header.attributes & COMPRESSION_MASK;
+  if (compression !== 0) {
+    throw new BatchFormatError(`compressed batches (codec ${compression}) are not stored by this log`);
+  }
+  const records: LogRecord[] = new Array(header.recordCount);
+  const reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
+  try {
+    for (let i = 0; i < header.recordCount; i++) {
+      records[i] = readRecord(buf, reader, header);
+    }
+  } catch (err) {
+    if (err instanceof BatchFormatError) throw err;
+    throw new BatchFormatError(`record data is malformed: ${(err as Error).message}`);
+  }
+  if (reader.pos !== buf.length) {
+    throw new BatchFormatError(`${buf.length - reader.pos} bytes left over after ${header.recordCount} records`);
+  }
+  return { ...header, records };
+}
+
+function readRecord(buf: Buffer, reader: VarintReader, header: BatchHeader): LogRecord {
+  const length = reader.varint();
+  const end = reader.pos + length;
+  if (length < 1 || end > buf.length) throw new BatchFormatError(`record length ${length} runs past the batch`);
+  const bounded = new VarintReader(buf, reader.pos + 1, end); // +1 skips the attributes byte
+  const timestamp = header.firstTimestamp + bounded.varint();
+  const offsetDelta = bounded.varint();
+  if (offsetDelta < 0 || offsetDelta > header.lastOffsetDelta) {
+    throw new BatchFormatError(`offset delta ${offsetDelta} outside 0..${header.lastOffsetDelta}`);
+  }
+  const key = readBytes(buf, bounded);
+  const value = readBytes(buf, bounded);
+  const headerCount = bounded.varint();
+  if (headerCount < 0 || headerCount > end - bounded.pos) {
+    throw new BatchFormatError(`header count ${headerCount} is impossible`);
+  }
+  const headers: RecordHeader[] = new Array(headerCount);
+  for (let h = 0; h < headerCount; h++) {
+    const name = readBytes(buf, bounded);
+    if (name === null) throw new BatchFormatError('a header has a null name');
+    headers[h] = [name.toString('utf8'), readBytes(buf, bounded)];
+  }
+  if (bounded.pos !== end) throw new BatchFormatError(`record at delta ${offsetDelta} has ${end - bounded.pos} stray bytes`);
+  reader.pos = end;
+  return { offset: header.baseOffset + offsetDelta, timestamp, key, value, headers };
+}
+
+function readBytes(buf: Buffer, reader: VarintReader): Buffer | null {
+  const length = reader.varint();
+  if (length === -1) return null;
+  const start = reader.pos;
+  if (length < 0 || start + length > reader.end) {
+    throw new BatchFormatError(`a field of ${length} bytes runs past its record`);
+  }
+  reader.pos = start + length;
+  return buf.subarray(start, start + length);
+}
+
+function hex(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}

@@ -1,0 +1,83 @@
+// The SQLite layout of the log. One database file per data directory holds every topic, so one
+// group commit (one fsync) covers appends to all partitions at once: on an SD card the number of
+// fsyncs, not the bytes, is what limits throughput.
+import Database from 'better-sqlite3';
+import { IncompatibleLogError } from '../errors.js';
+
+export type Db = Database.Database;
+
+export const SCHEMA_VERSION = 1;
+export const DATABASE_FILE = 'log.db';
+
+const DDL = `
+CREATE TABLE IF NOT EXISTS meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS topics (
+  name       TEXT PRIMARY KEY,
+  partitions INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- log_start_offset: the first offset still stored (moves forward with retention).
+-- recovery_point: batches below it were verified (CRC, contiguity) by a clean shutdown or a
+-- recovery pass; after an unclean stop only batches at or above it are checked.
+CREATE TABLE IF NOT EXISTS partitions (
+  id               INTEGER PRIMARY KEY,
+  topic            TEXT NOT NULL REFERENCES topics(name),
+  partition        INTEGER NOT NULL,
+  log_start_offset INTEGER NOT NULL DEFAULT 0,
+  recovery_point   INTEGER NOT NULL DEFAULT 0,
+  UNIQUE (topic, partition)
+);
+
+-- One row per RecordBatch v2. The blob comes last so that scans of the small columns never touch
+-- its overflow pages. ts_high is the running maximum of max_timestamp up to and including this
+-- batch: it never decreases along the partition, so the time index can answer "first offset at or
+-- after T" with one seek even when producers' clocks go backwards.
+CREATE TABLE IF NOT EXISTS batches (
+  partition_id  INTEGER NOT NULL,
+  base_offset   INTEGER NOT NULL,
+  last_offset   INTEGER NOT NULL,
+  max_timestamp INTEGER NOT NULL,
+  ts_high       INTEGER NOT NULL,
+  leader_epoch  INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  data          BLOB NOT NULL,
+  PRIMARY KEY (partition_id, base_offset)
+) WITHOUT ROWID;
+
+CREATE INDEX IF NOT EXISTS batches_by_time ON batches (partition_id, ts_high);
+`;
+
+export interface OpenOptions {
+  readonly: boolean;
+  /** SQLite's synchronous pragma for the writer: FULL fsyncs the WAL at every commit. */
+  synchronous?: 'FULL' | 'NORMAL';
+}
+
+/** Opens (and for the writer, creates) the log database with the pragmas the log relies on. */
+export function openDatabase(file: string, options: OpenOptions): Db {
+  const db = new Database(file, { readonly: options.readonly, fileMustExist: options.readonly });
+  if (options.readonly) {
+    db.pragma('query_only = ON');
+    return db;
+  }
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
+  // Keep the WAL file from staying large after a burst: once checkpointed it is cut back to 16 MiB,
+  // so under steady load with retention the files stop growing.
+  db.pragma('journal_size_limit = 16777216');
+  db.pragma('foreign_keys = ON');
+  db.exec(DDL);
+  const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get() as string | undefined;
+  if (version === undefined) {
+    db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
+  } else if (Number(version) > SCHEMA_VERSION) {
+    db.close();
+    throw new IncompatibleLogError(`log database ${file} has schema version ${version}; this Tributary knows up to ${SCHEMA_VERSION}`);
+  }
+  return db;
+}

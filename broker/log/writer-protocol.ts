@@ -1,0 +1,92 @@
+// Messages between the log (main thread) and its writer thread, which owns the only write
+// connection. Requests carry an id; each gets exactly one reply, in request order.
+
+export type Durability = 'fsync' | 'interval' | 'write';
+
+export interface WriterInit {
+  databaseFile: string;
+  dataDir: string;
+  durability: Durability;
+  fsyncIntervalMs: number;
+}
+
+/** One batch to append. `batch` is encoded with baseOffset 0; the writer assigns the offsets. */
+export interface AppendRequest {
+  op: 'append';
+  id: number;
+  partitionId: number;
+  batch: Uint8Array;
+  lastOffsetDelta: number;
+  maxTimestamp: number;
+}
+
+export interface CreateTopicRequest {
+  op: 'createTopic';
+  id: number;
+  topic: string;
+  partitions: number;
+}
+
+export interface RetentionPolicy {
+  partitionId: number;
+  /** Delete batches whose newest record is older than this (epoch ms). */
+  deleteBeforeTimestamp: number | null;
+  /** Delete oldest batches while the partition holds more than this many bytes. */
+  maxBytes: number | null;
+}
+
+export interface RetentionRequest {
+  op: 'retention';
+  id: number;
+  policies: RetentionPolicy[];
+}
+
+export interface CloseRequest {
+  op: 'close';
+  id: number;
+}
+
+export type WriterRequest = AppendRequest | CreateTopicRequest | RetentionRequest | CloseRequest;
+
+/** What the log knows of a partition; the writer reports it after every change. */
+export interface PartitionState {
+  id: number;
+  topic: string;
+  partition: number;
+  logStartOffset: number;
+  logEndOffset: number;
+  bytes: number;
+}
+
+export interface RecoveryReport {
+  partitionsChecked: number;
+  batchesChecked: number;
+  problems: string[];
+}
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  state: PartitionState;
+}
+
+export interface RetentionResult {
+  batchesDeleted: number;
+  recordsDeleted: number;
+  bytesDeleted: number;
+  states: PartitionState[];
+}
+
+export interface WireError {
+  code: string;
+  message: string;
+}
+
+export type WriterReply =
+  | { id: number; ok: true; value: unknown }
+  | { id: number; ok: false; error: WireError };
+
+export type WriterMessage =
+  | { kind: 'ready'; states: PartitionState[]; recovery: RecoveryReport | null }
+  | { kind: 'failed'; error: WireError }
+  | { kind: 'replies'; replies: WriterReply[] };

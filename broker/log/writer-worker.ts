@@ -1,0 +1,145 @@
+// The writer thread: owns the log's only write connection, so that SQLite's commits and fsyncs
+// never stall the main event loop (and with it MQTT traffic).
+//
+// Group commit: requests that arrive while a commit runs queue up in this thread's port; the next
+// drain puts every queued append into one transaction, so one fsync covers all of them. Replies go
+// back in request order, which keeps appends resolving in submission order.
+import { parentPort, workerData } from 'node:worker_threads';
+import { TributaryError } from '../errors.js';
+import { BatchStore } from './batch-store.js';
+import { LogRecovery } from './recovery.js';
+import { openDatabase, type Db } from './schema.js';
+import { toWriteError } from './sqlite-errors.js';
+import type {
+  AppendRequest,
+  RecoveryReport,
+  WireError,
+  WriterInit,
+  WriterMessage,
+  WriterReply,
+  WriterRequest,
+} from './writer-protocol.js';
+
+const init = workerData as WriterInit;
+const port = parentPort!;
+let db: Db;
+let store: BatchStore;
+let queue: WriterRequest[] = [];
+let drainScheduled = false;
+let uncheckpointedCommits = false;
+let syncTimer: NodeJS.Timeout | undefined;
+
+function post(message: WriterMessage): void {
+  port.postMessage(message);
+}
+
+function wire(err: unknown): WireError {
+  const typed = err instanceof TributaryError ? err : toWriteError(err, init.dataDir);
+  return { code: typed.code, message: typed.message };
+}
+
+function start(): void {
+  try {
+    db = openDatabase(init.databaseFile, {
+      readonly: false,
+      // fsync: every commit fsyncs the WAL. interval/write: commits reach the OS only; the WAL is
+      // fsynced by the interval timer or by SQLite's own checkpoints.
+      synchronous: init.durability === 'fsync' ? 'FULL' : 'NORMAL',
+    });
+    store = new BatchStore(db);
+    const wasClean = store.markRunning();
+    let recovery: RecoveryReport | null = null;
+    if (!wasClean) {
+      recovery = new LogRecovery(db).run();
+      store.reload();
+    }
+    if (init.durability === 'interval') syncTimer = setInterval(syncNow, init.fsyncIntervalMs);
+    post({ kind: 'ready', states: store.states(), recovery });
+  } catch (err) {
+    post({ kind: 'failed', error: wire(err) });
+  }
+}
+
+/** Forces what was committed onto the disk (used by `durability: interval`). */
+function syncNow(): void {
+  if (!uncheckpointedCommits) return;
+  uncheckpointedCommits = false;
+  try {
+    // A checkpoint fsyncs the WAL before copying it into the database file.
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch {
+    uncheckpointedCommits = true; // retried at the next tick; appends report their own errors
+  }
+}
+
+port.on('message', (requests: WriterRequest[]) => {
+  for (const request of requests) queue.push(request);
+  if (!drainScheduled) {
+    drainScheduled = true;
+    setImmediate(drain);
+  }
+});
+
+function drain(): void {
+  drainScheduled = false;
+  const work = queue;
+  queue = [];
+  const replies: WriterReply[] = [];
+  let appends: AppendRequest[] = [];
+  const flushAppends = (): void => {
+    if (appends.length > 0) replies.push(...commitAppends(appends));
+    appends = [];
+  };
+  for (const request of work) {
+    if (request.op === 'append') {
+      appends.push(request);
+      continue;
+    }
+    flushAppends();
+    replies.push(runOther(request));
+  }
+  flushAppends();
+  post({ kind: 'replies', replies });
+}
+
+function commitAppends(group: AppendRequest[]): WriterReply[] {
+  try {
+    const results = store.appendGroup(group);
+    uncheckpointedCommits = true;
+    return results.map((value, i) => ({ id: group[i]!.id, ok: true, value }));
+  } catch (err) {
+    const error = wire(err);
+    return group.map((req) => ({ id: req.id, ok: false, error }));
+  }
+}
+
+function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
+  try {
+    switch (request.op) {
+      case 'createTopic':
+        return { id: request.id, ok: true, value: store.createTopic(request.topic, request.partitions) };
+      case 'retention':
+        return { id: request.id, ok: true, value: store.applyRetention(request.policies) };
+      case 'close':
+        close();
+        return { id: request.id, ok: true, value: null };
+    }
+  } catch (err) {
+    return { id: request.id, ok: false, error: wire(err) };
+  }
+}
+
+function close(): void {
+  if (syncTimer !== undefined) clearInterval(syncTimer);
+  try {
+    store.markClean();
+    // Fold the WAL into the database file so a clean stop leaves one self-contained file.
+    db.pragma('wal_checkpoint(TRUNCATE)');
+  } finally {
+    // If marking failed (disk full), the next start simply runs recovery.
+    db.close();
+    port.unref();
+  }
+}
+
+start();

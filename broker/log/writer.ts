@@ -1,0 +1,159 @@
+// The main thread's handle on the writer thread. Requests made during one turn of the event loop
+// travel in one message (so every append from one socket read lands in one group commit), and
+// each batch's bytes are transferred, not copied.
+import { Worker } from 'node:worker_threads';
+import {
+  DiskFullError,
+  LogClosedError,
+  ReadOnlyStorageError,
+  StorageError,
+  TopicConflictError,
+  TributaryError,
+  IncompatibleLogError,
+} from '../errors.js';
+import type {
+  AppendResult,
+  PartitionState,
+  RecoveryReport,
+  RetentionPolicy,
+  RetentionResult,
+  WireError,
+  WriterInit,
+  WriterMessage,
+  WriterReply,
+  WriterRequest,
+} from './writer-protocol.js';
+
+type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
+type Unsent = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R, 'id'> : never) : never;
+
+export interface WriterReady {
+  states: PartitionState[];
+  recovery: RecoveryReport | null;
+}
+
+export class LogWriter {
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, Pending>();
+  private outbox: WriterRequest[] = [];
+  private transfers: ArrayBuffer[] = [];
+  private flushScheduled = false;
+  private nextId = 1;
+  private closed = false;
+  private crashed: Error | null = null;
+
+  private constructor(private readonly init: WriterInit) {
+    this.worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
+  }
+
+  /** Starts the writer thread; resolves once it has opened (and if needed recovered) the log. */
+  static start(init: WriterInit): Promise<{ writer: LogWriter; ready: WriterReady }> {
+    const writer = new LogWriter(init);
+    return new Promise((resolve, reject) => {
+      const onExit = (code: number): void => reject(new StorageError(`log writer exited during start (code ${code})`));
+      writer.worker.once('error', reject);
+      writer.worker.once('exit', onExit);
+      writer.worker.once('message', (message: WriterMessage) => {
+        writer.worker.off('error', reject);
+        writer.worker.off('exit', onExit);
+        if (message.kind === 'failed') {
+          void writer.worker.terminate();
+          reject(writer.toError(message.error));
+          return;
+        }
+        if (message.kind !== 'ready') return reject(new StorageError(`log writer sent ${message.kind} before ready`));
+        writer.listen();
+        resolve({ writer, ready: { states: message.states, recovery: message.recovery } });
+      });
+    });
+  }
+
+  private listen(): void {
+    this.worker.on('message', (message: WriterMessage) => {
+      if (message.kind === 'replies') this.settle(message.replies);
+    });
+    this.worker.on('error', (err) => this.fail(new StorageError(`log writer failed: ${err.message}`, { cause: err })));
+    this.worker.on('exit', (code) => {
+      if (!this.closed) this.fail(new StorageError(`log writer exited unexpectedly (code ${code})`));
+    });
+  }
+
+  /** Appends one encoded batch. Its ArrayBuffer is transferred: the caller must not reuse it. */
+  append(partitionId: number, batch: Buffer, lastOffsetDelta: number, maxTimestamp: number): Promise<AppendResult> {
+    const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength ? batch : Buffer.from(batch);
+    this.transfers.push(owned.buffer as ArrayBuffer);
+    return this.request({ op: 'append', partitionId, batch: owned, lastOffsetDelta, maxTimestamp }) as Promise<AppendResult>;
+  }
+
+  createTopic(topic: string, partitions: number): Promise<PartitionState[]> {
+    return this.request({ op: 'createTopic', topic, partitions }) as Promise<PartitionState[]>;
+  }
+
+  retention(policies: RetentionPolicy[]): Promise<RetentionResult> {
+    return this.request({ op: 'retention', policies }) as Promise<RetentionResult>;
+  }
+
+  /** Lets queued requests finish, marks the log clean and stops the thread. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    try {
+      if (this.crashed === null) await this.request({ op: 'close' });
+    } finally {
+      this.closed = true;
+      await this.worker.terminate();
+    }
+  }
+
+  private request(unsent: Unsent): Promise<unknown> {
+    if (this.closed) return Promise.reject(new LogClosedError());
+    if (this.crashed !== null) return Promise.reject(this.crashed);
+    const id = this.nextId++;
+    this.outbox.push({ ...unsent, id } as WriterRequest);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.outbox;
+    const transfers = this.transfers;
+    this.outbox = [];
+    this.transfers = [];
+    // One message per turn: the worker sees the whole turn's appends together.
+    this.worker.postMessage(batch, transfers);
+  }
+
+  private settle(replies: WriterReply[]): void {
+    for (const reply of replies) {
+      const waiter = this.pending.get(reply.id);
+      if (waiter === undefined) continue;
+      this.pending.delete(reply.id);
+      if (reply.ok) waiter.resolve(reply.value);
+      else waiter.reject(this.toError(reply.error));
+    }
+  }
+
+  private fail(err: Error): void {
+    this.crashed = err;
+    for (const waiter of this.pending.values()) waiter.reject(err);
+    this.pending.clear();
+  }
+
+  private toError(wire: WireError): TributaryError {
+    switch (wire.code) {
+      case 'TRIB_LOG_DISK_FULL':
+        return new DiskFullError(this.init.dataDir);
+      case 'TRIB_LOG_READ_ONLY':
+        return new ReadOnlyStorageError(this.init.dataDir);
+      case 'TRIB_TOPIC_CONFLICT':
+        return new TopicConflictError(wire.message);
+      case 'TRIB_LOG_INCOMPATIBLE':
+        return new IncompatibleLogError(wire.message);
+      default:
+        return new StorageError(wire.message);
+    }
+  }
+}

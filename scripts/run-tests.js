@@ -1,0 +1,28 @@
+#!/usr/bin/env node
+// Runs every compiled test file under dist/test with node:test. Node 20 has no glob support in
+// `node --test`, so the files are listed here. Extra arguments narrow the run: a path fragment
+// ("broker/log") keeps the files whose path contains it.
+import { readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawnSync } from 'node:child_process';
+
+const root = 'dist/test';
+const filters = process.argv.slice(2);
+
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) return walk(path);
+    return entry.name.endsWith('.test.js') ? [path] : [];
+  });
+}
+
+const files = walk(root)
+  .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).includes(f)))
+  .sort();
+if (files.length === 0) {
+  process.stderr.write(`no test files matched ${filters.join(' ') || root}\n`);
+  process.exit(1);
+}
+const result = spawnSync(process.execPath, ['--test', '--test-concurrency=2', ...files], { stdio: 'inherit' });
+process.exit(result.status ?? 1);

@@ -21,6 +21,7 @@ export const ERROR_CODES = [
   'TRIB_LOG_CLOSED',
   'TRIB_DATA_DIR_LOCKED',
   'TRIB_LOG_INCOMPATIBLE',
+  'TRIB_LISTEN_FAILED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -191,4 +192,18 @@ export class DataDirLockedError extends TributaryError {
 export class IncompatibleLogError extends TributaryError {
   readonly code = 'TRIB_LOG_INCOMPATIBLE';
   readonly retriable = false;
+}
+
+export class ListenError extends TributaryError {
+  readonly code = 'TRIB_LISTEN_FAILED';
+  readonly retriable = false;
+  constructor(
+    readonly what: string,
+    readonly host: string,
+    readonly port: number,
+    options?: TributaryErrorOptions,
+  ) {
+    const reason = (options?.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' ? 'the port is already in use' : String((options?.cause as Error | undefined)?.message ?? 'unknown error');
+    super(`cannot listen for ${what} on ${host}:${port}: ${reason}`, options);
+  }
 }

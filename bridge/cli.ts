@@ -1,0 +1,148 @@
+#!/usr/bin/env node
+// The `tributary` command. User errors (bad flags, bad config, a busy port) print one clear
+// message and exit 2 or 1; never a stack trace.
+import { parseArgs } from 'node:util';
+import { TributaryError, UsageError } from '../broker/errors.js';
+import { Log } from '../broker/log/log.js';
+import { loadConfig, type ConfigFlags } from './config/load.js';
+import { createLogger } from './logger.js';
+import { startNode } from './main.js';
+
+const HELP = `Usage: tributary <command> [options]
+
+Commands:
+  start    run the node (log, HTTP API; MQTT and upstream as they land)
+  topics   list topics, partitions, offsets and sizes
+
+Options for start:
+  --config FILE      YAML config (default: embedded defaults; env TRIBUTARY_CONFIG)
+  --data-dir DIR     where the log lives (default ./data)
+  --mqtt-port N      MQTT over TCP (default 1883)
+  --ws-port N        MQTT over WebSocket (default 8083)
+  --http-port N      HTTP API (default 8080, on 127.0.0.1)
+
+Options for topics:
+  --url URL          a running node's HTTP API (default http://127.0.0.1:8080)
+  --data-dir DIR     read a stopped node's data directory instead
+  --json             print JSON
+
+Environment: TRIBUTARY_<KEY> overrides any config key (see docs/configuration.md); LOG_LEVEL.`;
+
+const OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'mqtt-port': { type: 'string' },
+  'ws-port': { type: 'string' },
+  'http-port': { type: 'string' },
+  url: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message}\n\n${HELP}`);
+  }
+  const { values, positionals } = parsed;
+  const command = positionals[0];
+  if (values.help || command === undefined || command === 'help') {
+    process.stdout.write(`${HELP}\n`);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  switch (command) {
+    case 'start':
+      return start(values.config, {
+        dataDir: values['data-dir'],
+        mqttPort: portFlag('--mqtt-port', values['mqtt-port']),
+        wsPort: portFlag('--ws-port', values['ws-port']),
+        httpPort: portFlag('--http-port', values['http-port']),
+      });
+    case 'topics':
+      return topics(values.url, values['data-dir'], values.json === true);
+    default:
+      throw new UsageError(`unknown command '${command}'\n\n${HELP}`);
+  }
+}
+
+function portFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`${name} must be a port number 0-65535, got '${value}'`);
+  return port;
+}
+
+async function start(file: string | undefined, flags: ConfigFlags): Promise<number> {
+  const config = loadConfig({ file, flags });
+  const logger = createLogger(config.logging.level);
+  const node = await startNode(config, logger);
+  logger.info({ node: config.node.id }, 'Tributary started');
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        logger.warn({ signal }, 'second signal: exiting at once');
+        process.exit(130);
+      }
+      logger.info({ signal }, 'shutting down (send the signal again to exit at once)');
+      void node.close().then(resolve);
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  });
+  logger.info('stopped');
+  return 0;
+}
+
+interface TopicsBody {
+  topics: Array<{ name: string; partitions: Array<{ partition: number; logStartOffset: number; logEndOffset: number; bytes: number }> }>;
+}
+
+async function topics(url: string | undefined, dataDir: string | undefined, json: boolean): Promise<number> {
+  let body: TopicsBody;
+  if (dataDir !== undefined) {
+    const log = await Log.open({ dataDir });
+    try {
+      body = { topics: log.topics() };
+    } finally {
+      await log.close();
+    }
+  } else {
+    const base = url ?? 'http://127.0.0.1:8080';
+    let response: Response;
+    try {
+      response = await fetch(new URL('/api/topics', base));
+    } catch (err) {
+      throw new UsageError(`cannot reach a Tributary node at ${base} (${(err as Error).cause ?? (err as Error).message}); is it running? For a stopped node use --data-dir`);
+    }
+    body = (await response.json()) as TopicsBody;
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    return 0;
+  }
+  const rows = [['TOPIC', 'PARTITION', 'START', 'END', 'RECORDS', 'BYTES']];
+  for (const t of body.topics) {
+    for (const p of t.partitions) {
+      rows.push([t.name, String(p.partition), String(p.logStartOffset), String(p.logEndOffset), String(p.logEndOffset - p.logStartOffset), String(p.bytes)]);
+    }
+  }
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof TributaryError) {
+      process.stderr.write(`tributary: ${err.message} [${err.code}]\n`);
+      process.exit(err instanceof UsageError ? 2 : 1);
+    }
+    process.stderr.write(`tributary: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

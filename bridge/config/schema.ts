@@ -1,0 +1,104 @@
+// The one schema of Tributary's configuration, with its defaults. Running with no config file at
+// all gives the embedded defaults of the user-facing contract (ARCHITECTURE.md).
+import { hostname } from 'node:os';
+import { validate as validCron } from 'node-cron';
+import { z } from 'zod';
+import { parseDuration, parseSize } from './units.js';
+
+const port = z.number().int().min(0).max(65535);
+
+const duration = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const ms = parseDuration(value);
+    if (ms === null) ctx.addIssue({ code: 'custom', message: `'${value}' is not a duration (e.g. 500ms, 30s, 15m, 12h, 7d)` });
+    return ms ?? 0;
+  });
+
+const size = z
+  .union([z.string(), z.number()])
+  .transform((value, ctx) => {
+    const bytes = parseSize(value);
+    if (bytes === null) ctx.addIssue({ code: 'custom', message: `'${value}' is not a size (e.g. 512MiB, 2GB, 1048576)` });
+    return bytes ?? 0;
+  });
+
+const retention = z.strictObject({
+  /** Batches whose newest record is older than this are deleted. null keeps them forever. */
+  maxAge: duration.nullable().default(604_800_000), // 7 days, Kafka's own default
+  /** A partition keeps at most this many bytes; the oldest batches go first. null = no cap. */
+  maxBytes: size.nullable().default(null),
+});
+
+/** A topic's own retention: a key left out inherits log.retention's. */
+const retentionOverride = z.strictObject({
+  maxAge: duration.nullable().optional(),
+  maxBytes: size.nullable().optional(),
+});
+
+const topic = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, '1-249 characters of A-Z a-z 0-9 . _ -'),
+  partitions: z.number().int().min(1).max(10_000).default(1),
+  /** Overrides log.retention for this topic. */
+  retention: retentionOverride.optional(),
+});
+
+export const configSchema = z.strictObject({
+  node: z
+    .strictObject({
+      /** This gateway's name; upstream records carry it. */
+      id: z.string().min(1).default(hostname()),
+    })
+    .prefault({}),
+  dataDir: z.string().min(1).default('./data'),
+  log: z
+    .strictObject({
+      durability: z.enum(['fsync', 'interval', 'write']).default('fsync'),
+      fsyncInterval: duration.default(1000),
+      retention: retention.prefault({}),
+      retentionSchedule: z
+        .string()
+        .refine((s) => validCron(s), 'not a valid cron expression (e.g. "*/1 * * * *")')
+        .default('*/1 * * * *'),
+    })
+    .prefault({}),
+  topics: z
+    .array(topic)
+    .superRefine((topics, ctx) => {
+      const seen = new Set<string>();
+      topics.forEach((t, i) => {
+        if (seen.has(t.name)) ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `topic '${t.name}' is listed twice` });
+        seen.add(t.name);
+      });
+    })
+    .default([{ name: 'mqtt', partitions: 1 }]),
+  mqtt: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      port: port.default(1883),
+      websocket: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          port: port.default(8083),
+          path: z.string().startsWith('/').default('/mqtt'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+    })
+    .prefault({}),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    })
+    .prefault({}),
+});
+
+/** The configuration as the program sees it: validated, defaults filled in, frozen. */
+export type Config = z.output<typeof configSchema>;
+/** What a config file or override may contain. */
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,76 @@
+// The composition root: config -> logger -> log -> retention -> HTTP. Shutdown runs in reverse;
+// each close() is idempotent. The MQTT front end (issue 3) and the upstream forwarder (issue 4)
+// take their places between the log and HTTP.
+import { Log, type RetentionSpec } from '../broker/log/log.js';
+import { RetentionScheduler } from '../broker/retention.js';
+import type { Config } from './config/schema.js';
+import { HttpServer } from './http/server.js';
+import type { Logger } from './logger.js';
+
+export interface Node {
+  readonly log: Log;
+  readonly http: HttpServer;
+  close(): Promise<void>;
+}
+
+export async function startNode(config: Config, logger: Logger): Promise<Node> {
+  const stops: Array<() => Promise<void>> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const stop of stops.reverse()) {
+      try {
+        await stop();
+      } catch (err) {
+        logger.error({ err }, 'error during shutdown');
+      }
+    }
+  };
+  let ready = false;
+  try {
+    const defaultRetention: RetentionSpec = { maxAgeMs: config.log.retention.maxAge, maxBytes: config.log.retention.maxBytes };
+    const log = await Log.open({
+      dataDir: config.dataDir,
+      durability: config.log.durability,
+      fsyncIntervalMs: config.log.fsyncInterval,
+      defaultRetention,
+      topics: config.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions,
+        retention: {
+          maxAgeMs: t.retention?.maxAge !== undefined ? t.retention.maxAge : defaultRetention.maxAgeMs,
+          maxBytes: t.retention?.maxBytes !== undefined ? t.retention.maxBytes : defaultRetention.maxBytes,
+        },
+      })),
+      logger: logger.child({ component: 'log' }),
+    });
+    stops.push(() => log.close());
+    logger.info({ dataDir: log.dataDir, durability: config.log.durability, topics: log.topics().length }, 'log open');
+
+    const retention = new RetentionScheduler(log, config.log.retentionSchedule, logger.child({ component: 'retention' }));
+    stops.push(() => retention.stop());
+
+    const http = await HttpServer.start({
+      host: config.http.host,
+      port: config.http.port,
+      log,
+      logger: logger.child({ component: 'http' }),
+      isReady: () => ready,
+    });
+    stops.push(() => http.close());
+    logger.info({ url: `http://${config.http.host}:${http.port}` }, 'HTTP API listening');
+
+    ready = true;
+    let closing: Promise<void> | null = null;
+    return {
+      log,
+      http,
+      close: () => {
+        ready = false;
+        closing ??= closeAll();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}

@@ -80,6 +80,8 @@ export class Partition {
     if (from < end) {
       try {
         scan: for (const row of this.reader.batchesFrom(this.id, from, end)) {
+          // Offsets are dense: a batch starting past the next offset means rows went missing.
+          if (row.baseOffset > nextOffset) throw this.corrupt(nextOffset, `offsets ${nextOffset}..${row.baseOffset - 1} are missing`);
           const batch = this.decode(row);
           for (const record of batch.records) {
             if (record.offset < nextOffset) continue;
@@ -131,8 +133,8 @@ export class Partition {
 
   private decode(row: StoredBatchRow): DecodedBatch {
     const batch = this.guard(row.baseOffset, () => decodeBatch(row.data));
-    if (batch.baseOffset !== row.baseOffset) {
-      throw this.corrupt(row.baseOffset, `header says base offset ${batch.baseOffset}`);
+    if (batch.baseOffset !== row.baseOffset || batch.baseOffset + batch.lastOffsetDelta !== row.lastOffset) {
+      throw this.corrupt(row.baseOffset, `header says offsets ${batch.baseOffset}..${batch.baseOffset + batch.lastOffsetDelta}, the index ${row.baseOffset}..${row.lastOffset}`);
     }
     return batch;
   }

@@ -197,6 +197,10 @@ export function readBatchHeader(buf: Buffer, verify = true): BatchHeader {
   if (recordCount < 0 || lastOffsetDelta < 0) {
     throw new BatchFormatError(`negative record count ${recordCount} or last offset delta ${lastOffsetDelta}`);
   }
+  // The smallest record is 7 bytes (seven one-byte fields); more records than that can't fit.
+  if (recordCount * 7 > buf.length - BATCH_HEADER_SIZE) {
+    throw new BatchFormatError(`record count ${recordCount} cannot fit in ${buf.length - BATCH_HEADER_SIZE} bytes`);
+  }
   return {
     baseOffset: Number(buf.readBigInt64BE(0)),
     batchLength,

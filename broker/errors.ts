@@ -161,7 +161,7 @@ export class ReadOnlyStorageError extends TributaryError {
     readonly dataDir: string,
     options?: TributaryErrorOptions,
   ) {
-    super(`the data directory ${dataDir} is not writable; append refused, stored data is intact`, options);
+    super(`the data directory ${dataDir} is not writable (read-only file system or permissions); writes are refused, stored data is intact`, options);
   }
 }
 

@@ -4,7 +4,7 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { InvalidRecordError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { DiskFullError, InvalidRecordError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
 import { BatchReader } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
@@ -78,8 +78,13 @@ export class Log {
   /** Opens (creating if needed) the log in `options.dataDir`; runs recovery after an unclean stop. */
   static async open(options: LogOptions): Promise<Log> {
     const dataDir = resolve(options.dataDir);
-    mkdirSync(dataDir, { recursive: true });
-    const lock = DataDirLock.acquire(dataDir);
+    let lock: DataDirLock;
+    try {
+      mkdirSync(dataDir, { recursive: true });
+      lock = DataDirLock.acquire(dataDir);
+    } catch (err) {
+      throw fileSystemError(err, dataDir);
+    }
     let writer: LogWriter | undefined;
     try {
       const started = await LogWriter.start({
@@ -191,6 +196,10 @@ export class Log {
     this.closing ??= (async () => {
       try {
         await this.writer.close();
+      } catch (err) {
+        // Typically a full or read-only disk: the log could not be marked clean, so the next
+        // start runs recovery. Nothing acknowledged is affected.
+        this.options.logger?.warn({ err }, 'log closed without its clean-shutdown mark; the next start verifies it');
       } finally {
         this.reader.close();
         this.lock.release();
@@ -240,4 +249,13 @@ function validateRecords(records: readonly RecordInput[]): void {
       throw new InvalidRecordError(`record timestamp must be a non-negative integer of ms, got ${r.timestamp}`);
     }
   }
+}
+
+/** Names the cause when the data directory itself can't be prepared. */
+function fileSystemError(err: unknown, dataDir: string): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new ReadOnlyStorageError(dataDir, { cause: err });
+  if (code === 'ENOSPC') return new DiskFullError(dataDir, { cause: err });
+  return new StorageError(`cannot prepare the data directory ${dataDir}: ${(err as Error).message}`, { cause: err });
 }

@@ -1,5 +1,6 @@
 // Turns SQLite's failures into the log's typed errors, so that callers (and the MQTT front end's
 // backpressure) can tell a full disk from a read-only one from a corrupt file.
+import { accessSync, constants, statfsSync } from 'node:fs';
 import { DiskFullError, ReadOnlyStorageError, StorageError, TributaryError } from '../errors.js';
 
 interface SqliteLikeError {
@@ -26,7 +27,32 @@ export function toWriteError(err: unknown, dataDir: string): TributaryError {
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') {
     return new ReadOnlyStorageError(dataDir, { cause: err });
   }
-  // EFBIG (a file size limit) and EROFS surface as I/O errors; the message carries the detail.
-  if (/read-only file system|EROFS/i.test(message)) return new ReadOnlyStorageError(dataDir, { cause: err });
+  // SQLite reports EROFS, EACCES and ENOSPC met mid-transaction as a bare "disk I/O error":
+  // ask the file system which one it was.
+  if (code.startsWith('SQLITE_IOERR')) {
+    if (!isWritable(dataDir)) return new ReadOnlyStorageError(dataDir, { cause: err });
+    if (freeBytes(dataDir) < LOW_SPACE_BYTES) return new DiskFullError(dataDir, { cause: err });
+  }
   return new StorageError(`log write failed in ${dataDir}: ${message} (${code || 'no code'})`, { cause: err });
+}
+
+/** Below this much free space an I/O error is taken to mean the disk is full. */
+const LOW_SPACE_BYTES = 256 * 1024;
+
+function isWritable(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function freeBytes(dir: string): number {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }

@@ -22,6 +22,10 @@ export const ERROR_CODES = [
   'TRIB_DATA_DIR_LOCKED',
   'TRIB_LOG_INCOMPATIBLE',
   'TRIB_LISTEN_FAILED',
+  // HTTP API replies that have no exception class of their own
+  'TRIB_HTTP_METHOD',
+  'TRIB_HTTP_NOT_FOUND',
+  'TRIB_HTTP_INTERNAL',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

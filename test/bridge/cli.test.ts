@@ -1,0 +1,86 @@
+// The `tributary` command as a user runs it: a real process, real ports, real signals.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env }, timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+test('a bad config exits 1 with every problem named, no stack trace', (t) => {
+  const file = join(tempDir(t), 'bad.yaml');
+  writeFileSync(file, 'mqtt: { prot: 1 }\nlog: { durability: never }\n');
+  const r = run(['start', '--config', file]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /mqtt\.prot: unknown key/);
+  assert.match(r.stderr, /log\.durability: Invalid option/);
+  assert.match(r.stderr, /\[TRIB_CONFIG_INVALID\]/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+test('usage errors exit 2 and show help', () => {
+  const r = run(['start', '--http-port', 'abc']);
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--http-port must be a port number/);
+  assert.equal(run(['frobnicate']).status, 2);
+  assert.equal(run(['--help']).status, 0);
+});
+
+test('start serves health and topics, stops cleanly on SIGTERM, and topics reads the stopped data dir', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--http-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+  t.after(() => child.kill('SIGKILL'));
+  for (let i = 0; i < 200 && !output.includes('Tributary started'); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.match(output, /Tributary started/);
+
+  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+  assert.equal(ready.status, 200);
+  const topics = (await (await fetch(`http://127.0.0.1:${port}/api/topics`)).json()) as { topics: { name: string }[] };
+  assert.deepEqual(topics.topics.map((x) => x.name), ['mqtt']);
+  const viaCli = run(['topics', '--url', `http://127.0.0.1:${port}`]);
+  assert.equal(viaCli.status, 0);
+  assert.match(viaCli.stdout, /^TOPIC\s+PARTITION\s+START\s+END\s+RECORDS\s+BYTES\nmqtt\s+0\s+0\s+0\s+0\s+0/);
+
+  // The data directory is locked while the node runs.
+  const locked = run(['topics', '--data-dir', dataDir]);
+  assert.equal(locked.status, 1);
+  assert.match(locked.stderr, /TRIB_DATA_DIR_LOCKED/);
+
+  child.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  assert.match(output, /"msg":"stopped"/);
+  const offline = run(['topics', '--data-dir', dataDir, '--json']);
+  assert.equal(offline.status, 0);
+  assert.equal((JSON.parse(offline.stdout) as { topics: unknown[] }).topics.length, 1);
+});
+
+test('a busy port is a clear error naming it', async (t) => {
+  const blocker = createServer();
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+  t.after(() => blocker.close());
+  const port = (blocker.address() as { port: number }).port;
+  const r = run(['start', '--data-dir', join(tempDir(t), 'd'), '--http-port', String(port)]);
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, new RegExp(`cannot listen for HTTP .* on 127\\.0\\.0\\.1:${port}: the port is already in use \\[TRIB_LISTEN_FAILED\\]`));
+});

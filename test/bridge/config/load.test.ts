@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ConfigInvalidError } from '../../../broker/errors.js';
+import { defaultConfig, loadConfig } from '../../../bridge/config/load.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+test('no config at all gives the embedded defaults of the contract', () => {
+  const c = defaultConfig();
+  assert.equal(c.dataDir, './data');
+  assert.equal(c.mqtt.port, 1883);
+  assert.equal(c.mqtt.websocket.port, 8083);
+  assert.equal(c.mqtt.websocket.path, '/mqtt');
+  assert.equal(c.http.host, '127.0.0.1');
+  assert.equal(c.http.port, 8080);
+  assert.equal(c.log.durability, 'fsync');
+  assert.deepEqual(c.topics, [{ name: 'mqtt', partitions: 1 }]);
+  assert.ok(Object.isFrozen(c) && Object.isFrozen(c.mqtt.websocket) && Object.isFrozen(c.topics[0]));
+});
+
+test('file < environment < flags, with units', (t) => {
+  const file = join(tempDir(t), 'tributary.yaml');
+  writeFileSync(
+    file,
+    `dataDir: /var/lib/tributary
+log:
+  durability: interval
+  fsyncInterval: 250ms
+  retention: { maxAge: 3d, maxBytes: 2GiB }
+topics:
+  - { name: telemetry, partitions: 4, retention: { maxBytes: 10MB } }
+http: { port: 9000 }
+`,
+  );
+  const c = loadConfig({
+    file,
+    env: { TRIBUTARY_HTTP_PORT: '9100', TRIBUTARY_LOG_RETENTION_MAX_AGE: '12h', LOG_LEVEL: 'debug', TRIBUTARY_MQTT_WEBSOCKET_ENABLED: 'false' },
+    flags: { httpPort: 9200, dataDir: '/data' },
+  });
+  assert.equal(c.dataDir, '/data');
+  assert.equal(c.http.port, 9200);
+  assert.equal(c.log.durability, 'interval');
+  assert.equal(c.log.fsyncInterval, 250);
+  assert.equal(c.log.retention.maxAge, 12 * 3_600_000);
+  assert.equal(c.log.retention.maxBytes, 2 * 1024 ** 3);
+  assert.deepEqual(c.topics, [{ name: 'telemetry', partitions: 4, retention: { maxBytes: 10_000_000 } }]);
+  assert.equal(c.logging.level, 'debug');
+  assert.equal(c.mqtt.websocket.enabled, false);
+});
+
+test('unknown keys and wrong types are all reported at once, each naming its key', (t) => {
+  const file = join(tempDir(t), 'bad.yaml');
+  writeFileSync(file, `dataDir: 42\nmqtt:\n  prot: 1883\n  port: "x"\nlog:\n  durability: sometimes\n  retention: { maxAge: soon }\ntopics:\n  - { name: a }\n  - { name: a, partitions: 0 }\nextra: true\n`);
+  let error: ConfigInvalidError | undefined;
+  try {
+    loadConfig({ file, env: { TRIBUTARY_NOPE: '1' } });
+  } catch (err) {
+    error = err as ConfigInvalidError;
+  }
+  assert.ok(error instanceof ConfigInvalidError);
+  assert.equal(error.code, 'TRIB_CONFIG_INVALID');
+  const keys = error.problems.map((p) => p.key).sort();
+  assert.deepEqual(keys, [
+    'TRIBUTARY_NOPE',
+    'dataDir',
+    'extra',
+    'log.durability',
+    'log.retention.maxAge',
+    'mqtt.port',
+    'mqtt.prot',
+    'topics[1].name',
+    'topics[1].partitions',
+  ]);
+  assert.match(error.message, /mqtt\.prot: unknown key/);
+  assert.match(error.message, /log\.retention\.maxAge: 'soon' is not a duration/);
+  assert.match(error.message, /topics\[1\]\.name: topic 'a' is listed twice/);
+});
+
+test('a missing or unreadable config file names the file', (t) => {
+  const dir = tempDir(t);
+  assert.throws(() => loadConfig({ file: join(dir, 'none.yaml'), env: {} }), { code: 'TRIB_CONFIG_FILE', message: /none\.yaml: no such file/ });
+  const list = join(dir, 'list.yaml');
+  writeFileSync(list, '- a\n- b\n');
+  assert.throws(() => loadConfig({ file: list, env: {} }), { code: 'TRIB_CONFIG_FILE', message: /top level must be a mapping/ });
+  const broken = join(dir, 'broken.yaml');
+  writeFileSync(broken, 'a: [1, 2\n');
+  assert.throws(() => loadConfig({ file: broken, env: {} }), { code: 'TRIB_CONFIG_FILE', message: /not valid YAML/ });
+  const dup = join(dir, 'dup.yaml');
+  writeFileSync(dup, 'dataDir: a\ndataDir: b\n');
+  assert.throws(() => loadConfig({ file: dup, env: {} }), { code: 'TRIB_CONFIG_FILE' });
+});
+
+test('TRIBUTARY_CONFIG names the file when --config is absent', (t) => {
+  const file = join(tempDir(t), 'env.yaml');
+  writeFileSync(file, 'http: { port: 8181 }\n');
+  assert.equal(loadConfig({ env: { TRIBUTARY_CONFIG: file } }).http.port, 8181);
+});

@@ -65,6 +65,9 @@ export function openDatabase(file: string, options: OpenOptions): Db {
     db.pragma('query_only = ON');
     return db;
   }
+  // 16 KiB pages: a 1000-record batch (~110 KB) spans 7 overflow pages instead of 28, which
+  // measurably speeds both appends and reads (bench/log.bench.ts); takes effect on a new file.
+  db.pragma('page_size = 16384');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
   // Keep the WAL file from staying large after a burst: once checkpointed it is cut back to 16 MiB,

@@ -132,3 +132,26 @@ test('a second process cannot open the same data directory', async (t) => {
   const reopened = await Log.open({ dataDir });
   await reopened.close();
 });
+
+test('reads running while appends commit only ever see whole batches', async (t) => {
+  const log = await openLog(t);
+  const batchSize = 25;
+  let reads = 0;
+  let writing = true;
+  const reader = (async () => {
+    while (writing) {
+      const result = log.read('telemetry', 0, 0, { maxRecords: 1_000_000, maxBytes: 1e9 });
+      assert.equal(result.records.length % batchSize, 0, 'a read saw part of a batch');
+      result.records.forEach((r, i) => assert.equal(r.value!.toString(), `b${Math.floor(i / batchSize)}-${i % batchSize}`));
+      reads++;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  })();
+  for (let b = 0; b < 200; b++) {
+    const records = Array.from({ length: batchSize }, (_, i) => ({ timestamp: Date.now(), key: null, value: Buffer.from(`b${b}-${i}`) }));
+    await log.append('telemetry', 0, records);
+  }
+  writing = false;
+  await reader;
+  assert.ok(reads > 10, `only ${reads} reads overlapped the appends`);
+});

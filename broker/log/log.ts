@@ -118,10 +118,6 @@ export class Log {
     this.retention.set(name, retention ?? this.options.defaultRetention ?? NO_RETENTION);
   }
 
-  hasTopic(name: string): boolean {
-    return this.topicPartitions.has(name);
-  }
-
   topics(): TopicInfo[] {
     return [...this.topicPartitions.entries()]
       .sort(([a], [b]) => a.localeCompare(b))

@@ -1,7 +1,7 @@
 // The write side of the log's SQLite file: every statement that changes it. Used only by the
 // writer thread, which owns the one write connection; not thread-safe and not meant to be.
 import { TopicConflictError } from '../errors.js';
-import { BASE_OFFSET_POSITION, LEADER_EPOCH_POSITION } from './record-batch.js';
+import { BASE_OFFSET_POSITION, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
 import type { Db } from './schema.js';
 import type {
   AppendRequest,
@@ -104,14 +104,15 @@ export class BatchStore {
   }
 
   private appendOne(state: WriterPartition, req: AppendRequest): AppendResult {
-    const baseOffset = state.logEndOffset;
-    const lastOffset = baseOffset + req.lastOffsetDelta;
     const batch = Buffer.from(req.batch.buffer, req.batch.byteOffset, req.batch.byteLength);
+    const header = readBatchHeader(batch, false); // the encoder on the main thread wrote it
+    const baseOffset = state.logEndOffset;
+    const lastOffset = baseOffset + header.lastOffsetDelta;
     // Both fields sit outside the CRC (see record-batch.ts), so patching them keeps the batch valid.
     batch.writeBigInt64BE(BigInt(baseOffset), BASE_OFFSET_POSITION);
     batch.writeInt32BE(0, LEADER_EPOCH_POSITION);
-    const tsHigh = Math.max(state.tsHigh, req.maxTimestamp);
-    this.insertBatch.run(state.id, baseOffset, lastOffset, req.maxTimestamp, tsHigh, 0, batch.length, batch);
+    const tsHigh = Math.max(state.tsHigh, header.maxTimestamp);
+    this.insertBatch.run(state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, 0, batch.length, batch);
     state.logEndOffset = lastOffset + 1;
     state.bytes += batch.length;
     state.tsHigh = tsHigh;

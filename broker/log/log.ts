@@ -143,9 +143,7 @@ export class Log {
     const target = this.partition(topic, partition);
     validateRecords(records);
     const batch = encodeBatch(records);
-    let maxTimestamp = records[0]!.timestamp;
-    for (const r of records) if (r.timestamp > maxTimestamp) maxTimestamp = r.timestamp;
-    const result = await this.writer.append(target.id, batch, records.length - 1, maxTimestamp);
+    const result = await this.writer.append(target.id, batch);
     target.update(result.state);
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
   }

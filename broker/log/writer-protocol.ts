@@ -10,14 +10,15 @@ export interface WriterInit {
   fsyncIntervalMs: number;
 }
 
-/** One batch to append. `batch` is encoded with baseOffset 0; the writer assigns the offsets. */
+/**
+ * One batch to append. `batch` is encoded with baseOffset 0; the writer assigns the offsets and
+ * reads the record count and newest timestamp from the batch's own header.
+ */
 export interface AppendRequest {
   op: 'append';
   id: number;
   partitionId: number;
   batch: Uint8Array;
-  lastOffsetDelta: number;
-  maxTimestamp: number;
 }
 
 export interface CreateTopicRequest {

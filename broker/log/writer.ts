@@ -25,6 +25,7 @@ import type {
 } from './writer-protocol.js';
 
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
+/** A request before it gets its id (Omit distributed over the union's members). */
 type Unsent = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R, 'id'> : never) : never;
 
 export interface WriterReady {
@@ -79,10 +80,10 @@ export class LogWriter {
   }
 
   /** Appends one encoded batch. Its ArrayBuffer is transferred: the caller must not reuse it. */
-  append(partitionId: number, batch: Buffer, lastOffsetDelta: number, maxTimestamp: number): Promise<AppendResult> {
+  append(partitionId: number, batch: Buffer): Promise<AppendResult> {
     const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength ? batch : Buffer.from(batch);
     this.transfers.push(owned.buffer as ArrayBuffer);
-    return this.request({ op: 'append', partitionId, batch: owned, lastOffsetDelta, maxTimestamp }) as Promise<AppendResult>;
+    return this.request({ op: 'append', partitionId, batch: owned }) as Promise<AppendResult>;
   }
 
   createTopic(topic: string, partitions: number): Promise<PartitionState[]> {

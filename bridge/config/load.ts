@@ -88,6 +88,9 @@ function envOverrides(env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Tree {
   return tree;
 }
 
+/** Sections that default to null but are objects or lists when set: the file sets them. */
+const FILE_ONLY = new Set(['mqtt.tls', 'mqtt.auth.acl']);
+
 /** Maps each overridable leaf key of the schema to its environment variable name. */
 export function envNames(): Map<string, string[]> {
   const names = new Map<string, string[]>();
@@ -97,6 +100,7 @@ export function envNames(): Map<string, string[]> {
       return;
     }
     if (Array.isArray(node)) return; // lists (topics) are set in the file only
+    if (FILE_ONLY.has(path.join('.'))) return;
     names.set(ENV_PREFIX + path.map((p) => p.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()).join('_'), path);
   };
   walk(configSchema.parse({}), []);

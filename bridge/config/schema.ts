@@ -43,6 +43,66 @@ const topic = z.strictObject({
   retention: retentionOverride.optional(),
 });
 
+const tlsListener = z.strictObject({
+  port: port.default(8883),
+  /** PEM files. */
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** CA bundle that client certificates must chain to. */
+  ca: z.string().min(1).nullable().default(null),
+  /** none: no client certificate; request: verify one if sent; require: refuse clients without one. */
+  clientCertificates: z.enum(['none', 'request', 'require']).default('none'),
+});
+
+const mappingRule = z.strictObject({
+  /** An MQTT topic filter whose wildcards may be named: `factory/+site/+line/#rest`. */
+  filter: z.string().min(1),
+  /** The log topic; may use captures: `telemetry.{site}`. */
+  topic: z.string().min(1),
+  /** The record key; captures, `{mqtt.topic}` and `{mqtt.clientId}`; null stores no key. */
+  key: z.string().nullable().default('{mqtt.topic}'),
+});
+
+const mapping = z.strictObject({
+  /** Tried in order; the first match wins. */
+  rules: z.array(mappingRule).default([{ filter: '#', topic: 'mqtt', key: '{mqtt.topic}' }]),
+  /** What happens to a publish no rule matches: drop it (and count it), or refuse it. */
+  unmatched: z.enum(['drop', 'refuse']).default('drop'),
+  /** Partitions of a log topic created because a rule named it. */
+  newTopicPartitions: z.number().int().min(1).max(10_000).default(1),
+});
+
+const limits = z.strictObject({
+  maxPayload: size.default(1_048_576),
+  maxTopicLength: z.number().int().min(1).max(65_535).default(1024),
+  maxTopicLevels: z.number().int().min(1).max(128).default(32),
+  maxConnections: z.number().int().min(1).default(10_000),
+  /** New connections accepted per second across all listeners; more are refused at once. */
+  connectionsPerSecond: z.number().int().min(1).default(500),
+});
+
+const user = z.strictObject({
+  username: z.string().min(1),
+  /** A hash made by `tributary passwd` (scrypt); never the password itself. */
+  password: z.string().regex(/^\$scrypt\$/, 'a hash made by `tributary passwd` ($scrypt$...)'),
+});
+
+const aclRule = z.strictObject({
+  /** Whom the rule applies to: a user name, or '*' for every client. */
+  user: z.string().min(1).default('*'),
+  /** Topic filters this client may publish to / subscribe to; %u is the user, %c the client id. */
+  publish: z.array(z.string().min(1)).default([]),
+  subscribe: z.array(z.string().min(1)).default([]),
+});
+
+const auth = z.strictObject({
+  users: z.array(user).default([]),
+  /** Anonymous clients; by default allowed only while no user is configured. */
+  allowAnonymous: z.boolean().nullable().default(null),
+  /** Null: every client may publish and subscribe anywhere. A list: only what it grants. */
+  acl: z.array(aclRule).nullable().default(null),
+});
+
 export const configSchema = z.strictObject({
   node: z
     .strictObject({
@@ -83,6 +143,11 @@ export const configSchema = z.strictObject({
           path: z.string().startsWith('/').default('/mqtt'),
         })
         .prefault({}),
+      /** MQTT over TLS; off unless a certificate and key are given. */
+      tls: tlsListener.nullable().default(null),
+      mapping: mapping.prefault({}),
+      limits: limits.prefault({}),
+      auth: auth.prefault({}),
     })
     .prefault({}),
   http: z

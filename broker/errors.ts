@@ -22,6 +22,8 @@ export const ERROR_CODES = [
   'TRIB_DATA_DIR_LOCKED',
   'TRIB_LOG_INCOMPATIBLE',
   'TRIB_LISTEN_FAILED',
+  'TRIB_TLS_INVALID',
+  'TRIB_MQTT_SESSION_STORE',
   // HTTP API replies that have no exception class of their own
   'TRIB_HTTP_METHOD',
   'TRIB_HTTP_NOT_FOUND',
@@ -209,5 +211,27 @@ export class ListenError extends TributaryError {
   ) {
     const reason = (options?.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' ? 'the port is already in use' : String((options?.cause as Error | undefined)?.message ?? 'unknown error');
     super(`cannot listen for ${what} on ${host}:${port}: ${reason}`, options);
+  }
+}
+
+/** The TLS listener's certificate, key or CA could not be read or does not parse. */
+export class TlsInvalidError extends TributaryError {
+  readonly code = 'TRIB_TLS_INVALID';
+  readonly retriable = false;
+  constructor(
+    readonly file: string,
+    reason: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(`TLS: cannot use '${file}': ${reason}`, options);
+  }
+}
+
+/** The MQTT session store (subscriptions, retained messages, wills, queued deliveries) failed. */
+export class SessionStoreError extends TributaryError {
+  readonly code = 'TRIB_MQTT_SESSION_STORE';
+  readonly retriable = false;
+  constructor(message: string, options?: TributaryErrorOptions) {
+    super(`MQTT session store: ${message}`, options);
   }
 }

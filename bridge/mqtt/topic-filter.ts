@@ -5,7 +5,7 @@
 /** What a filter's named wildcards matched; `#name` gets the remaining levels joined by '/'. */
 export type Captures = Record<string, string>;
 
-type Level = { kind: 'literal'; text: string } | { kind: 'one' | 'rest'; name: string | null };
+type Level = { kind: 'literal'; text: string } | { kind: 'one'; name: string | null } | { kind: 'rest'; name: string | null };
 
 export class TopicFilterError extends Error {}
 
@@ -72,7 +72,6 @@ function parseLevel(text: string, last: boolean): Level {
   }
   if (wildcard === 'rest' && !last) throw new TopicFilterError(`'#' must be the last level`);
   const name = text.slice(1);
-  if (name === '') return { kind: wildcard, name: null };
-  if (!NAME.test(name)) throw new TopicFilterError(`'${text}': a wildcard's name is letters, digits and _`);
-  return { kind: wildcard, name };
+  if (name !== '' && !NAME.test(name)) throw new TopicFilterError(`'${text}': a wildcard's name is letters, digits and _`);
+  return { kind: wildcard, name: name === '' ? null : name };
 }

@@ -24,6 +24,10 @@ export class BatchStore {
   private readonly selectOldest;
   private readonly deleteBelow;
   private readonly setLogStart;
+  private readonly selectKey;
+  private readonly insertKey;
+  private readonly deleteKey;
+  private readonly deleteProducerKeys;
 
   constructor(private readonly db: Db) {
     this.insertBatch = db.prepare(
@@ -38,6 +42,14 @@ export class BatchStore {
     );
     this.deleteBelow = db.prepare(`DELETE FROM batches WHERE partition_id = ? AND base_offset < ?`);
     this.setLogStart = db.prepare(`UPDATE partitions SET log_start_offset = ? WHERE id = ?`);
+    this.selectKey = db.prepare(
+      `SELECT base_offset AS baseOffset, last_offset AS lastOffset FROM idempotence_keys WHERE producer = ? AND sequence = ?`,
+    );
+    this.insertKey = db.prepare(
+      `INSERT INTO idempotence_keys (producer, sequence, partition_id, base_offset, last_offset) VALUES (?, ?, ?, ?, ?)`,
+    );
+    this.deleteKey = db.prepare(`DELETE FROM idempotence_keys WHERE producer = ? AND sequence = ?`);
+    this.deleteProducerKeys = db.prepare(`DELETE FROM idempotence_keys WHERE producer = ?`);
     this.loadStates();
   }
 
@@ -104,6 +116,11 @@ export class BatchStore {
   }
 
   private appendOne(state: WriterPartition, req: AppendRequest): AppendResult {
+    const key = req.idempotenceKey;
+    if (key !== undefined) {
+      const held = this.selectKey.get(key.producer, key.sequence) as { baseOffset: number; lastOffset: number } | undefined;
+      if (held !== undefined) return { ...held, duplicate: true, state: publicState(state) };
+    }
     const batch = Buffer.from(req.batch.buffer, req.batch.byteOffset, req.batch.byteLength);
     const header = readBatchHeader(batch, false); // the encoder on the main thread wrote it
     const baseOffset = state.logEndOffset;
@@ -116,7 +133,14 @@ export class BatchStore {
     state.logEndOffset = lastOffset + 1;
     state.bytes += batch.length;
     state.tsHigh = tsHigh;
-    return { baseOffset, lastOffset, state: publicState(state) };
+    if (key !== undefined) this.insertKey.run(key.producer, key.sequence, state.id, baseOffset, lastOffset);
+    return { baseOffset, lastOffset, duplicate: false, state: publicState(state) };
+  }
+
+  /** Releases one idempotence key, or all of a producer's. Returns how many were held. */
+  releaseKeys(producer: string, sequence: number | null): number {
+    const result = sequence === null ? this.deleteProducerKeys.run(producer) : this.deleteKey.run(producer, sequence);
+    return result.changes;
   }
 
   /** Deletes whole batches from the oldest end of each partition, as the policies ask. */

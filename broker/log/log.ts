@@ -11,9 +11,9 @@ import { Partition, type RawBatch, type ReadOptions, type ReadResult } from './p
 import { encodeBatch, type RecordInput } from './record-batch.js';
 import { DATABASE_FILE } from './schema.js';
 import { LogWriter } from './writer.js';
-import type { Durability, PartitionState, RecoveryReport, RetentionPolicy, RetentionResult } from './writer-protocol.js';
+import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, RetentionPolicy, RetentionResult } from './writer-protocol.js';
 
-export type { Durability } from './writer-protocol.js';
+export type { Durability, IdempotenceKey } from './writer-protocol.js';
 
 export interface RetentionSpec {
   /** Delete batches whose newest record is older than this many ms; null keeps them. */
@@ -45,6 +45,16 @@ export interface AppendInfo {
   partition: number;
   baseOffset: number;
   lastOffset: number;
+  /** The idempotence key was held: nothing new was stored; the offsets are where it was stored. */
+  duplicate: boolean;
+}
+
+export interface AppendOptions {
+  /**
+   * Stores the batch at most once while this key is held, even across crashes: the key is written
+   * in the same transaction as the batch. Release it with releaseIdempotenceKeys.
+   */
+  idempotenceKey?: IdempotenceKey;
 }
 
 export interface TopicInfo {
@@ -139,13 +149,18 @@ export class Log {
    * Appends records as one batch. Resolves once the batch is durable under the configured
    * durability, with the offsets it got. Appends resolve in the order they were made.
    */
-  async append(topic: string, partition: number, records: readonly RecordInput[]): Promise<AppendInfo> {
+  async append(topic: string, partition: number, records: readonly RecordInput[], options: AppendOptions = {}): Promise<AppendInfo> {
     const target = this.partition(topic, partition);
     validateRecords(records);
     const batch = encodeBatch(records);
-    const result = await this.writer.append(target.id, batch);
+    const result = await this.writer.append(target.id, batch, options.idempotenceKey);
     target.update(result.state);
-    return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset };
+    return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
+  }
+
+  /** Releases one idempotence key, or every key of `producer` when `sequence` is null. */
+  releaseIdempotenceKeys(producer: string, sequence: number | null = null): Promise<number> {
+    return this.writer.releaseKeys(producer, sequence);
   }
 
   read(topic: string, partition: number, from: number, options?: ReadOptions): ReadResult {

@@ -50,6 +50,19 @@ CREATE TABLE IF NOT EXISTS batches (
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS batches_by_time ON batches (partition_id, ts_high);
+
+-- Idempotence keys: an append that carries (producer, sequence) is stored at most once while the
+-- key is held, because the key is inserted in the same transaction as the batch. The MQTT front
+-- end keys QoS 2 publishes by (client id, packet id) and releases the key at PUBREL, so a PUBLISH
+-- retransmitted after a lost PUBREC, even across a crash, is not stored twice.
+CREATE TABLE IF NOT EXISTS idempotence_keys (
+  producer     TEXT NOT NULL,
+  sequence     INTEGER NOT NULL,
+  partition_id INTEGER NOT NULL,
+  base_offset  INTEGER NOT NULL,
+  last_offset  INTEGER NOT NULL,
+  PRIMARY KEY (producer, sequence)
+) WITHOUT ROWID;
 `;
 
 export interface OpenOptions {

@@ -19,6 +19,22 @@ export interface AppendRequest {
   id: number;
   partitionId: number;
   batch: Uint8Array;
+  /** Makes the append idempotent while the key is held: see idempotence_keys in schema.ts. */
+  idempotenceKey?: IdempotenceKey;
+}
+
+/** Who is appending (e.g. an MQTT client id) and which of its messages (e.g. a packet id). */
+export interface IdempotenceKey {
+  producer: string;
+  sequence: number;
+}
+
+/** Releases one key, or every key of a producer when `sequence` is null. */
+export interface ReleaseKeysRequest {
+  op: 'releaseKeys';
+  id: number;
+  producer: string;
+  sequence: number | null;
 }
 
 export interface CreateTopicRequest {
@@ -47,7 +63,7 @@ export interface CloseRequest {
   id: number;
 }
 
-export type WriterRequest = AppendRequest | CreateTopicRequest | RetentionRequest | CloseRequest;
+export type WriterRequest = AppendRequest | CreateTopicRequest | RetentionRequest | ReleaseKeysRequest | CloseRequest;
 
 /** What the log knows of a partition; the writer reports it after every change. */
 export interface PartitionState {
@@ -68,6 +84,8 @@ export interface RecoveryReport {
 export interface AppendResult {
   baseOffset: number;
   lastOffset: number;
+  /** True when the idempotence key was already held: nothing was written, the offsets are the first append's. */
+  duplicate: boolean;
   state: PartitionState;
 }
 

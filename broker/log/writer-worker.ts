@@ -138,6 +138,8 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
         return { id: request.id, ok: true, value: store.createTopic(request.topic, request.partitions) };
       case 'retention':
         return { id: request.id, ok: true, value: store.applyRetention(request.policies) };
+      case 'releaseKeys':
+        return { id: request.id, ok: true, value: store.releaseKeys(request.producer, request.sequence) };
       case 'close':
         close();
         return { id: request.id, ok: true, value: null };

@@ -13,6 +13,7 @@ import {
 } from '../errors.js';
 import type {
   AppendResult,
+  IdempotenceKey,
   PartitionState,
   RecoveryReport,
   RetentionPolicy,
@@ -80,10 +81,15 @@ export class LogWriter {
   }
 
   /** Appends one encoded batch. Its ArrayBuffer is transferred: the caller must not reuse it. */
-  append(partitionId: number, batch: Buffer): Promise<AppendResult> {
+  append(partitionId: number, batch: Buffer, idempotenceKey?: IdempotenceKey): Promise<AppendResult> {
     const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength ? batch : Buffer.from(batch);
     this.transfers.push(owned.buffer as ArrayBuffer);
-    return this.request({ op: 'append', partitionId, batch: owned }) as Promise<AppendResult>;
+    const request: Unsent = idempotenceKey === undefined ? { op: 'append', partitionId, batch: owned } : { op: 'append', partitionId, batch: owned, idempotenceKey };
+    return this.request(request) as Promise<AppendResult>;
+  }
+
+  releaseKeys(producer: string, sequence: number | null): Promise<number> {
+    return this.request({ op: 'releaseKeys', producer, sequence }) as Promise<number>;
   }
 
   createTopic(topic: string, partitions: number): Promise<PartitionState[]> {

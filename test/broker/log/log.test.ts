@@ -155,3 +155,28 @@ test('reads running while appends commit only ever see whole batches', async (t)
   await reader;
   assert.ok(reads > 10, `only ${reads} reads overlapped the appends`);
 });
+
+test('an append with an idempotence key is stored once while the key is held, also after a restart', async (t) => {
+  const dataDir = tempDir(t);
+  const key = { producer: 'sensor-7', sequence: 42 };
+  let log = await Log.open({ dataDir, topics: [{ name: 'telemetry', partitions: 1 }] });
+  // The same key twice in one group commit, then once more on its own.
+  const [first, sameGroup] = await Promise.all([
+    log.append('telemetry', 0, makeRecords(1, 'a'), { idempotenceKey: key }),
+    log.append('telemetry', 0, makeRecords(1, 'a-again'), { idempotenceKey: key }),
+  ]);
+  const later = await log.append('telemetry', 0, makeRecords(1, 'a-later'), { idempotenceKey: key });
+  assert.deepEqual([first.duplicate, sameGroup.duplicate, later.duplicate], [false, true, true]);
+  assert.deepEqual([sameGroup.baseOffset, later.baseOffset], [first.baseOffset, first.baseOffset]);
+  await log.close();
+
+  log = await Log.open({ dataDir, topics: [{ name: 'telemetry', partitions: 1 }] });
+  t.after(() => log.close());
+  assert.equal((await log.append('telemetry', 0, makeRecords(1, 'after-restart'), { idempotenceKey: key })).duplicate, true);
+  assert.equal(await log.releaseIdempotenceKeys('sensor-7', 42), 1);
+  const reused = await log.append('telemetry', 0, makeRecords(1, 'b'), { idempotenceKey: key });
+  assert.equal(reused.duplicate, false, 'a released key is a new message');
+  await log.append('telemetry', 0, makeRecords(1, 'c'), { idempotenceKey: { producer: 'sensor-7', sequence: 43 } });
+  assert.equal(await log.releaseIdempotenceKeys('sensor-7'), 2, 'releasing a producer releases all its keys');
+  assert.deepEqual(values(log.read('telemetry', 0, 0).records), ['a-0', 'b-0', 'c-0']);
+});

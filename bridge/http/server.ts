@@ -3,7 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Log } from '../../broker/log/log.js';
-import { ListenError, TributaryError } from '../../broker/errors.js';
+import { TributaryError } from '../../broker/errors.js';
+import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 
 export interface HttpServerOptions {
@@ -25,14 +26,7 @@ export class HttpServer {
 
   static async start(options: HttpServerOptions): Promise<HttpServer> {
     const http = new HttpServer(options);
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error): void => reject(new ListenError('HTTP (http.port, --http-port)', options.host, options.port, { cause: err }));
-      http.server.once('error', fail);
-      http.server.listen(options.port, options.host, () => {
-        http.server.off('error', fail);
-        resolve();
-      });
-    });
+    await listen(http.server, 'HTTP (http.port, --http-port)', options.host, options.port);
     return http;
   }
 

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
+import { TopicMapper } from '../mqtt/mapping.js';
 import { parseDuration, parseSize } from './units.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -70,6 +71,12 @@ const mapping = z.strictObject({
   unmatched: z.enum(['drop', 'refuse']).default('drop'),
   /** Partitions of a log topic created because a rule named it. */
   newTopicPartitions: z.number().int().min(1).max(10_000).default(1),
+}).superRefine((mapping, ctx) => {
+  // Filters and templates are checked here so that their problems are listed with all others.
+  for (const problem of TopicMapper.problems(mapping.rules)) {
+    const path = problem.key.split(/[.[\]]+/).filter((p) => p !== '').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+    ctx.addIssue({ code: 'custom', path, message: problem.message });
+  }
 });
 
 const limits = z.strictObject({

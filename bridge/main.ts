@@ -1,14 +1,16 @@
-// The composition root: config -> logger -> log -> retention -> HTTP. Shutdown runs in reverse;
-// each close() is idempotent. The MQTT front end (issue 3) and the upstream forwarder (issue 4)
-// take their places between the log and HTTP.
+// The composition root: config -> logger -> log -> retention -> MQTT front end -> HTTP. Shutdown
+// runs in reverse (MQTT stops taking publishes before the log closes); each close() is idempotent.
+// The upstream forwarder (issue 4) takes its place between the MQTT front end and HTTP.
 import { Log, type RetentionSpec } from '../broker/log/log.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './logger.js';
+import { MqttFrontEnd } from './mqtt/front-end.js';
 
 export interface Node {
   readonly log: Log;
+  readonly mqtt: MqttFrontEnd;
   readonly http: HttpServer;
   close(): Promise<void>;
 }
@@ -48,6 +50,20 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     const retention = new RetentionScheduler(log, config.log.retentionSchedule, logger.child({ component: 'retention' }));
     stops.push(() => retention.stop());
 
+    const mqtt = await MqttFrontEnd.start({
+      config: config.mqtt,
+      dataDir: log.dataDir,
+      nodeId: config.node.id,
+      log,
+      logger: logger.child({ component: 'mqtt' }),
+    });
+    stops.push(() => mqtt.close());
+    const { tcp, tls, websocket } = mqtt.ports;
+    logger.info(
+      { tcp: `mqtt://${config.mqtt.host}:${tcp}`, tls: tls === null ? 'off' : `mqtts://${config.mqtt.host}:${tls}`, websocket: websocket === null ? 'off' : `ws://${config.mqtt.host}:${websocket}${config.mqtt.websocket.path}` },
+      'MQTT listening',
+    );
+
     const http = await HttpServer.start({
       host: config.http.host,
       port: config.http.port,
@@ -62,6 +78,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     let closing: Promise<void> | null = null;
     return {
       log,
+      mqtt,
       http,
       close: () => {
         ready = false;

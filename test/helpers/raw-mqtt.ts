@@ -2,7 +2,7 @@
 // client library will not do: resend a PUBLISH with DUP, drop a connection mid-handshake, or send
 // garbage.
 import { connect as tcpConnect, type Socket } from 'node:net';
-import mqttPacket, { type Packet } from 'mqtt-packet';
+import mqttPacket, { type IConnackPacket, type Packet } from 'mqtt-packet';
 
 export class RawMqtt {
   readonly received: Packet[] = [];
@@ -39,9 +39,9 @@ export class RawMqtt {
     return new Promise((resolve) => this.#waiters.push({ test, resolve: (p) => (this.received.splice(this.received.indexOf(p), 1), resolve(p)) }));
   }
 
-  async connect(clientId: string, clean = true): Promise<Packet> {
+  async connect(clientId: string, clean = true): Promise<IConnackPacket> {
     this.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean, keepalive: 60 });
-    return this.next('connack');
+    return (await this.next('connack')) as IConnackPacket;
   }
 
   destroy(): void {

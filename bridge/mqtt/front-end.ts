@@ -1,0 +1,257 @@
+// The MQTT front end: aedes as the broker core, with hooks that put every publish into the log
+// before it is acknowledged. Session state (subscriptions, retained messages, wills, queues) lives
+// in its own SQLite file beside the log, so persistent sessions survive a restart.
+//
+// The acknowledgement rule: aedes runs authorizePublish before it writes PUBACK (QoS 1) or PUBREC
+// (QoS 2), so authorizePublish returns only once the append is durable. While it waits, aedes
+// reads nothing more from that socket: a log that cannot keep up (or a full disk) slows publishers
+// down through TCP instead of growing a queue in memory.
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { TributaryError } from '../../broker/errors.js';
+import type { Log } from '../../broker/log/log.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import { AccessControl } from './access.js';
+import { ConnectionAdmission } from './admission.js';
+import { MqttListeners, type ListenerPorts } from './listeners.js';
+import { TopicMapper } from './mapping.js';
+import { PublishSink } from './publish-sink.js';
+import { SqlitePersistence } from './sqlite-persistence.js';
+
+export interface MqttFrontEndOptions {
+  config: Config['mqtt'];
+  dataDir: string;
+  nodeId: string;
+  log: Log;
+  logger: Logger;
+}
+
+/** Counters since start; issue 7 exports them as metrics. */
+export interface FrontEndStats {
+  publishesReceived: number;
+  publishesStored: number;
+  duplicatesSkipped: number;
+  unmatchedDropped: number;
+  refused: Record<string, number>;
+  connectionsRefused: Record<string, number>;
+  clientErrors: number;
+  appendRetries: number;
+}
+
+/** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
+const producerOf = (clientId: string): string => `mqtt:${clientId}`;
+
+const RETRY_FIRST_MS = 100;
+const RETRY_MAX_MS = 5000;
+
+export class MqttFrontEnd {
+  readonly stats: FrontEndStats = {
+    publishesReceived: 0,
+    publishesStored: 0,
+    duplicatesSkipped: 0,
+    unmatchedDropped: 0,
+    refused: {},
+    connectionsRefused: {},
+    clientErrors: 0,
+    appendRetries: 0,
+  };
+  /** Per client, the acknowledgement of its latest publish: the next one waits for it. */
+  readonly #lastAck = new WeakMap<Client, Promise<unknown>>();
+  readonly #usernames = new WeakMap<Client, string | null>();
+  /** [MQTT-3.1.3-8] a zero-length client id with clean session off gets CONNACK 0x02. */
+  readonly #emptyIdWithSession = new WeakSet<Client>();
+  #closing: Promise<void> | null = null;
+
+  private constructor(
+    private readonly options: MqttFrontEndOptions,
+    private readonly aedes: Aedes,
+    private readonly persistence: SqlitePersistence,
+    private readonly listeners: MqttListeners,
+    private readonly sink: PublishSink,
+  ) {}
+
+  static async start(options: MqttFrontEndOptions): Promise<MqttFrontEnd> {
+    const { config, log, logger } = options;
+    const access = AccessControl.fromConfig(config.auth);
+    const mapper = TopicMapper.compile(config.mapping);
+    const sink = new PublishSink(log, mapper, config.mapping.newTopicPartitions, logger);
+    const persistence = new SqlitePersistence({
+      file: join(options.dataDir, 'mqtt.db'),
+      logger,
+      // The QoS 2 handshake is complete: the packet id may carry a new message now.
+      onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
+      onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
+    });
+    let frontEnd: MqttFrontEnd | undefined;
+    const aedes = await Aedes.createBroker({
+      id: options.nodeId,
+      persistence,
+      maxTopicLevels: config.limits.maxTopicLevels,
+      preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet.clientId, packet.clean ?? true, done),
+      authenticate: (client, username, password, done) => frontEnd!.authenticate(access, client, username, password, done),
+      authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(access, client, packet, done),
+      authorizeSubscribe: (client, sub, done) => done(null, access.canSubscribe(frontEnd!.identity(client), sub.topic) ? sub : null),
+    });
+    const admission = new ConnectionAdmission(config.limits.maxConnections, config.limits.connectionsPerSecond);
+    let listeners: MqttListeners;
+    try {
+      listeners = await MqttListeners.start({
+        config,
+        // PUBLISH: 2-byte topic length + topic + packet id + payload. Anything bigger is refused unread.
+        maxRemainingLength: 2 + config.limits.maxTopicLength * 4 + 2 + config.limits.maxPayload,
+        admission,
+        accept: (stream, _transport, req) => aedes.handle(stream, req),
+        onRefused: (reason) => frontEnd!.count(frontEnd!.stats.connectionsRefused, reason),
+        logger,
+      });
+    } catch (err) {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      await persistence.destroy();
+      throw err;
+    }
+    frontEnd = new MqttFrontEnd(options, aedes, persistence, listeners, sink);
+    aedes.on('clientError', (client, err) => frontEnd!.onClientError(client, err));
+    aedes.on('connectionError', (client, err) => frontEnd!.onClientError(client, err));
+    // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
+    aedes.on('clientDisconnect', (client) => {
+      if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
+    });
+    return frontEnd;
+  }
+
+  get ports(): ListenerPorts {
+    return this.listeners.ports;
+  }
+
+  get connectedClients(): number {
+    return this.aedes.connectedClients;
+  }
+
+  private preConnect(client: Client, clientId: string, clean: boolean, done: (err: Error | null, ok: boolean) => void): void {
+    if (clientId === '' && !clean) this.#emptyIdWithSession.add(client);
+    done(null, true);
+  }
+
+  private authenticate(
+    access: AccessControl,
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (err: AuthenticateError | null, ok: boolean | null) => void,
+  ): void {
+    if (this.#emptyIdWithSession.has(client)) {
+      this.count(this.stats.connectionsRefused, 'empty client id without clean session');
+      done(Object.assign(new Error('a zero-length client id needs clean session [MQTT-3.1.3-8]'), { returnCode: 2 }) as AuthenticateError, false);
+      return;
+    }
+    access.authenticate(username, password).then(
+      (result) => {
+        if (result.ok) {
+          this.#usernames.set(client, username ?? null);
+          done(null, true);
+          return;
+        }
+        this.count(this.stats.connectionsRefused, result.reason);
+        done(Object.assign(new Error(result.reason), { returnCode: result.returnCode }) as AuthenticateError, false);
+      },
+      (err: unknown) => done(Object.assign(err as Error, { returnCode: 3 }) as AuthenticateError, false),
+    );
+  }
+
+  private identity(client: Client): { id: string; username: string | null } {
+    return { id: client.id, username: this.#usernames.get(client) ?? null };
+  }
+
+  /**
+   * Decides whether a publish (or a client's will) is accepted, and stores it in the log first.
+   * An error disconnects the client: MQTT 3.1.1 has no negative acknowledgement for a publish.
+   */
+  private authorizePublish(access: AccessControl, client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    this.stats.publishesReceived++;
+    const clientId = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId ?? '';
+    const refuse = (reason: string): void => {
+      this.count(this.stats.refused, reason);
+      done(new Error(`publish to '${packet.topic}' refused: ${reason}`));
+    };
+    const { limits } = this.options.config;
+    if (packet.payload.length > limits.maxPayload) return refuse('payload too large');
+    if (packet.topic.length > limits.maxTopicLength) return refuse('topic too long');
+    if (client !== null && !access.canPublish(this.identity(client), packet.topic)) return refuse('not authorized');
+
+    const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const stored = this.storeWithRetry(client, {
+      clientId,
+      topic: packet.topic,
+      payload,
+      qos: packet.qos,
+      retain: packet.retain,
+      ...(packet.qos === 2 && packet.messageId !== undefined ? { idempotenceKey: { producer: producerOf(clientId), sequence: packet.messageId } } : {}),
+    });
+    // [MQTT-4.6.0-2] PUBACKs go out in the order the PUBLISHes came in, whatever order appends finish.
+    const previous = client === null ? undefined : this.#lastAck.get(client);
+    const acked = previous === undefined ? stored : Promise.all([stored, previous.catch(() => undefined)]).then(([outcome]) => outcome);
+    if (client !== null) this.#lastAck.set(client, acked);
+    acked.then(
+      (outcome) => {
+        switch (outcome.kind) {
+          case 'stored':
+            if (outcome.duplicate) this.stats.duplicatesSkipped++;
+            else this.stats.publishesStored++;
+            return done(null);
+          case 'unmatched':
+            if (this.options.config.mapping.unmatched === 'refuse') return refuse('no mapping rule matches');
+            this.stats.unmatchedDropped++;
+            return done(null);
+          case 'refused':
+            return refuse(outcome.reason);
+        }
+      },
+      (err: unknown) => {
+        this.count(this.stats.refused, 'log append failed');
+        done(err as Error);
+      },
+    );
+  }
+
+  /**
+   * Retries an append that failed for a passing reason (a full disk) for as long as the client
+   * stays connected; the socket is not read meanwhile, so nothing piles up. The client's own
+   * keep-alive ends the wait if it takes too long, and an unacknowledged message is then the
+   * client's to resend.
+   */
+  private async storeWithRetry(client: Client | null, publish: Parameters<PublishSink['store']>[0]): ReturnType<PublishSink['store']> {
+    for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
+      try {
+        return await this.sink.store(publish);
+      } catch (err) {
+        const retriable = err instanceof TributaryError && err.retriable;
+        if (!retriable || client === null || client.closed || this.#closing !== null) throw err;
+        this.stats.appendRetries++;
+        this.options.logger.warn({ err, clientId: client.id, retryInMs: delay }, 'log append failed; holding the publisher until it succeeds');
+        await sleep(delay * (0.5 + Math.random() / 2));
+      }
+    }
+  }
+
+  private onClientError(client: Client, err: Error): void {
+    this.stats.clientErrors++;
+    this.options.logger.debug({ clientId: client?.id, err: err.message }, 'client disconnected after an error');
+  }
+
+  private count(counters: Record<string, number>, reason: string): void {
+    counters[reason] = (counters[reason] ?? 0) + 1;
+  }
+
+  /** Stops listening, disconnects clients, waits for their appends, closes the session store. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      await this.listeners.close();
+      await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
+      await this.sink.drain();
+      await this.persistence.destroy();
+    })();
+    return this.#closing;
+  }
+}

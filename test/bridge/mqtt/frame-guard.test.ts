@@ -20,7 +20,7 @@ test('refuses a packet by its announced length before its body arrives', () => {
   const scanner = new FrameScanner(1024);
   scanner.scan(publish(1000));
   const big = publish(2000);
-  assert.throws(() => scanner.scan(big.subarray(0, 2)), (err: unknown) => err instanceof PacketTooLargeError && err.limit === 1024);
+  assert.throws(() => scanner.scan(big.subarray(0, 3)), (err: unknown) => err instanceof PacketTooLargeError && err.limit === 1024);
 });
 
 test('a Remaining Length of more than 4 bytes is malformed [MQTT-2.2.3]', () => {

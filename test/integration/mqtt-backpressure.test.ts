@@ -1,0 +1,77 @@
+// Backpressure for real: the node runs on a tiny tmpfs in its own mount namespace (util-linux
+// `unshare`, no root needed) and the test fills that disk. Publishers are then held, not
+// acknowledged and not buffered: the front end stops reading their sockets until the disk has room.
+import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
+import { test } from 'node:test';
+import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
+import { spawnFixture } from '../helpers/child.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+interface Stats {
+  stats: { appendRetries: number };
+  rss: number;
+}
+
+test('disk full: QoS 1 is held without PUBACK, the socket is not read, and all is stored once the disk has room', async (t) => {
+  const dir = tempDir(t);
+  const replies: Array<Record<string, unknown>> = [];
+  const script = 'mount -t tmpfs -o size=8m tributary-test "$1" && shift && exec "$@"';
+  const { child, exited } = spawnFixture('node-on-tiny-disk.js', [dir], (line) => replies.push(JSON.parse(line) as Record<string, unknown>), {
+    file: 'unshare',
+    prefix: ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', dir, process.execPath],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  const ask = async (command: string): Promise<Record<string, unknown>> => {
+    const before = replies.length;
+    child.stdin.write(`${command}\n`);
+    await waitFor(() => replies.length > before, `a reply to '${command}'`);
+    return replies[before]!;
+  };
+  await waitFor(() => replies.length > 0, 'the node to start');
+  const port = replies[0]!.port as number;
+
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'held-client', reconnectPeriod: 0, keepalive: 300 });
+  t.after(() => client.end(true));
+  await new Promise((resolve) => client.once('connect', resolve));
+  for (let i = 0; i < 5; i++) await client.publishAsync('plant/meter', `before-${i}`, { qos: 1 });
+
+  assert.ok(((await ask('fill')).filled as number) > 0);
+  let acked = false;
+  const held = client.publishAsync('plant/meter', 'while-full', { qos: 1 }).then(() => (acked = true));
+  const stats = async (): Promise<Stats> => (await ask('stats')) as unknown as Stats;
+  for (let s = await stats(); s.stats.appendRetries === 0; s = await stats()) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(acked, false, 'no PUBACK while the message is not durable');
+
+  // A QoS 0 flood on another connection while the disk is full: the broker stops reading it.
+  const rssBefore = (await stats()).rss;
+  const flood = tcpConnect(port, '127.0.0.1');
+  flood.on('error', () => undefined);
+  await new Promise((resolve) => flood.once('connect', resolve));
+  flood.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: 'flood', clean: true, keepalive: 300 }));
+  const chunk = Buffer.concat(Array.from({ length: 256 }, (_, i) => mqttPacket.generate({ cmd: 'publish', topic: 'flood/x', payload: Buffer.alloc(1000, i), qos: 0, dup: false, retain: false })));
+  let offered = 0;
+  const OFFER = 64 * 1024 * 1024;
+  while (offered < OFFER) {
+    offered += chunk.length;
+    if (!flood.write(chunk)) {
+      const drained = await Promise.race([new Promise((resolve) => flood.once('drain', () => resolve(true))), new Promise((resolve) => setTimeout(() => resolve(false), 2000))]);
+      if (!drained) break; // the broker has stopped reading
+    }
+  }
+  const accepted = offered - flood.writableLength;
+  const rssAfter = (await stats()).rss;
+  assert.ok(accepted < 24 * 1024 * 1024, `the broker read ${accepted} bytes of a flood it cannot store`);
+  assert.ok(rssAfter - rssBefore < 48 * 1024 * 1024, `memory grew by ${rssAfter - rssBefore} bytes while the disk was full`);
+  flood.destroy();
+
+  await ask('free');
+  await held;
+  await client.publishAsync('plant/meter', 'after', { qos: 1 });
+  const { values } = (await ask('values held-client')) as { values: string[] };
+  assert.deepEqual(values, ['before-0', 'before-1', 'before-2', 'before-3', 'before-4', 'while-full', 'after']);
+  await ask('stop');
+  assert.equal((await exited).code, 0);
+});

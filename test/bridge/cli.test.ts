@@ -45,7 +45,7 @@ test('usage errors exit 2 and show help', () => {
 test('start serves health and topics, stops cleanly on SIGTERM, and topics reads the stopped data dir', async (t) => {
   const dataDir = join(tempDir(t), 'data');
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--http-port', String(port)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--http-port', String(port), '--mqtt-port', '0', '--ws-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
@@ -80,7 +80,10 @@ test('a busy port is a clear error naming it', async (t) => {
   await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
   t.after(() => blocker.close());
   const port = (blocker.address() as { port: number }).port;
-  const r = run(['start', '--data-dir', join(tempDir(t), 'd'), '--http-port', String(port)]);
+  const r = run(['start', '--data-dir', join(tempDir(t), 'd'), '--http-port', String(port), '--mqtt-port', '0', '--ws-port', '0']);
   assert.equal(r.status, 1);
   assert.match(r.stderr, new RegExp(`cannot listen for HTTP .* on 127\\.0\\.0\\.1:${port}: the port is already in use \\[TRIB_LISTEN_FAILED\\]`));
+  const mqtt = run(['start', '--data-dir', join(tempDir(t), 'd2'), '--http-port', '0', '--mqtt-port', String(port), '--ws-port', '0']);
+  assert.equal(mqtt.status, 1);
+  assert.match(mqtt.stderr, new RegExp(`cannot listen for MQTT \\(mqtt.port, --mqtt-port\\) on 0\\.0\\.0\\.0:${port}: the port is already in use \\[TRIB_LISTEN_FAILED\\]`));
 });

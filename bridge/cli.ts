@@ -6,13 +6,16 @@ import { TributaryError, UsageError } from '../broker/errors.js';
 import { Log } from '../broker/log/log.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './logger.js';
+import { readPassword } from './cli/password-prompt.js';
 import { startNode } from './main.js';
+import { hashPassword } from './mqtt/passwords.js';
 
 const HELP = `Usage: tributary <command> [options]
 
 Commands:
-  start    run the node (log, HTTP API; MQTT and upstream as they land)
+  start    run the node: MQTT front end, log, HTTP API (upstream: issue 4)
   topics   list topics, partitions, offsets and sizes
+  passwd   hash a password for mqtt.auth.users (reads the terminal, or stdin's first line)
 
 Options for start:
   --config FILE      YAML config (default: embedded defaults; env TRIBUTARY_CONFIG)
@@ -20,6 +23,9 @@ Options for start:
   --mqtt-port N      MQTT over TCP (default 1883)
   --ws-port N        MQTT over WebSocket (default 8083)
   --http-port N      HTTP API (default 8080, on 127.0.0.1)
+
+Options for passwd:
+  --username NAME    print a ready YAML entry for mqtt.auth.users
 
 Options for topics:
   --url URL          a running node's HTTP API (default http://127.0.0.1:8080)
@@ -36,6 +42,7 @@ const OPTIONS = {
   'http-port': { type: 'string' },
   url: { type: 'string' },
   json: { type: 'boolean' },
+  username: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -62,6 +69,8 @@ async function main(argv: string[]): Promise<number> {
       });
     case 'topics':
       return topics(values.url, values['data-dir'], values.json === true);
+    case 'passwd':
+      return passwd(values.username);
     default:
       throw new UsageError(`unknown command '${command}'\n\n${HELP}`);
   }
@@ -94,6 +103,13 @@ async function start(file: string | undefined, flags: ConfigFlags): Promise<numb
     process.on('SIGTERM', onSignal);
   });
   logger.info('stopped');
+  return 0;
+}
+
+async function passwd(username: string | undefined): Promise<number> {
+  if (username === '') throw new UsageError('--username cannot be empty');
+  const hash = await hashPassword(await readPassword());
+  process.stdout.write(username === undefined ? `${hash}\n` : `- username: ${JSON.stringify(username)}\n  password: "${hash}"\n`);
   return 0;
 }
 

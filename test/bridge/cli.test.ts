@@ -6,6 +6,8 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { loadConfig } from '../../bridge/config/load.js';
+import { verifyPassword } from '../../bridge/mqtt/passwords.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
@@ -86,4 +88,22 @@ test('a busy port is a clear error naming it', async (t) => {
   const mqtt = run(['start', '--data-dir', join(tempDir(t), 'd2'), '--http-port', '0', '--mqtt-port', String(port), '--ws-port', '0']);
   assert.equal(mqtt.status, 1);
   assert.match(mqtt.stderr, new RegExp(`cannot listen for MQTT \\(mqtt.port, --mqtt-port\\) on 0\\.0\\.0\\.0:${port}: the port is already in use \\[TRIB_LISTEN_FAILED\\]`));
+});
+
+test('passwd hashes a piped password; --username prints an entry the config accepts', async (t) => {
+  const piped = spawnSync(process.execPath, [CLI, 'passwd'], { input: 'hunter2\n', encoding: 'utf8' });
+  assert.equal(piped.status, 0, piped.stderr);
+  assert.equal(await verifyPassword('hunter2', piped.stdout.trim()), true);
+
+  const entry = spawnSync(process.execPath, [CLI, 'passwd', '--username', 'pump-7'], { input: 'hunter2\n', encoding: 'utf8' });
+  assert.equal(entry.status, 0, entry.stderr);
+  const file = join(tempDir(t), 'users.yaml');
+  writeFileSync(file, `mqtt:\n  auth:\n    users:\n${entry.stdout.replace(/^/gm, '      ')}`);
+  const config = loadConfig({ file, env: {} });
+  assert.equal(config.mqtt.auth.users[0]!.username, 'pump-7');
+  assert.equal(await verifyPassword('hunter2', config.mqtt.auth.users[0]!.password), true);
+
+  const empty = spawnSync(process.execPath, [CLI, 'passwd'], { input: '\n', encoding: 'utf8' });
+  assert.equal(empty.status, 2);
+  assert.match(empty.stderr, /an empty password is not accepted \[TRIB_USAGE\]/);
 });

@@ -146,3 +146,28 @@ test('a zero-length client id is accepted with clean session only [MQTT-3.1.3-7/
   raw.socket.write(Buffer.from([0x10, 12, 0, 4, ...Buffer.from('MQTT'), 4, 0x00, 0, 60, 0, 0]));
   assert.equal(((await raw.next('connack')) as { returnCode: number }).returnCode, 2, 'CONNACK 0x02 identifier rejected');
 });
+
+test('mapping rules pick topic and key; a topic a rule names is created; unmatched publishes follow the policy', async (t) => {
+  const { node, url } = await startTestNode(t, {
+    topics: [{ name: 'mqtt', partitions: 1 }],
+    mqtt: {
+      mapping: {
+        rules: [{ filter: 'factory/+site/+line/+device/#', topic: 'telemetry.{site}', key: '{device}' }],
+        unmatched: 'refuse',
+        newTopicPartitions: 3,
+      },
+    },
+  });
+  const client = await connect(t, url, { clientId: 'gw' });
+  await client.publishAsync('factory/berlin/l2/press-7/temp', '71.3', { qos: 1 });
+  await client.publishAsync('factory/berlin/l2/press-7/rpm', '1200', { qos: 1 });
+  const partition = partitionForKey(Buffer.from('press-7'), 3);
+  assert.equal(node.log.partitionCount('telemetry.berlin'), 3);
+  const records = node.log.read('telemetry.berlin', partition, 0).records;
+  assert.deepEqual(records.map((r) => [r.key!.toString(), r.value!.toString()]), [['press-7', '71.3'], ['press-7', '1200']]);
+
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.publish('elsewhere/x', 'no rule', { qos: 1 });
+  await closed;
+  assert.equal(node.mqtt.stats.refused['no mapping rule matches'], 1);
+});

@@ -4,6 +4,7 @@
 // The guard reads only fixed headers (type byte + Remaining Length) and passes every chunk through
 // unchanged.
 import { Duplex, Transform, type TransformCallback } from 'node:stream';
+import { coalesceWrites } from './write-coalescer.js';
 
 export class PacketTooLargeError extends Error {
   constructor(
@@ -67,8 +68,8 @@ export class FrameScanner {
 }
 
 /**
- * Wraps a connection so that what aedes reads passes the scanner first; writes go straight to the
- * socket. An oversized or malformed packet destroys the connection with the scanner's error.
+ * Wraps a connection so that what aedes reads passes the scanner first; writes are gathered per
+ * event-loop turn (write-coalescer.ts). An oversized or malformed packet destroys the connection with the scanner's error.
  */
 export function guardConnection(socket: Duplex, maxRemainingLength: number): Duplex {
   const scanner = new FrameScanner(maxRemainingLength);
@@ -83,7 +84,7 @@ export function guardConnection(socket: Duplex, maxRemainingLength: number): Dup
     },
   });
   socket.pipe(checked);
-  const guarded = Duplex.from({ readable: checked, writable: socket });
+  const guarded = Duplex.from({ readable: checked, writable: coalesceWrites(socket) });
   const destroyBoth = (err?: Error | null): void => {
     socket.destroy(err ?? undefined);
     guarded.destroy(err ?? undefined);

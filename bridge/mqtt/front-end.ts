@@ -7,7 +7,6 @@
 // reads nothing more from that socket: a log that cannot keep up (or a full disk) slows publishers
 // down through TCP instead of growing a queue in memory.
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { TributaryError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
@@ -17,7 +16,8 @@ import { AccessControl } from './access.js';
 import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
 import { TopicMapper } from './mapping.js';
-import { PublishSink } from './publish-sink.js';
+import { InOrder } from './in-order.js';
+import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
 
 export interface MqttFrontEndOptions {
@@ -57,12 +57,13 @@ export class MqttFrontEnd {
     clientErrors: 0,
     appendRetries: 0,
   };
-  /** Per client, the acknowledgement of its latest publish: the next one waits for it. */
-  readonly #lastAck = new WeakMap<Client, Promise<unknown>>();
+  /** Per client, its acknowledgements waiting for their turn. */
+  readonly #acks = new WeakMap<Client, InOrder>();
   readonly #usernames = new WeakMap<Client, string | null>();
   /** [MQTT-3.1.3-8] a zero-length client id with clean session off gets CONNACK 0x02. */
   readonly #emptyIdWithSession = new WeakSet<Client>();
   #closing: Promise<void> | null = null;
+  #deliveries = 0;
 
   private constructor(
     private readonly options: MqttFrontEndOptions,
@@ -112,6 +113,7 @@ export class MqttFrontEnd {
       throw err;
     }
     frontEnd = new MqttFrontEnd(options, aedes, persistence, listeners, sink);
+    frontEnd.countBrokerPublishes();
     aedes.on('clientError', (client, err) => frontEnd!.onClientError(client, err));
     aedes.on('connectionError', (client, err) => frontEnd!.onClientError(client, err));
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
@@ -181,20 +183,15 @@ export class MqttFrontEnd {
     if (client !== null && !access.canPublish(this.identity(client), packet.topic)) return refuse('not authorized');
 
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
-    const stored = this.storeWithRetry(client, {
-      clientId,
-      topic: packet.topic,
-      payload,
-      qos: packet.qos,
-      retain: packet.retain,
-      ...(packet.qos === 2 && packet.messageId !== undefined ? { idempotenceKey: { producer: producerOf(clientId), sequence: packet.messageId } } : {}),
-    });
-    // [MQTT-4.6.0-2] PUBACKs go out in the order the PUBLISHes came in, whatever order appends finish.
-    const previous = client === null ? undefined : this.#lastAck.get(client);
-    const acked = previous === undefined ? stored : Promise.all([stored, previous.catch(() => undefined)]).then(([outcome]) => outcome);
-    if (client !== null) this.#lastAck.set(client, acked);
-    acked.then(
-      (outcome) => {
+    const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
+    if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
+    const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
+    this.storeWithRetry(client, publish, RETRY_FIRST_MS, (err, outcome) =>
+      inTurn(() => {
+        if (err !== null || outcome === undefined) {
+          this.count(this.stats.refused, 'log append failed');
+          return done(err as Error);
+        }
         switch (outcome.kind) {
           case 'stored':
             if (outcome.duplicate) this.stats.duplicatesSkipped++;
@@ -207,12 +204,15 @@ export class MqttFrontEnd {
           case 'refused':
             return refuse(outcome.reason);
         }
-      },
-      (err: unknown) => {
-        this.count(this.stats.refused, 'log append failed');
-        done(err as Error);
-      },
+      }),
     );
+  }
+
+  /** [MQTT-4.6.0-2] each client's acknowledgements leave in the order its publishes came in. */
+  private inOrder(client: Client): InOrder {
+    let queue = this.#acks.get(client);
+    if (queue === undefined) this.#acks.set(client, (queue = new InOrder()));
+    return queue;
   }
 
   /**
@@ -221,18 +221,14 @@ export class MqttFrontEnd {
    * keep-alive ends the wait if it takes too long, and an unacknowledged message is then the
    * client's to resend.
    */
-  private async storeWithRetry(client: Client | null, publish: Parameters<PublishSink['store']>[0]): ReturnType<PublishSink['store']> {
-    for (let delay = RETRY_FIRST_MS; ; delay = Math.min(delay * 2, RETRY_MAX_MS)) {
-      try {
-        return await this.sink.store(publish);
-      } catch (err) {
-        const retriable = err instanceof TributaryError && err.retriable;
-        if (!retriable || client === null || client.closed || this.#closing !== null) throw err;
-        this.stats.appendRetries++;
-        this.options.logger.warn({ err, clientId: client.id, retryInMs: delay }, 'log append failed; holding the publisher until it succeeds');
-        await sleep(delay * (0.5 + Math.random() / 2));
-      }
-    }
+  private storeWithRetry(client: Client | null, publish: IncomingPublish, delay: number, done: (err: unknown, outcome?: StoreOutcome) => void): void {
+    this.sink.store(publish, (err, outcome) => {
+      const retriable = err instanceof TributaryError && err.retriable;
+      if (err === null || !retriable || client === null || client.closed || this.#closing !== null) return done(err, outcome);
+      this.stats.appendRetries++;
+      this.options.logger.warn({ err, clientId: client.id, retryInMs: delay }, 'log append failed; holding the publisher until it succeeds');
+      setTimeout(() => this.storeWithRetry(client, publish, Math.min(delay * 2, RETRY_MAX_MS), done), delay * (0.5 + Math.random() / 2));
+    });
   }
 
   private onClientError(client: Client, err: Error): void {
@@ -244,12 +240,35 @@ export class MqttFrontEnd {
     counters[reason] = (counters[reason] ?? 0) + 1;
   }
 
-  /** Stops listening, disconnects clients, waits for their appends, closes the session store. Idempotent. */
+  /**
+   * aedes delivers a publish (and queues it for offline sessions) after it has acknowledged it.
+   * Counting the deliveries under way lets close() wait for them before the session store shuts,
+   * so a message acknowledged just before a shutdown is still queued for its offline subscribers.
+   */
+  private countBrokerPublishes(): void {
+    const publish = this.aedes.publish.bind(this.aedes) as unknown as (packet: PublishPacket, client: Client | null, done: (err?: Error) => void) => void;
+    (this.aedes as { publish: unknown }).publish = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => {
+      const callback = typeof client === 'function' ? client : done;
+      this.#deliveries++;
+      publish(packet, typeof client === 'function' ? null : client, (err?: Error) => {
+        this.#deliveries--;
+        callback?.(err);
+      });
+    };
+  }
+
+  private async deliveriesDone(): Promise<void> {
+    for (let turns = 0; this.#deliveries > 0 && turns < 10_000; turns++) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Stops listening, disconnects clients, waits for their appends and deliveries, closes the session store. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.listeners.close();
+      await this.deliveriesDone();
       await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
       await this.sink.drain();
+      await this.deliveriesDone(); // wills of the clients just disconnected
       await this.persistence.destroy();
     })();
     return this.#closing;

@@ -8,7 +8,7 @@ import { UnknownTopicError } from '../../broker/errors.js';
 import type { AppendInfo, IdempotenceKey, Log } from '../../broker/log/log.js';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { KeylessSpreader, partitionForKey } from '../../broker/murmur2.js';
-import type { TopicMapper } from './mapping.js';
+import type { Route, TopicMapper } from './mapping.js';
 
 export interface IncomingPublish {
   clientId: string;
@@ -27,9 +27,12 @@ export type StoreOutcome =
 
 interface Pending {
   record: RecordInput;
-  resolve: (info: { offset: number; duplicate: boolean }) => void;
-  reject: (err: unknown) => void;
+  stored: (offset: number, duplicate: boolean) => void;
+  failed: (err: unknown) => void;
 }
+
+type Routed = Exclude<Route, { refused: string }>;
+const UNMATCHED: StoreOutcome = { kind: 'unmatched' };
 
 const QOS_BYTES = [Buffer.from('0'), Buffer.from('1'), Buffer.from('2')] as const;
 const TRUE = Buffer.from('true');
@@ -41,6 +44,8 @@ export class PublishSink {
   #flushScheduled = false;
   #creating = new Map<string, Promise<void>>();
   readonly #spreader = new KeylessSpreader();
+  #lastClientId = '';
+  #lastClientIdBytes = Buffer.alloc(0);
 
   constructor(
     private readonly log: Log,
@@ -49,11 +54,27 @@ export class PublishSink {
     private readonly logger: Logger,
   ) {}
 
-  async store(publish: IncomingPublish): Promise<StoreOutcome> {
-    const route = this.mapper.route(publish.topic, publish.clientId);
-    if (route === null) return { kind: 'unmatched' };
-    if ('refused' in route) return { kind: 'refused', reason: route.refused };
-    const partitions = this.partitionCount(route.topic) ?? (await this.createTopic(route.topic));
+  /** Stores a publish; `done` is called once, when it is durable or known not to be stored. */
+  store(publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
+    let route: Route | null;
+    let partitions: number | null;
+    try {
+      route = this.mapper.route(publish.topic, publish.clientId);
+      if (route === null) return done(null, UNMATCHED);
+      if ('refused' in route) return done(null, { kind: 'refused', reason: route.refused });
+      partitions = this.partitionCount(route.topic);
+    } catch (err) {
+      return done(err);
+    }
+    const to = route;
+    if (partitions === null) {
+      this.createTopic(to.topic).then((count) => this.storeIn(to, count, publish, done), done);
+    } else {
+      this.storeIn(to, partitions, publish, done);
+    }
+  }
+
+  private storeIn(route: Routed, partitions: number, publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
     const partition = route.key === null ? this.#spreader.next(route.topic, partitions) : partitionForKey(route.key, partitions);
     const record: RecordInput = {
       timestamp: Date.now(),
@@ -63,14 +84,25 @@ export class PublishSink {
         ['mqtt.topic', Buffer.from(publish.topic)],
         ['mqtt.qos', QOS_BYTES[publish.qos]],
         ['mqtt.retain', publish.retain ? TRUE : FALSE],
-        ['mqtt.client_id', Buffer.from(publish.clientId)],
+        ['mqtt.client_id', this.clientIdBytes(publish.clientId)],
       ],
     };
-    const { offset, duplicate } =
-      publish.idempotenceKey === undefined
-        ? await this.enqueue(route.topic, partition, record)
-        : await this.appendAlone(route.topic, partition, record, publish.idempotenceKey);
-    return { kind: 'stored', topic: route.topic, partition, offset, duplicate };
+    const stored = (offset: number, duplicate: boolean): void => done(null, { kind: 'stored', topic: route.topic, partition, offset, duplicate });
+    if (publish.idempotenceKey === undefined) {
+      this.enqueue(route.topic, partition, { record, stored, failed: done });
+    } else {
+      // A keyed (QoS 2) append is its own batch: the key covers exactly that one record.
+      this.log.append(route.topic, partition, [record], { idempotenceKey: publish.idempotenceKey }).then((info) => stored(info.baseOffset, info.duplicate), done);
+    }
+  }
+
+  /** The client id's bytes, shared by all of that client's records (most clients publish a lot). */
+  private clientIdBytes(clientId: string): Buffer {
+    if (this.#lastClientId !== clientId) {
+      this.#lastClientId = clientId;
+      this.#lastClientIdBytes = Buffer.from(clientId);
+    }
+    return this.#lastClientIdBytes;
   }
 
   /** Waits until what was handed over has been appended (for shutdown). */
@@ -101,24 +133,16 @@ export class PublishSink {
     return this.log.partitionCount(topic);
   }
 
-  /** A keyed (QoS 2) append is its own batch: the key covers exactly that one record. */
-  private async appendAlone(topic: string, partition: number, record: RecordInput, key: IdempotenceKey): Promise<{ offset: number; duplicate: boolean }> {
-    const info = await this.log.append(topic, partition, [record], { idempotenceKey: key });
-    return { offset: info.baseOffset, duplicate: info.duplicate };
-  }
-
-  private enqueue(topic: string, partition: number, record: RecordInput): Promise<{ offset: number; duplicate: boolean }> {
-    return new Promise((resolve, reject) => {
-      let byPartition = this.#pending.get(topic);
-      if (byPartition === undefined) this.#pending.set(topic, (byPartition = new Map()));
-      let list = byPartition.get(partition);
-      if (list === undefined) byPartition.set(partition, (list = []));
-      list.push({ record, resolve, reject });
-      if (!this.#flushScheduled) {
-        this.#flushScheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+  private enqueue(topic: string, partition: number, pending: Pending): void {
+    let byPartition = this.#pending.get(topic);
+    if (byPartition === undefined) this.#pending.set(topic, (byPartition = new Map()));
+    let list = byPartition.get(partition);
+    if (list === undefined) byPartition.set(partition, (list = []));
+    list.push(pending);
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
   }
 
   private flush(): void {
@@ -128,8 +152,8 @@ export class PublishSink {
     for (const [topic, byPartition] of pending) {
       for (const [partition, list] of byPartition) {
         this.log.append(topic, partition, list.map((p) => p.record)).then(
-          (info: AppendInfo) => list.forEach((p, i) => p.resolve({ offset: info.baseOffset + i, duplicate: false })),
-          (err: unknown) => list.forEach((p) => p.reject(err)),
+          (info: AppendInfo) => list.forEach((p, i) => p.stored(info.baseOffset + i, false)),
+          (err: unknown) => list.forEach((p) => p.failed(err)),
         );
       }
     }

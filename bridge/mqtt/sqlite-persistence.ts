@@ -201,6 +201,7 @@ export class SqlitePersistence {
   }
 
   async subscriptionsByTopic(topic: string): Promise<TrieEntry[]> {
+    // Asked on every QoS > 0 publish; a gateway often has no persistent subscriber at all.
     return this.#trie.match(topic);
   }
 
@@ -217,6 +218,8 @@ export class SqlitePersistence {
   }
 
   async outgoingEnqueueCombi(subs: Array<{ clientId: string }>, packet: StoredPacket): Promise<void> {
+    // aedes calls this for every QoS > 0 publish, usually with nobody offline to queue for.
+    if (subs.length === 0) return;
     const queued = new Packet(packet);
     const [json, payload] = toRow(queued);
     this.write(() =>

@@ -22,13 +22,17 @@ export class TopicFilter {
     this.#levels = source.split('/').map((text, i, all) => parseLevel(text, i === all.length - 1));
     this.names = this.#levels.flatMap((l) => (l.kind !== 'literal' && l.name !== null ? [l.name] : []));
     if (new Set(this.names).size !== this.names.length) throw new TopicFilterError(`'${source}' names a wildcard twice`);
+    this.#matchesAll = this.#levels.length === 1 && this.#levels[0]!.kind === 'rest' && this.names.length === 0;
   }
+
+  readonly #matchesAll: boolean;
 
   /** The captures if `topic` (a topic name, no wildcards) matches, else null. */
   match(topic: string): Captures | null {
-    const parts = topic.split('/');
     // [MQTT-4.7.2-1] a filter starting with a wildcard does not match topics starting with '$'.
     if (topic.startsWith('$') && this.#levels[0]?.kind !== 'literal') return null;
+    if (this.#matchesAll) return {}; // '#' alone: the default mapping rule, once per publish
+    const parts = topic.split('/');
     const captures: Captures = {};
     for (let i = 0; i < this.#levels.length; i++) {
       const level = this.#levels[i]!;

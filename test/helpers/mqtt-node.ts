@@ -46,9 +46,13 @@ export async function startTestNode(t: TestContext, settings: ConfigInput = {}, 
   };
 }
 
-/** A connected MQTT.js client that ends with the test. Never reconnects on its own. */
-export async function connect(t: TestContext, url: string, options: IClientOptions = {}): Promise<MqttClient> {
+/**
+ * A connected MQTT.js client that ends with the test. Never reconnects on its own. `onMessage` is
+ * attached before connecting: a session's queued messages can arrive with the CONNACK.
+ */
+export async function connect(t: TestContext, url: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  if (onMessage !== undefined) client.on('message', onMessage);
   t.after(() => client.endAsync(true));
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());

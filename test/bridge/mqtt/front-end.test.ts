@@ -127,8 +127,7 @@ test('a persistent session survives a restart: subscriptions and queued QoS 1 me
 
   running = await startTestNode(t, {}, dataDir);
   const messages: string[] = [];
-  const back = await connect(t, running.url, { clientId: 'historian', clean: false });
-  back.on('message', (topic, payload) => messages.push(`${topic}=${payload.toString()}`));
+  await connect(t, running.url, { clientId: 'historian', clean: false }, (topic, payload) => messages.push(`${topic}=${payload.toString()}`));
   await waitFor(() => messages.length === 1);
   assert.deepEqual(messages, ['alarms/boiler=overheat'], 'the message queued while it was away');
   const later = await connect(t, running.url, { clientId: 'plc' });

@@ -1,0 +1,161 @@
+// `npm run bench:ingest`: MQTT QoS 1 ingest of Tributary (durability fsync: PUBACK after the
+// fsync that covers the message) beside Mosquitto (Debian's package, in memory, persistence off),
+// driven by the same raw-socket load generator (device-sim/raw-publisher.ts), in alternating runs.
+// Then PUBACK latency of each at a fixed rate. Prints a table, then one JSON line
+// ({"bench":"ingest", ...}).
+//
+// BENCH_QUICK=1 for a short smoke run; BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WINDOW,
+// BENCH_RATE to change the load; BENCH_DIR for the data directory (default .bench-data, on the
+// disk a real data directory would use: /tmp may be a tmpfs where fsync costs nothing).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runRawPublisher, type RawPublisherResult } from '../device-sim/raw-publisher.js';
+
+const QUICK = process.env.BENCH_QUICK === '1';
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 10));
+const WINDOW = Number(process.env.BENCH_WINDOW ?? 100);
+const RATE = Number(process.env.BENCH_RATE ?? 20_000);
+const RUNS = QUICK ? 1 : 3;
+const PAYLOAD = 100;
+const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
+
+interface Broker {
+  name: 'mosquitto' | 'tributary';
+  port: number;
+  process: ChildProcess;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  const { port } = server.address() as { port: number };
+  await new Promise((done) => server.close(done));
+  return port;
+}
+
+async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before listening`);
+    const open = await new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => (socket.destroy(), done(true)));
+      socket.once('error', () => done(false));
+    });
+    if (open) return;
+    await new Promise((done) => setTimeout(done, 100));
+  }
+  throw new Error(`${name} did not listen on ${port}`);
+}
+
+function mosquittoBinary(): string {
+  for (const candidate of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto']) if (existsSync(candidate)) return candidate;
+  throw new Error("Mosquitto is not installed: apt-get install mosquitto (Debian's package is the peer of this benchmark)");
+}
+
+async function startMosquitto(dir: string): Promise<Broker> {
+  const port = await freePort();
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_type error', ''].join('\n'));
+  const child = spawn(mosquittoBinary(), ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child, 'mosquitto');
+  return { name: 'mosquitto', port, process: child };
+}
+
+async function startTributary(dataDir: string): Promise<Broker> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', '0'], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, LOG_LEVEL: 'warn', TRIBUTARY_LOG_DURABILITY: 'fsync' },
+  });
+  await waitForPort(port, child, 'tributary');
+  return { name: 'tributary', port, process: child };
+}
+
+/** CPU seconds a process has used so far (Linux /proc). */
+function cpuSeconds(child: ChildProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks
+}
+
+async function drive(broker: Broker, rate?: number): Promise<RawPublisherResult & { brokerCpu: number }> {
+  const before = cpuSeconds(broker.process);
+  const result = await runRawPublisher({
+    host: '127.0.0.1',
+    port: broker.port,
+    connections: CONNECTIONS,
+    payloadBytes: PAYLOAD,
+    window: WINDOW,
+    durationMs: SECONDS * 1000,
+    clientIdPrefix: broker.name,
+    ...(rate === undefined ? {} : { rate }),
+  });
+  if (result.acked !== result.sent) throw new Error(`${broker.name}: ${result.sent - result.acked} of ${result.sent} messages never acknowledged`);
+  return { ...result, brokerCpu: (cpuSeconds(broker.process) - before) / result.seconds };
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
+async function main(): Promise<void> {
+  const base = resolve(process.env.BENCH_DIR ?? '.bench-data');
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, 'ingest-'));
+  const brokers: Broker[] = [];
+  const cleanup = (): void => {
+    for (const b of brokers) b.process.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => (cleanup(), process.exit(130)));
+  try {
+    const mosquitto = await startMosquitto(dir);
+    brokers.push(mosquitto);
+    const tributary = await startTributary(join(dir, 'data'));
+    brokers.push(tributary);
+
+    // Warm-up (JIT, SQLite caches, TCP), then alternating runs so that drift hits both alike.
+    for (const b of brokers) await runRawPublisher({ host: '127.0.0.1', port: b.port, connections: CONNECTIONS, payloadBytes: PAYLOAD, window: WINDOW, durationMs: 1000, clientIdPrefix: `${b.name}-warm` });
+    const runs: Record<Broker['name'], Array<Awaited<ReturnType<typeof drive>>>> = { mosquitto: [], tributary: [] };
+    for (let i = 0; i < RUNS; i++) for (const b of brokers) runs[b.name].push(await drive(b));
+    const fixed = { mosquitto: await drive(mosquitto, RATE), tributary: await drive(tributary, RATE) };
+
+    const summary = Object.fromEntries(
+      brokers.map((b) => {
+        const r = runs[b.name];
+        return [
+          b.name,
+          {
+            msgsPerSec: Math.round(median(r.map((x) => x.msgsPerSec))),
+            runs: r.map((x) => Math.round(x.msgsPerSec)),
+            brokerCpuCores: Number(median(r.map((x) => x.brokerCpu)).toFixed(2)),
+            generatorCpuCores: Number(median(r.map((x) => x.cpuShare)).toFixed(2)),
+            p50Ms: fixed[b.name].latency?.p50Ms ?? null,
+            p99Ms: fixed[b.name].latency?.p99Ms ?? null,
+          },
+        ];
+      }),
+    ) as Record<Broker['name'], { msgsPerSec: number; runs: number[]; brokerCpuCores: number; generatorCpuCores: number; p50Ms: number | null; p99Ms: number | null }>;
+    const ratio = Number((summary.tributary.msgsPerSec / summary.mosquitto.msgsPerSec).toFixed(2));
+
+    const rows = [
+      ['broker', 'msgs/s (median)', 'runs', 'broker CPU', 'generator CPU', `p50 @${RATE / 1000}k/s`, `p99 @${RATE / 1000}k/s`],
+      ...brokers.map((b) => {
+        const s = summary[b.name];
+        return [b.name, String(s.msgsPerSec), s.runs.join(' '), `${s.brokerCpuCores} cores`, `${s.generatorCpuCores} cores`, `${s.p50Ms} ms`, `${s.p99Ms} ms`];
+      }),
+    ];
+    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+    console.log(`MQTT QoS 1 ingest, ${CONNECTIONS} connections x ${WINDOW} in flight, ${PAYLOAD}-byte payloads, ${RUNS} x ${SECONDS} s each`);
+    for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
+    console.log(`ratio tributary / mosquitto: ${ratio}x (Tributary fsyncs before each PUBACK; Mosquitto keeps messages in memory)`);
+    console.log(
+      JSON.stringify({ bench: 'ingest', connections: CONNECTIONS, window: WINDOW, payloadBytes: PAYLOAD, qos: 1, durability: 'fsync', seconds: SECONDS, rate: RATE, ...summary, ratio }),
+    );
+  } finally {
+    cleanup();
+  }
+}
+
+await main();

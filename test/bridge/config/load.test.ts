@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { ConfigInvalidError } from '../../../broker/errors.js';
 import { defaultConfig, loadConfig } from '../../../bridge/config/load.js';
 import { tempDir } from '../../helpers/temp-dir.js';
@@ -95,4 +96,11 @@ test('TRIBUTARY_CONFIG names the file when --config is absent', (t) => {
   const file = join(tempDir(t), 'env.yaml');
   writeFileSync(file, 'http: { port: 8181 }\n');
   assert.equal(loadConfig({ env: { TRIBUTARY_CONFIG: file } }).http.port, 8181);
+});
+
+test('the example config in deploy/ is valid and spells out the defaults', () => {
+  const file = fileURLToPath(new URL('../../../../deploy/tributary.example.yaml', import.meta.url));
+  const example = loadConfig({ file, env: {} });
+  const defaults = loadConfig({ env: {} });
+  assert.deepEqual({ ...example, node: defaults.node }, defaults);
 });

@@ -142,3 +142,28 @@ test('a malformed Remaining Length and a forbidden wildcard in PUBLISH disconnec
   await wildcard.closed;
   assert.deepEqual(values(node), []);
 });
+
+test('a connection storm is paced: beyond connectionsPerSecond, sockets are closed at once and counted', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { limits: { connectionsPerSecond: 1 } } });
+  const results = await Promise.all(
+    Array.from({ length: 10 }, async (_, i) => {
+      const raw = await RawMqtt.open(node.mqtt.ports.tcp);
+      t.after(() => raw.destroy());
+      raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId: `storm-${i}`, clean: true, keepalive: 60 });
+      return Promise.race([raw.next('connack').then(() => 'connected'), raw.closed.then(() => 'closed')]);
+    }),
+  );
+  const refused = results.filter((r) => r === 'closed').length;
+  assert.ok(refused >= 6, `${refused} of 10 refused`);
+  assert.equal(node.mqtt.stats.connectionsRefused['connection rate exceeded'], refused);
+});
+
+test('a topic with more levels than allowed disconnects its publisher; nothing is stored', async (t) => {
+  const { node, url } = await startTestNode(t, { mqtt: { limits: { maxTopicLevels: 4 } } });
+  const client = await connect(t, url, { clientId: 'deep' });
+  await client.publishAsync('a/b/c/d', 'ok', { qos: 1 });
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  client.publish('a/b/c/d/e', 'too deep', { qos: 1 });
+  await closed;
+  assert.deepEqual(values(node), ['ok']);
+});

@@ -69,9 +69,11 @@ export class MqttFrontEnd {
     private readonly options: MqttFrontEndOptions,
     private readonly aedes: Aedes,
     private readonly persistence: SqlitePersistence,
-    private readonly listeners: MqttListeners,
     private readonly sink: PublishSink,
   ) {}
+
+  /** Set once the listeners are up; the hooks exist before, as a client may connect meanwhile. */
+  #listeners: MqttListeners | null = null;
 
   static async start(options: MqttFrontEndOptions): Promise<MqttFrontEnd> {
     const { config, log, logger } = options;
@@ -85,6 +87,8 @@ export class MqttFrontEnd {
       onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
     });
+    // aedes needs the hooks at creation and the hooks need the front end: the front end gets
+    // aedes right after, before anything can connect.
     let frontEnd: MqttFrontEnd | undefined;
     const aedes = await Aedes.createBroker({
       id: options.nodeId,
@@ -95,36 +99,36 @@ export class MqttFrontEnd {
       authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(access, client, packet, done),
       authorizeSubscribe: (client, sub, done) => done(null, access.canSubscribe(frontEnd!.identity(client), sub.topic) ? sub : null),
     });
-    const admission = new ConnectionAdmission(config.limits.maxConnections, config.limits.connectionsPerSecond);
-    let listeners: MqttListeners;
-    try {
-      listeners = await MqttListeners.start({
-        config,
-        // PUBLISH: 2-byte topic length + topic + packet id + payload. Anything bigger is refused unread.
-        maxRemainingLength: 2 + config.limits.maxTopicLength * 4 + 2 + config.limits.maxPayload,
-        admission,
-        accept: (stream, _transport, req) => aedes.handle(stream, req),
-        onRefused: (reason) => frontEnd!.count(frontEnd!.stats.connectionsRefused, reason),
-        logger,
-      });
-    } catch (err) {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      await persistence.destroy();
-      throw err;
-    }
-    frontEnd = new MqttFrontEnd(options, aedes, persistence, listeners, sink);
+    frontEnd = new MqttFrontEnd(options, aedes, persistence, sink);
     frontEnd.countBrokerPublishes();
-    aedes.on('clientError', (client, err) => frontEnd!.onClientError(client, err));
-    aedes.on('connectionError', (client, err) => frontEnd!.onClientError(client, err));
+    aedes.on('clientError', (client, err) => frontEnd.onClientError(client, err));
+    aedes.on('connectionError', (client, err) => frontEnd.onClientError(client, err));
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
     aedes.on('clientDisconnect', (client) => {
       if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
     });
+    const admission = new ConnectionAdmission(config.limits.maxConnections, config.limits.connectionsPerSecond);
+    try {
+      frontEnd.#listeners = await MqttListeners.start({
+        config,
+        // PUBLISH: 2-byte topic length + topic (up to 4 bytes a character) + packet id + payload.
+        // Anything announcing more is refused unread.
+        maxRemainingLength: 2 + config.limits.maxTopicLength * 4 + 2 + config.limits.maxPayload,
+        admission,
+        accept: (stream, _transport, req) => aedes.handle(stream, req),
+        onRefused: (reason) => frontEnd.count(frontEnd.stats.connectionsRefused, reason),
+        logger,
+      });
+    } catch (err) {
+      await frontEnd.close();
+      throw err;
+    }
     return frontEnd;
   }
 
   get ports(): ListenerPorts {
-    return this.listeners.ports;
+    if (this.#listeners === null) throw new Error('the MQTT listeners are not up');
+    return this.#listeners.ports;
   }
 
   get connectedClients(): number {
@@ -264,7 +268,7 @@ export class MqttFrontEnd {
   /** Stops listening, disconnects clients, waits for their appends and deliveries, closes the session store. Idempotent. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.listeners.close();
+      await this.#listeners?.close();
       await this.deliveriesDone();
       await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
       await this.sink.drain();

@@ -202,7 +202,7 @@ export class SqlitePersistence {
 
   async subscriptionsByTopic(topic: string): Promise<TrieEntry[]> {
     // Asked on every QoS > 0 publish; a gateway often has no persistent subscriber at all.
-    return this.#trie.match(topic);
+    return this.#trie.subscriptionsCount === 0 ? [] : this.#trie.match(topic);
   }
 
   async cleanSubscriptions(client: ClientRef): Promise<void> {

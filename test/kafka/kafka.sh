@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# A real Apache Kafka (KRaft, one node acting as broker and controller) on 127.0.0.1, for tests.
+#
+#   test/kafka/kafka.sh start   provisions Kafka from Maven Central (cached in ~/.m2 and in
+#                               .kafka/lib), starts it on a free port, waits until it serves, and
+#                               prints its state directory, then the bootstrap address last.
+#   test/kafka/kafka.sh stop [DIR]   stops the node of DIR (default: every node this script started).
+#
+# KAFKA_STATE_DIR picks the state directory for start (default: a new one under .kafka/run/).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache="$root/.kafka"
+
+need() {
+  command -v "$1" >/dev/null || { echo "kafka.sh: '$1' is missing; install $2 (Debian: apt-get install $2)" >&2; exit 3; }
+}
+
+free_port() {
+  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+}
+
+provision() {
+  need java openjdk-17-jre-headless
+  need mvn maven
+  if [[ ! -f "$cache/lib/.complete" || "$here/pom.xml" -nt "$cache/lib/.complete" ]]; then
+    rm -rf "$cache/lib"
+    mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies -DoutputDirectory="$cache/lib" >&2
+    touch "$cache/lib/.complete"
+  fi
+}
+
+start() {
+  provision
+  local dir=${KAFKA_STATE_DIR:-}
+  if [[ -z $dir ]]; then mkdir -p "$cache/run"; dir=$(mktemp -d "$cache/run/node-XXXXXX"); fi
+  mkdir -p "$dir/data"
+  local port controller
+  if [[ -f $dir/port ]]; then port=$(cat "$dir/port"); controller=$(cat "$dir/controller-port"); else
+    port=$(free_port); controller=$(free_port)
+    echo "$port" >"$dir/port"; echo "$controller" >"$dir/controller-port"
+  fi
+  cat >"$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=4
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=4
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+PROPS
+  cat >"$dir/log4j2.properties" <<PROPS
+rootLogger.level=WARN
+rootLogger.appenderRef.file.ref=file
+appender.file.type=File
+appender.file.name=file
+appender.file.fileName=$dir/kafka.log
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=[%d] %p %m (%c)%n
+PROPS
+  local cp="$cache/lib/*"
+  local jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto "-Dlog4j2.configurationFile=$dir/log4j2.properties")
+  if [[ ! -f $dir/data/meta.properties ]]; then
+    java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
+      -c "$dir/server.properties" >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; exit 1; }
+  fi
+  nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
+  echo $! >"$dir/pid"
+  # Serving = the broker has registered and answers a metadata request, not just an open port.
+  for _ in $(seq 1 600); do
+    if ! kill -0 "$(cat "$dir/pid")" 2>/dev/null; then
+      echo "kafka.sh: Kafka exited during start-up; its log:" >&2; tail -n 30 "$dir/kafka.log" "$dir/stdout.log" >&2; exit 1
+    fi
+    if java -Xshare:auto -XX:TieredStopAtLevel=1 -cp "$cp" "-Dlog4j2.configurationFile=$dir/log4j2.properties" \
+      org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" --list >/dev/null 2>&1; then
+      echo "$dir"
+      echo "127.0.0.1:$port"
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "kafka.sh: Kafka did not serve within 5 minutes" >&2; exit 1
+}
+
+stop_one() {
+  local dir=$1
+  [[ -f $dir/pid ]] || return 0
+  local pid; pid=$(cat "$dir/pid")
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  rm -f "$dir/pid"
+  [[ ${KEEP_KAFKA_STATE:-} == 1 ]] || rm -rf "$dir"
+}
+
+case ${1:-} in
+  start) start ;;
+  stop)
+    if [[ -n ${2:-} ]]; then stop_one "$2"; else for d in "$cache"/run/node-*; do [[ -d $d ]] && stop_one "$d"; done; fi ;;
+  *) echo "usage: $0 start | stop [DIR]" >&2; exit 2 ;;
+esac

@@ -1,6 +1,8 @@
 // `npm run bench:ingest`: MQTT QoS 1 ingest of Tributary (durability fsync: PUBACK after the
 // fsync that covers the message) beside Mosquitto (Debian's package, in memory, persistence off),
 // driven by the same raw-socket load generator (device-sim/raw-publisher.ts), in alternating runs.
+// A bare aedes (the MQTT core Tributary is built on, in memory, storing nothing) runs too, as a
+// reference for what the core alone costs.
 // Then PUBACK latency of each at a fixed rate. Prints a table, then one JSON line
 // ({"bench":"ingest", ...}).
 //
@@ -24,7 +26,7 @@ const PAYLOAD = 100;
 const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
 
 interface Broker {
-  name: 'mosquitto' | 'tributary';
+  name: 'mosquitto' | 'tributary' | 'bare-aedes';
   port: number;
   process: ChildProcess;
 }
@@ -75,6 +77,13 @@ async function startTributary(dataDir: string): Promise<Broker> {
   return { name: 'tributary', port, process: child };
 }
 
+async function startBareAedes(): Promise<Broker> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-aedes.js', import.meta.url)), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
+  await waitForPort(port, child, 'bare aedes');
+  return { name: 'bare-aedes', port, process: child };
+}
+
 /** CPU seconds a process has used so far (Linux /proc). */
 function cpuSeconds(child: ChildProcess): number {
   const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
@@ -114,12 +123,14 @@ async function main(): Promise<void> {
     brokers.push(mosquitto);
     const tributary = await startTributary(join(dir, 'data'));
     brokers.push(tributary);
+    const bareAedes = await startBareAedes();
+    brokers.push(bareAedes);
 
     // Warm-up (JIT, SQLite caches, TCP), then alternating runs so that drift hits both alike.
     for (const b of brokers) await runRawPublisher({ host: '127.0.0.1', port: b.port, connections: CONNECTIONS, payloadBytes: PAYLOAD, window: WINDOW, durationMs: 1000, clientIdPrefix: `${b.name}-warm` });
-    const runs: Record<Broker['name'], Array<Awaited<ReturnType<typeof drive>>>> = { mosquitto: [], tributary: [] };
+    const runs: Record<Broker['name'], Array<Awaited<ReturnType<typeof drive>>>> = { mosquitto: [], tributary: [], 'bare-aedes': [] };
     for (let i = 0; i < RUNS; i++) for (const b of brokers) runs[b.name].push(await drive(b));
-    const fixed = { mosquitto: await drive(mosquitto, RATE), tributary: await drive(tributary, RATE) };
+    const fixed = { mosquitto: await drive(mosquitto, RATE), tributary: await drive(tributary, RATE), 'bare-aedes': await drive(bareAedes, RATE) };
 
     const summary = Object.fromEntries(
       brokers.map((b) => {
@@ -150,6 +161,7 @@ async function main(): Promise<void> {
     console.log(`MQTT QoS 1 ingest, ${CONNECTIONS} connections x ${WINDOW} in flight, ${PAYLOAD}-byte payloads, ${RUNS} x ${SECONDS} s each`);
     for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
     console.log(`ratio tributary / mosquitto: ${ratio}x (Tributary fsyncs before each PUBACK; Mosquitto keeps messages in memory)`);
+    console.log(`reference: bare aedes / mosquitto ${(summary['bare-aedes'].msgsPerSec / summary.mosquitto.msgsPerSec).toFixed(2)}x, tributary / bare aedes ${(summary.tributary.msgsPerSec / summary['bare-aedes'].msgsPerSec).toFixed(2)}x`);
     console.log(
       JSON.stringify({ bench: 'ingest', connections: CONNECTIONS, window: WINDOW, payloadBytes: PAYLOAD, qos: 1, durability: 'fsync', seconds: SECONDS, rate: RATE, ...summary, ratio }),
     );

@@ -1,8 +1,10 @@
 // Where an MQTT publish goes into the log: the mapping picks the log topic and key, the key picks
-// the partition (Kafka's partitioner), and publishes that arrive in the same event-loop turn for the
+// the partition (Kafka's partitioner), and publishes handed over in one synchronous run for the
 // same partition share one record batch. aedes hands every packet of a socket read to its handlers
-// at once, so a read of 100 publishes becomes one batch (one row, one CRC) instead of 100, and all
-// batches of the turn share one group commit in the writer thread.
+// at once, so a read of 100 publishes becomes one batch (one row, one CRC) instead of 100. The
+// batch leaves as soon as the read is handled (a microtask, not the end of the event-loop turn),
+// so the writer commits it while the main thread parses the next socket; what arrives meanwhile
+// shares the next group commit.
 import type { Logger } from 'pino';
 import { UnknownTopicError } from '../../broker/errors.js';
 import type { AppendInfo, IdempotenceKey, Log } from '../../broker/log/log.js';
@@ -39,7 +41,7 @@ const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 
 export class PublishSink {
-  /** Records waiting for this turn's flush, per log topic and partition. */
+  /** Records waiting for the flush at the end of this synchronous run, per log topic and partition. */
   #pending = new Map<string, Map<number, Pending[]>>();
   #flushScheduled = false;
   #creating = new Map<string, Promise<void>>();
@@ -141,7 +143,7 @@ export class PublishSink {
     list.push(pending);
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
   }
 

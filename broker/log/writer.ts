@@ -1,6 +1,7 @@
-// The main thread's handle on the writer thread. Requests made during one turn of the event loop
-// travel in one message (so every append from one socket read lands in one group commit), and
-// each batch's bytes are transferred, not copied.
+// The main thread's handle on the writer thread. Requests made in one synchronous run of code
+// (one socket read's worth of publishes, say) travel in one message, sent as soon as that run
+// ends: the writer starts committing while the main thread goes on to the next socket, and what
+// arrives during a commit joins the next group. Each batch's bytes are transferred, not copied.
 import { Worker } from 'node:worker_threads';
 import {
   DiskFullError,
@@ -118,7 +119,7 @@ export class LogWriter {
     this.outbox.push({ ...unsent, id } as WriterRequest);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      queueMicrotask(() => this.flush());
     }
     return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
   }
@@ -129,7 +130,8 @@ export class LogWriter {
     const transfers = this.transfers;
     this.outbox = [];
     this.transfers = [];
-    // One message per turn: the worker sees the whole turn's appends together.
+    // One message per synchronous run, not per event-loop turn: waiting for the turn's end would
+    // hold the writer idle while the main thread handles other sockets (measured in bench:ingest).
     this.worker.postMessage(batch, transfers);
   }
 

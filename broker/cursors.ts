@@ -1,0 +1,92 @@
+// Durable read positions in the log: "group G has consumed topic T, partition P up to (not
+// including) offset N". Named replay readers and the at-least-once forwarder keep theirs here.
+// One small SQLite file beside the log (cursors.db) with synchronous=FULL: a commit() that
+// returned survives a power cut, so a reader resumes where it said it was, never before.
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { StorageError } from './errors.js';
+
+export const CURSORS_FILE = 'cursors.db';
+
+export interface Cursor {
+  group: string;
+  topic: string;
+  partition: number;
+  /** The next offset to read. */
+  nextOffset: number;
+  /** When it was last committed (ms since the epoch). */
+  updatedAt: number;
+}
+
+export class CursorStore {
+  private readonly selectOne;
+  private readonly upsert;
+  private readonly selectAll;
+  private readonly deleteGroup;
+
+  private constructor(private readonly db: Database.Database) {
+    this.selectOne = db.prepare('SELECT next_offset FROM cursors WHERE grp = ? AND topic = ? AND partition = ?').pluck();
+    this.upsert = db.prepare(
+      `INSERT INTO cursors (grp, topic, partition, next_offset, updated_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (grp, topic, partition) DO UPDATE SET next_offset = excluded.next_offset, updated_at = excluded.updated_at`,
+    );
+    this.selectAll = db.prepare(
+      'SELECT grp AS "group", topic, partition, next_offset AS nextOffset, updated_at AS updatedAt FROM cursors ORDER BY grp, topic, partition',
+    );
+    this.deleteGroup = db.prepare('DELETE FROM cursors WHERE grp = ?');
+  }
+
+  /** Opens (creating if needed) the cursor store of a data directory. */
+  static open(dataDir: string): CursorStore {
+    const file = join(dataDir, CURSORS_FILE);
+    try {
+      const db = new Database(file);
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = FULL');
+      db.exec(`CREATE TABLE IF NOT EXISTS cursors (
+        grp         TEXT NOT NULL,
+        topic       TEXT NOT NULL,
+        partition   INTEGER NOT NULL,
+        next_offset INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        PRIMARY KEY (grp, topic, partition)
+      ) WITHOUT ROWID`);
+      return new CursorStore(db);
+    } catch (err) {
+      throw new StorageError(`cannot open the cursor store ${file}: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** The next offset `group` reads in topic/partition, or null if it never committed one. */
+  get(group: string, topic: string, partition: number): number | null {
+    const value = this.selectOne.get(group, topic, partition) as number | undefined;
+    return value ?? null;
+  }
+
+  /** Durably records that `group` reads topic/partition from `nextOffset` on. */
+  commit(group: string, topic: string, partition: number, nextOffset: number): void {
+    if (!Number.isSafeInteger(nextOffset) || nextOffset < 0) throw new RangeError(`cursor offset must be a non-negative integer, got ${nextOffset}`);
+    this.upsert.run(group, topic, partition, nextOffset, Date.now());
+  }
+
+  /** Several commits in one transaction (one fsync). */
+  commitMany(group: string, entries: ReadonlyArray<{ topic: string; partition: number; nextOffset: number }>): void {
+    this.db.transaction(() => {
+      for (const e of entries) this.commit(group, e.topic, e.partition, e.nextOffset);
+    })();
+  }
+
+  list(): Cursor[] {
+    return this.selectAll.all() as Cursor[];
+  }
+
+  /** Forgets every cursor of `group`; returns how many there were. */
+  delete(group: string): number {
+    return this.deleteGroup.run(group).changes;
+  }
+
+  /** Idempotent. */
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -4,14 +4,21 @@
 import { Log, type RetentionSpec } from '../broker/log/log.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
+import { buildOverview } from './http/overview.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './logger.js';
+import { Metrics } from './metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
+import { RecentErrors } from './recent-errors.js';
 
 export interface Node {
   readonly log: Log;
   readonly mqtt: MqttFrontEnd;
   readonly http: HttpServer;
+  /** The metrics registry: components that start later (the upstream forwarder) register here. */
+  readonly metrics: Metrics;
+  /** The dashboard's recent errors; components report into it. */
+  readonly errors: RecentErrors;
   close(): Promise<void>;
 }
 
@@ -27,6 +34,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     }
   };
   let ready = false;
+  const metrics = new Metrics();
+  const errors = new RecentErrors();
   try {
     const defaultRetention: RetentionSpec = { maxAgeMs: config.log.retention.maxAge, maxBytes: config.log.retention.maxBytes };
     const log = await Log.open({
@@ -43,11 +52,15 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
         },
       })),
       logger: logger.child({ component: 'log' }),
+      observer: metrics.logObserver,
     });
     stops.push(() => log.close());
+    metrics.watchLog(log);
     logger.info({ dataDir: log.dataDir, durability: config.log.durability, topics: log.topics().length }, 'log open');
 
-    const retention = new RetentionScheduler(log, config.log.retentionSchedule, logger.child({ component: 'retention' }));
+    const retention = new RetentionScheduler(log, config.log.retentionSchedule, logger.child({ component: 'retention' }), (err) =>
+      errors.add('retention', 'retention pass failed', err.message),
+    );
     stops.push(() => retention.stop());
 
     const mqtt = await MqttFrontEnd.start({
@@ -56,8 +69,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       nodeId: config.node.id,
       log,
       logger: logger.child({ component: 'mqtt' }),
+      onProblem: (summary, detail) => errors.add('mqtt', summary, detail),
     });
     stops.push(() => mqtt.close());
+    metrics.watchMqtt(mqtt);
     const { tcp, tls, websocket } = mqtt.ports;
     logger.info(
       { tcp: `mqtt://${config.mqtt.host}:${tcp}`, tls: tls === null ? 'off' : `mqtts://${config.mqtt.host}:${tls}`, websocket: websocket === null ? 'off' : `ws://${config.mqtt.host}:${websocket}${config.mqtt.websocket.path}` },
@@ -69,7 +84,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       port: config.http.port,
       log,
       logger: logger.child({ component: 'http' }),
-      isReady: () => ready,
+      // Ready: the log is open with its writer alive and every listener is up (they are, once here).
+      isReady: () => ready && log.isOpen,
+      token: config.http.token,
+      metrics,
+      overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, isReady: () => ready && log.isOpen }),
     });
     stops.push(() => http.close());
     logger.info({ url: `http://${config.http.host}:${http.port}` }, 'HTTP API listening');
@@ -80,6 +99,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       log,
       mqtt,
       http,
+      metrics,
+      errors,
       close: () => {
         ready = false;
         closing ??= closeAll();

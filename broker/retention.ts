@@ -13,6 +13,8 @@ export class RetentionScheduler {
     private readonly log: Log,
     cronExpression: string,
     private readonly logger?: Logger,
+    /** Told of a failed pass (the dashboard's recent errors). */
+    private readonly onError?: (err: Error) => void,
   ) {
     this.task = schedule(cronExpression, () => this.runOnce(), { noOverlap: true, name: 'retention' });
   }
@@ -24,6 +26,7 @@ export class RetentionScheduler {
       await this.log.enforceRetention();
     } catch (err) {
       this.logger?.error({ err }, 'retention pass failed; it will run again at the next schedule');
+      this.onError?.(err as Error);
     }
   }
 

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
+import { isLoopbackHost } from '../http/auth.js';
 import { TopicMapper } from '../mqtt/mapping.js';
 import { parseDuration, parseSize } from './units.js';
 
@@ -161,6 +162,13 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1'),
       port: port.default(8080),
+      /** Bearer token for /metrics and /api/...; required unless host is a loopback address (docs/observability.md). */
+      token: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 24`)').nullable().default(null),
+    })
+    .superRefine((http, ctx) => {
+      if (http.token === null && !isLoopbackHost(http.host)) {
+        ctx.addIssue({ code: 'custom', path: ['token'], message: `required when http.host ('${http.host}') is not a loopback address, or the HTTP API is open to the network` });
+      }
     })
     .prefault({}),
   logging: z

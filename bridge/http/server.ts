@@ -1,11 +1,16 @@
-// The HTTP admin surface: health, readiness and the topic listing. It listens on 127.0.0.1 by
-// default; the metrics, dashboard and record streaming of later issues join here.
+// The HTTP admin surface: health, readiness, metrics, the dashboard and the JSON API. It listens
+// on 127.0.0.1 by default; elsewhere it needs a bearer token (auth.ts). Routes with more than a
+// line of logic live in their own files and are only dispatched from here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Log } from '../../broker/log/log.js';
 import { TributaryError } from '../../broker/errors.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import { BearerAuth } from './auth.js';
+import { DASHBOARD_PAGE } from './dashboard-page.js';
+import type { Overview } from './overview.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -14,13 +19,19 @@ export interface HttpServerOptions {
   logger: Logger;
   /** Whether every part of the node is up (the readiness probe). */
   isReady: () => boolean;
+  /** http.token: null serves everything without one (loopback only). */
+  token: string | null;
+  metrics: Metrics;
+  overview: () => Overview;
 }
 
 export class HttpServer {
   private readonly server: Server;
   private closing: Promise<void> | null = null;
+  private readonly auth: BearerAuth;
 
   private constructor(private readonly options: HttpServerOptions) {
+    this.auth = new BearerAuth(options.token);
     this.server = createServer((req, res) => this.handle(req, res));
   }
 
@@ -38,18 +49,38 @@ export class HttpServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     try {
       if (req.method !== 'GET') return sendJson(res, 405, { code: 'TRIB_HTTP_METHOD', message: 'only GET is served' });
+      if (!this.auth.allows(req, url.pathname)) {
+        res.setHeader('www-authenticate', 'Bearer realm="tributary"');
+        return sendJson(res, 401, { code: 'TRIB_HTTP_UNAUTHORIZED', message: 'this path needs the bearer token of http.token (Authorization: Bearer ...)' });
+      }
+      if (url.pathname === '/' || url.pathname === '/index.html') return sendPage(res, DASHBOARD_PAGE);
       if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (url.pathname === '/readyz') {
         const ready = this.options.isReady();
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting' });
       }
       if (url.pathname === '/api/topics') return sendJson(res, 200, { topics: this.options.log.topics() });
+      if (url.pathname === '/api/overview') return sendJson(res, 200, this.options.overview());
+      if (url.pathname === '/metrics') return this.sendMetrics(res);
       sendJson(res, 404, { code: 'TRIB_HTTP_NOT_FOUND', message: `no route for ${url.pathname}` });
     } catch (err) {
       if (err instanceof TributaryError) return sendJson(res, 400, err.toJSON());
       this.options.logger.error({ err, path: url.pathname }, 'HTTP request failed');
       sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'internal error; see the server log' });
     }
+  }
+
+  private sendMetrics(res: ServerResponse): void {
+    this.options.metrics.render().then(
+      ({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      },
+      (err: unknown) => {
+        this.options.logger.error({ err }, 'collecting metrics failed');
+        sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'collecting metrics failed; see the server log' });
+      },
+    );
   }
 
   close(): Promise<void> {
@@ -59,6 +90,16 @@ export class HttpServer {
     });
     return this.closing;
   }
+}
+
+function sendPage(res: ServerResponse, html: string): void {
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'content-length': Buffer.byteLength(html),
+    // The page loads nothing from elsewhere; say so, so that nothing injected could.
+    'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src data:",
+  });
+  res.end(html);
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -26,11 +26,15 @@ export interface MqttFrontEndOptions {
   nodeId: string;
   log: Log;
   logger: Logger;
+  /** Told of each refusal and client error, for the dashboard's recent errors. */
+  onProblem?: (summary: string, detail: string) => void;
 }
 
-/** Counters since start; issue 7 exports them as metrics. */
+/** Counters since start; bridge/metrics.ts exports them. */
 export interface FrontEndStats {
   publishesReceived: number;
+  /** Payload bytes of the publishes received. */
+  bytesReceived: number;
   publishesStored: number;
   duplicatesSkipped: number;
   unmatchedDropped: number;
@@ -49,6 +53,7 @@ const RETRY_MAX_MS = 5000;
 export class MqttFrontEnd {
   readonly stats: FrontEndStats = {
     publishesReceived: 0,
+    bytesReceived: 0,
     publishesStored: 0,
     duplicatesSkipped: 0,
     unmatchedDropped: 0,
@@ -176,10 +181,13 @@ export class MqttFrontEnd {
    */
   private authorizePublish(access: AccessControl, client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     this.stats.publishesReceived++;
+    this.stats.bytesReceived += packet.payload.length;
     const clientId = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId ?? '';
     const refuse = (reason: string): void => {
       this.count(this.stats.refused, reason);
-      done(new Error(`publish to '${packet.topic}' refused: ${reason}`));
+      const err = new Error(`publish to '${packet.topic}' refused: ${reason}`);
+      this.options.onProblem?.(`publish refused: ${reason}`, `client '${clientId}': ${err.message}`);
+      done(err);
     };
     const { limits } = this.options.config;
     if (packet.payload.length > limits.maxPayload) return refuse('payload too large');
@@ -194,6 +202,7 @@ export class MqttFrontEnd {
       inTurn(() => {
         if (err !== null || outcome === undefined) {
           this.count(this.stats.refused, 'log append failed');
+          this.options.onProblem?.('publish refused: log append failed', `client '${clientId}': ${(err as Error).message}`);
           return done(err as Error);
         }
         switch (outcome.kind) {
@@ -230,6 +239,7 @@ export class MqttFrontEnd {
       const retriable = err instanceof TributaryError && err.retriable;
       if (err === null || !retriable || client === null || client.closed || this.#closing !== null) return done(err, outcome);
       this.stats.appendRetries++;
+      this.options.onProblem?.('log append failed; publisher held', `${(err as Error).message}`);
       this.options.logger.warn({ err, clientId: client.id, retryInMs: delay }, 'log append failed; holding the publisher until it succeeds');
       setTimeout(() => this.storeWithRetry(client, publish, Math.min(delay * 2, RETRY_MAX_MS), done), delay * (0.5 + Math.random() / 2));
     });
@@ -237,11 +247,13 @@ export class MqttFrontEnd {
 
   private onClientError(client: Client, err: Error): void {
     this.stats.clientErrors++;
+    this.options.onProblem?.('client error', `client '${client?.id ?? '?'}': ${err.message}`);
     this.options.logger.debug({ clientId: client?.id, err: err.message }, 'client disconnected after an error');
   }
 
   private count(counters: Record<string, number>, reason: string): void {
     counters[reason] = (counters[reason] ?? 0) + 1;
+    if (counters === this.stats.connectionsRefused) this.options.onProblem?.(`connection refused: ${reason}`, reason);
   }
 
   /**

@@ -9,11 +9,13 @@ import { BatchReader } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
 import { encodeBatch, type RecordInput } from './record-batch.js';
+import type { LogObserver } from './log-observer.js';
 import { DATABASE_FILE } from './schema.js';
 import { LogWriter } from './writer.js';
 import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, RetentionPolicy, RetentionResult } from './writer-protocol.js';
 
 export type { Durability, IdempotenceKey } from './writer-protocol.js';
+export type { LogObserver } from './log-observer.js';
 
 export interface RetentionSpec {
   /** Delete batches whose newest record is older than this many ms; null keeps them. */
@@ -38,6 +40,8 @@ export interface LogOptions {
   /** Retention for topics created without their own (for example on first publish). */
   defaultRetention?: RetentionSpec;
   logger?: Logger;
+  /** Told of appends, group commits and retention runs (metrics). */
+  observer?: LogObserver;
 }
 
 export interface AppendInfo {
@@ -104,6 +108,8 @@ export class Log {
         fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,
       });
       writer = started.writer;
+      const observer = options.observer;
+      if (observer?.committed !== undefined) writer.onCommit = (commit) => observer.committed!(commit);
       const log = new Log(dataDir, writer, new BatchReader(join(dataDir, DATABASE_FILE)), lock, options, started.ready.recovery);
       log.adopt(started.ready.states);
       log.reportRecovery();
@@ -152,9 +158,12 @@ export class Log {
   async append(topic: string, partition: number, records: readonly RecordInput[], options: AppendOptions = {}): Promise<AppendInfo> {
     const target = this.partition(topic, partition);
     validateRecords(records);
+    const started = performance.now();
     const batch = encodeBatch(records);
+    const bytes = batch.byteLength; // the batch's buffer is transferred to the writer thread
     const result = await this.writer.append(target.id, batch, options.idempotenceKey);
     target.update(result.state);
+    this.options.observer?.appended?.({ topic, partition, records: records.length, bytes, seconds: (performance.now() - started) / 1000 });
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
   }
 
@@ -191,6 +200,7 @@ export class Log {
     }
     const result = await this.writer.retention(policies);
     this.adopt(result.states);
+    this.options.observer?.retentionRan?.(result);
     if (result.batchesDeleted > 0) {
       this.options.logger?.info(
         { batches: result.batchesDeleted, records: result.recordsDeleted, bytes: result.bytesDeleted },
@@ -198,6 +208,11 @@ export class Log {
       );
     }
     return result;
+  }
+
+  /** Open and its writer thread alive: appends can succeed (the readiness probe). */
+  get isOpen(): boolean {
+    return this.closing === null && this.writer.failure === null;
   }
 
   /** Waits for queued appends, marks the log clean and releases the data directory. Idempotent. */

@@ -108,4 +108,10 @@ export type WriterReply =
 export type WriterMessage =
   | { kind: 'ready'; states: PartitionState[]; recovery: RecoveryReport | null }
   | { kind: 'failed'; error: WireError }
-  | { kind: 'replies'; replies: WriterReply[] };
+  | { kind: 'replies'; replies: WriterReply[]; commits: CommitSize[] };
+
+/** The size of one group commit, reported with its replies (for the log's observer). */
+export interface CommitSize {
+  batches: number;
+  bytes: number;
+}

@@ -12,6 +12,7 @@ import { openDatabase, type Db } from './schema.js';
 import { toWriteError } from './sqlite-errors.js';
 import type {
   AppendRequest,
+  CommitSize,
   RecoveryReport,
   WireError,
   WriterInit,
@@ -89,9 +90,13 @@ function drain(): void {
     setImmediate(drain);
   }
   const replies: WriterReply[] = [];
+  const commits: CommitSize[] = [];
   let appends: AppendRequest[] = [];
   const flushAppends = (): void => {
-    if (appends.length > 0) replies.push(...commitAppends(appends));
+    if (appends.length > 0) {
+      replies.push(...commitAppends(appends));
+      commits.push({ batches: appends.length, bytes: appends.reduce((sum, a) => sum + a.batch.byteLength, 0) });
+    }
     appends = [];
   };
   for (const request of work) {
@@ -103,7 +108,7 @@ function drain(): void {
     replies.push(runOther(request));
   }
   flushAppends();
-  post({ kind: 'replies', replies });
+  post({ kind: 'replies', replies, commits });
 }
 
 /**

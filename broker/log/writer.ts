@@ -14,6 +14,7 @@ import {
 } from '../errors.js';
 import type {
   AppendResult,
+  CommitSize,
   IdempotenceKey,
   PartitionState,
   RecoveryReport,
@@ -44,6 +45,8 @@ export class LogWriter {
   private nextId = 1;
   private closed = false;
   private crashed: Error | null = null;
+  /** Told the size of every group commit (the log's observer). */
+  onCommit: ((commit: CommitSize) => void) | null = null;
 
   private constructor(private readonly init: WriterInit) {
     this.worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
@@ -73,7 +76,9 @@ export class LogWriter {
 
   private listen(): void {
     this.worker.on('message', (message: WriterMessage) => {
-      if (message.kind === 'replies') this.settle(message.replies);
+      if (message.kind !== 'replies') return;
+      if (this.onCommit !== null) for (const commit of message.commits) this.onCommit(commit);
+      this.settle(message.replies);
     });
     this.worker.on('error', (err) => this.fail(new StorageError(`log writer failed: ${err.message}`, { cause: err })));
     this.worker.on('exit', (code) => {
@@ -99,6 +104,11 @@ export class LogWriter {
 
   retention(policies: RetentionPolicy[]): Promise<RetentionResult> {
     return this.request({ op: 'retention', policies }) as Promise<RetentionResult>;
+  }
+
+  /** The writer thread failed; every request since fails with this error. */
+  get failure(): Error | null {
+    return this.crashed;
   }
 
   /** Lets queued requests finish, marks the log clean and stops the thread. Idempotent. */

@@ -1,0 +1,62 @@
+// GET /api/overview: one JSON snapshot of the node for the dashboard, which polls it every second
+// and computes rates from the differences of the counters. Built from the same sources as the
+// metrics, so the two never disagree.
+import type { Log, TopicInfo } from '../../broker/log/log.js';
+import type { Metrics, UpstreamStatus } from '../metrics.js';
+import type { MqttFrontEnd } from '../mqtt/front-end.js';
+import type { RecentError, RecentErrors } from '../recent-errors.js';
+
+export interface Overview {
+  node: string;
+  /** Epoch ms of this snapshot: rates are differences over differences of this. */
+  time: number;
+  uptimeSeconds: number;
+  ready: boolean;
+  process: { rssBytes: number; heapUsedBytes: number };
+  mqtt: {
+    connections: number;
+    publishesReceived: number;
+    bytesReceived: number;
+    publishesStored: number;
+    refused: number;
+    connectionsRefused: number;
+  };
+  log: { recordsAppended: number; bytesAppended: number; topics: TopicInfo[] };
+  /** null while no upstream forwarder runs. */
+  upstream: UpstreamStatus | null;
+  errors: RecentError[];
+}
+
+export interface OverviewSources {
+  nodeId: string;
+  log: Log;
+  mqtt: MqttFrontEnd;
+  metrics: Metrics;
+  errors: RecentErrors;
+  isReady: () => boolean;
+}
+
+const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+
+export function buildOverview(sources: OverviewSources): Overview {
+  const { stats } = sources.mqtt;
+  const memory = process.memoryUsage();
+  return {
+    node: sources.nodeId,
+    time: Date.now(),
+    uptimeSeconds: Math.round(process.uptime()),
+    ready: sources.isReady(),
+    process: { rssBytes: memory.rss, heapUsedBytes: memory.heapUsed },
+    mqtt: {
+      connections: sources.mqtt.connectedClients,
+      publishesReceived: stats.publishesReceived,
+      bytesReceived: stats.bytesReceived,
+      publishesStored: stats.publishesStored,
+      refused: sum(stats.refused),
+      connectionsRefused: sum(stats.connectionsRefused),
+    },
+    log: { recordsAppended: sources.metrics.appended.records, bytesAppended: sources.metrics.appended.bytes, topics: sources.log.topics() },
+    upstream: sources.metrics.upstream?.status() ?? null,
+    errors: sources.errors.list(),
+  };
+}

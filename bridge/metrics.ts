@@ -1,0 +1,212 @@
+// Prometheus metrics of one node (prom-client). The components keep plain counters (MqttFrontEnd.stats,
+// Log.topics(), the upstream forwarder's status()); this registry reads them when scraped, so
+// nothing is counted twice and broker/ needs no metrics library. Only what has no counter of its
+// own (append latency, group-commit sizes, retention deletions) is observed through the log's
+// observer hooks. Names follow Prometheus conventions: `_total` counters, base units (seconds, bytes).
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Log, LogObserver } from '../broker/log/log.js';
+import type { MqttFrontEnd } from './mqtt/front-end.js';
+
+/** One partition as the upstream forwarder sees it. */
+export interface UpstreamPartitionStatus {
+  topic: string;
+  partition: number;
+  /** The next offset to forward: everything below it is in Kafka. */
+  forwardedOffset: number;
+  /** The log end offset of the local partition. */
+  highWatermark: number;
+  /** Records not yet forwarded (highWatermark - forwardedOffset). */
+  lag: number;
+  /** The last error forwarding this partition met, if it has not succeeded since. */
+  lastError: string | null;
+}
+
+/** What the upstream forwarder reports; bridge/upstream adapts its own status to this shape. */
+export interface UpstreamStatus {
+  /** Connected to Kafka and forwarding. */
+  connected: boolean;
+  partitions: UpstreamPartitionStatus[];
+  /** Since start. */
+  recordsForwarded: number;
+  bytesForwarded: number;
+  errors: number;
+}
+
+export interface UpstreamSource {
+  status(): UpstreamStatus;
+}
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+const COMMIT_BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
+const COMMIT_BYTE_BUCKETS = [1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304];
+
+/** Reasons become label values; quoted parts (topic names) are cut so that the set stays small. */
+const reasonLabel = (reason: string): string => reason.replace(/'[^']*'/g, "'…'");
+
+export class Metrics {
+  readonly registry = new Registry();
+  /** Pass to Log.open({ observer }). */
+  readonly logObserver: LogObserver;
+  #log: Log | null = null;
+  #mqtt: MqttFrontEnd | null = null;
+  #upstream: UpstreamSource | null = null;
+  /** Appended since start, by the log's observer (the dashboard's throughput). */
+  readonly appended = { batches: 0, records: 0, bytes: 0 };
+  readonly retentionDeleted = { batches: 0, records: 0, bytes: 0 };
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+
+    const appendSeconds = new Histogram({ name: 'tributary_log_append_duration_seconds', help: 'Time from an append to its durability (one batch)', buckets: LATENCY_BUCKETS, registers });
+    const commitBatches = new Histogram({ name: 'tributary_log_group_commit_batches', help: 'Batches committed together under one transaction (and fsync)', buckets: COMMIT_BATCH_BUCKETS, registers });
+    const commitBytes = new Histogram({ name: 'tributary_log_group_commit_bytes', help: 'Bytes committed together under one transaction (and fsync)', buckets: COMMIT_BYTE_BUCKETS, registers });
+    this.logObserver = {
+      appended: (append) => {
+        this.appended.batches++;
+        this.appended.records += append.records;
+        this.appended.bytes += append.bytes;
+        appendSeconds.observe(append.seconds);
+      },
+      committed: (commit) => {
+        commitBatches.observe(commit.batches);
+        commitBytes.observe(commit.bytes);
+      },
+      retentionRan: (result) => {
+        this.retentionDeleted.batches += result.batchesDeleted;
+        this.retentionDeleted.records += result.recordsDeleted;
+        this.retentionDeleted.bytes += result.bytesDeleted;
+      },
+    };
+
+    this.registerLog(registers);
+    this.registerMqtt(registers);
+    this.registerUpstream(registers);
+  }
+
+  watchLog(log: Log): void {
+    this.#log = log;
+  }
+
+  watchMqtt(mqtt: MqttFrontEnd): void {
+    this.#mqtt = mqtt;
+  }
+
+  watchUpstream(upstream: UpstreamSource): void {
+    this.#upstream = upstream;
+  }
+
+  get upstream(): UpstreamSource | null {
+    return this.#upstream;
+  }
+
+  /** The exposition text and its content type, for GET /metrics. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  private registerLog(registers: Registry[]): void {
+    const metrics = this;
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
+    };
+    counter('tributary_log_appended_batches_total', 'Record batches appended to the log', () => this.appended.batches);
+    counter('tributary_log_appended_records_total', 'Records appended to the log', () => this.appended.records);
+    counter('tributary_log_appended_bytes_total', 'Encoded bytes appended to the log', () => this.appended.bytes);
+    counter('tributary_log_retention_deleted_batches_total', 'Batches deleted by retention', () => this.retentionDeleted.batches);
+    counter('tributary_log_retention_deleted_records_total', 'Records deleted by retention', () => this.retentionDeleted.records);
+    counter('tributary_log_retention_deleted_bytes_total', 'Bytes deleted by retention', () => this.retentionDeleted.bytes);
+    const perPartition = (name: string, help: string, read: (p: { logStartOffset: number; logEndOffset: number; bytes: number }) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const topic of metrics.#log?.topics() ?? []) {
+            for (const p of topic.partitions) this.set({ topic: topic.name, partition: String(p.partition) }, read(p));
+          }
+        },
+      });
+    };
+    perPartition('tributary_log_partition_bytes', 'Bytes a partition holds on disk (its batches)', (p) => p.bytes);
+    perPartition('tributary_log_partition_start_offset', 'Oldest offset a partition still holds', (p) => p.logStartOffset);
+    perPartition('tributary_log_partition_end_offset', 'Offset the next record of a partition gets', (p) => p.logEndOffset);
+    new Gauge({ name: 'tributary_log_open', help: '1 while the log is open and its writer thread alive', registers, collect() { this.set(metrics.#log?.isOpen === true ? 1 : 0); } });
+  }
+
+  private registerMqtt(registers: Registry[]): void {
+    const metrics = this;
+    const stats = (): MqttFrontEnd['stats'] | undefined => metrics.#mqtt?.stats;
+    new Gauge({ name: 'tributary_mqtt_connections', help: 'MQTT clients connected now', registers, collect() { this.set(metrics.#mqtt?.connectedClients ?? 0); } });
+    const counter = (name: string, help: string, read: (s: MqttFrontEnd['stats']) => number): void => {
+      new Counter({ name, help, registers, collect() { this.reset(); const s = stats(); if (s !== undefined) this.inc(read(s)); } });
+    };
+    const byReason = (name: string, help: string, read: (s: MqttFrontEnd['stats']) => Record<string, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['reason'],
+        registers,
+        collect() {
+          this.reset();
+          const s = stats();
+          if (s === undefined) return;
+          for (const [reason, count] of Object.entries(read(s))) this.inc({ reason: reasonLabel(reason) }, count);
+        },
+      });
+    };
+    counter('tributary_mqtt_publishes_received_total', 'PUBLISH packets received (and wills)', (s) => s.publishesReceived);
+    counter('tributary_mqtt_received_bytes_total', 'Payload bytes of the publishes received', (s) => s.bytesReceived);
+    new Counter({
+      name: 'tributary_mqtt_publishes_acknowledged_total',
+      help: 'Publishes accepted (acknowledged for QoS 1 and 2), by outcome: stored in the log, a QoS 2 duplicate already stored, or dropped because no mapping rule matched',
+      labelNames: ['outcome'],
+      registers,
+      collect() {
+        this.reset();
+        const s = stats();
+        if (s === undefined) return;
+        this.inc({ outcome: 'stored' }, s.publishesStored);
+        this.inc({ outcome: 'duplicate' }, s.duplicatesSkipped);
+        this.inc({ outcome: 'unmatched_dropped' }, s.unmatchedDropped);
+      },
+    });
+    byReason('tributary_mqtt_publishes_refused_total', 'Publishes refused (the client is disconnected), by reason', (s) => s.refused);
+    byReason('tributary_mqtt_connections_refused_total', 'Connections refused, by reason', (s) => s.connectionsRefused);
+    counter('tributary_mqtt_client_errors_total', 'Connections ended by a client or protocol error', (s) => s.clientErrors);
+    counter('tributary_mqtt_append_retries_total', 'Appends retried after a passing storage failure (a full disk)', (s) => s.appendRetries);
+  }
+
+  private registerUpstream(registers: Registry[]): void {
+    const metrics = this;
+    const status = (): UpstreamStatus | undefined => metrics.#upstream?.status();
+    const perPartition = (name: string, help: string, read: (p: UpstreamPartitionStatus) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['topic', 'partition'],
+        registers,
+        collect() {
+          this.reset();
+          for (const p of status()?.partitions ?? []) this.set({ topic: p.topic, partition: String(p.partition) }, read(p));
+        },
+      });
+    };
+    perPartition('tributary_upstream_lag_records', 'Records of a partition not yet forwarded to Kafka', (p) => p.lag);
+    perPartition('tributary_upstream_forwarded_offset', 'Next offset of a partition to forward: everything below is in Kafka', (p) => p.forwardedOffset);
+    perPartition('tributary_upstream_partition_failing', '1 while forwarding a partition fails (its last error stands)', (p) => (p.lastError === null ? 0 : 1));
+    const counter = (name: string, help: string, read: (s: UpstreamStatus) => number): void => {
+      new Counter({ name, help, registers, collect() { this.reset(); const s = status(); if (s !== undefined) this.inc(read(s)); } });
+    };
+    counter('tributary_upstream_forwarded_records_total', 'Records forwarded to Kafka', (s) => s.recordsForwarded);
+    counter('tributary_upstream_forwarded_bytes_total', 'Bytes forwarded to Kafka', (s) => s.bytesForwarded);
+    counter('tributary_upstream_errors_total', 'Errors forwarding to Kafka (each failed attempt)', (s) => s.errors);
+    new Gauge({ name: 'tributary_upstream_connected', help: '1 while connected to Kafka; 0 while not, or while upstream is off', registers, collect() {
+      this.reset();
+      const s = status();
+      if (s !== undefined) this.set(s.connected ? 1 : 0);
+    } });
+  }
+}

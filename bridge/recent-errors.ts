@@ -1,0 +1,39 @@
+// The last few problems the components reported, for the dashboard. A problem that repeats (a
+// device refused at every reconnect) updates its entry instead of pushing the others out, so a
+// noisy client cannot hide a rarer error.
+
+export interface RecentError {
+  /** Which component reported it: mqtt, log, retention, upstream. */
+  component: string;
+  /** What kind of problem; entries with the same component and summary are one entry. */
+  summary: string;
+  /** The latest occurrence's details. */
+  detail: string;
+  count: number;
+  firstAt: string;
+  lastAt: string;
+}
+
+export class RecentErrors {
+  /** Oldest first; the most recently seen entry is last. */
+  readonly #entries: RecentError[] = [];
+
+  constructor(private readonly capacity = 20) {}
+
+  add(component: string, summary: string, detail = summary, now = new Date()): void {
+    const at = now.toISOString();
+    const index = this.#entries.findIndex((e) => e.component === component && e.summary === summary);
+    if (index >= 0) {
+      const [entry] = this.#entries.splice(index, 1);
+      this.#entries.push({ ...entry!, detail, count: entry!.count + 1, lastAt: at });
+      return;
+    }
+    this.#entries.push({ component, summary, detail, count: 1, firstAt: at, lastAt: at });
+    if (this.#entries.length > this.capacity) this.#entries.shift();
+  }
+
+  /** Most recent first. */
+  list(): RecentError[] {
+    return this.#entries.slice().reverse();
+  }
+}

@@ -28,6 +28,7 @@ export const ERROR_CODES = [
   'TRIB_HTTP_METHOD',
   'TRIB_HTTP_NOT_FOUND',
   'TRIB_HTTP_INTERNAL',
+  'TRIB_HTTP_UNAUTHORIZED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

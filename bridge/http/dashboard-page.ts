@@ -56,7 +56,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
     <div class="tile"><div class="label">Connected devices</div><div class="value" id="connections">–</div><div class="sub" id="refused"></div></div>
     <div class="tile"><div class="label">Upstream lag</div><div class="value" id="upstream-lag">–</div><div class="sub" id="upstream-rate"></div></div>
   </div>
-  <section><h2>Throughput, last 2 minutes (publishes / s)</h2><canvas id="chart" width="1200" height="160"></canvas></section>
+  <section><h2>Throughput, last 2 minutes (publishes / s)</h2><canvas id="chart"></canvas></section>
   <div class="cols">
     <section><h2>Topics and partitions</h2>
       <table><thead><tr><th>topic</th><th class="num">partition</th><th class="num">start offset</th><th class="num">end offset</th><th class="num">records</th><th class="num">size</th></tr></thead>
@@ -172,23 +172,28 @@ function render(o) {
 
 function drawChart() {
   var canvas = el("chart");
+  // Drawn at the element's own size and the screen's pixel ratio, so text and lines stay crisp.
+  var ratio = window.devicePixelRatio || 1;
+  var w = canvas.clientWidth, h = canvas.clientHeight;
+  canvas.width = Math.round(w * ratio);
+  canvas.height = Math.round(h * ratio);
   var ctx = canvas.getContext("2d");
-  var w = canvas.width, h = canvas.height;
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, w, h);
   var max = Math.max.apply(null, samples.concat([1]));
   ctx.strokeStyle = "#e3e6ec";
   ctx.beginPath(); ctx.moveTo(0, h - 0.5); ctx.lineTo(w, h - 0.5); ctx.stroke();
   ctx.fillStyle = "#6b7385";
-  ctx.font = "20px system-ui, sans-serif";
-  ctx.fillText(fmtRate(max) + " /s", 6, 22);
+  ctx.font = "12px system-ui, sans-serif";
+  ctx.fillText(fmtRate(max) + " /s", 4, 12);
   if (samples.length < 2) return;
   var step = w / (HISTORY - 1);
   var x0 = w - (samples.length - 1) * step;
   ctx.strokeStyle = "#1f6feb";
-  ctx.lineWidth = 3;
+  ctx.lineWidth = 2;
   ctx.beginPath();
   samples.forEach(function (v, i) {
-    var x = x0 + i * step, y = h - 4 - (v / max) * (h - 34);
+    var x = x0 + i * step, y = h - 2 - (v / max) * (h - 20);
     if (i === 0) ctx.moveTo(x, y); else ctx.lineTo(x, y);
   });
   ctx.stroke();

@@ -69,6 +69,8 @@ export class MqttFrontEnd {
   readonly #emptyIdWithSession = new WeakSet<Client>();
   #closing: Promise<void> | null = null;
   #deliveries = 0;
+  /** Refusals end the connection with a client error too; it is reported once, as the refusal. */
+  readonly #refusals = new WeakSet<Error>();
 
   private constructor(
     private readonly options: MqttFrontEndOptions,
@@ -186,6 +188,7 @@ export class MqttFrontEnd {
     const refuse = (reason: string): void => {
       this.count(this.stats.refused, reason);
       const err = new Error(`publish to '${packet.topic}' refused: ${reason}`);
+      this.#refusals.add(err);
       this.options.onProblem?.(`publish refused: ${reason}`, `client '${clientId}': ${err.message}`);
       done(err);
     };
@@ -247,7 +250,7 @@ export class MqttFrontEnd {
 
   private onClientError(client: Client, err: Error): void {
     this.stats.clientErrors++;
-    this.options.onProblem?.('client error', `client '${client?.id ?? '?'}': ${err.message}`);
+    if (!this.#refusals.has(err)) this.options.onProblem?.('client error', `client '${client?.id ?? '?'}': ${err.message}`);
     this.options.logger.debug({ clientId: client?.id, err: err.message }, 'client disconnected after an error');
   }
 

@@ -1,0 +1,79 @@
+// The dashboard in a real headless Chromium against a real node under real MQTT load: the page
+// loads, its numbers move while publishers run, and a screenshot is saved for a person to look at
+// (its path is printed; DASHBOARD_SCREENSHOT_DIR keeps it after the test).
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { runRawPublisher } from '../../../device-sim/raw-publisher.js';
+import { launchChromium } from '../../helpers/browser.js';
+import { connect, startTestNode } from '../../helpers/mqtt-node.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+const TOKEN = 'dashboard-test-token-0123456789';
+
+const number = async (page: Page, id: string): Promise<number> => Number((await page.textContent(`#${id}`))!.replace(/[^0-9.]/g, ''));
+
+/** Polls the page until `condition` holds (the page itself updates once a second). */
+async function until(page: Page, what: string, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`dashboard: ${what} not seen within 20 s; page text: ${await page.textContent('main')}`);
+    await page.waitForTimeout(200);
+  }
+}
+
+test('the dashboard shows live throughput, devices, partitions and errors while publishers run', async (t) => {
+  const { node, url } = await startTestNode(t, { topics: [{ name: 'mqtt', partitions: 3 }], mqtt: { limits: { maxPayload: 1000 } } });
+  const port = node.mqtt.ports.tcp;
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(`http://127.0.0.1:${node.http.port}/`);
+  assert.equal(await page.title(), 'Tributary');
+  await until(page, 'ready state', async () => (await page.textContent('#state')) === 'ready');
+
+  // 8 devices at 2,000 msg/s in total for 8 s, and one that sends an oversized publish.
+  const load = runRawPublisher({ host: '127.0.0.1', port, connections: 8, payloadBytes: 100, rate: 2000, durationMs: 8000, clientIdPrefix: 'dash', topic: (i) => `plant/line-${i}/temp` });
+  t.after(() => load.catch(() => undefined));
+  const noisy = await connect(t, url, { clientId: 'oversized-sender' });
+  noisy.publish('plant/line-9/temp', Buffer.alloc(5000), { qos: 1 });
+
+  await until(page, 'a publish rate', async () => (await number(page, 'rate-received')) > 0);
+  await until(page, '8 connected devices', async () => (await number(page, 'connections')) === 8);
+  const first = await number(page, 'total-received');
+  await until(page, 'the total to grow', async () => (await number(page, 'total-received')) > first);
+  await until(page, 'three partitions with records', async () => {
+    const rows = await page.$$eval('#partitions tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+    return rows.length === 3 && rows.every((r) => r[0] === 'mqtt' && Number(r[4]!.replace(/,/g, '')) > 0);
+  });
+  await until(page, 'the refusal among recent errors', async () => ((await page.textContent('#errors')) ?? '').includes('publish refused: payload too large'));
+  assert.equal(await page.textContent('#upstream-lag'), 'off');
+
+  const dir = process.env.DASHBOARD_SCREENSHOT_DIR ?? tempDir(t);
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, 'dashboard.png');
+  await page.waitForTimeout(1500); // a few more points on the chart
+  await page.screenshot({ path: file, fullPage: true });
+  t.diagnostic(`screenshot: ${file}`);
+
+  const result = await load;
+  assert.ok(result.acked > 0);
+  assert.deepEqual(pageErrors, [], 'no script errors on the page');
+});
+
+test('with a token the page asks for it, then shows the data', async (t) => {
+  const { node } = await startTestNode(t, { http: { host: '0.0.0.0', token: TOKEN } });
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${node.http.port}/`);
+  await page.waitForSelector('#login.shown');
+  assert.equal(await page.textContent('#state'), 'token needed');
+  await page.fill('#token', TOKEN);
+  await page.click('#login button');
+  await until(page, 'ready state after the token', async () => (await page.textContent('#state')) === 'ready');
+  assert.equal(await page.isVisible('#login'), false);
+  assert.equal(await page.textContent('#connections'), '0');
+});

@@ -1,0 +1,18 @@
+// A real headless Chromium (Debian's `chromium` package) driven by playwright-core. A fresh
+// profile directory per test; everything that could reach the network on its own is switched off.
+import type { TestContext } from 'node:test';
+import { chromium, type BrowserContext } from 'playwright-core';
+import { tempDir } from './temp-dir.js';
+
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export async function launchChromium(t: TestContext): Promise<BrowserContext> {
+  const context = await chromium.launchPersistentContext(tempDir(t, 'tributary-chromium-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+  t.after(() => context.close());
+  return context;
+}

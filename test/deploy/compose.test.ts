@@ -1,0 +1,91 @@
+// docker-compose.yml, checked without a Docker engine: the services, their health checks, ports and
+// volumes, and Tributary's settings through the real config loader with the environment compose
+// gives the container.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import YAML from 'yaml';
+import { loadConfig } from '../../bridge/config/load.js';
+import type { Config } from '../../bridge/config/schema.js';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+
+interface Service {
+  image?: string;
+  build?: { context: string; dockerfile: string };
+  environment?: Record<string, string | number>;
+  ports?: string[];
+  volumes?: string[];
+  healthcheck?: { test: string[]; interval?: string; retries?: number };
+  depends_on?: Record<string, { condition: string }>;
+  command?: string[];
+  restart?: string;
+}
+
+const compose = YAML.parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as { services: Record<string, Service>; volumes: Record<string, unknown> };
+const { kafka, tributary, simulator } = compose.services;
+
+/** Compose's ${NAME:-default} with nothing set in the shell: the default. */
+const interpolate = (value: string | number): string => String(value).replace(/\$\{[A-Z_]+:-([^}]*)\}/g, '$1');
+
+/** The config the tributary container runs with: its mounted file and its environment. */
+function tributaryConfig(): Config {
+  const env = Object.fromEntries(Object.entries(tributary!.environment ?? {}).map(([k, v]) => [k, interpolate(v)]));
+  const configPath = env.TRIBUTARY_CONFIG;
+  assert.ok(configPath !== undefined, 'TRIBUTARY_CONFIG names the mounted config');
+  const mount = (tributary!.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target === configPath);
+  assert.ok(mount !== undefined, `a volume mounts ${configPath}`);
+  const hostFile = join(ROOT, mount[0]!);
+  assert.ok(existsSync(hostFile), `${mount[0]} exists`);
+  delete env.TRIBUTARY_CONFIG;
+  // The image's own ENV (deploy/Dockerfile) comes first; compose's environment overrides it.
+  const imageEnv = Object.fromEntries([...readFileSync(join(ROOT, 'deploy/Dockerfile'), 'utf8').matchAll(/\b(TRIBUTARY_[A-Z_]+)=(\S+)/g)].map((m) => [m[1]!, m[2]!]));
+  return loadConfig({ file: hostFile, env: { ...imageEnv, ...env } });
+}
+
+const containerPorts = (service: Service): number[] => (service.ports ?? []).map((p) => Number(p.split(':').at(-1)));
+
+test('compose has Kafka, Tributary and the simulator', () => {
+  assert.deepEqual(Object.keys(compose.services).sort(), ['kafka', 'simulator', 'tributary']);
+});
+
+test('Kafka: the official image as a single KRaft node, with a health check', () => {
+  assert.match(kafka!.image ?? '', /^apache\/kafka:\d+\.\d+\.\d+$/);
+  const env = kafka!.environment ?? {};
+  assert.deepEqual(String(env.KAFKA_PROCESS_ROLES).split(',').sort(), ['broker', 'controller']);
+  assert.match(String(env.KAFKA_CONTROLLER_QUORUM_VOTERS), new RegExp(`^${env.KAFKA_NODE_ID}@kafka:\\d+$`));
+  assert.match(String(env.KAFKA_ADVERTISED_LISTENERS), /PLAINTEXT:\/\/kafka:9092/);
+  for (const key of ['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR']) {
+    assert.equal(env[key], 1, `${key}: one node can only hold one replica (transactions need it)`);
+  }
+  assert.match(kafka!.healthcheck?.test.join(' ') ?? '', /kafka-broker-api-versions\.sh --bootstrap-server localhost:9092/);
+});
+
+test('Tributary: built from deploy/Dockerfile, its settings valid, its ports, volume and health check match them', () => {
+  assert.ok(existsSync(join(ROOT, tributary!.build!.context, tributary!.build!.dockerfile)));
+  assert.equal(tributary!.depends_on?.kafka?.condition, 'service_healthy');
+  const config = tributaryConfig();
+  assert.equal(config.http.host, '0.0.0.0', 'reachable through the published port');
+  assert.ok(config.http.token !== null, 'so it carries a token');
+  const published = containerPorts(tributary!).sort();
+  const expected = [config.mqtt.port, config.http.port, ...(config.mqtt.websocket.enabled ? [config.mqtt.websocket.port] : [])].sort();
+  assert.deepEqual(published, expected);
+  assert.equal(config.mqtt.host, '0.0.0.0');
+  const dataVolume = (tributary!.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target === config.dataDir);
+  assert.ok(dataVolume !== undefined, `the data directory ${config.dataDir} is a volume`);
+  assert.ok(dataVolume[0]! in compose.volumes, 'a named volume, so the log outlives the container');
+  const health = tributary!.healthcheck?.test.join(' ') ?? '';
+  assert.match(health, new RegExp(`http://127\\.0\\.0\\.1:${config.http.port}/readyz`), 'probes readiness on the configured port');
+});
+
+test('the simulator publishes to Tributary once it is healthy, at the configured MQTT port', () => {
+  assert.equal(simulator!.depends_on?.tributary?.condition, 'service_healthy');
+  assert.equal(simulator!.image, tributary!.image, 'the image compose builds for tributary');
+  const command = simulator!.command ?? [];
+  assert.equal(command[0], 'sim');
+  const url = new URL(command[command.indexOf('--url') + 1]!);
+  assert.equal(url.hostname, 'tributary');
+  assert.equal(Number(url.port), tributaryConfig().mqtt.port);
+});

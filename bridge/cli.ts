@@ -16,6 +16,7 @@ Commands:
   start    run the node: MQTT front end, log, HTTP API (upstream: issue 4)
   topics   list topics, partitions, offsets and sizes
   passwd   hash a password for mqtt.auth.users (reads the terminal, or stdin's first line)
+  sim      simulated devices / load generator (tributary sim --help)
 
 Options for start:
   --config FILE      YAML config (default: embedded defaults; env TRIBUTARY_CONFIG)
@@ -47,6 +48,8 @@ const OPTIONS = {
 } as const;
 
 async function main(argv: string[]): Promise<number> {
+  // The simulator has its own options and imports nothing of the node's (device-sim/cli.ts).
+  if (argv[0] === 'sim') return (await import('../device-sim/cli.js')).simMain(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

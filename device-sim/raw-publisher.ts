@@ -10,7 +10,13 @@ export interface RawPublisherOptions {
   host: string;
   port: number;
   connections: number;
+  /** Size of an 'x'-filled payload, unless `payload` gives the bytes themselves. */
   payloadBytes: number;
+  payload?: Buffer;
+  username?: string;
+  password?: string;
+  /** Aborting ends the run early, like reaching `durationMs`. */
+  signal?: AbortSignal;
   /** Unacknowledged messages allowed per connection. */
   window?: number;
   /** Stop after this long... */
@@ -109,7 +115,11 @@ async function openLane(options: RawPublisherOptions, i: number, payload: Buffer
     socket.once('error', (err) => reject(new Error(`cannot reach the broker at ${options.host}:${options.port}: ${err.message}`)));
   });
   const clientId = `${options.clientIdPrefix ?? 'rawpub'}-${i}`;
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 300 }));
+  const credentials = {
+    ...(options.username === undefined ? {} : { username: options.username }),
+    ...(options.password === undefined ? {} : { password: Buffer.from(options.password) }),
+  };
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 300, ...credentials }));
   // CONNACK is 4 bytes, which may arrive in more than one segment.
   const connack = await new Promise<Buffer>((resolve, reject) => {
     let received = Buffer.alloc(0);
@@ -136,7 +146,7 @@ async function openLane(options: RawPublisherOptions, i: number, payload: Buffer
 
 export async function runRawPublisher(options: RawPublisherOptions): Promise<RawPublisherResult> {
   const window = options.window ?? 100;
-  const payload = Buffer.alloc(options.payloadBytes, 'x');
+  const payload = options.payload ?? Buffer.alloc(options.payloadBytes, 'x');
   const histogram = createHistogram();
   const measure = options.rate !== undefined;
   const onAck = measure ? (ms: number) => histogram.record(Math.max(1, Math.round(ms * 1000))) : () => undefined;
@@ -168,6 +178,8 @@ export async function runRawPublisher(options: RawPublisherOptions): Promise<Raw
   const started = performance.now();
   running = true;
   const timer = options.durationMs === undefined ? undefined : setTimeout(stop, options.durationMs);
+  if (options.signal?.aborted === true) stop();
+  options.signal?.addEventListener('abort', stop, { once: true });
   if (options.rate === undefined) {
     for (const lane of lanes) refill(lane);
   } else {

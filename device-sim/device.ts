@@ -1,0 +1,209 @@
+// One simulated device: its own MQTT.js connection, a sensor, a publishing schedule and a window
+// of unacknowledged messages. A device that is offline or whose window is full skips its samples
+// (counted as `skipped`) rather than buffering without bound. MQTT.js resends unacknowledged
+// QoS 1/2 messages itself after a reconnect.
+import { performance } from 'node:perf_hooks';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { encodeBinary, encodeJson } from './encoding.js';
+import { describeConnectFailure } from './errors.js';
+import type { DeviceIdentity } from './fleet-plan.js';
+import type { SimOptions } from './options.js';
+import { Random } from './random.js';
+import { Sensor } from './sensor.js';
+import { displayUrl, type Stats } from './stats.js';
+
+/** What all devices share: the stop flag and the --count budget. */
+export interface FleetControl {
+  running: boolean;
+  /** Takes one message from the --count budget; false when it is spent. */
+  take(): boolean;
+}
+
+const RECONNECT_MS = 1000;
+
+export class SimDevice {
+  readonly #sensor: Sensor;
+  readonly #random: Random;
+  #client: MqttClient | null = null;
+  #seq = 0;
+  #inFlight = 0;
+  #everConnected = false;
+  #timer: NodeJS.Timeout | null = null;
+  #scheduleStart = 0;
+  #scheduled = 0;
+  /** Acknowledged sequence numbers, kept only for --acked-out. */
+  readonly acked: number[] | null;
+
+  constructor(
+    readonly identity: DeviceIdentity,
+    private readonly options: SimOptions,
+    private readonly stats: Stats,
+    private readonly control: FleetControl,
+  ) {
+    this.#random = Random.derive(options.seed, identity.id);
+    this.#sensor = new Sensor(identity.profile, this.#random, identity.site, Date.now(), options.faultRate);
+    this.acked = options.ackedOut === undefined ? null : [];
+  }
+
+  get connected(): boolean {
+    return this.#client?.connected === true;
+  }
+
+  /**
+   * Connects. With `probe`, the first failure rejects (a clear SimConnectError) instead of being
+   * retried: the fleet's first device finds out whether the broker is there and takes us at all.
+   */
+  start(probe: boolean): Promise<void> {
+    const o = this.options;
+    const clientOptions: IClientOptions = {
+      clientId: `${o.clientPrefix}${this.identity.id}`,
+      clean: o.clean,
+      keepalive: o.keepaliveS,
+      protocolVersion: 4,
+      reconnectPeriod: probe ? 0 : RECONNECT_MS,
+      connectTimeout: 10_000,
+      rejectUnauthorized: o.tls.rejectUnauthorized,
+      ...(o.username === undefined ? {} : { username: o.username }),
+      ...(o.password === undefined ? {} : { password: o.password }),
+      ...(o.tls.ca === undefined ? {} : { ca: o.tls.ca }),
+      ...(o.tls.cert === undefined ? {} : { cert: o.tls.cert, key: o.tls.key }),
+    };
+    const client = mqtt.connect(o.url.href, clientOptions);
+    this.#client = client;
+    let wasUp = false;
+    client.on('connect', () => {
+      this.stats.connected++;
+      wasUp = true;
+      if (this.#everConnected) this.stats.reconnects++;
+      this.#everConnected = true;
+      this.#resume();
+    });
+    client.on('close', () => {
+      if (wasUp) this.stats.connected--;
+      wasUp = false;
+    });
+    if (!probe) {
+      client.on('error', () => this.stats.connectionErrors++);
+      return Promise.resolve();
+    }
+    return new Promise<void>((resolve, reject) => {
+      const where = displayUrl(o.url);
+      const onError = (err: Error): void => {
+        settle();
+        client.end(true);
+        reject(describeConnectFailure(where, err));
+      };
+      const onClose = (): void => {
+        settle();
+        client.end(true);
+        reject(describeConnectFailure(where, new Error('the connection closed before CONNACK (no MQTT broker there, or it timed out)')));
+      };
+      const onConnect = (): void => {
+        settle();
+        client.options.reconnectPeriod = RECONNECT_MS;
+        client.on('error', () => this.stats.connectionErrors++);
+        resolve();
+      };
+      const settle = (): void => {
+        client.off('error', onError);
+        client.off('close', onClose);
+        client.off('connect', onConnect);
+      };
+      client.on('error', onError);
+      client.on('close', onClose);
+      client.on('connect', onConnect);
+    });
+  }
+
+  /** Chaos: the connection drops as a network failure would; MQTT.js reconnects after `downtimeMs`. */
+  drop(downtimeMs: number): void {
+    const client = this.#client;
+    if (client === null || !client.connected) return;
+    client.options.reconnectPeriod = Math.max(1, Math.round(downtimeMs));
+    this.stats.chaosDrops++;
+    client.stream.destroy();
+  }
+
+  /** Stops publishing; what is in flight stays in flight. */
+  pause(): void {
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  async end(): Promise<void> {
+    this.pause();
+    const client = this.#client;
+    if (client === null) return;
+    // A clean DISCONNECT if the broker answers in time, else just close.
+    await Promise.race([client.endAsync(false), new Promise((resolve) => setTimeout(resolve, 2000).unref())]);
+    if (!client.disconnected) await client.endAsync(true);
+  }
+
+  /** After a (re)connect: start the schedule once, or refill the window in closed-loop mode. */
+  #resume(): void {
+    if (!this.control.running) return;
+    if (this.options.rate === 'max') {
+      this.#fill();
+      return;
+    }
+    if (this.#timer !== null || this.#scheduleStart !== 0) return;
+    // Devices do not tick in lockstep: each starts at a random phase of its period.
+    const periodMs = 1000 / this.options.rate;
+    this.#scheduleStart = performance.now() + this.#random.between(0, periodMs);
+    const tickMs = Math.min(1000, Math.max(10, periodMs));
+    const first = setTimeout(() => {
+      this.#tick();
+      if (this.control.running) this.#timer = setInterval(() => this.#tick(), tickMs);
+    }, this.#scheduleStart - performance.now());
+    this.#timer = first;
+  }
+
+  /** Publishes what the schedule says is due; samples that cannot go out now are skipped. */
+  #tick(): void {
+    if (!this.control.running) return this.pause();
+    const rate = this.options.rate as number;
+    const due = Math.floor(((performance.now() - this.#scheduleStart) * rate) / 1000) + 1;
+    for (; this.#scheduled < due; this.#scheduled++) {
+      if (this.connected && this.#inFlight < this.options.window) {
+        if (!this.#publish()) return this.pause();
+      } else this.stats.skipped++;
+    }
+  }
+
+  /** Closed loop (--rate max): keep the window full. */
+  #fill(): void {
+    while (this.control.running && this.connected && this.#inFlight < this.options.window) {
+      if (!this.#publish()) return;
+    }
+  }
+
+  #publish(): boolean {
+    if (!this.control.take()) return false;
+    const { qos, format } = this.options;
+    const { id, profile, topic } = this.identity;
+    const seq = this.#seq++;
+    const reading = this.#sensor.read(Date.now());
+    const payload = format === 'binary' ? encodeBinary(seq, reading, profile) : encodeJson(id, seq, reading, profile);
+    const sentAt = performance.now();
+    this.stats.sent++;
+    if (qos > 0) {
+      this.#inFlight++;
+      this.stats.inFlight++;
+    }
+    this.#client!.publish(topic, payload, { qos }, (err) => {
+      if (qos === 0) {
+        if (err) this.stats.failed++;
+        return;
+      }
+      this.#inFlight--;
+      this.stats.inFlight--;
+      if (err) this.stats.failed++;
+      else {
+        this.stats.ack(performance.now() - sentAt);
+        this.acked?.push(seq);
+      }
+      if (this.options.rate === 'max') this.#fill();
+    });
+    return true;
+  }
+}

@@ -1,0 +1,161 @@
+// `tributary sim --raw`: the high-rate mode for benchmarks. Pre-encoded QoS 1 packets over raw
+// TCP sockets (raw-publisher.ts), the sockets split over --workers processes when one process's
+// event loop is not enough. Every socket sends one pre-encoded sample of its device's profile.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { encodeBinary, encodeJson } from './encoding.js';
+import { SimConnectError } from './errors.js';
+import { planFleet } from './fleet-plan.js';
+import type { SimOptions } from './options.js';
+import { Random } from './random.js';
+import { BrokerRefusedError, runRawPublisher, type RawPublisherOptions, type RawPublisherResult } from './raw-publisher.js';
+import { Sensor } from './sensor.js';
+import { displayUrl, type SimSummary } from './stats.js';
+
+/** What a worker process is given: plain data, so it crosses the IPC channel. */
+export interface RawShare {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  clientIdPrefix: string;
+  topics: string[];
+  payloadBase64: string;
+  window: number;
+  durationMs?: number;
+  count?: number;
+  rate?: number;
+}
+
+export type WorkerReply = { result: RawPublisherResult } | { error: string; connect: boolean };
+
+export function shareOptions(share: RawShare, signal?: AbortSignal): RawPublisherOptions {
+  const payload = Buffer.from(share.payloadBase64, 'base64');
+  return {
+    host: share.host,
+    port: share.port,
+    connections: share.topics.length,
+    payloadBytes: payload.length,
+    payload,
+    window: share.window,
+    clientIdPrefix: share.clientIdPrefix,
+    topic: (i) => share.topics[i]!,
+    ...(share.username === undefined ? {} : { username: share.username }),
+    ...(share.password === undefined ? {} : { password: share.password }),
+    ...(share.durationMs === undefined ? {} : { durationMs: share.durationMs }),
+    ...(share.count === undefined ? {} : { count: share.count }),
+    ...(share.rate === undefined ? {} : { rate: share.rate }),
+    ...(signal === undefined ? {} : { signal }),
+  };
+}
+
+/** raw-publisher's failures are user-facing here: unreachable or refusing brokers. */
+export function isConnectFailure(err: unknown): boolean {
+  return err instanceof BrokerRefusedError || (err instanceof Error && /^cannot reach the broker/.test(err.message));
+}
+
+export async function runRawMode(options: SimOptions): Promise<SimSummary> {
+  const raw = options.raw!;
+  const plan = planFleet(raw.connections, options.profiles, options.topic, options.seed);
+  const first = plan[0]!;
+  const reading = new Sensor(first.profile, Random.derive(options.seed, first.id), first.site, Date.now(), 0).read(Date.now());
+  const payload = options.format === 'binary' ? encodeBinary(0, reading, first.profile) : encodeJson(first.id, 0, reading, first.profile);
+  const shares = splitShares(options, plan.map((d) => d.topic), payload);
+
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const cpuBefore = process.cpuUsage();
+  const started = performance.now();
+  let results: RawPublisherResult[];
+  try {
+    results = shares.length === 1 ? [await inProcess(shares[0]!, abort.signal)] : await Promise.all(shares.map((s) => inWorker(s, abort.signal)));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const wall = (performance.now() - started) / 1000;
+  const ownCpu = process.cpuUsage(cpuBefore);
+  const seconds = Math.max(...results.map((r) => r.seconds));
+  const sent = results.reduce((n, r) => n + r.sent, 0);
+  const acked = results.reduce((n, r) => n + r.acked, 0);
+  // Workers report their own CPU; the parent's is added (it only waits, but it is honest).
+  const workerCpu = shares.length === 1 ? 0 : results.reduce((n, r) => n + r.cpuShare * r.seconds, 0);
+  const parentCpu = (ownCpu.user + ownCpu.system) / 1e6;
+  const latencies = results.map((r) => r.latency).filter((l) => l !== null);
+  return {
+    mode: 'raw',
+    url: displayUrl(options.url),
+    devices: raw.connections,
+    connected: raw.connections,
+    qos: 1,
+    format: options.format,
+    seed: options.seed,
+    seconds,
+    sent,
+    acked,
+    failed: 0,
+    unacked: sent - acked,
+    skipped: 0,
+    msgsPerSec: acked / seconds,
+    // With several workers, the worst worker's percentiles (a conservative bound, not a merge).
+    latency: latencies.length === 0 ? null : { p50Ms: Math.max(...latencies.map((l) => l.p50Ms)), p99Ms: Math.max(...latencies.map((l) => l.p99Ms)), maxMs: Math.max(...latencies.map((l) => l.p99Ms)) },
+    reconnects: 0,
+    connectionErrors: 0,
+    chaosDrops: 0,
+    cpuCores: (workerCpu + parentCpu) / wall,
+  };
+}
+
+/** Connections, --count and the total rate divided as evenly as they go over the workers. */
+function splitShares(options: SimOptions, topics: string[], payload: Buffer): RawShare[] {
+  const raw = options.raw!;
+  const workers = Math.min(raw.workers, raw.connections);
+  return Array.from({ length: workers }, (_, w) => {
+    const mine = topics.filter((_, i) => i % workers === w);
+    const portion = (total: number): number => Math.floor(total / workers) + (w < total % workers ? 1 : 0);
+    return {
+      host: options.url.hostname,
+      port: Number(options.url.port || 1883),
+      ...(options.username === undefined ? {} : { username: options.username }),
+      ...(options.password === undefined ? {} : { password: options.password }),
+      clientIdPrefix: `${options.clientPrefix}raw-${w}`,
+      topics: mine,
+      payloadBase64: payload.toString('base64'),
+      window: raw.window,
+      ...(options.durationMs === undefined ? {} : { durationMs: options.durationMs }),
+      ...(options.count === undefined ? {} : { count: portion(options.count) }),
+      ...(options.rate === 'max' ? {} : { rate: options.rate * mine.length }),
+    };
+  });
+}
+
+async function inProcess(share: RawShare, signal: AbortSignal): Promise<RawPublisherResult> {
+  try {
+    return await runRawPublisher(shareOptions(share, signal));
+  } catch (err) {
+    if (isConnectFailure(err)) throw new SimConnectError((err as Error).message);
+    throw err;
+  }
+}
+
+const WORKER = fileURLToPath(new URL('./raw-worker.js', import.meta.url));
+
+function inWorker(share: RawShare, signal: AbortSignal): Promise<RawPublisherResult> {
+  return new Promise((resolve, reject) => {
+    const child: ChildProcess = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    let reply: WorkerReply | null = null;
+    const onAbort = (): void => void child.send({ stop: true });
+    signal.addEventListener('abort', onAbort, { once: true });
+    child.on('message', (message) => (reply = message as WorkerReply));
+    child.on('exit', (code) => {
+      signal.removeEventListener('abort', onAbort);
+      const r = reply as WorkerReply | null;
+      if (r !== null && 'result' in r) resolve(r.result);
+      else if (r !== null) reject(r.connect ? new SimConnectError(r.error) : new Error(r.error));
+      else reject(new Error(`a --raw worker exited with code ${code} without a result`));
+    });
+    child.send({ share });
+  });
+}

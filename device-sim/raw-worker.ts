@@ -1,0 +1,21 @@
+// A --raw worker process: runs its share of the sockets and sends the result back over IPC.
+import { isConnectFailure, shareOptions, type RawShare, type WorkerReply } from './raw-mode.js';
+import { runRawPublisher } from './raw-publisher.js';
+
+const abort = new AbortController();
+// The parent decides when to stop (Ctrl-C reaches the whole process group; the parent forwards it).
+process.on('SIGINT', () => undefined);
+process.on('message', (message: { share?: RawShare; stop?: true }) => {
+  if (message.stop === true) abort.abort();
+  if (message.share !== undefined) void work(message.share);
+});
+
+async function work(share: RawShare): Promise<void> {
+  let reply: WorkerReply;
+  try {
+    reply = { result: await runRawPublisher(shareOptions(share, abort.signal)) };
+  } catch (err) {
+    reply = { error: (err as Error).message, connect: isConnectFailure(err) };
+  }
+  process.send!(reply, () => process.exit(0));
+}

@@ -1,0 +1,195 @@
+// `tributary sim` as a user runs it (a real child process) against a real Tributary node in this
+// process: what it reports acknowledged is what the log holds, also through chaos, over WebSocket
+// and in raw mode; bad options, an unreachable broker and refused credentials are one clear line.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import type { Log } from '../../broker/log/log.js';
+import { hashPassword } from '../../bridge/mqtt/passwords.js';
+import { decodeBinary } from '../../device-sim/encoding.js';
+import type { SimSummary } from '../../device-sim/stats.js';
+import { startTestNode } from '../helpers/mqtt-node.js';
+import { tempDir } from '../helpers/temp-dir.js';
+
+const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
+
+interface SimRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `tributary sim ARGS` as a child; asynchronous, because the broker runs in this process. */
+function sim(args: string[]): Promise<SimRun> {
+  const child = spawn(process.execPath, [CLI, 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+}
+
+async function simJson(args: string[]): Promise<SimSummary> {
+  const run = await sim([...args, '--json']);
+  assert.equal(run.code, 0, `sim failed: ${run.stderr}`);
+  return JSON.parse(run.stdout) as SimSummary;
+}
+
+interface Stored {
+  topic: string;
+  value: Buffer;
+}
+
+function storedRecords(log: Log, topic = 'mqtt'): Stored[] {
+  const out: Stored[] = [];
+  for (let partition = 0; partition < log.partitionCount(topic); partition++) {
+    let offset = 0;
+    for (;;) {
+      const read = log.read(topic, partition, offset, { maxRecords: 10_000, maxBytes: 1e9 });
+      for (const r of read.records) out.push({ topic: r.headers.find(([k]) => k === 'mqtt.topic')![1]!.toString(), value: r.value! });
+      if (read.records.length === 0 || read.nextOffset >= read.logEndOffset) break;
+      offset = read.nextOffset;
+    }
+  }
+  return out;
+}
+
+/** `device/seq` of each acknowledged message, from --acked-out. */
+function ackedKeys(file: string): Set<string> {
+  const keys = new Set<string>();
+  for (const line of readFileSync(file, 'utf8').trim().split('\n')) {
+    const { device, acked } = JSON.parse(line) as { device: string; acked: Array<[number, number]> };
+    for (const [from, to] of acked) for (let s = from; s <= to; s++) keys.add(`${device}/${s}`);
+  }
+  return keys;
+}
+
+function storedKeys(records: Stored[]): string[] {
+  return records.map((r) => {
+    const body = JSON.parse(r.value.toString()) as { device: string; seq: number };
+    assert.ok(r.topic.includes(`/${body.device}/`), 'the device id is in the topic too');
+    return `${body.device}/${body.seq}`;
+  });
+}
+
+test('a fixed count at QoS 1: acked = sent = records in the log, each device/seq exactly once', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const ackedOut = join(tempDir(t), 'acked.ndjson');
+  const summary = await simJson(['--url', url, '--devices', '12', '--rate', 'max', '--window', '20', '--count', '3000', '--seed', '1', '--acked-out', ackedOut]);
+  assert.equal(summary.sent, 3000);
+  assert.equal(summary.acked, 3000);
+  assert.equal(summary.connected, 12);
+  assert.equal(summary.unacked, 0);
+  const keys = storedKeys(storedRecords(node.log));
+  assert.equal(keys.length, summary.acked, 'the log holds exactly what was acknowledged');
+  assert.equal(new Set(keys).size, keys.length, 'no duplicates');
+  assert.deepEqual(new Set(keys), ackedKeys(ackedOut));
+  assert.ok(summary.latency !== null && summary.latency.p99Ms >= summary.latency.p50Ms);
+});
+
+test('at a fixed rate for a duration, with the default topic pattern and a mix of profiles', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const summary = await simJson(['--url', url, '--devices', '8', '--rate', '20', '--duration', '1500ms', '--seed', '2']);
+  assert.ok(summary.acked > 8 * 20 * 0.5, `about 8 x 20 x 1.5 messages (${summary.acked})`);
+  const records = storedRecords(node.log);
+  assert.equal(records.length, summary.acked);
+  const profiles = new Set(records.map((r) => (JSON.parse(r.value.toString()) as { profile: string }).profile));
+  assert.deepEqual([...profiles].sort(), ['climate', 'energy', 'gps', 'vibration']);
+  for (const r of records) assert.match(r.topic, /^factory\/[a-z]+\/line-[1-4]\/(th|vib|gps|em)-\d{4}\/telemetry$/);
+});
+
+test('--chaos drops and reconnects devices, and no acknowledged QoS 1 message is lost', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const ackedOut = join(tempDir(t), 'acked.ndjson');
+  const summary = await simJson([
+    ...['--url', url, '--devices', '20', '--rate', '50', '--duration', '3s', '--seed', '3'],
+    ...['--chaos', '--chaos-interval', '300ms', '--chaos-fraction', '0.3', '--chaos-downtime', '100ms', '--acked-out', ackedOut],
+  ]);
+  assert.ok(summary.chaosDrops > 10, `devices were dropped (${summary.chaosDrops})`);
+  assert.ok(summary.reconnects > 10, `and came back (${summary.reconnects})`);
+  const acked = ackedKeys(ackedOut);
+  assert.equal(acked.size, summary.acked, 'each acknowledgement counted once');
+  const stored = new Set(storedKeys(storedRecords(node.log)));
+  const lost = [...acked].filter((k) => !stored.has(k));
+  assert.deepEqual(lost, [], 'every acknowledged message is in the log');
+  // A message whose PUBACK was lost in a drop is sent again: the log may hold it twice, never less.
+  assert.ok(stored.size >= acked.size);
+});
+
+test('QoS 2 over WebSocket with binary payloads and persistent sessions', async (t) => {
+  const { node, wsUrl } = await startTestNode(t);
+  const summary = await simJson(['--url', wsUrl, '--devices', '4', '--qos', '2', '--format', 'binary', '--persistent', '--rate', 'max', '--count', '400', '--profile', 'gps,energy', '--topic', 'fleet/{profile}/{device}', '--seed', '4']);
+  assert.equal(summary.acked, 400);
+  const records = storedRecords(node.log);
+  assert.equal(records.length, 400, 'QoS 2: stored exactly once');
+  for (const r of records) {
+    const decoded = decodeBinary(r.value);
+    assert.match(r.topic, new RegExp(`^fleet/${decoded.profile}/(gps|em)-000[1-4]$`));
+  }
+});
+
+test('--raw: pre-encoded packets over several sockets and worker processes, all acknowledged and stored', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const summary = await simJson(['--url', url, '--raw', '--connections', '4', '--workers', '2', '--count', '20000', '--seed', '5']);
+  assert.equal(summary.mode, 'raw');
+  assert.equal(summary.sent, 20_000);
+  assert.equal(summary.acked, 20_000);
+  const records = storedRecords(node.log);
+  assert.equal(records.length, 20_000);
+  assert.equal(new Set(records.map((r) => r.topic)).size, 4, 'one device topic per socket');
+  assert.ok(summary.cpuCores > 0);
+});
+
+test('refused credentials and an unreachable broker: one line, exit 1', async (t) => {
+  const { url } = await startTestNode(t, { mqtt: { auth: { users: [{ username: 'sensor', password: await hashPassword('right') }] } } });
+  for (const raw of [[], ['--raw']]) {
+    const refused = await sim(['--url', url, '--username', 'sensor', '--password', 'wrong', '--count', '1', ...raw]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, raw.length === 0 ? /refused the connection: bad user name or password \(CONNACK 4\); check --username\/--password/ : /refused .*CONNACK return code 4/);
+    assert.equal(refused.stderr.trim().split('\n').length, 1, 'one line');
+    assert.ok(!refused.stderr.includes('wrong'), 'the password is not echoed');
+  }
+  const ok = await simJson(['--url', url, '--username', 'sensor', '--password', 'right', '--count', '5', '--devices', '2']);
+  assert.equal(ok.acked, 5);
+
+  const closed = createServer();
+  await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((done) => closed.close(done));
+  const unreachable = await sim(['--url', `mqtt://127.0.0.1:${port}`, '--count', '1']);
+  assert.equal(unreachable.code, 1);
+  assert.match(unreachable.stderr, new RegExp(`^tributary sim: cannot connect to mqtt://127.0.0.1:${port}: connect ECONNREFUSED`));
+});
+
+test('invalid options: one line naming the flag, exit 2, no stack trace', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['--devices', '0'], /--devices must be an integer from 1/],
+    [['--rate', 'fast'], /--rate must be a number/],
+    [['--qos', '3'], /--qos must be an integer from 0 to 2/],
+    [['--url', 'http://x'], /--url scheme must be mqtt/],
+    [['--profile', 'toaster'], /unknown profile 'toaster'/],
+    [['--topic', 'a/#'], /--topic must be a topic name without wildcards/],
+    [['--topic', 'a/{bogus}'], /unknown placeholder \{bogus\}/],
+    [['--duration', 'soon'], /--duration must be a duration/],
+    [['--format', 'xml'], /--format must be json or binary/],
+    [['--raw', '--qos', '2'], /--raw publishes at QoS 1 only/],
+    [['--workers', '2'], /need --raw/],
+    [['--chaos-fraction', '0.5'], /need --chaos/],
+    [['--ca', 'ca.pem'], /apply to mqtts:\/\/ and wss:\/\//],
+    [['--frobnicate'], /Unknown option '--frobnicate'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await sim(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+    assert.equal(r.stderr.trim().split('\n').length, 1, `${args.join(' ')}: one line`);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  }
+  const help = await sim(['--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /Usage: tributary sim/);
+});

@@ -10,11 +10,11 @@
 // BENCH_RATE to change the load; BENCH_DIR for the data directory (default .bench-data, on the
 // disk a real data directory would use: /tmp may be a tmpfs where fsync costs nothing).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawPublisher, type RawPublisherResult } from '../device-sim/raw-publisher.js';
+import { cpuSeconds, freePort, startMosquitto, waitForPort } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -31,39 +31,8 @@ interface Broker {
   process: ChildProcess;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
-  const { port } = server.address() as { port: number };
-  await new Promise((done) => server.close(done));
-  return port;
-}
-
-async function waitForPort(port: number, child: ChildProcess, name: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode} before listening`);
-    const open = await new Promise<boolean>((done) => {
-      const socket = connect(port, '127.0.0.1');
-      socket.once('connect', () => (socket.destroy(), done(true)));
-      socket.once('error', () => done(false));
-    });
-    if (open) return;
-    await new Promise((done) => setTimeout(done, 100));
-  }
-  throw new Error(`${name} did not listen on ${port}`);
-}
-
-function mosquittoBinary(): string {
-  for (const candidate of ['/usr/sbin/mosquitto', '/usr/bin/mosquitto', '/usr/local/sbin/mosquitto']) if (existsSync(candidate)) return candidate;
-  throw new Error("Mosquitto is not installed: apt-get install mosquitto (Debian's package is the peer of this benchmark)");
-}
-
-async function startMosquitto(dir: string): Promise<Broker> {
-  const port = await freePort();
-  const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [`listener ${port} 127.0.0.1`, 'allow_anonymous true', 'persistence false', 'max_queued_messages 0', 'log_type error', ''].join('\n'));
-  const child = spawn(mosquittoBinary(), ['-c', conf], { stdio: ['ignore', 'ignore', 'inherit'] });
-  await waitForPort(port, child, 'mosquitto');
+async function startMosquittoBroker(dir: string): Promise<Broker> {
+  const { port, process: child } = await startMosquitto(dir);
   return { name: 'mosquitto', port, process: child };
 }
 
@@ -82,12 +51,6 @@ async function startBareAedes(): Promise<Broker> {
   const child = spawn(process.execPath, [fileURLToPath(new URL('./bare-aedes.js', import.meta.url)), String(port)], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort(port, child, 'bare aedes');
   return { name: 'bare-aedes', port, process: child };
-}
-
-/** CPU seconds a process has used so far (Linux /proc). */
-function cpuSeconds(child: ChildProcess): number {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime in clock ticks
 }
 
 async function drive(broker: Broker, rate?: number): Promise<RawPublisherResult & { brokerCpu: number }> {
@@ -119,7 +82,7 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => (cleanup(), process.exit(130)));
   try {
-    const mosquitto = await startMosquitto(dir);
+    const mosquitto = await startMosquittoBroker(dir);
     brokers.push(mosquitto);
     const tributary = await startTributary(join(dir, 'data'));
     brokers.push(tributary);

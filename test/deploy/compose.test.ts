@@ -2,15 +2,18 @@
 // volumes, and Tributary's settings through the real config loader with the environment compose
 // gives the container.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { loadConfig } from '../../bridge/config/load.js';
-import type { Config } from '../../bridge/config/schema.js';
+import type { Config, ConfigInput } from '../../bridge/config/schema.js';
+import { startTestNode } from '../helpers/mqtt-node.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
 
 interface Service {
   image?: string;
@@ -88,4 +91,30 @@ test('the simulator publishes to Tributary once it is healthy, at the configured
   const url = new URL(command[command.indexOf('--url') + 1]!);
   assert.equal(url.hostname, 'tributary');
   assert.equal(Number(url.port), tributaryConfig().mqtt.port);
+});
+
+test("the simulator's command, run against a node on the compose config, fills its topic", async (t) => {
+  const file = join(ROOT, 'deploy/compose/tributary.yaml');
+  const settings = YAML.parse(readFileSync(file, 'utf8')) as ConfigInput;
+  // Same topics and mapping; loopback and ephemeral ports instead of the container's.
+  const { node, url } = await startTestNode(t, { ...settings, dataDir: undefined, http: { host: '127.0.0.1' } });
+  const args = [...simulator!.command!.slice(1)];
+  args[args.indexOf('--url') + 1] = url;
+  const ramp = args.indexOf('--ramp');
+  if (ramp >= 0) args.splice(ramp, 2); // every device at once: the run is short
+  const child = spawn(process.execPath, [CLI, 'sim', ...args, '--duration', '3s', '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, stderr);
+  const summary = JSON.parse(stdout) as { acked: number; devices?: number };
+  assert.ok(summary.acked > 0);
+  const [topic] = node.log.topics();
+  assert.equal(topic?.name, settings.topics?.[0]?.name);
+  const stored = topic!.partitions.reduce((sum, p) => sum + p.logEndOffset, 0);
+  assert.equal(stored, summary.acked, 'every acknowledged message is in the compose topic');
+  assert.ok(topic!.partitions.filter((p) => p.logEndOffset > 0).length > 1, 'keyed by device, spread over the partitions');
 });

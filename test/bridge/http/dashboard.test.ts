@@ -2,16 +2,18 @@
 // loads, its numbers move while publishers run, and a screenshot is saved for a person to look at
 // (its path is printed; DASHBOARD_SCREENSHOT_DIR keeps it after the test).
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { runRawPublisher } from '../../../device-sim/raw-publisher.js';
 import { launchChromium } from '../../helpers/browser.js';
 import { connect, startTestNode } from '../../helpers/mqtt-node.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const TOKEN = 'dashboard-test-token-0123456789';
+const CLI = fileURLToPath(new URL('../../../bridge/cli.js', import.meta.url));
 
 const number = async (page: Page, id: string): Promise<number> => Number((await page.textContent(`#${id}`))!.replace(/[^0-9.]/g, ''));
 
@@ -35,9 +37,13 @@ test('the dashboard shows live throughput, devices, partitions and errors while 
   assert.equal(await page.title(), 'Tributary');
   await until(page, 'ready state', async () => (await page.textContent('#state')) === 'ready');
 
-  // 8 devices at 2,000 msg/s in total for 8 s, and one that sends an oversized publish.
-  const load = runRawPublisher({ host: '127.0.0.1', port, connections: 8, payloadBytes: 100, rate: 2000, durationMs: 8000, clientIdPrefix: 'dash', topic: (i) => `plant/line-${i}/temp` });
-  t.after(() => load.catch(() => undefined));
+  // The simulator (a real child process): 8 devices at 50 msg/s each for 10 s; and one client that
+  // sends an oversized publish.
+  const sim = spawn(process.execPath, [CLI, 'sim', '--url', `mqtt://127.0.0.1:${port}`, '--devices', '8', '--rate', '50', '--duration', '10s', '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let simOutput = '';
+  sim.stdout.on('data', (chunk: Buffer) => (simOutput += chunk.toString()));
+  const simExited = new Promise<number | null>((resolve) => sim.on('close', resolve));
+  t.after(() => sim.kill('SIGKILL'));
   const noisy = await connect(t, url, { clientId: 'oversized-sender' });
   noisy.publish('plant/line-9/temp', Buffer.alloc(5000), { qos: 1 });
 
@@ -59,8 +65,9 @@ test('the dashboard shows live throughput, devices, partitions and errors while 
   await page.screenshot({ path: file, fullPage: true });
   t.diagnostic(`screenshot: ${file}`);
 
-  const result = await load;
-  assert.ok(result.acked > 0);
+  assert.equal(await simExited, 0);
+  const summary = JSON.parse(simOutput) as { acked: number };
+  assert.ok(summary.acked > 0);
   assert.deepEqual(pageErrors, [], 'no script errors on the page');
 });
 

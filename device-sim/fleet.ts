@@ -85,6 +85,7 @@ async function run(options: SimOptions, stats: Stats, control: FleetControl, sto
     connectionErrors: stats.connectionErrors,
     chaosDrops: stats.chaosDrops,
     cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,
+    loopDelayP99Ms: stats.loopDelayP99Ms(),
   };
 }
 

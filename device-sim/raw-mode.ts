@@ -105,13 +105,15 @@ export async function runRawMode(options: SimOptions): Promise<SimSummary> {
     connectionErrors: 0,
     chaosDrops: 0,
     cpuCores: (workerCpu + parentCpu) / wall,
+    loopDelayP99Ms: null,
   };
 }
 
 /** Connections, --count and the total rate divided as evenly as they go over the workers. */
 function splitShares(options: SimOptions, topics: string[], payload: Buffer): RawShare[] {
   const raw = options.raw!;
-  const workers = Math.min(raw.workers, raw.connections);
+  // No worker without a socket or without a share of --count.
+  const workers = Math.min(raw.workers, raw.connections, options.count ?? Number.POSITIVE_INFINITY);
   return Array.from({ length: workers }, (_, w) => {
     const mine = topics.filter((_, i) => i % workers === w);
     const portion = (total: number): number => Math.floor(total / workers) + (w < total % workers ? 1 : 0);

@@ -1,5 +1,5 @@
 // Counters of a simulation run, the live line on a TTY, and the final summary.
-import { createHistogram, performance, type RecordableHistogram } from 'node:perf_hooks';
+import { createHistogram, monitorEventLoopDelay, performance, type IntervalHistogram, type RecordableHistogram } from 'node:perf_hooks';
 
 export interface LatencySummary {
   p50Ms: number;
@@ -29,6 +29,8 @@ export interface SimSummary {
   chaosDrops: number;
   /** The simulator's own CPU over the run (all its processes), in cores. */
   cpuCores: number;
+  /** p99 of the simulator's event-loop delay: high means the simulator, not the broker, was slow. */
+  loopDelayP99Ms: number | null;
 }
 
 export class Stats {
@@ -45,6 +47,7 @@ export class Stats {
   readonly #total: RecordableHistogram = createHistogram();
   #window: RecordableHistogram = createHistogram();
   readonly startedAt = performance.now();
+  readonly #loopDelay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
   #lastTick = { at: this.startedAt, count: 0 };
 
   /** `ms`: time from publish to PUBACK/PUBCOMP. */
@@ -55,8 +58,18 @@ export class Stats {
     this.#window.record(us);
   }
 
+  constructor() {
+    this.#loopDelay.enable();
+  }
+
   latency(): LatencySummary | null {
     return summarise(this.#total);
+  }
+
+  /** Stops watching the event loop and returns its p99 delay. */
+  loopDelayP99Ms(): number | null {
+    this.#loopDelay.disable();
+    return this.#loopDelay.count === 0 ? null : this.#loopDelay.percentile(99) / 1e6;
   }
 
   /** One line of live figures since the previous call. */
@@ -93,7 +106,7 @@ export function formatSummary(s: SimSummary): string {
     `tributary sim (${s.mode}): ${s.devices} ${s.mode === 'raw' ? 'connections' : 'devices'} -> ${s.url}, ${s.seconds.toFixed(1)} s, QoS ${s.qos}, ${s.format}, seed ${s.seed}`,
     `  sent ${s.sent}  acked ${s.acked}  failed ${s.failed}  unacked ${s.unacked}  skipped ${s.skipped}`,
     `  ${Math.round(s.msgsPerSec).toLocaleString('en')} msg/s  ${latency}`,
-    `  reconnects ${s.reconnects}  connection errors ${s.connectionErrors}  chaos drops ${s.chaosDrops}  CPU ${s.cpuCores.toFixed(2)} cores`,
+    `  reconnects ${s.reconnects}  connection errors ${s.connectionErrors}  chaos drops ${s.chaosDrops}  CPU ${s.cpuCores.toFixed(2)} cores${s.loopDelayP99Ms === null ? '' : `  event-loop delay p99 ${s.loopDelayP99Ms.toFixed(1)} ms`}`,
   ].join('\n');
 }
 

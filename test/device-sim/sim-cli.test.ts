@@ -2,7 +2,7 @@
 // process: what it reports acknowledged is what the log holds, also through chaos, over WebSocket
 // and in raw mode; bad options, an unreachable broker and refused credentials are one clear line.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -13,7 +13,9 @@ import { hashPassword } from '../../bridge/mqtt/passwords.js';
 import { decodeBinary } from '../../device-sim/encoding.js';
 import type { SimSummary } from '../../device-sim/stats.js';
 import { startTestNode } from '../helpers/mqtt-node.js';
+import { makePki } from '../helpers/pki.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 
 const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
 
@@ -23,15 +25,17 @@ interface SimRun {
   stderr: string;
 }
 
-/** Runs `tributary sim ARGS` as a child; asynchronous, because the broker runs in this process. */
-function sim(args: string[]): Promise<SimRun> {
+/** Starts `tributary sim ARGS` as a child; asynchronous, because the broker runs in this process. */
+function startSim(args: string[]): { child: ChildProcess; done: Promise<SimRun> } {
   const child = spawn(process.execPath, [CLI, 'sim', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
+  return { child, done: new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr }))) };
 }
+
+const sim = (args: string[]): Promise<SimRun> => startSim(args).done;
 
 async function simJson(args: string[]): Promise<SimSummary> {
   const run = await sim([...args, '--json']);
@@ -192,4 +196,44 @@ test('invalid options: one line naming the flag, exit 2, no stack trace', async 
   const help = await sim(['--help']);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /Usage: tributary sim/);
+});
+
+test('mqtts:// with the CA of the broker; without it, a clear TLS error', async (t) => {
+  const pki = makePki(t);
+  const { node } = await startTestNode(t, { mqtt: { tls: { port: 0, cert: pki.serverCert, key: pki.serverKey } } });
+  const url = `mqtts://127.0.0.1:${node.mqtt.ports.tls}`;
+  const summary = await simJson(['--url', url, '--ca', pki.ca, '--devices', '3', '--count', '30', '--rate', 'max']);
+  assert.equal(summary.acked, 30);
+  assert.equal(storedRecords(node.log).length, 30);
+  const untrusted = await sim(['--url', url, '--count', '1']);
+  assert.equal(untrusted.code, 1);
+  assert.match(untrusted.stderr, /^tributary sim: TLS handshake with mqtts:\/\/127\.0\.0\.1:\d+ failed: .*; pass the broker's CA with --ca FILE \(or --insecure\)\n$/);
+  const missing = await sim(['--url', url, '--ca', join(tempDir(t), 'nope.pem')]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /--ca: cannot read .*nope\.pem \(ENOENT\)/);
+});
+
+test('Ctrl-C (SIGINT) ends an open-ended run with a summary of what was acknowledged', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const { child, done } = startSim(['--url', url, '--devices', '5', '--rate', '50', '--json']);
+  await waitFor(() => node.log.topics()[0]!.partitions[0]!.logEndOffset >= 20, 'messages in the log');
+  child.kill('SIGINT');
+  const run = await done;
+  assert.equal(run.code, 0, run.stderr);
+  const summary = JSON.parse(run.stdout) as SimSummary;
+  assert.ok(summary.acked > 0);
+  assert.equal(storedRecords(node.log).length, summary.acked);
+});
+
+test('on a terminal: a live line of figures on stderr while it runs', async (t) => {
+  const { url } = await startTestNode(t);
+  // util-linux `script` gives the child a pseudo-terminal; its output is what the terminal shows.
+  const command = [process.execPath, CLI, 'sim', '--url', url, '--devices', '3', '--rate', '20', '--duration', '2500ms'].map((a) => `'${a}'`).join(' ');
+  const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let screen = '';
+  child.stdout.on('data', (c: Buffer) => (screen += c.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, screen);
+  assert.match(screen, /\r\x1b\[K\d+s {2}up 3\/3 {2}[\d,]+ msg\/s {2}acked [\d,]+ {2}in flight \d+ {2}p50 [\d.]+ ms p99 [\d.]+ ms {2}errors 0 {2}reconnects 0/);
+  assert.match(screen, /tributary sim \(mqtt\.js\): 3 devices/);
 });

@@ -7,6 +7,9 @@ import { Log } from '../broker/log/log.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './logger.js';
 import { readPassword } from './cli/password-prompt.js';
+import { readersCommand } from './cli/readers.js';
+import { replayCommand } from './cli/replay.js';
+import { RemoteError } from './replay/http-source.js';
 import { startNode } from './main.js';
 import { hashPassword } from './mqtt/passwords.js';
 
@@ -17,6 +20,8 @@ Commands:
   topics   list topics, partitions, offsets and sizes
   passwd   hash a password for mqtt.auth.users (reads the terminal, or stdin's first line)
   sim      simulated devices / load generator (tributary sim --help)
+  replay   read a topic's records out as NDJSON/CSV/raw or back into MQTT (replay --help)
+  readers  list named replay readers and their lag (readers --help)
 
 Options for start:
   --config FILE      YAML config (default: embedded defaults; env TRIBUTARY_CONFIG)
@@ -50,6 +55,9 @@ const OPTIONS = {
 async function main(argv: string[]): Promise<number> {
   // The simulator has its own options and imports nothing of the node's (device-sim/cli.ts).
   if (argv[0] === 'sim') return (await import('../device-sim/cli.js')).simMain(argv.slice(1));
+  // These commands have options of their own (bridge/cli/*.ts).
+  if (argv[0] === 'replay') return replayCommand(argv.slice(1));
+  if (argv[0] === 'readers') return readersCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -160,6 +168,11 @@ main(process.argv.slice(2)).then(
     if (err instanceof TributaryError) {
       process.stderr.write(`tributary: ${err.message} [${err.code}]\n`);
       process.exit(err instanceof UsageError ? 2 : 1);
+    }
+    if (err instanceof RemoteError) {
+      // An error the node answered with, printed as if it were ours.
+      process.stderr.write(`tributary: ${err.message} [${err.code}]\n`);
+      process.exit(err.code === 'TRIB_USAGE' ? 2 : 1);
     }
     process.stderr.write(`tributary: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
     process.exit(1);

@@ -1,6 +1,7 @@
 // The composition root: config -> logger -> log -> retention -> MQTT front end -> HTTP. Shutdown
 // runs in reverse (MQTT stops taking publishes before the log closes); each close() is idempotent.
 // The upstream forwarder (issue 4) takes its place between the MQTT front end and HTTP.
+import { CursorStore } from '../broker/cursors.js';
 import { Log, type RetentionSpec } from '../broker/log/log.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
@@ -79,10 +80,15 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       'MQTT listening',
     );
 
+    // Named replay readers' positions; HTTP clients commit them through the node (docs/replay.md).
+    const cursors = CursorStore.open(log.dataDir);
+    stops.push(async () => cursors.close());
+
     const http = await HttpServer.start({
       host: config.http.host,
       port: config.http.port,
       log,
+      cursors,
       logger: logger.child({ component: 'http' }),
       // Ready: the log is open with its writer alive and every listener is up (they are, once here).
       isReady: () => ready && log.isOpen,

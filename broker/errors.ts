@@ -90,8 +90,11 @@ export class UsageError extends TributaryError {
 export class UnknownTopicError extends TributaryError {
   readonly code = 'TRIB_UNKNOWN_TOPIC';
   readonly retriable = false;
-  constructor(readonly topic: string) {
-    super(`unknown topic '${topic}'`);
+  constructor(
+    readonly topic: string,
+    known?: readonly string[],
+  ) {
+    super(`unknown topic '${topic}'${known === undefined ? '' : known.length === 0 ? ' (the log has no topics yet)' : ` (topics: ${known.join(', ')})`}`);
   }
 }
 

@@ -3,20 +3,24 @@
 // line of logic live in their own files and are only dispatched from here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
-import { TributaryError } from '../../broker/errors.js';
+import { TributaryError, UnknownPartitionError, UnknownTopicError } from '../../broker/errors.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { BearerAuth } from './auth.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import type { Overview } from './overview.js';
+import { RecordsRoute } from './records.js';
 
 export interface HttpServerOptions {
   host: string;
   port: number;
   log: Log;
   logger: Logger;
+  /** Named readers' positions (the node owns the store); null serves no reader routes. */
+  cursors?: CursorStore | null;
   /** Whether every part of the node is up (the readiness probe). */
   isReady: () => boolean;
   /** http.token: null serves everything without one (loopback only). */
@@ -27,12 +31,15 @@ export interface HttpServerOptions {
 
 export class HttpServer {
   private readonly server: Server;
+  /** Topic details, record streams and named readers (bridge/http/records.ts). */
+  readonly records: RecordsRoute;
   private closing: Promise<void> | null = null;
   private readonly auth: BearerAuth;
 
   private constructor(private readonly options: HttpServerOptions) {
     this.auth = new BearerAuth(options.token);
     this.server = createServer((req, res) => this.handle(req, res));
+    this.records = new RecordsRoute({ log: options.log, cursors: options.cursors ?? null, logger: options.logger });
   }
 
   static async start(options: HttpServerOptions): Promise<HttpServer> {
@@ -47,12 +54,14 @@ export class HttpServer {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (RecordsRoute.serves(url.pathname)) {
+      if (!this.auth.allows(req, url.pathname)) return this.unauthorized(res);
+      this.records.handle(req, res, url, sendJson).catch((err: unknown) => this.fail(res, err, url));
+      return;
+    }
     try {
       if (req.method !== 'GET') return sendJson(res, 405, { code: 'TRIB_HTTP_METHOD', message: 'only GET is served' });
-      if (!this.auth.allows(req, url.pathname)) {
-        res.setHeader('www-authenticate', 'Bearer realm="tributary"');
-        return sendJson(res, 401, { code: 'TRIB_HTTP_UNAUTHORIZED', message: 'this path needs the bearer token of http.token (Authorization: Bearer ...)' });
-      }
+      if (!this.auth.allows(req, url.pathname)) return this.unauthorized(res);
       if (url.pathname === '/' || url.pathname === '/index.html') return sendPage(res, DASHBOARD_PAGE);
       if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (url.pathname === '/readyz') {
@@ -64,9 +73,7 @@ export class HttpServer {
       if (url.pathname === '/metrics') return this.sendMetrics(res);
       sendJson(res, 404, { code: 'TRIB_HTTP_NOT_FOUND', message: `no route for ${url.pathname}` });
     } catch (err) {
-      if (err instanceof TributaryError) return sendJson(res, 400, err.toJSON());
-      this.options.logger.error({ err, path: url.pathname }, 'HTTP request failed');
-      sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'internal error; see the server log' });
+      this.fail(res, err, url);
     }
   }
 
@@ -81,6 +88,24 @@ export class HttpServer {
         sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'collecting metrics failed; see the server log' });
       },
     );
+  }
+
+  private unauthorized(res: ServerResponse): void {
+    res.setHeader('www-authenticate', 'Bearer realm="tributary"');
+    sendJson(res, 401, { code: 'TRIB_HTTP_UNAUTHORIZED', message: 'this path needs the bearer token of http.token (Authorization: Bearer ...)' });
+  }
+
+  private fail(res: ServerResponse, err: unknown, url: URL): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    if (err instanceof TributaryError) {
+      const missing = err instanceof UnknownTopicError || err instanceof UnknownPartitionError;
+      return sendJson(res, missing ? 404 : 400, err.toJSON());
+    }
+    this.options.logger.error({ err, path: url.pathname }, 'HTTP request failed');
+    sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'internal error; see the server log' });
   }
 
   close(): Promise<void> {

@@ -1,0 +1,80 @@
+// `tributary readers`: the named replay readers, where each stands and how far behind the log end
+// it is; --delete NAME forgets one (its next run starts from its --from bound again).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CursorStore, CURSORS_FILE } from '../../broker/cursors.js';
+import { UsageError } from '../../broker/errors.js';
+import { Log } from '../../broker/log/log.js';
+import { DATABASE_FILE } from '../../broker/log/schema.js';
+import { jsonBody, send } from '../replay/http-source.js';
+import { checkName } from '../replay/reader-name.js';
+import { readerLags, type ReaderLag } from '../replay/readers.js';
+
+export const READERS_HELP = `Usage: tributary readers [--url URL | --data-dir DIR] [--json] [--delete NAME]
+
+Lists named replay readers (replay --reader NAME): position and lag per topic partition.
+  --url URL        a running node (default http://127.0.0.1:8080)
+  --data-dir DIR   a stopped node's data directory instead
+  --json           print JSON
+  --delete NAME    forget the reader NAME`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean' },
+  delete: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+export async function readersCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see tributary readers --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(`${READERS_HELP}\n`);
+    return 0;
+  }
+  if (values.delete !== undefined) checkName(values.delete);
+  const dataDir = values['data-dir'];
+  let readers: ReaderLag[];
+  let deleted: number | null = null;
+  if (dataDir !== undefined) {
+    if (!existsSync(join(dataDir, DATABASE_FILE))) throw new UsageError(`--data-dir: no Tributary log in ${dataDir} (no ${DATABASE_FILE})`);
+    const log = await Log.open({ dataDir });
+    try {
+      if (!existsSync(join(log.dataDir, CURSORS_FILE)) && values.delete === undefined) {
+        readers = [];
+      } else {
+        const cursors = CursorStore.open(log.dataDir);
+        try {
+          if (values.delete !== undefined) deleted = cursors.delete(values.delete);
+          readers = readerLags(cursors, log);
+        } finally {
+          cursors.close();
+        }
+      }
+    } finally {
+      await log.close();
+    }
+  } else {
+    const base = values.url ?? 'http://127.0.0.1:8080';
+    if (values.delete !== undefined) {
+      deleted = ((await jsonBody(await send(new URL(`/api/readers/${encodeURIComponent(values.delete)}`, base), 'DELETE'))) as { deleted: number }).deleted;
+    }
+    readers = ((await jsonBody(await send(new URL('/api/readers', base)))) as { readers: ReaderLag[] }).readers;
+  }
+  if (deleted !== null) process.stderr.write(`deleted reader '${values.delete}' (${deleted} position${deleted === 1 ? '' : 's'})\n`);
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify({ readers }, null, 2)}\n`);
+    return 0;
+  }
+  const rows = [['READER', 'TOPIC', 'PARTITION', 'NEXT', 'END', 'LAG', 'UPDATED']];
+  for (const r of readers) rows.push([r.reader, r.topic, String(r.partition), String(r.nextOffset), String(r.logEndOffset ?? '-'), String(r.lag ?? '-'), r.updatedAt]);
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
+  for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()}\n`);
+  return 0;
+}

@@ -1,0 +1,317 @@
+// `tributary replay`: pulls a range of a topic out of a node, over HTTP from a running node or
+// straight from a stopped node's data directory, into NDJSON/CSV/raw output or back into MQTT.
+// With --reader NAME the position is kept durably and committed only after the output has taken
+// the records (file: fsynced; MQTT: acknowledged), so a job that dies resumes without a gap.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { CursorStore } from '../../broker/cursors.js';
+import { UsageError } from '../../broker/errors.js';
+import { Log } from '../../broker/log/log.js';
+import { DATABASE_FILE } from '../../broker/log/schema.js';
+import { createEncoder, parseFormat, type Format } from '../replay/formats.js';
+import { LogSource } from '../replay/log-source.js';
+import { decodeLine, LinePositionReader } from '../replay/ndjson-decode.js';
+import { jsonBody, openRecordStream, recordsUrl, RemoteError, send } from '../replay/http-source.js';
+import { MqttReplaySink, parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-sink.js';
+import { ByteOutput, OutputClosed } from '../replay/output.js';
+import { Positions } from '../replay/positions.js';
+import { parseRequest, resolveRanges, type PartitionRange, type ReplayRequest } from '../replay/range.js';
+import { formatCount, Progress } from './progress.js';
+import type { LogRecord } from '../../broker/log/record-batch.js';
+
+export const REPLAY_HELP = `Usage: tributary replay --topic T [options]
+
+Range (offsets: end exclusive; times: ISO 8601, -90s/-30m/-1h/-2d/-1w, now, epoch ms):
+  --partition P          one partition (default: all, merged by timestamp)
+  --from-offset N | --from-time T
+  --to-offset N   | --to-time T     (stops before it; default: the log end when the replay starts)
+  --key K                only records with this key
+  --reader NAME          resume from NAME's stored position and keep it (see tributary readers)
+
+Output:
+  --format ndjson|csv|raw  (default ndjson; see docs/replay.md for the value encodings)
+  --base64               values always as base64 (exact bytes)
+  --out FILE             write to FILE instead of stdout
+  --to-mqtt URL          republish into MQTT: mqtt://host:port[/prefix]
+    --qos 0|1|2          (default 1; waits for the broker's acknowledgements)
+    --rate N | --speed 1x|10x|max   messages/s, or the original timing sped up (default max)
+
+Source:
+  --url URL              a running node (default http://127.0.0.1:8080)
+  --data-dir DIR         a stopped node's data directory instead`;
+
+const OPTIONS = {
+  topic: { type: 'string' },
+  partition: { type: 'string' },
+  'from-offset': { type: 'string' },
+  'from-time': { type: 'string' },
+  'to-offset': { type: 'string' },
+  'to-time': { type: 'string' },
+  key: { type: 'string' },
+  reader: { type: 'string' },
+  format: { type: 'string' },
+  base64: { type: 'boolean' },
+  out: { type: 'string' },
+  'to-mqtt': { type: 'string' },
+  qos: { type: 'string' },
+  rate: { type: 'string' },
+  speed: { type: 'string' },
+  url: { type: 'string' },
+  'data-dir': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const COMMIT_EVERY_MS = 2000;
+
+/** `--from-time -1h` reads like an option to parseArgs; joined into `--from-time=-1h` it is a value. */
+function joinRelativeTimes(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if ((arg === '--from-time' || arg === '--to-time') && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+  }
+  return out;
+}
+
+/** Where replayed records go: bytes to a file/stdout, or publishes into MQTT. */
+interface Destination {
+  /** NDJSON bytes straight from the node can be written as they are. */
+  readonly passthrough: boolean;
+  records(partition: number, records: LogRecord[]): Promise<void>;
+  bytes(bytes: Buffer): Promise<void>;
+  /** What was handed over is delivered (fsynced, acknowledged). */
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Commits a named reader's positions: into the store, or through the node that owns it. */
+type Committer = (positions: Array<{ partition: number; nextOffset: number }>) => Promise<void>;
+
+export async function replayCommand(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({ args: joinRelativeTimes(argv), options: OPTIONS, strict: true, allowPositionals: false }).values;
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see tributary replay --help)`);
+  }
+  if (values.help) {
+    process.stdout.write(`${REPLAY_HELP}\n`);
+    return 0;
+  }
+  if (values.topic === undefined) throw new UsageError(`--topic is required\n\n${REPLAY_HELP}`);
+  if (values.url !== undefined && values['data-dir'] !== undefined) throw new UsageError('give --url or --data-dir, not both');
+  const toMqtt = values['to-mqtt'];
+  if (toMqtt !== undefined && (values.format !== undefined || values.out !== undefined || values.base64)) {
+    throw new UsageError('--to-mqtt publishes records; --format, --out and --base64 do not apply');
+  }
+  if (toMqtt === undefined && (values.qos !== undefined || values.rate !== undefined || values.speed !== undefined)) {
+    throw new UsageError('--qos, --rate and --speed only apply with --to-mqtt');
+  }
+  const request = parseRequest(
+    {
+      topic: values.topic,
+      partition: values.partition,
+      fromOffset: values['from-offset'],
+      fromTime: values['from-time'],
+      toOffset: values['to-offset'],
+      toTime: values['to-time'],
+      key: values.key,
+      reader: values.reader,
+    },
+    { topic: '--topic', partition: '--partition', fromOffset: '--from-offset', fromTime: '--from-time', toOffset: '--to-offset', toTime: '--to-time', key: '--key', reader: '--reader' },
+  );
+  const format = parseFormat(values.format, '--format');
+  const forceBase64 = values.base64 === true;
+  // Checked before anything is opened, so a typo costs no connection.
+  const mqttPlan = toMqtt === undefined ? null : { target: parseMqttTarget(toMqtt), qos: parseQos(values.qos), pace: parsePace(values.rate, values.speed) };
+
+  const destination: Destination =
+    mqttPlan === null
+      ? await byteDestination(values.out, format, request.topic, forceBase64)
+      : await mqttDestination(await MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace));
+  try {
+    const dataDir = values['data-dir'];
+    const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, destination) : await fromNode(values.url ?? 'http://127.0.0.1:8080', request, format, forceBase64, destination);
+    return delivered;
+  } finally {
+    await destination.close().catch(() => undefined);
+  }
+}
+
+async function byteDestination(out: string | undefined, format: Format, topic: string, forceBase64: boolean): Promise<Destination> {
+  const output = await ByteOutput.open(out);
+  const encoder = createEncoder(format, topic, { forceBase64 });
+  let headWritten = false;
+  const head = async (): Promise<void> => {
+    if (!headWritten && encoder.head.length > 0) await output.write(encoder.head);
+    headWritten = true;
+  };
+  return {
+    passthrough: format === 'ndjson',
+    async records(partition, records) {
+      await head();
+      await output.write(encoder.encode(partition, records));
+    },
+    bytes: (bytes) => output.write(bytes),
+    async flush() {
+      await head();
+      await output.flush();
+    },
+    close: () => output.close(),
+  };
+}
+
+async function mqttDestination(sink: MqttReplaySink): Promise<Destination> {
+  return {
+    passthrough: false,
+    records: (_partition, records) => sink.publish(records),
+    bytes: () => Promise.reject(new Error('MQTT takes records, not bytes')),
+    flush: async () => undefined, // publish() resolves only once acknowledged
+    close: () => sink.close(),
+  };
+}
+
+/** Runs the replay against a stopped node's data directory. */
+async function fromDataDir(dataDir: string, request: ReplayRequest, destination: Destination): Promise<number> {
+  if (!existsSync(join(dataDir, DATABASE_FILE))) throw new UsageError(`--data-dir: no Tributary log in ${dataDir} (no ${DATABASE_FILE})`);
+  const log = await Log.open({ dataDir });
+  const cursors = request.reader === null ? null : CursorStore.open(log.dataDir);
+  try {
+    const ranges = resolveRanges(log, request, cursors);
+    const source = new LogSource(log, request.topic, ranges, { key: request.key === null ? null : Buffer.from(request.key) });
+    const commit: Committer | null = cursors === null ? null : async (positions) => cursors.commitMany(request.reader!, positions.map((p) => ({ topic: request.topic, ...p })));
+    return await run(ranges, destination, commit, async (delivery) => {
+      for (let chunk = source.next(); chunk !== null; chunk = source.next()) {
+        await destination.records(chunk.partition, chunk.records);
+        delivery.advance(chunk.partition, chunk.nextOffset);
+        delivery.tick();
+      }
+    });
+  } finally {
+    cursors?.close();
+    await log.close();
+  }
+}
+
+/** Runs the replay against a running node's records stream. */
+async function fromNode(base: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination): Promise<number> {
+  const passthrough = destination.passthrough && format === 'ndjson';
+  const url = recordsUrl(base, request.topic, {
+    partition: request.partition?.toString(),
+    'from-offset': request.from !== null && 'offset' in request.from ? String(request.from.offset) : undefined,
+    'from-time': request.from !== null && 'time' in request.from ? String(request.from.time) : undefined,
+    'to-offset': request.to !== null && 'offset' in request.to ? String(request.to.offset) : undefined,
+    'to-time': request.to !== null && 'time' in request.to ? String(request.to.time) : undefined,
+    key: request.key ?? undefined,
+    reader: request.reader ?? undefined,
+    // Anything but passthrough rebuilds records, which needs the exact bytes.
+    base64: passthrough ? (forceBase64 ? 'true' : undefined) : 'true',
+  });
+  const { ranges, body } = await openRecordStream(url);
+  const commit: Committer | null =
+    request.reader === null
+      ? null
+      : async (positions) => {
+          await jsonBody(await send(new URL(`/api/readers/${encodeURIComponent(request.reader!)}/positions`, base), 'POST', { topic: request.topic, positions }));
+        };
+  const lines = new LinePositionReader(request.topic);
+  return run(ranges, destination, commit, async (delivery) => {
+    let rest: Buffer | null = null;
+    try {
+      for await (const piece of body as AsyncIterable<Buffer>) {
+        const buf: Buffer = rest === null ? piece : Buffer.concat([rest, piece]);
+        const end = buf.lastIndexOf(0x0a) + 1;
+        rest = end < buf.length ? buf.subarray(end) : null;
+        if (end === 0) continue;
+        if (passthrough) {
+          await destination.bytes(end === buf.length ? buf : buf.subarray(0, end));
+          for (let start = 0; start < end; start = buf.indexOf(0x0a, start) + 1) {
+            const [partition, offset] = lines.read(buf, start);
+            delivery.advance(partition, offset + 1);
+          }
+        } else {
+          await deliverDecoded(buf.toString('utf8', 0, end), destination, delivery);
+        }
+        delivery.tick();
+      }
+    } catch (err) {
+      if (err instanceof RemoteError || err instanceof UsageError || err instanceof OutputClosed) throw err;
+      throw new RemoteError('TRIB_HTTP_INTERNAL', `the node cut the record stream short (${(err as Error).message}); see the node's log. Records up to the cut were written`, 0);
+    }
+    if (rest !== null) throw new RemoteError('TRIB_HTTP_INTERNAL', 'the record stream ended inside a line', 0);
+  });
+}
+
+/** Decodes NDJSON lines and hands them on in runs of one partition. */
+async function deliverDecoded(text: string, destination: Destination, delivery: Delivery): Promise<void> {
+  let run: LogRecord[] = [];
+  let runPartition = -1;
+  const flush = async (): Promise<void> => {
+    if (run.length === 0) return;
+    await destination.records(runPartition, run);
+    delivery.advance(runPartition, run[run.length - 1]!.offset + 1);
+    run = [];
+  };
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const { partition, record } = decodeLine(line);
+    if (partition !== runPartition) await flush();
+    runPartition = partition;
+    run.push(record);
+  }
+  await flush();
+}
+
+/** What a source tells the run loop: a partition's new position, and "a unit was delivered". */
+interface Delivery {
+  advance(partition: number, nextOffset: number): void;
+  tick(): void;
+}
+
+/**
+ * Drives one replay: the source pushes delivered units through `delivery`; progress is drawn, a
+ * named reader's positions are committed every few seconds (after a flush) and at the end. When
+ * the replay fails, what was delivered before the failure is still committed.
+ */
+async function run(ranges: PartitionRange[], destination: Destination, commit: Committer | null, pump: (delivery: Delivery) => Promise<void>): Promise<number> {
+  const positions = new Positions(ranges);
+  const progress = new Progress(positions.total, 'records');
+  let lastCommit = Date.now();
+  let committing = null as Promise<void> | null;
+  const commitNow = async (): Promise<void> => {
+    if (commit === null) return;
+    // Positions taken BEFORE the flush: everything they cover has been handed to the output.
+    const changes = positions.takeChanges();
+    await destination.flush();
+    if (changes !== null) await commit(changes);
+  };
+  try {
+    await pump({
+      advance: (partition, nextOffset) => positions.advance(partition, nextOffset),
+      tick: () => {
+        progress.update(positions.done);
+        if (commit !== null && committing === null && Date.now() - lastCommit >= COMMIT_EVERY_MS) {
+          lastCommit = Date.now();
+          committing = commitNow().finally(() => (committing = null));
+        }
+      },
+    });
+    await committing;
+    positions.complete();
+    await commitNow();
+  } catch (err) {
+    await committing?.catch(() => undefined);
+    if (!(err instanceof OutputClosed)) await commitNow().catch(() => undefined);
+    if (err instanceof OutputClosed) return 0;
+    throw err;
+  }
+  progress.finish(`replayed ${formatCount(positions.done)} records in ${progress.seconds.toFixed(1)} s`);
+  return 0;
+}

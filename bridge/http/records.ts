@@ -1,0 +1,183 @@
+// The replay side of the HTTP API:
+//   GET    /api/topics/{topic}                 partitions with offsets, bytes
+//   GET    /api/topics/{topic}/records?...     the records as a stream (NDJSON, CSV or raw)
+//   GET    /api/readers                        named readers' positions and lag
+//   POST   /api/readers/{name}/positions       a reader commits what it has processed
+//   DELETE /api/readers/{name}                 forget a reader
+//
+// Streaming reads the log in bounded chunks and writes one chunk at a time: when res.write()
+// reports a full socket it waits for 'drain', so a slow client holds the read back instead of
+// making the server buffer the range; a client that disconnects ends the read at the next chunk.
+//
+// A named reader's position is never moved by the stream itself: bytes the server wrote may still
+// sit in socket buffers or in a client that dies before using them. The client commits (POST
+// positions) what it has processed, so a consumer that dies mid-stream loses nothing; it re-reads
+// from its last commit (at-least-once). See docs/replay.md.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { CursorStore } from '../../broker/cursors.js';
+import { OffsetOutOfRangeError, UnknownTopicError, UsageError } from '../../broker/errors.js';
+import type { Log } from '../../broker/log/log.js';
+import type { Logger } from '../logger.js';
+import { CONTENT_TYPES, createEncoder, parseFormat, type RecordEncoder } from '../replay/formats.js';
+import { LogSource } from '../replay/log-source.js';
+import { parseRequest, rangeTotal, resolveRanges, type PartitionRange } from '../replay/range.js';
+import { RANGES_HEADER } from '../replay/http-source.js';
+import { checkName } from '../replay/reader-name.js';
+import { readerLags } from '../replay/readers.js';
+
+
+const MAX_COMMIT_BODY = 64 * 1024;
+
+export interface RecordsRouteOptions {
+  log: Log;
+  cursors: CursorStore | null;
+  logger: Logger;
+}
+
+export interface StreamStats {
+  /** Record streams now open. */
+  active: number;
+  /** Records read out of the log by all streams so far. */
+  recordsRead: number;
+}
+
+type Send = (res: ServerResponse, status: number, body: unknown) => void;
+
+export class RecordsRoute {
+  readonly stats: StreamStats = { active: 0, recordsRead: 0 };
+
+  constructor(private readonly options: RecordsRouteOptions) {}
+
+  /** Whether this route serves `pathname`. */
+  static serves(pathname: string): boolean {
+    return pathname.startsWith('/api/topics/') || pathname === '/api/readers' || pathname.startsWith('/api/readers/');
+  }
+
+  /** Serves the request; throws TributaryErrors for the server to answer with a 4xx. */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, send: Send): Promise<void> {
+    const parts = url.pathname.split('/').slice(2).map(decodeURIComponent); // ['topics', name, ...]
+    const method = req.method ?? 'GET';
+    if (parts[0] === 'topics' && parts.length === 2 && method === 'GET') return send(res, 200, this.topic(parts[1]!));
+    if (parts[0] === 'topics' && parts.length === 3 && parts[2] === 'records' && method === 'GET') return this.records(req, res, parts[1]!, url.searchParams);
+    if (parts[0] === 'readers' && parts.length === 1 && method === 'GET') return send(res, 200, { readers: readerLags(this.cursors(), this.options.log) });
+    if (parts[0] === 'readers' && parts.length === 3 && parts[2] === 'positions' && method === 'POST') return send(res, 200, await this.commit(req, parts[1]!));
+    if (parts[0] === 'readers' && parts.length === 2 && method === 'DELETE') {
+      checkName(parts[1]!);
+      return send(res, 200, { reader: parts[1], deleted: this.cursors().delete(parts[1]!) });
+    }
+    send(res, parts.length <= 3 ? 405 : 404, { code: parts.length <= 3 ? 'TRIB_HTTP_METHOD' : 'TRIB_HTTP_NOT_FOUND', message: `no ${method} route for ${url.pathname}` });
+  }
+
+  private topic(name: string): unknown {
+    const info = this.options.log.topics().find((t) => t.name === name);
+    if (info === undefined) throw new UnknownTopicError(name, this.options.log.topics().map((t) => t.name));
+    return info;
+  }
+
+  private async records(req: IncomingMessage, res: ServerResponse, topic: string, query: URLSearchParams): Promise<void> {
+    const param = (name: string): string | undefined => query.get(name) ?? undefined;
+    const known = new Set(['partition', 'from-offset', 'from-time', 'to-offset', 'to-time', 'key', 'reader', 'format', 'base64']);
+    for (const name of query.keys()) if (!known.has(name)) throw new UsageError(`unknown parameter '${name}' (known: ${[...known].join(', ')})`);
+    const request = parseRequest(
+      { topic, partition: param('partition'), fromOffset: param('from-offset'), fromTime: param('from-time'), toOffset: param('to-offset'), toTime: param('to-time'), key: param('key'), reader: param('reader') },
+      { topic: 'topic', partition: 'partition', fromOffset: 'from-offset', fromTime: 'from-time', toOffset: 'to-offset', toTime: 'to-time', key: 'key', reader: 'reader' },
+    );
+    const format = parseFormat(param('format'), 'format');
+    const base64 = param('base64');
+    if (base64 !== undefined && base64 !== 'true' && base64 !== 'false') throw new UsageError(`base64 must be true or false, got '${base64}'`);
+    const ranges = resolveRanges(this.options.log, request, request.reader === null ? null : this.cursors());
+    const source = new LogSource(this.options.log, topic, ranges, { key: request.key === null ? null : Buffer.from(request.key) });
+    const encoder = createEncoder(format, topic, { forceBase64: base64 === 'true' });
+    await this.stream(req, res, source, encoder, ranges, CONTENT_TYPES[format]);
+  }
+
+  private async stream(req: IncomingMessage, res: ServerResponse, source: LogSource, encoder: RecordEncoder, ranges: PartitionRange[], contentType: string): Promise<void> {
+    let gone = false;
+    res.once('close', () => (gone = true));
+    res.writeHead(200, {
+      'content-type': contentType,
+      [RANGES_HEADER]: JSON.stringify(ranges),
+      'x-tributary-records': String(rangeTotal(ranges)),
+      'cache-control': 'no-store',
+    });
+    this.stats.active++;
+    try {
+      if (encoder.head.length > 0) res.write(encoder.head);
+      for (;;) {
+        if (gone) return;
+        const chunk = source.next();
+        if (chunk === null) break;
+        this.stats.recordsRead += chunk.records.length;
+        if (!res.write(encoder.encode(chunk.partition, chunk.records))) {
+          // A full socket: wait until the client has taken what was written, or has gone.
+          if (!gone) await drainOrClose(res);
+        } else {
+          // Let the node's other work (MQTT publishes, appends) run between chunks.
+          await nextTurn();
+        }
+      }
+      res.end();
+    } catch (err) {
+      // Mid-stream the status line is gone: cutting the connection is how the client learns that
+      // the stream is incomplete (an unterminated chunked body), instead of a silent short read.
+      this.options.logger.warn({ err, path: req.url }, 'record stream failed; connection cut');
+      res.destroy(err as Error);
+    } finally {
+      this.stats.active--;
+    }
+  }
+
+  private async commit(req: IncomingMessage, reader: string): Promise<unknown> {
+    checkName(reader);
+    const body = await readJson(req);
+    const topic = (body as { topic?: unknown }).topic;
+    const positions = (body as { positions?: unknown }).positions;
+    if (typeof topic !== 'string' || !Array.isArray(positions)) {
+      throw new UsageError('a positions commit is {"topic": "...", "positions": [{"partition": 0, "nextOffset": 123}]}');
+    }
+    const log = this.options.log;
+    const checked = positions.map((p: { partition?: unknown; nextOffset?: unknown }) => {
+      if (!Number.isInteger(p.partition) || !Number.isSafeInteger(p.nextOffset)) throw new UsageError('each position needs an integer partition and nextOffset');
+      const part = log.partition(topic, p.partition as number);
+      const next = p.nextOffset as number;
+      if (next < part.logStartOffset || next > part.logEndOffset) throw new OffsetOutOfRangeError(topic, part.partition, next, part.logStartOffset, part.logEndOffset);
+      return { topic, partition: part.partition, nextOffset: next };
+    });
+    this.cursors().commitMany(reader, checked);
+    return { reader, topic, positions: checked.map(({ partition, nextOffset }) => ({ partition, nextOffset })) };
+  }
+
+  private cursors(): CursorStore {
+    if (this.options.cursors === null) throw new UsageError('this node keeps no reader positions');
+    return this.options.cursors;
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_COMMIT_BODY) throw new UsageError(`request body over ${MAX_COMMIT_BODY} bytes`);
+    chunks.push(chunk);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw new UsageError(`request body is not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Resolves at 'drain' or 'close', whichever comes first, leaving no listener behind. */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}

@@ -1,0 +1,227 @@
+// NDJSON encoding of log records, the replay's main output format. One line per record:
+//
+//   {"topic":"t","partition":0,"offset":12,"timestamp":1700000000000,"key":"k",
+//    "value":{"temp":21.5},"valueEncoding":"json","headers":[["mqtt.topic","sensors/1"]]}
+//
+// value/valueEncoding (see docs/replay.md):
+//   "json"   the payload is one valid JSON text (UTF-8): `value` IS that JSON value, embedded as is
+//   "string" the payload is valid UTF-8 but not JSON: `value` is that text as a JSON string
+//   "base64" anything else, or always with `forceBase64`: `value` is the bytes in base64
+//   null     the record has no value (`value` is null)
+// Keys and header values are never parsed as JSON, so they need no encoding field: a JSON string
+// is the UTF-8 text; an object {"base64":"..."} holds bytes that are not UTF-8; null is null.
+//
+// Speed matters here (bench/replay.bench.ts): lines are assembled as bytes in one large buffer per
+// chunk of records; only the topic prefix is precomputed per partition, and a payload that is JSON
+// is copied, not re-serialized. JSON.parse is used only to decide validity.
+import { isUtf8 } from 'node:buffer';
+import type { LogRecord, RecordHeader } from '../../broker/log/record-batch.js';
+
+export interface NdjsonOptions {
+  /** Always base64 values, even JSON or text ones (for an exact byte-for-byte copy). */
+  forceBase64?: boolean;
+}
+
+const TIMESTAMP = Buffer.from(',"timestamp":');
+const KEY = Buffer.from(',"key":');
+const VALUE = Buffer.from(',"value":');
+const HEADERS = Buffer.from(',"headers":[');
+const END = Buffer.from(']}\n');
+const AS_JSON = Buffer.from(',"valueEncoding":"json"');
+const AS_STRING = Buffer.from(',"valueEncoding":"string"');
+const NULL_VALUE = Buffer.from('null,"valueEncoding":null');
+const NULL = Buffer.from('null');
+/** The encoding of every one-byte field (header flags such as mqtt.qos): no work per record. */
+const ONE_BYTE = Array.from({ length: 256 }, (_, b) => {
+  const bytes = Buffer.from([b]);
+  return Buffer.from(isUtf8(bytes) ? JSON.stringify(bytes.toString('utf8')) : `{"base64":"${bytes.toString('base64')}"}`);
+});
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+
+/** A growable byte buffer: one allocation per chunk of records, not one per field. */
+export class ByteSink {
+  buf: Buffer;
+  pos = 0;
+
+  constructor(size = 256 * 1024) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  reserve(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.pos + n));
+    this.buf.copy(grown, 0, 0, this.pos);
+    this.buf = grown;
+  }
+
+  bytes(b: Uint8Array): void {
+    this.reserve(b.length);
+    this.buf.set(b, this.pos);
+    this.pos += b.length;
+  }
+
+  /** ASCII-only text (digits, precomputed JSON punctuation). */
+  ascii(s: string): void {
+    this.reserve(s.length);
+    this.pos += this.buf.write(s, this.pos, 'latin1');
+  }
+
+  utf8(s: string): void {
+    this.reserve(s.length * 3);
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** Precomputed bytes, copied by hand: faster than Buffer#set for the short pieces of a line. */
+  piece(b: Buffer): void {
+    this.reserve(b.length);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < b.length; i++) buf[pos++] = b[i]!;
+    this.pos = pos;
+  }
+
+  /** An integer in decimal. */
+  integer(n: number): void {
+    const text = String(n);
+    this.reserve(text.length);
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = 0; i < text.length; i++) buf[pos++] = text.charCodeAt(i);
+    this.pos = pos;
+  }
+
+  byte(b: number): void {
+    this.reserve(1);
+    this.buf[this.pos++] = b;
+  }
+
+  /** The bytes written so far, as a buffer of their own; the sink starts over. */
+  take(): Buffer {
+    const out = Buffer.from(this.buf.subarray(0, this.pos));
+    this.pos = 0;
+    return out;
+  }
+}
+
+export class NdjsonEncoder {
+  private readonly prefixes = new Map<number, Buffer>();
+  private readonly headerStarts = new Map<string, Buffer>();
+  private readonly sink = new ByteSink();
+
+  constructor(
+    private readonly topic: string,
+    private readonly options: NdjsonOptions = {},
+  ) {}
+
+  /** The lines of `records` (all from `partition`), newline-terminated, as one buffer. */
+  encode(partition: number, records: readonly LogRecord[]): Buffer {
+    const prefix = this.prefix(partition);
+    const sink = this.sink;
+    for (const r of records) {
+      sink.piece(prefix);
+      sink.integer(r.offset);
+      sink.piece(TIMESTAMP);
+      sink.integer(r.timestamp);
+      sink.piece(KEY);
+      writeBytesField(sink, r.key);
+      sink.piece(VALUE);
+      this.writeValue(r.value);
+      sink.piece(HEADERS);
+      this.writeHeaders(r.headers);
+      sink.piece(END);
+    }
+    return sink.take();
+  }
+
+  private prefix(partition: number): Buffer {
+    let prefix = this.prefixes.get(partition);
+    if (prefix === undefined) {
+      prefix = Buffer.from(`{"topic":${JSON.stringify(this.topic)},"partition":${partition},"offset":`);
+      this.prefixes.set(partition, prefix);
+    }
+    return prefix;
+  }
+
+  private writeHeaders(headers: readonly RecordHeader[]): void {
+    const sink = this.sink;
+    for (let h = 0; h < headers.length; h++) {
+      const header = headers[h]!;
+      if (h > 0) sink.byte(0x2c);
+      sink.piece(this.headerStart(header[0]));
+      writeBytesField(sink, header[1]);
+      sink.byte(0x5d);
+    }
+  }
+
+  /** `["name",` for a header name, cached: a topic's records carry the same few names. */
+  private headerStart(name: string): Buffer {
+    let start = this.headerStarts.get(name);
+    if (start === undefined) {
+      start = Buffer.from(`[${JSON.stringify(name)},`);
+      if (this.headerStarts.size < 1000) this.headerStarts.set(name, start);
+    }
+    return start;
+  }
+
+  private writeValue(value: Buffer | null): void {
+    const sink = this.sink;
+    if (value === null) return sink.piece(NULL_VALUE);
+    if (!this.options.forceBase64 && isUtf8(value)) {
+      if (isJson(value)) {
+        const start = sink.pos;
+        sink.bytes(value);
+        // In valid JSON a CR or LF can only be whitespace between tokens (inside strings they
+        // must be escaped), so blanking them keeps the value and the one-line framing.
+        for (let i = start; i < sink.pos; i++) {
+          const b = sink.buf[i]!;
+          if (b === NEWLINE || b === RETURN) sink.buf[i] = 0x20;
+        }
+        return sink.piece(AS_JSON);
+      }
+      writeJsonString(sink, value);
+      return sink.piece(AS_STRING);
+    }
+    sink.ascii(`"${value.toString('base64')}","valueEncoding":"base64"`);
+  }
+}
+
+/** Whether UTF-8 `bytes` are one JSON text. A cheap first-byte test spares most non-JSON a parse. */
+export function isJson(bytes: Buffer): boolean {
+  let i = 0;
+  while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x09 || bytes[i] === NEWLINE || bytes[i] === RETURN)) i++;
+  if (i === bytes.length) return false;
+  const first = bytes[i]!;
+  // { [ " - 0-9 t f n
+  const plausible = first === 0x7b || first === 0x5b || first === QUOTE || first === 0x2d || (first >= 0x30 && first <= 0x39) || first === 0x74 || first === 0x66 || first === 0x6e;
+  if (!plausible) return false;
+  try {
+    JSON.parse(bytes.toString('utf8'));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A key or header value: a JSON string when UTF-8, {"base64":…} when not, null when null. */
+function writeBytesField(sink: ByteSink, bytes: Buffer | null): void {
+  if (bytes === null) return sink.piece(NULL);
+  if (bytes.length === 1) return sink.piece(ONE_BYTE[bytes[0]!]!);
+  if (isUtf8(bytes)) return writeJsonString(sink, bytes);
+  sink.ascii(`{"base64":"${bytes.toString('base64')}"}`);
+}
+
+/** UTF-8 `bytes` as a JSON string: copied when nothing needs escaping, else JSON.stringify. */
+function writeJsonString(sink: ByteSink, bytes: Buffer): void {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b < 0x20 || b === QUOTE || b === BACKSLASH) return sink.utf8(JSON.stringify(bytes.toString('utf8')));
+  }
+  sink.reserve(bytes.length + 2);
+  sink.buf[sink.pos++] = QUOTE;
+  sink.buf.set(bytes, sink.pos);
+  sink.pos += bytes.length;
+  sink.buf[sink.pos++] = QUOTE;
+}

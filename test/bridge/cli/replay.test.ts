@@ -1,0 +1,174 @@
+// `tributary replay` and `tributary readers` as a user runs them: real processes on real stored
+// data, over HTTP from a running node and from a stopped node's data directory.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Log } from '../../../broker/log/log.js';
+import { CLI, runCli, startCliNode } from '../../helpers/cli.js';
+import { payload, seed } from '../../helpers/replay-data.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+async function seededDataDir(t: Parameters<typeof tempDir>[0], partitions: number, perPartition: number): Promise<{ dataDir: string; t0: number }> {
+  const dataDir = join(tempDir(t), 'data');
+  const log = await Log.open({ dataDir, durability: 'write' });
+  const t0 = await seed(log, 'telemetry', partitions, perPartition, { batch: 1000 });
+  await log.close();
+  return { dataDir, t0 };
+}
+
+function parseLines(stdout: string): Array<{ partition: number; offset: number; key: string; value: unknown; valueEncoding: string }> {
+  return stdout === '' ? [] : stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+}
+
+test('over HTTP and from the data directory: the same records, in every format, nothing extra on a pipe', async (t) => {
+  const { dataDir } = await seededDataDir(t, 2, 3000);
+  const node = await startCliNode(t, dataDir);
+  const viaHttp = {
+    ndjson: runCli(['replay', '--url', node.url, '--topic', 'telemetry']),
+    csv: runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--format', 'csv']),
+    raw: runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--format', 'raw', '--partition', '1']),
+    base64: runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--base64', '--partition', '0', '--from-offset', '100', '--to-offset', '200']),
+  };
+  const file = join(tempDir(t), 'out.ndjson');
+  const toFile = runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--key', 'sensor-1', '--out', file]);
+  await node.stop();
+  const viaDir = {
+    ndjson: runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry']),
+    csv: runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--format', 'csv']),
+    raw: runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--format', 'raw', '--partition', '1']),
+    base64: runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--base64', '--partition', '0', '--from-offset', '100', '--to-offset', '200']),
+  };
+  for (const [format, r] of Object.entries(viaHttp)) {
+    assert.equal(r.status, 0, `${format}: ${r.stderr}`);
+    assert.equal(r.stderr, '', `${format}: nothing on stderr when it is not a terminal`);
+    assert.equal(r.stdout, viaDir[format as keyof typeof viaDir].stdout, `${format}: HTTP and data dir agree`);
+  }
+  const lines = parseLines(viaHttp.ndjson.stdout);
+  assert.equal(lines.length, 6000);
+  assert.deepEqual(lines.filter((l) => l.partition === 1).map((l) => l.offset), Array.from({ length: 3000 }, (_, i) => i));
+  assert.deepEqual(
+    lines.slice(0, 6).map((l) => [l.partition, l.offset, l.valueEncoding]),
+    [[0, 0, 'json'], [1, 0, 'json'], [0, 1, 'string'], [1, 1, 'string'], [0, 2, 'base64'], [1, 2, 'base64']],
+  );
+  assert.equal(viaHttp.csv.stdout.split('\r\n').length, 6002);
+  const b64 = parseLines(viaHttp.base64.stdout);
+  assert.deepEqual(b64.map((l) => l.offset), Array.from({ length: 100 }, (_, i) => 100 + i));
+  assert.ok(b64.every((l) => Buffer.from(l.value as string, 'base64').equals(payload(0, l.offset))));
+  assert.equal(toFile.status, 0, toFile.stderr);
+  assert.equal(toFile.stdout, '');
+  const keyed = parseLines(readFileSync(file, 'utf8'));
+  assert.equal(keyed.length, 1200);
+  assert.ok(keyed.every((l) => l.key === 'sensor-1'));
+});
+
+test('bad input: one line on stderr naming the problem and the valid range, non-zero exit', async (t) => {
+  const { dataDir } = await seededDataDir(t, 2, 100);
+  const node = await startCliNode(t, dataDir);
+  const cases: Array<[string[], number, RegExp]> = [
+    [['--topic', 'nope'], 1, /^tributary: unknown topic 'nope' \(topics: mqtt, telemetry\) \[TRIB_UNKNOWN_TOPIC\]\n$/],
+    [['--topic', 'telemetry', '--partition', '0', '--from-offset', '500'], 1, /^tributary: offset 500 is out of range for telemetry-0: valid offsets are 0\.\.100 \(log start \.\. log end\) \[TRIB_OFFSET_OUT_OF_RANGE\]\n$/],
+    [['--topic', 'telemetry', '--partition', '9'], 1, /^tributary: topic 'telemetry' has no partition 9 \(valid: 0\.\.1\) \[TRIB_UNKNOWN_PARTITION\]\n$/],
+    [['--topic', 'telemetry', '--from-time', 'last tuesday'], 2, /^tributary: --from-time: 'last tuesday' is not a time; use ISO 8601 .* \[TRIB_USAGE\]\n$/],
+    [['--topic', 'telemetry', '--to-time', '-1x'], 2, /^tributary: --to-time: '-1x' is not a time/],
+    [['--topic', 'telemetry', '--from-offset', '1', '--from-time', '-1h', '--partition', '0'], 2, /give --from-offset or --from-time, not both/],
+    [['--topic', 'telemetry', '--partition', 'x'], 2, /--partition must be a non-negative integer, got 'x'/],
+    [['--topic', 'telemetry', '--format', 'xml'], 2, /--format must be one of ndjson, csv, raw, got 'xml'/],
+    [['--topic', 'telemetry', '--rate', '10'], 2, /--qos, --rate and --speed only apply with --to-mqtt/],
+    [['--topic', 'telemetry', '--to-mqtt', 'http://x'], 2, /'http:' is not an MQTT URL scheme/],
+    [['--topic', 'telemetry', '--to-mqtt', 'mqtt://127.0.0.1:1/x', '--speed', 'fast'], 2, /--speed must be like 1x, 10x, 0\.5x or max/],
+    [['--topic', 'telemetry', '--reader', 'no/slash'], 2, /reader name 'no\/slash' must be/],
+    [['--frobnicate'], 2, /^tributary: Unknown option '--frobnicate' \(see tributary replay --help\) \[TRIB_USAGE\]\n$/],
+    [[], 2, /--topic is required/],
+  ];
+  for (const [args, status, stderr] of cases) {
+    const r = runCli(['replay', '--url', node.url, ...args]);
+    assert.equal(r.status, status, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, stderr, args.join(' '));
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  }
+  const down = runCli(['replay', '--url', 'http://127.0.0.1:1', '--topic', 'telemetry']);
+  assert.equal(down.status, 2);
+  assert.match(down.stderr, /^tributary: cannot reach a Tributary node at http:\/\/127\.0\.0\.1:1 \(ECONNREFUSED\); is it running\? For a stopped node use --data-dir \[TRIB_USAGE\]\n$/);
+  const locked = runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry']);
+  assert.equal(locked.status, 1);
+  assert.match(locked.stderr, /TRIB_DATA_DIR_LOCKED/);
+  await node.stop();
+  const nothing = runCli(['replay', '--data-dir', join(dataDir, 'nope'), '--topic', 'telemetry']);
+  assert.equal(nothing.status, 2);
+  assert.match(nothing.stderr, /--data-dir: no Tributary log in .*nope \(no log\.db\)/);
+  const offline = runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--partition', '1', '--to-offset', '101']);
+  assert.match(offline.stderr, /offset 101 is out of range for telemetry-1: valid offsets are 0\.\.100/);
+});
+
+test('a named reader resumes where it stopped, over HTTP and from the data directory; readers shows its lag', async (t) => {
+  const { dataDir, t0 } = await seededDataDir(t, 2, 1000);
+  const node = await startCliNode(t, dataDir);
+  const first = runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--reader', 'nightly', '--to-time', new Date(t0 + 5000).toISOString()]);
+  assert.equal(first.status, 0, first.stderr);
+  assert.equal(parseLines(first.stdout).length, 1000, 'offsets 0..499 of both partitions');
+  const listed = runCli(['readers', '--url', node.url]);
+  assert.equal(listed.status, 0, listed.stderr);
+  assert.match(listed.stdout, /^READER\s+TOPIC\s+PARTITION\s+NEXT\s+END\s+LAG\s+UPDATED\nnightly\s+telemetry\s+0\s+500\s+1000\s+500\s+\S+\nnightly\s+telemetry\s+1\s+500\s+1000\s+500\s+\S+\n$/);
+  // With --from-time given again, the stored position still wins.
+  const second = runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--reader', 'nightly', '--from-time', '-1w', '--partition', '0']);
+  assert.deepEqual(parseLines(second.stdout).map((l) => l.offset), Array.from({ length: 500 }, (_, i) => 500 + i));
+  // A key filter still moves the position to the end of the range it covered.
+  const keyed = runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--reader', 'nightly', '--partition', '1', '--key', 'sensor-0', '--to-offset', '700']);
+  assert.deepEqual(parseLines(keyed.stdout).map((l) => l.offset), [500, 505, 510, 515, 520, 525].concat(Array.from({ length: 34 }, (_, i) => 530 + i * 5)));
+  await node.stop();
+  const json = JSON.parse(runCli(['readers', '--data-dir', dataDir, '--json']).stdout) as { readers: Array<{ partition: number; nextOffset: number; lag: number }> };
+  assert.deepEqual(json.readers.map((r) => [r.partition, r.nextOffset, r.lag]), [[0, 1000, 0], [1, 700, 300]]);
+  const offline = runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--reader', 'nightly', '--partition', '1']);
+  assert.deepEqual(parseLines(offline.stdout).map((l) => l.offset), Array.from({ length: 300 }, (_, i) => 700 + i));
+  assert.equal(parseLines(runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--reader', 'nightly']).stdout).length, 0, 'nothing new');
+  const deleted = runCli(['readers', '--data-dir', dataDir, '--delete', 'nightly']);
+  assert.match(deleted.stderr, /deleted reader 'nightly' \(2 positions\)/);
+  assert.equal(parseLines(runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--reader', 'nightly']).stdout).length, 2000);
+});
+
+test('a reader killed mid-stream loses nothing: the next run starts at or before the first record it did not deliver', async (t) => {
+  const { dataDir } = await seededDataDir(t, 1, 300_000);
+  const node = await startCliNode(t, dataDir);
+  const child = spawn(process.execPath, [CLI, 'replay', '--url', node.url, '--topic', 'telemetry', '--reader', 'crashy'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  // A consumer that reads slowly: the pipe fills, the replay waits on it and commits meanwhile.
+  const chunks: Buffer[] = [];
+  child.stdout.pause();
+  const committed = (): number | null => {
+    const r = JSON.parse(runCli(['readers', '--url', node.url, '--json']).stdout) as { readers: Array<{ nextOffset: number }> };
+    return r.readers[0]?.nextOffset ?? null;
+  };
+  for (let i = 0; i < 200 && committed() === null; i++) {
+    child.stdout.read();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  child.kill('SIGKILL');
+  child.stdout.on('data', (c: Buffer) => chunks.push(c));
+  child.stdout.resume();
+  await new Promise((resolve) => child.on('close', resolve));
+  const position = committed();
+  assert.ok(position !== null && position > 0 && position < 300_000, `committed ${position}`);
+  // Everything before the committed position came out of the first run...
+  const text = Buffer.concat(chunks).toString();
+  const firstRun = parseLines(text.slice(0, text.lastIndexOf('\n') + 1)).map((l) => l.offset);
+  assert.ok(firstRun.length >= position!, `first run delivered ${firstRun.length}, committed ${position}`);
+  assert.deepEqual(firstRun.slice(0, position!), Array.from({ length: position! }, (_, i) => i));
+  // ...and the next run starts exactly there.
+  const resumed = runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--reader', 'crashy']);
+  assert.equal(resumed.status, 0, resumed.stderr);
+  const resumedOffsets = parseLines(resumed.stdout).map((l) => l.offset);
+  assert.equal(resumedOffsets[0], position);
+  assert.equal(resumedOffsets.at(-1), 299_999);
+  assert.equal(resumedOffsets.length, 300_000 - position!);
+});
+
+test('on a terminal the progress bar shows rate and ETA on stderr', { skip: spawnSync('script', ['--version']).status !== 0 ? 'needs script(1) from util-linux' : false }, async (t) => {
+  const { dataDir } = await seededDataDir(t, 1, 20_000);
+  const out = join(tempDir(t), 'out.ndjson');
+  const r = spawnSync('script', ['-qec', `${process.execPath} ${CLI} replay --data-dir ${dataDir} --topic telemetry --out ${out}`, '/dev/null'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(r.stdout, /replayed 20\.0k records in \d+\.\d s/);
+  assert.equal(readFileSync(out, 'utf8').split('\n').length, 20_001);
+});

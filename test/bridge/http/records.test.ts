@@ -1,0 +1,168 @@
+// The records API against a whole node in this process: real HTTP, real stored data, and a raw
+// TCP client to play the slow reader and the one that hangs up.
+import assert from 'node:assert/strict';
+import { connect as tcpConnect } from 'node:net';
+import { test } from 'node:test';
+import { startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
+import { payload, seed } from '../../helpers/replay-data.js';
+import { waitFor } from '../../helpers/wait-for.js';
+
+async function node(t: Parameters<typeof startTestNode>[0]): Promise<{ n: TestNode; base: string }> {
+  const n = await startTestNode(t);
+  return { n, base: `http://127.0.0.1:${n.node.http.port}` };
+}
+
+async function ndjson(url: string): Promise<Array<Record<string, unknown>>> {
+  const res = await fetch(url);
+  assert.equal(res.status, 200, await res.clone().text());
+  assert.match(res.headers.get('content-type') ?? '', /^application\/x-ndjson/);
+  const text = await res.text();
+  return text === '' ? [] : text.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+async function errorOf(url: string, init?: RequestInit): Promise<{ status: number; code: string; message: string }> {
+  const res = await fetch(url, init);
+  const body = (await res.json()) as { code: string; message: string };
+  return { status: res.status, code: body.code, message: body.message };
+}
+
+test('topic details, and records with every filter', async (t) => {
+  const { n, base } = await node(t);
+  const t0 = await seed(n.node.log, 'telemetry', 2, 1000);
+
+  const details = (await (await fetch(`${base}/api/topics/telemetry`)).json()) as { name: string; partitions: Array<{ partition: number; logStartOffset: number; logEndOffset: number; bytes: number }> };
+  assert.equal(details.name, 'telemetry');
+  assert.deepEqual(details.partitions.map((p) => [p.partition, p.logStartOffset, p.logEndOffset]), [[0, 0, 1000], [1, 0, 1000]]);
+  assert.ok(details.partitions.every((p) => p.bytes > 1000 * 20));
+
+  const all = await ndjson(`${base}/api/topics/telemetry/records`);
+  assert.equal(all.length, 2000);
+  // Both partitions, merged by timestamp; offsets in order within each.
+  for (let i = 1; i < all.length; i++) assert.ok((all[i]!.timestamp as number) >= (all[i - 1]!.timestamp as number));
+  for (const p of [0, 1]) assert.deepEqual(all.filter((l) => l.partition === p).map((l) => l.offset), Array.from({ length: 1000 }, (_, i) => i));
+  const third = all.find((l) => l.partition === 1 && l.offset === 3)!;
+  assert.deepEqual(third, { topic: 'telemetry', partition: 1, offset: 3, timestamp: t0 + 30, key: 'sensor-3', value: JSON.parse(payload(1, 3).toString()), valueEncoding: 'json', headers: [['mqtt.topic', 'site/1/sensor-3']] });
+
+  const slice = await ndjson(`${base}/api/topics/telemetry/records?partition=1&from-offset=10&to-offset=20`);
+  assert.deepEqual(slice.map((l) => [l.partition, l.offset]), Array.from({ length: 10 }, (_, i) => [1, 10 + i]));
+
+  const timed = await ndjson(`${base}/api/topics/telemetry/records?partition=0&from-time=${t0 + 100}&to-time=${new Date(t0 + 200).toISOString()}`);
+  assert.deepEqual(timed.map((l) => l.offset), Array.from({ length: 10 }, (_, i) => 10 + i));
+
+  const keyed = await ndjson(`${base}/api/topics/telemetry/records?partition=0&key=sensor-2`);
+  assert.equal(keyed.length, 200);
+  assert.ok(keyed.every((l) => l.key === 'sensor-2'));
+
+  const binary = await ndjson(`${base}/api/topics/telemetry/records?partition=0&from-offset=2&to-offset=3&base64=true`);
+  assert.deepEqual([binary[0]!.value, binary[0]!.valueEncoding], [payload(0, 2).toString('base64'), 'base64']);
+
+  const csv = await fetch(`${base}/api/topics/telemetry/records?partition=0&to-offset=3&format=csv`);
+  assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
+  assert.equal((await csv.text()).split('\r\n').length, 5, 'header, three rows, trailing empty');
+});
+
+test('bad requests are 4xx with a JSON body naming the code and the valid range', async (t) => {
+  const { n, base } = await node(t);
+  await seed(n.node.log, 'telemetry', 2, 100);
+  const records = `${base}/api/topics/telemetry/records`;
+  assert.deepEqual(await errorOf(`${base}/api/topics/nope`), { status: 404, code: 'TRIB_UNKNOWN_TOPIC', message: "unknown topic 'nope' (topics: mqtt, telemetry)" });
+  assert.equal((await errorOf(`${base}/api/topics/nope/records`)).code, 'TRIB_UNKNOWN_TOPIC');
+  assert.deepEqual(await errorOf(`${records}?partition=5`), { status: 404, code: 'TRIB_UNKNOWN_PARTITION', message: "topic 'telemetry' has no partition 5 (valid: 0..1)" });
+  const above = await errorOf(`${records}?partition=0&from-offset=101`);
+  assert.deepEqual([above.status, above.code], [400, 'TRIB_OFFSET_OUT_OF_RANGE']);
+  assert.match(above.message, /valid offsets are 0\.\.100/);
+  assert.match((await errorOf(`${records}?partition=1&to-offset=500`)).message, /offset 500 is out of range for telemetry-1: valid offsets are 0\.\.100/);
+  await n.node.log.enforceRetention(Date.now() + 365 * 86_400_000); // everything is now older than the default retention
+  await n.node.log.append('telemetry', 0, [{ timestamp: Date.now(), key: null, value: Buffer.from('new') }]);
+  assert.match((await errorOf(`${records}?partition=0&from-offset=3`)).message, /offset 3 is out of range for telemetry-0: valid offsets are 100\.\.101/);
+  const badTime = await errorOf(`${records}?from-time=yesterday`);
+  assert.deepEqual([badTime.status, badTime.code], [400, 'TRIB_USAGE']);
+  assert.match(badTime.message, /from-time: 'yesterday' is not a time; use ISO 8601/);
+  assert.equal((await errorOf(`${records}?from-offset=3`)).message, "topic 'telemetry' has 2 partitions: an offset bound needs a partition (--partition / partition=)");
+  assert.equal((await errorOf(`${records}?from-time=-1h&to-time=-2h`)).message, 'the from time is after the to time');
+  assert.match((await errorOf(`${records}?limit=3`)).message, /unknown parameter 'limit'/);
+  assert.match((await errorOf(`${records}?format=xml`)).message, /format must be one of ndjson, csv, raw/);
+  assert.equal((await errorOf(`${records}`, { method: 'POST' })).status, 405);
+});
+
+test('a slow reader holds the read back; a client that hangs up stops it', async (t) => {
+  const { n, base } = await node(t);
+  const total = 200_000;
+  await seed(n.node.log, 'telemetry', 1, total, { batch: 1000 });
+  const stats = n.node.http.records.stats;
+  const socket = tcpConnect(n.node.http.port, '127.0.0.1');
+  t.after(() => socket.destroy());
+  await new Promise((resolve) => socket.once('connect', resolve));
+  // Read the status line, then stop reading altogether.
+  socket.write(`GET /api/topics/telemetry/records HTTP/1.1\r\nHost: x\r\n\r\n`);
+  await new Promise((resolve) => socket.once('data', resolve));
+  socket.pause();
+  let before = -1;
+  // Steady once the socket buffers are full: the read waits for 'drain'.
+  await waitFor(() => {
+    const steady = stats.recordsRead === before && stats.recordsRead > 0;
+    before = stats.recordsRead;
+    return steady;
+  }, 'the stream to stop reading');
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.equal(stats.recordsRead, before, 'nothing more is read while the client does not read');
+  assert.ok(stats.recordsRead < total / 2, `read ${stats.recordsRead} of ${total} records for a client that reads nothing`);
+  assert.equal(stats.active, 1);
+  const heapBefore = process.memoryUsage().heapUsed;
+
+  socket.destroy();
+  await waitFor(() => stats.active === 0, 'the stream to end after the client left');
+  const readAtEnd = stats.recordsRead;
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  assert.equal(stats.recordsRead, readAtEnd);
+  assert.ok(readAtEnd < total);
+  assert.ok(process.memoryUsage().heapUsed < heapBefore + 64 * 1024 * 1024);
+
+  // The node still serves, and a full read is complete.
+  const res = await fetch(`${base}/api/topics/telemetry/records?format=raw`);
+  const body = Buffer.from(await res.arrayBuffer());
+  let lines = 0;
+  for (let i = body.indexOf(0x0a); i !== -1; i = body.indexOf(0x0a, i + 1)) lines++;
+  assert.ok(lines >= total, 'every record (binary payloads may hold newlines of their own)');
+});
+
+test('a client that reads part of a stream and hangs up ends it', async (t) => {
+  const { n, base } = await node(t);
+  await seed(n.node.log, 'telemetry', 1, 100_000, { batch: 1000 });
+  const stats = n.node.http.records.stats;
+  const controller = new AbortController();
+  const res = await fetch(`${base}/api/topics/telemetry/records`, { signal: controller.signal });
+  const reader = res.body!.getReader();
+  await reader.read();
+  controller.abort();
+  await waitFor(() => stats.active === 0, 'the stream to end');
+  assert.ok(stats.recordsRead < 100_000);
+});
+
+test('named readers: the client commits positions, the node lists their lag, bad commits are refused', async (t) => {
+  const { n, base } = await node(t);
+  await seed(n.node.log, 'telemetry', 2, 100);
+  const commit = (reader: string, body: unknown): Promise<Response> => fetch(`${base}/api/readers/${reader}/positions`, { method: 'POST', body: JSON.stringify(body) });
+
+  // A stream with reader= moves nothing by itself.
+  assert.equal((await ndjson(`${base}/api/topics/telemetry/records?reader=nightly`)).length, 200);
+  assert.deepEqual(await (await fetch(`${base}/api/readers`)).json(), { readers: [] });
+
+  assert.equal((await commit('nightly', { topic: 'telemetry', positions: [{ partition: 0, nextOffset: 40 }, { partition: 1, nextOffset: 100 }] })).status, 200);
+  const next = await ndjson(`${base}/api/topics/telemetry/records?reader=nightly&partition=0`);
+  assert.deepEqual([next.length, next[0]!.offset], [60, 40]);
+  assert.equal((await ndjson(`${base}/api/topics/telemetry/records?reader=nightly&partition=1`)).length, 0);
+
+  const listing = (await (await fetch(`${base}/api/readers`)).json()) as { readers: Array<{ reader: string; partition: number; nextOffset: number; lag: number }> };
+  assert.deepEqual(listing.readers.map((r) => [r.reader, r.partition, r.nextOffset, r.lag]), [['nightly', 0, 40, 60], ['nightly', 1, 100, 0]]);
+
+  const beyond = await commit('nightly', { topic: 'telemetry', positions: [{ partition: 0, nextOffset: 101 }] });
+  assert.equal(beyond.status, 400);
+  assert.match(((await beyond.json()) as { message: string }).message, /valid offsets are 0\.\.100/);
+  assert.equal((await commit('bad name', { topic: 'telemetry', positions: [] })).status, 400);
+  assert.equal((await commit('nightly', 'not positions')).status, 400);
+  assert.equal((await errorOf(`${base}/api/readers/nightly/positions`, { method: 'POST', body: '{' })).code, 'TRIB_USAGE');
+
+  assert.deepEqual(await (await fetch(`${base}/api/readers/nightly`, { method: 'DELETE' })).json(), { reader: 'nightly', deleted: 2 });
+  assert.equal((await ndjson(`${base}/api/topics/telemetry/records?reader=nightly&partition=0`)).length, 100);
+});

@@ -29,6 +29,7 @@ export const ERROR_CODES = [
   'TRIB_HTTP_NOT_FOUND',
   'TRIB_HTTP_INTERNAL',
   'TRIB_HTTP_UNAUTHORIZED',
+  'TRIB_REPLAY_TARGET',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -237,5 +238,15 @@ export class SessionStoreError extends TributaryError {
   readonly retriable = false;
   constructor(message: string, options?: TributaryErrorOptions) {
     super(`MQTT session store: ${message}`, options);
+  }
+}
+
+/** The MQTT broker a replay publishes into (--to-mqtt) refused the connection or a publish. */
+export class ReplayTargetError extends TributaryError {
+  readonly code = 'TRIB_REPLAY_TARGET';
+  // Retriable: with --reader the next run resumes after the last acknowledged record.
+  readonly retriable = true;
+  constructor(message: string, options?: TributaryErrorOptions) {
+    super(`--to-mqtt: ${message}`, options);
   }
 }

@@ -5,7 +5,7 @@
 // acknowledged (QoS 1/2) or written to the socket (QoS 0); only then may a reader position move.
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
-import { UsageError } from '../../broker/errors.js';
+import { ReplayTargetError, UsageError } from '../../broker/errors.js';
 import type { LogRecord } from '../../broker/log/record-batch.js';
 
 export type Pace = { kind: 'max' } | { kind: 'rate'; perSecond: number } | { kind: 'speed'; factor: number };
@@ -54,6 +54,8 @@ export function parseQos(text: string | undefined): 0 | 1 | 2 {
   throw new UsageError(`--qos must be 0, 1 or 2, got '${text}'`);
 }
 
+const IN_FLIGHT = 16;
+
 export class MqttReplaySink {
   private sent = 0;
   private startedAt = 0;
@@ -72,18 +74,25 @@ export class MqttReplaySink {
       const client = await mqtt.connectAsync(target.brokerUrl, { reconnectPeriod: 0, connectTimeout: 10_000, clientId: `tributary-replay-${process.pid}-${Date.now().toString(36)}` });
       return new MqttReplaySink(client, target, logTopic, qos, pace);
     } catch (err) {
-      throw new UsageError(`--to-mqtt: cannot connect to ${target.brokerUrl}: ${(err as Error).message}`);
+      throw new ReplayTargetError(`cannot connect to ${target.brokerUrl}: ${(err as Error).message}`, { cause: err });
     }
   }
 
-  /** Publishes the records in order, paced; resolves once all of them were acknowledged. */
+  /**
+   * Publishes the records in order, paced; resolves once all of them were acknowledged. At most
+   * IN_FLIGHT publishes await their acknowledgement at once: brokers bound what they take in
+   * flight from one client (mosquitto's max_inflight_messages is 20, MQTT 5's receive maximum),
+   * and mosquitto 2.0 stalls delivery when a QoS 2 burst goes past it.
+   */
   async publish(records: readonly LogRecord[]): Promise<void> {
     const acks: Array<Promise<unknown>> = [];
-    for (const r of records) {
+    for (let i = 0; i < records.length; i++) {
+      const r = records[i]!;
       await this.wait(r.timestamp);
+      if (i >= IN_FLIGHT) await acks[i - IN_FLIGHT];
       acks.push(
         this.client.publishAsync(this.topicOf(r), r.value ?? Buffer.alloc(0), { qos: this.qos }).catch((err: Error) => {
-          throw new UsageError(`--to-mqtt: publish to ${this.target.brokerUrl} failed: ${err.message}`);
+          throw new ReplayTargetError(`publish to ${this.target.brokerUrl} failed: ${err.message}`, { cause: err });
         }),
       );
       this.sent++;

@@ -1,0 +1,128 @@
+// Replay into a real broker: Debian's mosquitto on a free port, checked by an independent
+// subscriber (mosquitto_sub) that prints each message's topic and payload bytes in hex.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { Log } from '../../broker/log/log.js';
+import { freePort, runCliAsync, startCliNode } from '../helpers/cli.js';
+import { payload, seed, SPACING_MS } from '../helpers/replay-data.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+async function startMosquitto(t: TestContext): Promise<number> {
+  const port = await freePort();
+  const broker = spawn('mosquitto', ['-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
+  broker.on('error', (err) => assert.fail(`mosquitto could not run (install the Debian package mosquitto): ${err.message}`));
+  t.after(() => broker.kill('SIGKILL'));
+  await listening(port);
+  assert.equal(broker.exitCode, null, 'mosquitto is running');
+  return port;
+}
+
+/** Polls a TCP port until it accepts connections. */
+async function listening(port: number): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect(port, '127.0.0.1', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+interface Subscriber {
+  child: ChildProcess;
+  /** What arrived, probes left out. */
+  messages: Array<{ topic: string; hex: string }>;
+}
+
+/**
+ * mosquitto_sub on `filter` plus a probe topic; resolves once a probe published with mosquitto_pub
+ * came through, i.e. once the subscription is in place.
+ */
+async function subscribe(t: TestContext, port: number, filter: string): Promise<Subscriber> {
+  const child = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', filter, '-t', 'probe', '-F', '%t %x', '-i', `sub-${filter.replace(/\W/g, '')}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill('SIGKILL'));
+  const messages: Subscriber['messages'] = [];
+  let probed = false;
+  let rest = '';
+  child.stdout!.on('data', (c: Buffer) => {
+    const lines = (rest + c.toString()).split('\n');
+    rest = lines.pop()!;
+    for (const line of lines) {
+      const space = line.indexOf(' ');
+      if (line.startsWith('probe ')) probed = true;
+      else messages.push({ topic: line.slice(0, space), hex: line.slice(space + 1) });
+    }
+  });
+  for (let i = 0; i < 100 && !probed; i++) {
+    spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'probe', '-m', 'p'], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(probed, 'mosquitto_sub subscribed');
+  return { child, messages };
+}
+
+async function seeded(t: TestContext, partitions: number, perPartition: number): Promise<string> {
+  const dataDir = join(tempDir(t), 'data');
+  const log = await Log.open({ dataDir, durability: 'write' });
+  await seed(log, 'telemetry', partitions, perPartition);
+  await log.close();
+  return dataDir;
+}
+
+function expected(partitions: number, perPartition: number, prefix: string): string[] {
+  const out: string[] = [];
+  for (let p = 0; p < partitions; p++) for (let i = 0; i < perPartition; i++) out.push(`${prefix}site/${p}/sensor-${i % 5} ${payload(p, i).toString('hex')}`);
+  return out.sort();
+}
+
+test('replay --to-mqtt republishes every record on its original topic under the prefix, byte for byte (QoS 1, data dir)', async (t) => {
+  const port = await startMosquitto(t);
+  const dataDir = await seeded(t, 2, 500);
+  const sub = await subscribe(t, port, 'replayed/#');
+  const r = await runCliAsync(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--to-mqtt', `mqtt://127.0.0.1:${port}/replayed`]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  assert.equal(r.stderr, '');
+  // QoS 1 acknowledged by the broker; the subscriber may still be printing the last ones.
+  await waitFor(() => sub.messages.length >= 1000, 'mosquitto_sub to receive 1000 messages');
+  assert.deepEqual(sub.messages.map((m) => `${m.topic} ${m.hex}`).sort(), expected(2, 500, 'replayed/'));
+});
+
+test('over HTTP with QoS 2 and no prefix: the original topics; --rate and --speed hold the pace', async (t) => {
+  const port = await startMosquitto(t);
+  const dataDir = await seeded(t, 1, 200);
+  const node = await startCliNode(t, dataDir);
+  const sub = await subscribe(t, port, 'site/#');
+  const r = await runCliAsync(['replay', '--url', node.url, '--topic', 'telemetry', '--to-mqtt', `mqtt://127.0.0.1:${port}`, '--qos', '2']);
+  assert.equal(r.status, 0, r.stderr);
+  await waitFor(() => sub.messages.length >= 200, 'mosquitto_sub to receive 200 messages');
+  assert.deepEqual(sub.messages.map((m) => `${m.topic} ${m.hex}`).sort(), expected(1, 200, ''));
+
+  // Pacing can only be checked from below: it must not go faster than asked.
+  let started = Date.now();
+  const rated = await runCliAsync(['replay', '--url', node.url, '--topic', 'telemetry', '--partition', '0', '--to-offset', '21', '--to-mqtt', `mqtt://127.0.0.1:${port}/paced`, '--rate', '20']);
+  assert.equal(rated.status, 0, rated.stderr);
+  assert.ok(Date.now() - started >= 1000, '21 messages at 20/s take at least a second');
+  started = Date.now();
+  // 101 records, SPACING_MS apart: 1 s of original time, played at 1x.
+  const timed = await runCliAsync(['replay', '--url', node.url, '--topic', 'telemetry', '--partition', '0', '--to-offset', String(1 + 1000 / SPACING_MS), '--to-mqtt', `mqtt://127.0.0.1:${port}/paced`, '--speed', '1x']);
+  assert.equal(timed.status, 0, timed.stderr);
+  assert.ok(Date.now() - started >= 1000, 'one second of recorded time takes at least a second at 1x');
+});
+
+test('an unreachable broker is one clear line and a non-zero exit', async (t) => {
+  const dataDir = await seeded(t, 1, 10);
+  const port = await freePort();
+  const r = await runCliAsync(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--to-mqtt', `mqtt://127.0.0.1:${port}`]);
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, new RegExp(`^tributary: --to-mqtt: cannot connect to mqtt://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\[TRIB_REPLAY_TARGET\\]\\n$`));
+});

@@ -7,7 +7,7 @@ import { CursorStore, CURSORS_FILE } from '../../broker/cursors.js';
 import { UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
 import { DATABASE_FILE } from '../../broker/log/schema.js';
-import { jsonBody, send } from '../replay/http-source.js';
+import { jsonBody, send, useToken } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags, type ReaderLag } from '../replay/readers.js';
 
@@ -15,12 +15,14 @@ export const READERS_HELP = `Usage: tributary readers [--url URL | --data-dir DI
 
 Lists named replay readers (replay --reader NAME): position and lag per topic partition.
   --url URL        a running node (default http://127.0.0.1:8080)
+  --token TOKEN    the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --data-dir DIR   a stopped node's data directory instead
   --json           print JSON
   --delete NAME    forget the reader NAME`;
 
 const OPTIONS = {
   url: { type: 'string' },
+  token: { type: 'string' },
   'data-dir': { type: 'string' },
   json: { type: 'boolean' },
   delete: { type: 'string' },
@@ -38,6 +40,7 @@ export async function readersCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${READERS_HELP}\n`);
     return 0;
   }
+  useToken(values.token);
   if (values.delete !== undefined) checkName(values.delete);
   const dataDir = values['data-dir'];
   let readers: ReaderLag[];

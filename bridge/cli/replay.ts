@@ -12,7 +12,7 @@ import { DATABASE_FILE } from '../../broker/log/schema.js';
 import { createEncoder, parseFormat, type Format } from '../replay/formats.js';
 import { LogSource } from '../replay/log-source.js';
 import { decodeLine, LinePositionReader } from '../replay/ndjson-decode.js';
-import { jsonBody, openRecordStream, recordsUrl, RemoteError, send } from '../replay/http-source.js';
+import { jsonBody, openRecordStream, recordsUrl, RemoteError, send, useToken } from '../replay/http-source.js';
 import { MqttReplaySink, parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-sink.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
 import { Positions } from '../replay/positions.js';
@@ -39,6 +39,7 @@ Output:
 
 Source:
   --url URL              a running node (default http://127.0.0.1:8080)
+  --token TOKEN          the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --data-dir DIR         a stopped node's data directory instead`;
 
 const OPTIONS = {
@@ -58,6 +59,7 @@ const OPTIONS = {
   rate: { type: 'string' },
   speed: { type: 'string' },
   url: { type: 'string' },
+  token: { type: 'string' },
   'data-dir': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -105,6 +107,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
     process.stdout.write(`${REPLAY_HELP}\n`);
     return 0;
   }
+  useToken(values.token);
   if (values.topic === undefined) throw new UsageError(`--topic is required\n\n${REPLAY_HELP}`);
   if (values.url !== undefined && values['data-dir'] !== undefined) throw new UsageError('give --url or --data-dir, not both');
   const toMqtt = values['to-mqtt'];

@@ -30,12 +30,23 @@ export function recordsUrl(base: string, topic: string, params: Record<string, s
   return url;
 }
 
+/**
+ * The bearer token for a node whose API is not on loopback (http.token): --token, else the same
+ * TRIBUTARY_HTTP_TOKEN the node itself is configured with.
+ */
+let bearerToken: string | null = null;
+export function useToken(token: string | undefined): void {
+  bearerToken = token ?? process.env.TRIBUTARY_HTTP_TOKEN ?? null;
+}
+
 /** Sends a request and resolves with the response once its status line arrived. */
 export function send(url: URL, method = 'GET', body?: unknown): Promise<IncomingMessage> {
   const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   const payload = body === undefined ? undefined : JSON.stringify(body);
+  const headers: Record<string, string | number> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) };
+  if (bearerToken !== null) headers.authorization = `Bearer ${bearerToken}`;
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } }, resolve);
+    const req = request(url, { method, headers }, resolve);
     req.on('error', (err) =>
       reject(new UsageError(`cannot reach a Tributary node at ${url.origin} (${(err as NodeJS.ErrnoException).code ?? err.message}); is it running? For a stopped node use --data-dir`)),
     );

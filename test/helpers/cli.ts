@@ -19,8 +19,8 @@ export function runCli(args: string[], options: { input?: string } = {}): RunRes
 }
 
 /** Runs the CLI without blocking this process (when the node it talks to lives in it). */
-export function runCliAsync(args: string[]): Promise<RunResult> {
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
+import { runCliAsync } from '../../helpers/cli.js';
 import { startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
 import { payload, seed } from '../../helpers/replay-data.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -165,4 +166,25 @@ test('named readers: the client commits positions, the node lists their lag, bad
 
   assert.deepEqual(await (await fetch(`${base}/api/readers/nightly`, { method: 'DELETE' })).json(), { reader: 'nightly', deleted: 2 });
   assert.equal((await ndjson(`${base}/api/topics/telemetry/records?reader=nightly&partition=0`)).length, 100);
+});
+
+test('with http.token set, the replay routes need it; the CLI sends --token or TRIBUTARY_HTTP_TOKEN', async (t) => {
+  const token = 'replay-test-token-0123456789';
+  const n = await startTestNode(t, { http: { token } });
+  const base = `http://127.0.0.1:${n.node.http.port}`;
+  await seed(n.node.log, 'telemetry', 1, 10);
+  for (const path of ['/api/topics/telemetry', '/api/topics/telemetry/records', '/api/readers']) {
+    const res = await fetch(`${base}${path}`);
+    assert.equal(res.status, 401, path);
+    assert.equal(((await res.json()) as { code: string }).code, 'TRIB_HTTP_UNAUTHORIZED');
+  }
+  assert.equal((await fetch(`${base}/api/readers/x/positions`, { method: 'POST', body: '{}' })).status, 401);
+  const refused = await runCliAsync(['replay', '--url', base, '--topic', 'telemetry']);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, /^tributary: this path needs the bearer token .* \[TRIB_HTTP_UNAUTHORIZED\]\n$/);
+  const withFlag = await runCliAsync(['replay', '--url', base, '--topic', 'telemetry', '--reader', 'tok', '--token', token]);
+  assert.equal(withFlag.status, 0, withFlag.stderr);
+  assert.equal(withFlag.stdout.trimEnd().split('\n').length, 10);
+  const viaEnv = await runCliAsync(['readers', '--url', base], { TRIBUTARY_HTTP_TOKEN: token });
+  assert.match(viaEnv.stdout, /tok\s+telemetry\s+0\s+10\s+10\s+0/);
 });

@@ -186,19 +186,15 @@ export class SimDevice {
     const payload = format === 'binary' ? encodeBinary(seq, reading, profile) : encodeJson(id, seq, reading, profile);
     const sentAt = performance.now();
     this.stats.sent++;
-    if (qos > 0) {
-      this.#inFlight++;
-      this.stats.inFlight++;
-    }
+    // The device's window counts QoS 0 messages until they are written, so that --rate max at
+    // QoS 0 is paced by the socket; the fleet's in-flight figure counts QoS 1/2 only.
+    this.#inFlight++;
+    if (qos > 0) this.stats.inFlight++;
     this.#client!.publish(topic, payload, { qos }, (err) => {
-      if (qos === 0) {
-        if (err) this.stats.failed++;
-        return;
-      }
       this.#inFlight--;
-      this.stats.inFlight--;
+      if (qos > 0) this.stats.inFlight--;
       if (err) this.stats.failed++;
-      else {
+      else if (qos > 0) {
         this.stats.ack(performance.now() - sentAt);
         this.acked?.push(seq);
       }

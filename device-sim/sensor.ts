@@ -4,7 +4,7 @@
 // values), or a profile's own fault (bearing wear, loss of GPS fix, a voltage sag).
 import type { Random } from './random.js';
 import type { FaultKind, Profile, ProfileModel, Site } from './profiles/profile.js';
-import { clamp } from './profiles/profile.js';
+import { clamp, elapsedS } from './profiles/profile.js';
 
 /** Fault codes in the binary encoding (0 = none); the names appear as `fault` in JSON. */
 export const FAULT_CODES: Readonly<Record<string, number>> = {
@@ -37,6 +37,7 @@ export class Sensor {
   #fault: string | null = null;
   #faultLeft = 0;
   #previous: Record<string, number> | null = null;
+  #lastMs: number;
 
   constructor(
     readonly profile: Profile,
@@ -45,7 +46,8 @@ export class Sensor {
     startMs: number,
     private readonly faultRate: number,
   ) {
-    this.#model = profile.create(random, site, startMs);
+    this.#model = profile.create(random, site);
+    this.#lastMs = startMs;
     this.#faults = [...COMMON_FAULTS, ...profile.faults];
   }
 
@@ -53,7 +55,8 @@ export class Sensor {
     this.#advanceFault();
     const fault = this.#fault;
     // The model runs on every sample, faulty or not, so that its clock and state stay continuous.
-    const modelled = this.#model.sample(timeMs, fault);
+    const modelled = this.#model.sample(timeMs, elapsedS(this.#lastMs, timeMs), fault);
+    this.#lastMs = timeMs;
     let values: Record<string, number | null>;
     if (fault === 'dropout') values = Object.fromEntries(this.profile.fields.map((f) => [f.name, null]));
     else if (fault === 'stuck' && this.#previous !== null) values = { ...this.#previous };

@@ -1,6 +1,6 @@
 // Three-phase energy meter of a production line: power follows the shift pattern (busy 06:00-22:00,
 // a base load at night), the counter only goes up, and the grid now and then sags.
-import { Drift, dayFraction, elapsedS, type Profile } from './profile.js';
+import { Drift, dayFraction, type Profile } from './profile.js';
 
 export const energy: Profile = {
   name: 'energy',
@@ -14,18 +14,15 @@ export const energy: Profile = {
     { name: 'energy', unit: 'kWh', type: 'f64', min: 0, max: Number.MAX_SAFE_INTEGER, decimals: 3, monotonic: true },
   ],
   faults: [{ name: 'voltage-sag', samples: [1, 10] }],
-  create(random, site, startMs) {
+  create(random, site) {
     const baseLoad = random.between(5, 40);
     const shiftLoad = baseLoad * random.between(2, 6);
     const nominal = random.pick([230, 230, 240, 220]);
     const pfBase = random.between(0.86, 0.97);
     const loadDrift = new Drift(random, 0.05, 600);
     let energyKwh = random.between(1_000, 500_000);
-    let last = startMs;
     return {
-      sample(timeMs, fault) {
-        const dt = elapsedS(last, timeMs);
-        last = timeMs;
+      sample(timeMs, dt, fault) {
         const hour = dayFraction(timeMs, site) * 24;
         const shift = hour >= 6 && hour < 22 ? 1 : 0;
         const power = Math.max(0, (baseLoad + shift * shiftLoad) * (1 + loadDrift.step(dt)) * (1 + random.gaussian(0, 0.03)));

@@ -1,6 +1,6 @@
 // GPS tracker on a forklift or yard truck around its site: drives at a changing speed and heading,
 // stops for a while, and sometimes loses its fix or reports a position that jumps away.
-import { clamp, elapsedS, type Profile } from './profile.js';
+import { clamp, type Profile } from './profile.js';
 
 const METRES_PER_DEGREE = 111_320;
 
@@ -20,7 +20,7 @@ export const gps: Profile = {
     { name: 'no-fix', samples: [5, 60] },
     { name: 'jump', samples: [1, 3] },
   ],
-  create(random, site, startMs) {
+  create(random, site) {
     // Start somewhere within ~2 km of the site.
     let lat = site.lat + random.gaussian(0, 0.01);
     let lon = site.lon + random.gaussian(0, 0.01);
@@ -29,11 +29,8 @@ export const gps: Profile = {
     let target = random.between(8, 40);
     let stoppedFor = 0;
     const altitude = random.between(20, 400);
-    let last = startMs;
     return {
-      sample(timeMs, fault) {
-        const dt = elapsedS(last, timeMs);
-        last = timeMs;
+      sample(_timeMs, dt, fault) {
         if (stoppedFor > 0) {
           stoppedFor = Math.max(0, stoppedFor - dt);
           target = 0;

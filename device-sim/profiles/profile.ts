@@ -33,8 +33,11 @@ export interface FaultKind {
 }
 
 export interface ProfileModel {
-  /** Values at `timeMs` while `fault` (a name from the profile's faults, or null) is active. */
-  sample(timeMs: number, fault: string | null): Record<string, number>;
+  /**
+   * Values at `timeMs`, `dtS` seconds after the previous sample, while `fault` (a name from the
+   * profile's faults, or null) is active.
+   */
+  sample(timeMs: number, dtS: number, fault: string | null): Record<string, number>;
 }
 
 export interface Profile {
@@ -45,7 +48,7 @@ export interface Profile {
   id: number;
   fields: readonly FieldSpec[];
   faults: readonly FaultKind[];
-  create(random: Random, site: Site, startMs: number): ProfileModel;
+  create(random: Random, site: Site): ProfileModel;
 }
 
 /** Fraction of the local day in [0, 1): 0 is midnight at the site. */

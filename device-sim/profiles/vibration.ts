@@ -1,6 +1,6 @@
 // Vibration sensor on a motor or pump: a steady baseline broken by bursts (a load change, a
 // cavitating pump) several times louder, and now and then bearing wear that raises the baseline.
-import { Drift, elapsedS, type Profile } from './profile.js';
+import { Drift, type Profile } from './profile.js';
 
 export const vibration: Profile = {
   name: 'vibration',
@@ -13,7 +13,7 @@ export const vibration: Profile = {
     { name: 'temperature', unit: '°C', type: 'f32', min: -20, max: 150, decimals: 1 },
   ],
   faults: [{ name: 'bearing-wear', samples: [50, 400] }],
-  create(random, _site, startMs) {
+  create(random) {
     const baseline = random.between(0.8, 2.5);
     const shaftHz = random.pick([24.6, 29.5, 49.2, 59.1]);
     const baseTemp = random.between(35, 55);
@@ -21,11 +21,8 @@ export const vibration: Profile = {
     let burstLeft = 0;
     let burstGain = 1;
     let wear = 0;
-    let last = startMs;
     return {
-      sample(timeMs, fault) {
-        const dt = elapsedS(last, timeMs);
-        last = timeMs;
+      sample(_timeMs, dt, fault) {
         // Bursts: a Markov switch, about 2 % of samples start one, lasting ~3-30 samples.
         if (burstLeft > 0) burstLeft--;
         else if (random.chance(0.02)) {

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PROFILES, SITES, profileNamed } from '../../device-sim/profiles/index.js';
+import { planFleet } from '../../device-sim/fleet-plan.js';
 import { Random } from '../../device-sim/random.js';
 import { FAULT_CODES, Sensor, type Reading } from '../../device-sim/sensor.js';
 
@@ -83,4 +84,14 @@ test('gps moves around its site at vehicle speeds; energy counts up and follows 
   for (let i = 1; i < meter.length; i++) assert.ok(meter[i]!.values.energy! >= meter[i - 1]!.values.energy!, 'the energy counter never goes down');
   const power = (hourUtc: number): number => meter[hourUtc * 60]!.values.power!;
   assert.ok(power(11) > power(2), 'more power during the shift than at night');
+});
+
+test('the fleet plan: the same seed gives the same devices, sites, lines and topics', () => {
+  const plan = (seed: string): string[] => planFleet(40, PROFILES, 'factory/{site}/{line}/{device}/{profile}/{n}', seed).map((d) => d.topic);
+  assert.deepEqual(plan('s1'), plan('s1'));
+  assert.notDeepEqual(plan('s1'), plan('s2'));
+  const topics = plan('s1');
+  assert.equal(new Set(topics).size, 40, 'one topic per device');
+  assert.match(topics[0]!, /^factory\/[a-z]+\/line-[1-4]\/th-0001\/climate\/1$/);
+  assert.match(topics[3]!, /\/em-0004\/energy\/4$/);
 });

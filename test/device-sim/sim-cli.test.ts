@@ -95,9 +95,10 @@ test('a fixed count at QoS 1: acked = sent = records in the log, each device/seq
   assert.ok(summary.latency !== null && summary.latency.p99Ms >= summary.latency.p50Ms);
 });
 
-test('at a fixed rate for a duration, with the default topic pattern and a mix of profiles', async (t) => {
+test('at a fixed rate for a duration, connecting over a ramp, with the default topic pattern and a mix of profiles', async (t) => {
   const { node, url } = await startTestNode(t);
-  const summary = await simJson(['--url', url, '--devices', '8', '--rate', '20', '--duration', '1500ms', '--seed', '2']);
+  const summary = await simJson(['--url', url, '--devices', '8', '--rate', '20', '--duration', '1500ms', '--ramp', '500ms', '--seed', '2']);
+  assert.equal(summary.connected, 8, 'all connected within the ramp');
   assert.ok(summary.acked > 8 * 20 * 0.5, `about 8 x 20 x 1.5 messages (${summary.acked})`);
   const records = storedRecords(node.log);
   assert.equal(records.length, summary.acked);
@@ -236,4 +237,19 @@ test('on a terminal: a live line of figures on stderr while it runs', async (t) 
   assert.equal(code, 0, screen);
   assert.match(screen, /\r\x1b\[K\d+s {2}up 3\/3 {2}[\d,]+ msg\/s {2}acked [\d,]+ {2}in flight \d+ {2}p50 [\d.]+ ms p99 [\d.]+ ms {2}errors 0 {2}reconnects 0/);
   assert.match(screen, /tributary sim \(mqtt\.js\): 3 devices/);
+});
+
+test('QoS 0: sent, not acknowledged; at --rate max it is paced by the socket and still stops', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const summary = await simJson(['--url', url, '--qos', '0', '--devices', '3', '--rate', '50', '--duration', '1s', '--profile', 'vibration']);
+  assert.ok(summary.sent > 0);
+  assert.equal(summary.acked, 0);
+  assert.equal(summary.latency, null);
+  assert.equal(summary.failed, 0);
+  // Nothing is lost at a modest rate on loopback, though QoS 0 promises nothing.
+  await waitFor(() => storedRecords(node.log).length === summary.sent, 'every QoS 0 message stored');
+
+  const flood = await simJson(['--url', url, '--qos', '0', '--devices', '2', '--rate', 'max', '--window', '10', '--duration', '500ms']);
+  assert.ok(flood.sent > summary.sent, 'a closed loop on socket writes');
+  assert.equal(flood.failed, 0);
 });

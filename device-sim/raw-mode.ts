@@ -10,7 +10,7 @@ import type { SimOptions } from './options.js';
 import { Random } from './random.js';
 import { BrokerRefusedError, runRawPublisher, type RawPublisherOptions, type RawPublisherResult } from './raw-publisher.js';
 import { Sensor } from './sensor.js';
-import { displayUrl, type SimSummary } from './stats.js';
+import { Stats, displayUrl, type SimSummary } from './stats.js';
 
 /** What a worker process is given: plain data, so it crosses the IPC channel. */
 export interface RawShare {
@@ -29,7 +29,13 @@ export interface RawShare {
 
 export type WorkerReply = { result: RawPublisherResult } | { error: string; connect: boolean };
 
-export function shareOptions(share: RawShare, signal?: AbortSignal): RawPublisherOptions {
+export interface WorkerProgress {
+  progress: { sent: number; acked: number };
+}
+
+type Progress = (totals: { sent: number; acked: number }) => void;
+
+export function shareOptions(share: RawShare, signal?: AbortSignal, onProgress?: Progress): RawPublisherOptions {
   const payload = Buffer.from(share.payloadBase64, 'base64');
   return {
     host: share.host,
@@ -46,6 +52,7 @@ export function shareOptions(share: RawShare, signal?: AbortSignal): RawPublishe
     ...(share.count === undefined ? {} : { count: share.count }),
     ...(share.rate === undefined ? {} : { rate: share.rate }),
     ...(signal === undefined ? {} : { signal }),
+    ...(onProgress === undefined ? {} : { onProgress }),
   };
 }
 
@@ -68,12 +75,18 @@ export async function runRawMode(options: SimOptions): Promise<SimSummary> {
   process.on('SIGTERM', onSignal);
   const cpuBefore = process.cpuUsage();
   const started = performance.now();
+  const live = options.live ? liveFigures(raw.connections, shares.length) : null;
+  const progress = (w: number): Progress | undefined => (live === null ? undefined : (totals) => live.update(w, totals));
   let results: RawPublisherResult[];
   try {
-    results = shares.length === 1 ? [await inProcess(shares[0]!, abort.signal)] : await Promise.all(shares.map((s) => inWorker(s, abort.signal)));
+    results =
+      shares.length === 1
+        ? [await inProcess(shares[0]!, abort.signal, progress(0))]
+        : await Promise.all(shares.map((s, w) => inWorker(s, abort.signal, progress(w))));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    live?.close();
   }
   const wall = (performance.now() - started) / 1000;
   const ownCpu = process.cpuUsage(cpuBefore);
@@ -133,9 +146,30 @@ function splitShares(options: SimOptions, topics: string[], payload: Buffer): Ra
   });
 }
 
-async function inProcess(share: RawShare, signal: AbortSignal): Promise<RawPublisherResult> {
+/** The live line on a TTY: each share reports its totals every second. */
+function liveFigures(connections: number, shares: number): { update: (share: number, totals: { sent: number; acked: number }) => void; close: () => void } {
+  const stats = new Stats();
+  const totals = Array.from({ length: shares }, () => ({ sent: 0, acked: 0 }));
+  const timer = setInterval(() => {
+    stats.sent = totals.reduce((n, t) => n + t.sent, 0);
+    stats.acked = totals.reduce((n, t) => n + t.acked, 0);
+    stats.inFlight = stats.sent - stats.acked;
+    stats.connected = connections;
+    process.stderr.write(`\r\x1b[K${stats.liveLine(connections, 1)}`);
+  }, 1000);
+  return {
+    update: (share, t) => (totals[share] = t),
+    close: () => {
+      clearInterval(timer);
+      stats.loopDelayP99Ms();
+      process.stderr.write('\r\x1b[K');
+    },
+  };
+}
+
+async function inProcess(share: RawShare, signal: AbortSignal, onProgress?: Progress): Promise<RawPublisherResult> {
   try {
-    return await runRawPublisher(shareOptions(share, signal));
+    return await runRawPublisher(shareOptions(share, signal, onProgress));
   } catch (err) {
     if (isConnectFailure(err)) throw new SimConnectError((err as Error).message);
     throw err;
@@ -144,13 +178,16 @@ async function inProcess(share: RawShare, signal: AbortSignal): Promise<RawPubli
 
 const WORKER = fileURLToPath(new URL('./raw-worker.js', import.meta.url));
 
-function inWorker(share: RawShare, signal: AbortSignal): Promise<RawPublisherResult> {
+function inWorker(share: RawShare, signal: AbortSignal, onProgress?: Progress): Promise<RawPublisherResult> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let reply: WorkerReply | null = null;
     const onAbort = (): void => void child.send({ stop: true });
     signal.addEventListener('abort', onAbort, { once: true });
-    child.on('message', (message) => (reply = message as WorkerReply));
+    child.on('message', (message: WorkerReply | WorkerProgress) => {
+      if ('progress' in message) onProgress?.(message.progress);
+      else reply = message;
+    });
     child.on('exit', (code) => {
       signal.removeEventListener('abort', onAbort);
       const r = reply as WorkerReply | null;
@@ -158,6 +195,6 @@ function inWorker(share: RawShare, signal: AbortSignal): Promise<RawPublisherRes
       else if (r !== null) reject(r.connect ? new SimConnectError(r.error) : new Error(r.error));
       else reject(new Error(`a --raw worker exited with code ${code} without a result`));
     });
-    child.send({ share });
+    child.send({ share, progress: onProgress !== undefined });
   });
 }

@@ -17,6 +17,8 @@ export interface RawPublisherOptions {
   password?: string;
   /** Aborting ends the run early, like reaching `durationMs`. */
   signal?: AbortSignal;
+  /** Called every second while running with the totals so far (live figures). */
+  onProgress?: (totals: { sent: number; acked: number }) => void;
   /** Unacknowledged messages allowed per connection. */
   window?: number;
   /** Stop after this long... */
@@ -178,6 +180,11 @@ export async function runRawPublisher(options: RawPublisherOptions): Promise<Raw
   const started = performance.now();
   running = true;
   const timer = options.durationMs === undefined ? undefined : setTimeout(stop, options.durationMs);
+  if (options.onProgress !== undefined) {
+    const report = options.onProgress;
+    const progress = setInterval(() => report({ sent: total('sent'), acked: total('acked') }), 1000);
+    void stopped.then(() => clearInterval(progress));
+  }
   if (options.signal?.aborted === true) stop();
   options.signal?.addEventListener('abort', stop, { once: true });
   if (options.rate === undefined) {

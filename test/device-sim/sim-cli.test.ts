@@ -226,17 +226,25 @@ test('Ctrl-C (SIGINT) ends an open-ended run with a summary of what was acknowle
   assert.equal(storedRecords(node.log).length, summary.acked);
 });
 
-test('on a terminal: a live line of figures on stderr while it runs', async (t) => {
-  const { url } = await startTestNode(t);
-  // util-linux `script` gives the child a pseudo-terminal; its output is what the terminal shows.
-  const command = [process.execPath, CLI, 'sim', '--url', url, '--devices', '3', '--rate', '20', '--duration', '2500ms'].map((a) => `'${a}'`).join(' ');
+/** Runs `tributary sim ARGS` on a pseudo-terminal (util-linux `script`); returns what the terminal shows. */
+async function simOnTerminal(args: string[]): Promise<string> {
+  const command = [process.execPath, CLI, 'sim', ...args].map((a) => `'${a}'`).join(' ');
   const child = spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let screen = '';
   child.stdout.on('data', (c: Buffer) => (screen += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.equal(code, 0, screen);
-  assert.match(screen, /\r\x1b\[K\d+s {2}up 3\/3 {2}[\d,]+ msg\/s {2}acked [\d,]+ {2}in flight \d+ {2}p50 [\d.]+ ms p99 [\d.]+ ms {2}errors 0 {2}reconnects 0/);
-  assert.match(screen, /tributary sim \(mqtt\.js\): 3 devices/);
+  return screen;
+}
+
+test('on a terminal: a live line of figures on stderr while it runs, in both modes', async (t) => {
+  const { url } = await startTestNode(t);
+  const devices = await simOnTerminal(['--url', url, '--devices', '3', '--rate', '20', '--duration', '2500ms']);
+  assert.match(devices, /\r\x1b\[K\d+s {2}up 3\/3 {2}[\d,]+ msg\/s {2}acked [\d,]+ {2}in flight \d+ {2}p50 [\d.]+ ms p99 [\d.]+ ms {2}errors 0 {2}reconnects 0/);
+  assert.match(devices, /tributary sim \(mqtt\.js\): 3 devices/);
+  const raw = await simOnTerminal(['--url', url, '--raw', '--connections', '4', '--workers', '2', '--rate', '500', '--duration', '2500ms']);
+  assert.match(raw, /\r\x1b\[K\d+s {2}up 4\/4 {2}[\d,]+ msg\/s {2}acked [1-9][\d,]* {2}in flight \d+ {2}p50 - p99 - {2}errors 0 {2}reconnects 0/);
+  assert.match(raw, /tributary sim \(raw\): 4 connections/);
 });
 
 test('QoS 0: sent, not acknowledged; at --rate max it is paced by the socket and still stops', async (t) => {

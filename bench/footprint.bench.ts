@@ -7,7 +7,8 @@
 // Prints a table, then one JSON line ({"bench":"footprint", ...}).
 //
 // BENCH_QUICK=1: 10 s instead of 60. BENCH_DEVICES, BENCH_RATE (messages/s in total),
-// BENCH_SECONDS to change the load; BENCH_DIR for the data directory (default .bench-data).
+// BENCH_SECONDS to change the load; BENCH_DIR for the data directory (default .bench-data);
+// BENCH_NODE_FLAGS for Tributary's node (e.g. "--max-old-space-size=96" to try V8 heap limits).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -23,6 +24,7 @@ const PAYLOAD = 100;
 const GOAL_RSS_MB = 150;
 const MB = 1_000_000;
 const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
 
 interface Measured {
   name: 'tributary' | 'mosquitto';
@@ -40,7 +42,7 @@ interface Measured {
 
 async function startTributary(dataDir: string): Promise<{ port: number; httpPort: number; process: ChildProcess }> {
   const [port, httpPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', String(httpPort)], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', String(httpPort)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     // The devices connect all at once; the default admission rate (500/s) would pace them.
     env: { ...process.env, LOG_LEVEL: 'warn', TRIBUTARY_LOG_DURABILITY: 'fsync', TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(DEVICES * 2) },
@@ -131,6 +133,7 @@ async function main(): Promise<void> {
         payloadBytes: PAYLOAD,
         qos: 1,
         durability: 'fsync',
+        nodeFlags: NODE_FLAGS,
         tributary: t,
         mosquitto: m,
         rssRatio: Number((t.peakRssMb / m.peakRssMb).toFixed(2)),

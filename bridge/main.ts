@@ -1,6 +1,6 @@
-// The composition root: config -> logger -> log -> retention -> MQTT front end -> HTTP. Shutdown
-// runs in reverse (MQTT stops taking publishes before the log closes); each close() is idempotent.
-// The upstream forwarder (issue 4) takes its place between the MQTT front end and HTTP.
+// The composition root: config -> logger -> log -> retention -> MQTT front end -> upstream
+// forwarder -> HTTP. Shutdown runs in reverse (MQTT stops taking publishes before the log closes);
+// each close() is idempotent.
 import { CursorStore } from '../broker/cursors.js';
 import { Log, type RetentionSpec } from '../broker/log/log.js';
 import { RetentionScheduler } from '../broker/retention.js';
@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
 import { RecentErrors } from './recent-errors.js';
+import { startUpstream, type Upstream } from './upstream/start.js';
 
 export interface Node {
   readonly log: Log;
@@ -20,6 +21,8 @@ export interface Node {
   readonly metrics: Metrics;
   /** The dashboard's recent errors; components report into it. */
   readonly errors: RecentErrors;
+  /** The Kafka forwarder; null while upstream is off. */
+  readonly upstream: Upstream | null;
   close(): Promise<void>;
 }
 
@@ -80,9 +83,15 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       'MQTT listening',
     );
 
-    // Named replay readers' positions; HTTP clients commit them through the node (docs/replay.md).
+    // Named replay readers' positions (docs/replay.md) and the at-least-once forwarder's cursors.
     const cursors = CursorStore.open(log.dataDir);
     stops.push(async () => cursors.close());
+
+    const upstream = startUpstream(config, log, cursors, logger.child({ component: 'upstream' }));
+    if (upstream !== null) {
+      stops.push(() => upstream.close());
+      metrics.watchUpstream(upstream.metricsSource);
+    }
 
     const http = await HttpServer.start({
       host: config.http.host,
@@ -95,6 +104,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       token: config.http.token,
       metrics,
       overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, isReady: () => ready && log.isOpen }),
+      upstreamStatus: () => upstream?.status() ?? null,
     });
     stops.push(() => http.close());
     logger.info({ url: `http://${config.http.host}:${http.port}` }, 'HTTP API listening');
@@ -107,6 +117,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       http,
       metrics,
       errors,
+      upstream,
       close: () => {
         ready = false;
         closing ??= closeAll();

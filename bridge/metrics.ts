@@ -30,6 +30,8 @@ export interface UpstreamStatus {
   recordsForwarded: number;
   bytesForwarded: number;
   errors: number;
+  /** Records retention deleted before they were forwarded (an outage longer than retention). */
+  recordsLostToRetention?: number;
 }
 
 export interface UpstreamSource {
@@ -203,6 +205,7 @@ export class Metrics {
     counter('tributary_upstream_forwarded_records_total', 'Records forwarded to Kafka', (s) => s.recordsForwarded);
     counter('tributary_upstream_forwarded_bytes_total', 'Bytes forwarded to Kafka', (s) => s.bytesForwarded);
     counter('tributary_upstream_errors_total', 'Errors forwarding to Kafka (each failed attempt)', (s) => s.errors);
+    counter('tributary_upstream_lost_to_retention_records_total', 'Records deleted by retention before they were forwarded to Kafka', (s) => s.recordsLostToRetention ?? 0);
     new Gauge({ name: 'tributary_upstream_connected', help: '1 while connected to Kafka; 0 while not, or while upstream is off', registers, collect() {
       this.reset();
       const s = status();

@@ -30,6 +30,10 @@ export const ERROR_CODES = [
   'TRIB_HTTP_INTERNAL',
   'TRIB_HTTP_UNAUTHORIZED',
   'TRIB_REPLAY_TARGET',
+  'TRIB_UPSTREAM_UNAVAILABLE',
+  'TRIB_UPSTREAM_AUTH',
+  'TRIB_UPSTREAM_FENCED',
+  'TRIB_UPSTREAM_CURSOR_CONFLICT',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -249,4 +253,31 @@ export class ReplayTargetError extends TributaryError {
   constructor(message: string, options?: TributaryErrorOptions) {
     super(`--to-mqtt: ${message}`, options);
   }
+}
+
+/** Kafka could not be reached or failed a request; the forwarder retries with backoff. */
+export class UpstreamUnavailableError extends TributaryError {
+  readonly code = 'TRIB_UPSTREAM_UNAVAILABLE';
+  readonly retriable = true;
+}
+
+/** Kafka refused the SASL credentials (or the TLS handshake). Retried, since an operator may fix the cluster side. */
+export class UpstreamAuthError extends TributaryError {
+  readonly code = 'TRIB_UPSTREAM_AUTH';
+  readonly retriable = true;
+}
+
+/** A newer producer with this node's transactional id took over: another process forwards as this node. */
+export class UpstreamFencedError extends TributaryError {
+  readonly code = 'TRIB_UPSTREAM_FENCED';
+  readonly retriable = true;
+}
+
+/**
+ * The upstream cursors of this node were written by another log (another gateway with the same
+ * node.id, or this data directory was reset): resuming from them would skip or mix records.
+ */
+export class UpstreamCursorConflictError extends TributaryError {
+  readonly code = 'TRIB_UPSTREAM_CURSOR_CONFLICT';
+  readonly retriable = false;
 }

@@ -1,6 +1,7 @@
 // The one schema of Tributary's configuration, with its defaults. Running with no config file at
 // all gives the embedded defaults of the user-facing contract (ARCHITECTURE.md).
 import { hostname } from 'node:os';
+import * as zlib from 'node:zlib';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
 import { isLoopbackHost } from '../http/auth.js';
@@ -111,6 +112,67 @@ const auth = z.strictObject({
   acl: z.array(aclRule).nullable().default(null),
 });
 
+const upstreamSasl = z.strictObject({
+  /** null: no SASL. */
+  mechanism: z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']).nullable().default(null),
+  username: z.string().default(''),
+  /** Better set through TRIBUTARY_UPSTREAM_SASL_PASSWORD than in the file; never logged. */
+  password: z.string().default(''),
+});
+
+const upstreamTls = z.strictObject({
+  enabled: z.boolean().default(false),
+  /** PEM files: the CA that signed Kafka's certificate (null: the system's CAs). */
+  ca: z.string().min(1).nullable().default(null),
+  /** A client certificate and key, for clusters that require one. */
+  cert: z.string().min(1).nullable().default(null),
+  key: z.string().min(1).nullable().default(null),
+  /** The name Kafka's certificate must carry, when it differs from the broker host. */
+  serverName: z.string().min(1).nullable().default(null),
+});
+
+const upstream = z
+  .strictObject({
+    enabled: z.boolean().default(false),
+    /** host:port of one or more Kafka brokers. */
+    brokers: z.array(z.string().regex(/^[^\s:]+:\d{1,5}$/, 'host:port')).default([]),
+    /** The upstream topic of a log topic: {node} and {topic} are replaced. */
+    topicTemplate: z.string().min(1).default('edge.{node}.{topic}'),
+    /** Log topics to forward; null forwards every topic, also those created later. */
+    topics: z.array(z.string().min(1)).nullable().default(null),
+    /** exactly-once: records and cursor committed in one Kafka transaction; at-least-once: idempotent producer, local cursor. */
+    mode: z.enum(['exactly-once', 'at-least-once']).default('exactly-once'),
+    /** Most records and bytes sent in one batch (one transaction in exactly-once mode). */
+    batchRecords: z.number().int().min(1).max(1_000_000).default(10_000),
+    batchBytes: size.default(4_194_304),
+    /** How long the forwarder waits for more records once it has caught up. */
+    linger: duration.default(5),
+    compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),
+    tls: upstreamTls.prefault({}),
+    sasl: upstreamSasl.prefault({}),
+    /** Reconnect backoff: doubles from retryInitial up to retryMax, with jitter. */
+    retryInitial: duration.default(250),
+    retryMax: duration.default(30_000),
+    /** Kafka requests that take longer fail (and the forwarder reconnects). */
+    requestTimeout: duration.default(15_000),
+    /** Compacted topic holding the exactly-once cursors, keyed by node/topic/partition. */
+    cursorTopic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, '1-249 characters of A-Z a-z 0-9 . _ -').default('tributary.cursors'),
+    /** Create missing upstream topics (with the log topic's partition count). */
+    createTopics: z.boolean().default(true),
+    /** Replication factor of topics it creates; -1 = the cluster's default. */
+    replicationFactor: z.number().int().min(-1).max(32).default(-1),
+  })
+  .superRefine((u, ctx) => {
+    if (u.enabled && u.brokers.length === 0) ctx.addIssue({ code: 'custom', path: ['brokers'], message: 'at least one host:port is needed when upstream is enabled' });
+    if (!u.topicTemplate.includes('{topic}') && (u.topics === null || u.topics.length > 1)) {
+      ctx.addIssue({ code: 'custom', path: ['topicTemplate'], message: 'must contain {topic} when more than one log topic is forwarded' });
+    }
+    if (u.sasl.mechanism !== null && u.sasl.username === '') ctx.addIssue({ code: 'custom', path: ['sasl', 'username'], message: `needed for SASL ${u.sasl.mechanism}` });
+    if ((u.tls.cert === null) !== (u.tls.key === null)) ctx.addIssue({ code: 'custom', path: ['tls', u.tls.cert === null ? 'cert' : 'key'], message: 'cert and key go together' });
+    if (u.compression === 'zstd' && !('zstdCompress' in zlib)) ctx.addIssue({ code: 'custom', path: ['compression'], message: `zstd needs Node 22.15 or newer (this is ${process.version})` });
+    if (u.retryMax < u.retryInitial) ctx.addIssue({ code: 'custom', path: ['retryMax'], message: 'must be at least retryInitial' });
+  });
+
 export const configSchema = z.strictObject({
   node: z
     .strictObject({
@@ -171,6 +233,8 @@ export const configSchema = z.strictObject({
       }
     })
     .prefault({}),
+  /** The Kafka forwarder (docs/upstream.md); off unless enabled with brokers. null = off. */
+  upstream: upstream.nullable().prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -13,6 +13,8 @@ import { BearerAuth } from './auth.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import type { Overview } from './overview.js';
 import { RecordsRoute } from './records.js';
+import { upstreamResponse } from './upstream.js';
+import type { UpstreamStatus } from '../upstream/forwarder.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -27,6 +29,8 @@ export interface HttpServerOptions {
   token: string | null;
   metrics: Metrics;
   overview: () => Overview;
+  /** The upstream forwarder's status; null while upstream is off. */
+  upstreamStatus?: () => UpstreamStatus | null;
 }
 
 export class HttpServer {
@@ -71,6 +75,7 @@ export class HttpServer {
       if (url.pathname === '/api/topics') return sendJson(res, 200, { topics: this.options.log.topics() });
       if (url.pathname === '/api/overview') return sendJson(res, 200, this.options.overview());
       if (url.pathname === '/metrics') return this.sendMetrics(res);
+      if (url.pathname === '/api/upstream') return sendJson(res, 200, upstreamResponse(this.options.upstreamStatus?.() ?? null));
       sendJson(res, 404, { code: 'TRIB_HTTP_NOT_FOUND', message: `no route for ${url.pathname}` });
     } catch (err) {
       this.fail(res, err, url);

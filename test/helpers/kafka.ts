@@ -21,7 +21,10 @@ export interface KafkaNode {
   restart(): Promise<void>;
 }
 
-export async function startKafka(t: TestContext): Promise<KafkaNode> {
+/** Where the node's stop is registered: a test's context, or a suite's list of cleanups. */
+export type CleanupHost = Pick<TestContext, 'after'> | { after(fn: () => Promise<void>): void };
+
+export async function startKafka(t: CleanupHost): Promise<KafkaNode> {
   const start = async (stateDir?: string): Promise<{ dir: string; bootstrap: string }> => {
     try {
       const { stdout } = await run(SCRIPT, ['start'], { env: { ...process.env, ...(stateDir === undefined ? {} : { KAFKA_STATE_DIR: stateDir }) }, timeout: 360_000 });

@@ -1,0 +1,7 @@
+// GET /api/upstream: the forwarder's state and, per partition, the forwarded offset, the
+// high-water mark, the lag and the last error.
+import type { UpstreamStatus } from '../upstream/forwarder.js';
+
+export function upstreamResponse(status: UpstreamStatus | null): UpstreamStatus | { enabled: false } {
+  return status ?? { enabled: false };
+}

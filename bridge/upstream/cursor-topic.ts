@@ -1,0 +1,92 @@
+// The exactly-once cursors upstream: one record per local partition in a compacted topic,
+// key `<node>/<topic>/<partition>`, value {"nextOffset": N, "log": "<log id>"}. A cursor record is
+// written in the same Kafka transaction as the records it covers, so a read_committed reader sees
+// both or neither. The log id tells this gateway's log from another one that uses the same node.id.
+import { randomUUID } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Consumer } from '@platformatic/kafka';
+import { UpstreamCursorConflictError } from '../../broker/errors.js';
+import { readCommitted } from './committed-reader.js';
+import type { UpstreamMessage } from './upstream-record.js';
+
+export const LOG_ID_FILE = 'upstream-log-id';
+
+export interface CursorValue {
+  nextOffset: number;
+  log: string;
+}
+
+export function cursorKey(node: string, topic: string, partition: number): string {
+  return `${node}/${topic}/${partition}`;
+}
+
+export function cursorMessage(cursorTopic: string, node: string, topic: string, partition: number, value: CursorValue): UpstreamMessage {
+  return {
+    topic: cursorTopic,
+    partition: 0,
+    key: Buffer.from(cursorKey(node, topic, partition)),
+    value: Buffer.from(JSON.stringify(value)),
+    timestamp: BigInt(Date.now()),
+  };
+}
+
+/**
+ * This node's committed cursors, as `topic/partition` -> next offset. Throws
+ * UpstreamCursorConflictError when one was written by another log.
+ */
+export async function readCursors(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, cursorTopic: string, node: string, logId: string): Promise<Map<string, number>> {
+  const prefix = `${node}/`;
+  const cursors = new Map<string, number>();
+  const foreign: string[] = [];
+  for (const record of await readCommitted(consumer, cursorTopic, 0)) {
+    const key = record.key?.toString() ?? '';
+    if (!key.startsWith(prefix)) continue;
+    const local = key.slice(prefix.length);
+    if (record.value === null) {
+      cursors.delete(local); // a tombstone: the cursor was deleted on purpose
+      continue;
+    }
+    const value = parseCursor(record.value);
+    if (value === null) throw new UpstreamCursorConflictError(`the cursor record '${key}' in ${cursorTopic} at offset ${record.offset} is not a Tributary cursor`);
+    if (value.log !== logId) foreign.push(key);
+    cursors.set(local, value.nextOffset);
+  }
+  if (foreign.length > 0) {
+    throw new UpstreamCursorConflictError(
+      `the upstream cursors ${foreign.slice(0, 3).join(', ')} in ${cursorTopic} were written by another log than this data directory's ` +
+        `(another gateway with node.id '${node}', or this data directory was reset); forwarding stops so that nothing is skipped or mixed`,
+    );
+  }
+  return cursors;
+}
+
+function parseCursor(value: Buffer): CursorValue | null {
+  try {
+    const parsed = JSON.parse(value.toString()) as Partial<CursorValue>;
+    if (Number.isSafeInteger(parsed.nextOffset) && (parsed.nextOffset as number) >= 0 && typeof parsed.log === 'string') return parsed as CursorValue;
+  } catch {
+    // not JSON
+  }
+  return null;
+}
+
+/** The id of this data directory's log, made once (fsynced) and kept beside it. */
+export function logIdentity(dataDir: string): string {
+  const file = join(dataDir, LOG_ID_FILE);
+  try {
+    const id = readFileSync(file, 'utf8').trim();
+    if (id !== '') return id;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const id = randomUUID();
+  const fd = openSync(file, 'w');
+  try {
+    writeSync(fd, `${id}\n`);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  return id;
+}

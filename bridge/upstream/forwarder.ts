@@ -1,0 +1,366 @@
+// The upstream forwarder: mirrors log partitions to Kafka from durable cursors, in bounded
+// batches, through outages. One loop: connect (fence, read cursors) -> read a batch from the
+// partitions that have new records -> deliver it with its cursors -> repeat; on any error drop
+// the connection, wait (capped exponential backoff with jitter) and connect again, which rewinds
+// every partition to its durable cursor. Ingest never waits for this loop.
+import type { Logger } from 'pino';
+import { ConfigInvalidError, TributaryError, UpstreamCursorConflictError, UpstreamUnavailableError } from '../../broker/errors.js';
+import type { CursorStore } from '../../broker/cursors.js';
+import type { Log } from '../../broker/log/log.js';
+import { backoffDelay } from './backoff.js';
+import { logIdentity } from './cursor-topic.js';
+import { IdempotentSink } from './idempotent-sink.js';
+import { upstreamError } from './kafka-errors.js';
+import { kafkaBaseOptions, type UpstreamConfig } from './kafka-options.js';
+import { Lane } from './lane.js';
+import type { CursorAdvance, Delivery, UpstreamSink } from './sink.js';
+import { TransactionalSink } from './transactional-sink.js';
+import { KAFKA_TOPIC_NAME, MessageBuilder, upstreamTopicName, type UpstreamMessage } from './upstream-record.js';
+import { UpstreamTopics } from './upstream-topics.js';
+
+export type ForwarderState = 'connecting' | 'forwarding' | 'retrying' | 'stopped' | 'closed';
+
+export interface PartitionStatus {
+  topic: string;
+  partition: number;
+  upstreamTopic: string;
+  /** The next offset durable upstream (null: not known yet, e.g. Kafka never reached). */
+  forwardedOffset: number | null;
+  /** The log end offset: the offset the next record appended will get. */
+  highWaterMark: number;
+  logStartOffset: number;
+  /** Records stored but not yet durable upstream. */
+  lag: number;
+  state: 'waiting' | 'forwarding' | 'caught-up' | 'error';
+  lastError: { code: string; message: string } | null;
+  recordsForwarded: number;
+  recordsLostToRetention: number;
+}
+
+export interface UpstreamCounters {
+  recordsForwarded: number;
+  bytesForwarded: number;
+  batchesForwarded: number;
+  errors: number;
+  connects: number;
+  recordsLostToRetention: number;
+}
+
+export interface UpstreamStatus {
+  enabled: true;
+  mode: UpstreamConfig['mode'];
+  state: ForwarderState;
+  brokers: string[];
+  lastError: { code: string; message: string; at: string } | null;
+  totalLag: number;
+  counters: UpstreamCounters;
+  partitions: PartitionStatus[];
+}
+
+export interface ForwarderOptions {
+  config: UpstreamConfig;
+  node: string;
+  log: Log;
+  /** The local cursor store (at-least-once mode). */
+  cursors: CursorStore;
+  logger: Logger;
+}
+
+export class Forwarder {
+  private readonly lanes = new Map<string, Lane>();
+  private readonly counters: UpstreamCounters = { recordsForwarded: 0, bytesForwarded: 0, batchesForwarded: 0, errors: 0, connects: 0, recordsLostToRetention: 0 };
+  private state: ForwarderState = 'connecting';
+  private lastError: UpstreamStatus['lastError'] = null;
+  private sink: UpstreamSink | null = null;
+  private topics: UpstreamTopics | null = null;
+  private closing = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> = Promise.resolve();
+  private closed: Promise<void> | null = null;
+  private readonly logId: string;
+
+  private constructor(private readonly options: ForwarderOptions) {
+    this.logId = logIdentity(options.log.dataDir);
+  }
+
+  /** Starts forwarding in the background; never waits for Kafka. */
+  static start(options: ForwarderOptions): Forwarder {
+    const sample = upstreamTopicName(options.config.topicTemplate, options.node, 'topic');
+    if (!KAFKA_TOPIC_NAME.test(sample)) {
+      throw new ConfigInvalidError([{ key: 'upstream.topicTemplate', message: `gives '${sample}' with node.id '${options.node}': not a valid Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)` }], 'upstream');
+    }
+    const forwarder = new Forwarder(options);
+    forwarder.loop = forwarder.run();
+    return forwarder;
+  }
+
+  status(): UpstreamStatus {
+    this.discoverLanes();
+    const partitions = [...this.lanes.values()].map((lane) => this.laneStatus(lane));
+    return {
+      enabled: true,
+      mode: this.options.config.mode,
+      state: this.state,
+      brokers: [...this.options.config.brokers],
+      lastError: this.lastError,
+      totalLag: partitions.reduce((sum, p) => sum + p.lag, 0),
+      counters: { ...this.counters },
+      partitions,
+    };
+  }
+
+  /** Stops forwarding: lets a delivery under way finish for a moment, then drops the connection. Idempotent. */
+  close(): Promise<void> {
+    this.closed ??= (async () => {
+      this.closing = true;
+      this.wake?.();
+      await Promise.race([this.loop, sleep(3000)]);
+      await this.disconnect();
+      await Promise.race([this.loop, sleep(3000)]);
+      this.state = 'closed';
+    })();
+    return this.closed;
+  }
+
+  private async run(): Promise<void> {
+    const { config, logger } = this.options;
+    let attempt = 0;
+    while (!this.closing) {
+      try {
+        this.state = 'connecting';
+        await this.connect();
+        this.state = 'forwarding';
+        if (attempt > 0) logger.info({ afterAttempts: attempt }, 'upstream Kafka reachable again; catching up');
+        attempt = 0;
+        await this.forward();
+      } catch (err) {
+        if (this.closing) break;
+        const error = upstreamError(err, config.brokers);
+        this.counters.errors += 1;
+        this.lastError = { code: error.code, message: error.message, at: new Date().toISOString() };
+        await this.disconnect();
+        if (!error.retriable) {
+          this.state = 'stopped';
+          logger.error({ code: error.code, err: error.message }, 'upstream forwarding stopped; ingest goes on');
+          return;
+        }
+        this.state = 'retrying';
+        const delay = backoffDelay(attempt++, config.retryInitial, config.retryMax);
+        logger.warn({ code: error.code, err: error.message, attempt, retryInMs: delay }, 'upstream Kafka unavailable; records stay in the log and are forwarded later');
+        await this.pause(delay);
+      }
+    }
+  }
+
+  /** Opens the sink and rewinds every partition to its durable cursor. */
+  private async connect(): Promise<void> {
+    const { config, node, cursors, log } = this.options;
+    const base = kafkaBaseOptions(config, `tributary-${node}`);
+    this.counters.connects += 1;
+    this.topics = new UpstreamTopics(base, config.createTopics, config.replicationFactor);
+    if (config.mode === 'exactly-once') {
+      await this.topics.ensure([{ name: config.cursorTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
+      this.sink = new TransactionalSink({ base, node, cursorTopic: config.cursorTopic, logId: this.logId, compression: config.compression });
+    } else {
+      this.sink = new IdempotentSink(base, config.compression, cursors);
+    }
+    const durable = await this.watchdog(this.sink.open(), 'connecting and reading the cursors');
+    this.discoverLanes();
+    for (const lane of this.lanes.values()) {
+      lane.builder = null; // partition counts upstream are looked up again
+      lane.rewind(durable.get(lane.key), log.partition(lane.topic, lane.partition).logStartOffset);
+    }
+    this.durable = durable;
+  }
+
+  private durable = new Map<string, number>();
+
+  private async disconnect(): Promise<void> {
+    const sink = this.sink;
+    const topics = this.topics;
+    this.sink = null;
+    this.topics = null;
+    await sink?.close();
+    await topics?.close().catch(() => undefined);
+  }
+
+  private async forward(): Promise<void> {
+    while (!this.closing) {
+      this.discoverLanes();
+      await this.prepareLanes();
+      const delivery = this.collect();
+      if (delivery === null) {
+        await this.pause(Math.max(1, this.options.config.linger));
+        continue;
+      }
+      const sink = this.sink;
+      if (sink === null) return;
+      await this.watchdog(sink.deliver(delivery), `delivering ${delivery.messages.length} records`);
+      this.applied(delivery);
+    }
+  }
+
+  /** Adds a lane for every forwarded partition the log has (topics and partitions appear at run time). */
+  private discoverLanes(): void {
+    const { config, node, log } = this.options;
+    for (const topic of log.topics()) {
+      if (config.topics !== null && !config.topics.includes(topic.name)) continue;
+      for (const p of topic.partitions) {
+        const key = `${topic.name}/${p.partition}`;
+        if (this.lanes.has(key)) continue;
+        const lane = new Lane(topic.name, p.partition, upstreamTopicName(config.topicTemplate, node, topic.name));
+        if (this.sink !== null) lane.rewind(this.durable.get(key), p.logStartOffset);
+        this.lanes.set(key, lane);
+      }
+    }
+  }
+
+  /** Makes sure the upstream topics of new lanes exist and knows their partition counts. */
+  private async prepareLanes(): Promise<void> {
+    const waiting = [...this.lanes.values()].filter((l) => l.builder === null);
+    if (waiting.length === 0 || this.topics === null) return;
+    const { log, node } = this.options;
+    const wishes = [...new Map(waiting.map((l) => [l.upstreamTopic, { name: l.upstreamTopic, partitions: log.partitionCount(l.topic) }])).values()];
+    const counts = await this.topics.ensure(wishes);
+    for (const lane of waiting) {
+      lane.builder = new MessageBuilder(node, lane.partition, log.partitionCount(lane.topic), lane.upstreamTopic, counts.get(lane.upstreamTopic)!);
+    }
+  }
+
+  /** Reads the next batch: bounded chunks from each partition with new records, oldest first per partition. */
+  private collect(): Delivery | null {
+    const { config, log } = this.options;
+    const messages: UpstreamMessage[] = [];
+    const cursors: CursorAdvance[] = [];
+    let bytes = 0;
+    for (const lane of this.lanes.values()) {
+      if (lane.builder === null || lane.halted) continue;
+      if (messages.length >= config.batchRecords || bytes >= config.batchBytes) break;
+      const partition = log.partition(lane.topic, lane.partition);
+      const start = lane.readPosition;
+      this.skipRetentionGap(lane, partition.logStartOffset);
+      if (lane.readPosition > partition.logEndOffset) {
+        this.halt(lane, `the upstream cursor (${lane.readPosition}) is past the end of the local log (${partition.logEndOffset}): records acknowledged upstream are missing locally (durability 'write' after a power cut?)`);
+        continue;
+      }
+      try {
+        while (lane.readPosition < partition.logEndOffset && messages.length < config.batchRecords && bytes < config.batchBytes) {
+          const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: config.batchRecords - messages.length, maxBytes: config.batchBytes - bytes });
+          for (const record of read.records) {
+            messages.push(lane.builder.build(record));
+            bytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
+          }
+          lane.readPosition = read.nextOffset;
+        }
+        lane.lastError = null;
+      } catch (err) {
+        // A read racing retention, or a damaged batch: retried on the next round, visible meanwhile.
+        lane.lastError = err instanceof TributaryError ? err : upstreamError(err, []);
+      }
+      if (lane.readPosition !== start) cursors.push({ topic: lane.topic, partition: lane.partition, nextOffset: lane.readPosition });
+    }
+    // Round robin: the partitions read first this time go last next time.
+    for (const c of cursors) {
+      const key = `${c.topic}/${c.partition}`;
+      const lane = this.lanes.get(key)!;
+      this.lanes.delete(key);
+      this.lanes.set(key, lane);
+    }
+    if (cursors.length === 0) return null;
+    this.pendingBytes = bytes;
+    return { messages, cursors };
+  }
+
+  private pendingBytes = 0;
+
+  private applied(delivery: Delivery): void {
+    for (const c of delivery.cursors) {
+      const lane = this.lanes.get(`${c.topic}/${c.partition}`);
+      if (lane === undefined) continue;
+      lane.recordsForwarded += c.nextOffset - (lane.committed ?? c.nextOffset);
+      lane.committed = c.nextOffset;
+      this.durable.set(lane.key, c.nextOffset);
+    }
+    this.counters.recordsForwarded += delivery.messages.length;
+    this.counters.bytesForwarded += this.pendingBytes;
+    this.counters.batchesForwarded += 1;
+  }
+
+  private skipRetentionGap(lane: Lane, logStartOffset: number): void {
+    if (lane.readPosition >= logStartOffset) return;
+    const lost = logStartOffset - lane.readPosition;
+    lane.recordsLostToRetention += lost;
+    this.counters.recordsLostToRetention += lost;
+    this.options.logger.error(
+      { topic: lane.topic, partition: lane.partition, from: lane.readPosition, to: logStartOffset - 1, records: lost },
+      'RECORDS LOST UPSTREAM: retention deleted records that were never forwarded to Kafka (the outage outlasted log.retention)',
+    );
+    lane.readPosition = logStartOffset;
+  }
+
+  private halt(lane: Lane, message: string): void {
+    lane.halted = true;
+    lane.lastError = new UpstreamCursorConflictError(`${lane.topic}-${lane.partition}: ${message}`);
+    this.options.logger.error({ topic: lane.topic, partition: lane.partition }, message);
+  }
+
+  private laneStatus(lane: Lane): PartitionStatus {
+    const p = this.options.log.partition(lane.topic, lane.partition);
+    const lag = lane.committed === null ? p.logEndOffset - p.logStartOffset : Math.max(0, p.logEndOffset - Math.max(lane.committed, p.logStartOffset));
+    const state = lane.lastError !== null || lane.halted ? 'error' : this.state !== 'forwarding' ? 'waiting' : lag === 0 ? 'caught-up' : 'forwarding';
+    return {
+      topic: lane.topic,
+      partition: lane.partition,
+      upstreamTopic: lane.upstreamTopic,
+      forwardedOffset: lane.committed,
+      highWaterMark: p.logEndOffset,
+      logStartOffset: p.logStartOffset,
+      lag,
+      state,
+      lastError: lane.lastError === null ? (this.state === 'retrying' || this.state === 'stopped' ? this.lastErrorBrief() : null) : { code: lane.lastError.code, message: lane.lastError.message },
+      recordsForwarded: lane.recordsForwarded,
+      recordsLostToRetention: lane.recordsLostToRetention,
+    };
+  }
+
+  private lastErrorBrief(): { code: string; message: string } | null {
+    return this.lastError === null ? null : { code: this.lastError.code, message: this.lastError.message };
+  }
+
+  /**
+   * Fails an operation that takes far longer than the client's own request timeouts and retries
+   * allow: a request lost in the client (seen after a broker restart) must not stall forwarding.
+   */
+  private async watchdog<T>(operation: Promise<T>, what: string): Promise<T> {
+    const limit = this.options.config.requestTimeout * 4;
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UpstreamUnavailableError(`no answer from Kafka within ${limit} ms while ${what}`)), limit);
+    });
+    try {
+      return await Promise.race([operation, expired]);
+    } finally {
+      clearTimeout(timer);
+      operation.catch(() => undefined);
+    }
+  }
+
+  /** Waits `ms`, or less if close() is called. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

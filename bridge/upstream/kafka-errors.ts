@@ -1,0 +1,43 @@
+// Turns what the Kafka client throws (nested MultipleErrors, protocol errors, socket errors) into
+// one typed TributaryError whose message names the root cause in a line.
+import { TributaryError, UpstreamAuthError, UpstreamFencedError, UpstreamUnavailableError } from '../../broker/errors.js';
+
+const AUTH_API_ERRORS = new Set(['SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM', 'TOPIC_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+const FENCED_API_ERRORS = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
+
+interface ClientError {
+  code?: string;
+  apiId?: string;
+  message: string;
+  cause?: unknown;
+  errors?: unknown[];
+}
+
+export function upstreamError(err: unknown, brokers: readonly string[]): TributaryError {
+  if (err instanceof TributaryError) return err;
+  const leaves = leafErrors(err);
+  const causes = [...new Set(leaves.map(describe))].slice(-3).join('; ');
+  const where = brokers.join(',');
+  if (leaves.some((e) => e.code === 'PLT_KFK_AUTHENTICATION' || AUTH_API_ERRORS.has(e.apiId ?? '') || /SASL|authenticat|certificate|SSL|TLS/i.test(e.message))) {
+    return new UpstreamAuthError(`Kafka at ${where} refused the connection's credentials: ${causes}`, { cause: err });
+  }
+  if (leaves.some((e) => FENCED_API_ERRORS.has(e.apiId ?? ''))) {
+    return new UpstreamFencedError(`a newer producer with this node's transactional id took over at ${where}: ${causes}`, { cause: err });
+  }
+  return new UpstreamUnavailableError(`Kafka at ${where} is unavailable: ${causes}`, { cause: err });
+}
+
+/** The innermost errors of a tree of MultipleErrors and causes, in order. */
+function leafErrors(err: unknown, depth = 0): ClientError[] {
+  if (err === null || typeof err !== 'object' || depth > 8) return [{ message: String(err) }];
+  const e = err as ClientError;
+  const inner = [...(Array.isArray(e.errors) ? e.errors : []), ...(e.cause !== undefined ? [e.cause] : [])];
+  const leaves = inner.flatMap((i) => leafErrors(i, depth + 1));
+  // Keep the protocol error itself (it carries apiId) as well as what it wraps.
+  return e.apiId !== undefined || leaves.length === 0 ? [e, ...leaves] : leaves;
+}
+
+function describe(e: ClientError): string {
+  const api = e.apiId !== undefined ? `${e.apiId}: ` : '';
+  return `${api}${e.message}`.replace(/\s+/g, ' ').trim();
+}

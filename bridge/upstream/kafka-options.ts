@@ -1,0 +1,47 @@
+// The connection options every Kafka client of the forwarder shares: brokers, TLS, SASL, timeouts.
+// Retries inside the client are few on purpose: the forwarder owns the backoff between attempts,
+// so that an outage shows up in its status instead of hiding in a client's retry loop.
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import type { BaseOptions } from '@platformatic/kafka';
+import { TlsInvalidError } from '../../broker/errors.js';
+import type { Config } from '../config/schema.js';
+
+export type UpstreamConfig = NonNullable<Config['upstream']>;
+
+export function kafkaBaseOptions(config: UpstreamConfig, clientId: string): BaseOptions {
+  const options: BaseOptions = {
+    clientId,
+    bootstrapBrokers: config.brokers,
+    connectTimeout: Math.min(config.requestTimeout, 10_000),
+    requestTimeout: config.requestTimeout,
+    timeout: config.requestTimeout,
+    retries: 2,
+    retryDelay: 200,
+  };
+  if (config.tls.enabled) options.tls = tlsOptions(config.tls);
+  if (config.sasl.mechanism !== null) {
+    options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password };
+  }
+  return options;
+}
+
+function tlsOptions(tls: UpstreamConfig['tls']): TlsOptions {
+  const read = (file: string | null): Buffer | undefined => {
+    if (file === null) return undefined;
+    try {
+      return readFileSync(file);
+    } catch (err) {
+      throw new TlsInvalidError(file, `cannot read it (upstream.tls): ${(err as Error).message}`, { cause: err });
+    }
+  };
+  const options: TlsOptions = {};
+  const ca = read(tls.ca);
+  const cert = read(tls.cert);
+  const key = read(tls.key);
+  if (ca !== undefined) options.ca = ca;
+  if (cert !== undefined) options.cert = cert;
+  if (key !== undefined) options.key = key;
+  if (tls.serverName !== null) options.servername = tls.serverName;
+  return options;
+}

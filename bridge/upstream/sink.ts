@@ -1,0 +1,29 @@
+// Where a batch goes and how its cursor is made durable. The two delivery modes differ only here.
+import type { UpstreamMessage } from './upstream-record.js';
+
+export type { UpstreamMessage } from './upstream-record.js';
+
+export interface CursorAdvance {
+  topic: string;
+  partition: number;
+  /** The next offset to forward once this delivery is durable. */
+  nextOffset: number;
+}
+
+export interface Delivery {
+  messages: UpstreamMessage[];
+  cursors: CursorAdvance[];
+}
+
+export interface UpstreamSink {
+  /** Connects and returns the durable cursors: `topic/partition` -> next offset. */
+  open(): Promise<Map<string, number>>;
+  /** Returns once the messages and the cursors are durable (in the mode's sense). */
+  deliver(delivery: Delivery): Promise<void>;
+  /** Drops the connection; what was not delivered is sent again from the cursors. Idempotent. */
+  close(): Promise<void>;
+}
+
+export function laneKey(topic: string, partition: number): string {
+  return `${topic}/${partition}`;
+}

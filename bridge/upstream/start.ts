@@ -1,0 +1,49 @@
+// Starts the forwarder when the config enables it, and adapts its status for the metrics.
+import type { CursorStore } from '../../broker/cursors.js';
+import type { Log } from '../../broker/log/log.js';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../logger.js';
+import type { UpstreamSource, UpstreamStatus as MetricsStatus } from '../metrics.js';
+import { Forwarder, type UpstreamStatus } from './forwarder.js';
+
+export interface Upstream {
+  status(): UpstreamStatus;
+  /** The same status in the shape bridge/metrics.ts reads. */
+  readonly metricsSource: UpstreamSource;
+  close(): Promise<void>;
+}
+
+/** `cursors` (the node's cursor store, closed by its owner) keeps the at-least-once positions. */
+export function startUpstream(config: Config, log: Log, cursors: CursorStore, logger: Logger): Upstream | null {
+  const upstream = config.upstream;
+  if (upstream === null || !upstream.enabled) return null;
+  const forwarder = Forwarder.start({ config: upstream, node: config.node.id, log, cursors, logger });
+  logger.info({ brokers: upstream.brokers, mode: upstream.mode, topicTemplate: upstream.topicTemplate }, 'upstream forwarder started');
+  let closing: Promise<void> | null = null;
+  return {
+    status: () => forwarder.status(),
+    metricsSource: { status: () => forMetrics(forwarder.status()) },
+    close: () => {
+      closing ??= forwarder.close();
+      return closing;
+    },
+  };
+}
+
+function forMetrics(status: UpstreamStatus): MetricsStatus {
+  return {
+    connected: status.state === 'forwarding',
+    partitions: status.partitions.map((p) => ({
+      topic: p.topic,
+      partition: p.partition,
+      forwardedOffset: p.forwardedOffset ?? p.logStartOffset,
+      highWatermark: p.highWaterMark,
+      lag: p.lag,
+      lastError: p.lastError === null ? null : `${p.lastError.code}: ${p.lastError.message}`,
+    })),
+    recordsForwarded: status.counters.recordsForwarded,
+    bytesForwarded: status.counters.bytesForwarded,
+    errors: status.counters.errors,
+    recordsLostToRetention: status.counters.recordsLostToRetention,
+  };
+}

@@ -1,0 +1,66 @@
+// What a log record becomes upstream: the same key, value, timestamp and headers, plus where it
+// came from (tributary.node, tributary.partition, tributary.offset, as decimal strings), in the
+// upstream partition that keeps per-key order.
+import type { MessageToProduce } from '@platformatic/kafka';
+import type { LogRecord } from '../../broker/log/record-batch.js';
+import { partitionForKey } from '../../broker/murmur2.js';
+
+export type UpstreamMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+
+export const HEADER_NODE = 'tributary.node';
+export const HEADER_PARTITION = 'tributary.partition';
+export const HEADER_OFFSET = 'tributary.offset';
+
+/** Kafka topic names: 1-249 of these characters. */
+export const KAFKA_TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+export function upstreamTopicName(template: string, node: string, topic: string): string {
+  return template.replaceAll('{node}', node).replaceAll('{topic}', topic);
+}
+
+/**
+ * The upstream partition of a record from local partition `localPartition`: the same number when
+ * the counts match (the local partition was itself chosen by murmur2 of the key, so per-key and
+ * per-partition order are both kept); otherwise Kafka's murmur2 of the key, so a key always lands
+ * in one upstream partition; keyless records keep their partition's order by a fixed mapping.
+ */
+export function upstreamPartition(key: Buffer | null, localPartition: number, localCount: number, upstreamCount: number): number {
+  if (upstreamCount === localCount) return localPartition;
+  if (key !== null && key.length > 0) return partitionForKey(key, upstreamCount);
+  return localPartition % upstreamCount;
+}
+
+/** Builds upstream messages for one local partition; the constant header values are made once. */
+export class MessageBuilder {
+  private readonly nodeValue: Buffer;
+  private readonly partitionValue: Buffer;
+
+  constructor(
+    node: string,
+    private readonly localPartition: number,
+    private readonly localCount: number,
+    private readonly upstreamTopic: string,
+    private readonly upstreamCount: number,
+  ) {
+    this.nodeValue = Buffer.from(node);
+    this.partitionValue = Buffer.from(String(localPartition));
+  }
+
+  build(record: LogRecord): UpstreamMessage {
+    // Buffer keys: a Map keyed by distinct Buffer objects keeps repeated header names, as Kafka does.
+    const headers = new Map<Buffer, Buffer>();
+    for (const [name, value] of record.headers) headers.set(Buffer.from(name), value as Buffer);
+    headers.set(Buffer.from(HEADER_NODE), this.nodeValue);
+    headers.set(Buffer.from(HEADER_PARTITION), this.partitionValue);
+    headers.set(Buffer.from(HEADER_OFFSET), Buffer.from(String(record.offset)));
+    const message: UpstreamMessage = {
+      topic: this.upstreamTopic,
+      partition: upstreamPartition(record.key, this.localPartition, this.localCount, this.upstreamCount),
+      value: record.value as Buffer,
+      timestamp: BigInt(record.timestamp),
+      headers,
+    };
+    if (record.key !== null) message.key = record.key;
+    return message;
+  }
+}

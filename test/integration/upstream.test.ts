@@ -1,0 +1,147 @@
+// The forwarder against a real Kafka (one node for the whole file): MQTT publish -> log -> Kafka,
+// read back by an independent client (kcat, read_committed). Kafka killed mid-stream; at-least-once
+// mode; an unreachable cluster; a second gateway with the same node.id.
+import assert from 'node:assert/strict';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import type { MqttClient } from 'mqtt';
+import type { Log } from '../../broker/log/log.js';
+import type { ConfigInput } from '../../bridge/config/schema.js';
+import { startKafka, type KafkaNode } from '../helpers/kafka.js';
+import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
+import { caughtUp, readUpstream, waitForStatus, type UpstreamRecord } from '../helpers/upstream.js';
+
+let kafka: KafkaNode;
+const cleanups: Array<() => Promise<void>> = [];
+
+function settings(node: string, upstream: NonNullable<ConfigInput['upstream']> = {}): ConfigInput {
+  return {
+    node: { id: node },
+    topics: [{ name: 'telemetry', partitions: 2 }],
+    mqtt: { mapping: { rules: [{ filter: '#', topic: 'telemetry', key: '{mqtt.topic}' }] } },
+    upstream: { enabled: true, brokers: [kafka.bootstrap], retryInitial: 100, retryMax: 1000, requestTimeout: 5000, ...upstream },
+  };
+}
+
+async function publish(client: MqttClient, count: number, prefix: string): Promise<void> {
+  await Promise.all(Array.from({ length: count }, (_, i) => client.publishAsync(`line-${i % 5}/temp`, `${prefix}-${i}`, { qos: 1 })));
+}
+
+/** Asserts that `records` hold each stored record of the log exactly once, in log order per partition. */
+function assertExactMirror(log: Log, node: string, records: UpstreamRecord[]): void {
+  for (const partition of [0, 1]) {
+    const upstream = records.filter((r) => r.partition === partition);
+    const stored = log.read('telemetry', partition, 0, { maxRecords: 1_000_000, maxBytes: 1 << 30 }).records;
+    assert.deepEqual(
+      upstream.map((r) => Number(r.headers['tributary.offset'])),
+      stored.map((r) => r.offset),
+      `partition ${partition}: every log offset once, in order`,
+    );
+    assert.deepEqual(upstream.map((r) => r.value), stored.map((r) => r.value!.toString()));
+    assert.deepEqual(upstream.map((r) => r.key), stored.map((r) => r.key!.toString()));
+    for (const r of upstream) {
+      assert.equal(r.headers['tributary.node'], node);
+      assert.equal(r.headers['tributary.partition'], String(partition));
+    }
+  }
+}
+
+describe('upstream forwarder with a real Kafka', () => {
+  before(async () => {
+    kafka = await startKafka({ after: (fn: () => Promise<void>) => void cleanups.push(fn) });
+  });
+  after(async () => {
+    for (const fn of cleanups.reverse()) await fn();
+  });
+
+  test('MQTT publish -> log -> Kafka: every record once, same key and value, source headers, 1:1 partitions; GET /api/upstream', async (t: TestContext) => {
+    const node = await startTestNode(t, settings('gw-e2e'));
+    const client = await connect(t, node.url);
+    await publish(client, 300, 'e2e');
+    await waitForStatus(() => node.node.upstream!.status(), caughtUp(300), 'all 300 forwarded');
+
+    const records = await readUpstream(kafka.bootstrap, 'edge.gw-e2e.telemetry');
+    assert.equal(records.length, 300);
+    assertExactMirror(node.node.log, 'gw-e2e', records);
+
+    const response = await fetch(`http://127.0.0.1:${node.node.http.port}/api/upstream`);
+    const body = (await response.json()) as { enabled: boolean; mode: string; state: string; partitions: Array<{ partition: number; forwardedOffset: number; highWaterMark: number; lag: number; state: string }> };
+    assert.equal(body.enabled, true);
+    assert.equal(body.mode, 'exactly-once');
+    assert.equal(body.state, 'forwarding');
+    assert.deepEqual(
+      body.partitions.map((p) => [p.partition, p.lag, p.forwardedOffset === p.highWaterMark, p.state]),
+      [[0, 0, true, 'caught-up'], [1, 0, true, 'caught-up']],
+    );
+    assert.equal(body.partitions.reduce((n, p) => n + p.forwardedOffset, 0), 300);
+  });
+
+  test('a second gateway with the same node.id and its own log stops forwarding with TRIB_UPSTREAM_CURSOR_CONFLICT; its ingest goes on', async (t) => {
+    const impostor = await startTestNode(t, settings('gw-e2e'));
+    const status = await waitForStatus(() => impostor.node.upstream!.status(), (s) => s.state === 'stopped', 'stopped on the conflict');
+    assert.equal(status.lastError?.code, 'TRIB_UPSTREAM_CURSOR_CONFLICT');
+    assert.match(status.lastError!.message, /written by another log/);
+    const client = await connect(t, impostor.url);
+    await publish(client, 10, 'still-stored');
+    assert.equal(impostor.node.log.partition('telemetry', 0).logEndOffset + impostor.node.log.partition('telemetry', 1).logEndOffset, 10);
+  });
+
+  test('Kafka killed mid-stream and restarted: ingest goes on, then 0 lost, 0 duplicated, order kept per partition', async (t) => {
+    const node = await startTestNode(t, settings('gw-outage', { batchRecords: 50 }));
+    const status = (): ReturnType<NonNullable<TestNode['node']['upstream']>['status']> => node.node.upstream!.status();
+    const client = await connect(t, node.url);
+    let acked = 0;
+    let stopped = false;
+    const pump = (async () => {
+      for (let round = 0; !stopped; round++) {
+        await publish(client, 20, `r${round}`);
+        acked += 20;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    await waitForStatus(status, (s) => s.counters.recordsForwarded >= 200, 'forwarding under way');
+    await kafka.kill();
+    const ackedAtKill = acked;
+    const down = await waitForStatus(status, (s) => s.state === 'retrying' && s.counters.errors >= 2, 'retrying while Kafka is down');
+    assert.equal(down.lastError?.code, 'TRIB_UPSTREAM_UNAVAILABLE');
+    await waitForStatus(status, () => acked >= ackedAtKill + 400, 'publishes acknowledged while Kafka is down');
+    assert.ok(status().totalLag > 0, 'records wait in the log');
+    await kafka.restart();
+    await waitForStatus(status, (s) => s.state === 'forwarding', 'reconnected');
+    stopped = true;
+    await pump;
+    const stored = node.node.log.partition('telemetry', 0).logEndOffset + node.node.log.partition('telemetry', 1).logEndOffset;
+    assert.equal(stored, acked);
+    await waitForStatus(status, caughtUp(stored), 'caught up after the outage');
+
+    const records = await readUpstream(kafka.bootstrap, 'edge.gw-outage.telemetry');
+    assert.equal(records.length, stored);
+    assertExactMirror(node.node.log, 'gw-outage', records);
+  });
+
+  test('at-least-once mode: idempotent producer and a local cursor; a restart resumes after what was forwarded', async (t) => {
+    const first = await startTestNode(t, settings('gw-alo', { mode: 'at-least-once' }));
+    await publish(await connect(t, first.url), 100, 'first');
+    await waitForStatus(() => first.node.upstream!.status(), caughtUp(100), 'first 100 forwarded');
+    assert.equal(first.node.upstream!.status().mode, 'at-least-once');
+    await first.close();
+
+    const second = await startTestNode(t, settings('gw-alo', { mode: 'at-least-once' }), first.dataDir);
+    await publish(await connect(t, second.url), 50, 'second');
+    await waitForStatus(() => second.node.upstream!.status(), caughtUp(150), 'all 150 forwarded');
+    const records = await readUpstream(kafka.bootstrap, 'edge.gw-alo.telemetry');
+    assert.equal(records.length, 150);
+    assertExactMirror(second.node.log, 'gw-alo', records);
+  });
+
+  test('an unreachable cluster: a clear error naming it, retries with backoff, ingest unaffected', async (t) => {
+    const node = await startTestNode(t, settings('gw-nowhere', { brokers: ['127.0.0.1:1'], retryInitial: 50, retryMax: 200 }));
+    const status = await waitForStatus(() => node.node.upstream!.status(), (s) => s.counters.errors >= 3, 'three failed attempts');
+    assert.equal(status.state, 'retrying');
+    assert.equal(status.lastError?.code, 'TRIB_UPSTREAM_UNAVAILABLE');
+    assert.match(status.lastError!.message, /127\.0\.0\.1:1/);
+    await publish(await connect(t, node.url), 50, 'stored-anyway');
+    const s = node.node.upstream!.status();
+    assert.equal(s.totalLag, 50);
+    assert.deepEqual(s.partitions.map((p) => [p.state, p.lastError?.code]), [['waiting', 'TRIB_UPSTREAM_UNAVAILABLE'], ['waiting', 'TRIB_UPSTREAM_UNAVAILABLE']]);
+  });
+});

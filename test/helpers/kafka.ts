@@ -2,7 +2,7 @@
 // one KRaft node on 127.0.0.1. Each call gets its own node (own port, own data), stopped with the
 // test. Without Java or Maven the test fails and says what to install; it is never skipped.
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +13,11 @@ const SCRIPT = fileURLToPath(new URL('../../../test/kafka/kafka.sh', import.meta
 
 export interface KafkaNode {
   bootstrap: string;
+  /** With { sasl: true }: a SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256/512; tributary / tributary-secret). */
+  saslBootstrap: string | null;
+  /** With { tls: true }: an SSL listener, and the CA (PEM file) that signed its certificate. */
+  tlsBootstrap: string | null;
+  caFile: string | null;
   /** Stops it gracefully and removes its data. */
   stop(): Promise<void>;
   /** SIGKILL, as a crash or a power cut; its data stays for restart(). */
@@ -24,10 +29,16 @@ export interface KafkaNode {
 /** Where the node's stop is registered: a test's context, or a suite's list of cleanups. */
 export type CleanupHost = Pick<TestContext, 'after'> | { after(fn: () => Promise<void>): void };
 
-export async function startKafka(t: CleanupHost): Promise<KafkaNode> {
+export interface KafkaListeners {
+  sasl?: boolean;
+  tls?: boolean;
+}
+
+export async function startKafka(t: CleanupHost, listeners: KafkaListeners = {}): Promise<KafkaNode> {
+  const env = { ...process.env, ...(listeners.sasl === true ? { KAFKA_SASL: '1' } : {}), ...(listeners.tls === true ? { KAFKA_TLS: '1' } : {}) };
   const start = async (stateDir?: string): Promise<{ dir: string; bootstrap: string }> => {
     try {
-      const { stdout } = await run(SCRIPT, ['start'], { env: { ...process.env, ...(stateDir === undefined ? {} : { KAFKA_STATE_DIR: stateDir }) }, timeout: 360_000 });
+      const { stdout } = await run(SCRIPT, ['start'], { env: { ...env, ...(stateDir === undefined ? {} : { KAFKA_STATE_DIR: stateDir }) }, timeout: 360_000 });
       const [dir, bootstrap] = stdout.trim().split('\n').slice(-2) as [string, string];
       return { dir, bootstrap };
     } catch (err) {
@@ -38,8 +49,12 @@ export async function startKafka(t: CleanupHost): Promise<KafkaNode> {
   const { dir, bootstrap } = await start();
   const stop = async (): Promise<void> => void (await run(SCRIPT, ['stop', dir]));
   t.after(stop);
+  const optional = (file: string): string | null => (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8').trim() : null);
   return {
     bootstrap,
+    saslBootstrap: optional('sasl-bootstrap'),
+    tlsBootstrap: optional('tls-bootstrap'),
+    caFile: existsSync(join(dir, 'ca.pem')) ? join(dir, 'ca.pem') : null,
     stop,
     kill: async () => {
       const pid = Number(readFileSync(join(dir, 'pid'), 'utf8'));

@@ -73,6 +73,11 @@ describe('upstream forwarder with a real Kafka', () => {
       [[0, 0, true, 'caught-up'], [1, 0, true, 'caught-up']],
     );
     assert.equal(body.partitions.reduce((n, p) => n + p.forwardedOffset, 0), 300);
+
+    const metrics = await (await fetch(`http://127.0.0.1:${node.node.http.port}/metrics`)).text();
+    assert.match(metrics, /^tributary_upstream_forwarded_records_total 300$/m);
+    assert.match(metrics, /^tributary_upstream_lag_records\{topic="telemetry",partition="0"\} 0$/m);
+    assert.match(metrics, /^tributary_upstream_connected 1$/m);
   });
 
   test('a second gateway with the same node.id and its own log stops forwarding with TRIB_UPSTREAM_CURSOR_CONFLICT; its ingest goes on', async (t) => {

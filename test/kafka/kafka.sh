@@ -7,6 +7,12 @@
 #   test/kafka/kafka.sh stop [DIR]   stops the node of DIR (default: every node this script started).
 #
 # KAFKA_STATE_DIR picks the state directory for start (default: a new one under .kafka/run/).
+# Optional listeners besides the PLAINTEXT one (the output stays the same; their addresses are
+# written into the state directory):
+#   KAFKA_SASL=1  a SASL_PLAINTEXT listener with PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512, user
+#                 'tributary' / password 'tributary-secret'; address in DIR/sasl-bootstrap.
+#   KAFKA_TLS=1   an SSL listener with a certificate for 127.0.0.1 and localhost from a CA made
+#                 here (PEM keystore); address in DIR/tls-bootstrap, the CA in DIR/ca.pem.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -40,15 +46,41 @@ start() {
     port=$(free_port); controller=$(free_port)
     echo "$port" >"$dir/port"; echo "$controller" >"$dir/controller-port"
   fi
+  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller"
+  local advertised="PLAINTEXT://127.0.0.1:$port"
+  local extra="" format_extra=()
+  if [[ ${KAFKA_SASL:-} == 1 ]]; then
+    [[ -f $dir/sasl-port ]] || free_port >"$dir/sasl-port"
+    local sasl_port; sasl_port=$(cat "$dir/sasl-port")
+    listeners+=",SASL_PLAINTEXT://127.0.0.1:$sasl_port"; advertised+=",SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+    extra+="sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_tributary=\"tributary-secret\";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+"
+    format_extra+=(-S 'SCRAM-SHA-256=[name=tributary,password=tributary-secret]' -S 'SCRAM-SHA-512=[name=tributary,password=tributary-secret]')
+    echo "127.0.0.1:$sasl_port" >"$dir/sasl-bootstrap"
+  fi
+  if [[ ${KAFKA_TLS:-} == 1 ]]; then
+    need openssl openssl
+    [[ -f $dir/tls-port ]] || free_port >"$dir/tls-port"
+    local tls_port; tls_port=$(cat "$dir/tls-port")
+    [[ -f $dir/server.pem ]] || make_certificates "$dir"
+    listeners+=",SSL://127.0.0.1:$tls_port"; advertised+=",SSL://127.0.0.1:$tls_port"
+    extra+="ssl.keystore.type=PEM
+ssl.keystore.location=$dir/server.pem
+"
+    echo "127.0.0.1:$tls_port" >"$dir/tls-bootstrap"
+  fi
   cat >"$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
-inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL
+${extra}inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
 offsets.topic.replication.factor=1
@@ -74,7 +106,7 @@ PROPS
   local jvm=(-Xms128m -Xmx512m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto "-Dlog4j2.configurationFile=$dir/log4j2.properties")
   if [[ ! -f $dir/data/meta.properties ]]; then
     java "${jvm[@]}" -cp "$cp" kafka.tools.StorageTool format -t "$(java -cp "$cp" kafka.tools.StorageTool random-uuid 2>/dev/null)" \
-      -c "$dir/server.properties" >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; exit 1; }
+      -c "$dir/server.properties" ${format_extra[@]+"${format_extra[@]}"} >"$dir/format.log" 2>&1 || { cat "$dir/format.log" >&2; exit 1; }
   fi
   nohup java "${jvm[@]}" -cp "$cp" kafka.Kafka "$dir/server.properties" >"$dir/stdout.log" 2>&1 &
   echo $! >"$dir/pid"
@@ -92,6 +124,17 @@ PROPS
     sleep 0.5
   done
   echo "kafka.sh: Kafka did not serve within 5 minutes" >&2; exit 1
+}
+
+# A CA and a server certificate for 127.0.0.1/localhost, key and chain in one PEM (Kafka's PEM keystore).
+make_certificates() {
+  local dir=$1
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=tributary-test-ca -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout "$dir/server.key" -out "$dir/server.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$dir/san.ext"
+  openssl x509 -req -in "$dir/server.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" -CAcreateserial -days 2 -extfile "$dir/san.ext" -out "$dir/server.crt" 2>/dev/null
+  openssl pkcs8 -topk8 -nocrypt -in "$dir/server.key" -out "$dir/server.pk8"
+  cat "$dir/server.pk8" "$dir/server.crt" "$dir/ca.pem" >"$dir/server.pem"
 }
 
 stop_one() {

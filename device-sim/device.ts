@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { encodeBinary, encodeJson } from './encoding.js';
-import { describeConnectFailure } from './errors.js';
+import { closedBeforeConnack, describeConnectFailure } from './errors.js';
 import type { DeviceIdentity } from './fleet-plan.js';
 import type { SimOptions } from './options.js';
 import { Random } from './random.js';
@@ -96,7 +96,7 @@ export class SimDevice {
       const onClose = (): void => {
         settle();
         client.end(true);
-        reject(describeConnectFailure(where, new Error('the connection closed before CONNACK (no MQTT broker there, or it timed out)')));
+        reject(closedBeforeConnack(where));
       };
       const onConnect = (): void => {
         settle();

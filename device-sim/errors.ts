@@ -27,5 +27,11 @@ export function describeConnectFailure(where: string, err: Error & { code?: stri
   if (typeof err.code === 'string' && TLS_CODES.test(err.code)) {
     return new SimConnectError(`TLS handshake with ${where} failed: ${err.message}; pass the broker's CA with --ca FILE (or --insecure)`);
   }
+  // Socket errors carry a code (ECONNREFUSED, ENOTFOUND, ...); MQTT.js's packet parser's do not.
+  if (err.code === undefined) return new SimConnectError(`cannot connect to ${where}: it does not answer as an MQTT broker (${err.message})`);
   return new SimConnectError(`cannot connect to ${where}: ${err.message}`);
+}
+
+export function closedBeforeConnack(where: string): SimConnectError {
+  return new SimConnectError(`cannot connect to ${where}: the connection closed before CONNACK (no MQTT broker there, or it timed out)`);
 }

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -260,4 +261,17 @@ test('QoS 0: sent, not acknowledged; at --rate max it is paced by the socket and
   const flood = await simJson(['--url', url, '--qos', '0', '--devices', '2', '--rate', 'max', '--window', '10', '--duration', '500ms']);
   assert.ok(flood.sent > summary.sent, 'a closed loop on socket writes');
   assert.equal(flood.failed, 0);
+});
+
+test('a server that is not an MQTT broker: one line, exit 1', async (t) => {
+  const http = createHttpServer((_request, response) => response.end('hello'));
+  await new Promise<void>((done) => http.listen(0, '127.0.0.1', done));
+  t.after(() => new Promise((done) => http.close(done)));
+  const port = (http.address() as AddressInfo).port;
+  const tcp = await sim(['--url', `mqtt://127.0.0.1:${port}`, '--count', '1']);
+  assert.equal(tcp.code, 1);
+  assert.match(tcp.stderr, new RegExp(`^tributary sim: cannot connect to mqtt://127.0.0.1:${port}: it does not answer as an MQTT broker \\(.+\\)\\n$`));
+  const ws = await sim(['--url', `ws://127.0.0.1:${port}/mqtt`, '--count', '1']);
+  assert.equal(ws.code, 1);
+  assert.match(ws.stderr, /^tributary sim: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/mqtt: .+\n$/);
 });

@@ -204,6 +204,8 @@ export function parseSimOptions(argv: readonly string[]): SimOptions | null {
     if (url.protocol !== 'mqtt:' && url.protocol !== 'tcp:') throw new SimUsageError('--raw speaks plain TCP only: use an mqtt:// URL');
     if (qos !== 1) throw new SimUsageError('--raw publishes at QoS 1 only');
     if (values.chaos === true || values.persistent === true) throw new SimUsageError('--raw does not combine with --chaos or --persistent');
+    const deviceOnly = (['devices', 'window', 'ramp', 'acked-out', 'drain', 'keepalive', 'fault-rate'] as const).filter((flag) => values[flag] !== undefined);
+    if (deviceOnly.length > 0) throw new SimUsageError(`${deviceOnly.map((f) => `--${f}`).join(', ')} ${deviceOnly.length === 1 ? 'applies' : 'apply'} to MQTT.js devices, not to --raw (which has --connections and --raw-window)`);
   } else if (values.connections !== undefined || values.workers !== undefined || values['raw-window'] !== undefined) {
     throw new SimUsageError('--connections, --workers and --raw-window need --raw');
   }

@@ -184,6 +184,7 @@ test('invalid options: one line naming the flag, exit 2, no stack trace', async 
     [['--format', 'xml'], /--format must be json or binary/],
     [['--raw', '--qos', '2'], /--raw publishes at QoS 1 only/],
     [['--workers', '2'], /need --raw/],
+    [['--raw', '--devices', '5'], /--devices applies to MQTT.js devices, not to --raw/],
     [['--chaos-fraction', '0.5'], /need --chaos/],
     [['--ca', 'ca.pem'], /apply to mqtts:\/\/ and wss:\/\//],
     [['--frobnicate'], /Unknown option '--frobnicate'/],

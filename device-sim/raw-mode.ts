@@ -20,7 +20,8 @@ export interface RawShare {
   password?: string;
   clientIdPrefix: string;
   topics: string[];
-  payloadBase64: string;
+  /** One pre-encoded payload per socket, base64. */
+  payloadsBase64: string[];
   window: number;
   durationMs?: number;
   count?: number;
@@ -36,13 +37,13 @@ export interface WorkerProgress {
 type Progress = (totals: { sent: number; acked: number }) => void;
 
 export function shareOptions(share: RawShare, signal?: AbortSignal, onProgress?: Progress): RawPublisherOptions {
-  const payload = Buffer.from(share.payloadBase64, 'base64');
+  const payloads = share.payloadsBase64.map((p) => Buffer.from(p, 'base64'));
   return {
     host: share.host,
     port: share.port,
     connections: share.topics.length,
-    payloadBytes: payload.length,
-    payload,
+    payloadBytes: payloads[0]!.length,
+    payload: (i) => payloads[i]!,
     window: share.window,
     clientIdPrefix: share.clientIdPrefix,
     topic: (i) => share.topics[i]!,
@@ -63,11 +64,13 @@ export function isConnectFailure(err: unknown): boolean {
 
 export async function runRawMode(options: SimOptions): Promise<SimSummary> {
   const raw = options.raw!;
-  const plan = planFleet(raw.connections, options.profiles, options.topic, options.seed);
-  const first = plan[0]!;
-  const reading = new Sensor(first.profile, Random.derive(options.seed, first.id), first.site, Date.now(), 0).read(Date.now());
-  const payload = options.format === 'binary' ? encodeBinary(0, reading, first.profile) : encodeJson(first.id, 0, reading, first.profile);
-  const shares = splitShares(options, plan.map((d) => d.topic), payload);
+  // Each socket is one device of the plan: its topic, and one sample of its profile, encoded once.
+  const devices = planFleet(raw.connections, options.profiles, options.topic, options.seed).map((d) => {
+    const reading = new Sensor(d.profile, Random.derive(options.seed, d.id), d.site, Date.now(), 0).read(Date.now());
+    const payload = options.format === 'binary' ? encodeBinary(0, reading, d.profile) : encodeJson(d.id, 0, reading, d.profile);
+    return { topic: d.topic, payloadBase64: payload.toString('base64') };
+  });
+  const shares = splitShares(options, devices);
 
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
@@ -123,12 +126,12 @@ export async function runRawMode(options: SimOptions): Promise<SimSummary> {
 }
 
 /** Connections, --count and the total rate divided as evenly as they go over the workers. */
-function splitShares(options: SimOptions, topics: string[], payload: Buffer): RawShare[] {
+function splitShares(options: SimOptions, devices: Array<{ topic: string; payloadBase64: string }>): RawShare[] {
   const raw = options.raw!;
   // No worker without a socket or without a share of --count.
   const workers = Math.min(raw.workers, raw.connections, options.count ?? Number.POSITIVE_INFINITY);
   return Array.from({ length: workers }, (_, w) => {
-    const mine = topics.filter((_, i) => i % workers === w);
+    const mine = devices.filter((_, i) => i % workers === w);
     const portion = (total: number): number => Math.floor(total / workers) + (w < total % workers ? 1 : 0);
     return {
       host: options.url.hostname,
@@ -136,8 +139,8 @@ function splitShares(options: SimOptions, topics: string[], payload: Buffer): Ra
       ...(options.username === undefined ? {} : { username: options.username }),
       ...(options.password === undefined ? {} : { password: options.password }),
       clientIdPrefix: `${options.clientPrefix}raw-${w}`,
-      topics: mine,
-      payloadBase64: payload.toString('base64'),
+      topics: mine.map((d) => d.topic),
+      payloadsBase64: mine.map((d) => d.payloadBase64),
       window: raw.window,
       ...(options.durationMs === undefined ? {} : { durationMs: options.durationMs }),
       ...(options.count === undefined ? {} : { count: portion(options.count) }),

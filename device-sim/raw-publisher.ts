@@ -10,9 +10,9 @@ export interface RawPublisherOptions {
   host: string;
   port: number;
   connections: number;
-  /** Size of an 'x'-filled payload, unless `payload` gives the bytes themselves. */
+  /** Size of an 'x'-filled payload, unless `payload` gives the bytes (of connection i) themselves. */
   payloadBytes: number;
-  payload?: Buffer;
+  payload?: (connection: number) => Buffer;
   username?: string;
   password?: string;
   /** Aborting ends the run early, like reaching `durationMs`. */
@@ -109,7 +109,7 @@ class Lane {
   }
 }
 
-async function openLane(options: RawPublisherOptions, i: number, payload: Buffer, onAck: (ms: number) => void, afterRead: (lane: Lane) => void): Promise<Lane> {
+async function openLane(options: RawPublisherOptions, i: number, payload: (connection: number) => Buffer, onAck: (ms: number) => void, afterRead: (lane: Lane) => void): Promise<Lane> {
   const socket = tcpConnect(options.port, options.host);
   socket.setNoDelay(true);
   await new Promise<void>((resolve, reject) => {
@@ -136,7 +136,7 @@ async function openLane(options: RawPublisherOptions, i: number, payload: Buffer
   });
   if (connack[0] !== CONNACK || connack[3] !== 0) throw new BrokerRefusedError(`the broker refused ${clientId}: CONNACK return code ${connack[3]}`);
   const topic = options.topic?.(i) ?? `bench/${clientId}/data`;
-  const lane = new Lane(socket, topic, payload, onAck);
+  const lane = new Lane(socket, topic, payload(i), onAck);
   if (connack.length > 4) lane.read(connack.subarray(4));
   socket.on('data', (chunk: Buffer) => {
     lane.read(chunk);
@@ -148,7 +148,8 @@ async function openLane(options: RawPublisherOptions, i: number, payload: Buffer
 
 export async function runRawPublisher(options: RawPublisherOptions): Promise<RawPublisherResult> {
   const window = options.window ?? 100;
-  const payload = options.payload ?? Buffer.alloc(options.payloadBytes, 'x');
+  const filler = Buffer.alloc(options.payloadBytes, 'x');
+  const payload = options.payload ?? (() => filler);
   const histogram = createHistogram();
   const measure = options.rate !== undefined;
   const onAck = measure ? (ms: number) => histogram.record(Math.max(1, Math.round(ms * 1000))) : () => undefined;

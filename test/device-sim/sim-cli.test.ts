@@ -147,6 +147,7 @@ test('--raw: pre-encoded packets over several sockets and worker processes, all 
   const records = storedRecords(node.log);
   assert.equal(records.length, 20_000);
   assert.equal(new Set(records.map((r) => r.topic)).size, 4, 'one device topic per socket');
+  assert.equal(new Set(storedKeys(records)).size, 4, "each socket sends its own device's sample");
   assert.ok(summary.cpuCores > 0);
 });
 

@@ -40,8 +40,9 @@ export class SimDevice {
     private readonly stats: Stats,
     private readonly control: FleetControl,
   ) {
-    this.#random = Random.derive(options.seed, identity.id);
-    this.#sensor = new Sensor(identity.profile, this.#random, identity.site, Date.now(), options.faultRate);
+    // The sensor has a sequence of its own, so that its readings do not depend on the schedule.
+    this.#random = Random.derive(options.seed, `${identity.id}/schedule`);
+    this.#sensor = new Sensor(identity.profile, Random.derive(options.seed, identity.id), identity.site, options.startTimeMs ?? Date.now(), options.faultRate);
     this.acked = options.ackedOut === undefined ? null : [];
   }
 
@@ -172,6 +173,13 @@ export class SimDevice {
     }
   }
 
+  /** Wall clock, or on --start-time's simulated clock one period per sample (1 s at --rate max). */
+  #sampleTime(seq: number): number {
+    const { startTimeMs, rate } = this.options;
+    if (startTimeMs === undefined) return Date.now();
+    return startTimeMs + Math.round((seq * 1000) / (rate === 'max' ? 1 : rate));
+  }
+
   /** Closed loop (--rate max): keep the window full. */
   #fill(): void {
     while (this.control.running && this.connected && this.#inFlight < this.options.window) {
@@ -184,7 +192,7 @@ export class SimDevice {
     const { qos, format } = this.options;
     const { id, profile, topic } = this.identity;
     const seq = this.#seq++;
-    const reading = this.#sensor.read(Date.now());
+    const reading = this.#sensor.read(this.#sampleTime(seq));
     const payload = format === 'binary' ? encodeBinary(seq, reading, profile) : encodeJson(id, seq, reading, profile);
     const sentAt = performance.now();
     this.stats.sent++;

@@ -24,6 +24,8 @@ export interface SimOptions {
   durationMs: number | undefined;
   count: number | undefined;
   seed: string;
+  /** Simulated clock: sample k of a device is stamped startTimeMs + k x its period (unset: wall clock). */
+  startTimeMs: number | undefined;
   faultRate: number;
   /** Unacknowledged messages allowed per device; samples beyond it are skipped. */
   window: number;
@@ -60,6 +62,8 @@ A fleet of simulated devices, each its own MQTT connection, publishing telemetry
   --duration DURATION    stop after this long (e.g. 30s, 5m)
   --count N              stop after N messages in total
   --seed S               seed for every random choice (default: random, printed)
+  --start-time T         simulated clock from T (ISO 8601 or epoch ms): sample k is stamped
+                         T + k/rate, so that a seed gives the same payloads on every run
   --fault-rate P         chance per sample that a fault episode starts (default 0.001)
   --window N             unacknowledged messages per device before samples are skipped (default 100)
   --keepalive S          MQTT keepalive seconds (default 60)
@@ -95,6 +99,7 @@ const FLAGS = {
   duration: { type: 'string' },
   count: { type: 'string' },
   seed: { type: 'string' },
+  'start-time': { type: 'string' },
   'fault-rate': { type: 'string' },
   window: { type: 'string' },
   keepalive: { type: 'string' },
@@ -154,6 +159,12 @@ function parseUrl(text: string): URL {
   }
   if (url.hostname === '') throw new SimUsageError(`--url has no host: '${text}'`);
   return url;
+}
+
+function parseStartTime(text: string): number {
+  const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2 ** 48 - 1) throw new SimUsageError(`--start-time must be an ISO 8601 time or milliseconds since 1970, got '${text}'`);
+  return ms;
 }
 
 function parseProfiles(text: string): Profile[] {
@@ -240,6 +251,7 @@ export function parseSimOptions(argv: readonly string[]): SimOptions | null {
     durationMs,
     count,
     seed: values.seed ?? String(Math.floor(Math.random() * 2 ** 31)),
+    startTimeMs: values['start-time'] === undefined ? undefined : parseStartTime(values['start-time']),
     faultRate: fraction('--fault-rate', values['fault-rate'] ?? '0.001'),
     window: integer('--window', values.window ?? '100', 1, 65_000),
     keepaliveS: integer('--keepalive', values.keepalive ?? '60', 0, 65_535),

@@ -66,7 +66,8 @@ export async function runRawMode(options: SimOptions): Promise<SimSummary> {
   const raw = options.raw!;
   // Each socket is one device of the plan: its topic, and one sample of its profile, encoded once.
   const devices = planFleet(raw.connections, options.profiles, options.topic, options.seed).map((d) => {
-    const reading = new Sensor(d.profile, Random.derive(options.seed, d.id), d.site, Date.now(), 0).read(Date.now());
+    const at = options.startTimeMs ?? Date.now();
+    const reading = new Sensor(d.profile, Random.derive(options.seed, d.id), d.site, at, 0).read(at);
     const payload = options.format === 'binary' ? encodeBinary(0, reading, d.profile) : encodeJson(d.id, 0, reading, d.profile);
     return { topic: d.topic, payloadBase64: payload.toString('base64') };
   });

@@ -183,6 +183,7 @@ test('invalid options: one line naming the flag, exit 2, no stack trace', async 
     [['--topic', 'a/{bogus}'], /unknown placeholder \{bogus\}/],
     [['--duration', 'soon'], /--duration must be a duration/],
     [['--format', 'xml'], /--format must be json or binary/],
+    [['--start-time', 'yesterday'], /--start-time must be an ISO 8601 time/],
     [['--raw', '--qos', '2'], /--raw publishes at QoS 1 only/],
     [['--workers', '2'], /need --raw/],
     [['--raw', '--devices', '5'], /--devices applies to MQTT.js devices, not to --raw/],
@@ -276,4 +277,24 @@ test('a server that is not an MQTT broker: one line, exit 1', async (t) => {
   const ws = await sim(['--url', `ws://127.0.0.1:${port}/mqtt`, '--count', '1']);
   assert.equal(ws.code, 1);
   assert.match(ws.stderr, /^tributary sim: cannot connect to ws:\/\/127\.0\.0\.1:\d+\/mqtt: .+\n$/);
+});
+
+test('--seed with --start-time: every run sends the same payloads, device by device', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const args = (run: string, seed: string): string[] => ['--url', url, '--devices', '4', '--rate', 'max', '--window', '5', '--count', '400', '--fault-rate', '0.05', '--seed', seed, '--start-time', '2026-01-05T06:00:00Z', '--topic', `${run}/{device}`];
+  for (const [run, seed] of [['a', '11'], ['b', '11'], ['c', '12']] as const) assert.equal((await simJson(args(run, seed))).acked, 400);
+  const byRun = new Map<string, Map<string, string>>();
+  for (const r of storedRecords(node.log)) {
+    const [run, device] = r.topic.split('/') as [string, string];
+    const body = JSON.parse(r.value.toString()) as { seq: number; ts: number };
+    if (!byRun.has(run)) byRun.set(run, new Map());
+    byRun.get(run)!.set(`${device}/${body.seq}`, r.value.toString());
+  }
+  const [a, b, c] = ['a', 'b', 'c'].map((run) => byRun.get(run)!);
+  const common = [...a!.keys()].filter((k) => b!.has(k));
+  assert.ok(common.length > 300, 'the runs share most device/seq pairs');
+  for (const k of common) assert.equal(a!.get(k), b!.get(k), `${k}: same seed, same payload`);
+  assert.equal(JSON.parse(a!.get('th-0001/1')!).ts, Date.UTC(2026, 0, 5, 6, 0, 1), 'sample 1 is one second after the start at --rate max');
+  const differing = [...a!.keys()].filter((k) => c!.has(k) && a!.get(k) !== c!.get(k));
+  assert.ok(differing.length > 0, 'another seed, other payloads');
 });

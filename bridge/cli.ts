@@ -16,7 +16,7 @@ import { hashPassword } from './mqtt/passwords.js';
 const HELP = `Usage: tributary <command> [options]
 
 Commands:
-  start    run the node: MQTT front end, log, HTTP API (upstream: issue 4)
+  start    run the node: MQTT front end, log, upstream Kafka forwarder (when upstream.enabled), HTTP API
   topics   list topics, partitions, offsets and sizes
   passwd   hash a password for mqtt.auth.users (reads the terminal, or stdin's first line)
   sim      simulated devices / load generator (tributary sim --help)
@@ -29,6 +29,8 @@ Options for start:
   --mqtt-port N      MQTT over TCP (default 1883)
   --ws-port N        MQTT over WebSocket (default 8083)
   --http-port N      HTTP API (default 8080, on 127.0.0.1)
+  Upstream to Kafka is off until the config sets upstream.enabled and upstream.brokers
+  (exactly-once by default; docs/upstream.md); its lag is at GET /api/upstream.
 
 Options for passwd:
   --username NAME    print a ready YAML entry for mqtt.auth.users

@@ -142,9 +142,13 @@ const upstream = z
     topics: z.array(z.string().min(1)).nullable().default(null),
     /** exactly-once: records and cursor committed in one Kafka transaction; at-least-once: idempotent producer, local cursor. */
     mode: z.enum(['exactly-once', 'at-least-once']).default('exactly-once'),
-    /** Most records and bytes sent in one batch (one transaction in exactly-once mode). */
+    /**
+     * Most records and bytes sent in one batch (one transaction in exactly-once mode). A batch's
+     * records for one partition travel as one Kafka record batch: keep batchBytes below the
+     * topic's max.message.bytes (1 MiB by default).
+     */
     batchRecords: z.number().int().min(1).max(1_000_000).default(10_000),
-    batchBytes: size.default(4_194_304),
+    batchBytes: size.default(1_000_000),
     /** How long the forwarder waits for more records once it has caught up. */
     linger: duration.default(5),
     compression: z.enum(['none', 'gzip', 'snappy', 'lz4', 'zstd']).default('none'),

@@ -15,7 +15,7 @@ import { kafkaBaseOptions, type UpstreamConfig } from './kafka-options.js';
 import { Lane } from './lane.js';
 import type { CursorAdvance, Delivery, UpstreamSink } from './sink.js';
 import { TransactionalSink } from './transactional-sink.js';
-import { KAFKA_TOPIC_NAME, MessageBuilder, upstreamTopicName, type UpstreamMessage } from './upstream-record.js';
+import { KAFKA_TOPIC_NAME, MessageBuilder, upstreamSize, upstreamTopicName, type UpstreamMessage } from './upstream-record.js';
 import { UpstreamTopics } from './upstream-topics.js';
 
 export type ForwarderState = 'connecting' | 'forwarding' | 'retrying' | 'stopped' | 'closed';
@@ -195,8 +195,10 @@ export class Forwarder {
       }
       const sink = this.sink;
       if (sink === null) return;
+      const started = performance.now();
       await this.watchdog(sink.deliver(delivery), `delivering ${delivery.messages.length} records`);
       this.applied(delivery);
+      this.options.logger.debug({ records: delivery.messages.length, partitions: delivery.cursors.length, ms: Math.round(performance.now() - started) }, 'batch delivered');
     }
   }
 
@@ -244,13 +246,21 @@ export class Forwarder {
         continue;
       }
       try {
-        while (lane.readPosition < partition.logEndOffset && messages.length < config.batchRecords && bytes < config.batchBytes) {
+        let full = false;
+        while (!full && lane.readPosition < partition.logEndOffset && messages.length < config.batchRecords) {
           const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: config.batchRecords - messages.length, maxBytes: config.batchBytes - bytes });
+          if (read.records.length === 0) break;
           for (const record of read.records) {
+            const size = upstreamSize(record, this.options.node);
+            // Always at least one record, so that a record larger than batchBytes still moves (alone).
+            if (messages.length > 0 && bytes + size > config.batchBytes) {
+              full = true;
+              break;
+            }
             messages.push(lane.builder.build(record));
-            bytes += (record.key?.length ?? 0) + (record.value?.length ?? 0) + 64;
+            bytes += size;
+            lane.readPosition = record.offset + 1;
           }
-          lane.readPosition = read.nextOffset;
         }
         lane.lastError = null;
       } catch (err) {

@@ -1,5 +1,5 @@
 // The connection options every Kafka client of the forwarder shares: brokers, TLS, SASL, timeouts.
-// Retries inside the client are few on purpose: the forwarder owns the backoff between attempts,
+// Retries inside the client are few (5) on purpose: the forwarder owns the backoff between attempts,
 // so that an outage shows up in its status instead of hiding in a client's retry loop.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
@@ -13,17 +13,27 @@ export function kafkaBaseOptions(config: UpstreamConfig, clientId: string): Base
   const options: BaseOptions = {
     clientId,
     bootstrapBrokers: config.brokers,
-    connectTimeout: Math.min(config.requestTimeout, 10_000),
+    connectTimeout: Math.min(config.requestTimeout, 5_000),
     requestTimeout: config.requestTimeout,
     timeout: config.requestTimeout,
-    retries: 2,
-    retryDelay: 200,
+    retries: 5,
+    retryDelay: retryDelay,
   };
   if (config.tls.enabled) options.tls = tlsOptions(config.tls);
   if (config.sasl.mechanism !== null) {
     options.sasl = { mechanism: config.sasl.mechanism, username: config.sasl.username, password: config.sasl.password };
   }
   return options;
+}
+
+/**
+ * Between a transaction's commit and the next transaction's AddPartitionsToTxn, Kafka answers
+ * CONCURRENT_TRANSACTIONS until the commit markers are written (a few ms); retrying that after the
+ * general delay would add 200 ms to every transaction (the Java client special-cases it too).
+ */
+function retryDelay(_client: unknown, _operation: string, attempt: number, _retries: number, error: Error): number {
+  const concurrent = (error as { findBy?: (property: string, value: unknown) => unknown }).findBy?.('apiId', 'CONCURRENT_TRANSACTIONS');
+  return concurrent ? 5 * attempt : 200;
 }
 
 function tlsOptions(tls: UpstreamConfig['tls']): TlsOptions {

@@ -30,6 +30,17 @@ export function upstreamPartition(key: Buffer | null, localPartition: number, lo
   return localPartition % upstreamCount;
 }
 
+/**
+ * About how many bytes a record takes in an upstream record batch (key, value, headers including
+ * the three tributary.* ones, and per-record framing). Batches are cut by this so that one
+ * partition's batch stays under Kafka's max.message.bytes (1 MiB by default) with upstream.batchBytes.
+ */
+export function upstreamSize(record: LogRecord, node: string): number {
+  let size = (record.key?.length ?? 0) + (record.value?.length ?? 0) + 21; // varint lengths, deltas, attributes
+  for (const [name, value] of record.headers) size += name.length + (value?.length ?? 0) + 2;
+  return size + HEADER_NODE.length + HEADER_PARTITION.length + HEADER_OFFSET.length + node.length + 5 + 10 + 6;
+}
+
 /** Builds upstream messages for one local partition; the constant header values are made once. */
 export class MessageBuilder {
   private readonly nodeValue: Buffer;

@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import type { Log } from '../../broker/log/log.js';
+import { Log } from '../../broker/log/log.js';
 import type { ConfigInput } from '../../bridge/config/schema.js';
 import { startKafka, type KafkaNode } from '../helpers/kafka.js';
 import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { caughtUp, readUpstream, waitForStatus, type UpstreamRecord } from '../helpers/upstream.js';
 
 let kafka: KafkaNode;
@@ -136,6 +137,44 @@ describe('upstream forwarder with a real Kafka', () => {
     const records = await readUpstream(kafka.bootstrap, 'edge.gw-alo.telemetry');
     assert.equal(records.length, 150);
     assertExactMirror(second.node.log, 'gw-alo', records);
+  });
+
+  test('records retention deleted before they were forwarded are counted and skipped; the rest is forwarded', async (t) => {
+    const dataDir = tempDir(t);
+    const DAY = 86_400_000;
+    const topics = [{ name: 'telemetry', partitions: 1, retention: { maxAgeMs: 7 * DAY, maxBytes: null } }];
+    const records = (n: number, timestamp: number, tag: string) => Array.from({ length: n }, (_, i) => ({ timestamp, key: Buffer.from('k'), value: Buffer.from(`${tag}-${i}`) }));
+    const appendOffline = async (append: (log: Log) => Promise<void>): Promise<void> => {
+      const log = await Log.open({ dataDir, topics });
+      try {
+        await append(log);
+      } finally {
+        await log.close();
+      }
+    };
+    const nodeSettings: ConfigInput = { ...settings('gw-retention'), topics: [{ name: 'telemetry', partitions: 1, retention: { maxAge: '7d' } }] };
+    await appendOffline((log) => log.append('telemetry', 0, records(10, Date.now() - 30 * DAY, 'a')).then(() => undefined));
+    const first = await startTestNode(t, nodeSettings, dataDir);
+    await waitForStatus(() => first.node.upstream!.status(), caughtUp(10), 'the first 10 forwarded');
+    await first.close();
+    // An outage longer than retention: 10 more records arrive and expire unforwarded, 5 recent ones stay.
+    await appendOffline(async (log) => {
+      await log.append('telemetry', 0, records(10, Date.now() - 20 * DAY, 'b'));
+      await log.append('telemetry', 0, records(5, Date.now(), 'c'));
+      await log.enforceRetention();
+      assert.equal(log.partition('telemetry', 0).logStartOffset, 20);
+    });
+    const second = await startTestNode(t, nodeSettings, dataDir);
+    const status = await waitForStatus(() => second.node.upstream!.status(), (s) => s.state === 'forwarding' && s.totalLag === 0 && s.partitions[0]?.forwardedOffset === 25, 'forwarded past the gap');
+    assert.equal(status.counters.recordsLostToRetention, 10);
+    assert.equal(status.partitions[0]!.recordsLostToRetention, 10);
+    const metrics = await (await fetch(`http://127.0.0.1:${second.node.http.port}/metrics`)).text();
+    assert.match(metrics, /^tributary_upstream_lost_to_retention_records_total 10$/m);
+    const upstream = await readUpstream(kafka.bootstrap, 'edge.gw-retention.telemetry');
+    assert.deepEqual(upstream.map((r) => `${r.headers['tributary.offset']}:${r.value}`), [
+      ...Array.from({ length: 10 }, (_, i) => `${i}:a-${i}`),
+      ...Array.from({ length: 5 }, (_, i) => `${20 + i}:c-${i}`),
+    ]);
   });
 
   test('an unreachable cluster: a clear error naming it, retries with backoff, ingest unaffected', async (t) => {

@@ -1,0 +1,210 @@
+// `npm run bench:forward`: the upstream forwarder against a real Kafka (test/kafka/kafka.sh).
+//  1. Throughput: 1M stored 100-byte records forwarded (exactly-once, then at-least-once), beside
+//     a bare @platformatic/kafka producer sending the same records (same headers, same batches of
+//     `batchRecords`, one transaction per batch in the exactly-once case) in the same run. The bare
+//     producer's messages are built outside its timing, so it is the strictest peer.
+//  2. Latency: a real `tributary start` with the forwarder on, fed at a fixed 10k msg/s by the
+//     raw-socket generator (device-sim/raw-publisher.ts); kcat (read_committed) consumes the
+//     upstream topic; latency = arrival at the consumer - the record's timestamp, which Tributary
+//     stamps when the PUBLISH arrives.
+// Prints a table, then one JSON line ({"bench":"forward", ...}).
+// BENCH_QUICK=1: 100k records and 3 s of latency; BENCH_RECORDS, BENCH_RATE, BENCH_SECONDS, BENCH_DIR.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { Admin, Producer } from '@platformatic/kafka';
+import { pino } from 'pino';
+import YAML from 'yaml';
+import { CursorStore } from '../broker/cursors.js';
+import { Log } from '../broker/log/log.js';
+import type { LogRecord } from '../broker/log/record-batch.js';
+import { loadConfig } from '../bridge/config/load.js';
+import type { Config } from '../bridge/config/schema.js';
+import { Forwarder } from '../bridge/upstream/forwarder.js';
+import { kafkaBaseOptions } from '../bridge/upstream/kafka-options.js';
+import { transactionalId } from '../bridge/upstream/transactional-sink.js';
+import { MessageBuilder, upstreamSize } from '../bridge/upstream/upstream-record.js';
+import { runRawPublisher } from '../device-sim/raw-publisher.js';
+import { freePort, waitForPort } from './processes.js';
+
+const run = promisify(execFile);
+const QUICK = process.env.BENCH_QUICK === '1';
+const RECORDS = Number(process.env.BENCH_RECORDS ?? (QUICK ? 100_000 : 1_000_000));
+const RATE = Number(process.env.BENCH_RATE ?? 10_000);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 3 : 10));
+const BATCH = 10_000;
+/** The default upstream.batchBytes. */
+const BATCH_BYTES = 1_000_000;
+const PARTITIONS = 2;
+const KAFKA_SH = fileURLToPath(new URL('../../test/kafka/kafka.sh', import.meta.url));
+const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
+
+async function startKafka(): Promise<{ dir: string; bootstrap: string }> {
+  const { stdout } = await run(KAFKA_SH, ['start'], { timeout: 360_000 });
+  const [dir, bootstrap] = stdout.trim().split('\n').slice(-2) as [string, string];
+  return { dir, bootstrap };
+}
+
+async function fillLog(dataDir: string): Promise<Log> {
+  const log = await Log.open({ dataDir, durability: 'write', topics: [{ name: 'bench', partitions: PARTITIONS }] });
+  const value = Buffer.alloc(100, 'x');
+  const now = Date.now();
+  for (let base = 0; base < RECORDS; base += 1000 * PARTITIONS) {
+    await Promise.all(
+      Array.from({ length: PARTITIONS }, (_, p) =>
+        log.append('bench', p, Array.from({ length: 1000 }, (_, i) => ({ timestamp: now, key: Buffer.from(`sensor-${(base + i) % 97}`), value }))),
+      ),
+    );
+  }
+  return log;
+}
+
+function upstreamConfig(bootstrap: string, mode: 'exactly-once' | 'at-least-once'): NonNullable<Config['upstream']> {
+  const defaults = loadConfig({ env: {} }).upstream!;
+  return { ...defaults, enabled: true, brokers: [bootstrap], mode, batchRecords: BATCH, topicTemplate: `bench.${mode}.{topic}` };
+}
+
+/** The forwarder from a fresh cursor to the end of the log; records per second. */
+async function forwardAll(log: Log, bootstrap: string, mode: 'exactly-once' | 'at-least-once', node: string): Promise<number> {
+  const cursors = CursorStore.open(mkdtempSync(join(log.dataDir, 'cursors-')));
+  const started = process.hrtime.bigint();
+  const forwarder = Forwarder.start({ config: upstreamConfig(bootstrap, mode), node, log, cursors, logger: pino({ level: 'warn' }) });
+  for (;;) {
+    const status = forwarder.status();
+    if (status.partitions.length === PARTITIONS && status.totalLag === 0 && status.state === 'forwarding') break;
+    if (status.state === 'stopped') throw new Error(`forwarder stopped: ${status.lastError?.message}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  await forwarder.close();
+  cursors.close();
+  return RECORDS / seconds;
+}
+
+/** The same records, same headers and batches, sent by a bare producer; records per second of sending. */
+async function bareProducer(log: Log, bootstrap: string, mode: 'exactly-once' | 'at-least-once', node: string): Promise<number> {
+  const topic = `bench.bare-${mode}.bench`;
+  const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
+    // The same connection and retry settings as the forwarder's clients: only the forwarding differs.
+    ...kafkaBaseOptions(upstreamConfig(bootstrap, mode), 'bench-bare'),
+    idempotent: true,
+    autocreateTopics: false,
+    ...(mode === 'exactly-once' ? { transactionalId: transactionalId(`${node}-bare`), producerId: -1n, producerEpoch: -1 } : {}),
+  });
+  const admin = new Admin({ clientId: 'bench-admin', bootstrapBrokers: [bootstrap] });
+  await admin.createTopics({ topics: [topic], partitions: PARTITIONS, replicas: 1 });
+  await admin.close();
+  const builders = Array.from({ length: PARTITIONS }, (_, p) => new MessageBuilder(node, p, PARTITIONS, topic, PARTITIONS));
+  const positions = new Array<number>(PARTITIONS).fill(0);
+  let sendNs = 0n;
+  let sent = 0;
+  let p = 0;
+  let batches = 0;
+  while (sent < RECORDS) {
+    // Build one batch from the log (outside the timing), like the forwarder's batches.
+    // Cut like the forwarder: at most BATCH records and batchBytes by the same size estimate.
+    const records: LogRecord[] = [];
+    let bytes = 0;
+    for (const r of log.read('bench', p, positions[p]!, { maxRecords: BATCH, maxBytes: 64 << 20 }).records) {
+      const size = upstreamSize(r, node);
+      if (records.length > 0 && bytes + size > BATCH_BYTES) break;
+      records.push(r);
+      bytes += size;
+    }
+    positions[p] = records[records.length - 1]!.offset + 1;
+    const messages = records.map((r) => builders[p]!.build(r));
+    const started = process.hrtime.bigint();
+    if (mode === 'exactly-once') {
+      const tx = await producer.beginTransaction();
+      await tx.send({ messages });
+      await tx.commit();
+    } else {
+      await producer.send({ messages });
+    }
+    sendNs += process.hrtime.bigint() - started;
+    sent += messages.length;
+    batches += 1;
+    p = (p + 1) % PARTITIONS;
+  }
+  await producer.close();
+  return RECORDS / (Number(sendNs) / 1e9);
+}
+
+/** A real node forwarding a paced MQTT stream; latency from the record's timestamp to kcat. */
+async function latency(bootstrap: string, dir: string): Promise<{ p50: number; p99: number; count: number; sent: number }> {
+  const dataDir = join(dir, 'latency-node');
+  const configFile = join(dir, 'latency.yaml');
+  writeFileSync(configFile, YAML.stringify({
+    node: { id: 'bench-latency' },
+    log: { durability: 'fsync' },
+    topics: [{ name: 'mqtt', partitions: PARTITIONS }],
+    upstream: { enabled: true, brokers: [bootstrap] },
+  }));
+  const port = await freePort();
+  const node = spawn(process.execPath, [CLI, 'start', '--config', configFile, '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', '0'], { stdio: ['ignore', process.env.BENCH_NODE_LOG === undefined ? 'ignore' : openSync(process.env.BENCH_NODE_LOG, 'w'), 'inherit'], env: { ...process.env, LOG_LEVEL: process.env.BENCH_NODE_LOG === undefined ? 'warn' : 'debug' } });
+  await waitForPort(port, node, 'tributary');
+  // Let the forwarder create its topic before the consumer subscribes from the end.
+  await new Promise((r) => setTimeout(r, 3000));
+  const kcat = spawn('kcat', ['-C', '-u', '-b', bootstrap, '-t', 'edge.bench-latency.mqtt', '-o', 'end', '-q', '-X', 'isolation.level=read_committed', '-X', 'fetch.wait.max.ms=5', '-f', '%T\n'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const latencies: number[] = [];
+  let measuring = false;
+  createInterface({ input: kcat.stdout }).on('line', (line) => {
+    if (measuring) latencies.push(Date.now() - Number(line));
+  });
+  await new Promise((r) => setTimeout(r, 3000));
+  measuring = true;
+  const result = await runRawPublisher({ host: '127.0.0.1', port, connections: 4, payloadBytes: 100, rate: RATE, durationMs: SECONDS * 1000, window: 100 });
+  await new Promise((r) => setTimeout(r, 2000));
+  measuring = false;
+  kcat.kill();
+  node.kill('SIGTERM');
+  await new Promise((r) => node.on('close', r));
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { p50: at(0.5), p99: at(0.99), count: latencies.length, sent: result.acked };
+}
+
+async function main(): Promise<void> {
+  const base = resolve(process.env.BENCH_DIR ?? '.bench-data');
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, 'forward-'));
+  const kafka = await startKafka();
+  try {
+    const log = await fillLog(join(dir, 'log'));
+    const rows: Array<{ mode: string; forwarder: number; bare: number }> = [];
+    for (const mode of ['exactly-once', 'at-least-once'] as const) {
+      // The peer first, then the forwarder, so that neither gets a warmer Kafka than the other twice.
+      const bare = await bareProducer(log, kafka.bootstrap, mode, 'bench');
+      const forwarder = await forwardAll(log, kafka.bootstrap, mode, 'bench');
+      rows.push({ mode, forwarder, bare });
+    }
+    await log.close();
+    const lat = await latency(kafka.bootstrap, dir);
+
+    const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+    console.log(`\nforward ${fmt(RECORDS)} stored 100-byte records, batches of ${fmt(BATCH)}, ${PARTITIONS} partitions, one Kafka node on this machine`);
+    console.log('| mode | forwarder records/s | bare producer records/s | ratio |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const r of rows) console.log(`| ${r.mode} | ${fmt(r.forwarder)} | ${fmt(r.bare)} | ${(r.forwarder / r.bare).toFixed(2)}x |`);
+    console.log(`\nMQTT publish at ${fmt(RATE)} msg/s for ${SECONDS} s -> consumed from Kafka (read_committed): p50 ${lat.p50} ms, p99 ${lat.p99} ms (${fmt(lat.count)} of ${fmt(lat.sent)} acknowledged)`);
+    const eos = rows[0]!;
+    const alo = rows[1]!;
+    console.log(JSON.stringify({
+      bench: 'forward',
+      records: RECORDS,
+      batchRecords: BATCH,
+      exactlyOnce: { forwarderPerSec: Math.round(eos.forwarder), barePerSec: Math.round(eos.bare), ratio: Number((eos.forwarder / eos.bare).toFixed(3)) },
+      atLeastOnce: { forwarderPerSec: Math.round(alo.forwarder), barePerSec: Math.round(alo.bare), ratio: Number((alo.forwarder / alo.bare).toFixed(3)) },
+      latency: { rate: RATE, seconds: SECONDS, p50Ms: lat.p50, p99Ms: lat.p99, consumed: lat.count, acked: lat.sent },
+      goals: { ratioAtLeast0_9: eos.forwarder / eos.bare >= 0.9, p99AtMost50ms: lat.p99 <= 50 },
+    }));
+  } finally {
+    await run(KAFKA_SH, ['stop', kafka.dir]).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

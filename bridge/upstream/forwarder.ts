@@ -68,6 +68,10 @@ export interface ForwarderOptions {
 
 export class Forwarder {
   private readonly lanes = new Map<string, Lane>();
+  /** The durable cursors as last read back or committed: `topic/partition` -> next offset. */
+  private durable = new Map<string, number>();
+  /** Estimated upstream bytes of the batch being delivered (for the bytes counter). */
+  private pendingBytes = 0;
   private readonly counters: UpstreamCounters = { recordsForwarded: 0, bytesForwarded: 0, batchesForwarded: 0, errors: 0, connects: 0, recordsLostToRetention: 0 };
   private state: ForwarderState = 'connecting';
   private lastError: UpstreamStatus['lastError'] = null;
@@ -172,8 +176,6 @@ export class Forwarder {
     }
     this.durable = durable;
   }
-
-  private durable = new Map<string, number>();
 
   private async disconnect(): Promise<void> {
     const sink = this.sink;
@@ -281,8 +283,6 @@ export class Forwarder {
     return { messages, cursors };
   }
 
-  private pendingBytes = 0;
-
   private applied(delivery: Delivery): void {
     for (const c of delivery.cursors) {
       const lane = this.lanes.get(`${c.topic}/${c.partition}`);
@@ -327,7 +327,7 @@ export class Forwarder {
       logStartOffset: p.logStartOffset,
       lag,
       state,
-      lastError: lane.lastError === null ? (this.state === 'retrying' || this.state === 'stopped' ? this.lastErrorBrief() : null) : { code: lane.lastError.code, message: lane.lastError.message },
+      lastError: lane.lastError === null ? (this.state !== 'forwarding' ? this.lastErrorBrief() : null) : { code: lane.lastError.code, message: lane.lastError.message },
       recordsForwarded: lane.recordsForwarded,
       recordsLostToRetention: lane.recordsLostToRetention,
     };

@@ -3,9 +3,11 @@
 // mode; an unreachable cluster; a second gateway with the same node.id.
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
+import { Admin, Consumer, Producer } from '@platformatic/kafka';
 import type { MqttClient } from 'mqtt';
 import { Log } from '../../broker/log/log.js';
 import type { ConfigInput } from '../../bridge/config/schema.js';
+import { readCommitted } from '../../bridge/upstream/committed-reader.js';
 import { startKafka, type KafkaNode } from '../helpers/kafka.js';
 import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -175,6 +177,26 @@ describe('upstream forwarder with a real Kafka', () => {
       ...Array.from({ length: 10 }, (_, i) => `${i}:a-${i}`),
       ...Array.from({ length: 5 }, (_, i) => `${20 + i}:c-${i}`),
     ]);
+  });
+
+  test('reading the cursors back: records of every aborted transaction are dropped, also several of one producer in one fetch', async () => {
+    const admin = new Admin({ clientId: 'reader-admin', bootstrapBrokers: [kafka.bootstrap] });
+    await admin.createTopics({ topics: ['committed-reader'], partitions: 1, replicas: 1 });
+    await admin.close();
+    const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reader', bootstrapBrokers: [kafka.bootstrap], idempotent: true, transactionalId: 'reader-test', producerId: -1n, producerEpoch: -1 });
+    for (const [value, commit] of [['a1', false], ['c1', true], ['a2', false], ['a3', false], ['c2', true]] as const) {
+      const tx = await producer.beginTransaction();
+      await tx.send({ messages: [{ topic: 'committed-reader', partition: 0, value: Buffer.from(value) }, { topic: 'committed-reader', partition: 0, value: Buffer.from(`${value}'`) }] });
+      await (commit ? tx.commit() : tx.abort());
+    }
+    await producer.close();
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reader', groupId: 'reader-test', bootstrapBrokers: [kafka.bootstrap] });
+    try {
+      const records = await readCommitted(consumer, 'committed-reader', 0);
+      assert.deepEqual(records.map((r) => r.value?.toString()), ['c1', "c1'", 'c2', "c2'"]);
+    } finally {
+      await consumer.close();
+    }
   });
 
   test('an unreachable cluster: a clear error naming it, retries with backoff, ingest unaffected', async (t) => {

@@ -142,13 +142,13 @@ export class Forwarder {
         const error = upstreamError(err, config.brokers);
         this.counters.errors += 1;
         this.lastError = { code: error.code, message: error.message, at: new Date().toISOString() };
+        // The state changes with the error count, before any await, so a status never shows one without the other.
+        this.state = error.retriable ? 'retrying' : 'stopped';
         await this.disconnect();
         if (!error.retriable) {
-          this.state = 'stopped';
           logger.error({ code: error.code, err: error.message }, 'upstream forwarding stopped; ingest goes on');
           return;
         }
-        this.state = 'retrying';
         const delay = backoffDelay(attempt++, config.retryInitial, config.retryMax);
         logger.warn({ code: error.code, err: error.message, attempt, retryInMs: delay }, 'upstream Kafka unavailable; records stay in the log and are forwarded later');
         await this.pause(delay);

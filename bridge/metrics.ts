@@ -32,6 +32,8 @@ export interface UpstreamStatus {
   errors: number;
   /** Records retention deleted before they were forwarded (an outage longer than retention). */
   recordsLostToRetention?: number;
+  /** The forwarder's last error that is not about one partition (Kafka unreachable, say). */
+  lastError?: string | null;
 }
 
 export interface UpstreamSource {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RecentErrors } from '../../bridge/recent-errors.js';
+import { RecentErrors, watchUpstreamErrors } from '../../bridge/recent-errors.js';
 
 test('a repeated problem updates its entry; the oldest distinct problem leaves when full', () => {
   const errors = new RecentErrors(3);
@@ -17,4 +17,44 @@ test('a repeated problem updates its entry; the oldest distinct problem leaves w
   errors.add('upstream', 'Kafka unreachable', 'ECONNREFUSED', at(4));
   errors.add('mqtt', 'client error', 'keep-alive timeout', at(5));
   assert.deepEqual(errors.list().map((e) => e.summary), ['client error', 'Kafka unreachable', 'publish refused: not authorized']);
+});
+
+test("upstream errors are recorded as they appear, once per change of the forwarder's last error", async () => {
+  const errors = new RecentErrors();
+  let lastError: string | null = null;
+  let partitionError: string | null = null;
+  const stop = watchUpstreamErrors(
+    {
+      status: () => ({
+        connected: lastError === null,
+        recordsForwarded: 0,
+        bytesForwarded: 0,
+        errors: 0,
+        lastError,
+        partitions: [{ topic: 'mqtt', partition: 0, forwardedOffset: 0, highWatermark: 5, lag: 5, lastError: partitionError }],
+      }),
+    },
+    errors,
+    5,
+  );
+  const tick = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 30));
+  try {
+    await tick();
+    assert.deepEqual(errors.list(), []);
+    lastError = 'TRIB_UPSTREAM_UNAVAILABLE: cannot reach Kafka at 127.0.0.1:1 (ECONNREFUSED)';
+    await tick();
+    await tick();
+    assert.deepEqual(errors.list().map((e) => [e.component, e.summary, e.count]), [['upstream', 'forwarding failed: TRIB_UPSTREAM_UNAVAILABLE', 1]]);
+    lastError = null;
+    partitionError = 'TRIB_UPSTREAM_REJECTED: RECORD_TOO_LARGE';
+    await tick();
+    const [latest] = errors.list();
+    assert.equal(latest!.summary, 'forwarding failed: TRIB_UPSTREAM_REJECTED');
+    assert.equal(latest!.detail, 'mqtt/0: TRIB_UPSTREAM_REJECTED: RECORD_TOO_LARGE');
+    lastError = 'TRIB_UPSTREAM_UNAVAILABLE: cannot reach Kafka at 127.0.0.1:1 (ECONNREFUSED)';
+    await tick();
+    assert.equal(errors.list().find((e) => e.summary === 'forwarding failed: TRIB_UPSTREAM_UNAVAILABLE')!.count, 2, 'it came back after clearing');
+  } finally {
+    stop();
+  }
 });

@@ -10,7 +10,7 @@ import { HttpServer } from './http/server.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
-import { RecentErrors } from './recent-errors.js';
+import { RecentErrors, watchUpstreamErrors } from './recent-errors.js';
 import { startUpstream, type Upstream } from './upstream/start.js';
 
 export interface Node {
@@ -91,6 +91,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     if (upstream !== null) {
       stops.push(() => upstream.close());
       metrics.watchUpstream(upstream.metricsSource);
+      const unwatch = watchUpstreamErrors(upstream.metricsSource, errors);
+      stops.push(async () => unwatch());
     }
 
     const http = await HttpServer.start({

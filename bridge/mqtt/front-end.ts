@@ -250,7 +250,9 @@ export class MqttFrontEnd {
 
   private onClientError(client: Client, err: Error): void {
     this.stats.clientErrors++;
-    if (!this.#refusals.has(err)) this.options.onProblem?.('client error', `client '${client?.id ?? '?'}': ${err.message}`);
+    // A socket closed under a pending read ends in an AbortError: a device leaving, not a problem.
+    const aborted = (err as NodeJS.ErrnoException).code === 'ABORT_ERR';
+    if (!this.#refusals.has(err) && !aborted) this.options.onProblem?.('client error', `client '${client?.id ?? '?'}': ${err.message}`);
     this.options.logger.debug({ clientId: client?.id, err: err.message }, 'client disconnected after an error');
   }
 

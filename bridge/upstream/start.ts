@@ -44,6 +44,7 @@ function forMetrics(status: UpstreamStatus): MetricsStatus {
     recordsForwarded: status.counters.recordsForwarded,
     bytesForwarded: status.counters.bytesForwarded,
     errors: status.counters.errors,
+    lastError: status.lastError === null ? null : `${status.lastError.code}: ${status.lastError.message}`,
     recordsLostToRetention: status.counters.recordsLostToRetention,
   };
 }

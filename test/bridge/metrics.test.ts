@@ -1,5 +1,6 @@
 // /metrics and /api/overview of a real node: real MQTT.js publishers, the real log, real HTTP.
 import assert from 'node:assert/strict';
+import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { Metrics } from '../../bridge/metrics.js';
 import type { Overview } from '../../bridge/http/overview.js';
@@ -114,4 +115,24 @@ test('upstream status becomes per-partition lag, throughput and error metrics', 
   assert.equal(sample(text, 'tributary_upstream_forwarded_records_total'), 1700);
   assert.equal(sample(text, 'tributary_upstream_lag_records{topic="mqtt",partition="0"}'), 0);
   assert.equal(sample(text, 'tributary_upstream_lag_records{topic="mqtt",partition="1"}'), undefined, 'a partition no longer reported disappears');
+});
+
+test('an unreachable Kafka shows in /metrics, /api/overview and the recent errors', async (t) => {
+  // A port nothing listens on: connection refused, a real network failure.
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise((resolve) => closed.close(resolve));
+  const { node, url } = await startTestNode(t, { upstream: { enabled: true, brokers: [`127.0.0.1:${port}`], retryInitial: '50ms', retryMax: '200ms' } });
+  const client = await connect(t, url);
+  await client.publishAsync('site/a', 'one', { qos: 1 });
+  await waitFor(() => node.errors.list().some((e) => e.component === 'upstream'), 'an upstream error recorded');
+  const overview = (await (await fetch(`http://127.0.0.1:${node.http.port}/api/overview`)).json()) as Overview;
+  assert.equal(overview.upstream?.connected, false);
+  const error = overview.errors.find((e) => e.component === 'upstream')!;
+  assert.match(error.summary, /^forwarding failed: TRIB_UPSTREAM_/);
+  assert.match(error.detail, new RegExp(String(port)));
+  const text = await scrape(node.http.port);
+  assert.equal(sample(text, 'tributary_upstream_connected'), 0);
+  assert.ok(sample(text, 'tributary_upstream_errors_total')! >= 1);
 });

@@ -79,6 +79,10 @@ test('Tributary: built from deploy/Dockerfile, its settings valid, its ports, vo
   const dataVolume = (tributary!.volumes ?? []).map((v) => v.split(':')).find(([, target]) => target === config.dataDir);
   assert.ok(dataVolume !== undefined, `the data directory ${config.dataDir} is a volume`);
   assert.ok(dataVolume[0]! in compose.volumes, 'a named volume, so the log outlives the container');
+  // Upstream: the compose Kafka, at the listener it advertises to the other containers.
+  assert.equal(config.upstream?.enabled, true);
+  const advertised = String(kafka!.environment?.KAFKA_ADVERTISED_LISTENERS).split(',').map((l) => l.replace(/^[A-Z_]+:\/\//, ''));
+  assert.ok(config.upstream!.brokers.length > 0 && config.upstream!.brokers.every((b) => advertised.includes(b)), `${config.upstream!.brokers} among ${advertised}`);
   const health = tributary!.healthcheck?.test.join(' ') ?? '';
   assert.match(health, new RegExp(`http://127\\.0\\.0\\.1:${config.http.port}/readyz`), 'probes readiness on the configured port');
 });
@@ -96,8 +100,9 @@ test('the simulator publishes to Tributary once it is healthy, at the configured
 test("the simulator's command, run against a node on the compose config, fills its topic", async (t) => {
   const file = join(ROOT, 'deploy/compose/tributary.yaml');
   const settings = YAML.parse(readFileSync(file, 'utf8')) as ConfigInput;
-  // Same topics and mapping; loopback and ephemeral ports instead of the container's.
-  const { node, url } = await startTestNode(t, { ...settings, dataDir: undefined, http: { host: '127.0.0.1' } });
+  // Same topics and mapping; loopback and ephemeral ports instead of the container's, and no
+  // upstream (the compose Kafka's host name only resolves inside compose).
+  const { node, url } = await startTestNode(t, { ...settings, dataDir: undefined, http: { host: '127.0.0.1' }, upstream: { ...settings.upstream, enabled: false } });
   const args = [...simulator!.command!.slice(1)];
   args[args.indexOf('--url') + 1] = url;
   const ramp = args.indexOf('--ramp');

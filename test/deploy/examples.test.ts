@@ -44,6 +44,11 @@ test('the production example is what it claims: TLS with client certificates, us
   assert.ok((config.mqtt.auth.acl ?? []).length >= 2);
   assert.equal(config.http.token, TOKEN);
   assert.throws(() => loadConfig({ file, env: {} }), /http\.token: required/);
+  assert.equal(config.upstream?.enabled, true);
+  assert.equal(config.upstream?.tls.enabled, true);
+  assert.equal(config.upstream?.sasl.mechanism, 'SCRAM-SHA-512');
+  assert.equal(config.upstream?.sasl.password, 'example-sasl-password', 'the SASL password comes from the environment');
+  assert.doesNotMatch(readFileSync(file, 'utf8'), /^\s*password:\s*\S+.*$(?<!scrypt.*)/m, 'no SASL password in the file');
 });
 
 test('the Raspberry Pi example caps the log and keeps fsync durability', () => {

@@ -1,7 +1,7 @@
 // A real headless Chromium (Debian's `chromium` package) driven by playwright-core. A fresh
 // profile directory per test; everything that could reach the network on its own is switched off.
 import type { TestContext } from 'node:test';
-import { chromium, type BrowserContext } from 'playwright-core';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { tempDir } from './temp-dir.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -15,4 +15,13 @@ export async function launchChromium(t: TestContext): Promise<BrowserContext> {
   });
   t.after(() => context.close());
   return context;
+}
+
+/** Polls the page until `condition` holds (the dashboard updates once a second); 30 s at most. */
+export async function until(page: Page, what: string, condition: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`dashboard: ${what} not seen within 30 s; page text: ${await page.textContent('main')}`);
+    await page.waitForTimeout(200);
+  }
 }

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
-import { launchChromium } from '../../helpers/browser.js';
+import { launchChromium, until } from '../../helpers/browser.js';
 import { connect, startTestNode } from '../../helpers/mqtt-node.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -16,15 +16,6 @@ const TOKEN = 'dashboard-test-token-0123456789';
 const CLI = fileURLToPath(new URL('../../../bridge/cli.js', import.meta.url));
 
 const number = async (page: Page, id: string): Promise<number> => Number((await page.textContent(`#${id}`))!.replace(/[^0-9.]/g, ''));
-
-/** Polls the page until `condition` holds (the page itself updates once a second). */
-async function until(page: Page, what: string, condition: () => Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`dashboard: ${what} not seen within 20 s; page text: ${await page.textContent('main')}`);
-    await page.waitForTimeout(200);
-  }
-}
 
 test('the dashboard shows live throughput, devices, partitions and errors while publishers run', async (t) => {
   const { node, url } = await startTestNode(t, { topics: [{ name: 'mqtt', partitions: 3 }], mqtt: { limits: { maxPayload: 1000 } } });

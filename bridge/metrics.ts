@@ -4,7 +4,7 @@
 // own (append latency, group-commit sizes, retention deletions) is observed through the log's
 // observer hooks. Names follow Prometheus conventions: `_total` counters, base units (seconds, bytes).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Log, LogObserver } from '../broker/log/log.js';
+import type { Log, LogObserver, PartitionInfo } from '../broker/log/log.js';
 import type { MqttFrontEnd } from './mqtt/front-end.js';
 
 /** One partition as the upstream forwarder sees it. */
@@ -46,6 +46,34 @@ const COMMIT_BYTE_BUCKETS = [1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_1
 
 /** Reasons become label values; quoted parts (topic names) are cut so that the set stays small. */
 const reasonLabel = (reason: string): string => reason.replace(/'[^']*'/g, "'…'");
+
+/** A counter whose value is read from a component's own count when scraped; undefined = not running. */
+function counterFrom(registers: Registry[], name: string, help: string, read: () => number | undefined): void {
+  new Counter({
+    name,
+    help,
+    registers,
+    collect() {
+      this.reset();
+      const value = read();
+      if (value !== undefined) this.inc(value);
+    },
+  });
+}
+
+/** A gauge per topic and partition, rebuilt at each scrape so that partitions gone are gone. */
+function partitionGauge(registers: Registry[], name: string, help: string, rows: () => Iterable<{ topic: string; partition: number; value: number }>): void {
+  new Gauge({
+    name,
+    help,
+    labelNames: ['topic', 'partition'],
+    registers,
+    collect() {
+      this.reset();
+      for (const row of rows()) this.set({ topic: row.topic, partition: String(row.partition) }, row.value);
+    },
+  });
+}
 
 export class Metrics {
   readonly registry = new Registry();
@@ -111,29 +139,17 @@ export class Metrics {
 
   private registerLog(registers: Registry[]): void {
     const metrics = this;
-    const counter = (name: string, help: string, read: () => number): void => {
-      new Counter({ name, help, registers, collect() { this.reset(); this.inc(read()); } });
-    };
+    const counter = (name: string, help: string, read: () => number): void => counterFrom(registers, name, help, read);
     counter('tributary_log_appended_batches_total', 'Record batches appended to the log', () => this.appended.batches);
     counter('tributary_log_appended_records_total', 'Records appended to the log', () => this.appended.records);
     counter('tributary_log_appended_bytes_total', 'Encoded bytes appended to the log', () => this.appended.bytes);
     counter('tributary_log_retention_deleted_batches_total', 'Batches deleted by retention', () => this.retentionDeleted.batches);
     counter('tributary_log_retention_deleted_records_total', 'Records deleted by retention', () => this.retentionDeleted.records);
     counter('tributary_log_retention_deleted_bytes_total', 'Bytes deleted by retention', () => this.retentionDeleted.bytes);
-    const perPartition = (name: string, help: string, read: (p: { logStartOffset: number; logEndOffset: number; bytes: number }) => number): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['topic', 'partition'],
-        registers,
-        collect() {
-          this.reset();
-          for (const topic of metrics.#log?.topics() ?? []) {
-            for (const p of topic.partitions) this.set({ topic: topic.name, partition: String(p.partition) }, read(p));
-          }
-        },
-      });
-    };
+    const perPartition = (name: string, help: string, read: (p: PartitionInfo) => number): void =>
+      partitionGauge(registers, name, help, () =>
+        (metrics.#log?.topics() ?? []).flatMap((topic) => topic.partitions.map((p) => ({ topic: topic.name, partition: p.partition, value: read(p) }))),
+      );
     perPartition('tributary_log_partition_bytes', 'Bytes a partition holds on disk (its batches)', (p) => p.bytes);
     perPartition('tributary_log_partition_start_offset', 'Oldest offset a partition still holds', (p) => p.logStartOffset);
     perPartition('tributary_log_partition_end_offset', 'Offset the next record of a partition gets', (p) => p.logEndOffset);
@@ -144,9 +160,11 @@ export class Metrics {
     const metrics = this;
     const stats = (): MqttFrontEnd['stats'] | undefined => metrics.#mqtt?.stats;
     new Gauge({ name: 'tributary_mqtt_connections', help: 'MQTT clients connected now', registers, collect() { this.set(metrics.#mqtt?.connectedClients ?? 0); } });
-    const counter = (name: string, help: string, read: (s: MqttFrontEnd['stats']) => number): void => {
-      new Counter({ name, help, registers, collect() { this.reset(); const s = stats(); if (s !== undefined) this.inc(read(s)); } });
-    };
+    const counter = (name: string, help: string, read: (s: MqttFrontEnd['stats']) => number): void =>
+      counterFrom(registers, name, help, () => {
+        const s = stats();
+        return s === undefined ? undefined : read(s);
+      });
     const byReason = (name: string, help: string, read: (s: MqttFrontEnd['stats']) => Record<string, number>): void => {
       new Counter({
         name,
@@ -186,24 +204,16 @@ export class Metrics {
   private registerUpstream(registers: Registry[]): void {
     const metrics = this;
     const status = (): UpstreamStatus | undefined => metrics.#upstream?.status();
-    const perPartition = (name: string, help: string, read: (p: UpstreamPartitionStatus) => number): void => {
-      new Gauge({
-        name,
-        help,
-        labelNames: ['topic', 'partition'],
-        registers,
-        collect() {
-          this.reset();
-          for (const p of status()?.partitions ?? []) this.set({ topic: p.topic, partition: String(p.partition) }, read(p));
-        },
-      });
-    };
+    const perPartition = (name: string, help: string, read: (p: UpstreamPartitionStatus) => number): void =>
+      partitionGauge(registers, name, help, () => (status()?.partitions ?? []).map((p) => ({ topic: p.topic, partition: p.partition, value: read(p) })));
     perPartition('tributary_upstream_lag_records', 'Records of a partition not yet forwarded to Kafka', (p) => p.lag);
     perPartition('tributary_upstream_forwarded_offset', 'Next offset of a partition to forward: everything below is in Kafka', (p) => p.forwardedOffset);
     perPartition('tributary_upstream_partition_failing', '1 while forwarding a partition fails (its last error stands)', (p) => (p.lastError === null ? 0 : 1));
-    const counter = (name: string, help: string, read: (s: UpstreamStatus) => number): void => {
-      new Counter({ name, help, registers, collect() { this.reset(); const s = status(); if (s !== undefined) this.inc(read(s)); } });
-    };
+    const counter = (name: string, help: string, read: (s: UpstreamStatus) => number): void =>
+      counterFrom(registers, name, help, () => {
+        const s = status();
+        return s === undefined ? undefined : read(s);
+      });
     counter('tributary_upstream_forwarded_records_total', 'Records forwarded to Kafka', (s) => s.recordsForwarded);
     counter('tributary_upstream_forwarded_bytes_total', 'Bytes forwarded to Kafka', (s) => s.bytesForwarded);
     counter('tributary_upstream_errors_total', 'Errors forwarding to Kafka (each failed attempt)', (s) => s.errors);

@@ -7,8 +7,6 @@ import { Log } from '../broker/log/log.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './logger.js';
 import { readPassword } from './cli/password-prompt.js';
-import { readersCommand } from './cli/readers.js';
-import { replayCommand } from './cli/replay.js';
 import { RemoteError } from './replay/http-source.js';
 import { startNode } from './main.js';
 import { hashPassword } from './mqtt/passwords.js';
@@ -57,9 +55,10 @@ const OPTIONS = {
 async function main(argv: string[]): Promise<number> {
   // The simulator has its own options and imports nothing of the node's (device-sim/cli.ts).
   if (argv[0] === 'sim') return (await import('../device-sim/cli.js')).simMain(argv.slice(1));
-  // These commands have options of their own (bridge/cli/*.ts).
-  if (argv[0] === 'replay') return replayCommand(argv.slice(1));
-  if (argv[0] === 'readers') return readersCommand(argv.slice(1));
+  // These commands have options of their own (bridge/cli/*.ts). Imported when used, so that a
+  // running node does not carry the MQTT client library the replay into MQTT needs.
+  if (argv[0] === 'replay') return (await import('./cli/replay.js')).replayCommand(argv.slice(1));
+  if (argv[0] === 'readers') return (await import('./cli/readers.js')).readersCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

@@ -11,7 +11,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
 import { RecentErrors, watchUpstreamErrors } from './recent-errors.js';
-import { startUpstream, type Upstream } from './upstream/start.js';
+import type { Upstream } from './upstream/start.js';
 
 export interface Node {
   readonly log: Log;
@@ -87,7 +87,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     const cursors = CursorStore.open(log.dataDir);
     stops.push(async () => cursors.close());
 
-    const upstream = startUpstream(config, log, cursors, logger.child({ component: 'upstream' }));
+    // The Kafka client is loaded only when upstream is on: it is a third of an idle node's memory.
+    const upstream =
+      config.upstream?.enabled === true ? (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' })) : null;
     if (upstream !== null) {
       stops.push(() => upstream.close());
       metrics.watchUpstream(upstream.metricsSource);

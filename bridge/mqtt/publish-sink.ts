@@ -1,10 +1,9 @@
 // Where an MQTT publish goes into the log: the mapping picks the log topic and key, the key picks
-// the partition (Kafka's partitioner), and publishes handed over in one synchronous run for the
-// same partition share one record batch. aedes hands every packet of a socket read to its handlers
-// at once, so a read of 100 publishes becomes one batch (one row, one CRC) instead of 100. The
-// batch leaves as soon as the read is handled (a microtask, not the end of the event-loop turn),
-// so the writer commits it while the main thread parses the next socket; what arrives meanwhile
-// shares the next group commit.
+// the partition (Kafka's partitioner), and publishes for the same partition share one record batch.
+// aedes hands every packet of a socket read to its handlers at once: a big read (a fast publisher)
+// becomes a batch of its own as soon as it is handled, so the writer commits it while the main
+// thread parses the next socket; a small one (a device sending now and then) waits for the end of
+// the event-loop turn and shares its batch with what the other sockets brought.
 import type { Logger } from 'pino';
 import { UnknownTopicError } from '../../broker/errors.js';
 import type { AppendInfo, IdempotenceKey, Log } from '../../broker/log/log.js';
@@ -36,6 +35,9 @@ interface Pending {
 type Routed = Exclude<Route, { refused: string }>;
 const UNMATCHED: StoreOutcome = { kind: 'unmatched' };
 
+/** A run of this many publishes is worth its own batch without waiting for more. */
+const EARLY_FLUSH_RECORDS = 32;
+
 const QOS_BYTES = [Buffer.from('0'), Buffer.from('1'), Buffer.from('2')] as const;
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
@@ -43,7 +45,9 @@ const FALSE = Buffer.from('false');
 export class PublishSink {
   /** Records waiting for the flush at the end of this synchronous run, per log topic and partition. */
   #pending = new Map<string, Map<number, Pending[]>>();
-  #flushScheduled = false;
+  #pendingCount = 0;
+  #checkScheduled = false;
+  #flushAtTurnEnd = false;
   #creating = new Map<string, Promise<void>>();
   readonly #spreader = new KeylessSpreader();
   #lastClientId = '';
@@ -109,7 +113,7 @@ export class PublishSink {
 
   /** Waits until what was handed over has been appended (for shutdown). */
   async drain(): Promise<void> {
-    while (this.#flushScheduled) await new Promise((resolve) => setImmediate(resolve));
+    while (this.#checkScheduled || this.#flushAtTurnEnd) await new Promise((resolve) => setImmediate(resolve));
   }
 
   private partitionCount(topic: string): number | null {
@@ -141,16 +145,35 @@ export class PublishSink {
     let list = byPartition.get(partition);
     if (list === undefined) byPartition.set(partition, (list = []));
     list.push(pending);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      queueMicrotask(() => this.flush());
+    this.#pendingCount++;
+    if (!this.#checkScheduled) {
+      this.#checkScheduled = true;
+      queueMicrotask(() => this.flushOrWait());
     }
   }
 
+  /**
+   * At the end of a synchronous run (one socket read): a big run leaves at once, so the writer
+   * commits it while the main thread parses the next socket; a few publishes wait for the end of
+   * the event-loop turn, to share one batch with what the other sockets bring (a thousand devices
+   * sending one publish each per read would otherwise cost a thousand batches).
+   */
+  private flushOrWait(): void {
+    this.#checkScheduled = false;
+    if (this.#pendingCount >= EARLY_FLUSH_RECORDS) return this.flush();
+    if (this.#flushAtTurnEnd) return;
+    this.#flushAtTurnEnd = true;
+    setImmediate(() => {
+      this.#flushAtTurnEnd = false;
+      this.flush();
+    });
+  }
+
   private flush(): void {
-    this.#flushScheduled = false;
+    if (this.#pendingCount === 0) return;
     const pending = this.#pending;
     this.#pending = new Map();
+    this.#pendingCount = 0;
     for (const [topic, byPartition] of pending) {
       for (const [partition, list] of byPartition) {
         this.log.append(topic, partition, list.map((p) => p.record)).then(

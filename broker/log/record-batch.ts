@@ -235,9 +235,10 @@ export function decodeBatch(buf: Buffer): DecodedBatch {
   }
   const records: LogRecord[] = new Array(header.recordCount);
   const reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
+  const names = new HeaderNames();
   try {
     for (let i = 0; i < header.recordCount; i++) {
-      records[i] = readRecord(buf, reader, header);
+      records[i] = readRecord(buf, reader, header, names);
     }
   } catch (err) {
     if (err instanceof BatchFormatError) throw err;
@@ -249,7 +250,37 @@ export function decodeBatch(buf: Buffer): DecodedBatch {
   return { ...header, records };
 }
 
-function readRecord(buf: Buffer, reader: VarintReader, header: BatchHeader): LogRecord {
+/**
+ * The records of a batch usually carry the same header names in the same places (mqtt.topic,
+ * mqtt.qos, …): the string decoded for a place is reused while the bytes there stay the same,
+ * instead of decoding a new string per header per record (a visible cost of replay reads).
+ */
+class HeaderNames {
+  private readonly bytes: Buffer[] = [];
+  private readonly strings: string[] = [];
+
+  name(place: number, buf: Buffer, start: number, end: number): string {
+    const known = this.bytes[place];
+    if (known !== undefined && known.length === end - start) {
+      let same = true;
+      for (let i = 0; i < known.length; i++) {
+        if (known[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.strings[place]!;
+    }
+    const name = buf.toString('utf8', start, end);
+    if (place < 16) {
+      this.bytes[place] = buf.subarray(start, end);
+      this.strings[place] = name;
+    }
+    return name;
+  }
+}
+
+function readRecord(buf: Buffer, reader: VarintReader, header: BatchHeader, names: HeaderNames): LogRecord {
   const length = reader.varint();
   const end = reader.pos + length;
   if (length < 1 || end > buf.length) throw new BatchFormatError(`record length ${length} runs past the batch`);
@@ -267,9 +298,12 @@ function readRecord(buf: Buffer, reader: VarintReader, header: BatchHeader): Log
   }
   const headers: RecordHeader[] = new Array(headerCount);
   for (let h = 0; h < headerCount; h++) {
-    const name = readBytes(buf, bounded);
-    if (name === null) throw new BatchFormatError('a header has a null name');
-    headers[h] = [name.toString('utf8'), readBytes(buf, bounded)];
+    const nameLength = bounded.varint();
+    const nameStart = bounded.pos;
+    if (nameLength === -1) throw new BatchFormatError('a header has a null name');
+    if (nameLength < 0 || nameStart + nameLength > bounded.end) throw new BatchFormatError(`a field of ${nameLength} bytes runs past its record`);
+    bounded.pos = nameStart + nameLength;
+    headers[h] = [names.name(h, buf, nameStart, nameStart + nameLength), readBytes(buf, bounded)];
   }
   if (bounded.pos !== end) throw new BatchFormatError(`record at delta ${offsetDelta} has ${end - bounded.pos} stray bytes`);
   reader.pos = end;

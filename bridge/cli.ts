@@ -8,7 +8,6 @@ import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './logger.js';
 import { readPassword } from './cli/password-prompt.js';
 import { RemoteError } from './replay/http-source.js';
-import { startNode } from './main.js';
 import { hashPassword } from './mqtt/passwords.js';
 
 const HELP = `Usage: tributary <command> [options]
@@ -98,6 +97,8 @@ function portFlag(name: string, value: string | undefined): number | undefined {
 async function start(file: string | undefined, flags: ConfigFlags): Promise<number> {
   const config = loadConfig({ file, flags });
   const logger = createLogger(config.logging.level);
+  // Loaded here: the node's modules (aedes, the forwarder, …) would slow every other command's start.
+  const { startNode } = await import('./main.js');
   const node = await startNode(config, logger);
   logger.info({ node: config.node.id }, 'Tributary started');
   await new Promise<void>((resolve) => {

@@ -13,7 +13,8 @@ import { createEncoder, parseFormat, type Format } from '../replay/formats.js';
 import { LogSource } from '../replay/log-source.js';
 import { decodeLine, LinePositionReader } from '../replay/ndjson-decode.js';
 import { jsonBody, openRecordStream, recordsUrl, RemoteError, send, useToken } from '../replay/http-source.js';
-import { MqttReplaySink, parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-sink.js';
+import type { MqttReplaySink } from '../replay/mqtt-sink.js';
+import { parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-target.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
 import { Positions } from '../replay/positions.js';
 import { parseRequest, resolveRanges, type PartitionRange, type ReplayRequest } from '../replay/range.js';
@@ -138,7 +139,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   const destination: Destination =
     mqttPlan === null
       ? await byteDestination(values.out, format, request.topic, forceBase64)
-      : await mqttDestination(await MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace));
+      : await mqttDestination(await (await import('../replay/mqtt-sink.js')).MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace));
   try {
     const dataDir = values['data-dir'];
     const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, destination) : await fromNode(values.url ?? 'http://127.0.0.1:8080', request, format, forceBase64, destination);

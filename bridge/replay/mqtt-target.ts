@@ -1,0 +1,50 @@
+// The --to-mqtt options of a replay, checked before anything connects: where to (broker URL and
+// topic prefix), how fast, at which QoS. Kept apart from mqtt-sink.ts so that parsing them does
+// not load the MQTT client.
+import { UsageError } from '../../broker/errors.js';
+
+export type Pace = { kind: 'max' } | { kind: 'rate'; perSecond: number } | { kind: 'speed'; factor: number };
+
+export interface MqttTarget {
+  /** mqtt://host:port (or mqtts://, ws://) without the prefix path. */
+  brokerUrl: string;
+  /** Topic prefix without slashes at either end; '' for none. */
+  prefix: string;
+}
+
+/** Splits `mqtt://host:port/some/prefix` into the broker URL and the prefix. */
+export function parseMqttTarget(text: string): MqttTarget {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--to-mqtt: '${text}' is not a URL; use mqtt://host:port[/prefix]`);
+  }
+  if (!['mqtt:', 'mqtts:', 'tcp:', 'ssl:', 'ws:', 'wss:'].includes(url.protocol)) {
+    throw new UsageError(`--to-mqtt: '${url.protocol}' is not an MQTT URL scheme; use mqtt://host:port[/prefix]`);
+  }
+  const ws = url.protocol === 'ws:' || url.protocol === 'wss:';
+  const prefix = ws ? '' : decodeURIComponent(url.pathname).replace(/^\/+|\/+$/g, '');
+  if (/[#+]/.test(prefix)) throw new UsageError(`--to-mqtt: the topic prefix '${prefix}' cannot hold the wildcards + or #`);
+  const brokerUrl = ws ? url.toString() : `${url.protocol}//${url.username ? `${url.username}${url.password ? `:${url.password}` : ''}@` : ''}${url.host}`;
+  return { brokerUrl, prefix };
+}
+
+export function parsePace(rate: string | undefined, speed: string | undefined): Pace {
+  if (rate !== undefined && speed !== undefined) throw new UsageError('give --rate or --speed, not both');
+  if (rate !== undefined) {
+    const perSecond = Number(rate);
+    if (!Number.isFinite(perSecond) || perSecond <= 0) throw new UsageError(`--rate must be a positive number of messages per second, got '${rate}'`);
+    return { kind: 'rate', perSecond };
+  }
+  if (speed === undefined || speed === 'max') return { kind: 'max' };
+  const m = /^(\d+(?:\.\d+)?)x$/.exec(speed);
+  if (m === null || Number(m[1]) <= 0) throw new UsageError(`--speed must be like 1x, 10x, 0.5x or max, got '${speed}'`);
+  return { kind: 'speed', factor: Number(m[1]) };
+}
+
+export function parseQos(text: string | undefined): 0 | 1 | 2 {
+  if (text === undefined) return 1;
+  if (text === '0' || text === '1' || text === '2') return Number(text) as 0 | 1 | 2;
+  throw new UsageError(`--qos must be 0, 1 or 2, got '${text}'`);
+}

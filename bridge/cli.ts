@@ -6,6 +6,7 @@ import { TributaryError, UsageError } from '../broker/errors.js';
 import { Log } from '../broker/log/log.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './logger.js';
+import { printTable } from './cli/command-line.js';
 import { readPassword } from './cli/password-prompt.js';
 import { RemoteError } from './replay/http-source.js';
 import { hashPassword } from './mqtt/passwords.js';
@@ -159,8 +160,7 @@ async function topics(url: string | undefined, dataDir: string | undefined, json
       rows.push([t.name, String(p.partition), String(p.logStartOffset), String(p.logEndOffset), String(p.logEndOffset - p.logStartOffset), String(p.bytes)]);
     }
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const r of rows) process.stdout.write(`${r.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()}\n`);
+  printTable(rows);
   return 0;
 }
 

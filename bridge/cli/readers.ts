@@ -2,7 +2,6 @@
 // it is; --delete NAME forgets one (its next run starts from its --from bound again).
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CursorStore, CURSORS_FILE } from '../../broker/cursors.js';
 import { UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
@@ -10,6 +9,7 @@ import { DATABASE_FILE } from '../../broker/log/schema.js';
 import { jsonBody, send, useToken } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags, type ReaderLag } from '../replay/readers.js';
+import { parseFlags, printTable } from './command-line.js';
 
 export const READERS_HELP = `Usage: tributary readers [--url URL | --data-dir DIR] [--json] [--delete NAME]
 
@@ -30,12 +30,7 @@ const OPTIONS = {
 } as const;
 
 export async function readersCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see tributary readers --help)`);
-  }
+  const values = parseFlags('readers', argv, OPTIONS);
   if (values.help) {
     process.stdout.write(`${READERS_HELP}\n`);
     return 0;
@@ -77,7 +72,6 @@ export async function readersCommand(argv: string[]): Promise<number> {
   }
   const rows = [['READER', 'TOPIC', 'PARTITION', 'NEXT', 'END', 'LAG', 'UPDATED']];
   for (const r of readers) rows.push([r.reader, r.topic, String(r.partition), String(r.nextOffset), String(r.logEndOffset ?? '-'), String(r.lag ?? '-'), r.updatedAt]);
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((row) => row[c]!.length)));
-  for (const row of rows) process.stdout.write(`${row.map((cell, c) => cell.padEnd(widths[c]!)).join('  ').trimEnd()}\n`);
+  printTable(rows);
   return 0;
 }

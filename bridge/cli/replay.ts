@@ -4,7 +4,6 @@
 // the records (file: fsynced; MQTT: acknowledged), so a job that dies resumes without a gap.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { CursorStore } from '../../broker/cursors.js';
 import { UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
@@ -18,6 +17,7 @@ import { parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-target.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
 import { Positions } from '../replay/positions.js';
 import { parseRequest, resolveRanges, type PartitionRange, type ReplayRequest } from '../replay/range.js';
+import { parseFlags } from './command-line.js';
 import { formatCount, Progress } from './progress.js';
 import type { LogRecord } from '../../broker/log/record-batch.js';
 
@@ -98,12 +98,7 @@ interface Destination {
 type Committer = (positions: Array<{ partition: number; nextOffset: number }>) => Promise<void>;
 
 export async function replayCommand(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({ args: joinRelativeTimes(argv), options: OPTIONS, strict: true, allowPositionals: false }).values;
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message.split('\n')[0]} (see tributary replay --help)`);
-  }
+  const values = parseFlags('replay', joinRelativeTimes(argv), OPTIONS);
   if (values.help) {
     process.stdout.write(`${REPLAY_HELP}\n`);
     return 0;

@@ -19,7 +19,7 @@ test('the dashboard shows each partition forwarded to a real Kafka, lag and offs
   const browser = await launchChromium(t);
   const page = await browser.newPage();
   await page.goto(`http://127.0.0.1:${node.http.port}/`);
-  const sim = spawn(process.execPath, [CLI, 'sim', '--url', `mqtt://127.0.0.1:${node.mqtt.ports.tcp}`, '--devices', '24', '--rate', '20', '--duration', '5s', '--quiet'], { stdio: 'ignore' });
+  const sim = spawn(process.execPath, [CLI, 'sim', '--url', `mqtt://127.0.0.1:${node.mqtt.ports.tcp}`, '--devices', '24', '--rate', '20', '--duration', '5s', '--seed', 'dashboard-upstream', '--quiet'], { stdio: 'ignore' });
   t.after(() => sim.kill('SIGKILL'));
   const simExited = new Promise<number | null>((resolve) => sim.on('close', resolve));
   const rows = (): Promise<string[][]> => page.$$eval('#upstream tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent ?? '')));

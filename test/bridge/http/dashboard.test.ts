@@ -28,9 +28,10 @@ test('the dashboard shows live throughput, devices, partitions and errors while 
   assert.equal(await page.title(), 'Tributary');
   await until(page, 'ready state', async () => (await page.textContent('#state')) === 'ready');
 
-  // The simulator (a real child process): 8 devices at 50 msg/s each for 10 s; and one client that
-  // sends an oversized publish.
-  const sim = spawn(process.execPath, [CLI, 'sim', '--url', `mqtt://127.0.0.1:${port}`, '--devices', '8', '--rate', '50', '--duration', '10s', '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // The simulator (a real child process): 24 devices at 20 msg/s each for 10 s, with a fixed seed
+  // so that their topics (the record keys) reach all three partitions; and one client that sends
+  // an oversized publish.
+  const sim = spawn(process.execPath, [CLI, 'sim', '--url', `mqtt://127.0.0.1:${port}`, '--devices', '24', '--rate', '20', '--duration', '10s', '--seed', 'dashboard', '--json', '--quiet'], { stdio: ['ignore', 'pipe', 'inherit'] });
   let simOutput = '';
   sim.stdout.on('data', (chunk: Buffer) => (simOutput += chunk.toString()));
   const simExited = new Promise<number | null>((resolve) => sim.on('close', resolve));
@@ -39,7 +40,7 @@ test('the dashboard shows live throughput, devices, partitions and errors while 
   noisy.publish('plant/line-9/temp', Buffer.alloc(5000), { qos: 1 });
 
   await until(page, 'a publish rate', async () => (await number(page, 'rate-received')) > 0);
-  await until(page, '8 connected devices', async () => (await number(page, 'connections')) === 8);
+  await until(page, '24 connected devices', async () => (await number(page, 'connections')) === 24);
   const first = await number(page, 'total-received');
   await until(page, 'the total to grow', async () => (await number(page, 'total-received')) > first);
   await until(page, 'three partitions with records', async () => {

@@ -127,6 +127,13 @@ export function parseDuration(flag: string, text: string): number {
   return Number(match[1]) * UNITS[match[2] ?? 's']!;
 }
 
+/** A period of a timer: zero would make it spin. */
+function positiveDuration(flag: string, text: string): number {
+  const ms = parseDuration(flag, text);
+  if (ms < 1) throw new SimUsageError(`${flag} must be at least 1ms, got '${text}'`);
+  return ms;
+}
+
 function integer(flag: string, text: string, min: number, max: number): number {
   const n = Number(text);
   if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max) throw new SimUsageError(`${flag} must be an integer from ${min} to ${max}, got '${text}'`);
@@ -243,7 +250,7 @@ export function parseSimOptions(argv: readonly string[]): SimOptions | null {
     chaos:
       values.chaos === true
         ? {
-            intervalMs: parseDuration('--chaos-interval', values['chaos-interval'] ?? '5s'),
+            intervalMs: positiveDuration('--chaos-interval', values['chaos-interval'] ?? '5s'),
             fraction: fraction('--chaos-fraction', values['chaos-fraction'] ?? '0.1'),
             downtimeMs: parseDuration('--chaos-downtime', values['chaos-downtime'] ?? '1s'),
           }

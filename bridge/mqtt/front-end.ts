@@ -185,9 +185,9 @@ export class MqttFrontEnd {
     this.stats.publishesReceived++;
     this.stats.bytesReceived += packet.payload.length;
     const clientId = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId ?? '';
-    const refuse = (reason: string): void => {
+    const refuse = (reason: string, detail?: string): void => {
       this.count(this.stats.refused, reason);
-      const err = new Error(`publish to '${packet.topic}' refused: ${reason}`);
+      const err = new Error(`publish to '${packet.topic}' refused: ${reason}${detail === undefined ? '' : ` ${detail}`}`);
       this.#refusals.add(err);
       this.options.onProblem?.(`publish refused: ${reason}`, `client '${clientId}': ${err.message}`);
       done(err);
@@ -218,7 +218,7 @@ export class MqttFrontEnd {
             this.stats.unmatchedDropped++;
             return done(null);
           case 'refused':
-            return refuse(outcome.reason);
+            return refuse(outcome.reason, outcome.detail);
         }
       }),
     );

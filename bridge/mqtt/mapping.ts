@@ -6,7 +6,8 @@ import { ConfigInvalidError, type ConfigProblem } from '../../broker/errors.js';
 import type { Config } from '../config/schema.js';
 import { TopicFilter, TopicFilterError, type Captures } from './topic-filter.js';
 
-export type Route = { topic: string; key: Buffer | null; rule: number } | { refused: string };
+/** A refusal's reason is one of a few fixed phrases (it is counted by reason); the detail names the case. */
+export type Route = { topic: string; key: Buffer | null; rule: number } | { refused: string; detail: string };
 
 type Part = { literal: string } | { capture: string } | { mqtt: 'topic' | 'clientId' };
 
@@ -46,7 +47,7 @@ export class TopicMapper {
       if (captures === null) continue;
       const topic = rule.fixedTopic ?? render(rule.topic, captures, mqttTopic, clientId);
       // Captures come from devices: a topic built from them can still be no valid name.
-      if (rule.fixedTopic === null && !LOG_TOPIC.test(topic)) return { refused: `invalid log topic name '${topic}' (rule ${i})` };
+      if (rule.fixedTopic === null && !LOG_TOPIC.test(topic)) return { refused: 'invalid log topic name', detail: `'${topic}' (rule ${i})` };
       const key = rule.key === null ? null : Buffer.from(render(rule.key, captures, mqttTopic, clientId));
       return { topic, key, rule: i };
     }

@@ -24,7 +24,7 @@ export interface IncomingPublish {
 export type StoreOutcome =
   | { kind: 'stored'; topic: string; partition: number; offset: number; duplicate: boolean }
   | { kind: 'unmatched' }
-  | { kind: 'refused'; reason: string };
+  | { kind: 'refused'; reason: string; detail: string };
 
 interface Pending {
   record: RecordInput;
@@ -32,7 +32,7 @@ interface Pending {
   failed: (err: unknown) => void;
 }
 
-type Routed = Exclude<Route, { refused: string }>;
+type Routed = Exclude<Route, { refused: string; detail: string }>;
 const UNMATCHED: StoreOutcome = { kind: 'unmatched' };
 
 /** A run of this many publishes is worth its own batch without waiting for more. */
@@ -67,7 +67,7 @@ export class PublishSink {
     try {
       route = this.mapper.route(publish.topic, publish.clientId);
       if (route === null) return done(null, UNMATCHED);
-      if ('refused' in route) return done(null, { kind: 'refused', reason: route.refused });
+      if ('refused' in route) return done(null, { kind: 'refused', reason: route.refused, detail: route.detail });
       partitions = this.partitionCount(route.topic);
     } catch (err) {
       return done(err);

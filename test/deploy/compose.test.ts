@@ -63,6 +63,8 @@ test('Kafka: the official image as a single KRaft node, with a health check', ()
   for (const key of ['KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR', 'KAFKA_TRANSACTION_STATE_LOG_MIN_ISR']) {
     assert.equal(env[key], 1, `${key}: one node can only hold one replica (transactions need it)`);
   }
+  const dataVolume = (kafka!.volumes ?? []).map((v) => String(v).split(':')[1]);
+  assert.ok(dataVolume.includes(String(env.KAFKA_LOG_DIRS)), `KAFKA_LOG_DIRS (${env.KAFKA_LOG_DIRS}) must be the mounted volume (${dataVolume.join(', ')}), or the data is lost with the container`);
   assert.match(kafka!.healthcheck?.test.join(' ') ?? '', /kafka-broker-api-versions\.sh --bootstrap-server localhost:9092/);
 });
 

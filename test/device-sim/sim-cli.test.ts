@@ -188,6 +188,7 @@ test('invalid options: one line naming the flag, exit 2, no stack trace', async 
     [['--workers', '2'], /need --raw/],
     [['--raw', '--devices', '5'], /--devices applies to MQTT.js devices, not to --raw/],
     [['--chaos-fraction', '0.5'], /need --chaos/],
+    [['--chaos', '--chaos-interval', '0'], /--chaos-interval must be at least 1ms/],
     [['--ca', 'ca.pem'], /apply to mqtts:\/\/ and wss:\/\//],
     [['--frobnicate'], /Unknown option '--frobnicate'/],
   ];

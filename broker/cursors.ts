@@ -8,6 +8,9 @@ import { StorageError } from './errors.js';
 
 export const CURSORS_FILE = 'cursors.db';
 
+/** The group of the at-least-once upstream forwarder. Replay readers live under `reader:` instead. */
+export const UPSTREAM_GROUP = 'upstream';
+
 export interface Cursor {
   group: string;
   topic: string;
@@ -23,6 +26,7 @@ export class CursorStore {
   private readonly upsert;
   private readonly selectAll;
   private readonly deleteGroup;
+  private readonly adoptGroup;
 
   private constructor(private readonly db: Database.Database) {
     this.selectOne = db.prepare('SELECT next_offset FROM cursors WHERE grp = ? AND topic = ? AND partition = ?').pluck();
@@ -34,6 +38,7 @@ export class CursorStore {
       'SELECT grp AS "group", topic, partition, next_offset AS nextOffset, updated_at AS updatedAt FROM cursors ORDER BY grp, topic, partition',
     );
     this.deleteGroup = db.prepare('DELETE FROM cursors WHERE grp = ?');
+    this.adoptGroup = db.prepare('INSERT OR IGNORE INTO cursors SELECT ?, topic, partition, next_offset, updated_at FROM cursors WHERE grp = ?');
   }
 
   /** Opens (creating if needed) the cursor store of a data directory. */
@@ -83,6 +88,18 @@ export class CursorStore {
   /** Forgets every cursor of `group`; returns how many there were. */
   delete(group: string): number {
     return this.deleteGroup.run(group).changes;
+  }
+
+  /**
+   * Moves every cursor of `from` to `to` (positions `to` already has win) and commits `entries`
+   * for `to`, in one transaction: how a group stored under an old name is carried over.
+   */
+  renameAndCommit(from: string, to: string, entries: ReadonlyArray<{ topic: string; partition: number; nextOffset: number }>): void {
+    this.db.transaction(() => {
+      this.adoptGroup.run(to, from);
+      this.deleteGroup.run(from);
+      for (const e of entries) this.commit(to, e.topic, e.partition, e.nextOffset);
+    })();
   }
 
   /** Idempotent. */

@@ -9,6 +9,7 @@ import { DATABASE_FILE } from '../../broker/log/schema.js';
 import { jsonBody, send, useToken } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags, type ReaderLag } from '../replay/readers.js';
+import { ReaderPositions } from '../replay/reader-store.js';
 import { parseFlags, printTable } from './command-line.js';
 
 export const READERS_HELP = `Usage: tributary readers [--url URL | --data-dir DIR] [--json] [--delete NAME]
@@ -49,8 +50,9 @@ export async function readersCommand(argv: string[]): Promise<number> {
       } else {
         const cursors = CursorStore.open(log.dataDir);
         try {
-          if (values.delete !== undefined) deleted = cursors.delete(values.delete);
-          readers = readerLags(cursors, log);
+          const positions = new ReaderPositions(cursors);
+          if (values.delete !== undefined) deleted = positions.delete(values.delete);
+          readers = readerLags(positions, log);
         } finally {
           cursors.close();
         }

@@ -16,6 +16,7 @@ import type { MqttReplaySink } from '../replay/mqtt-sink.js';
 import { parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-target.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
 import { Positions } from '../replay/positions.js';
+import { ReaderPositions } from '../replay/reader-store.js';
 import { parseRequest, resolveRanges, type PartitionRange, type ReplayRequest } from '../replay/range.js';
 import { parseFlags } from './command-line.js';
 import { formatCount, Progress } from './progress.js';
@@ -182,10 +183,11 @@ async function fromDataDir(dataDir: string, request: ReplayRequest, destination:
   if (!existsSync(join(dataDir, DATABASE_FILE))) throw new UsageError(`--data-dir: no Tributary log in ${dataDir} (no ${DATABASE_FILE})`);
   const log = await Log.open({ dataDir });
   const cursors = request.reader === null ? null : CursorStore.open(log.dataDir);
+  const readers = cursors === null ? null : new ReaderPositions(cursors);
   try {
-    const ranges = resolveRanges(log, request, cursors);
+    const ranges = resolveRanges(log, request, readers);
     const source = new LogSource(log, request.topic, ranges, { key: request.key === null ? null : Buffer.from(request.key) });
-    const commit: Committer | null = cursors === null ? null : async (positions) => cursors.commitMany(request.reader!, positions.map((p) => ({ topic: request.topic, ...p })));
+    const commit: Committer | null = readers === null ? null : async (positions) => readers.commitMany(request.reader!, positions.map((p) => ({ topic: request.topic, ...p })));
     return await run(ranges, destination, commit, async (delivery) => {
       for (let chunk = source.next(); chunk !== null; chunk = source.next()) {
         await destination.records(chunk.partition, chunk.records);

@@ -25,6 +25,7 @@ import { parseRequest, rangeTotal, resolveRanges, type PartitionRange } from '..
 import { RANGES_HEADER } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags } from '../replay/readers.js';
+import { ReaderPositions } from '../replay/reader-store.js';
 
 
 const MAX_COMMIT_BODY = 64 * 1024;
@@ -46,6 +47,7 @@ type Send = (res: ServerResponse, status: number, body: unknown) => void;
 
 export class RecordsRoute {
   readonly stats: StreamStats = { active: 0, recordsRead: 0 };
+  private readers: ReaderPositions | null = null;
 
   constructor(private readonly options: RecordsRouteOptions) {}
 
@@ -148,9 +150,10 @@ export class RecordsRoute {
     return { reader, topic, positions: checked.map(({ partition, nextOffset }) => ({ partition, nextOffset })) };
   }
 
-  private cursors(): CursorStore {
+  private cursors(): ReaderPositions {
     if (this.options.cursors === null) throw new UsageError('this node keeps no reader positions');
-    return this.options.cursors;
+    this.readers ??= new ReaderPositions(this.options.cursors);
+    return this.readers;
   }
 }
 

@@ -11,7 +11,7 @@
 // - a named reader with a stored position starts there (its from bound only applies to its first
 //   run); a stored position that retention has since deleted is an OffsetOutOfRangeError.
 import { checkName } from './reader-name.js';
-import type { CursorStore } from '../../broker/cursors.js';
+import type { ReaderPositions } from './reader-store.js';
 import { OffsetOutOfRangeError, UnknownTopicError, UsageError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
 import { parseTime } from './time.js';
@@ -38,7 +38,7 @@ export interface PartitionRange {
 }
 
 /** One offset range per partition, in partition order; throws naming the valid range. */
-export function resolveRanges(log: Log, request: ReplayRequest, cursors: CursorStore | null): PartitionRange[] {
+export function resolveRanges(log: Log, request: ReplayRequest, readers: ReaderPositions | null): PartitionRange[] {
   const info = log.topics().find((t) => t.name === request.topic);
   if (info === undefined) throw new UnknownTopicError(request.topic, log.topics().map((t) => t.name));
   const count = info.partitions.length;
@@ -56,7 +56,7 @@ export function resolveRanges(log: Log, request: ReplayRequest, cursors: CursorS
     const p = log.partition(request.topic, partition);
     const start = p.logStartOffset;
     const end = p.logEndOffset;
-    const stored = request.reader !== null && cursors !== null ? cursors.get(request.reader, request.topic, partition) : null;
+    const stored = request.reader !== null && readers !== null ? readers.get(request.reader, request.topic, partition) : null;
     let from: number;
     if (stored !== null) {
       if (stored < start || stored > end) throw new OffsetOutOfRangeError(request.topic, partition, stored, start, end);

@@ -1,6 +1,6 @@
 // Named readers as `tributary readers` and GET /api/readers show them: each stored position with
 // the partition's current end and the lag (records appended since the position).
-import type { CursorStore } from '../../broker/cursors.js';
+import type { ReaderPositions } from './reader-store.js';
 import type { Log } from '../../broker/log/log.js';
 
 export interface ReaderLag {
@@ -14,13 +14,13 @@ export interface ReaderLag {
   updatedAt: string;
 }
 
-export function readerLags(cursors: CursorStore, log: Log): ReaderLag[] {
+export function readerLags(readers: ReaderPositions, log: Log): ReaderLag[] {
   const ends = new Map<string, number>();
   for (const t of log.topics()) for (const p of t.partitions) ends.set(`${t.name}\0${p.partition}`, p.logEndOffset);
-  return cursors.list().map((c) => {
+  return readers.list().map((c) => {
     const end = ends.get(`${c.topic}\0${c.partition}`) ?? null;
     return {
-      reader: c.group,
+      reader: c.reader,
       topic: c.topic,
       partition: c.partition,
       nextOffset: c.nextOffset,

@@ -3,11 +3,11 @@
 // after Kafka acknowledged a batch and before the cursor commit sends that batch again on
 // restart: duplicates are possible, loss is not. Cheaper: no transaction round trips.
 import { Producer, type BaseOptions } from '@platformatic/kafka';
-import type { CursorStore } from '../../broker/cursors.js';
+import { UPSTREAM_GROUP, type CursorStore } from '../../broker/cursors.js';
 import { laneKey, type Delivery, type UpstreamSink } from './sink.js';
 
 /** The cursor-store group of the at-least-once forwarder. */
-export const CURSOR_GROUP = 'upstream';
+export const CURSOR_GROUP = UPSTREAM_GROUP;
 
 export class IdempotentSink implements UpstreamSink {
   private producer: Producer<Buffer, Buffer, Buffer, Buffer> | null = null;

@@ -1,6 +1,8 @@
 // `npm run bench:replay`: how fast stored telemetry comes back out. Stores 1M records (JSON
 // sensor readings with the headers the MQTT front end stores), then in the same run measures
 //   ceiling:  a bare Log.read loop over the whole partition, in process (decoded, CRC-checked)
+//   scan:     a bare Log.readBatches loop walking each batch's records without decoding them: the
+//             reference for the NDJSON fast path, which writes lines from the batches this way
 //   HTTP:     GET /api/topics/{topic}/records as NDJSON from a running node, read by curl to /dev/null
 //   CLI:      tributary replay --url (node running) and --data-dir (node stopped), to /dev/null
 // and prints records/s and the ratio to the ceiling. Goal: >= 500k records/s as NDJSON over HTTP.
@@ -16,7 +18,7 @@ import { mkdirSync, mkdtempSync, openSync, closeSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Log } from '../broker/log/log.js';
-import type { RecordInput } from '../broker/log/record-batch.js';
+import { RecordView, scanBatch, type RecordInput } from '../broker/log/record-batch.js';
 import { readFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import { cpuSeconds, freePort, waitForPort } from './processes.js';
@@ -100,6 +102,28 @@ async function bareRead(dataDir: string): Promise<Run> {
   }
 }
 
+/** The fast path's own reference: stored batches read (Log.readBatches) and walked record by record. */
+async function bareScan(dataDir: string): Promise<Run> {
+  const log = await Log.open({ dataDir });
+  try {
+    const view = new RecordView();
+    const cpu = ownCpuSeconds();
+    const start = process.hrtime.bigint();
+    let offset = 0;
+    let count = 0;
+    while (offset < TOTAL) {
+      for (const batch of log.readBatches(TOPIC, 0, offset, 1024 * 1024)) {
+        scanBatch(batch.bytes, view, () => count++);
+        offset = batch.lastOffset + 1;
+      }
+    }
+    if (count !== TOTAL) throw new Error(`bare scan saw ${count} records`);
+    return { seconds: Number(process.hrtime.bigint() - start) / 1e9, cpuSeconds: ownCpuSeconds() - cpu };
+  } finally {
+    await log.close();
+  }
+}
+
 /**
  * Runs a command with stdout to /dev/null; resolves with its wall time and the CPU time of
  * `worker` (a running process, the node) or else of the command itself.
@@ -155,13 +179,14 @@ async function main(): Promise<void> {
     const dataDir = join(runDir, 'data');
     const { bytes } = await store(dataDir);
     const ceiling = await best('ceiling: bare Log.read loop (in process)', () => bareRead(dataDir));
+    const scan = await best('bare Log.readBatches + scanBatch loop (in process)', () => bareScan(dataDir));
     const cliDataDir = await best('CLI: replay --data-dir (node stopped) > /dev/null', () => timed(process.execPath, [CLI, 'replay', '--data-dir', dataDir, '--topic', TOPIC]));
     const [http, cliHttp] = await withNode(dataDir, async (url, node) => [
       await best('HTTP: GET .../records NDJSON, curl > /dev/null', () => timed('curl', ['-sSf', '-o', '/dev/null', `${url}/api/topics/${TOPIC}/records`], node)),
       await best('CLI: replay --url (node running) > /dev/null', () => timed(process.execPath, [CLI, 'replay', '--url', url, '--topic', TOPIC])),
     ]);
 
-    const cases = [ceiling, http, cliHttp, cliDataDir];
+    const cases = [ceiling, scan, http, cliHttp, cliDataDir];
     const rows = [['case', 'records/s', 'seconds', 'vs ceiling', 'CPU µs/record', 'records/CPU-s']];
     for (const c of cases) {
       rows.push([c.name, fmt(c.recordsPerSec), c.seconds.toFixed(2), `${(c.recordsPerSec / ceiling.recordsPerSec).toFixed(2)}x`, ((c.cpuSeconds / TOTAL) * 1e6).toFixed(2), fmt(TOTAL / c.cpuSeconds)]);
@@ -176,6 +201,7 @@ async function main(): Promise<void> {
         runs: RUNS,
         quick: QUICK,
         bareReadRecordsPerSec: Math.round(ceiling.recordsPerSec),
+        bareScanRecordsPerSec: Math.round(scan.recordsPerSec),
         httpNdjsonRecordsPerSec: Math.round(http.recordsPerSec),
         cliHttpRecordsPerSec: Math.round(cliHttp.recordsPerSec),
         cliDataDirRecordsPerSec: Math.round(cliDataDir.recordsPerSec),
@@ -186,6 +212,7 @@ async function main(): Promise<void> {
         // the CLI's; what each path would do with a core to itself.
         recordsPerCpuSecond: {
           bareRead: Math.round(TOTAL / ceiling.cpuSeconds),
+          bareScan: Math.round(TOTAL / scan.cpuSeconds),
           httpNdjsonNode: Math.round(TOTAL / http.cpuSeconds),
           cliHttp: Math.round(TOTAL / cliHttp.cpuSeconds),
           cliDataDir: Math.round(TOTAL / cliDataDir.cpuSeconds),

@@ -9,7 +9,9 @@ import { UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
 import { DATABASE_FILE } from '../../broker/log/schema.js';
 import { createEncoder, parseFormat, type Format } from '../replay/formats.js';
+import { BatchLineSource } from '../replay/batch-lines.js';
 import { LogSource } from '../replay/log-source.js';
+import { NdjsonEncoder } from '../replay/ndjson.js';
 import { decodeLine, LinePositionReader } from '../replay/ndjson-decode.js';
 import { jsonBody, openRecordStream, recordsUrl, RemoteError, send, useToken } from '../replay/http-source.js';
 import type { MqttReplaySink } from '../replay/mqtt-sink.js';
@@ -138,7 +140,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       : await mqttDestination(await (await import('../replay/mqtt-sink.js')).MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace));
   try {
     const dataDir = values['data-dir'];
-    const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, destination) : await fromNode(values.url ?? 'http://127.0.0.1:8080', request, format, forceBase64, destination);
+    const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, format, forceBase64, destination) : await fromNode(values.url ?? 'http://127.0.0.1:8080', request, format, forceBase64, destination);
     return delivered;
   } finally {
     await destination.close().catch(() => undefined);
@@ -179,15 +181,28 @@ async function mqttDestination(sink: MqttReplaySink): Promise<Destination> {
 }
 
 /** Runs the replay against a stopped node's data directory. */
-async function fromDataDir(dataDir: string, request: ReplayRequest, destination: Destination): Promise<number> {
+async function fromDataDir(dataDir: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination): Promise<number> {
   if (!existsSync(join(dataDir, DATABASE_FILE))) throw new UsageError(`--data-dir: no Tributary log in ${dataDir} (no ${DATABASE_FILE})`);
   const log = await Log.open({ dataDir });
   const cursors = request.reader === null ? null : CursorStore.open(log.dataDir);
   const readers = cursors === null ? null : new ReaderPositions(cursors);
   try {
     const ranges = resolveRanges(log, request, readers);
-    const source = new LogSource(log, request.topic, ranges, { key: request.key === null ? null : Buffer.from(request.key) });
+    const key = request.key === null ? null : Buffer.from(request.key);
     const commit: Committer | null = readers === null ? null : async (positions) => readers.commitMany(request.reader!, positions.map((p) => ({ topic: request.topic, ...p })));
+    const nonEmpty = ranges.filter((r) => r.to > r.from);
+    if (destination.passthrough && format === 'ndjson' && nonEmpty.length === 1) {
+      // One partition as NDJSON: lines straight from the stored batches, as the node serves them.
+      const lines = new BatchLineSource(log, request.topic, nonEmpty[0]!, new NdjsonEncoder(request.topic, { forceBase64 }), key);
+      return await run(ranges, destination, commit, async (delivery) => {
+        for (let chunk = lines.nextChunk(); chunk !== null; chunk = lines.nextChunk()) {
+          await destination.bytes(chunk.bytes);
+          delivery.advance(nonEmpty[0]!.partition, chunk.nextOffset);
+          delivery.tick();
+        }
+      });
+    }
+    const source = new LogSource(log, request.topic, ranges, { key });
     return await run(ranges, destination, commit, async (delivery) => {
       for (let chunk = source.next(); chunk !== null; chunk = source.next()) {
         await destination.records(chunk.partition, chunk.records);

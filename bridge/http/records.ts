@@ -19,8 +19,10 @@ import type { CursorStore } from '../../broker/cursors.js';
 import { OffsetOutOfRangeError, UnknownTopicError, UsageError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
-import { CONTENT_TYPES, createEncoder, parseFormat, type RecordEncoder } from '../replay/formats.js';
+import { CONTENT_TYPES, createEncoder, parseFormat } from '../replay/formats.js';
+import { BatchLineSource } from '../replay/batch-lines.js';
 import { LogSource } from '../replay/log-source.js';
+import { NdjsonEncoder } from '../replay/ndjson.js';
 import { parseRequest, rangeTotal, resolveRanges, type PartitionRange } from '../replay/range.js';
 import { RANGES_HEADER } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
@@ -41,6 +43,12 @@ export interface StreamStats {
   active: number;
   /** Records read out of the log by all streams so far. */
   recordsRead: number;
+}
+
+/** One piece of a response body and how many records it covers. */
+interface Chunk {
+  bytes: Buffer;
+  records: number;
 }
 
 type Send = (res: ServerResponse, status: number, body: unknown) => void;
@@ -89,12 +97,28 @@ export class RecordsRoute {
     const base64 = param('base64');
     if (base64 !== undefined && base64 !== 'true' && base64 !== 'false') throw new UsageError(`base64 must be true or false, got '${base64}'`);
     const ranges = resolveRanges(this.options.log, request, request.reader === null ? null : this.cursors());
-    const source = new LogSource(this.options.log, topic, ranges, { key: request.key === null ? null : Buffer.from(request.key) });
-    const encoder = createEncoder(format, topic, { forceBase64: base64 === 'true' });
-    await this.stream(req, res, source, encoder, ranges, CONTENT_TYPES[format]);
+    const key = request.key === null ? null : Buffer.from(request.key);
+    const forceBase64 = base64 === 'true';
+    const nonEmpty = ranges.filter((r) => r.to > r.from);
+    let next: () => Chunk | null;
+    let head: Buffer = Buffer.alloc(0);
+    if (format === 'ndjson' && nonEmpty.length === 1) {
+      // One partition as NDJSON, the common bulk case: lines straight from the stored batches.
+      const lines = new BatchLineSource(this.options.log, topic, nonEmpty[0]!, new NdjsonEncoder(topic, { forceBase64 }), key);
+      next = () => lines.nextChunk();
+    } else {
+      const source = new LogSource(this.options.log, topic, ranges, { key });
+      const encoder = createEncoder(format, topic, { forceBase64 });
+      head = encoder.head;
+      next = () => {
+        const chunk = source.next();
+        return chunk === null ? null : { bytes: encoder.encode(chunk.partition, chunk.records), records: chunk.records.length };
+      };
+    }
+    await this.stream(req, res, next, head, ranges, CONTENT_TYPES[format]);
   }
 
-  private async stream(req: IncomingMessage, res: ServerResponse, source: LogSource, encoder: RecordEncoder, ranges: PartitionRange[], contentType: string): Promise<void> {
+  private async stream(req: IncomingMessage, res: ServerResponse, next: () => Chunk | null, head: Buffer, ranges: PartitionRange[], contentType: string): Promise<void> {
     let gone = false;
     res.once('close', () => (gone = true));
     res.writeHead(200, {
@@ -105,13 +129,13 @@ export class RecordsRoute {
     });
     this.stats.active++;
     try {
-      if (encoder.head.length > 0) res.write(encoder.head);
+      if (head.length > 0) res.write(head);
       for (;;) {
         if (gone) return;
-        const chunk = source.next();
+        const chunk = next();
         if (chunk === null) break;
-        this.stats.recordsRead += chunk.records.length;
-        if (!res.write(encoder.encode(chunk.partition, chunk.records))) {
+        this.stats.recordsRead += chunk.records;
+        if (!res.write(chunk.bytes)) {
           // A full socket: wait until the client has taken what was written, or has gone.
           if (!gone) await drainOrClose(res);
         } else {

@@ -19,11 +19,15 @@ const INVALID = new Invalid();
 class TooDeep extends Error {}
 const TOO_DEEP = new TooDeep();
 
-/** Whether `bytes` (already known to be valid UTF-8) is exactly one JSON value with optional whitespace. */
-export function isJsonText(bytes: Uint8Array): boolean {
+/**
+ * Whether bytes [start, end) of `all` (already known to be valid UTF-8) are exactly one JSON value
+ * with optional whitespace around it.
+ */
+export function isJsonText(all: Uint8Array, start = 0, end = all.length): boolean {
+  const bytes = start === 0 && end === all.length ? all : all.subarray(start, end);
   try {
-    const end = skipSpace(bytes, value(bytes, skipSpace(bytes, 0), 0));
-    return end === bytes.length;
+    const stop = skipSpace(bytes, value(bytes, skipSpace(bytes, 0), 0));
+    return stop === bytes.length;
   } catch (err) {
     if (err === INVALID) return false;
     if (err === TOO_DEEP) return parses(bytes);

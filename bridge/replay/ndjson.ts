@@ -15,7 +15,7 @@
 // chunk of records; only the topic prefix is precomputed per partition, and a payload that is JSON
 // is checked on its bytes (json-check.ts) and copied, never parsed or re-serialized.
 import { isUtf8 } from 'node:buffer';
-import type { LogRecord, RecordHeader } from '../../broker/log/record-batch.js';
+import type { LogRecord, RecordHeader, RecordView } from '../../broker/log/record-batch.js';
 import { isJsonText } from './json-check.js';
 
 export interface NdjsonOptions {
@@ -137,6 +137,7 @@ export class ByteSink {
 export class NdjsonEncoder {
   private readonly prefixes = new Map<number, Buffer>();
   private readonly headerStarts = new Map<string, Buffer>();
+  private readonly placeNames: Array<{ name: Buffer; start: Buffer }> = [];
   private readonly sink = new ByteSink();
 
   constructor(
@@ -172,6 +173,77 @@ export class NdjsonEncoder {
       this.prefixes.set(partition, prefix);
     }
     return prefix;
+  }
+
+  /**
+   * Appends the line of the record `view` describes inside `buf` (a stored batch) to the chunk
+   * under way: the same line encode() writes, without a LogRecord. Collect with take().
+   */
+  appendView(partition: number, buf: Buffer, view: RecordView): void {
+    const sink = this.sink;
+    sink.piece(this.prefix(partition));
+    sink.integer(view.offset);
+    sink.piece(TIMESTAMP);
+    if (view.timestamp >= 0) sink.integer(view.timestamp);
+    else sink.ascii(String(view.timestamp));
+    sink.piece(KEY);
+    writeRangeField(sink, buf, view.keyStart, view.keyLength);
+    sink.piece(VALUE);
+    this.writeValueRange(buf, view.valueStart, view.valueLength);
+    sink.piece(HEADERS);
+    for (let h = 0; h < view.headerCount; h++) {
+      if (h > 0) sink.byte(0x2c);
+      sink.piece(this.headerStartAt(h, buf, view.headerNameStart[h]!, view.headerNameLength[h]!));
+      writeRangeField(sink, buf, view.headerValueStart[h]!, view.headerValueLength[h]!);
+      sink.byte(0x5d);
+    }
+    sink.piece(END);
+  }
+
+  /** The lines appended since the last take(). */
+  take(): Buffer {
+    return this.sink.take();
+  }
+
+  /** `["name",` for the header name at [start, start+length) of `buf`, cached per place. */
+  private headerStartAt(place: number, buf: Buffer, start: number, length: number): Buffer {
+    const cached = this.placeNames[place];
+    if (cached !== undefined && cached.name.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (cached.name[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached.start;
+    }
+    const name = Buffer.from(buf.subarray(start, start + length));
+    const entry = { name, start: Buffer.from(`[${JSON.stringify(name.toString('utf8'))},`) };
+    if (place < 16) this.placeNames[place] = entry;
+    return entry.start;
+  }
+
+  private writeValueRange(buf: Buffer, start: number, length: number): void {
+    const sink = this.sink;
+    if (length === -1) return sink.piece(NULL_VALUE);
+    if (!this.options.forceBase64 && isUtf8Range(buf, start, length)) {
+      if (isJsonText(buf, start, start + length)) {
+        const at = sink.pos;
+        sink.reserve(length);
+        buf.copy(sink.buf, at, start, start + length);
+        sink.pos += length;
+        // In valid JSON a CR or LF can only be whitespace between tokens (see writeValue).
+        for (let i = at; i < sink.pos; i++) {
+          const b = sink.buf[i]!;
+          if (b === NEWLINE || b === RETURN) sink.buf[i] = 0x20;
+        }
+        return sink.piece(AS_JSON);
+      }
+      writeJsonStringRange(sink, buf, start, length);
+      return sink.piece(AS_STRING);
+    }
+    sink.ascii(`"${buf.toString('base64', start, start + length)}","valueEncoding":"base64"`);
   }
 
   private writeHeaders(headers: readonly RecordHeader[]): void {
@@ -235,5 +307,34 @@ function writeJsonString(sink: ByteSink, bytes: Buffer): void {
   sink.buf[sink.pos++] = QUOTE;
   sink.buf.set(bytes, sink.pos);
   sink.pos += bytes.length;
+  sink.buf[sink.pos++] = QUOTE;
+}
+
+/** Valid UTF-8? Pure ASCII, the usual case for telemetry, is decided without a native call or a view. */
+function isUtf8Range(buf: Buffer, start: number, length: number): boolean {
+  const end = start + length;
+  for (let i = start; i < end; i++) if (buf[i]! >= 0x80) return isUtf8(buf.subarray(start, end));
+  return true;
+}
+
+/** writeBytesField for bytes [start, start+length) of `buf` (length -1: null). */
+function writeRangeField(sink: ByteSink, buf: Buffer, start: number, length: number): void {
+  if (length === -1) return sink.piece(NULL);
+  if (length === 1) return sink.piece(ONE_BYTE[buf[start]!]!);
+  if (isUtf8Range(buf, start, length)) return writeJsonStringRange(sink, buf, start, length);
+  sink.ascii(`{"base64":"${buf.toString('base64', start, start + length)}"}`);
+}
+
+/** writeJsonString for bytes [start, start+length) of `buf`. */
+function writeJsonStringRange(sink: ByteSink, buf: Buffer, start: number, length: number): void {
+  const end = start + length;
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b < 0x20 || b === QUOTE || b === BACKSLASH) return sink.utf8(JSON.stringify(buf.toString('utf8', start, end)));
+  }
+  sink.reserve(length + 2);
+  sink.buf[sink.pos++] = QUOTE;
+  buf.copy(sink.buf, sink.pos, start, end);
+  sink.pos += length;
   sink.buf[sink.pos++] = QUOTE;
 }

@@ -324,3 +324,89 @@ function readBytes(buf: Buffer, reader: VarintReader): Buffer | null {
 function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
 }
+
+/**
+ * Where one record's fields lie inside its batch's bytes. scanBatch fills one view per record and
+ * reuses it, so a reader that only copies bytes out (the replay's NDJSON encoder) walks a batch
+ * without allocating a Buffer, string or object per record. Lengths are -1 for null.
+ */
+export class RecordView {
+  offset = 0;
+  timestamp = 0;
+  keyStart = 0;
+  keyLength = -1;
+  valueStart = 0;
+  valueLength = -1;
+  headerCount = 0;
+  /** Per header h: name at [nameStart[h], +nameLength[h]), value at [valueStart[h], +valueLength[h]). */
+  headerNameStart = new Int32Array(8);
+  headerNameLength = new Int32Array(8);
+  headerValueStart = new Int32Array(8);
+  headerValueLength = new Int32Array(8);
+
+  fitHeaders(count: number): void {
+    if (count <= this.headerNameStart.length) return;
+    this.headerNameStart = new Int32Array(count);
+    this.headerNameLength = new Int32Array(count);
+    this.headerValueStart = new Int32Array(count);
+    this.headerValueLength = new Int32Array(count);
+  }
+}
+
+/**
+ * Walks a stored batch record by record, with the same checks as decodeBatch (CRC first, every
+ * length within its record, offsets within the batch), calling `visit` with the reused view.
+ * Throws BatchFormatError naming what is wrong.
+ */
+export function scanBatch(buf: Buffer, view: RecordView, visit: (view: RecordView) => void): BatchHeader {
+  const header = readBatchHeader(buf, true);
+  const compression = header.attributes & COMPRESSION_MASK;
+  if (compression !== 0) throw new BatchFormatError(`compressed batches (codec ${compression}) are not stored by this log`);
+  const reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
+  try {
+    for (let i = 0; i < header.recordCount; i++) {
+      const length = reader.varint();
+      const end = reader.pos + length;
+      if (length < 1 || end > buf.length) throw new BatchFormatError(`record length ${length} runs past the batch`);
+      const bounded = new VarintReader(buf, reader.pos + 1, end);
+      view.timestamp = header.firstTimestamp + bounded.varint();
+      const offsetDelta = bounded.varint();
+      if (offsetDelta < 0 || offsetDelta > header.lastOffsetDelta) throw new BatchFormatError(`offset delta ${offsetDelta} outside 0..${header.lastOffsetDelta}`);
+      view.offset = header.baseOffset + offsetDelta;
+      view.keyLength = fieldAt(bounded);
+      view.keyStart = bounded.pos - Math.max(0, view.keyLength);
+      view.valueLength = fieldAt(bounded);
+      view.valueStart = bounded.pos - Math.max(0, view.valueLength);
+      const headerCount = bounded.varint();
+      if (headerCount < 0 || headerCount > end - bounded.pos) throw new BatchFormatError(`header count ${headerCount} is impossible`);
+      view.fitHeaders(headerCount);
+      view.headerCount = headerCount;
+      for (let h = 0; h < headerCount; h++) {
+        const nameLength = fieldAt(bounded);
+        if (nameLength === -1) throw new BatchFormatError('a header has a null name');
+        view.headerNameLength[h] = nameLength;
+        view.headerNameStart[h] = bounded.pos - nameLength;
+        const valueLength = fieldAt(bounded);
+        view.headerValueLength[h] = valueLength;
+        view.headerValueStart[h] = bounded.pos - Math.max(0, valueLength);
+      }
+      if (bounded.pos !== end) throw new BatchFormatError(`record at delta ${offsetDelta} has ${end - bounded.pos} stray bytes`);
+      reader.pos = end;
+      visit(view);
+    }
+  } catch (err) {
+    if (err instanceof BatchFormatError) throw err;
+    throw new BatchFormatError(`record data is malformed: ${(err as Error).message}`);
+  }
+  if (reader.pos !== buf.length) throw new BatchFormatError(`${buf.length - reader.pos} bytes left over after ${header.recordCount} records`);
+  return header;
+}
+
+/** Skips a length-prefixed field, returning its length (-1 for null); `reader.pos` ends after it. */
+function fieldAt(reader: VarintReader): number {
+  const length = reader.varint();
+  if (length === -1) return -1;
+  if (length < 0 || reader.pos + length > reader.end) throw new BatchFormatError(`a field of ${length} bytes runs past its record`);
+  reader.pos += length;
+  return length;
+}

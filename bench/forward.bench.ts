@@ -1,8 +1,9 @@
 // `npm run bench:forward`: the upstream forwarder against a real Kafka (test/kafka/kafka.sh).
 //  1. Throughput: 1M stored 100-byte records forwarded (exactly-once, then at-least-once), beside
 //     a bare @platformatic/kafka producer sending the same records (same headers, same batches of
-//     `batchRecords`, one transaction per batch in the exactly-once case) in the same run. The bare
-//     producer's messages are built outside its timing, so it is the strictest peer.
+//     `batchRecords`, one transaction per batch in the exactly-once case) in the same run, 3 runs
+//     each in alternating order, medians. The bare producer's messages are built outside its
+//     timing (only its sends are timed), so it is the strictest peer.
 //  2. Latency: a real `tributary start` with the forwarder on, fed at a fixed 10k msg/s by the
 //     raw-socket generator (device-sim/raw-publisher.ts); kcat (read_committed) consumes the
 //     upstream topic; latency = arrival at the consumer - the record's timestamp, which Tributary
@@ -35,6 +36,7 @@ const QUICK = process.env.BENCH_QUICK === '1';
 const RECORDS = Number(process.env.BENCH_RECORDS ?? (QUICK ? 100_000 : 1_000_000));
 const RATE = Number(process.env.BENCH_RATE ?? 10_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 3 : 10));
+const RUNS = QUICK ? 1 : 3;
 const BATCH = 10_000;
 /** The default upstream.batchBytes. */
 const BATCH_BYTES = 1_000_000;
@@ -64,7 +66,7 @@ async function fillLog(dataDir: string): Promise<Log> {
 
 function upstreamConfig(bootstrap: string, mode: 'exactly-once' | 'at-least-once'): NonNullable<Config['upstream']> {
   const defaults = loadConfig({ env: {} }).upstream!;
-  return { ...defaults, enabled: true, brokers: [bootstrap], mode, batchRecords: BATCH, topicTemplate: `bench.${mode}.{topic}` };
+  return { ...defaults, enabled: true, brokers: [bootstrap], mode, batchRecords: BATCH, topicTemplate: `bench.{node}.${mode}.{topic}` };
 }
 
 /** The forwarder from a fresh cursor to the end of the log; records per second. */
@@ -86,7 +88,7 @@ async function forwardAll(log: Log, bootstrap: string, mode: 'exactly-once' | 'a
 
 /** The same records, same headers and batches, sent by a bare producer; records per second of sending. */
 async function bareProducer(log: Log, bootstrap: string, mode: 'exactly-once' | 'at-least-once', node: string): Promise<number> {
-  const topic = `bench.bare-${mode}.bench`;
+  const topic = `bench.bare-${node}.${mode}.bench`;
   const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
     // The same connection and retry settings as the forwarder's clients: only the forwarding differs.
     ...kafkaBaseOptions(upstreamConfig(bootstrap, mode), 'bench-bare'),
@@ -168,6 +170,11 @@ async function latency(bootstrap: string, dir: string, mode: 'exactly-once' | 'a
   return { p50: at(0.5), p99: at(0.99), count: latencies.length, sent: result.acked };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+}
+
 async function main(): Promise<void> {
   const base = resolve(process.env.BENCH_DIR ?? '.bench-data');
   mkdirSync(base, { recursive: true });
@@ -175,12 +182,19 @@ async function main(): Promise<void> {
   const kafka = await startKafka();
   try {
     const log = await fillLog(join(dir, 'log'));
-    const rows: Array<{ mode: string; forwarder: number; bare: number }> = [];
+    const rows: Array<{ mode: string; forwarder: number; bare: number; runs: string[] }> = [];
     for (const mode of ['exactly-once', 'at-least-once'] as const) {
-      // The peer first, then the forwarder, so that neither gets a warmer Kafka than the other twice.
-      const bare = await bareProducer(log, kafka.bootstrap, mode, 'bench');
-      const forwarder = await forwardAll(log, kafka.bootstrap, mode, 'bench');
-      rows.push({ mode, forwarder, bare });
+      const forwarderRuns: number[] = [];
+      const bareRuns: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        // Alternating order, so that neither side always meets a warmer (or busier) Kafka.
+        const node = `bench-r${run}`;
+        if (run % 2 === 0) bareRuns.push(await bareProducer(log, kafka.bootstrap, mode, node));
+        forwarderRuns.push(await forwardAll(log, kafka.bootstrap, mode, node));
+        if (run % 2 === 1) bareRuns.push(await bareProducer(log, kafka.bootstrap, mode, node));
+      }
+      const runs = forwarderRuns.map((f, i) => `${Math.round(f / 1000)}k/${Math.round(bareRuns[i]! / 1000)}k`);
+      rows.push({ mode, forwarder: median(forwarderRuns), bare: median(bareRuns), runs });
     }
     await log.close();
     const lat = await latency(kafka.bootstrap, dir, 'exactly-once');
@@ -188,9 +202,9 @@ async function main(): Promise<void> {
 
     const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
     console.log(`\nforward ${fmt(RECORDS)} stored 100-byte records, batches of ${fmt(BATCH)}, ${PARTITIONS} partitions, one Kafka node on this machine`);
-    console.log('| mode | forwarder records/s | bare producer records/s | ratio |');
-    console.log('| --- | ---: | ---: | ---: |');
-    for (const r of rows) console.log(`| ${r.mode} | ${fmt(r.forwarder)} | ${fmt(r.bare)} | ${(r.forwarder / r.bare).toFixed(2)}x |`);
+    console.log(`| mode | forwarder records/s (median of ${RUNS}) | bare producer records/s (median of ${RUNS}) | ratio | runs (forwarder/bare) |`);
+    console.log('| --- | ---: | ---: | ---: | --- |');
+    for (const r of rows) console.log(`| ${r.mode} | ${fmt(r.forwarder)} | ${fmt(r.bare)} | ${(r.forwarder / r.bare).toFixed(2)}x | ${r.runs.join(' · ')} |`);
     console.log(`\nMQTT publish at ${fmt(RATE)} msg/s for ${SECONDS} s -> consumed from Kafka (read_committed):`);
     console.log(`  exactly-once:  p50 ${lat.p50} ms, p99 ${lat.p99} ms (${fmt(lat.count)} of ${fmt(lat.sent)} acknowledged)`);
     console.log(`  at-least-once: p50 ${latAlo.p50} ms, p99 ${latAlo.p99} ms (${fmt(latAlo.count)} of ${fmt(latAlo.sent)} acknowledged)`);
@@ -199,6 +213,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({
       bench: 'forward',
       records: RECORDS,
+      runs: RUNS,
       batchRecords: BATCH,
       exactlyOnce: { forwarderPerSec: Math.round(eos.forwarder), barePerSec: Math.round(eos.bare), ratio: Number((eos.forwarder / eos.bare).toFixed(3)) },
       atLeastOnce: { forwarderPerSec: Math.round(alo.forwarder), barePerSec: Math.round(alo.bare), ratio: Number((alo.forwarder / alo.bare).toFixed(3)) },

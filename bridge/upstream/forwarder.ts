@@ -70,8 +70,6 @@ export class Forwarder {
   private readonly lanes = new Map<string, Lane>();
   /** The durable cursors as last read back or committed: `topic/partition` -> next offset. */
   private durable = new Map<string, number>();
-  /** Estimated upstream bytes of the batch being delivered (for the bytes counter). */
-  private pendingBytes = 0;
   private readonly counters: UpstreamCounters = { recordsForwarded: 0, bytesForwarded: 0, batchesForwarded: 0, errors: 0, connects: 0, recordsLostToRetention: 0 };
   private state: ForwarderState = 'connecting';
   private lastError: UpstreamStatus['lastError'] = null;
@@ -187,20 +185,32 @@ export class Forwarder {
   }
 
   private async forward(): Promise<void> {
+    let next: Delivery | null = null;
     while (!this.closing) {
-      this.discoverLanes();
-      await this.prepareLanes();
-      const delivery = this.collect();
-      if (delivery === null) {
-        await this.pause(Math.max(1, this.options.config.linger));
-        continue;
+      if (next === null) {
+        this.discoverLanes();
+        await this.prepareLanes();
+        next = this.collect();
+        if (next === null) {
+          await this.pause(Math.max(1, this.options.config.linger));
+          continue;
+        }
       }
       const sink = this.sink;
       if (sink === null) return;
+      const current: Delivery = next;
       const started = performance.now();
-      await this.watchdog(sink.deliver(delivery), `delivering ${delivery.messages.length} records`);
-      this.applied(delivery);
-      this.options.logger.debug({ records: delivery.messages.length, partitions: delivery.cursors.length, ms: Math.round(performance.now() - started) }, 'batch delivered');
+      const delivering: Promise<void> = this.watchdog(sink.deliver(current), `delivering ${current.messages.length} records`);
+      // Read the next batch while Kafka works on this one (once the requests are on their way).
+      const readAhead = new Promise<Delivery | null>((resolve) => setImmediate(() => resolve(this.collect())));
+      // Both settle before an error propagates: a reconnect rewinds the read positions, and no
+      // read-ahead may move them after that.
+      const [delivered, ahead]: [PromiseSettledResult<void>, PromiseSettledResult<Delivery | null>] = await Promise.allSettled([delivering, readAhead]);
+      if (delivered.status === 'rejected') throw delivered.reason;
+      if (ahead.status === 'rejected') throw ahead.reason;
+      this.applied(current);
+      this.options.logger.debug({ records: current.messages.length, partitions: current.cursors.length, ms: Math.round(performance.now() - started) }, 'batch delivered');
+      next = ahead.value;
     }
   }
 
@@ -279,8 +289,7 @@ export class Forwarder {
       this.lanes.set(key, lane);
     }
     if (cursors.length === 0) return null;
-    this.pendingBytes = bytes;
-    return { messages, cursors };
+    return { messages, cursors, bytes };
   }
 
   private applied(delivery: Delivery): void {
@@ -292,7 +301,7 @@ export class Forwarder {
       this.durable.set(lane.key, c.nextOffset);
     }
     this.counters.recordsForwarded += delivery.messages.length;
-    this.counters.bytesForwarded += this.pendingBytes;
+    this.counters.bytesForwarded += delivery.bytes;
     this.counters.batchesForwarded += 1;
   }
 

@@ -13,6 +13,8 @@ export interface CursorAdvance {
 export interface Delivery {
   messages: UpstreamMessage[];
   cursors: CursorAdvance[];
+  /** Estimated upstream bytes (for the counters). */
+  bytes: number;
 }
 
 export interface UpstreamSink {

@@ -1,5 +1,5 @@
 // The connection options every Kafka client of the forwarder shares: brokers, TLS, SASL, timeouts.
-// Retries inside the client are few (5) on purpose: the forwarder owns the backoff between attempts,
+// Retries inside the client are few (8) on purpose: the forwarder owns the backoff between attempts,
 // so that an outage shows up in its status instead of hiding in a client's retry loop.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
@@ -16,7 +16,7 @@ export function kafkaBaseOptions(config: UpstreamConfig, clientId: string): Base
     connectTimeout: Math.min(config.requestTimeout, 5_000),
     requestTimeout: config.requestTimeout,
     timeout: config.requestTimeout,
-    retries: 5,
+    retries: 8,
     retryDelay: retryDelay,
   };
   if (config.tls.enabled) options.tls = tlsOptions(config.tls);
@@ -33,7 +33,7 @@ export function kafkaBaseOptions(config: UpstreamConfig, clientId: string): Base
  */
 function retryDelay(_client: unknown, _operation: string, attempt: number, _retries: number, error: Error): number {
   const concurrent = (error as { findBy?: (property: string, value: unknown) => unknown }).findBy?.('apiId', 'CONCURRENT_TRANSACTIONS');
-  return concurrent ? 5 * attempt : 200;
+  return concurrent ? Math.min(5 * 2 ** (attempt - 1), 250) : 200;
 }
 
 function tlsOptions(tls: UpstreamConfig['tls']): TlsOptions {

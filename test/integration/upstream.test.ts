@@ -126,14 +126,14 @@ describe('upstream forwarder with a real Kafka', () => {
     assertExactMirror(node.node.log, 'gw-outage', records);
   });
 
-  test('at-least-once mode: idempotent producer and a local cursor; a restart resumes after what was forwarded', async (t) => {
-    const first = await startTestNode(t, settings('gw-alo', { mode: 'at-least-once' }));
+  test('at-least-once mode (gzip): idempotent producer and a local cursor; a restart resumes after what was forwarded', async (t) => {
+    const first = await startTestNode(t, settings('gw-alo', { mode: 'at-least-once', compression: 'gzip' }));
     await publish(await connect(t, first.url), 100, 'first');
     await waitForStatus(() => first.node.upstream!.status(), caughtUp(100), 'first 100 forwarded');
     assert.equal(first.node.upstream!.status().mode, 'at-least-once');
     await first.close();
 
-    const second = await startTestNode(t, settings('gw-alo', { mode: 'at-least-once' }), first.dataDir);
+    const second = await startTestNode(t, settings('gw-alo', { mode: 'at-least-once', compression: 'snappy' }), first.dataDir);
     await publish(await connect(t, second.url), 50, 'second');
     await waitForStatus(() => second.node.upstream!.status(), caughtUp(150), 'all 150 forwarded');
     const records = await readUpstream(kafka.bootstrap, 'edge.gw-alo.telemetry');
@@ -154,7 +154,7 @@ describe('upstream forwarder with a real Kafka', () => {
         await log.close();
       }
     };
-    const nodeSettings: ConfigInput = { ...settings('gw-retention'), topics: [{ name: 'telemetry', partitions: 1, retention: { maxAge: '7d' } }] };
+    const nodeSettings: ConfigInput = { ...settings('gw-retention', { compression: 'lz4' }), topics: [{ name: 'telemetry', partitions: 1, retention: { maxAge: '7d' } }] };
     await appendOffline((log) => log.append('telemetry', 0, records(10, Date.now() - 30 * DAY, 'a')).then(() => undefined));
     const first = await startTestNode(t, nodeSettings, dataDir);
     await waitForStatus(() => first.node.upstream!.status(), caughtUp(10), 'the first 10 forwarded');

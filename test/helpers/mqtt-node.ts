@@ -21,7 +21,7 @@ export interface TestNode {
   close(): Promise<void>;
 }
 
-/** Starts a node with `settings` (a config file's content) layered over ephemeral ports. */
+/** Starts a node with `settings` (a config file's content) layered over ephemeral ports: the ports a file names (1883, 8083, 8080) are never bound, so tests can run beside a real node. */
 export async function startTestNode(t: TestContext, settings: ConfigInput = {}, dataDir = tempDir(t)): Promise<TestNode> {
   const file = join(tempDir(t), 'tributary.yaml');
   const mqttSettings = settings.mqtt ?? {};
@@ -29,7 +29,7 @@ export async function startTestNode(t: TestContext, settings: ConfigInput = {}, 
     file,
     YAML.stringify({
       ...settings,
-      mqtt: { host: '127.0.0.1', ...mqttSettings, websocket: { port: 0, ...mqttSettings.websocket } },
+      mqtt: { host: '127.0.0.1', ...mqttSettings, websocket: { ...mqttSettings.websocket, port: 0 } },
       log: { retentionSchedule: '0 0 1 1 *', ...settings.log },
     }),
   );

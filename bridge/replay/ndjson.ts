@@ -87,6 +87,24 @@ export class ByteSink {
   }
 
   /**
+   * Bytes [start, end) of `src`. Short ranges (header values, small payloads) are copied by hand:
+   * Buffer#copy's argument checks cost more than the copy below a few dozen bytes.
+   */
+  range(src: Buffer, start: number, end: number): void {
+    const length = end - start;
+    this.reserve(length);
+    if (length > 64) {
+      src.copy(this.buf, this.pos, start, end);
+      this.pos += length;
+      return;
+    }
+    const buf = this.buf;
+    let pos = this.pos;
+    for (let i = start; i < end; i++) buf[pos++] = src[i]!;
+    this.pos = pos;
+  }
+
+  /**
    * A non-negative safe integer in decimal (offsets, timestamps), two digits at a time from a
    * table: String(n) per number showed up in profiles of the replay path.
    */
@@ -230,9 +248,7 @@ export class NdjsonEncoder {
     if (!this.options.forceBase64 && isUtf8Range(buf, start, length)) {
       if (isJsonText(buf, start, start + length)) {
         const at = sink.pos;
-        sink.reserve(length);
-        buf.copy(sink.buf, at, start, start + length);
-        sink.pos += length;
+        sink.range(buf, start, start + length);
         // In valid JSON a CR or LF can only be whitespace between tokens (see writeValue).
         for (let i = at; i < sink.pos; i++) {
           const b = sink.buf[i]!;
@@ -332,9 +348,7 @@ function writeJsonStringRange(sink: ByteSink, buf: Buffer, start: number, length
     const b = buf[i]!;
     if (b < 0x20 || b === QUOTE || b === BACKSLASH) return sink.utf8(JSON.stringify(buf.toString('utf8', start, end)));
   }
-  sink.reserve(length + 2);
-  sink.buf[sink.pos++] = QUOTE;
-  buf.copy(sink.buf, sink.pos, start, end);
-  sink.pos += length;
-  sink.buf[sink.pos++] = QUOTE;
+  sink.byte(QUOTE);
+  sink.range(buf, start, end);
+  sink.byte(QUOTE);
 }

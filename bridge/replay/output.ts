@@ -9,6 +9,9 @@ const fsyncAsync = promisify(fsync);
 
 export class ByteOutput {
   private failure: Error | null = null;
+  /** Settles once the last write so far has been handed to the OS (or failed). */
+  private lastWrite: Promise<void> = Promise.resolve();
+  private drained: Promise<void> | null = null;
 
   private constructor(
     private readonly stream: NodeJS.WritableStream & { writableLength?: number },
@@ -16,9 +19,13 @@ export class ByteOutput {
     private readonly name: string,
   ) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
-      // A reader that went away (`| head`) is not a failure of ours; anything else is.
-      this.failure = err.code === 'EPIPE' ? new OutputClosed() : new UsageError(`cannot write ${name}: ${err.message}`);
+      this.failure ??= this.failureOf(err);
     });
+  }
+
+  /** A reader that went away (`| head`) is not a failure of ours; anything else is. */
+  private failureOf(err: NodeJS.ErrnoException): Error {
+    return err.code === 'EPIPE' ? new OutputClosed() : new UsageError(`cannot write ${this.name}: ${err.message}`);
   }
 
   static async open(path: string | undefined): Promise<ByteOutput> {
@@ -34,13 +41,25 @@ export class ByteOutput {
 
   async write(bytes: Buffer): Promise<void> {
     if (this.failure !== null) throw this.failure;
-    if (!this.stream.write(bytes)) await once(this.stream, 'drain').catch(() => undefined); // 'error' rejects it; this.failure says why
+    // Write callbacks run in order, so the last one's settling means every earlier write is done.
+    // (Not 'drain': Node emits it only after a write() returned false, never for a small tail.)
+    this.lastWrite = new Promise((resolve) => {
+      const accepted = this.stream.write(bytes, (err?: Error | null) => {
+        if (err != null && this.failure === null) this.failure = this.failureOf(err as NodeJS.ErrnoException);
+        resolve();
+      });
+      if (!accepted) this.drained = once(this.stream, 'drain').then(() => undefined, () => undefined); // 'error' rejects it; this.failure says why
+    });
+    if (this.drained !== null) {
+      await this.drained;
+      this.drained = null;
+    }
     if (this.failure !== null) throw this.failure;
   }
 
   /** Everything written so far has left this process (and, for a file, reached the disk). */
   async flush(): Promise<void> {
-    if ((this.stream.writableLength ?? 0) > 0) await once(this.stream, 'drain').catch(() => undefined);
+    await this.lastWrite;
     if (this.failure !== null) throw this.failure;
     if (this.file !== null) await fsyncAsync((this.file as unknown as { fd: number }).fd);
   }

@@ -136,3 +136,28 @@ test('on a terminal the progress bar shows rate and ETA on stderr', { skip: spaw
   assert.match(r.stdout, /replayed 20\.0k records in \d+\.\d s/);
   assert.equal(readFileSync(out, 'utf8').split('\n').length, 20_001);
 });
+
+test('--reader with --out FILE finishes on small ranges, over HTTP and from the data directory', async (t) => {
+  const { dataDir } = await seededDataDir(t, 1, 100);
+  const out = join(tempDir(t), 'out.ndjson');
+  const node = await startCliNode(t, dataDir);
+  // Ranges whose output is far below a stream's 16 KiB buffer: the final flush must not wait for
+  // a 'drain' that never comes.
+  for (const [i, to] of [[0, 1], [1, 5], [2, 50]] as const) {
+    const r = runCli(['replay', '--url', node.url, '--topic', 'telemetry', '--reader', `http-${i}`, '--to-offset', String(to), '--partition', '0', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(parseLines(readFileSync(out, 'utf8')).length, to);
+  }
+  const listed = runCli(['readers', '--url', node.url, '--json']);
+  assert.deepEqual((JSON.parse(listed.stdout) as { readers: Array<{ nextOffset: number }> }).readers.map((r) => r.nextOffset), [1, 5, 50]);
+  await node.stop();
+  for (const [i, to] of [[0, 1], [1, 5], [2, 50]] as const) {
+    const r = runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--reader', `dir-${i}`, '--to-offset', String(to), '--partition', '0', '--out', out]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(parseLines(readFileSync(out, 'utf8')).length, to);
+  }
+  const offline = runCli(['readers', '--data-dir', dataDir, '--json']);
+  assert.deepEqual((JSON.parse(offline.stdout) as { readers: Array<{ reader: string; nextOffset: number }> }).readers.map((r) => [r.reader, r.nextOffset]), [
+    ['dir-0', 1], ['dir-1', 5], ['dir-2', 50], ['http-0', 1], ['http-1', 5], ['http-2', 50],
+  ]);
+});

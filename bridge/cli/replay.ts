@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorStore } from '../../broker/cursors.js';
-import { UsageError } from '../../broker/errors.js';
+import { TributaryError, UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
 import { DATABASE_FILE } from '../../broker/log/schema.js';
 import { createEncoder, parseFormat, type Format } from '../replay/formats.js';
@@ -17,7 +17,7 @@ import { jsonBody, openRecordStream, recordsUrl, RemoteError, send, useToken } f
 import type { MqttReplaySink } from '../replay/mqtt-sink.js';
 import { parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-target.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
-import { Positions } from '../replay/positions.js';
+import { PartialDelivery, Positions } from '../replay/positions.js';
 import { ReaderPositions } from '../replay/reader-store.js';
 import { parseRequest, resolveRanges, type PartitionRange, type ReplayRequest } from '../replay/range.js';
 import { parseFlags } from './command-line.js';
@@ -205,8 +205,7 @@ async function fromDataDir(dataDir: string, request: ReplayRequest, format: Form
     const source = new LogSource(log, request.topic, ranges, { key });
     return await run(ranges, destination, commit, async (delivery) => {
       for (let chunk = source.next(); chunk !== null; chunk = source.next()) {
-        await destination.records(chunk.partition, chunk.records);
-        delivery.advance(chunk.partition, chunk.nextOffset);
+        await deliverRecords(destination, delivery, chunk.partition, chunk.records, chunk.nextOffset);
         delivery.tick();
       }
     });
@@ -258,7 +257,8 @@ async function fromNode(base: string, request: ReplayRequest, format: Format, fo
         delivery.tick();
       }
     } catch (err) {
-      if (err instanceof RemoteError || err instanceof UsageError || err instanceof OutputClosed) throw err;
+      // The destination's own failures (a file, the MQTT broker) are not the node's.
+      if (err instanceof RemoteError || err instanceof TributaryError || err instanceof OutputClosed) throw err;
       throw new RemoteError('TRIB_HTTP_INTERNAL', `the node cut the record stream short (${(err as Error).message}); see the node's log. Records up to the cut were written`, 0);
     }
     if (rest !== null) throw new RemoteError('TRIB_HTTP_INTERNAL', 'the record stream ended inside a line', 0);
@@ -271,8 +271,7 @@ async function deliverDecoded(text: string, destination: Destination, delivery: 
   let runPartition = -1;
   const flush = async (): Promise<void> => {
     if (run.length === 0) return;
-    await destination.records(runPartition, run);
-    delivery.advance(runPartition, run[run.length - 1]!.offset + 1);
+    await deliverRecords(destination, delivery, runPartition, run, run[run.length - 1]!.offset + 1);
     run = [];
   };
   for (const line of text.split('\n')) {
@@ -283,6 +282,21 @@ async function deliverDecoded(text: string, destination: Destination, delivery: 
     run.push(record);
   }
   await flush();
+}
+
+/**
+ * Hands records to the destination, then moves the partition's position to `nextOffset`; when the
+ * destination took only some of them, past those only, and the replay fails.
+ */
+async function deliverRecords(destination: Destination, delivery: Delivery, partition: number, records: LogRecord[], nextOffset: number): Promise<void> {
+  try {
+    await destination.records(partition, records);
+  } catch (err) {
+    if (!(err instanceof PartialDelivery)) throw err;
+    if (err.delivered > 0) delivery.advance(partition, records[err.delivered - 1]!.offset + 1);
+    throw err.cause;
+  }
+  delivery.advance(partition, nextOffset);
 }
 
 /** What a source tells the run loop: a partition's new position, and "a unit was delivered". */

@@ -8,6 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { ReplayTargetError } from '../../broker/errors.js';
 import type { LogRecord } from '../../broker/log/record-batch.js';
 import type { MqttTarget, Pace } from './mqtt-target.js';
+import { PartialDelivery } from './positions.js';
 
 const IN_FLIGHT = 16;
 
@@ -15,6 +16,11 @@ export class MqttReplaySink {
   private sent = 0;
   private startedAt = 0;
   private firstTimestamp: number | null = null;
+  /** Why the connection is gone; set on 'close' (with the 'error' before it, if any). */
+  private lost: ReplayTargetError | null = null;
+  private lastError: Error | null = null;
+  /** Rejects when the connection closes: with reconnectPeriod 0, publishes in flight then never settle. */
+  private readonly closed: Promise<never>;
 
   private constructor(
     private readonly client: MqttClient,
@@ -22,7 +28,18 @@ export class MqttReplaySink {
     private readonly logTopic: string,
     private readonly qos: 0 | 1 | 2,
     private readonly pace: Pace,
-  ) {}
+  ) {
+    // MQTT.js emits 'error' for a reset connection; without a listener that is a crash.
+    client.on('error', (err) => (this.lastError = err));
+    this.closed = new Promise<never>((_resolve, reject) => {
+      client.once('close', () => {
+        const why = this.lastError === null ? 'the broker closed the connection' : `connection lost (${this.lastError.message})`;
+        this.lost = new ReplayTargetError(`publish to ${target.brokerUrl} failed: ${why}`, { cause: this.lastError ?? undefined });
+        reject(this.lost);
+      });
+    });
+    this.closed.catch(() => undefined); // observed through `lost` when no publish is waiting
+  }
 
   static async connect(target: MqttTarget, logTopic: string, qos: 0 | 1 | 2, pace: Pace): Promise<MqttReplaySink> {
     try {
@@ -37,26 +54,40 @@ export class MqttReplaySink {
    * Publishes the records in order, paced; resolves once all of them were acknowledged. At most
    * IN_FLIGHT publishes await their acknowledgement at once: brokers bound what they take in
    * flight from one client (mosquitto's max_inflight_messages is 20, MQTT 5's receive maximum),
-   * and mosquitto 2.0 stalls delivery when a QoS 2 burst goes past it.
+   * and mosquitto 2.0 stalls delivery when a QoS 2 burst goes past it. On failure it throws a
+   * PartialDelivery once every publish started has settled, naming how many leading records
+   * were acknowledged: a reader position may cover those and no more.
    */
   async publish(records: readonly LogRecord[]): Promise<void> {
-    const acks: Array<Promise<unknown>> = [];
-    for (let i = 0; i < records.length; i++) {
+    // Each settles with null (acknowledged) or the error; none rejects, so none goes unhandled.
+    const acks: Array<Promise<Error | null>> = [];
+    let failure: Error | null = null;
+    for (let i = 0; i < records.length && failure === null; i++) {
       const r = records[i]!;
       await this.wait(r.timestamp);
-      if (i >= IN_FLIGHT) await acks[i - IN_FLIGHT];
-      acks.push(
-        this.client.publishAsync(this.topicOf(r), r.value ?? Buffer.alloc(0), { qos: this.qos }).catch((err: Error) => {
-          throw new ReplayTargetError(`publish to ${this.target.brokerUrl} failed: ${err.message}`, { cause: err });
-        }),
-      );
+      if (i >= IN_FLIGHT) failure = await acks[i - IN_FLIGHT]!;
+      failure ??= this.lost;
+      if (failure !== null) break;
+      acks.push(this.publishOne(this.topicOf(r), r.value ?? Buffer.alloc(0)));
       this.sent++;
     }
-    await Promise.all(acks);
+    const results = await Promise.all(acks);
+    const firstFailed = results.findIndex((e) => e !== null);
+    failure ??= firstFailed < 0 ? null : results[firstFailed]!;
+    if (failure !== null) throw new PartialDelivery(firstFailed < 0 ? acks.length : firstFailed, failure);
+  }
+
+  private publishOne(topic: string, payload: Buffer): Promise<Error | null> {
+    return Promise.race([this.client.publishAsync(topic, payload, { qos: this.qos }), this.closed]).then(
+      () => null,
+      (err: Error) => (err instanceof ReplayTargetError ? err : new ReplayTargetError(`publish to ${this.target.brokerUrl} failed: ${err.message}`, { cause: err })),
+    );
   }
 
   async close(): Promise<void> {
-    await this.client.endAsync();
+    // A lost connection leaves unacknowledged messages in MQTT.js's store: a graceful end would
+    // wait for them for ever.
+    await this.client.endAsync(this.lost !== null);
   }
 
   private topicOf(r: LogRecord): string {

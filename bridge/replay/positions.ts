@@ -44,3 +44,17 @@ export class Positions {
     return [...this.next].map(([partition, nextOffset]) => ({ partition, nextOffset }));
   }
 }
+
+/**
+ * A destination took part of a run of records: the first `delivered` of them are delivered
+ * (acknowledged), the rest not. Thrown by the destination; the replay moves the position past the
+ * delivered ones only, then fails with `cause`.
+ */
+export class PartialDelivery extends Error {
+  constructor(
+    readonly delivered: number,
+    override readonly cause: Error,
+  ) {
+    super(cause.message, { cause });
+  }
+}

@@ -6,19 +6,19 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { Log } from '../../broker/log/log.js';
-import { freePort, runCliAsync, startCliNode } from '../helpers/cli.js';
+import { freePort, runCli, runCliAsync, startCliNode } from '../helpers/cli.js';
 import { payload, seed, SPACING_MS } from '../helpers/replay-data.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
 
-async function startMosquitto(t: TestContext): Promise<number> {
+async function startMosquitto(t: TestContext): Promise<{ port: number; broker: ChildProcess }> {
   const port = await freePort();
   const broker = spawn('mosquitto', ['-p', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
   broker.on('error', (err) => assert.fail(`mosquitto could not run (install the Debian package mosquitto): ${err.message}`));
   t.after(() => broker.kill('SIGKILL'));
   await listening(port);
   assert.equal(broker.exitCode, null, 'mosquitto is running');
-  return port;
+  return { port, broker };
 }
 
 /** Polls a TCP port until it accepts connections. */
@@ -85,7 +85,7 @@ function expected(partitions: number, perPartition: number, prefix: string): str
 }
 
 test('replay --to-mqtt republishes every record on its original topic under the prefix, byte for byte (QoS 1, data dir)', async (t) => {
-  const port = await startMosquitto(t);
+  const { port } = await startMosquitto(t);
   const dataDir = await seeded(t, 2, 500);
   const sub = await subscribe(t, port, 'replayed/#');
   const r = await runCliAsync(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--to-mqtt', `mqtt://127.0.0.1:${port}/replayed`]);
@@ -98,7 +98,7 @@ test('replay --to-mqtt republishes every record on its original topic under the 
 });
 
 test('over HTTP with QoS 2 and no prefix: the original topics; --rate and --speed hold the pace', async (t) => {
-  const port = await startMosquitto(t);
+  const { port } = await startMosquitto(t);
   const dataDir = await seeded(t, 1, 200);
   const node = await startCliNode(t, dataDir);
   const sub = await subscribe(t, port, 'site/#');
@@ -125,4 +125,28 @@ test('an unreachable broker is one clear line and a non-zero exit', async (t) =>
   const r = await runCliAsync(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--to-mqtt', `mqtt://127.0.0.1:${port}`]);
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, new RegExp(`^tributary: --to-mqtt: cannot connect to mqtt://127\\.0\\.0\\.1:${port}: .*ECONNREFUSED.* \\[TRIB_REPLAY_TARGET\\]\\n$`));
+});
+
+test('the broker killed mid-replay: one clear line, non-zero exit, the reader covers only what was acknowledged', async (t) => {
+  for (const [mode, qos] of [['data dir', '1'], ['HTTP', '2']] as const) {
+    const { port, broker } = await startMosquitto(t);
+    const dataDir = await seeded(t, 1, 3000);
+    const node = mode === 'HTTP' ? await startCliNode(t, dataDir) : null;
+    const source = node === null ? ['--data-dir', dataDir] : ['--url', node.url];
+    const sub = await subscribe(t, port, 'replayed/#');
+    const replay = runCliAsync(['replay', ...source, '--topic', 'telemetry', '--reader', 'victim', '--to-mqtt', `mqtt://127.0.0.1:${port}/replayed`, '--qos', qos, '--rate', '500']);
+    await waitFor(() => sub.messages.length >= 300, 'mosquitto_sub to receive 300 messages');
+    broker.kill('SIGKILL');
+    const r = await replay;
+    assert.equal(r.status, 1, `${mode}: ${r.stderr}`);
+    assert.match(r.stderr, new RegExp(`^tributary: --to-mqtt: publish to mqtt://127\\.0\\.0\\.1:${port} failed: [^\\n]+ \\[TRIB_REPLAY_TARGET\\]\\n$`), mode);
+    assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    await node?.stop();
+    // Every record below the committed position reached the broker (its subscriber saw it).
+    const listed = runCli(['readers', '--data-dir', dataDir, '--json']);
+    const [position] = (JSON.parse(listed.stdout) as { readers: Array<{ nextOffset: number }> }).readers.map((p) => p.nextOffset);
+    const received = new Set(sub.messages.map((m) => m.hex));
+    assert.ok(position !== undefined && position > 0 && position < 3000, `${mode}: committed ${position}`);
+    for (let i = 0; i < position!; i++) assert.ok(received.has(payload(0, i).toString('hex')), `${mode}: offset ${i} below the position ${position} was not received`);
+  }
 });

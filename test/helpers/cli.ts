@@ -4,6 +4,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { onCleanup } from './cleanup.js';
 
 export const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
 
@@ -50,7 +51,11 @@ export async function startCliNode(t: TestContext, dataDir: string): Promise<Cli
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<void>((resolve) => child.on('close', () => resolve()));
-  t.after(() => child.kill('SIGKILL'));
+  // Stopped (and waited for) before the data dir it writes into is removed.
+  onCleanup(t, async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await exited;
+  });
   for (let i = 0; i < 300 && !output.includes('Tributary started'); i++) {
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 50));

@@ -9,6 +9,7 @@ import { loadConfig } from '../../bridge/config/load.js';
 import type { ConfigInput } from '../../bridge/config/schema.js';
 import { createLogger } from '../../bridge/logger.js';
 import { startNode, type Node } from '../../bridge/main.js';
+import { onCleanup } from './cleanup.js';
 import { tempDir } from './temp-dir.js';
 
 export interface TestNode {
@@ -35,7 +36,7 @@ export async function startTestNode(t: TestContext, settings: ConfigInput = {}, 
   );
   const config = loadConfig({ file, env: {}, flags: { dataDir, mqttPort: 0, httpPort: 0 } });
   const node = await startNode(config, createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'));
-  t.after(() => node.close());
+  onCleanup(t, () => node.close()); // before its data dir is removed
   const { tcp, websocket } = node.mqtt.ports;
   return {
     node,
@@ -53,7 +54,7 @@ export async function startTestNode(t: TestContext, settings: ConfigInput = {}, 
 export async function connect(t: TestContext, url: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> {
   const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
   if (onMessage !== undefined) client.on('message', onMessage);
-  t.after(() => client.endAsync(true));
+  onCleanup(t, () => client.endAsync(true));
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);

@@ -3,10 +3,8 @@
 // message and exit 2 or 1; never a stack trace.
 import { parseArgs } from 'node:util';
 import { TributaryError, UsageError } from '../broker/errors.js';
-import { Log } from '../broker/log/log.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createLogger } from './logger.js';
-import { printTable } from './cli/command-line.js';
 import { readPassword } from './cli/password-prompt.js';
 import { RemoteError } from './replay/http-source.js';
 import { hashPassword } from './mqtt/passwords.js';
@@ -35,6 +33,7 @@ Options for passwd:
 
 Options for topics:
   --url URL          a running node's HTTP API (default http://127.0.0.1:8080)
+  --token TOKEN      the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --data-dir DIR     read a stopped node's data directory instead
   --json             print JSON
 
@@ -58,6 +57,7 @@ async function main(argv: string[]): Promise<number> {
   // These commands have options of their own (bridge/cli/*.ts). Imported when used, so that a
   // running node does not carry the MQTT client library the replay into MQTT needs.
   if (argv[0] === 'replay') return (await import('./cli/replay.js')).replayCommand(argv.slice(1));
+  if (argv[0] === 'topics') return (await import('./cli/topics.js')).topicsCommand(argv.slice(1));
   if (argv[0] === 'readers') return (await import('./cli/readers.js')).readersCommand(argv.slice(1));
   let parsed;
   try {
@@ -79,8 +79,6 @@ async function main(argv: string[]): Promise<number> {
         wsPort: portFlag('--ws-port', values['ws-port']),
         httpPort: portFlag('--http-port', values['http-port']),
       });
-    case 'topics':
-      return topics(values.url, values['data-dir'], values.json === true);
     case 'passwd':
       return passwd(values.username);
     default:
@@ -124,43 +122,6 @@ async function passwd(username: string | undefined): Promise<number> {
   if (username === '') throw new UsageError('--username cannot be empty');
   const hash = await hashPassword(await readPassword());
   process.stdout.write(username === undefined ? `${hash}\n` : `- username: ${JSON.stringify(username)}\n  password: "${hash}"\n`);
-  return 0;
-}
-
-interface TopicsBody {
-  topics: Array<{ name: string; partitions: Array<{ partition: number; logStartOffset: number; logEndOffset: number; bytes: number }> }>;
-}
-
-async function topics(url: string | undefined, dataDir: string | undefined, json: boolean): Promise<number> {
-  let body: TopicsBody;
-  if (dataDir !== undefined) {
-    const log = await Log.open({ dataDir });
-    try {
-      body = { topics: log.topics() };
-    } finally {
-      await log.close();
-    }
-  } else {
-    const base = url ?? 'http://127.0.0.1:8080';
-    let response: Response;
-    try {
-      response = await fetch(new URL('/api/topics', base));
-    } catch (err) {
-      throw new UsageError(`cannot reach a Tributary node at ${base} (${(err as Error).cause ?? (err as Error).message}); is it running? For a stopped node use --data-dir`);
-    }
-    body = (await response.json()) as TopicsBody;
-  }
-  if (json) {
-    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
-    return 0;
-  }
-  const rows = [['TOPIC', 'PARTITION', 'START', 'END', 'RECORDS', 'BYTES']];
-  for (const t of body.topics) {
-    for (const p of t.partitions) {
-      rows.push([t.name, String(p.partition), String(p.logStartOffset), String(p.logEndOffset), String(p.logEndOffset - p.logStartOffset), String(p.bytes)]);
-    }
-  }
-  printTable(rows);
   return 0;
 }
 

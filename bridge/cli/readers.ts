@@ -3,14 +3,13 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorStore, CURSORS_FILE } from '../../broker/cursors.js';
-import { UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
-import { DATABASE_FILE } from '../../broker/log/schema.js';
 import { jsonBody, send, useToken } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags, type ReaderLag } from '../replay/readers.js';
 import { ReaderPositions } from '../replay/reader-store.js';
 import { parseFlags, printTable } from './command-line.js';
+import { checkDataDir } from './data-dir.js';
 
 export const READERS_HELP = `Usage: tributary readers [--url URL | --data-dir DIR] [--json] [--delete NAME]
 
@@ -42,7 +41,7 @@ export async function readersCommand(argv: string[]): Promise<number> {
   let readers: ReaderLag[];
   let deleted: number | null = null;
   if (dataDir !== undefined) {
-    if (!existsSync(join(dataDir, DATABASE_FILE))) throw new UsageError(`--data-dir: no Tributary log in ${dataDir} (no ${DATABASE_FILE})`);
+    checkDataDir(dataDir);
     const log = await Log.open({ dataDir });
     try {
       if (!existsSync(join(log.dataDir, CURSORS_FILE)) && values.delete === undefined) {

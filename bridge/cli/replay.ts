@@ -2,12 +2,9 @@
 // straight from a stopped node's data directory, into NDJSON/CSV/raw output or back into MQTT.
 // With --reader NAME the position is kept durably and committed only after the output has taken
 // the records (file: fsynced; MQTT: acknowledged), so a job that dies resumes without a gap.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { CursorStore } from '../../broker/cursors.js';
 import { TributaryError, UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
-import { DATABASE_FILE } from '../../broker/log/schema.js';
 import { createEncoder, parseFormat, type Format } from '../replay/formats.js';
 import { BatchLineSource } from '../replay/batch-lines.js';
 import { LogSource } from '../replay/log-source.js';
@@ -21,6 +18,7 @@ import { PartialDelivery, Positions } from '../replay/positions.js';
 import { ReaderPositions } from '../replay/reader-store.js';
 import { parseRequest, resolveRanges, type PartitionRange, type ReplayRequest } from '../replay/range.js';
 import { parseFlags } from './command-line.js';
+import { checkDataDir } from './data-dir.js';
 import { formatCount, Progress } from './progress.js';
 import type { LogRecord } from '../../broker/log/record-batch.js';
 
@@ -182,7 +180,7 @@ async function mqttDestination(sink: MqttReplaySink): Promise<Destination> {
 
 /** Runs the replay against a stopped node's data directory. */
 async function fromDataDir(dataDir: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination): Promise<number> {
-  if (!existsSync(join(dataDir, DATABASE_FILE))) throw new UsageError(`--data-dir: no Tributary log in ${dataDir} (no ${DATABASE_FILE})`);
+  checkDataDir(dataDir);
   const log = await Log.open({ dataDir });
   const cursors = request.reader === null ? null : CursorStore.open(log.dataDir);
   const readers = cursors === null ? null : new ReaderPositions(cursors);

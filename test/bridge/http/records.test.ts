@@ -1,11 +1,14 @@
 // The records API against a whole node in this process: real HTTP, real stored data, and a raw
 // TCP client to play the slow reader and the one that hangs up.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { runCliAsync } from '../../helpers/cli.js';
 import { startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
 import { payload, seed } from '../../helpers/replay-data.js';
+import { tempDir } from '../../helpers/temp-dir.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
 async function node(t: Parameters<typeof startTestNode>[0]): Promise<{ n: TestNode; base: string }> {
@@ -187,4 +190,25 @@ test('with http.token set, the replay routes need it; the CLI sends --token or T
   assert.equal(withFlag.stdout.trimEnd().split('\n').length, 10);
   const viaEnv = await runCliAsync(['readers', '--url', base], { TRIBUTARY_HTTP_TOKEN: token });
   assert.match(viaEnv.stdout, /tok\s+telemetry\s+0\s+10\s+10\s+0/);
+  // topics too: without the token one line and exit 1 (also with --json), never a 401 body on stdout.
+  for (const json of [[], ['--json']]) {
+    const topics = await runCliAsync(['topics', '--url', base, ...json]);
+    assert.equal(topics.status, 1, topics.stderr);
+    assert.equal(topics.stdout, '');
+    assert.match(topics.stderr, /^tributary: this path needs the bearer token .* \[TRIB_HTTP_UNAUTHORIZED\]\n$/);
+  }
+  const topics = await runCliAsync(['topics', '--url', base, '--token', token]);
+  assert.equal(topics.status, 0, topics.stderr);
+  assert.match(topics.stdout, /^TOPIC\s+PARTITION/);
+  assert.match(topics.stdout, /\ntelemetry\s+0\s+0\s+10\s+10\s+\d+\n/);
+});
+
+test('a --data-dir that holds no log is refused by topics, replay and readers, and not created', async (t) => {
+  const typo = join(tempDir(t), 'no-such-dir');
+  for (const args of [['topics'], ['replay', '--topic', 'x'], ['readers']]) {
+    const r = await runCliAsync([...args, '--data-dir', typo]);
+    assert.equal(r.status, 2, `${args[0]}: ${r.stderr}`);
+    assert.match(r.stderr, /^tributary: --data-dir: no Tributary log in .*no-such-dir \(no log\.db\) \[TRIB_USAGE\]\n$/, args[0]);
+    assert.equal(existsSync(typo), false, `${args[0]} created nothing`);
+  }
 });

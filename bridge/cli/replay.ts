@@ -194,7 +194,7 @@ async function fromDataDir(dataDir: string, request: ReplayRequest, format: Form
       const lines = new BatchLineSource(log, request.topic, nonEmpty[0]!, new NdjsonEncoder(request.topic, { forceBase64 }), key);
       return await run(ranges, destination, commit, async (delivery) => {
         for (let chunk = lines.nextChunk(); chunk !== null; chunk = lines.nextChunk()) {
-          await destination.bytes(chunk.bytes);
+          if (chunk.bytes.length > 0) await destination.bytes(chunk.bytes);
           delivery.advance(nonEmpty[0]!.partition, chunk.nextOffset);
           delivery.tick();
         }
@@ -288,7 +288,7 @@ async function deliverDecoded(text: string, destination: Destination, delivery: 
  */
 async function deliverRecords(destination: Destination, delivery: Delivery, partition: number, records: LogRecord[], nextOffset: number): Promise<void> {
   try {
-    await destination.records(partition, records);
+    if (records.length > 0) await destination.records(partition, records); // empty: a key scan's step
   } catch (err) {
     if (!(err instanceof PartialDelivery)) throw err;
     if (err.delivered > 0) delivery.advance(partition, records[err.delivered - 1]!.offset + 1);

@@ -135,7 +135,7 @@ export class RecordsRoute {
         const chunk = next();
         if (chunk === null) break;
         this.stats.recordsRead += chunk.records;
-        if (!res.write(chunk.bytes)) {
+        if (chunk.bytes.length > 0 && !res.write(chunk.bytes)) {
           // A full socket: wait until the client has taken what was written, or has gone.
           if (!gone) await drainOrClose(res);
         } else {

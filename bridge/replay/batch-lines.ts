@@ -31,13 +31,16 @@ export class BatchLineSource {
     this.next = range.from;
   }
 
-  /** The lines of the next stored batches (about 1 MiB of them), or null at the end of the range. */
+  /**
+   * The lines of the next stored batches (about 1 MiB of them), or null at the end of the range.
+   * Empty when a key filter matched nothing in them: one call scans about 1 MiB at most.
+   */
   nextChunk(): LineChunk | null {
     const { partition, to } = this.range;
-    while (this.next < to) {
+    if (this.next < to) {
       const start = this.next;
       const batches = this.log.readBatches(this.topic, partition, start, CHUNK_BYTES);
-      if (batches.length === 0) break;
+      if (batches.length === 0) return null;
       let expected = start;
       for (const batch of batches) {
         if (expected >= to) break;
@@ -48,7 +51,7 @@ export class BatchLineSource {
       }
       this.next = expected;
       const bytes = this.encoder.take();
-      if (bytes.length > 0) return { bytes, records: this.next - start, nextOffset: this.next };
+      return { bytes, records: this.next - start, nextOffset: this.next };
     }
     return null;
   }

@@ -47,13 +47,20 @@ export class LogSource {
     this.key = options.key ?? null;
   }
 
-  /** The next chunk, or null at the end of every range. Never an empty chunk. */
+  /**
+   * The next chunk, or null at the end of every range. With a key filter a chunk can be empty:
+   * one call scans at most about maxRecords records, so a rare key over a long range is many
+   * short steps (the caller yields between them, sees a client that left, commits positions)
+   * instead of one long synchronous scan on the node's event loop.
+   */
   next(): RecordChunk | null {
+    let scanned = 0;
     for (;;) {
       const chunk = this.cursors.length === 1 ? this.nextOfOne(this.cursors[0]!) : this.nextMerged();
       if (chunk === null) return null;
+      scanned += chunk.records.length;
       if (this.key !== null) chunk.records = chunk.records.filter((r) => r.key !== null && r.key.equals(this.key!));
-      if (chunk.records.length > 0) return chunk;
+      if (chunk.records.length > 0 || scanned >= this.maxRecords) return chunk;
     }
   }
 

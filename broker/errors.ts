@@ -34,6 +34,7 @@ export const ERROR_CODES = [
   'TRIB_UPSTREAM_AUTH',
   'TRIB_UPSTREAM_FENCED',
   'TRIB_UPSTREAM_CURSOR_CONFLICT',
+  'TRIB_HTTP_MEDIA_TYPE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

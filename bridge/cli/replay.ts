@@ -24,7 +24,7 @@ import type { LogRecord } from '../../broker/log/record-batch.js';
 
 export const REPLAY_HELP = `Usage: tributary replay --topic T [options]
 
-Range (offsets: end exclusive; times: ISO 8601, -90s/-30m/-1h/-2d/-1w, now, epoch ms):
+Range (offsets: end exclusive; times: ISO 8601, -90s/-30m/-1h/-2d/-1w, now, 1700000000s/…ms):
   --partition P          one partition (default: all, merged by timestamp)
   --from-offset N | --from-time T
   --to-offset N   | --to-time T     (stops before it; default: the log end when the replay starts)
@@ -219,9 +219,9 @@ async function fromNode(base: string, request: ReplayRequest, format: Format, fo
   const url = recordsUrl(base, request.topic, {
     partition: request.partition?.toString(),
     'from-offset': request.from !== null && 'offset' in request.from ? String(request.from.offset) : undefined,
-    'from-time': request.from !== null && 'time' in request.from ? String(request.from.time) : undefined,
+    'from-time': request.from !== null && 'time' in request.from ? `${request.from.time}ms` : undefined,
     'to-offset': request.to !== null && 'offset' in request.to ? String(request.to.offset) : undefined,
-    'to-time': request.to !== null && 'time' in request.to ? String(request.to.time) : undefined,
+    'to-time': request.to !== null && 'time' in request.to ? `${request.to.time}ms` : undefined,
     key: request.key ?? undefined,
     reader: request.reader ?? undefined,
     // Anything but passthrough rebuilds records, which needs the exact bytes.

@@ -66,17 +66,25 @@ export class RecordsRoute {
 
   /** Serves the request; throws TributaryErrors for the server to answer with a 4xx. */
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, send: Send): Promise<void> {
-    const parts = url.pathname.split('/').slice(2).map(decodeURIComponent); // ['topics', name, ...]
+    const parts = pathParts(url.pathname); // ['topics', name, ...]
     const method = req.method ?? 'GET';
     if (parts[0] === 'topics' && parts.length === 2 && method === 'GET') return send(res, 200, this.topic(parts[1]!));
     if (parts[0] === 'topics' && parts.length === 3 && parts[2] === 'records' && method === 'GET') return this.records(req, res, parts[1]!, url.searchParams);
     if (parts[0] === 'readers' && parts.length === 1 && method === 'GET') return send(res, 200, { readers: readerLags(this.cursors(), this.options.log) });
-    if (parts[0] === 'readers' && parts.length === 3 && parts[2] === 'positions' && method === 'POST') return send(res, 200, await this.commit(req, parts[1]!));
+    if (parts[0] === 'readers' && parts.length === 3 && parts[2] === 'positions' && method === 'POST') {
+      // JSON only: a cross-site form or text/plain POST (no preflight) cannot move a position.
+      if (!isJson(req)) return send(res, 415, { code: 'TRIB_HTTP_MEDIA_TYPE', message: 'a positions commit needs content-type: application/json' });
+      return send(res, 200, await this.commit(req, parts[1]!));
+    }
     if (parts[0] === 'readers' && parts.length === 2 && method === 'DELETE') {
       checkName(parts[1]!);
       return send(res, 200, { reader: parts[1], deleted: this.cursors().delete(parts[1]!) });
     }
-    send(res, parts.length <= 3 ? 405 : 404, { code: parts.length <= 3 ? 'TRIB_HTTP_METHOD' : 'TRIB_HTTP_NOT_FOUND', message: `no ${method} route for ${url.pathname}` });
+    const known =
+      (parts[0] === 'topics' && (parts.length === 2 || (parts.length === 3 && parts[2] === 'records'))) ||
+      (parts[0] === 'readers' && (parts.length <= 2 || (parts.length === 3 && parts[2] === 'positions')));
+    if (known) return send(res, 405, { code: 'TRIB_HTTP_METHOD', message: `no ${method} route for ${url.pathname}` });
+    send(res, 404, { code: 'TRIB_HTTP_NOT_FOUND', message: `no route for ${url.pathname}` });
   }
 
   private topic(name: string): unknown {
@@ -179,6 +187,19 @@ export class RecordsRoute {
     this.readers ??= new ReaderPositions(this.options.cursors);
     return this.readers;
   }
+}
+
+/** The decoded segments after /api/; bad percent-encoding is the client's error (400). */
+function pathParts(pathname: string): string[] {
+  try {
+    return pathname.split('/').slice(2).map(decodeURIComponent);
+  } catch {
+    throw new UsageError(`the path ${pathname} has bad percent-encoding`);
+  }
+}
+
+function isJson(req: IncomingMessage): boolean {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -50,7 +50,7 @@ test('topic details, and records with every filter', async (t) => {
   const slice = await ndjson(`${base}/api/topics/telemetry/records?partition=1&from-offset=10&to-offset=20`);
   assert.deepEqual(slice.map((l) => [l.partition, l.offset]), Array.from({ length: 10 }, (_, i) => [1, 10 + i]));
 
-  const timed = await ndjson(`${base}/api/topics/telemetry/records?partition=0&from-time=${t0 + 100}&to-time=${new Date(t0 + 200).toISOString()}`);
+  const timed = await ndjson(`${base}/api/topics/telemetry/records?partition=0&from-time=${t0 + 100}ms&to-time=${new Date(t0 + 200).toISOString()}`);
   assert.deepEqual(timed.map((l) => l.offset), Array.from({ length: 10 }, (_, i) => 10 + i));
 
   const keyed = await ndjson(`${base}/api/topics/telemetry/records?partition=0&key=sensor-2`);
@@ -87,6 +87,13 @@ test('bad requests are 4xx with a JSON body naming the code and the valid range'
   assert.match((await errorOf(`${records}?limit=3`)).message, /unknown parameter 'limit'/);
   assert.match((await errorOf(`${records}?format=xml`)).message, /format must be one of ndjson, csv, raw/);
   assert.equal((await errorOf(`${records}`, { method: 'POST' })).status, 405);
+  assert.deepEqual((({ status, code }) => [status, code])(await errorOf(`${base}/api/topics/telemetry/foo`)), [404, 'TRIB_HTTP_NOT_FOUND']);
+  assert.deepEqual((({ status, code }) => [status, code])(await errorOf(`${base}/api/readers/x/y`)), [404, 'TRIB_HTTP_NOT_FOUND']);
+  const badEscape = await errorOf(`${base}/api/topics/%E0%A4%A`);
+  assert.deepEqual([badEscape.status, badEscape.code], [400, 'TRIB_USAGE']);
+  assert.match(badEscape.message, /bad percent-encoding/);
+  assert.match((await errorOf(`${records}?from-time=1700000000`)).message, /has no unit; write 1700000000s for epoch seconds/);
+  assert.match((await errorOf(`${records}?from-time=2026-02-30`)).message, /'2026-02-30' is not a time/);
 });
 
 test('a slow reader holds the read back; a client that hangs up stops it', async (t) => {
@@ -146,7 +153,8 @@ test('a client that reads part of a stream and hangs up ends it', async (t) => {
 test('named readers: the client commits positions, the node lists their lag, bad commits are refused', async (t) => {
   const { n, base } = await node(t);
   await seed(n.node.log, 'telemetry', 2, 100);
-  const commit = (reader: string, body: unknown): Promise<Response> => fetch(`${base}/api/readers/${reader}/positions`, { method: 'POST', body: JSON.stringify(body) });
+  const commit = (reader: string, body: unknown): Promise<Response> =>
+    fetch(`${base}/api/readers/${reader}/positions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   // A stream with reader= moves nothing by itself.
   assert.equal((await ndjson(`${base}/api/topics/telemetry/records?reader=nightly`)).length, 200);
@@ -165,7 +173,13 @@ test('named readers: the client commits positions, the node lists their lag, bad
   assert.match(((await beyond.json()) as { message: string }).message, /valid offsets are 0\.\.100/);
   assert.equal((await commit('bad name', { topic: 'telemetry', positions: [] })).status, 400);
   assert.equal((await commit('nightly', 'not positions')).status, 400);
-  assert.equal((await errorOf(`${base}/api/readers/nightly/positions`, { method: 'POST', body: '{' })).code, 'TRIB_USAGE');
+  assert.equal((await errorOf(`${base}/api/readers/nightly/positions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' })).code, 'TRIB_USAGE');
+  // Not JSON by content type (a cross-site text/plain POST needs no preflight): 415, nothing moves.
+  for (const headers of [{}, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-www-form-urlencoded' }] as Array<Record<string, string>>) {
+    const plain = await errorOf(`${base}/api/readers/nightly/positions`, { method: 'POST', headers, body: JSON.stringify({ topic: 'telemetry', positions: [{ partition: 0, nextOffset: 0 }] }) });
+    assert.deepEqual([plain.status, plain.code], [415, 'TRIB_HTTP_MEDIA_TYPE'], JSON.stringify(headers));
+  }
+  assert.equal((await commit('nightly', { topic: 'telemetry', positions: [{ partition: 0, nextOffset: 40 }] })).status, 200, 'application/json is taken');
 
   assert.deepEqual(await (await fetch(`${base}/api/readers/nightly`, { method: 'DELETE' })).json(), { reader: 'nightly', deleted: 2 });
   assert.equal((await ndjson(`${base}/api/topics/telemetry/records?reader=nightly&partition=0`)).length, 100);

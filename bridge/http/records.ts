@@ -28,9 +28,12 @@ import { RANGES_HEADER } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags } from '../replay/readers.js';
 import { ReaderPositions } from '../replay/reader-store.js';
+import { CoalescedCommits } from '../replay/commit-coalescer.js';
 
 
 const MAX_COMMIT_BODY = 64 * 1024;
+/** At most one fsynced commit per reader per this many ms (docs/replay.md, "What a commit costs"). */
+const COMMIT_INTERVAL_MS = 1000;
 
 export interface RecordsRouteOptions {
   log: Log;
@@ -56,6 +59,7 @@ type Send = (res: ServerResponse, status: number, body: unknown) => void;
 export class RecordsRoute {
   readonly stats: StreamStats = { active: 0, recordsRead: 0 };
   private readers: ReaderPositions | null = null;
+  private readonly commits = new CoalescedCommits((reader, entries) => this.cursors().commitMany(reader, entries), COMMIT_INTERVAL_MS);
 
   constructor(private readonly options: RecordsRouteOptions) {}
 
@@ -78,6 +82,7 @@ export class RecordsRoute {
     }
     if (parts[0] === 'readers' && parts.length === 2 && method === 'DELETE') {
       checkName(parts[1]!);
+      this.commits.forget(parts[1]!);
       return send(res, 200, { reader: parts[1], deleted: this.cursors().delete(parts[1]!) });
     }
     const known =
@@ -178,7 +183,8 @@ export class RecordsRoute {
       if (next < part.logStartOffset || next > part.logEndOffset) throw new OffsetOutOfRangeError(topic, part.partition, next, part.logStartOffset, part.logEndOffset);
       return { topic, partition: part.partition, nextOffset: next };
     });
-    this.cursors().commitMany(reader, checked);
+    this.cursors(); // a node without a store refuses before waiting for a slot
+    await this.commits.commit(reader, checked);
     return { reader, topic, positions: checked.map(({ partition, nextOffset }) => ({ partition, nextOffset })) };
   }
 

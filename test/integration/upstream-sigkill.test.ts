@@ -79,6 +79,37 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
   }
 }
 
+/** What differs between the offsets found upstream and the local ones: missing, duplicated, extra, out of order (as ranges). */
+function offsetDiff(upstream: number[], local: number[]): string {
+  const localSet = new Set(local);
+  const seen = new Map<number, number>();
+  for (const o of upstream) seen.set(o, (seen.get(o) ?? 0) + 1);
+  const missing = local.filter((o) => !seen.has(o));
+  const duplicated = [...seen].filter(([o, n]) => n > 1 && localSet.has(o)).map(([o]) => o);
+  const extra = [...seen.keys()].filter((o) => !localSet.has(o));
+  const outOfOrder = upstream.findIndex((o, i) => i > 0 && o <= upstream[i - 1]!);
+  return [
+    `local ${ranges(local)} (${local.length}), upstream ${upstream.length} records`,
+    `missing upstream: ${ranges(missing)}`,
+    `duplicated upstream: ${ranges(duplicated)}`,
+    `upstream but not local: ${ranges(extra)}`,
+    `first out of order upstream: ${outOfOrder === -1 ? 'none' : `index ${outOfOrder} (offset ${upstream[outOfOrder]} after ${upstream[outOfOrder - 1]})`}`,
+  ].join('; ');
+}
+
+/** Offsets as compact ranges: 0-41, 43, 45-99. */
+function ranges(offsets: number[]): string {
+  const sorted = [...new Set(offsets)].sort((a, b) => a - b);
+  const parts: string[] = [];
+  for (let i = 0; i < sorted.length; ) {
+    let j = i;
+    while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+    parts.push(i === j ? `${sorted[i]}` : `${sorted[i]}-${sorted[j]}`);
+    i = j + 1;
+  }
+  return parts.length === 0 ? 'none' : parts.join(', ');
+}
+
 test('SIGKILL of Tributary in the middle of forwarding, three times: Kafka still holds every record exactly once, in order', async (t) => {
   const kafka = await startKafka(t);
   const dataDir = tempDir(t);
@@ -122,7 +153,9 @@ test('SIGKILL of Tributary in the middle of forwarding, three times: Kafka still
     const local = log.read('telemetry', partition, 0, { maxRecords: 10_000_000, maxBytes: 1 << 30 }).records;
     stored += local.length;
     const upstream = records.filter((r) => r.partition === partition);
-    assert.deepEqual(upstream.map((r) => Number(r.headers['tributary.offset'])), local.map((r) => r.offset), `partition ${partition}: each offset once, in order`);
+    const upstreamOffsets = upstream.map((r) => Number(r.headers['tributary.offset']));
+    const localOffsets = local.map((r) => r.offset);
+    assert.deepEqual(upstreamOffsets, localOffsets, `partition ${partition}: each offset once, in order; ${offsetDiff(upstreamOffsets, localOffsets)}`);
     assert.deepEqual(upstream.map((r) => r.value), local.map((r) => r.value!.toString()));
   }
   assert.equal(records.length, stored);

@@ -226,3 +226,29 @@ test('a --data-dir that holds no log is refused by topics, replay and readers, a
     assert.equal(existsSync(typo), false, `${args[0]} created nothing`);
   }
 });
+
+test('retention deleting the range under a stream cuts the connection: the client sees an incomplete body, never a short clean one', async (t) => {
+  const { n, base } = await node(t);
+  await seed(n.node.log, 'telemetry', 1, 100_000, { batch: 1000 });
+  const stats = n.node.http.records.stats;
+  const res = await fetch(`${base}/api/topics/telemetry/records`);
+  const reader = res.body!.getReader();
+  await reader.read(); // the stream is under way; the client now stops reading for a while
+  let before = -1;
+  await waitFor(() => {
+    const steady = stats.recordsRead === before;
+    before = stats.recordsRead;
+    return steady;
+  }, 'the stream to wait for the client');
+  assert.ok(stats.recordsRead < 100_000);
+  // Everything is older than the retention now; new records keep the partition alive.
+  await n.node.log.append('telemetry', 0, [{ timestamp: Date.now(), key: null, value: Buffer.from('new') }]);
+  await n.node.log.enforceRetention(Date.now() + 365 * 86_400_000);
+  await assert.rejects(async () => {
+    for (;;) {
+      const { done } = await reader.read();
+      if (done) return;
+    }
+  }, 'the body ends in an error, not a clean end');
+  await waitFor(() => stats.active === 0, 'the stream to end');
+});

@@ -159,6 +159,12 @@ const upstream = z
     retryMax: duration.default(30_000),
     /** Kafka requests that take longer fail (and the forwarder reconnects). */
     requestTimeout: duration.default(15_000),
+    /**
+     * Kafka aborts an exactly-once transaction open longer than this (the producer is then fenced).
+     * Keep it above the time one batch may take on the slowest link; at most the cluster's
+     * transaction.max.timeout.ms.
+     */
+    transactionTimeout: duration.default(60_000),
     /** Compacted topic holding the exactly-once cursors, keyed by node/topic/partition. */
     cursorTopic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, '1-249 characters of A-Z a-z 0-9 . _ -').default('tributary.cursors'),
     /** Create missing upstream topics (with the log topic's partition count). */

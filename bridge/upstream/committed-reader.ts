@@ -1,5 +1,14 @@
-// Reads what is committed in a Kafka topic partition, from its start up to the last stable
-// offset (LSO), as a read_committed consumer sees it. Used to read the exactly-once cursors back.
+// Reads what is committed in a Kafka topic partition, as a read_committed consumer sees it. Used
+// to read the exactly-once cursors back.
+//
+// Where the read stops: the high-water mark H taken when the read starts (after the caller's
+// InitProducerId fenced its older incarnation), and only once the last stable offset (LSO) has
+// reached H. The LSO is held back by ANY producer's open transaction: when gateways share the
+// cursor topic and another gateway's transaction stays open below our latest cursor, reading up to
+// the LSO alone would return our older cursor and re-send a committed batch. Every transaction
+// below H is one that began before the read; once the LSO is at H they have all ended (Kafka aborts
+// one after its transaction timeout), so the records below H are exactly the committed ones.
+// Transactions that begin later sit at or above H and are not ours.
 //
 // Filtering aborted transactions is done here, by the algorithm of Kafka's own consumer, rather
 // than trusted to the client: @platformatic/kafka 1.x keeps one aborted range per producer id per
@@ -7,12 +16,15 @@
 // two aborted transactions in one fetch, the first one's records get through. A cursor record from
 // an aborted transaction would make the forwarder skip records.
 import type { Consumer, RecordsBatch } from '@platformatic/kafka';
+import { UpstreamUnavailableError } from '../../broker/errors.js';
 
 type FetchResponse = Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['fetch']>>;
 type FetchResponsePartition = FetchResponse['responses'][number]['partitions'][number];
 
+const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;
 const EARLIEST = -2n;
+const LATEST = -1n;
 const IS_TRANSACTIONAL = 1 << 4;
 const IS_CONTROL = 1 << 5;
 const ABORT_MARKER = 0;
@@ -24,18 +36,34 @@ export interface CommittedRecord {
   value: Buffer | null;
 }
 
-/** Every committed record of `topic`/`partition` below its LSO, in offset order. */
-export async function readCommitted(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, topic: string, partition: number): Promise<CommittedRecord[]> {
+export interface ReadCommittedOptions {
+  /** The longest wait for transactions open below the high-water mark to end, in ms. */
+  maxWaitMs: number;
+  /** Told whenever the read moves on or keeps waiting within maxWaitMs (for a watchdog and the status). */
+  progress?: (note: string | null) => void;
+}
+
+type Client = Consumer<Buffer, Buffer, Buffer, Buffer>;
+
+/**
+ * Hands every committed record of `topic`/`partition` below the high-water mark to `visit`, in
+ * offset order, without holding them: the caller folds what it needs.
+ */
+export async function readCommitted(consumer: Client, topic: string, partition: number, visit: (record: CommittedRecord) => void, options: ReadCommittedOptions): Promise<void> {
   const metadata = await consumer.metadata({ topics: [topic] });
   const topicMeta = metadata.topics.get(topic);
   const leader = topicMeta?.partitions[partition]?.leader;
   if (topicMeta === undefined || leader === undefined) throw new Error(`topic ${topic} has no partition ${partition} upstream`);
-  const lso = (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, isolationLevel: READ_COMMITTED })).get(topic)?.[partition];
-  let offset = (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, timestamp: EARLIEST })).get(topic)?.[partition];
-  if (lso === undefined || offset === undefined) throw new Error(`no offsets for ${topic}-${partition} upstream`);
-  const out: CommittedRecord[] = [];
+  const offsetOf = async (timestamp: bigint, isolationLevel: number): Promise<bigint> => {
+    const offset = (await consumer.listOffsets({ topics: [topic], partitions: { [topic]: [partition] }, timestamp, isolationLevel })).get(topic)?.[partition];
+    if (offset === undefined) throw new Error(`no offsets for ${topic}-${partition} upstream`);
+    return offset;
+  };
+  const end = await offsetOf(LATEST, READ_UNCOMMITTED);
+  await waitForStableOffset(() => offsetOf(LATEST, READ_COMMITTED), end, `${topic}-${partition}`, options);
+  let offset = await offsetOf(EARLIEST, READ_UNCOMMITTED);
   const aborted = new AbortedFilter();
-  while (offset < lso) {
+  while (offset < end) {
     const response = await consumer.fetch({
       node: leader,
       isolationLevel: READ_COMMITTED,
@@ -47,24 +75,47 @@ export async function readCommitted(consumer: Consumer<Buffer, Buffer, Buffer, B
     const part = response.responses.flatMap((r) => r.partitions).find((p) => p.partitionIndex === partition);
     if (part === undefined) throw new Error(`fetch of ${topic}-${partition} returned no partition`);
     if (part.errorCode !== 0) throw new Error(`fetch of ${topic}-${partition} failed with Kafka error code ${part.errorCode}`);
-    const next = aborted.collect(part, offset, lso, out);
-    if (next <= offset) throw new Error(`fetch of ${topic}-${partition} at ${offset} made no progress (LSO ${lso})`);
+    const next = aborted.collect(part, offset, end, visit);
+    if (next <= offset) throw new Error(`fetch of ${topic}-${partition} at ${offset} made no progress (end ${end})`);
     offset = next;
+    options.progress?.(`reading ${topic}-${partition}: ${offset} of ${end}`);
   }
-  return out;
+  options.progress?.(null);
+}
+
+/** Waits until the LSO reaches `end`: every transaction open below it has committed or aborted. */
+async function waitForStableOffset(lso: () => Promise<bigint>, end: bigint, where: string, options: ReadCommittedOptions): Promise<void> {
+  const started = Date.now();
+  for (let poll = 0; ; poll++) {
+    const stable = await lso();
+    if (stable >= end) return;
+    const waited = Date.now() - started;
+    if (waited >= options.maxWaitMs) {
+      throw new UpstreamUnavailableError(
+        `the last stable offset of ${where} stayed at ${stable}, below its end ${end}, for ${waited} ms: a transaction of another producer ` +
+          `(another gateway sharing this cursor topic?) is still open there; the cursors are read again after a pause, not before it ends`,
+      );
+    }
+    options.progress?.(`waiting for transactions open on ${where} to end (last stable offset ${stable} < ${end}, ${Math.round(waited / 1000)} s)`);
+    await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 50 * 2 ** poll)));
+  }
 }
 
 /** Kafka's consumer-side abort filter: a transactional batch is dropped while its producer has an aborted transaction open. */
 class AbortedFilter {
   private readonly abortedProducers = new Set<bigint>();
 
-  /** Appends the committed records of one fetch response to `out`; returns the next offset to fetch. */
-  collect(part: FetchResponsePartition, from: bigint, lso: bigint, out: CommittedRecord[]): bigint {
+  /** Visits the committed records of one fetch response below `end`; returns the next offset to fetch. */
+  collect(part: FetchResponsePartition, from: bigint, end: bigint, visit: (record: CommittedRecord) => void): bigint {
     const pending = [...part.abortedTransactions].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
     let next = from;
     for (const batch of part.records ?? []) {
       const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-      if (batch.firstOffset >= lso) break;
+      if (batch.firstOffset >= end) {
+        // Compaction leaves gaps: the next batch may start past the end.
+        if (next < end) next = end;
+        break;
+      }
       while (pending.length > 0 && pending[0]!.firstOffset <= last) this.abortedProducers.add(pending.shift()!.producerId);
       next = last + 1n;
       if (batch.attributes & IS_CONTROL) {
@@ -74,13 +125,12 @@ class AbortedFilter {
       if (batch.attributes & IS_TRANSACTIONAL && this.abortedProducers.has(batch.producerId)) continue;
       for (const record of batch.records) {
         const offset = batch.firstOffset + BigInt(record.offsetDelta);
-        if (offset >= from && offset < lso) out.push({ offset, key: record.key, value: record.value });
+        if (offset >= from && offset < end) visit({ offset, key: record.key, value: record.value });
       }
     }
     return next;
   }
 }
-
 /** A control record's key: version (int16), type (int16): 0 = abort, 1 = commit. */
 function controlType(batch: RecordsBatch): number {
   const key = batch.records[0]?.key;

@@ -7,7 +7,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs
 import { join } from 'node:path';
 import type { Consumer } from '@platformatic/kafka';
 import { UpstreamCursorConflictError } from '../../broker/errors.js';
-import { readCommitted } from './committed-reader.js';
+import { readCommitted, type CommittedRecord, type ReadCommittedOptions } from './committed-reader.js';
 import type { UpstreamMessage } from './upstream-record.js';
 
 export const LOG_ID_FILE = 'upstream-log-id';
@@ -32,25 +32,33 @@ export function cursorMessage(cursorTopic: string, node: string, topic: string, 
 }
 
 /**
- * This node's committed cursors, as `topic/partition` -> next offset. Throws
- * UpstreamCursorConflictError when one was written by another log.
+ * This node's committed cursors, as `topic/partition` -> next offset. Only this node's keys are
+ * kept while reading (the topic holds every gateway's). Throws UpstreamCursorConflictError when one
+ * was written by another log.
  */
-export async function readCursors(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, cursorTopic: string, node: string, logId: string): Promise<Map<string, number>> {
+export async function readCursors(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, cursorTopic: string, node: string, logId: string, options: ReadCommittedOptions): Promise<Map<string, number>> {
   const prefix = `${node}/`;
+  const latest = new Map<string, CommittedRecord>();
+  await readCommitted(
+    consumer,
+    cursorTopic,
+    0,
+    (record) => {
+      const key = record.key?.toString() ?? '';
+      if (!key.startsWith(prefix)) return;
+      // A tombstone deletes the cursor on purpose.
+      if (record.value === null) latest.delete(key);
+      else latest.set(key, record);
+    },
+    options,
+  );
   const cursors = new Map<string, number>();
   const foreign: string[] = [];
-  for (const record of await readCommitted(consumer, cursorTopic, 0)) {
-    const key = record.key?.toString() ?? '';
-    if (!key.startsWith(prefix)) continue;
-    const local = key.slice(prefix.length);
-    if (record.value === null) {
-      cursors.delete(local); // a tombstone: the cursor was deleted on purpose
-      continue;
-    }
-    const value = parseCursor(record.value);
+  for (const [key, record] of latest) {
+    const value = parseCursor(record.value!);
     if (value === null) throw new UpstreamCursorConflictError(`the cursor record '${key}' in ${cursorTopic} at offset ${record.offset} is not a Tributary cursor`);
     if (value.log !== logId) foreign.push(key);
-    cursors.set(local, value.nextOffset);
+    cursors.set(key.slice(prefix.length), value.nextOffset);
   }
   if (foreign.length > 0) {
     throw new UpstreamCursorConflictError(

@@ -52,6 +52,8 @@ export interface UpstreamStatus {
   state: ForwarderState;
   brokers: string[];
   lastError: { code: string; message: string; at: string } | null;
+  /** While connecting: what a long cursor read is doing or waiting for (e.g. another producer's open transaction). */
+  connecting: string | null;
   totalLag: number;
   counters: UpstreamCounters;
   partitions: PartitionStatus[];
@@ -73,6 +75,7 @@ export class Forwarder {
   private readonly counters: UpstreamCounters = { recordsForwarded: 0, bytesForwarded: 0, batchesForwarded: 0, errors: 0, connects: 0, recordsLostToRetention: 0 };
   private state: ForwarderState = 'connecting';
   private lastError: UpstreamStatus['lastError'] = null;
+  private connectNote: string | null = null;
   private sink: UpstreamSink | null = null;
   private topics: UpstreamTopics | null = null;
   private closing = false;
@@ -105,6 +108,7 @@ export class Forwarder {
       state: this.state,
       brokers: [...this.options.config.brokers],
       lastError: this.lastError,
+      connecting: this.state === 'connecting' ? this.connectNote : null,
       totalLag: partitions.reduce((sum, p) => sum + p.lag, 0),
       counters: { ...this.counters },
       partitions,
@@ -162,11 +166,23 @@ export class Forwarder {
     this.topics = new UpstreamTopics(base, config.createTopics, config.replicationFactor);
     if (config.mode === 'exactly-once') {
       await this.topics.ensure([{ name: config.cursorTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
-      this.sink = new TransactionalSink({ base, node, cursorTopic: config.cursorTopic, logId: this.logId, compression: config.compression });
+      this.sink = new TransactionalSink({ base, node, cursorTopic: config.cursorTopic, logId: this.logId, compression: config.compression, transactionTimeout: config.transactionTimeout });
     } else {
       this.sink = new IdempotentSink(base, config.compression, cursors);
     }
-    const durable = await this.watchdog(this.sink.open(), 'connecting and reading the cursors');
+    const alive = new Heartbeat();
+    let lastNote = 0;
+    const progress = (note: string | null): void => {
+      alive.beat();
+      this.connectNote = note;
+      // A wait for another producer's transaction can last its transaction timeout: say so now and then.
+      if (note !== null && note.startsWith('waiting') && Date.now() - lastNote >= 5000) {
+        lastNote = Date.now();
+        this.options.logger.warn({ cursorTopic: config.cursorTopic }, note);
+      }
+    };
+    this.connectNote = null;
+    const durable = await this.watchdog(this.sink.open(progress), 'connecting and reading the cursors', alive);
     this.discoverLanes();
     for (const lane of this.lanes.values()) {
       lane.builder = null; // partition counts upstream are looked up again
@@ -349,12 +365,18 @@ export class Forwarder {
   /**
    * Fails an operation that takes far longer than the client's own request timeouts and retries
    * allow: a request lost in the client (seen after a broker restart) must not stall forwarding.
+   * With a heartbeat, the limit counts from its last beat: a long read that moves on is not stuck.
    */
-  private async watchdog<T>(operation: Promise<T>, what: string): Promise<T> {
+  private async watchdog<T>(operation: Promise<T>, what: string, alive: Heartbeat = new Heartbeat()): Promise<T> {
     const limit = this.options.config.requestTimeout * 4;
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new UpstreamUnavailableError(`no answer from Kafka within ${limit} ms while ${what}`)), limit);
+      const check = (): void => {
+        const idle = Date.now() - alive.last;
+        if (idle >= limit) reject(new UpstreamUnavailableError(`no answer from Kafka within ${limit} ms while ${what}`));
+        else timer = setTimeout(check, limit - idle);
+      };
+      timer = setTimeout(check, limit);
     });
     try {
       return await Promise.race([operation, expired]);
@@ -377,6 +399,14 @@ export class Forwarder {
         done();
       };
     });
+  }
+}
+
+/** When an operation last showed progress. */
+class Heartbeat {
+  last = Date.now();
+  beat(): void {
+    this.last = Date.now();
   }
 }
 

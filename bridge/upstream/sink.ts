@@ -18,8 +18,11 @@ export interface Delivery {
 }
 
 export interface UpstreamSink {
-  /** Connects and returns the durable cursors: `topic/partition` -> next offset. */
-  open(): Promise<Map<string, number>>;
+  /**
+   * Connects and returns the durable cursors: `topic/partition` -> next offset. `progress` is told
+   * while a long read moves on or waits on purpose (null: done), so a watchdog can tell slow from stuck.
+   */
+  open(progress?: (note: string | null) => void): Promise<Map<string, number>>;
   /** Returns once the messages and the cursors are durable (in the mode's sense). */
   deliver(delivery: Delivery): Promise<void>;
   /** Drops the connection; what was not delivered is sent again from the cursors. Idempotent. */

@@ -4,8 +4,10 @@
 //  - open() first initialises the producer id: Kafka bumps the epoch (fencing any older producer
 //    of this node, whose later requests are refused) and completes the previous incarnation's
 //    transaction (a prepared commit is finished, an open one aborted) before it answers;
-//  - only then are the cursors read back, read_committed, up to the last stable offset, so they
-//    describe exactly the transactions that committed, and forwarding resumes there;
+//  - only then are the cursors read back, read_committed, up to the high-water mark taken then,
+//    once the last stable offset has reached it (committed-reader.ts: other gateways' open
+//    transactions on a shared cursor topic hold it back), so they describe exactly the
+//    transactions that committed, and forwarding resumes there;
 //  - after any error the producer is dropped and open() runs again: whatever the last
 //    transaction's fate was, the cursors read back say what is upstream.
 import { Consumer, Producer } from '@platformatic/kafka';
@@ -19,7 +21,12 @@ export interface TransactionalSinkOptions {
   cursorTopic: string;
   logId: string;
   compression: 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+  /** Kafka aborts a transaction open longer than this (sent in InitProducerId), in ms. */
+  transactionTimeout: number;
 }
+
+/** How long past the transaction timeout Kafka may take to abort a timed-out transaction (its check runs every 10 s by default). */
+const ABORT_MARGIN_MS = 30_000;
 
 type Transaction = Awaited<ReturnType<Producer<Buffer, Buffer, Buffer, Buffer>['beginTransaction']>>;
 
@@ -33,14 +40,17 @@ export class TransactionalSink implements UpstreamSink {
 
   constructor(private readonly options: TransactionalSinkOptions) {}
 
-  async open(): Promise<Map<string, number>> {
-    const { base, node, cursorTopic, logId, compression } = this.options;
+  async open(progress?: (note: string | null) => void): Promise<Map<string, number>> {
+    const { base, node, cursorTopic, logId, compression, transactionTimeout } = this.options;
     this.producer = new Producer<Buffer, Buffer, Buffer, Buffer>({
       ...base,
       idempotent: true,
       transactionalId: transactionalId(node),
       compression,
       autocreateTopics: false,
+      // The client sends `timeout` as the transaction timeout in InitProducerId (and as the
+      // produce request's ack timeout): a separate, longer setting than requestTimeout.
+      timeout: transactionTimeout,
       // "No expected producer": the client would otherwise send producer id 0 / epoch 0, which
       // Kafka (KIP-360) reads as "I am producer 0" and answers with PRODUCER_FENCED whenever
       // this node's producer id is not 0, i.e. on every reconnect.
@@ -51,7 +61,8 @@ export class TransactionalSink implements UpstreamSink {
     this.pending = await this.producer.beginTransaction();
     const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ ...base, clientId: `${base.clientId}-cursors`, groupId: `${transactionalId(node)}-cursors` });
     try {
-      return await readCursors(consumer, cursorTopic, node, logId);
+      // Gateways sharing the cursor topic may hold a transaction open for up to their transaction timeout.
+      return await readCursors(consumer, cursorTopic, node, logId, { maxWaitMs: transactionTimeout + ABORT_MARGIN_MS, progress });
     } finally {
       await consumer.close().catch(() => undefined);
     }

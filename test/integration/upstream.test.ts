@@ -192,11 +192,39 @@ describe('upstream forwarder with a real Kafka', () => {
     await producer.close();
     const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reader', groupId: 'reader-test', bootstrapBrokers: [kafka.bootstrap] });
     try {
-      const records = await readCommitted(consumer, 'committed-reader', 0);
-      assert.deepEqual(records.map((r) => r.value?.toString()), ['c1', "c1'", 'c2', "c2'"]);
+      const values: string[] = [];
+      await readCommitted(consumer, 'committed-reader', 0, (r) => values.push(r.value!.toString()), { maxWaitMs: 30_000 });
+      assert.deepEqual(values, ['c1', "c1'", 'c2', "c2'"]);
     } finally {
       await consumer.close();
     }
+  });
+
+  test('gateways sharing the cursor topic: another producer\'s transaction left open below our newer cursor does not make a restart re-send', async (t) => {
+    const cursorTopic = 'tributary.shared-cursors';
+    const nodeSettings = settings('gw-share', { cursorTopic });
+    const first = await startTestNode(t, nodeSettings);
+    await publish(await connect(t, first.url), 100, 'before');
+    await waitForStatus(() => first.node.upstream!.status(), caughtUp(100), 'the first 100 forwarded');
+    // Another gateway's transaction stays open on the cursor topic (an outage or a crash on its side)...
+    const other = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'gw-other', bootstrapBrokers: [kafka.bootstrap], idempotent: true, transactionalId: 'tributary-gw-other', producerId: -1n, producerEpoch: -1, timeout: 300_000 });
+    t.after(() => other.close().catch(() => undefined));
+    const open = await other.beginTransaction();
+    await open.send({ messages: [{ topic: cursorTopic, partition: 0, key: Buffer.from('gw-other/telemetry/0'), value: Buffer.from('{"nextOffset":1,"log":"other"}') }] });
+    // ...while this gateway commits newer cursors above it, then restarts.
+    await publish(await connect(t, first.url), 100, 'after');
+    await waitForStatus(() => first.node.upstream!.status(), caughtUp(200), 'all 200 forwarded');
+    await first.close();
+
+    const second = await startTestNode(t, nodeSettings, first.dataDir);
+    const status = (): ReturnType<NonNullable<TestNode['node']['upstream']>['status']> => second.node.upstream!.status();
+    const seen = await waitForStatus(status, (s) => s.state === 'forwarding' || (s.connecting ?? '').startsWith('waiting'), 'waiting for the open transaction (or forwarding)');
+    await open.abort();
+    await waitForStatus(status, caughtUp(200), 'caught up once the other transaction ended');
+    const records = await readUpstream(kafka.bootstrap, 'edge.gw-share.telemetry');
+    assertExactMirror(second.node.log, 'gw-share', records);
+    assert.equal(records.length, 200);
+    assert.match(seen.connecting ?? '', /waiting for transactions open on tributary\.shared-cursors-0/, `state ${seen.state}: the restart waited for the open transaction`);
   });
 
   test('an unreachable cluster: a clear error naming it, retries with backoff, ingest unaffected', async (t) => {

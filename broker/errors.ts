@@ -35,6 +35,7 @@ export const ERROR_CODES = [
   'TRIB_UPSTREAM_FENCED',
   'TRIB_UPSTREAM_CURSOR_CONFLICT',
   'TRIB_HTTP_MEDIA_TYPE',
+  'TRIB_UPSTREAM_CURSOR_TOPIC',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -281,4 +282,14 @@ export class UpstreamFencedError extends TributaryError {
 export class UpstreamCursorConflictError extends TributaryError {
   readonly code = 'TRIB_UPSTREAM_CURSOR_CONFLICT';
   readonly retriable = false;
+}
+
+/**
+ * The exactly-once cursor topic exists upstream without cleanup.policy compact: Kafka would delete
+ * cursors by age or size, and the forwarder would then send everything still stored again.
+ */
+export class UpstreamCursorTopicError extends TributaryError {
+  readonly code = 'TRIB_UPSTREAM_CURSOR_TOPIC';
+  // Retried: the topic's config can be fixed on the cluster without restarting the gateway.
+  readonly retriable = true;
 }

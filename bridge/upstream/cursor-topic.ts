@@ -6,11 +6,32 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Consumer } from '@platformatic/kafka';
-import { UpstreamCursorConflictError } from '../../broker/errors.js';
+import { UpstreamCursorConflictError, UpstreamCursorTopicError } from '../../broker/errors.js';
 import { readCommitted, type CommittedRecord, type ReadCommittedOptions } from './committed-reader.js';
 import type { UpstreamMessage } from './upstream-record.js';
+import type { UpstreamTopics } from './upstream-topics.js';
 
 export const LOG_ID_FILE = 'upstream-log-id';
+
+/**
+ * The cursor topic as created here: compacted, and compacted soon. Kafka never compacts the active
+ * segment, so with its defaults (1 GiB or 7 days per segment) every cursor record ever written
+ * would stay, and each connect reads them all back.
+ */
+export const CURSOR_TOPIC_CONFIGS: Record<string, string> = {
+  'cleanup.policy': 'compact',
+  'segment.ms': String(60 * 60_000),
+  'segment.bytes': String(16 * 1024 * 1024),
+  'min.cleanable.dirty.ratio': '0.1',
+};
+
+/** Refuses a cursor topic that Kafka would clean by age or size: a lost cursor means everything stored is sent again. */
+export async function checkCursorTopic(topics: UpstreamTopics, cursorTopic: string): Promise<void> {
+  const policy = await topics.cleanupPolicy(cursorTopic);
+  if (!policy.split(',').map((p) => p.trim()).includes('compact')) {
+    throw new UpstreamCursorTopicError(`the cursor topic ${cursorTopic} upstream has cleanup.policy=${policy}, not compact: Kafka would delete exactly-once cursors and everything stored would be sent again; set cleanup.policy=compact on it`);
+  }
+}
 
 export interface CursorValue {
   nextOffset: number;

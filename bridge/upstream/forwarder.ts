@@ -8,7 +8,7 @@ import { ConfigInvalidError, TributaryError, UpstreamCursorConflictError, Upstre
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
 import { backoffDelay } from './backoff.js';
-import { logIdentity } from './cursor-topic.js';
+import { checkCursorTopic, CURSOR_TOPIC_CONFIGS, logIdentity } from './cursor-topic.js';
 import { IdempotentSink } from './idempotent-sink.js';
 import { upstreamError } from './kafka-errors.js';
 import { kafkaBaseOptions, type UpstreamConfig } from './kafka-options.js';
@@ -165,7 +165,14 @@ export class Forwarder {
     this.counters.connects += 1;
     this.topics = new UpstreamTopics(base, config.createTopics, config.replicationFactor);
     if (config.mode === 'exactly-once') {
-      await this.topics.ensure([{ name: config.cursorTopic, partitions: 1, configs: { 'cleanup.policy': 'compact' } }]);
+      const topics = this.topics;
+      await this.watchdog(
+        (async () => {
+          await topics.ensure([{ name: config.cursorTopic, partitions: 1, configs: CURSOR_TOPIC_CONFIGS }]);
+          await checkCursorTopic(topics, config.cursorTopic);
+        })(),
+        `making sure the cursor topic ${config.cursorTopic} exists`,
+      );
       this.sink = new TransactionalSink({ base, node, cursorTopic: config.cursorTopic, logId: this.logId, compression: config.compression, transactionTimeout: config.transactionTimeout });
     } else {
       this.sink = new IdempotentSink(base, config.compression, cursors);
@@ -196,8 +203,9 @@ export class Forwarder {
     const topics = this.topics;
     this.sink = null;
     this.topics = null;
-    await sink?.close();
-    await topics?.close().catch(() => undefined);
+    // Bounded: a close waiting on a dead connection must not hang a reconnect or the shutdown.
+    // What is left behind holds no durable state (the next connect fences and re-reads the cursors).
+    await bounded(Promise.all([sink?.close(), topics?.close().catch(() => undefined)]), this.options.config.requestTimeout);
   }
 
   private async forward(): Promise<void> {
@@ -251,7 +259,7 @@ export class Forwarder {
     if (waiting.length === 0 || this.topics === null) return;
     const { log, node } = this.options;
     const wishes = [...new Map(waiting.map((l) => [l.upstreamTopic, { name: l.upstreamTopic, partitions: log.partitionCount(l.topic) }])).values()];
-    const counts = await this.topics.ensure(wishes);
+    const counts = await this.watchdog(this.topics.ensure(wishes), `making sure the upstream topics ${wishes.map((w) => w.name).join(', ')} exist`);
     for (const lane of waiting) {
       lane.builder = new MessageBuilder(node, lane.partition, log.partitionCount(lane.topic), lane.upstreamTopic, counts.get(lane.upstreamTopic)!);
     }
@@ -408,6 +416,11 @@ class Heartbeat {
   beat(): void {
     this.last = Date.now();
   }
+}
+
+/** Waits for `operation` at most `ms`. */
+async function bounded(operation: Promise<unknown>, ms: number): Promise<void> {
+  await Promise.race([operation.then(() => undefined, () => undefined), sleep(ms)]);
 }
 
 function sleep(ms: number): Promise<void> {

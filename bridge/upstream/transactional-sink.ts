@@ -64,7 +64,8 @@ export class TransactionalSink implements UpstreamSink {
       // Gateways sharing the cursor topic may hold a transaction open for up to their transaction timeout.
       return await readCursors(consumer, cursorTopic, node, logId, { maxWaitMs: transactionTimeout + ABORT_MARGIN_MS, progress });
     } finally {
-      await consumer.close().catch(() => undefined);
+      // Not awaited: a close stuck on a dead connection must not fail a connect that read its cursors.
+      void consumer.close().catch(() => undefined);
     }
   }
 

@@ -1,6 +1,6 @@
 // Upstream topics: created when missing (with the log topic's partition count, or compacted for
 // the cursor topic), and their partition counts, which decide the partition mapping.
-import { Admin, type BaseOptions } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, type BaseOptions } from '@platformatic/kafka';
 
 export interface TopicWish {
   name: string;
@@ -50,6 +50,12 @@ export class UpstreamTopics {
       }
     }
     return new Map(wishes.map((w) => [w.name, this.counts.get(w.name)!]));
+  }
+
+  /** The topic's cleanup.policy upstream, e.g. "compact" or "compact,delete". */
+  async cleanupPolicy(name: string): Promise<string> {
+    const [description] = await this.admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: name, configurationKeys: ['cleanup.policy'] }] });
+    return description?.configs.find((c) => c.name === 'cleanup.policy')?.value ?? 'delete';
   }
 
   close(): Promise<void> {

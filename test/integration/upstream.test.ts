@@ -3,7 +3,7 @@
 // mode; an unreachable cluster; a second gateway with the same node.id.
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { Admin, Consumer, Producer } from '@platformatic/kafka';
+import { Admin, ConfigResourceTypes, Consumer, Producer } from '@platformatic/kafka';
 import type { MqttClient } from 'mqtt';
 import { Log } from '../../broker/log/log.js';
 import type { ConfigInput } from '../../bridge/config/schema.js';
@@ -225,6 +225,24 @@ describe('upstream forwarder with a real Kafka', () => {
     assertExactMirror(second.node.log, 'gw-share', records);
     assert.equal(records.length, 200);
     assert.match(seen.connecting ?? '', /waiting for transactions open on tributary\.shared-cursors-0/, `state ${seen.state}: the restart waited for the open transaction`);
+  });
+
+  test('the cursor topic: created compacted with small segments; an existing one that is not compacted stops forwarding with TRIB_UPSTREAM_CURSOR_TOPIC', async (t) => {
+    const admin = new Admin({ clientId: 'cursor-topic-admin', bootstrapBrokers: [kafka.bootstrap] });
+    t.after(() => admin.close());
+    const created = await startTestNode(t, settings('gw-compact', { cursorTopic: 'tributary.created-cursors' }));
+    await publish(await connect(t, created.url), 10, 'c');
+    await waitForStatus(() => created.node.upstream!.status(), caughtUp(10), 'forwarded through the new cursor topic');
+    const [description] = await admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'tributary.created-cursors', configurationKeys: ['cleanup.policy', 'segment.ms', 'min.cleanable.dirty.ratio'] }] });
+    assert.deepEqual(Object.fromEntries(description!.configs.map((c) => [c.name, c.value])), { 'cleanup.policy': 'compact', 'segment.ms': '3600000', 'min.cleanable.dirty.ratio': '0.1' });
+
+    await admin.createTopics({ topics: ['tributary.deleted-cursors'], partitions: 1, replicas: 1, configs: [{ name: 'cleanup.policy', value: 'delete' }] });
+    const node = await startTestNode(t, settings('gw-delete', { cursorTopic: 'tributary.deleted-cursors' }));
+    await publish(await connect(t, node.url), 10, 'd');
+    const status = await waitForStatus(() => node.node.upstream!.status(), (s) => s.lastError?.code === 'TRIB_UPSTREAM_CURSOR_TOPIC', 'refused the cursor topic');
+    assert.equal(status.state, 'retrying');
+    assert.match(status.lastError!.message, /tributary\.deleted-cursors .*cleanup\.policy=delete/);
+    assert.equal(status.counters.recordsForwarded, 0);
   });
 
   test('an unreachable cluster: a clear error naming it, retries with backoff, ingest unaffected', async (t) => {

@@ -7,7 +7,7 @@ import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs
 import { join } from 'node:path';
 import type { Consumer } from '@platformatic/kafka';
 import { UpstreamCursorConflictError, UpstreamCursorTopicError } from '../../broker/errors.js';
-import { readCommitted, type CommittedRecord, type ReadCommittedOptions } from './committed-reader.js';
+import { readCommitted, type ReadCommittedOptions } from './committed-reader.js';
 import type { UpstreamMessage } from './upstream-record.js';
 import type { UpstreamTopics } from './upstream-topics.js';
 
@@ -59,7 +59,8 @@ export function cursorMessage(cursorTopic: string, node: string, topic: string, 
  */
 export async function readCursors(consumer: Consumer<Buffer, Buffer, Buffer, Buffer>, cursorTopic: string, node: string, logId: string, options: ReadCommittedOptions): Promise<Map<string, number>> {
   const prefix = `${node}/`;
-  const latest = new Map<string, CommittedRecord>();
+  // Parsed as they stream by: a record's key and value may be views of buffers the client reuses.
+  const latest = new Map<string, { offset: bigint; value: CursorValue | null }>();
   await readCommitted(
     consumer,
     cursorTopic,
@@ -69,15 +70,14 @@ export async function readCursors(consumer: Consumer<Buffer, Buffer, Buffer, Buf
       if (!key.startsWith(prefix)) return;
       // A tombstone deletes the cursor on purpose.
       if (record.value === null) latest.delete(key);
-      else latest.set(key, record);
+      else latest.set(key, { offset: record.offset, value: parseCursor(record.value) });
     },
     options,
   );
   const cursors = new Map<string, number>();
   const foreign: string[] = [];
-  for (const [key, record] of latest) {
-    const value = parseCursor(record.value!);
-    if (value === null) throw new UpstreamCursorConflictError(`the cursor record '${key}' in ${cursorTopic} at offset ${record.offset} is not a Tributary cursor`);
+  for (const [key, { offset, value }] of latest) {
+    if (value === null) throw new UpstreamCursorConflictError(`the cursor record '${key}' in ${cursorTopic} at offset ${offset} is not a Tributary cursor`);
     if (value.log !== logId) foreign.push(key);
     cursors.set(key.slice(prefix.length), value.nextOffset);
   }

@@ -4,7 +4,7 @@
 // the connection, wait (capped exponential backoff with jitter) and connect again, which rewinds
 // every partition to its durable cursor. Ingest never waits for this loop.
 import type { Logger } from 'pino';
-import { ConfigInvalidError, TributaryError, UpstreamCursorConflictError, UpstreamUnavailableError } from '../../broker/errors.js';
+import { ConfigInvalidError, TributaryError, UpstreamCursorConflictError, UpstreamFencedError, UpstreamUnavailableError } from '../../broker/errors.js';
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
 import { backoffDelay } from './backoff.js';
@@ -76,6 +76,8 @@ export class Forwarder {
   private state: ForwarderState = 'connecting';
   private lastError: UpstreamStatus['lastError'] = null;
   private connectNote: string | null = null;
+  /** The share of batchRecords / batchBytes used now: halved after a batch too slow for the link. */
+  private batchScale = 1;
   private sink: UpstreamSink | null = null;
   private topics: UpstreamTopics | null = null;
   private closing = false;
@@ -230,8 +232,10 @@ export class Forwarder {
       // Both settle before an error propagates: a reconnect rewinds the read positions, and no
       // read-ahead may move them after that.
       const [delivered, ahead]: [PromiseSettledResult<void>, PromiseSettledResult<Delivery | null>] = await Promise.allSettled([delivering, readAhead]);
-      if (delivered.status === 'rejected') throw delivered.reason;
+      if (delivered.status === 'rejected') throw this.slowBatch(current, performance.now() - started, delivered.reason);
       if (ahead.status === 'rejected') throw ahead.reason;
+      // Back towards full batches after a slow one: double per delivered batch.
+      this.batchScale = Math.min(1, this.batchScale * 2);
       this.applied(current);
       this.options.logger.debug({ records: current.messages.length, partitions: current.cursors.length, ms: Math.round(performance.now() - started) }, 'batch delivered');
       next = ahead.value;
@@ -267,13 +271,14 @@ export class Forwarder {
 
   /** Reads the next batch: bounded chunks from each partition with new records, oldest first per partition. */
   private collect(): Delivery | null {
-    const { config, log } = this.options;
+    const { log } = this.options;
+    const { batchRecords, batchBytes } = this.batchLimits();
     const messages: UpstreamMessage[] = [];
     const cursors: CursorAdvance[] = [];
     let bytes = 0;
     for (const lane of this.lanes.values()) {
       if (lane.builder === null || lane.halted) continue;
-      if (messages.length >= config.batchRecords || bytes >= config.batchBytes) break;
+      if (messages.length >= batchRecords || bytes >= batchBytes) break;
       const partition = log.partition(lane.topic, lane.partition);
       const start = lane.readPosition;
       this.skipRetentionGap(lane, partition.logStartOffset);
@@ -283,13 +288,13 @@ export class Forwarder {
       }
       try {
         let full = false;
-        while (!full && lane.readPosition < partition.logEndOffset && messages.length < config.batchRecords) {
-          const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: config.batchRecords - messages.length, maxBytes: config.batchBytes - bytes });
+        while (!full && lane.readPosition < partition.logEndOffset && messages.length < batchRecords) {
+          const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: batchRecords - messages.length, maxBytes: batchBytes - bytes });
           if (read.records.length === 0) break;
           for (const record of read.records) {
             const size = upstreamSize(record, this.options.node);
             // Always at least one record, so that a record larger than batchBytes still moves (alone).
-            if (messages.length > 0 && bytes + size > config.batchBytes) {
+            if (messages.length > 0 && bytes + size > batchBytes) {
               full = true;
               break;
             }
@@ -316,6 +321,37 @@ export class Forwarder {
     return { messages, cursors, bytes };
   }
 
+  /** The batch limits now: the configured ones, halved per batch that took too long (at least one record). */
+  private batchLimits(): { batchRecords: number; batchBytes: number } {
+    const { batchRecords, batchBytes } = this.options.config;
+    return { batchRecords: Math.max(1, Math.floor(batchRecords * this.batchScale)), batchBytes: Math.max(1, Math.floor(batchBytes * this.batchScale)) };
+  }
+
+  /**
+   * A delivery that failed after more than half the transaction timeout (or the watchdog's limit)
+   * was too big for the link: Kafka aborts a transaction open longer than its timeout and bumps
+   * the epoch, so the same batch would fail again, forever. The next batches are halved, and a
+   * fenced error says that our own timeout caused it, not another producer.
+   */
+  private slowBatch(delivery: Delivery, ms: number, err: unknown): unknown {
+    const { config } = this.options;
+    const limit = Math.min(config.transactionTimeout, config.requestTimeout * 4);
+    if (ms < limit / 2) return err;
+    const before = this.batchLimits().batchRecords;
+    this.batchScale = Math.max(1 / 1024, this.batchScale / 2);
+    const slow = `the batch of ${delivery.messages.length} records (${delivery.bytes} bytes) took ${Math.round(ms)} ms`;
+    this.options.logger.warn({ records: delivery.messages.length, ms: Math.round(ms), batchRecordsBefore: before, batchRecordsNow: this.batchLimits().batchRecords }, 'upstream batch too slow for the link; batches halved');
+    const error = upstreamError(err, config.brokers);
+    if (config.mode === 'exactly-once' && error instanceof UpstreamFencedError && ms >= config.transactionTimeout) {
+      return new UpstreamFencedError(
+        `Kafka aborted this gateway's own transaction: ${slow}, longer than upstream.transactionTimeout (${config.transactionTimeout} ms); ` +
+          `batches are halved until they fit (now ${this.batchLimits().batchRecords} records): ${error.message}`,
+        { cause: err },
+      );
+    }
+    return err;
+  }
+
   private applied(delivery: Delivery): void {
     for (const c of delivery.cursors) {
       const lane = this.lanes.get(`${c.topic}/${c.partition}`);
@@ -331,14 +367,18 @@ export class Forwarder {
 
   private skipRetentionGap(lane: Lane, logStartOffset: number): void {
     if (lane.readPosition >= logStartOffset) return;
-    const lost = logStartOffset - lane.readPosition;
+    // A reconnect before the skip was committed rewinds below the gap again: count each range once.
+    const from = Math.max(lane.readPosition, lane.lostCountedUpTo);
+    lane.readPosition = logStartOffset;
+    if (from >= logStartOffset) return;
+    const lost = logStartOffset - from;
+    lane.lostCountedUpTo = logStartOffset;
     lane.recordsLostToRetention += lost;
     this.counters.recordsLostToRetention += lost;
     this.options.logger.error(
-      { topic: lane.topic, partition: lane.partition, from: lane.readPosition, to: logStartOffset - 1, records: lost },
-      'RECORDS LOST UPSTREAM: retention deleted records that were never forwarded to Kafka (the outage outlasted log.retention)',
+      { topic: lane.topic, partition: lane.partition, from, to: logStartOffset - 1, records: lost },
+      'RECORDS LOST UPSTREAM: retention deleted records that were never forwarded to Kafka (an outage longer than log.retention, or size-based retention under a backlog)',
     );
-    lane.readPosition = logStartOffset;
   }
 
   private halt(lane: Lane, message: string): void {

@@ -3,6 +3,12 @@
 import { TributaryError, UpstreamAuthError, UpstreamFencedError, UpstreamUnavailableError } from '../../broker/errors.js';
 
 const AUTH_API_ERRORS = new Set(['SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM', 'TOPIC_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
+/**
+ * Node's codes for a TLS handshake that was refused (bad or untrusted certificate, protocol or
+ * cipher mismatch, alert from the peer), as opposed to a connection reset or timeout during the
+ * handshake (ECONNRESET, ETIMEDOUT: a network problem). Classified on codes, not message text.
+ */
+const TLS_REFUSAL_CODE = /^(ERR_SSL_|ERR_TLS_CERT_|CERT_|DEPTH_ZERO_SELF_SIGNED_CERT$|SELF_SIGNED_CERT_IN_CHAIN$|UNABLE_TO_|ERR_TLS_INVALID_PROTOCOL|HOSTNAME_MISMATCH$)/;
 const FENCED_API_ERRORS = new Set(['PRODUCER_FENCED', 'INVALID_PRODUCER_EPOCH']);
 
 interface ClientError {
@@ -18,7 +24,7 @@ export function upstreamError(err: unknown, brokers: readonly string[]): Tributa
   const leaves = leafErrors(err);
   const causes = [...new Set(leaves.map(describe))].slice(-3).join('; ');
   const where = brokers.join(',');
-  if (leaves.some((e) => e.code === 'PLT_KFK_AUTHENTICATION' || AUTH_API_ERRORS.has(e.apiId ?? '') || /SASL|authenticat|certificate|SSL|TLS/i.test(e.message))) {
+  if (leaves.some((e) => e.code === 'PLT_KFK_AUTHENTICATION' || AUTH_API_ERRORS.has(e.apiId ?? '') || TLS_REFUSAL_CODE.test(e.code ?? ''))) {
     return new UpstreamAuthError(`Kafka at ${where} refused the connection's credentials: ${causes}`, { cause: err });
   }
   if (leaves.some((e) => FENCED_API_ERRORS.has(e.apiId ?? ''))) {

@@ -17,6 +17,8 @@ export class Lane {
   halted = false;
   recordsForwarded = 0;
   recordsLostToRetention = 0;
+  /** Offsets below this were already counted as lost to retention (so that a rewind does not count them again). */
+  lostCountedUpTo = 0;
 
   constructor(
     readonly topic: string,

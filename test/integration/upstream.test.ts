@@ -179,6 +179,38 @@ describe('upstream forwarder with a real Kafka', () => {
     ]);
   });
 
+  test('records lost to retention are counted once, although every failed delivery reconnects and rewinds below the gap', async (t) => {
+    const dataDir = tempDir(t);
+    const DAY = 86_400_000;
+    const topics = [{ name: 'telemetry', partitions: 1, retention: { maxAgeMs: 7 * DAY, maxBytes: null } }];
+    const nodeSettings: ConfigInput = { ...settings('gw-lost-once', { mode: 'at-least-once' }), topics: [{ name: 'telemetry', partitions: 1, retention: { maxAge: '7d' } }] };
+    const append = async (batches: Array<Array<{ timestamp: number; key: Buffer; value: Buffer }>>, enforce = false): Promise<void> => {
+      const log = await Log.open({ dataDir, topics });
+      try {
+        for (const records of batches) await log.append('telemetry', 0, records);
+        if (enforce) await log.enforceRetention();
+      } finally {
+        await log.close();
+      }
+    };
+    const old = (n: number, age: number, tag: string) => Array.from({ length: n }, (_, i) => ({ timestamp: Date.now() - age, key: Buffer.from('k'), value: Buffer.from(`${tag}-${i}`) }));
+    await append([old(10, 30 * DAY, 'a')]);
+    const first = await startTestNode(t, nodeSettings, dataDir);
+    await waitForStatus(() => first.node.upstream!.status(), caughtUp(10), 'the first 10 forwarded');
+    await first.close();
+    const admin = new Admin({ clientId: 'retention-once-admin', bootstrapBrokers: [kafka.bootstrap] });
+    await admin.alterConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'edge.gw-lost-once.telemetry', configs: [{ name: 'max.message.bytes', value: '1000' }] }] });
+    await admin.close();
+    // 10 records expire unforwarded; after the gap a record the upstream topic refuses (max.message.bytes): every delivery fails.
+    await append([old(10, 20 * DAY, 'b'), [{ timestamp: Date.now(), key: Buffer.from('k'), value: Buffer.alloc(4000, 'x') }]], true);
+    const second = await startTestNode(t, nodeSettings, dataDir);
+    const status = await waitForStatus(() => second.node.upstream!.status(), (s) => s.counters.connects >= 4 && s.counters.errors >= 3, 'several failed deliveries and reconnects');
+    assert.equal(second.node.log.partition('telemetry', 0).logStartOffset, 20);
+    assert.equal(status.counters.recordsForwarded, 0);
+    assert.equal(status.counters.recordsLostToRetention, 10);
+    assert.equal(status.partitions[0]!.recordsLostToRetention, 10);
+  });
+
   test('reading the cursors back: records of every aborted transaction are dropped, also several of one producer in one fetch', async () => {
     const admin = new Admin({ clientId: 'reader-admin', bootstrapBrokers: [kafka.bootstrap] });
     await admin.createTopics({ topics: ['committed-reader'], partitions: 1, replicas: 1 });

@@ -10,16 +10,17 @@
 // one after its transaction timeout), so the records below H are exactly the committed ones.
 // Transactions that begin later sit at or above H and are not ours.
 //
-// Filtering aborted transactions is done here, by the algorithm of Kafka's own consumer, rather
-// than trusted to the client: @platformatic/kafka 1.x keeps one aborted range per producer id per
-// fetch, so when one producer (same id, bumped epoch, as after every restart of the forwarder) has
-// two aborted transactions in one fetch, the first one's records get through. A cursor record from
-// an aborted transaction would make the forwarder skip records.
+// Filtering aborted transactions is done here, not by the client: the fetch is read_uncommitted and
+// a transaction's records are held until its producer's control marker says commit or abort.
+// @platformatic/kafka 1.x's own read_committed filter is unsafe for this topic: it keeps one
+// aborted range per producer id per fetch (records of a second aborted transaction of the same
+// producer get through; after several restarts this forwarder's producer has exactly that history),
+// and it throws an uncaught TypeError (the process dies) on an abort marker whose transaction
+// wrote no record to the partition (a partition added to a transaction whose produce failed).
+// Records of one transaction are visited in order, at its commit marker; records of different
+// producers may be visited out of offset order (the cursor keys of a node have one producer).
 import type { Consumer, RecordsBatch } from '@platformatic/kafka';
 import { UpstreamUnavailableError } from '../../broker/errors.js';
-
-type FetchResponse = Awaited<ReturnType<Consumer<Buffer, Buffer, Buffer, Buffer>['fetch']>>;
-type FetchResponsePartition = FetchResponse['responses'][number]['partitions'][number];
 
 const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;
@@ -27,7 +28,7 @@ const EARLIEST = -2n;
 const LATEST = -1n;
 const IS_TRANSACTIONAL = 1 << 4;
 const IS_CONTROL = 1 << 5;
-const ABORT_MARKER = 0;
+const COMMIT_MARKER = 1;
 const FETCH_BYTES = 4 * 1024 * 1024;
 
 export interface CommittedRecord {
@@ -62,11 +63,12 @@ export async function readCommitted(consumer: Client, topic: string, partition: 
   const end = await offsetOf(LATEST, READ_UNCOMMITTED);
   await waitForStableOffset(() => offsetOf(LATEST, READ_COMMITTED), end, `${topic}-${partition}`, options);
   let offset = await offsetOf(EARLIEST, READ_UNCOMMITTED);
-  const aborted = new AbortedFilter();
-  while (offset < end) {
+  const transactions = new TransactionFilter();
+  // Past the end only while a transaction begun below it waits for its marker (which exists: LSO >= end).
+  while (offset < end || transactions.pending) {
     const response = await consumer.fetch({
       node: leader,
-      isolationLevel: READ_COMMITTED,
+      isolationLevel: READ_UNCOMMITTED,
       maxWaitTime: 200,
       minBytes: 1,
       maxBytes: FETCH_BYTES,
@@ -75,7 +77,7 @@ export async function readCommitted(consumer: Client, topic: string, partition: 
     const part = response.responses.flatMap((r) => r.partitions).find((p) => p.partitionIndex === partition);
     if (part === undefined) throw new Error(`fetch of ${topic}-${partition} returned no partition`);
     if (part.errorCode !== 0) throw new Error(`fetch of ${topic}-${partition} failed with Kafka error code ${part.errorCode}`);
-    const next = aborted.collect(part, offset, end, visit);
+    const next = transactions.collect(part.records ?? [], offset, end, visit);
     if (next <= offset) throw new Error(`fetch of ${topic}-${partition} at ${offset} made no progress (end ${end})`);
     offset = next;
     options.progress?.(`reading ${topic}-${partition}: ${offset} of ${end}`);
@@ -101,36 +103,44 @@ async function waitForStableOffset(lso: () => Promise<bigint>, end: bigint, wher
   }
 }
 
-/** Kafka's consumer-side abort filter: a transactional batch is dropped while its producer has an aborted transaction open. */
-class AbortedFilter {
-  private readonly abortedProducers = new Set<bigint>();
+/** Holds each producer's transactional records until its control marker: visited on commit, dropped on abort. */
+class TransactionFilter {
+  private readonly open = new Map<bigint, CommittedRecord[]>();
 
-  /** Visits the committed records of one fetch response below `end`; returns the next offset to fetch. */
-  collect(part: FetchResponsePartition, from: bigint, end: bigint, visit: (record: CommittedRecord) => void): bigint {
-    const pending = [...part.abortedTransactions].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
+  get pending(): boolean {
+    return this.open.size > 0;
+  }
+
+  /** Takes the batches of one fetch response from offset `from`; returns the next offset to fetch. */
+  collect(batches: readonly RecordsBatch[], from: bigint, end: bigint, visit: (record: CommittedRecord) => void): bigint {
     let next = from;
-    for (const batch of part.records ?? []) {
+    for (const batch of batches) {
       const last = batch.firstOffset + BigInt(batch.lastOffsetDelta);
-      if (batch.firstOffset >= end) {
-        // Compaction leaves gaps: the next batch may start past the end.
-        if (next < end) next = end;
-        break;
-      }
-      while (pending.length > 0 && pending[0]!.firstOffset <= last) this.abortedProducers.add(pending.shift()!.producerId);
+      if (last < from) continue;
       next = last + 1n;
       if (batch.attributes & IS_CONTROL) {
-        if (controlType(batch) === ABORT_MARKER) this.abortedProducers.delete(batch.producerId);
+        const held = this.open.get(batch.producerId);
+        this.open.delete(batch.producerId);
+        if (held !== undefined && controlType(batch) === COMMIT_MARKER) held.forEach(visit);
         continue;
       }
-      if (batch.attributes & IS_TRANSACTIONAL && this.abortedProducers.has(batch.producerId)) continue;
+      // Transactions begun at or past the end began after the read started: not ours to read.
+      if (batch.firstOffset >= end) continue;
+      const transactional = (batch.attributes & IS_TRANSACTIONAL) !== 0;
+      let held = transactional ? this.open.get(batch.producerId) : undefined;
+      if (transactional && held === undefined) this.open.set(batch.producerId, (held = []));
       for (const record of batch.records) {
         const offset = batch.firstOffset + BigInt(record.offsetDelta);
-        if (offset >= from && offset < end) visit({ offset, key: record.key, value: record.value });
+        if (offset < from || offset >= end) continue;
+        const committed = { offset, key: record.key, value: record.value };
+        if (held !== undefined) held.push(committed);
+        else visit(committed);
       }
     }
     return next;
   }
 }
+
 /** A control record's key: version (int16), type (int16): 0 = abort, 1 = commit. */
 function controlType(batch: RecordsBatch): number {
   const key = batch.records[0]?.key;

@@ -232,6 +232,32 @@ describe('upstream forwarder with a real Kafka', () => {
     }
   });
 
+  test('reading the cursors back: an abort marker of a transaction that wrote nothing to the partition (its produce was refused) is passed over', async () => {
+    const admin = new Admin({ clientId: 'reader-admin', bootstrapBrokers: [kafka.bootstrap] });
+    await admin.createTopics({ topics: ['committed-reader-refused'], partitions: 1, replicas: 1, configs: [{ name: 'max.message.bytes', value: '1000' }] });
+    await admin.close();
+    const producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reader', bootstrapBrokers: [kafka.bootstrap], idempotent: true, transactionalId: 'reader-refused', producerId: -1n, producerEpoch: -1, retries: 0 });
+    const message = (value: string | Buffer) => ({ topic: 'committed-reader-refused', partition: 0, value: Buffer.isBuffer(value) ? value : Buffer.from(value) });
+    let tx = await producer.beginTransaction();
+    await tx.send({ messages: [message('c1')] });
+    await tx.commit();
+    tx = await producer.beginTransaction();
+    await assert.rejects(tx.send({ messages: [message(Buffer.alloc(4000))] }));
+    await tx.abort();
+    tx = await producer.beginTransaction();
+    await tx.send({ messages: [message('c2')] });
+    await tx.commit();
+    await producer.close();
+    const consumer = new Consumer<Buffer, Buffer, Buffer, Buffer>({ clientId: 'reader', groupId: 'reader-refused', bootstrapBrokers: [kafka.bootstrap] });
+    try {
+      const values: string[] = [];
+      await readCommitted(consumer, 'committed-reader-refused', 0, (r) => values.push(r.value!.toString()), { maxWaitMs: 30_000 });
+      assert.deepEqual(values, ['c1', 'c2']);
+    } finally {
+      await consumer.close();
+    }
+  });
+
   test('gateways sharing the cursor topic: another producer\'s transaction left open below our newer cursor does not make a restart re-send', async (t) => {
     const cursorTopic = 'tributary.shared-cursors';
     const nodeSettings = settings('gw-share', { cursorTopic });

@@ -2,6 +2,7 @@
 // profile directory per test; everything that could reach the network on its own is switched off.
 import type { TestContext } from 'node:test';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { onCleanup } from './cleanup.js';
 import { tempDir } from './temp-dir.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -13,7 +14,8 @@ export async function launchChromium(t: TestContext): Promise<BrowserContext> {
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     viewport: { width: 1280, height: 900 },
   });
-  t.after(() => context.close());
+  // Closed before its profile directory is removed (clean-ups run newest first).
+  onCleanup(t, () => context.close());
   return context;
 }
 

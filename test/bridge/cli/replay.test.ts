@@ -128,11 +128,13 @@ test('a named reader resumes where it stopped, over HTTP and from the data direc
   assert.equal(parseLines(runCli(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--reader', 'nightly']).stdout).length, 2000);
 });
 
-test('on a terminal the progress bar shows rate and ETA on stderr', { skip: spawnSync('script', ['--version']).status !== 0 ? 'needs script(1) from util-linux' : false }, async (t) => {
+// script(1) gives the CLI a real pseudo-terminal (util-linux; .ci/run installs it where missing).
+test('on a terminal the progress bar shows rate and ETA on stderr', async (t) => {
   const { dataDir } = await seededDataDir(t, 1, 20_000);
   const out = join(tempDir(t), 'out.ndjson');
   const r = spawnSync('script', ['-qec', `${process.execPath} ${CLI} replay --data-dir ${dataDir} --topic telemetry --out ${out}`, '/dev/null'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout);
+  assert.match(r.stdout, /\[[#.]+\] +\d+% [\d.k]+\/20\.0k records +[\d.kM]+\/s +ETA (\d+s|--)/, 'the bar with its rate and ETA');
   assert.match(r.stdout, /replayed 20\.0k records in \d+\.\d s/);
   assert.equal(readFileSync(out, 'utf8').split('\n').length, 20_001);
 });

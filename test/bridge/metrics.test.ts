@@ -126,7 +126,9 @@ test('an unreachable Kafka shows in /metrics, /api/overview and the recent error
   const { node, url } = await startTestNode(t, { upstream: { enabled: true, brokers: [`127.0.0.1:${port}`], retryInitial: '50ms', retryMax: '200ms' } });
   const client = await connect(t, url);
   await client.publishAsync('site/a', 'one', { qos: 1 });
-  await waitFor(() => node.errors.list().some((e) => e.component === 'upstream'), 'an upstream error recorded');
+  // The client's own retries (8 x 200 ms per request, several requests per connect) come first:
+  // ~4 s on a quiet machine, several times that under a loaded full suite.
+  await waitFor(() => node.errors.list().some((e) => e.component === 'upstream'), 'an upstream error recorded', 60_000);
   const overview = (await (await fetch(`http://127.0.0.1:${node.http.port}/api/overview`)).json()) as Overview;
   assert.equal(overview.upstream?.connected, false);
   const error = overview.errors.find((e) => e.component === 'upstream')!;

@@ -15,6 +15,8 @@
 // @platformatic/kafka 1.x's own read_committed filter is unsafe for this topic: it keeps one
 // aborted range per producer id per fetch (records of a second aborted transaction of the same
 // producer get through; after several restarts this forwarder's producer has exactly that history),
+// and since each abort marker stretches that one range, committed transactions lying between two
+// aborts are dropped (a stale cursor, hence records sent twice after a crash: seen in the SIGKILL test),
 // and it throws an uncaught TypeError (the process dies) on an abort marker whose transaction
 // wrote no record to the partition (a partition added to a transaction whose produce failed).
 // Records of one transaction are visited in order, at its commit marker; records of different

@@ -13,10 +13,18 @@ import { IdempotentSink } from './idempotent-sink.js';
 import { upstreamError } from './kafka-errors.js';
 import { kafkaBaseOptions, type UpstreamConfig } from './kafka-options.js';
 import { Lane } from './lane.js';
-import type { CursorAdvance, Delivery, UpstreamSink } from './sink.js';
+import type { Delivery, UpstreamSink } from './sink.js';
 import { TransactionalSink } from './transactional-sink.js';
-import { KAFKA_TOPIC_NAME, MessageBuilder, upstreamSize, upstreamTopicName, type UpstreamMessage } from './upstream-record.js';
+import { KAFKA_TOPIC_NAME, MessageBuilder, upstreamSize, upstreamTopicName } from './upstream-record.js';
 import { UpstreamTopics } from './upstream-topics.js';
+
+/** Records read per slice of a read-ahead (about half a millisecond of work). */
+const READ_AHEAD_SLICE = 500;
+
+/** A batch being read: `full` once it reached the batch limits. */
+interface Draft extends Delivery {
+  full: boolean;
+}
 
 export type ForwarderState = 'connecting' | 'forwarding' | 'retrying' | 'stopped' | 'closed';
 
@@ -211,34 +219,53 @@ export class Forwarder {
   }
 
   private async forward(): Promise<void> {
-    let next: Delivery | null = null;
+    let ahead: Draft | null = null;
     while (!this.closing) {
-      if (next === null) {
-        this.discoverLanes();
-        await this.prepareLanes();
-        next = this.collect();
-        if (next === null) {
-          await this.pause(Math.max(1, this.options.config.linger));
-          continue;
-        }
+      this.discoverLanes();
+      await this.prepareLanes();
+      // What was read ahead, topped up with what arrived since: a record appended while a
+      // delivery is under way goes in the very next one, not in the one after.
+      const draft = this.collect(ahead, Infinity);
+      ahead = null;
+      if (draft === null) {
+        await this.pause(Math.max(1, this.options.config.linger));
+        continue;
       }
+      this.rotate(draft);
       const sink = this.sink;
       if (sink === null) return;
-      const current: Delivery = next;
+      const current: Delivery = { messages: draft.messages, cursors: draft.cursors, bytes: draft.bytes };
       const started = performance.now();
       const delivering: Promise<void> = this.watchdog(sink.deliver(current), `delivering ${current.messages.length} records`);
-      // Read the next batch while Kafka works on this one (once the requests are on their way).
-      const readAhead = new Promise<Delivery | null>((resolve) => setImmediate(() => resolve(this.collect())));
       // Both settle before an error propagates: a reconnect rewinds the read positions, and no
       // read-ahead may move them after that.
-      const [delivered, ahead]: [PromiseSettledResult<void>, PromiseSettledResult<Delivery | null>] = await Promise.allSettled([delivering, readAhead]);
+      const [delivered, read]: [PromiseSettledResult<void>, PromiseSettledResult<Draft | null>] = await Promise.allSettled([delivering, this.readAhead()]);
       if (delivered.status === 'rejected') throw this.slowBatch(current, performance.now() - started, delivered.reason);
-      if (ahead.status === 'rejected') throw ahead.reason;
+      if (read.status === 'rejected') throw read.reason;
       // Back towards full batches after a slow one: double per delivered batch.
       this.batchScale = Math.min(1, this.batchScale * 2);
       this.applied(current);
       this.options.logger.debug({ records: current.messages.length, partitions: current.cursors.length, ms: Math.round(performance.now() - started) }, 'batch delivered');
-      next = ahead.value;
+      ahead = read.value;
+    }
+  }
+
+  /**
+   * Reads the next batch while Kafka works on the current one, a slice at a time, yielding to
+   * I/O between slices: the client's own work on the delivery (handling an answer, encoding the
+   * produce request, sending the commit) runs on this thread too, and a read of a whole batch in
+   * one go would hold it up (with a transaction per batch, the AddPartitionsToTxn answer arrives
+   * within a millisecond, and a 10,000-record read then delayed the produce request by its
+   * whole length instead of overlapping Kafka's work on it).
+   */
+  private async readAhead(): Promise<Draft | null> {
+    let draft: Draft | null = null;
+    for (;;) {
+      await new Promise((resolve) => setImmediate(resolve));
+      const before = draft?.messages.length ?? 0;
+      draft = this.collect(draft, READ_AHEAD_SLICE);
+      // Caught up with the log (or full): the rest is topped up when this delivery is done.
+      if (draft === null || draft.full || draft.messages.length - before < READ_AHEAD_SLICE) return draft;
     }
   }
 
@@ -269,16 +296,20 @@ export class Forwarder {
     }
   }
 
-  /** Reads the next batch: bounded chunks from each partition with new records, oldest first per partition. */
-  private collect(): Delivery | null {
+  /**
+   * Reads up to `slice` more records into `draft` (a new one when null): bounded chunks from each
+   * partition with new records, oldest first per partition, until the batch limits. Returns null
+   * when nothing moved and there was no draft.
+   */
+  private collect(draft: Draft | null, slice: number): Draft | null {
     const { log } = this.options;
     const { batchRecords, batchBytes } = this.batchLimits();
-    const messages: UpstreamMessage[] = [];
-    const cursors: CursorAdvance[] = [];
-    let bytes = 0;
+    const batch: Draft = draft ?? { messages: [], cursors: [], bytes: 0, full: false };
+    const { messages } = batch;
+    const limit = Math.min(batchRecords, messages.length + slice);
     for (const lane of this.lanes.values()) {
       if (lane.builder === null || lane.halted) continue;
-      if (messages.length >= batchRecords || bytes >= batchBytes) break;
+      if (batch.full || messages.length >= limit) break;
       const partition = log.partition(lane.topic, lane.partition);
       const start = lane.readPosition;
       this.skipRetentionGap(lane, partition.logStartOffset);
@@ -287,19 +318,18 @@ export class Forwarder {
         continue;
       }
       try {
-        let full = false;
-        while (!full && lane.readPosition < partition.logEndOffset && messages.length < batchRecords) {
-          const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: batchRecords - messages.length, maxBytes: batchBytes - bytes });
+        while (!batch.full && lane.readPosition < partition.logEndOffset && messages.length < limit) {
+          const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: limit - messages.length, maxBytes: batchBytes - batch.bytes });
           if (read.records.length === 0) break;
           for (const record of read.records) {
             const size = upstreamSize(record, this.options.node);
             // Always at least one record, so that a record larger than batchBytes still moves (alone).
-            if (messages.length > 0 && bytes + size > batchBytes) {
-              full = true;
+            if (messages.length > 0 && batch.bytes + size > batchBytes) {
+              batch.full = true;
               break;
             }
             messages.push(lane.builder.build(record));
-            bytes += size;
+            batch.bytes += size;
             lane.readPosition = record.offset + 1;
           }
         }
@@ -308,17 +338,24 @@ export class Forwarder {
         // A read racing retention, or a damaged batch: retried on the next round, visible meanwhile.
         lane.lastError = err instanceof TributaryError ? err : upstreamError(err, []);
       }
-      if (lane.readPosition !== start) cursors.push({ topic: lane.topic, partition: lane.partition, nextOffset: lane.readPosition });
+      if (lane.readPosition !== start) {
+        const cursor = batch.cursors.find((c) => c.topic === lane.topic && c.partition === lane.partition);
+        if (cursor === undefined) batch.cursors.push({ topic: lane.topic, partition: lane.partition, nextOffset: lane.readPosition });
+        else cursor.nextOffset = lane.readPosition;
+      }
     }
-    // Round robin: the partitions read first this time go last next time.
-    for (const c of cursors) {
+    if (messages.length >= batchRecords || batch.bytes >= batchBytes) batch.full = true;
+    return batch.cursors.length === 0 ? null : batch;
+  }
+
+  /** Round robin: the partitions of this batch go last for the next one. */
+  private rotate(draft: Draft): void {
+    for (const c of draft.cursors) {
       const key = `${c.topic}/${c.partition}`;
       const lane = this.lanes.get(key)!;
       this.lanes.delete(key);
       this.lanes.set(key, lane);
     }
-    if (cursors.length === 0) return null;
-    return { messages, cursors, bytes };
   }
 
   /** The batch limits now: the configured ones, halved per batch that took too long (at least one record). */

@@ -41,10 +41,22 @@ export function upstreamSize(record: LogRecord, node: string): number {
   return size + HEADER_NODE.length + HEADER_PARTITION.length + HEADER_OFFSET.length + node.length + 5 + 10 + 6;
 }
 
-/** Builds upstream messages for one local partition; the constant header values are made once. */
+/** Header names kept per partition (MQTT v5 user properties could bring any number). */
+const MAX_CACHED_NAMES = 64;
+
+/**
+ * Builds upstream messages for one local partition. What is the same for every record (the
+ * tributary.* names, node and partition values, the names of the record's own headers) is made
+ * once: this runs for every record forwarded, and its allocations are most of the forwarder's own
+ * share of the work beside the Kafka client's.
+ */
 export class MessageBuilder {
+  private readonly nodeName = Buffer.from(HEADER_NODE);
+  private readonly partitionName = Buffer.from(HEADER_PARTITION);
+  private readonly offsetName = Buffer.from(HEADER_OFFSET);
   private readonly nodeValue: Buffer;
   private readonly partitionValue: Buffer;
+  private readonly names = new Map<string, Buffer>();
 
   constructor(
     node: string,
@@ -58,12 +70,20 @@ export class MessageBuilder {
   }
 
   build(record: LogRecord): UpstreamMessage {
-    // Buffer keys: a Map keyed by distinct Buffer objects keeps repeated header names, as Kafka does.
+    // Buffer keys: a Map keyed by distinct Buffer objects keeps repeated header names, as Kafka
+    // does (a name repeated within the record gets a Buffer of its own).
     const headers = new Map<Buffer, Buffer>();
-    for (const [name, value] of record.headers) headers.set(Buffer.from(name), value as Buffer);
-    headers.set(Buffer.from(HEADER_NODE), this.nodeValue);
-    headers.set(Buffer.from(HEADER_PARTITION), this.partitionValue);
-    headers.set(Buffer.from(HEADER_OFFSET), Buffer.from(String(record.offset)));
+    for (const [name, value] of record.headers) {
+      let key = this.names.get(name);
+      if (key === undefined) {
+        key = Buffer.from(name);
+        if (this.names.size < MAX_CACHED_NAMES) this.names.set(name, key);
+      } else if (headers.has(key)) key = Buffer.from(name);
+      headers.set(key, value as Buffer);
+    }
+    headers.set(this.nodeName, this.nodeValue);
+    headers.set(this.partitionName, this.partitionValue);
+    headers.set(this.offsetName, Buffer.from(String(record.offset)));
     const message: UpstreamMessage = {
       topic: this.upstreamTopic,
       partition: upstreamPartition(record.key, this.localPartition, this.localCount, this.upstreamCount),

@@ -21,6 +21,11 @@ test('upstream message: same key, value, timestamp and headers (repeated names k
   assert.equal(message.value?.toString(), 'v');
   const headers = [...(message.headers as Map<Buffer, Buffer | null>)].map(([k, v]) => `${k.toString()}=${v?.toString() ?? 'null'}`);
   assert.deepEqual(headers, ['h=1', 'h=2', 'n=null', 'tributary.node=gw-1', 'tributary.partition=1', 'tributary.offset=41']);
+  // Names are made once per builder: the next records get the same headers, repeats still kept.
+  const next = builder.build({ offset: 42, timestamp: 0, key: null, value: Buffer.from('w'), headers: [['n', Buffer.from('3')], ['h', Buffer.from('4')], ['h', Buffer.from('5')], ['h', Buffer.from('6')]] });
+  const nextHeaders = [...(next.headers as Map<Buffer, Buffer | null>)].map(([k, v]) => `${k.toString()}=${v?.toString() ?? 'null'}`);
+  assert.deepEqual(nextHeaders, ['n=3', 'h=4', 'h=5', 'h=6', 'tributary.node=gw-1', 'tributary.partition=1', 'tributary.offset=42']);
+  assert.equal(headers.length, 6, 'the first message keeps its own headers');
   assert.ok(upstreamSize({ offset: 41, timestamp: 0, key: Buffer.from('k'), value: Buffer.alloc(100), headers: [] }, 'gw-1') > 150);
   assert.equal(upstreamTopicName('edge.{node}.{topic}', 'gw-1', 'telemetry'), 'edge.gw-1.telemetry');
 });

@@ -319,9 +319,14 @@ export class Forwarder {
       }
       try {
         while (!batch.full && lane.readPosition < partition.logEndOffset && messages.length < limit) {
-          const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: limit - messages.length, maxBytes: batchBytes - batch.bytes });
+          // Whole stored batches: a slice ending inside one would have it decoded twice.
+          const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: limit - messages.length, maxBytes: batchBytes - batch.bytes, wholeBatches: true });
           if (read.records.length === 0) break;
           for (const record of read.records) {
+            if (messages.length >= batchRecords) {
+              batch.full = true;
+              break;
+            }
             const size = upstreamSize(record, this.options.node);
             // Always at least one record, so that a record larger than batchBytes still moves (alone).
             if (messages.length > 0 && batch.bytes + size > batchBytes) {

@@ -11,6 +11,12 @@ export interface ReadOptions {
   maxRecords?: number;
   /** Soft cap on key+value+header bytes returned; at least one record is always returned. */
   maxBytes?: number;
+  /**
+   * Reach maxRecords only at the end of a stored batch (maxBytes still cuts anywhere). A reader
+   * that reads on from nextOffset in small steps then decodes each stored batch once instead of
+   * once per step it spans.
+   */
+  wholeBatches?: boolean;
 }
 
 export interface ReadResult {
@@ -79,14 +85,16 @@ export class Partition {
     let nextOffset = from;
     if (from < end) {
       try {
+        const countWithin = options.wholeBatches !== true;
         scan: for (const row of this.reader.batchesFrom(this.id, from, end)) {
+          if (records.length >= maxRecords) break;
           // Offsets are dense: a batch starting past the next offset means rows went missing.
           if (row.baseOffset > nextOffset) throw this.corrupt(nextOffset, `offsets ${nextOffset}..${row.baseOffset - 1} are missing`);
           const batch = this.decode(row);
           for (const record of batch.records) {
             if (record.offset < nextOffset) continue;
             const size = recordSize(record);
-            if (records.length >= maxRecords || (records.length > 0 && bytes + size > maxBytes)) break scan;
+            if ((countWithin && records.length >= maxRecords) || (records.length > 0 && bytes + size > maxBytes)) break scan;
             records.push(record);
             bytes += size;
             nextOffset = record.offset + 1;

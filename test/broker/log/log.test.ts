@@ -37,6 +37,13 @@ test('reads honour a start inside a batch, max records and max bytes', async (t)
   const atEnd = log.read('telemetry', 0, 20);
   assert.deepEqual(atEnd.records, []);
   assert.equal(atEnd.nextOffset, 20);
+  // wholeBatches: maxRecords is reached at the end of a stored batch; maxBytes still cuts inside one.
+  const whole = log.read('telemetry', 0, 8, { maxRecords: 4, wholeBatches: true });
+  assert.deepEqual(values(whole.records), ['x-8', 'x-9', ...Array.from({ length: 10 }, (_, i) => `y-${i}`)]);
+  assert.equal(whole.nextOffset, 20);
+  assert.deepEqual(values(log.read('telemetry', 0, 3, { maxRecords: 2, wholeBatches: true }).records), Array.from({ length: 7 }, (_, i) => `x-${i + 3}`));
+  assert.equal(log.read('telemetry', 0, 0, { maxRecords: 4, maxBytes: 1, wholeBatches: true }).records.length, 1);
+  assert.deepEqual(log.read('telemetry', 0, 0, { maxRecords: 0, wholeBatches: true }).records, []);
 });
 
 test('concurrent appends resolve in submission order with contiguous offsets', async (t) => {

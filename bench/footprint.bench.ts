@@ -8,13 +8,14 @@
 //
 // BENCH_QUICK=1: 10 s instead of 60. BENCH_DEVICES, BENCH_RATE (messages/s in total),
 // BENCH_SECONDS to change the load; BENCH_DIR for the data directory (default .bench-data);
-// BENCH_NODE_FLAGS for Tributary's node (e.g. "--max-old-space-size=96" to try V8 heap limits).
+// Tributary runs as `npm start` launches it (package.json's start script: its environment and node
+// flags); BENCH_NODE_FLAGS replaces those flags (e.g. "--max-semi-space-size=16" to try others).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawPublisher, type RawPublisherResult } from '../device-sim/raw-publisher.js';
-import { cpuSeconds, freePort, memory, startMosquitto, waitForPort } from './processes.js';
+import { cpuSeconds, freePort, memory, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
@@ -24,7 +25,9 @@ const PAYLOAD = 100;
 const GOAL_RSS_MB = 150;
 const MB = 1_000_000;
 const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
-const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '');
+const LAUNCH = startScriptSettings();
+/** `npm start`'s node flags, or BENCH_NODE_FLAGS instead when given. */
+const NODE_FLAGS = process.env.BENCH_NODE_FLAGS === undefined ? LAUNCH.nodeFlags : process.env.BENCH_NODE_FLAGS.split(' ').filter((f) => f !== '');
 
 interface Measured {
   name: 'tributary' | 'mosquitto';
@@ -45,7 +48,7 @@ async function startTributary(dataDir: string): Promise<{ port: number; httpPort
   const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', String(httpPort)], {
     stdio: ['ignore', 'ignore', 'inherit'],
     // The devices connect all at once; the default admission rate (500/s) would pace them.
-    env: { ...process.env, LOG_LEVEL: 'warn', TRIBUTARY_LOG_DURABILITY: 'fsync', TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(DEVICES * 2) },
+    env: { ...LAUNCH.env, ...process.env, LOG_LEVEL: 'warn', TRIBUTARY_LOG_DURABILITY: 'fsync', TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(DEVICES * 2) },
   });
   await waitForPort(port, child, 'tributary');
   await waitForPort(httpPort, child, 'tributary HTTP');
@@ -134,6 +137,7 @@ async function main(): Promise<void> {
         qos: 1,
         durability: 'fsync',
         nodeFlags: NODE_FLAGS,
+        env: LAUNCH.env,
         tributary: t,
         mosquitto: m,
         rssRatio: Number((t.peakRssMb / m.peakRssMb).toFixed(2)),

@@ -14,7 +14,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawPublisher, type RawPublisherResult } from '../device-sim/raw-publisher.js';
-import { cpuSeconds, freePort, startMosquitto, waitForPort } from './processes.js';
+import { cpuSeconds, freePort, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -38,9 +38,11 @@ async function startMosquittoBroker(dir: string): Promise<Broker> {
 
 async function startTributary(dataDir: string): Promise<Broker> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', '0'], {
+  // As `npm start` launches it (its environment and node flags).
+  const launch = startScriptSettings();
+  const child = spawn(process.execPath, [...launch.nodeFlags, CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', '0'], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, LOG_LEVEL: 'warn', TRIBUTARY_LOG_DURABILITY: 'fsync' },
+    env: { ...launch.env, ...process.env, LOG_LEVEL: 'warn', TRIBUTARY_LOG_DURABILITY: 'fsync' },
   });
   await waitForPort(port, child, 'tributary');
   return { name: 'tributary', port, process: child };

@@ -54,3 +54,23 @@ export function memory(child: ChildProcess): { rssBytes: number; peakRssBytes: n
   const kib = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1] ?? NaN) * 1024;
   return { rssBytes: kib('VmRSS'), peakRssBytes: kib('VmHWM') };
 }
+
+/**
+ * How `npm start` launches a node: the environment assignments and node flags of package.json's
+ * start script (e.g. `MALLOC_ARENA_MAX=2 node --max-semi-space-size=2 dist/bridge/cli.js start`),
+ * so that a benchmark measures Tributary as it ships, not as a bare `node` would run it.
+ */
+export function startScriptSettings(): { env: Record<string, string>; nodeFlags: string[] } {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: { start: string } };
+  const words = pkg.scripts.start.split(/\s+/);
+  const env: Record<string, string> = {};
+  let i = 0;
+  for (; words[i]?.includes('=') === true; i++) {
+    const [name, value] = words[i]!.split('=', 2) as [string, string];
+    env[name] = value;
+  }
+  if (words[i++] !== 'node') throw new Error(`package.json's start script does not run node: ${pkg.scripts.start}`);
+  const nodeFlags: string[] = [];
+  for (; words[i]?.startsWith('--') === true; i++) nodeFlags.push(words[i]!);
+  return { env, nodeFlags };
+}

@@ -136,7 +136,9 @@ export class Log {
 
   topics(): TopicInfo[] {
     return [...this.topicPartitions.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
+      // By code unit, not localeCompare: the same order everywhere, and no ICU collation data
+      // paged in (a few MB of resident memory) for a list of topic names.
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
       .map(([name, parts]) => ({ name, partitions: parts.map(partitionInfo) }));
   }
 

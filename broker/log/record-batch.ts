@@ -136,12 +136,29 @@ function sizeRecord(r: RecordInput, offsetDelta: number, firstTimestamp: number)
   const headerNames: Buffer[] = new Array(headers.length);
   for (let h = 0; h < headers.length; h++) {
     const [name, value] = headers[h]!;
-    const nameBytes = Buffer.from(name, 'utf8');
+    const nameBytes = headerNameBytes(name);
     headerNames[h] = nameBytes;
     size += varintSize(nameBytes.length) + nameBytes.length;
     size += value === null ? 1 : varintSize(value.length) + value.length;
   }
   return { bodySize: size, headerNames };
+}
+
+/**
+ * Header names repeat on every record (an MQTT publish carries the same four), so their UTF-8
+ * bytes are kept rather than made anew per record: at ingest rates that garbage adds up. The cache
+ * is bounded; names beyond it are encoded each time.
+ */
+const HEADER_NAME_CACHE_SIZE = 256;
+const headerNameCache = new Map<string, Buffer>();
+
+function headerNameBytes(name: string): Buffer {
+  let bytes = headerNameCache.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name, 'utf8');
+    if (headerNameCache.size < HEADER_NAME_CACHE_SIZE) headerNameCache.set(name, bytes);
+  }
+  return bytes;
 }
 
 function writeRecord(

@@ -102,7 +102,24 @@ test('the Dockerfile: Node 20 slim in both stages, better-sqlite3 built, non-roo
   assert.ok(user !== null && user[1] !== 'root' && user[1] !== '0', 'runs as non-root');
   for (const [, source] of text.matchAll(/^COPY (?!--from)(\S+) /gm)) assert.ok(existsSync(join(ROOT, source!)), `COPY ${source}`);
   for (const [, source] of runtime.matchAll(/^COPY --from=build \/app\/(\S+) /gm)) assert.ok(existsSync(join(ROOT, source!)), `built ${source}`);
-  const entry = /^ENTRYPOINT \["node", "([^"]+)"\]/m.exec(runtime);
-  assert.ok(entry !== null && existsSync(join(ROOT, entry[1]!)), 'the entry point is built');
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(runtime);
+  assert.ok(entry !== null, 'an ENTRYPOINT in exec form');
+  const argv = JSON.parse(entry[1]!) as string[];
+  assert.equal(argv[0], 'node');
+  const script = argv.find((arg) => !arg.startsWith('-') && arg !== 'node');
+  assert.ok(script !== undefined && existsSync(join(ROOT, script)), 'the entry point is built');
   assert.match(runtime, /HEALTHCHECK .*\/readyz/);
+});
+
+test('npm start, the systemd unit and the Dockerfile launch node with the same memory settings', () => {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const semiSpace = /--max-semi-space-size=\d+/.exec(start)?.[0];
+  assert.ok(semiSpace !== undefined, `npm start sets the young generation: ${start}`);
+  assert.match(start, /^MALLOC_ARENA_MAX=2 node /);
+  const unit = readFileSync(join(DEPLOY, 'tributary.service'), 'utf8');
+  assert.match(unit, /^Environment=MALLOC_ARENA_MAX=2$/m);
+  assert.ok(/^ExecStart=.*$/m.exec(unit)![0].includes(` ${semiSpace} `), 'the unit runs node with the same flag');
+  const docker = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
+  assert.match(docker, /^ENV .*\bMALLOC_ARENA_MAX=2\b/m);
+  assert.ok((JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(docker)![1]!) as string[]).includes(semiSpace), 'the image runs node with the same flag');
 });

@@ -27,6 +27,7 @@ export class SimDevice {
   #client: MqttClient | null = null;
   #seq = 0;
   #inFlight = 0;
+  #refillScheduled = false;
   #everConnected = false;
   #timer: NodeJS.Timeout | null = null;
   #scheduleStart = 0;
@@ -208,8 +209,23 @@ export class SimDevice {
         this.stats.ack(performance.now() - sentAt);
         this.acked?.push(seq);
       }
-      if (this.options.rate === 'max') this.#fill();
+      if (this.options.rate === 'max') this.#refill();
     });
     return true;
+  }
+
+  /**
+   * At QoS 0 the callback comes once the socket took the bytes, and on a broker that reads fast
+   * that is at once (process.nextTick): refilling from there would chain ticks for ever and starve
+   * the timers, the end of the run's among them. The refill waits for the next loop turn instead.
+   */
+  #refill(): void {
+    if (this.options.qos > 0) return this.#fill();
+    if (this.#refillScheduled) return;
+    this.#refillScheduled = true;
+    setImmediate(() => {
+      this.#refillScheduled = false;
+      this.#fill();
+    });
   }
 }

@@ -1,8 +1,9 @@
 // Refuses an MQTT packet by its announced size before its body is read. aedes's parser buffers a
 // whole packet before handing it over, and a fixed header may announce up to 256 MiB
 // [MQTT-2.2.3]; without this guard one client could make the broker hold that much per connection.
-// The guard reads only fixed headers (type byte + Remaining Length) and passes every chunk through
-// unchanged.
+// The guard reads only fixed headers (type byte + Remaining Length). It passes every chunk through
+// unchanged, except to the ingest fast path (fast-path.ts), which takes whole PUBLISH packets off
+// the stream before aedes parses it.
 import type { Duplex } from 'node:stream';
 import { coalesceWrites } from './write-coalescer.js';
 
@@ -32,6 +33,11 @@ export class FrameScanner {
   #inHeader = true;
 
   constructor(readonly maxRemainingLength: number) {}
+
+  /** Everything scanned so far ends with a whole packet. */
+  get atBoundary(): boolean {
+    return this.#inHeader && this.#headerBytes < 0;
+  }
 
   scan(chunk: Uint8Array): void {
     let i = 0;
@@ -68,6 +74,46 @@ export class FrameScanner {
 }
 
 /**
+ * The whole length (fixed header + body) of the packet starting at `at`, or -1 when `data` ends
+ * before it does. Throws as the scanner does on a malformed or oversized Remaining Length.
+ */
+export function packetLength(data: Uint8Array, at: number, maxRemainingLength: number): number {
+  let length = 0;
+  let multiplier = 1;
+  for (let i = at + 1; i < at + 5; i++) {
+    if (i >= data.length) return -1;
+    const byte = data[i]!;
+    length += (byte & 0x7f) * multiplier;
+    multiplier *= 128;
+    if (byte & 0x80) continue;
+    if (length > maxRemainingLength) throw new PacketTooLargeError(length, maxRemainingLength);
+    const total = i + 1 - at + length;
+    return at + total <= data.length ? total : -1;
+  }
+  throw new MalformedLengthError();
+}
+
+/** Where the body of the packet at `at` starts (after its type byte and Remaining Length); the packet is whole. */
+export function bodyStart(data: Uint8Array, at: number): number {
+  let i = at + 1;
+  while (data[i]! & 0x80) i++;
+  return i + 1;
+}
+
+/** Takes what it handles itself off a connection's stream (fast-path.ts). */
+export interface StreamIntake {
+  /**
+   * Whether to refuse a read now, because the intake has as much in flight as it may; a refused
+   * read is followed by a 'readable' event on the stream once it may read again.
+   */
+  refuseRead(): boolean;
+  /** Whether it takes from the stream now; it may start only where a packet starts. */
+  active(): boolean;
+  /** Takes from `chunk`; returns what aedes gets (whole packets only), or null for nothing. */
+  take(chunk: Buffer): Buffer | null;
+}
+
+/**
  * Makes a connection check what aedes reads with the scanner, and gathers its writes per event-loop
  * turn (write-coalescer.ts). An oversized or malformed packet destroys the connection with the
  * scanner's error.
@@ -77,13 +123,15 @@ export class FrameScanner {
  * Writable by Duplex.from) cost three more streams per connection, ~15 kB each at rest, and their
  * allocations on every chunk, which bench:footprint showed as garbage under load.
  */
-export function guardConnection(socket: Duplex, maxRemainingLength: number): Duplex {
+export function guardConnection(socket: Duplex, maxRemainingLength: number, intake?: StreamIntake): Duplex {
   const scanner = new FrameScanner(maxRemainingLength);
   const read = socket.read.bind(socket);
   socket.read = (size?: number): unknown => {
+    if (intake?.refuseRead()) return null;
     const chunk: unknown = read(size);
     if (chunk === null || chunk === undefined) return chunk;
     try {
+      if (intake !== undefined && scanner.atBoundary && intake.active()) return intake.take(chunk as Buffer);
       scanner.scan(chunk as Uint8Array);
     } catch (err) {
       socket.destroy(err as Error);

@@ -7,6 +7,7 @@
 // reads nothing more from that socket: a log that cannot keep up (or a full disk) slows publishers
 // down through TCP instead of growing a queue in memory.
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
 import { TributaryError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
@@ -16,7 +17,9 @@ import { AccessControl } from './access.js';
 import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
 import { TopicMapper } from './mapping.js';
-import { InOrder } from './in-order.js';
+import { AckQueue } from './ack-queue.js';
+import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './fast-path.js';
+import { LiveSubscriptions, type MessageEmitter } from './live-subscriptions.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
 
@@ -36,6 +39,8 @@ export interface FrontEndStats {
   /** Payload bytes of the publishes received. */
   bytesReceived: number;
   publishesStored: number;
+  /** Of the publishes received, those the fast path took (fast-path.ts). */
+  publishesFastPath: number;
   duplicatesSkipped: number;
   unmatchedDropped: number;
   refused: Record<string, number>;
@@ -47,14 +52,12 @@ export interface FrontEndStats {
 /** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
 const producerOf = (clientId: string): string => `mqtt:${clientId}`;
 
-const RETRY_FIRST_MS = 100;
-const RETRY_MAX_MS = 5000;
-
 export class MqttFrontEnd {
   readonly stats: FrontEndStats = {
     publishesReceived: 0,
     bytesReceived: 0,
     publishesStored: 0,
+    publishesFastPath: 0,
     duplicatesSkipped: 0,
     unmatchedDropped: 0,
     refused: {},
@@ -62,8 +65,10 @@ export class MqttFrontEnd {
     clientErrors: 0,
     appendRetries: 0,
   };
-  /** Per client, its acknowledgements waiting for their turn. */
-  readonly #acks = new WeakMap<Client, InOrder>();
+  /** Per connection, the fast path and with it the connection's acknowledgements in their turn. */
+  readonly #fastPaths = new WeakMap<Duplex, FastPath>();
+  /** Acknowledgement queues of connections without a fast path (none come through the listeners). */
+  readonly #acks = new WeakMap<Client, AckQueue>();
   readonly #usernames = new WeakMap<Client, string | null>();
   /** [MQTT-3.1.3-8] a zero-length client id with clean session off gets CONNACK 0x02. */
   readonly #emptyIdWithSession = new WeakSet<Client>();
@@ -108,6 +113,8 @@ export class MqttFrontEnd {
     });
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink);
     frontEnd.countBrokerPublishes();
+    const live = LiveSubscriptions.watch((aedes as unknown as { mq: MessageEmitter }).mq);
+    const fastPath = frontEnd.fastPathContext(access, live);
     aedes.on('clientError', (client, err) => frontEnd.onClientError(client, err));
     aedes.on('connectionError', (client, err) => frontEnd.onClientError(client, err));
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
@@ -120,8 +127,13 @@ export class MqttFrontEnd {
         config,
         // PUBLISH: 2-byte topic length + topic (up to 4 bytes a character) + packet id + payload.
         // Anything announcing more is refused unread.
-        maxRemainingLength: 2 + config.limits.maxTopicLength * 4 + 2 + config.limits.maxPayload,
+        maxRemainingLength: fastPath.maxRemainingLength,
         admission,
+        intake: (socket) => {
+          const intake = new FastPath(socket, fastPath);
+          frontEnd.#fastPaths.set(socket, intake);
+          return intake;
+        },
         accept: (stream, _transport, req) => aedes.handle(stream, req),
         onRefused: (reason) => frontEnd.count(frontEnd.stats.connectionsRefused, reason),
         logger,
@@ -225,10 +237,61 @@ export class MqttFrontEnd {
   }
 
   /** [MQTT-4.6.0-2] each client's acknowledgements leave in the order its publishes came in. */
-  private inOrder(client: Client): InOrder {
+  private inOrder(client: Client): AckQueue {
+    const fastPath = this.#fastPaths.get(client.conn as Duplex);
+    if (fastPath !== undefined) return fastPath.acks;
+    // Completions only: nothing but the fast path writes PUBACKs through the queue.
     let queue = this.#acks.get(client);
-    if (queue === undefined) this.#acks.set(client, (queue = new InOrder()));
+    if (queue === undefined) this.#acks.set(client, (queue = new AckQueue(() => undefined)));
     return queue;
+  }
+
+  /** What the fast path asks of the front end; `live` mirrors aedes's connected subscribers. */
+  private fastPathContext(access: AccessControl, live: LiveSubscriptions): FastPathContext {
+    const { limits } = this.options.config;
+    const { stats, sink, persistence } = this;
+    const frontEnd = this;
+    return {
+      sink,
+      // PUBLISH: 2-byte topic length + topic (up to 4 bytes a character) + packet id + payload.
+      // Anything announcing more is refused unread.
+      maxRemainingLength: 2 + limits.maxTopicLength * 4 + 2 + limits.maxPayload,
+      maxPayload: limits.maxPayload,
+      route: (client, topic) => {
+        // What authorizePublish would refuse, or aedes would deliver or keep, is left to them.
+        if (topic.charCodeAt(0) === 0x24 /* $ */ || topic.includes('+') || topic.includes('#')) return null;
+        if (topic.length > limits.maxTopicLength || topic.split('/').length > limits.maxTopicLevels) return null;
+        if (!access.canPublish(this.identity(client), topic)) return null;
+        if (live.hasSubscriber(topic) || persistence.hasSubscriber(topic)) return null;
+        return sink.plainRoute(topic, client.id);
+      },
+      get routesVersion() {
+        return live.version + persistence.subscriptionsVersion + sink.topicsVersion;
+      },
+      get closing() {
+        return frontEnd.#closing !== null;
+      },
+      received: (payloadBytes) => {
+        stats.publishesReceived++;
+        stats.publishesFastPath++;
+        stats.bytesReceived += payloadBytes;
+      },
+      stored: () => {
+        stats.publishesStored++;
+      },
+      retrying: (client, err, delayMs) => {
+        stats.appendRetries++;
+        this.options.onProblem?.('log append failed; publisher held', err.message);
+        this.options.logger.warn({ err, clientId: client.id, retryInMs: delayMs }, 'log append failed; holding the publisher until it succeeds');
+      },
+      failed: (client, err) => {
+        const error = err instanceof Error ? err : new Error(String(err));
+        this.count(stats.refused, 'log append failed');
+        this.options.onProblem?.('publish refused: log append failed', `client '${client.id}': ${error.message}`);
+        this.#refusals.add(error);
+        return error;
+      },
+    };
   }
 
   /**

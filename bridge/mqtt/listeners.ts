@@ -12,7 +12,7 @@ import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { listen } from '../net/listen.js';
 import type { ConnectionAdmission, Refusal } from './admission.js';
-import { guardConnection } from './frame-guard.js';
+import { guardConnection, type StreamIntake } from './frame-guard.js';
 
 export type Transport = 'tcp' | 'tls' | 'websocket';
 
@@ -21,6 +21,8 @@ export interface ListenerOptions {
   /** The largest Remaining Length a packet may announce. */
   maxRemainingLength: number;
   admission: ConnectionAdmission;
+  /** What takes packets off a connection before the broker parses them (the ingest fast path). */
+  intake?: (socket: Duplex) => StreamIntake;
   /** Hands an admitted, guarded connection to the broker. */
   accept: (stream: Duplex, transport: Transport, req?: IncomingMessage) => void;
   onRefused: (reason: Refusal, transport: Transport) => void;
@@ -110,7 +112,7 @@ export class MqttListeners {
       this.options.admission.release();
     });
     if ('setNoDelay' in socket) (socket as Socket).setNoDelay(true);
-    this.options.accept(guardConnection(socket, this.options.maxRemainingLength), transport, req);
+    this.options.accept(guardConnection(socket, this.options.maxRemainingLength, this.options.intake?.(socket)), transport, req);
   }
 
   /** Stops accepting, then closes every open connection. Idempotent. */

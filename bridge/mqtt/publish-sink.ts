@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { UnknownTopicError } from '../../broker/errors.js';
 import type { AppendInfo, IdempotenceKey, Log } from '../../broker/log/log.js';
-import type { RecordInput } from '../../broker/log/record-batch.js';
+import type { RecordHeader, RecordInput } from '../../broker/log/record-batch.js';
 import { KeylessSpreader, partitionForKey } from '../../broker/murmur2.js';
 import type { Route, TopicMapper } from './mapping.js';
 
@@ -26,10 +26,24 @@ export type StoreOutcome =
   | { kind: 'unmatched' }
   | { kind: 'refused'; reason: string; detail: string };
 
-interface Pending {
-  record: RecordInput;
-  stored: (offset: number, duplicate: boolean) => void;
-  failed: (err: unknown) => void;
+/** A record waiting for its batch, and who to tell how its append went. */
+export interface PendingRecord {
+  readonly record: RecordInput;
+  stored(offset: number, duplicate: boolean): void;
+  failed(err: unknown): void;
+}
+
+/**
+ * Where every publish on one MQTT topic by one client goes when it is a plain append (the fast
+ * path keeps one per connection): the log topic, the partition (-1: no key, spread per record),
+ * the key, and the stored headers by QoS (0 and 1; not retained).
+ */
+export interface StoreRoute {
+  topic: string;
+  partitions: number;
+  partition: number;
+  key: Buffer | null;
+  headers: readonly [readonly RecordHeader[], readonly RecordHeader[]];
 }
 
 type Routed = Exclude<Route, { refused: string; detail: string }>;
@@ -42,13 +56,24 @@ const QOS_BYTES = [Buffer.from('0'), Buffer.from('1'), Buffer.from('2')] as cons
 const TRUE = Buffer.from('true');
 const FALSE = Buffer.from('false');
 
+/** The headers every stored publish carries. */
+function mqttHeaders(topic: Buffer, qos: 0 | 1 | 2, retain: boolean, clientId: Buffer): RecordHeader[] {
+  return [
+    ['mqtt.topic', topic],
+    ['mqtt.qos', QOS_BYTES[qos]],
+    ['mqtt.retain', retain ? TRUE : FALSE],
+    ['mqtt.client_id', clientId],
+  ];
+}
+
 export class PublishSink {
   /** Records waiting for the flush at the end of this synchronous run, per log topic and partition. */
-  #pending = new Map<string, Map<number, Pending[]>>();
+  #pending = new Map<string, Map<number, PendingRecord[]>>();
   #pendingCount = 0;
   #checkScheduled = false;
   #flushAtTurnEnd = false;
   #creating = new Map<string, Promise<void>>();
+  #topicsCreated = 0;
   readonly #spreader = new KeylessSpreader();
   #lastClientId = '';
   #lastClientIdBytes = Buffer.alloc(0);
@@ -86,12 +111,7 @@ export class PublishSink {
       timestamp: Date.now(),
       key: route.key,
       value: publish.payload,
-      headers: [
-        ['mqtt.topic', Buffer.from(publish.topic)],
-        ['mqtt.qos', QOS_BYTES[publish.qos]],
-        ['mqtt.retain', publish.retain ? TRUE : FALSE],
-        ['mqtt.client_id', this.clientIdBytes(publish.clientId)],
-      ],
+      headers: mqttHeaders(Buffer.from(publish.topic), publish.qos, publish.retain, this.clientIdBytes(publish.clientId)),
     };
     const stored = (offset: number, duplicate: boolean): void => done(null, { kind: 'stored', topic: route.topic, partition, offset, duplicate });
     if (publish.idempotenceKey === undefined) {
@@ -100,6 +120,38 @@ export class PublishSink {
       // A keyed (QoS 2) append is its own batch: the key covers exactly that one record.
       this.log.append(route.topic, partition, [record], { idempotenceKey: publish.idempotenceKey }).then((info) => stored(info.baseOffset, info.duplicate), done);
     }
+  }
+
+  /**
+   * The route of plain appends (QoS 0 or 1, not retained) on `mqttTopic` by `clientId`, for the
+   * fast path to reuse; null when a publish there is not a plain append to an existing topic
+   * (unmatched, refused by the mapping, or a topic still to be created): store() handles those.
+   */
+  plainRoute(mqttTopic: string, clientId: string): StoreRoute | null {
+    const route = this.mapper.route(mqttTopic, clientId);
+    if (route === null || 'refused' in route) return null;
+    const partitions = this.partitionCount(route.topic);
+    if (partitions === null) return null;
+    const topic = Buffer.from(mqttTopic);
+    const client = Buffer.from(clientId);
+    return {
+      topic: route.topic,
+      partitions,
+      partition: route.key === null ? -1 : partitionForKey(route.key, partitions),
+      key: route.key,
+      headers: [mqttHeaders(topic, 0, false, client), mqttHeaders(topic, 1, false, client)],
+    };
+  }
+
+  /** Changes whenever plainRoute() may answer otherwise (a topic was created). */
+  get topicsVersion(): number {
+    return this.#topicsCreated;
+  }
+
+  /** Appends a record on a route from plainRoute(), in the batch of this event-loop turn. */
+  appendRouted(route: StoreRoute, pending: PendingRecord): void {
+    const partition = route.partition >= 0 ? route.partition : this.#spreader.next(route.topic, route.partitions);
+    this.enqueue(route.topic, partition, pending);
   }
 
   /** The client id's bytes, shared by all of that client's records (most clients publish a lot). */
@@ -130,6 +182,7 @@ export class PublishSink {
     let creating = this.#creating.get(topic);
     if (creating === undefined) {
       creating = this.log.createTopic(topic, this.newTopicPartitions).then(() => {
+        this.#topicsCreated++;
         this.logger.info({ topic, partitions: this.newTopicPartitions }, 'created log topic named by a mapping rule');
       });
       this.#creating.set(topic, creating);
@@ -139,7 +192,7 @@ export class PublishSink {
     return this.log.partitionCount(topic);
   }
 
-  private enqueue(topic: string, partition: number, pending: Pending): void {
+  private enqueue(topic: string, partition: number, pending: PendingRecord): void {
     let byPartition = this.#pending.get(topic);
     if (byPartition === undefined) this.#pending.set(topic, (byPartition = new Map()));
     let list = byPartition.get(partition);

@@ -84,6 +84,7 @@ export class SqlitePersistence {
   readonly #sql;
   #broker: { id: string } | undefined;
   #destroyed = false;
+  #subscriptionsVersion = 0;
 
   constructor(private readonly options: SqlitePersistenceOptions) {
     try {
@@ -183,6 +184,7 @@ export class SqlitePersistence {
     );
     const stored = this.#subscriptions.get(client.id);
     if (stored === undefined) return;
+    this.#subscriptionsVersion++;
     for (const topic of topics) {
       const sub = stored.get(topic);
       if (sub === undefined) continue;
@@ -205,9 +207,20 @@ export class SqlitePersistence {
     return this.#trie.subscriptionsCount === 0 ? [] : this.#trie.match(topic);
   }
 
+  /** Whether a persistent session's QoS > 0 subscription matches `topic` (so a publish there is queued for it while offline). */
+  hasSubscriber(topic: string): boolean {
+    return this.#trie.subscriptionsCount > 0 && this.#trie.match(topic).length > 0;
+  }
+
+  /** Changes whenever hasSubscriber() may answer otherwise. */
+  get subscriptionsVersion(): number {
+    return this.#subscriptionsVersion;
+  }
+
   async cleanSubscriptions(client: ClientRef): Promise<void> {
     const stored = this.#subscriptions.get(client.id);
     if (stored === undefined) return;
+    this.#subscriptionsVersion++;
     this.write(() => this.#sql.delSubs.run(client.id));
     for (const [topic, sub] of stored) if (sub.qos > 0) this.#trie.remove(topic, { clientId: client.id, topic });
     this.#subscriptions.delete(client.id);
@@ -315,6 +328,7 @@ export class SqlitePersistence {
     let stored = this.#subscriptions.get(clientId);
     if (stored === undefined) this.#subscriptions.set(clientId, (stored = new Map()));
     const previous = stored.get(topic);
+    this.#subscriptionsVersion++;
     if (options.qos > 0) {
       this.#trie.add(topic, { clientId, topic, qos: options.qos, rh: options.rh, rap: options.rap, nl: options.nl } as TrieEntry);
     } else if (previous !== undefined && previous.qos > 0) {

@@ -1,0 +1,255 @@
+// The ingest fast path. Most of what a gateway receives is QoS 0 and 1 telemetry on topics nobody
+// subscribes to: for those, aedes's work per publish (parsing into packet objects, the hook
+// chain, its message emitter, writing each PUBACK in pieces) is most of the cost, more than storing
+// the message (bench:ingest). So each connection's bytes pass through here before aedes parses
+// them: whole PUBLISH packets that only go to the log are taken off the stream, appended in the
+// batch of this event-loop turn, and acknowledged from here once durable. Everything else (CONNECT,
+// SUBSCRIBE, QoS 2, retained messages, topics with a subscriber, anything refused or odd) goes to
+// aedes unchanged, and so does every packet after it in the same read, so that the turns taken in
+// the connection's AckQueue follow arrival order [MQTT-4.6.0-2].
+//
+// A publish taken here is acknowledged on the same terms as through aedes: only once its append is
+// durable; a log that cannot keep up (or a full disk) stops the reading of the socket.
+import { isUtf8 } from 'node:buffer';
+import type { Duplex } from 'node:stream';
+import type { Client } from 'aedes';
+import { TributaryError } from '../../broker/errors.js';
+import type { RecordInput } from '../../broker/log/record-batch.js';
+import { AckQueue, type AckTurn } from './ack-queue.js';
+import { bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
+import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
+
+/** What the fast path needs of the front end. */
+export interface FastPathContext {
+  readonly sink: PublishSink;
+  readonly maxRemainingLength: number;
+  readonly maxPayload: number;
+  /**
+   * The route of plain appends by `client` on `topic`, or null to leave such publishes to aedes
+   * (a subscriber, a limit, the ACL, the mapping). Cached per connection until `routesVersion`
+   * changes.
+   */
+  route(client: Client, topic: string): StoreRoute | null;
+  readonly routesVersion: number;
+  /** Shutting down: failed appends are not retried. */
+  readonly closing: boolean;
+  received(payloadBytes: number): void;
+  stored(): void;
+  /** An append failed for a passing reason; it is retried in `delayMs`. */
+  retrying(client: Client, err: Error, delayMs: number): void;
+  /** An append failed for good; returns the error to close the connection with. */
+  failed(client: Client, err: unknown): Error;
+}
+
+/** Payload bytes in flight on one connection above which its socket is not read. */
+export const HOLD_BYTES = 256 * 1024;
+export const RETRY_FIRST_MS = 100;
+export const RETRY_MAX_MS = 5000;
+
+const PUBLISH = 3;
+const QOS_MASK = 0x06;
+const RETAIN = 0x01;
+const DUP = 0x08;
+
+/** aedes's Client fields read here (set by its CONNECT handler). */
+interface AedesClient extends Client {
+  version: number;
+  _keepaliveInterval: number;
+  _keepaliveTimer: NodeJS.Timeout | null;
+}
+
+/** The last route looked up, by the topic's bytes. */
+interface CachedRoute {
+  topic: Buffer;
+  version: number;
+  route: StoreRoute | null;
+}
+
+/** A publish taken by the fast path, waiting for its append. */
+class FastPublish implements PendingRecord {
+  constructor(
+    readonly record: RecordInput,
+    readonly route: StoreRoute,
+    readonly turn: AckTurn | null,
+    readonly bytes: number,
+    private readonly path: FastPath,
+  ) {}
+
+  stored(): void {
+    this.path.stored(this);
+  }
+
+  failed(err: unknown): void {
+    this.path.failed(this, err);
+  }
+}
+
+export class FastPath implements StreamIntake {
+  /** The connection's acknowledgements, shared with the publishes aedes handles. */
+  readonly acks: AckQueue;
+  #started = false;
+  /** A packet split across reads: its first part, until the rest arrives. */
+  #partial: Buffer | null = null;
+  #cache: CachedRoute | null = null;
+  #inFlightBytes = 0;
+  /** PUBACKs wait in the socket's buffer (the client does not read): stop reading until it drains. */
+  #blocked = false;
+  /** A read was refused: aedes is to be told when reading may go on. */
+  #refused = false;
+  #retries: FastPublish[] = [];
+  #retryTimer: NodeJS.Timeout | null = null;
+  #retryDelay = RETRY_FIRST_MS;
+
+  constructor(
+    private readonly socket: Duplex,
+    private readonly context: FastPathContext,
+  ) {
+    this.acks = new AckQueue((pubacks) => this.#writePubacks(pubacks));
+  }
+
+  refuseRead(): boolean {
+    if (!this.#full()) return false;
+    this.#refused = true;
+    return true;
+  }
+
+  #full(): boolean {
+    return this.#inFlightBytes >= HOLD_BYTES || this.#blocked;
+  }
+
+  /** From the first read after aedes has accepted the connection on; never again off (a packet may be split). */
+  active(): boolean {
+    if (this.#started) return true;
+    const client = this.#client();
+    // MQTT 3.1 and 3.1.1 only: a version 5 PUBLISH carries properties.
+    this.#started = client !== null && client.connected && !client.closed && (client.version === 3 || client.version === 4);
+    return this.#started;
+  }
+
+  take(chunk: Buffer): Buffer | null {
+    let data = chunk;
+    if (this.#partial !== null) {
+      data = Buffer.concat([this.#partial, chunk]);
+      this.#partial = null;
+    }
+    const client = this.#client()!;
+    const now = Date.now();
+    let at = 0;
+    let aedesFrom = -1;
+    while (at < data.length) {
+      const length = packetLength(data, at, this.context.maxRemainingLength);
+      if (length < 0) break;
+      if (aedesFrom < 0 && !this.#takePublish(client, data, at, length, now)) aedesFrom = at;
+      at += length;
+    }
+    // A copy: the rest of the read need not stay in memory for a few bytes.
+    if (at < data.length) this.#partial = Buffer.from(data.subarray(at));
+    // aedes refreshes its keep-alive timer on every packet it handles; these it does not see.
+    if (client._keepaliveInterval > 0) client._keepaliveTimer?.refresh();
+    return aedesFrom < 0 ? null : data.subarray(aedesFrom, at);
+  }
+
+  /** Takes the whole packet at `at` if it is a publish that only goes to the log. */
+  #takePublish(client: AedesClient, data: Buffer, at: number, length: number, now: number): boolean {
+    const flags = data[at]!;
+    if (flags >> 4 !== PUBLISH || client.closed) return false;
+    const qos = (flags & QOS_MASK) >> 1;
+    if (qos > 1 || flags & RETAIN || (qos === 0 && flags & DUP)) return false;
+    const end = at + length;
+    const topicStart = bodyStart(data, at) + 2;
+    if (topicStart > end) return false;
+    const topicEnd = topicStart + ((data[topicStart - 2]! << 8) | data[topicStart - 1]!);
+    const payloadStart = topicEnd + qos * 2;
+    if (payloadStart > end) return false;
+    const messageId = qos === 1 ? (data[topicEnd]! << 8) | data[topicEnd + 1]! : 0;
+    if (qos === 1 && messageId === 0) return false; // [MQTT-2.3.1-1]
+    if (end - payloadStart > this.context.maxPayload) return false;
+    const route = this.#route(client, data, topicStart, topicEnd);
+    if (route === null) return false;
+
+    const value = data.subarray(payloadStart, end);
+    const record: RecordInput = { timestamp: now, key: route.key, value, headers: route.headers[qos as 0 | 1] };
+    const publish = new FastPublish(record, route, qos === 1 ? this.acks.puback(messageId) : null, length, this);
+    this.#inFlightBytes += length;
+    this.context.received(value.length);
+    this.context.sink.appendRouted(route, publish);
+    return true;
+  }
+
+  #route(client: AedesClient, data: Buffer, start: number, end: number): StoreRoute | null {
+    const cached = this.#cache;
+    const version = this.context.routesVersion;
+    if (cached !== null && cached.version === version && cached.topic.length === end - start && data.compare(cached.topic, 0, cached.topic.length, start, end) === 0) {
+      return cached.route;
+    }
+    const bytes = data.subarray(start, end);
+    // [MQTT-1.5.3-1/2] a topic is valid UTF-8 without U+0000: anything else is aedes's to refuse.
+    const route = bytes.length > 0 && isUtf8(bytes) && !bytes.includes(0) ? this.context.route(client, bytes.toString('utf8')) : null;
+    this.#cache = { topic: Buffer.from(bytes), version, route };
+    return route;
+  }
+
+  /** The append of `publish` is durable. */
+  stored(publish: FastPublish): void {
+    this.#retryDelay = RETRY_FIRST_MS;
+    this.#settled(publish);
+    this.context.stored();
+    publish.turn?.done();
+  }
+
+  /** The append of `publish` failed: retried while the failure may pass, else the connection ends. */
+  failed(publish: FastPublish, err: unknown): void {
+    const client = this.#client();
+    if (client === null || client.closed || this.socket.destroyed) return this.#settled(publish);
+    if (err instanceof TributaryError && err.retriable && !this.context.closing) {
+      this.#retries.push(publish);
+      if (this.#retryTimer === null) {
+        const delay = this.#retryDelay;
+        this.#retryDelay = Math.min(delay * 2, RETRY_MAX_MS);
+        this.context.retrying(client, err, delay);
+        this.#retryTimer = setTimeout(() => this.#retry(), delay * (0.5 + Math.random() / 2));
+      }
+      return;
+    }
+    this.#settled(publish);
+    this.socket.destroy(this.context.failed(client, err));
+  }
+
+  #retry(): void {
+    this.#retryTimer = null;
+    const retries = this.#retries;
+    this.#retries = [];
+    for (const publish of retries) {
+      if (this.socket.destroyed) this.#settled(publish);
+      else this.context.sink.appendRouted(publish.route, publish);
+    }
+  }
+
+  #settled(publish: FastPublish): void {
+    this.#inFlightBytes -= publish.bytes;
+    this.#resumeIfHeld();
+  }
+
+  #writePubacks(pubacks: Buffer): void {
+    if (this.socket.destroyed) return;
+    if (this.socket.write(pubacks) || this.#blocked) return;
+    this.#blocked = true;
+    this.socket.once('drain', () => {
+      this.#blocked = false;
+      this.#resumeIfHeld();
+    });
+  }
+
+  /** A read was refused; once below the limits, aedes is told to read again. */
+  #resumeIfHeld(): void {
+    if (!this.#refused || this.#full()) return;
+    this.#refused = false;
+    queueMicrotask(() => {
+      if (!this.socket.destroyed) this.socket.emit('readable');
+    });
+  }
+
+  #client(): AedesClient | null {
+    return ((this.socket as Duplex & { client?: AedesClient }).client ?? null);
+  }
+}

@@ -1,0 +1,157 @@
+// The ingest fast path on real sockets: publishes that only go to the log are taken before aedes
+// parses them, and nothing a client can see changes: PUBACK order, what is stored, keep-alive,
+// delivery to subscribers (live and offline), and what aedes refuses.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { test } from 'node:test';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { connect, startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
+import { RawMqtt } from '../../helpers/raw-mqtt.js';
+import { waitFor } from '../../helpers/wait-for.js';
+
+const publish = (topic: string, id: number, options: { qos?: 0 | 1 | 2; retain?: boolean; payload?: Buffer } = {}): Packet => ({
+  cmd: 'publish',
+  topic,
+  payload: options.payload ?? Buffer.from(`m${id}`),
+  qos: options.qos ?? 1,
+  messageId: id,
+  dup: false,
+  retain: options.retain ?? false,
+});
+
+const values = (node: TestNode['node'], topic = 'mqtt', partitions = 1): string[] =>
+  Array.from({ length: partitions }, (_, p) => node.log.read(topic, p, 0, { maxRecords: 100_000 }).records.map((r) => r.value!.toString())).flat();
+
+const pubackIds = (raw: RawMqtt): number[] => raw.received.filter((p) => p.cmd === 'puback').map((p) => (p as { messageId: number }).messageId);
+
+async function openConnected(t: Parameters<typeof startTestNode>[0], node: TestNode['node'], clientId: string, keepalive = 60): Promise<RawMqtt> {
+  const raw = await RawMqtt.open(node.mqtt.ports.tcp);
+  t.after(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive });
+  await raw.next('connack');
+  return raw;
+}
+
+test('a stream cut at every size, packets split across reads, is stored whole and acknowledged in order by the fast path', async (t) => {
+  const { node } = await startTestNode(t);
+  const ids = Array.from({ length: 120 }, (_, i) => i + 1);
+  // Payloads of many sizes, so that packet boundaries fall everywhere in the pieces.
+  const stream = Buffer.concat(ids.map((id) => mqttPacket.generate(publish('plant/line-1/press', id, { payload: Buffer.from(`m${id}:${'x'.repeat(id * 7)}`) }))));
+  const raw = await openConnected(t, node, 'cutter');
+  let offset = 0;
+  for (const size of [1, 2, 3, 5, 7, 11, 64, 300, 1000]) {
+    for (let k = 0; k < 8 && offset < stream.length; k++) {
+      raw.socket.write(stream.subarray(offset, offset + size));
+      offset += size;
+      await new Promise((resolve) => setTimeout(resolve, 2)); // separate reads
+    }
+  }
+  raw.socket.write(stream.subarray(offset));
+  await waitFor(() => pubackIds(raw).length === ids.length, 'every PUBACK');
+  assert.deepEqual(pubackIds(raw), ids);
+  assert.deepEqual(values(node), ids.map((id) => `m${id}:${'x'.repeat(id * 7)}`));
+  assert.equal(node.mqtt.stats.publishesFastPath, ids.length, 'all taken by the fast path');
+});
+
+test('what the fast path leaves to aedes (retained, QoS 2, PINGREQ) mid-stream keeps every PUBACK in arrival order', async (t) => {
+  const { node } = await startTestNode(t, { topics: [{ name: 'mqtt', partitions: 3 }] });
+  const raw = await openConnected(t, node, 'mixed');
+  const packets: Packet[] = [];
+  const acked: number[] = [];
+  for (let id = 1; id <= 200; id++) {
+    if (id % 50 === 10) packets.push({ cmd: 'pingreq' });
+    if (id % 40 === 7) packets.push(publish(`mixed/${id % 5}`, id, { retain: true }));
+    else if (id % 40 === 23) packets.push(publish(`mixed/${id % 5}`, id, { qos: 2 }));
+    else packets.push(publish(`mixed/${id % 5}`, id, { qos: id % 9 === 0 ? 0 : 1 }));
+    if (id % 40 !== 23 && id % 9 !== 0) acked.push(id);
+  }
+  raw.send(...packets.slice(0, 100));
+  raw.send(...packets.slice(100));
+  await waitFor(() => pubackIds(raw).length === acked.length, 'every PUBACK');
+  assert.deepEqual(pubackIds(raw), acked, 'PUBACKs in the order the PUBLISHes came [MQTT-4.6.0-2]');
+  assert.equal(raw.received.filter((p) => p.cmd === 'pingresp').length, 4);
+  assert.equal(raw.received.filter((p) => p.cmd === 'pubrec').length, 5);
+  const stored = values(node, 'mqtt', 3).map((v) => Number(v.slice(1)));
+  assert.deepEqual(stored.sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i + 1), 'each stored once');
+  assert.ok(node.mqtt.stats.publishesFastPath > 0 && node.mqtt.stats.publishesFastPath < 200, `${node.mqtt.stats.publishesFastPath} taken by the fast path`);
+});
+
+test('a subscriber gets what is published after its SUBACK, online or offline; without one the fast path takes over again', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const raw = await openConnected(t, node, 'publisher');
+  let id = 0;
+  const publishOne = async (topic: string): Promise<void> => {
+    raw.send(publish(topic, ++id));
+    await raw.next('puback', id);
+  };
+  await publishOne('hall/1/temp');
+  assert.equal(node.mqtt.stats.publishesFastPath, 1);
+
+  const seen: string[] = [];
+  const onMessage = (topic: string, payload: Buffer): number => seen.push(`${topic} ${payload.toString()}`);
+  // A clean session: its subscription lives only while it is connected.
+  const live = await connect(t, url, { clientId: 'live-watcher', clean: true }, onMessage);
+  await live.subscribeAsync('hall/+/temp', { qos: 0 });
+  await publishOne('hall/1/temp');
+  await publishOne('hall/2/other'); // nobody listens there
+  await waitFor(() => seen.length === 1, 'the live delivery');
+  assert.deepEqual(seen, ['hall/1/temp m2']);
+  await live.endAsync();
+
+  const subscriber = await connect(t, url, { clientId: 'watcher', clean: false }, onMessage);
+  await subscriber.subscribeAsync('hall/+/temp', { qos: 1 });
+  // Offline, the persistent session's subscription still wants the messages.
+  await subscriber.endAsync();
+  await publishOne('hall/3/temp');
+  const back = await connect(t, url, { clientId: 'watcher', clean: false }, onMessage);
+  await waitFor(() => seen.length === 2, 'the queued delivery');
+  assert.equal(seen[1], 'hall/3/temp m4');
+
+  await back.unsubscribeAsync('hall/+/temp');
+  const before = node.mqtt.stats.publishesFastPath;
+  await publishOne('hall/1/temp');
+  await waitFor(() => node.mqtt.stats.publishesFastPath === before + 1, 'the fast path again');
+  assert.deepEqual(values(node), ['m1', 'm2', 'm3', 'm4', 'm5'], 'every publish stored, whichever path took it');
+});
+
+test('keep-alive: a client that only publishes through the fast path stays connected past 1.5x its keep-alive', async (t) => {
+  const { node } = await startTestNode(t);
+  const raw = await openConnected(t, node, 'chatty', 1);
+  let closed = false;
+  void raw.closed.then(() => (closed = true));
+  for (let id = 1; id <= 12; id++) {
+    raw.send(publish('chatty/rate', id, { qos: 0 }));
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  assert.equal(closed, false, 'not disconnected for silence');
+  assert.equal(node.mqtt.stats.publishesFastPath, 12);
+  // And the timer still runs: silence ends the connection [MQTT-3.1.2-24].
+  await raw.closed;
+});
+
+test('an MQTT 3.1 client (MQIsdp) publishes through the fast path too', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const client = await connect(t, url, { clientId: 'old-firmware', protocolId: 'MQIsdp', protocolVersion: 3 });
+  await client.publishAsync('legacy/topic', 'three', { qos: 1 });
+  assert.deepEqual(values(node), ['three']);
+  assert.equal(node.mqtt.stats.publishesFastPath, 1);
+});
+
+test('mutated PUBLISH packets after CONNACK: no crash, nothing stored that was not acknowledged, a good client unaffected', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const good = await connect(t, url, { clientId: 'steady' });
+  let seed = 7;
+  const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+  const template = Buffer.concat([1, 2, 3].map((id) => mqttPacket.generate(publish('fuzz/a/b', id, { payload: Buffer.from('payload-bytes') }))));
+  for (let round = 0; round < 300; round++) {
+    const raw = await openConnected(t, node, `fuzz-${round}`);
+    const bytes = Buffer.from(template);
+    for (let k = 0, flips = 1 + rand(4); k < flips; k++) bytes[rand(bytes.length)] = rand(256);
+    raw.socket.write(round % 3 === 0 ? Buffer.concat([bytes, randomBytes(rand(40))]) : bytes);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    raw.destroy();
+  }
+  await good.publishAsync('steady/ok', 'still here', { qos: 1 });
+  assert.ok(values(node).includes('still here'));
+  await waitFor(() => node.mqtt.connectedClients === 1, 'every fuzzing connection gone');
+});

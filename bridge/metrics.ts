@@ -180,6 +180,7 @@ export class Metrics {
       });
     };
     counter('tributary_mqtt_publishes_received_total', 'PUBLISH packets received (and wills)', (s) => s.publishesReceived);
+    counter('tributary_mqtt_publishes_fast_path_total', 'Of the publishes received, those the ingest fast path took (QoS 0/1 with no subscriber: see docs/mqtt.md)', (s) => s.publishesFastPath);
     counter('tributary_mqtt_received_bytes_total', 'Payload bytes of the publishes received', (s) => s.bytesReceived);
     new Counter({
       name: 'tributary_mqtt_publishes_acknowledged_total',

@@ -18,6 +18,7 @@ export interface Overview {
     publishesReceived: number;
     bytesReceived: number;
     publishesStored: number;
+    publishesFastPath: number;
     refused: number;
     connectionsRefused: number;
   };
@@ -52,6 +53,7 @@ export function buildOverview(sources: OverviewSources): Overview {
       publishesReceived: stats.publishesReceived,
       bytesReceived: stats.bytesReceived,
       publishesStored: stats.publishesStored,
+      publishesFastPath: stats.publishesFastPath,
       refused: sum(stats.refused),
       connectionsRefused: sum(stats.connectionsRefused),
     },

@@ -29,6 +29,7 @@ test('/metrics counts publishes, refusals, bytes, appends, group commits, partit
   let text = await scrape(port);
   assert.equal(sample(text, 'tributary_mqtt_connections'), 1);
   assert.equal(sample(text, 'tributary_mqtt_publishes_received_total'), 30);
+  assert.equal(sample(text, 'tributary_mqtt_publishes_fast_path_total'), 30, 'no subscriber: all taken by the fast path');
   assert.equal(sample(text, 'tributary_mqtt_received_bytes_total'), 30 * 40);
   assert.equal(sample(text, 'tributary_mqtt_publishes_acknowledged_total{outcome="stored"}'), 30);
   assert.equal(sample(text, 'tributary_log_appended_records_total'), 30);
@@ -49,6 +50,7 @@ test('/metrics counts publishes, refusals, bytes, appends, group commits, partit
   text = await scrape(port);
   assert.equal(sample(text, 'tributary_mqtt_publishes_refused_total{reason="payload too large"}'), 1);
   assert.equal(sample(text, 'tributary_mqtt_publishes_received_total'), 31);
+  assert.equal(sample(text, 'tributary_mqtt_publishes_fast_path_total'), 30, 'a refused publish is left to aedes');
 
   // Retention: everything is older than 7 days a month from now.
   await node.log.enforceRetention(Date.now() + 30 * 86_400_000);
@@ -66,6 +68,7 @@ test('/api/overview reports the same counts and the refusal among recent errors'
   const overview = (await (await fetch(`http://127.0.0.1:${node.http.port}/api/overview`)).json()) as Overview;
   assert.equal(overview.mqtt.publishesReceived, 2);
   assert.equal(overview.mqtt.publishesStored, 1);
+  assert.equal(overview.mqtt.publishesFastPath, 1);
   assert.equal(overview.mqtt.refused, 1);
   assert.equal(overview.ready, true);
   assert.equal(overview.upstream, null);

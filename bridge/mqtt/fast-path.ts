@@ -16,7 +16,7 @@ import type { Client } from 'aedes';
 import { TributaryError } from '../../broker/errors.js';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
-import { bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
+import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
 /** What the fast path needs of the front end. */
@@ -88,8 +88,11 @@ export class FastPath implements StreamIntake {
   /** The connection's acknowledgements, shared with the publishes aedes handles. */
   readonly acks: AckQueue;
   #started = false;
-  /** A packet split across reads: its first part, until the rest arrives. */
-  #partial: Buffer | null = null;
+  /** A packet split across reads: its parts so far, until the rest arrives. */
+  #partial: Buffer[] = [];
+  #partialBytes = 0;
+  /** The split packet's whole length, once its fixed header has arrived (else -1). */
+  #partialLength = -1;
   #cache: CachedRoute | null = null;
   #inFlightBytes = 0;
   /** PUBACKs wait in the socket's buffer (the client does not read): stop reading until it drains. */
@@ -127,11 +130,8 @@ export class FastPath implements StreamIntake {
   }
 
   take(chunk: Buffer): Buffer | null {
-    let data = chunk;
-    if (this.#partial !== null) {
-      data = Buffer.concat([this.#partial, chunk]);
-      this.#partial = null;
-    }
+    const data = this.#joinPartial(chunk);
+    if (data === null) return null;
     const client = this.#client()!;
     const now = Date.now();
     let at = 0;
@@ -142,11 +142,33 @@ export class FastPath implements StreamIntake {
       if (aedesFrom < 0 && !this.#takePublish(client, data, at, length, now)) aedesFrom = at;
       at += length;
     }
-    // A copy: the rest of the read need not stay in memory for a few bytes.
-    if (at < data.length) this.#partial = Buffer.from(data.subarray(at));
+    if (at < data.length) this.#keepPartial(data, at);
     // aedes refreshes its keep-alive timer on every packet it handles; these it does not see.
     if (client._keepaliveInterval > 0) client._keepaliveTimer?.refresh();
     return aedesFrom < 0 ? null : data.subarray(aedesFrom, at);
+  }
+
+  /** `chunk` after the first part of a split packet, or null while that packet is still incomplete. */
+  #joinPartial(chunk: Buffer): Buffer | null {
+    if (this.#partial.length === 0) return chunk;
+    this.#partial.push(chunk);
+    this.#partialBytes += chunk.length;
+    // A large packet arrives in many reads: they are joined once, when it is whole.
+    if (this.#partialLength >= 0 && this.#partialBytes < this.#partialLength) return null;
+    const data = Buffer.concat(this.#partial, this.#partialBytes);
+    this.#partial = [];
+    this.#partialBytes = 0;
+    this.#partialLength = -1;
+    return data;
+  }
+
+  #keepPartial(data: Buffer, at: number): void {
+    // A copy: the rest of the read need not stay in memory for a few bytes.
+    const rest = Buffer.from(data.subarray(at));
+    this.#partial = [rest];
+    this.#partialBytes = rest.length;
+    // -1 while even the fixed header is cut.
+    this.#partialLength = announcedLength(rest, 0, this.context.maxRemainingLength);
   }
 
   /** Takes the whole packet at `at` if it is a publish that only goes to the log. */
@@ -207,7 +229,8 @@ export class FastPath implements StreamIntake {
         const delay = this.#retryDelay;
         this.#retryDelay = Math.min(delay * 2, RETRY_MAX_MS);
         this.context.retrying(client, err, delay);
-        this.#retryTimer = setTimeout(() => this.#retry(), delay * (0.5 + Math.random() / 2));
+        // Unreferenced: a held publisher must not keep a stopping process alive.
+        this.#retryTimer = setTimeout(() => this.#retry(), delay * (0.5 + Math.random() / 2)).unref();
       }
       return;
     }

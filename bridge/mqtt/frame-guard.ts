@@ -74,10 +74,11 @@ export class FrameScanner {
 }
 
 /**
- * The whole length (fixed header + body) of the packet starting at `at`, or -1 when `data` ends
- * before it does. Throws as the scanner does on a malformed or oversized Remaining Length.
+ * The whole length (fixed header + body) the packet starting at `at` announces, or -1 when `data`
+ * ends inside its fixed header. Throws as the scanner does on a malformed or oversized Remaining
+ * Length.
  */
-export function packetLength(data: Uint8Array, at: number, maxRemainingLength: number): number {
+export function announcedLength(data: Uint8Array, at: number, maxRemainingLength: number): number {
   let length = 0;
   let multiplier = 1;
   for (let i = at + 1; i < at + 5; i++) {
@@ -87,10 +88,15 @@ export function packetLength(data: Uint8Array, at: number, maxRemainingLength: n
     multiplier *= 128;
     if (byte & 0x80) continue;
     if (length > maxRemainingLength) throw new PacketTooLargeError(length, maxRemainingLength);
-    const total = i + 1 - at + length;
-    return at + total <= data.length ? total : -1;
+    return i + 1 - at + length;
   }
   throw new MalformedLengthError();
+}
+
+/** The whole length of the packet starting at `at`, or -1 when `data` ends before it does. */
+export function packetLength(data: Uint8Array, at: number, maxRemainingLength: number): number {
+  const length = announcedLength(data, at, maxRemainingLength);
+  return length >= 0 && at + length <= data.length ? length : -1;
 }
 
 /** Where the body of the packet at `at` starts (after its type byte and Remaining Length); the packet is whole. */

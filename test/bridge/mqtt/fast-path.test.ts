@@ -53,6 +53,25 @@ test('a stream cut at every size, packets split across reads, is stored whole an
   assert.equal(node.mqtt.stats.publishesFastPath, ids.length, 'all taken by the fast path');
 });
 
+test('a large publish arriving in many reads is joined once and stored whole', async (t) => {
+  const { node } = await startTestNode(t);
+  const raw = await openConnected(t, node, 'big-sender');
+  const big = Buffer.alloc(300_000, 'b');
+  big.write('start', 0);
+  big.write('end', big.length - 3);
+  const stream = Buffer.concat([mqttPacket.generate(publish('plant/big', 1, { payload: big })), mqttPacket.generate(publish('plant/big', 2))]);
+  for (let offset = 0; offset < stream.length; offset += 4096) {
+    raw.socket.write(stream.subarray(offset, offset + 4096));
+    if (offset % (16 * 4096) === 0) await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  await waitFor(() => pubackIds(raw).length === 2, 'both PUBACKs');
+  assert.deepEqual(pubackIds(raw), [1, 2]);
+  const stored = node.log.read('mqtt', 0, 0).records.map((r) => r.value!);
+  assert.equal(stored.length, 2);
+  assert.ok(stored[0]!.equals(big), 'the large payload unchanged');
+  assert.equal(node.mqtt.stats.publishesFastPath, 2);
+});
+
 test('what the fast path leaves to aedes (retained, QoS 2, PINGREQ) mid-stream keeps every PUBACK in arrival order', async (t) => {
   const { node } = await startTestNode(t, { topics: [{ name: 'mqtt', partitions: 3 }] });
   const raw = await openConnected(t, node, 'mixed');

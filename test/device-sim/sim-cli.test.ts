@@ -265,6 +265,8 @@ test('QoS 0: sent, not acknowledged; at --rate max it is paced by the socket and
   const flood = await simJson(['--url', url, '--qos', '0', '--devices', '2', '--rate', 'max', '--window', '10', '--duration', '500ms']);
   assert.ok(flood.sent > summary.sent, 'a closed loop on socket writes');
   assert.equal(flood.failed, 0);
+  // The broker stops reading rather than dropping: even the flood is stored whole.
+  await waitFor(() => storedRecords(node.log).length === summary.sent + flood.sent, 'every QoS 0 message of the flood stored');
 });
 
 test('a server that is not an MQTT broker: one line, exit 1', async (t) => {

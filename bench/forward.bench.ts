@@ -30,6 +30,7 @@ import { kafkaBaseOptions } from '../bridge/upstream/kafka-options.js';
 import { transactionalId } from '../bridge/upstream/transactional-sink.js';
 import { MessageBuilder, upstreamSize } from '../bridge/upstream/upstream-record.js';
 import { runRawPublisher } from '../device-sim/raw-publisher.js';
+import { median, percentile } from './figures.js';
 import { freePort, waitForPort } from './processes.js';
 
 const run = promisify(execFile);
@@ -178,13 +179,7 @@ async function latency(bootstrap: string, dir: string, mode: 'exactly-once' | 'a
   kcat.kill();
   tributary.kill('SIGTERM');
   await new Promise((r) => tributary.on('close', r));
-  const at = (values: number[], q: number): number => values.sort((a, b) => a - b)[Math.min(values.length - 1, Math.floor(q * values.length))] ?? NaN;
-  return { p50: at(latencies, 0.5), p99: at(latencies, 0.99), warmupP99: at(warmup, 0.99), count: latencies.length + warmup.length, sent: result.acked };
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), warmupP99: percentile(warmup, 0.99), count: latencies.length + warmup.length, sent: result.acked };
 }
 
 async function main(): Promise<void> {

@@ -15,6 +15,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawPublisher, type RawPublisherResult } from '../device-sim/raw-publisher.js';
 import { cpuSeconds, freePort, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
+import { median } from './figures.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -71,7 +72,6 @@ async function drive(broker: Broker, rate?: number): Promise<RawPublisherResult 
   return { ...result, brokerCpu: (cpuSeconds(broker.process) - before) / result.seconds };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 async function main(): Promise<void> {
   const base = resolve(process.env.BENCH_DIR ?? '.bench-data');

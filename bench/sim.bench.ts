@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimSummary } from '../device-sim/stats.js';
 import { cpuSeconds, startMosquitto } from './processes.js';
+import { median } from './figures.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -64,7 +65,6 @@ async function measure(mode: Mode, broker: { port: number; process: import('node
   };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 function table(rows: string[][]): void {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));

@@ -95,6 +95,14 @@ test('replay --to-mqtt republishes every record on its original topic under the 
   // QoS 1 acknowledged by the broker; the subscriber may still be printing the last ones.
   await waitFor(() => sub.messages.length >= 1000, 'mosquitto_sub to receive 1000 messages');
   assert.deepEqual(sub.messages.map((m) => `${m.topic} ${m.hex}`).sort(), expected(2, 500, 'replayed/'));
+  // Per MQTT topic (one publisher, QoS 1) messages arrive in log order.
+  for (let p = 0; p < 2; p++) {
+    for (let s = 0; s < 5; s++) {
+      const topic = `replayed/site/${p}/sensor-${s}`;
+      const inLogOrder = Array.from({ length: 100 }, (_, k) => payload(p, s + 5 * k).toString('hex'));
+      assert.deepEqual(sub.messages.filter((m) => m.topic === topic).map((m) => m.hex), inLogOrder, `${topic} in log order`);
+    }
+  }
 });
 
 test('over HTTP with QoS 2 and no prefix: the original topics; --rate and --speed hold the pace', async (t) => {

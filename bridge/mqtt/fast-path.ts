@@ -42,7 +42,7 @@ export interface FastPathContext {
 }
 
 /** Payload bytes in flight on one connection above which its socket is not read. */
-export const HOLD_BYTES = 256 * 1024;
+export const HOLD_BYTES = 64 * 1024;
 export const RETRY_FIRST_MS = 100;
 export const RETRY_MAX_MS = 5000;
 

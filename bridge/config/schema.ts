@@ -228,6 +228,8 @@ export const configSchema = z.strictObject({
       mapping: mapping.prefault({}),
       limits: limits.prefault({}),
       auth: auth.prefault({}),
+      /** QoS 0/1 publishes that only go to the log skip aedes's per-message work (docs/mqtt.md). */
+      fastPath: z.boolean().default(true),
     })
     .prefault({}),
   http: z

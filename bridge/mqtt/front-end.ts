@@ -50,6 +50,9 @@ export interface FrontEndStats {
   appendRetries: number;
 }
 
+/** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
+const AEDES_MAX_TOPIC_LEVELS = 100;
+
 /** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
 const producerOf = (clientId: string): string => `mqtt:${clientId}`;
 
@@ -134,11 +137,15 @@ export class MqttFrontEnd {
         // Anything announcing more is refused unread.
         maxRemainingLength: fastPath.maxRemainingLength,
         admission,
-        intake: (socket) => {
-          const intake = new FastPath(socket, fastPath);
-          frontEnd.#fastPaths.set(socket, intake);
-          return intake;
-        },
+        ...(config.fastPath
+          ? {
+              intake: (socket: Duplex) => {
+                const intake = new FastPath(socket, fastPath);
+                frontEnd.#fastPaths.set(socket, intake);
+                return intake;
+              },
+            }
+          : {}),
         accept: (stream, _transport, req) => aedes.handle(stream, req),
         onRefused: (reason) => frontEnd.count(frontEnd.stats.connectionsRefused, reason),
         logger,
@@ -265,7 +272,7 @@ export class MqttFrontEnd {
       route: (client, topic) => {
         // What authorizePublish would refuse, or aedes would deliver or keep, is left to them.
         if (topic.charCodeAt(0) === 0x24 /* $ */ || topic.includes('+') || topic.includes('#')) return null;
-        if (topic.length > limits.maxTopicLength || topic.split('/').length > limits.maxTopicLevels) return null;
+        if (topic.length > limits.maxTopicLength || topic.split('/').length > Math.min(limits.maxTopicLevels, AEDES_MAX_TOPIC_LEVELS)) return null;
         if (!access.canPublish(this.identity(client), topic)) return null;
         if (live.hasSubscriber(topic) || persistence.hasSubscriber(topic)) return null;
         return sink.plainRoute(topic, client.id);

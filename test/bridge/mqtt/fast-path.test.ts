@@ -174,3 +174,14 @@ test('mutated PUBLISH packets after CONNACK: no crash, nothing stored that was n
   assert.ok(values(node).includes('still here'));
   await waitFor(() => node.mqtt.connectedClients === 1, 'every fuzzing connection gone');
 });
+
+test('mqtt.fastPath: false leaves every packet to aedes; publishes are stored and acknowledged in order all the same', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { fastPath: false }, topics: [{ name: 'mqtt', partitions: 3 }] });
+  const raw = await openConnected(t, node, 'plain');
+  const ids = Array.from({ length: 100 }, (_, i) => i + 1);
+  raw.send(...ids.map((id) => publish(`plain/${id % 7}`, id)));
+  await waitFor(() => pubackIds(raw).length === ids.length, 'every PUBACK');
+  assert.deepEqual(pubackIds(raw), ids);
+  assert.equal(values(node, 'mqtt', 3).length, ids.length);
+  assert.equal(node.mqtt.stats.publishesFastPath, 0);
+});

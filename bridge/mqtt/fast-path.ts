@@ -14,6 +14,7 @@ import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
 import { TributaryError } from '../../broker/errors.js';
+import { backoffDelay } from '../backoff.js';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
@@ -42,7 +43,8 @@ export interface FastPathContext {
 }
 
 /** Payload bytes in flight on one connection above which its socket is not read. */
-export const HOLD_BYTES = 64 * 1024;
+const HOLD_BYTES = 64 * 1024;
+/** Held appends are retried from 100 ms, doubling up to 5 s (with jitter). */
 export const RETRY_FIRST_MS = 100;
 export const RETRY_MAX_MS = 5000;
 
@@ -101,7 +103,7 @@ export class FastPath implements StreamIntake {
   #refused = false;
   #retries: FastPublish[] = [];
   #retryTimer: NodeJS.Timeout | null = null;
-  #retryDelay = RETRY_FIRST_MS;
+  #retryAttempt = 0;
 
   constructor(
     private readonly socket: Duplex,
@@ -213,7 +215,7 @@ export class FastPath implements StreamIntake {
 
   /** The append of `publish` is durable. */
   stored(publish: FastPublish): void {
-    this.#retryDelay = RETRY_FIRST_MS;
+    this.#retryAttempt = 0;
     this.#settled(publish);
     this.context.stored();
     publish.turn?.done();
@@ -226,11 +228,10 @@ export class FastPath implements StreamIntake {
     if (err instanceof TributaryError && err.retriable && !this.context.closing) {
       this.#retries.push(publish);
       if (this.#retryTimer === null) {
-        const delay = this.#retryDelay;
-        this.#retryDelay = Math.min(delay * 2, RETRY_MAX_MS);
+        const delay = backoffDelay(this.#retryAttempt++, RETRY_FIRST_MS, RETRY_MAX_MS);
         this.context.retrying(client, err, delay);
         // Unreferenced: a held publisher must not keep a stopping process alive.
-        this.#retryTimer = setTimeout(() => this.#retry(), delay * (0.5 + Math.random() / 2)).unref();
+        this.#retryTimer = setTimeout(() => this.#retry(), delay).unref();
       }
       return;
     }

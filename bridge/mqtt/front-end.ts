@@ -19,6 +19,7 @@ import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
 import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
+import { backoffDelay } from '../backoff.js';
 import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './fast-path.js';
 import { LiveSubscriptions, type MessageEmitter } from './live-subscriptions.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
@@ -71,7 +72,7 @@ export class MqttFrontEnd {
   };
   /** Per connection, the fast path and with it the connection's acknowledgements in their turn. */
   readonly #fastPaths = new WeakMap<Duplex, FastPath>();
-  /** Acknowledgement queues of connections without a fast path (none come through the listeners). */
+  /** Acknowledgement queues of connections without a fast path (with mqtt.fastPath off). */
   readonly #acks = new WeakMap<Client, AckQueue>();
   readonly #usernames = new WeakMap<Client, string | null>();
   /** [MQTT-3.1.3-8] a zero-length client id with clean session off gets CONNACK 0x02. */
@@ -225,13 +226,9 @@ export class MqttFrontEnd {
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
-    this.storeWithRetry(client, publish, RETRY_FIRST_MS, (err, outcome) =>
+    this.storeWithRetry(client, publish, 0, (err, outcome) =>
       inTurn(() => {
-        if (err !== null || outcome === undefined) {
-          this.count(this.stats.refused, 'log append failed');
-          this.options.onProblem?.('publish refused: log append failed', `client '${clientId}': ${(err as Error).message}`);
-          return done(err as Error);
-        }
+        if (err !== null || outcome === undefined) return done(this.appendFailed(clientId, err));
         switch (outcome.kind) {
           case 'stored':
             if (outcome.duplicate) this.stats.duplicatesSkipped++;
@@ -291,18 +288,8 @@ export class MqttFrontEnd {
       stored: () => {
         stats.publishesStored++;
       },
-      retrying: (client, err, delayMs) => {
-        stats.appendRetries++;
-        this.options.onProblem?.('log append failed; publisher held', err.message);
-        this.options.logger.warn({ err, clientId: client.id, retryInMs: delayMs }, 'log append failed; holding the publisher until it succeeds');
-      },
-      failed: (client, err) => {
-        const error = err instanceof Error ? err : new Error(String(err));
-        this.count(stats.refused, 'log append failed');
-        this.options.onProblem?.('publish refused: log append failed', `client '${client.id}': ${error.message}`);
-        this.#refusals.add(error);
-        return error;
-      },
+      retrying: (client, err, delayMs) => this.appendRetrying(client.id, err, delayMs),
+      failed: (client, err) => this.appendFailed(client.id, err),
     };
   }
 
@@ -312,15 +299,30 @@ export class MqttFrontEnd {
    * keep-alive ends the wait if it takes too long, and an unacknowledged message is then the
    * client's to resend.
    */
-  private storeWithRetry(client: Client | null, publish: IncomingPublish, delay: number, done: (err: unknown, outcome?: StoreOutcome) => void): void {
+  private storeWithRetry(client: Client | null, publish: IncomingPublish, attempt: number, done: (err: unknown, outcome?: StoreOutcome) => void): void {
     this.sink.store(publish, (err, outcome) => {
       const retriable = err instanceof TributaryError && err.retriable;
       if (err === null || !retriable || client === null || client.closed || this.#closing !== null) return done(err, outcome);
-      this.stats.appendRetries++;
-      this.options.onProblem?.('log append failed; publisher held', `${(err as Error).message}`);
-      this.options.logger.warn({ err, clientId: client.id, retryInMs: delay }, 'log append failed; holding the publisher until it succeeds');
-      setTimeout(() => this.storeWithRetry(client, publish, Math.min(delay * 2, RETRY_MAX_MS), done), delay * (0.5 + Math.random() / 2));
+      const delay = backoffDelay(attempt, RETRY_FIRST_MS, RETRY_MAX_MS);
+      this.appendRetrying(client.id, err, delay);
+      setTimeout(() => this.storeWithRetry(client, publish, attempt + 1, done), delay);
     });
+  }
+
+  /** An append is retried in `delayMs` (either path); the publisher is held meanwhile. */
+  private appendRetrying(clientId: string, err: Error, delayMs: number): void {
+    this.stats.appendRetries++;
+    this.options.onProblem?.('log append failed; publisher held', err.message);
+    this.options.logger.warn({ err, clientId, retryInMs: delayMs }, 'log append failed; holding the publisher until it succeeds');
+  }
+
+  /** An append failed for good (either path): counted and reported once; the error closes the connection. */
+  private appendFailed(clientId: string, err: unknown): Error {
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.count(this.stats.refused, 'log append failed');
+    this.options.onProblem?.('publish refused: log append failed', `client '${clientId}': ${error.message}`);
+    this.#refusals.add(error);
+    return error;
   }
 
   private onClientError(client: Client, err: Error): void {

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import { ConfigInvalidError, TributaryError, UpstreamCursorConflictError, UpstreamFencedError, UpstreamUnavailableError } from '../../broker/errors.js';
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../backoff.js';
 import { checkCursorTopic, CURSOR_TOPIC_CONFIGS, logIdentity } from './cursor-topic.js';
 import { IdempotentSink } from './idempotent-sink.js';
 import { upstreamError } from './kafka-errors.js';

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { partitionForKey } from '../../../broker/murmur2.js';
 import { MessageBuilder, upstreamPartition, upstreamSize, upstreamTopicName } from '../../../bridge/upstream/upstream-record.js';
-import { backoffDelay } from '../../../bridge/upstream/backoff.js';
 
 test('upstream partition: 1:1 when the counts match, murmur2 of the key otherwise, keyless by a fixed mapping', () => {
   const key = Buffer.from('line-3/temp');
@@ -28,12 +27,4 @@ test('upstream message: same key, value, timestamp and headers (repeated names k
   assert.equal(headers.length, 6, 'the first message keeps its own headers');
   assert.ok(upstreamSize({ offset: 41, timestamp: 0, key: Buffer.from('k'), value: Buffer.alloc(100), headers: [] }, 'gw-1') > 150);
   assert.equal(upstreamTopicName('edge.{node}.{topic}', 'gw-1', 'telemetry'), 'edge.gw-1.telemetry');
-});
-
-test('backoff: doubles from the initial delay up to the cap, with jitter between half and all of it', () => {
-  assert.equal(backoffDelay(0, 250, 30_000, () => 0), 125);
-  assert.equal(backoffDelay(0, 250, 30_000, () => 1), 250);
-  assert.equal(backoffDelay(3, 250, 30_000, () => 1), 2000);
-  assert.equal(backoffDelay(20, 250, 30_000, () => 1), 30_000);
-  assert.equal(backoffDelay(20, 250, 30_000, () => 0), 15_000);
 });

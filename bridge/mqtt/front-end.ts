@@ -5,7 +5,8 @@
 // The acknowledgement rule: aedes runs authorizePublish before it writes PUBACK (QoS 1) or PUBREC
 // (QoS 2), so authorizePublish returns only once the append is durable. While it waits, aedes
 // reads nothing more from that socket: a log that cannot keep up (or a full disk) slows publishers
-// down through TCP instead of growing a queue in memory.
+// down through TCP instead of growing a queue in memory. The ingest fast path (fast-path.ts), which
+// takes plain QoS 0/1 publishes before aedes sees them, keeps the same rule with its own bound.
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';

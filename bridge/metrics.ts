@@ -200,6 +200,7 @@ export class Metrics {
     byReason('tributary_mqtt_connections_refused_total', 'Connections refused, by reason', (s) => s.connectionsRefused);
     counter('tributary_mqtt_client_errors_total', 'Connections ended by a client or protocol error', (s) => s.clientErrors);
     counter('tributary_mqtt_append_retries_total', 'Appends retried after a passing storage failure (a full disk)', (s) => s.appendRetries);
+    counter('tributary_mqtt_deliveries_withheld_total', 'Messages not delivered to a subscriber because its ACL does not (or no longer) grant the topic', (s) => s.deliveriesWithheld);
   }
 
   private registerUpstream(registers: Registry[]): void {

@@ -89,7 +89,7 @@ function envOverrides(env: NodeJS.ProcessEnv, problems: ConfigProblem[]): Tree {
 }
 
 /** Sections that default to null but are objects or lists when set: the file sets them. */
-const FILE_ONLY = new Set(['mqtt.tls', 'mqtt.auth.acl']);
+const FILE_ONLY = new Set(['mqtt.tls', 'mqtt.auth.acl', 'mqtt.auth.clientIds']);
 
 /** Maps each overridable leaf key of the schema to its environment variable name. */
 export function envNames(): Map<string, string[]> {

@@ -110,6 +110,11 @@ const auth = z.strictObject({
   allowAnonymous: z.boolean().nullable().default(null),
   /** Null: every client may publish and subscribe anywhere. A list: only what it grants. */
   acl: z.array(aclRule).nullable().default(null),
+  /**
+   * The forms a client id must take, `*` for any run of characters and `%u` for the user name
+   * (`['%u', '%u-*']`); null: any id. Others get CONNACK 2 (identifier rejected).
+   */
+  clientIds: z.array(z.string().min(1)).nullable().default(null),
 });
 
 const upstreamSasl = z.strictObject({

@@ -1,6 +1,7 @@
 // Who may connect, publish and subscribe: users with scrypt-hashed passwords, anonymous access
-// (by default only while no user is configured), and ACL rules per user or for everyone ('*'),
-// whose topic filters may name the client (%c) and the user (%u) as in Mosquitto.
+// (by default only while no user is configured), ACL rules per user or for everyone ('*'),
+// whose topic filters may name the client (%c) and the user (%u) as in Mosquitto, and the forms a
+// client id must take (`%u-*`).
 import { ConfigInvalidError, type ConfigProblem } from '../../broker/errors.js';
 import type { Config } from '../config/schema.js';
 import { hashPassword, parseHash, verifyPassword, type ParsedHash } from './passwords.js';
@@ -38,7 +39,16 @@ export class AccessControl {
     private readonly users: ReadonlyMap<string, ParsedHash>,
     private readonly allowAnonymous: boolean,
     private readonly acl: readonly AclRule[] | null,
+    private readonly clientIds: readonly string[] | null,
   ) {}
+
+  /**
+   * Whether user names are proven by a password. Only then does a user name say who a client is,
+   * and only then can a session belong to a user (session-owners.ts).
+   */
+  get verifiesUsers(): boolean {
+    return this.users.size > 0;
+  }
 
   /** Checks every hash and ACL filter; throws ConfigInvalidError listing all problems. */
   static fromConfig(auth: AuthConfig): AccessControl {
@@ -64,8 +74,11 @@ export class AccessControl {
         });
       }
     });
+    auth.clientIds?.forEach((pattern, i) => {
+      if (/[+#/]/.test(pattern)) problems.push({ key: `mqtt.auth.clientIds[${i}]`, message: `'${pattern}' may not contain '+', '#' or '/'` });
+    });
     if (problems.length > 0) throw new ConfigInvalidError(problems, 'mqtt.auth');
-    return new AccessControl(users, auth.allowAnonymous ?? users.size === 0, auth.acl);
+    return new AccessControl(users, auth.allowAnonymous ?? users.size === 0, auth.acl, auth.clientIds);
   }
 
   async authenticate(username: string | undefined, password: Buffer | undefined): Promise<AuthResult> {
@@ -82,6 +95,30 @@ export class AccessControl {
   canPublish(client: ClientIdentity, topic: string): boolean {
     if (this.acl === null) return true;
     return this.rulesFor(client).publish.some((filter) => filter.match(topic) !== null);
+  }
+
+  /**
+   * Whether a message on `topic` may be delivered to `client`: checked at every delivery (live,
+   * queued while it was offline, retained), so that an ACL narrowed since the subscription was
+   * made, or a session restored from before, never hands over what the rules do not grant.
+   */
+  canRead(client: ClientIdentity, topic: string): boolean {
+    if (this.acl === null) return true;
+    return this.rulesFor(client).subscribe.some((filter) => filter.match(topic) !== null);
+  }
+
+  /**
+   * Whether `client.id` has one of the forms `mqtt.auth.clientIds` lists (`*` is any run of
+   * characters, `%u` the user name); any id when the list is null. A `%u` form never matches a
+   * client without a user name.
+   */
+  allowsClientId(client: ClientIdentity): boolean {
+    if (this.clientIds === null) return true;
+    return this.clientIds.some((pattern) => {
+      if (pattern.includes('%u') && (client.username === null || client.username === '')) return false;
+      const filled = pattern.split('%u').map((part) => part.split('*').map(escapeRegExp).join('.*')).join(escapeRegExp(client.username ?? ''));
+      return new RegExp(`^${filled}$`, 's').test(client.id);
+    });
   }
 
   canSubscribe(client: ClientIdentity, filter: string): boolean {
@@ -126,4 +163,8 @@ function substitute(filter: string, client: ClientIdentity): string | null {
   if (filter.includes('%u') && (client.username === null || unsafe(client.username))) return null;
   if (filter.includes('%c') && unsafe(client.id)) return null;
   return filter.replaceAll('%u', client.username ?? '').replaceAll('%c', client.id);
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -8,8 +8,8 @@
 // down through TCP instead of growing a queue in memory. The ingest fast path (fast-path.ts), which
 // takes plain QoS 0/1 publishes before aedes sees them, keeps the same rule with its own bound.
 import { join } from 'node:path';
-import type { Duplex } from 'node:stream';
-import { Aedes, type AuthenticateError, type Client, type PublishPacket } from 'aedes';
+import { finished, type Duplex } from 'node:stream';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import { TributaryError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
@@ -23,7 +23,9 @@ import { AckQueue } from './ack-queue.js';
 import { backoffDelay } from '../backoff.js';
 import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './fast-path.js';
 import { LiveSubscriptions, type MessageEmitter } from './live-subscriptions.js';
+import { connectViolation, enforceStrictParsing } from './protocol-checks.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
+import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
 
 export interface MqttFrontEndOptions {
@@ -50,6 +52,8 @@ export interface FrontEndStats {
   connectionsRefused: Record<string, number>;
   clientErrors: number;
   appendRetries: number;
+  /** Messages not delivered to a subscriber because its ACL does not (or no longer) grant the topic. */
+  deliveriesWithheld: number;
 }
 
 /** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
@@ -70,6 +74,7 @@ export class MqttFrontEnd {
     connectionsRefused: {},
     clientErrors: 0,
     appendRetries: 0,
+    deliveriesWithheld: 0,
   };
   /** Per connection, the fast path and with it the connection's acknowledgements in their turn. */
   readonly #fastPaths = new WeakMap<Duplex, FastPath>();
@@ -78,6 +83,10 @@ export class MqttFrontEnd {
   readonly #usernames = new WeakMap<Client, string | null>();
   /** [MQTT-3.1.3-8] a zero-length client id with clean session off gets CONNACK 0x02. */
   readonly #emptyIdWithSession = new WeakSet<Client>();
+  /** Clients that sent no client id: the server assigned theirs, so no clientIds form applies. */
+  readonly #assignedIds = new WeakSet<Client>();
+  /** Null while user names are not verified (no users configured): then nobody owns a session. */
+  #owners: SessionOwners | null = null;
   #closing: Promise<void> | null = null;
   #deliveries = 0;
   /** Refusals end the connection with a client error too; it is reported once, as the refusal. */
@@ -116,12 +125,14 @@ export class MqttFrontEnd {
       id: options.nodeId,
       persistence,
       maxTopicLevels: config.limits.maxTopicLevels,
-      preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet.clientId, packet.clean ?? true, done),
+      preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => frontEnd!.authenticate(access, client, username, password, done),
       authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(access, client, packet, done),
       authorizeSubscribe: (client, sub, done) => done(null, access.canSubscribe(frontEnd!.identity(client), sub.topic) ? sub : null),
+      authorizeForward: (client, packet) => frontEnd!.authorizeForward(access, client, packet),
     });
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink);
+    if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);
     frontEnd.countBrokerPublishes();
     const live = LiveSubscriptions.watch((aedes as unknown as { mq: MessageEmitter }).mq);
     const fastPath = frontEnd.fastPathContext(access, live);
@@ -148,7 +159,7 @@ export class MqttFrontEnd {
               },
             }
           : {}),
-        accept: (stream, _transport, req) => aedes.handle(stream, req),
+        accept: (stream, _transport, req) => enforceStrictParsing(aedes.handle(stream, req)),
         onRefused: (reason) => frontEnd.count(frontEnd.stats.connectionsRefused, reason),
         logger,
       });
@@ -168,8 +179,19 @@ export class MqttFrontEnd {
     return this.aedes.connectedClients;
   }
 
-  private preConnect(client: Client, clientId: string, clean: boolean, done: (err: Error | null, ok: boolean) => void): void {
-    if (clientId === '' && !clean) this.#emptyIdWithSession.add(client);
+  private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
+    // [MQTT-3.1.4-1] a CONNECT that breaks the rules closes the connection without a CONNACK.
+    const violation = connectViolation(packet);
+    if (violation !== null) {
+      this.count(this.stats.connectionsRefused, 'malformed CONNECT');
+      const err = new Error(violation);
+      this.#refusals.add(err);
+      return done(err, false);
+    }
+    if (packet.clientId === '') {
+      if (!(packet.clean ?? true)) this.#emptyIdWithSession.add(client);
+      this.#assignedIds.add(client);
+    }
     done(null, true);
   }
 
@@ -187,16 +209,44 @@ export class MqttFrontEnd {
     }
     access.authenticate(username, password).then(
       (result) => {
-        if (result.ok) {
+        const refusal = result.ok ? this.admitSession(access, client, username ?? null) : result;
+        if (refusal === null) {
           this.#usernames.set(client, username ?? null);
           done(null, true);
           return;
         }
-        this.count(this.stats.connectionsRefused, result.reason);
-        done(Object.assign(new Error(result.reason), { returnCode: result.returnCode }) as AuthenticateError, false);
+        this.count(this.stats.connectionsRefused, refusal.reason);
+        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.returnCode }) as AuthenticateError, false);
       },
       (err: unknown) => done(Object.assign(err as Error, { returnCode: 3 }) as AuthenticateError, false),
     );
+  }
+
+  /**
+   * What an authenticated client must also pass: its client id's form, its will's topic (published
+   * later, possibly after a restart when the client is gone, so checked now as Mosquitto does), and
+   * the id's owner. Returns the refusal, or null once the client holds its id.
+   */
+  private admitSession(access: AccessControl, client: Client, username: string | null): { reason: string; returnCode: 2 | 5 } | null {
+    const identity = { id: client.id, username };
+    if (!this.#assignedIds.has(client) && !access.allowsClientId(identity)) return { reason: 'client id not allowed', returnCode: 2 };
+    const will = (client as Client & { _will?: { topic: string } | null })._will;
+    if (will != null && !access.canPublish(identity, will.topic)) return { reason: 'will not authorized', returnCode: 5 };
+    const owners = this.#owners;
+    if (owners === null) return null;
+    if (!owners.claim(client, client.id, username, !client.clean)) return { reason: 'client id belongs to another user', returnCode: 5 };
+    // Not once closing: the session store shuts, and the session outlives this run anyway.
+    finished(client.conn, () => {
+      if (this.#closing === null) owners.release(client, client.id, client.clean);
+    });
+    return null;
+  }
+
+  /** A message is delivered (live, queued or retained) only where the receiver's ACL grants its topic. */
+  private authorizeForward(access: AccessControl, client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+    if (access.canRead(this.identity(client), packet.topic)) return packet;
+    this.stats.deliveriesWithheld++;
+    return null;
   }
 
   private identity(client: Client): { id: string; username: string | null } {

@@ -65,6 +65,8 @@ CREATE TABLE IF NOT EXISTS incoming (
   PRIMARY KEY (client_id, message_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, broker_id TEXT, packet TEXT NOT NULL, payload BLOB);
+-- The user who made each persistent session (NULL: an anonymous client); see session-owners.ts.
+CREATE TABLE IF NOT EXISTS session_owners (client_id TEXT PRIMARY KEY, username TEXT);
 `;
 
 export interface SqlitePersistenceOptions {
@@ -315,6 +317,20 @@ export class SqlitePersistence {
 
   getClientList(topic: string): Readable {
     return Readable.from([...this.#subscriptions].filter(([, topics]) => topics.has(topic)).map(([clientId]) => clientId));
+  }
+
+  /** The user who made the persistent session `clientId` (null: anonymous), or undefined for none. */
+  sessionOwner(clientId: string): string | null | undefined {
+    const row = this.#db.prepare('SELECT username FROM session_owners WHERE client_id = ?').get(clientId) as { username: string | null } | undefined;
+    return row?.username;
+  }
+
+  claimSession(clientId: string, username: string | null): void {
+    this.write(() => this.#db.prepare('INSERT OR REPLACE INTO session_owners (client_id, username) VALUES (?, ?)').run(clientId, username));
+  }
+
+  releaseSession(clientId: string): void {
+    this.write(() => this.#db.prepare('DELETE FROM session_owners WHERE client_id = ?').run(clientId));
   }
 
   /** Closes the database. Calling it again does nothing. */

@@ -4,7 +4,7 @@ import { ConfigInvalidError } from '../../../broker/errors.js';
 import { AccessControl } from '../../../bridge/mqtt/access.js';
 import { hashPassword } from '../../../bridge/mqtt/passwords.js';
 
-const auth = (over: Partial<Parameters<typeof AccessControl.fromConfig>[0]> = {}) => ({ users: [], allowAnonymous: null, acl: null, ...over });
+const auth = (over: Partial<Parameters<typeof AccessControl.fromConfig>[0]> = {}) => ({ users: [], allowAnonymous: null, acl: null, clientIds: null, ...over });
 
 test('anonymous access: on while no user exists, off once one does, unless set', async () => {
   assert.deepEqual(await AccessControl.fromConfig(auth()).authenticate(undefined, undefined), { ok: true });
@@ -65,4 +65,24 @@ test('no ACL allows everything; start-up lists every bad hash and filter', () =>
       err instanceof ConfigInvalidError &&
       JSON.stringify(err.problems.map((p) => p.key)) === JSON.stringify(['mqtt.auth.users[0].password', 'mqtt.auth.acl[0].publish[0]', 'mqtt.auth.acl[0].subscribe[1]']),
   );
+});
+
+test('client id forms: * is any run, %u the user name; a %u form never matches an anonymous client', () => {
+  const access = AccessControl.fromConfig(auth({ clientIds: ['%u', '%u-*', 'kiosk-*'] }));
+  assert.equal(access.allowsClientId({ id: 'press-a', username: 'press-a' }), true);
+  assert.equal(access.allowsClientId({ id: 'press-a-dash', username: 'press-a' }), true);
+  assert.equal(access.allowsClientId({ id: 'press-a-dash', username: 'press-b' }), false);
+  assert.equal(access.allowsClientId({ id: 'press-ab', username: 'press-a' }), false, 'the dash is part of the form');
+  assert.equal(access.allowsClientId({ id: 'kiosk-3', username: null }), true);
+  assert.equal(access.allowsClientId({ id: '-x', username: null }), false, '%u does not become empty');
+  assert.equal(access.allowsClientId({ id: 'a.b', username: 'a*b' }), false, 'a user name is matched literally');
+  assert.equal(AccessControl.fromConfig(auth()).allowsClientId({ id: 'anything', username: null }), true);
+  assert.throws(() => AccessControl.fromConfig(auth({ clientIds: ['dev/%u'] })), /mqtt\.auth\.clientIds\[0\]/);
+});
+
+test('reading at delivery: a topic is readable when a granted subscribe filter matches it', () => {
+  const access = AccessControl.fromConfig(auth({ acl: [{ user: '*', publish: [], subscribe: ['dev/%u/#'] }] }));
+  assert.equal(access.canRead({ id: 'x', username: 'press-a' }, 'dev/press-a/temp'), true);
+  assert.equal(access.canRead({ id: 'x', username: 'press-b' }, 'dev/press-a/temp'), false);
+  assert.equal(AccessControl.fromConfig(auth()).canRead({ id: 'x', username: null }, 'anything'), true);
 });

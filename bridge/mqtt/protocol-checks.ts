@@ -1,0 +1,59 @@
+// What MQTT 3.1.1 requires of a client's packets and aedes 1.x (with mqtt-packet 9) lets through.
+// Each breach closes the connection, as the specification says of a protocol violation [MQTT-4.8.0-1]
+// ("unless stated otherwise ... MUST close the Network Connection").
+import { isUtf8 } from 'node:buffer';
+import type { Client, ConnectPacket } from 'aedes';
+
+/** The parts of mqtt-packet's Parser that the checks wrap (parser.js). */
+interface ParserInternals {
+  _list: { slice(start: number, end: number): Buffer };
+  _pos: number;
+  packet: { messageId?: number };
+  _parseString(): string | null;
+  _parseMessageId(): boolean;
+  _emitError(err: Error): void;
+}
+
+/**
+ * Makes the parser of an aedes client refuse, before any hook or the log sees them:
+ * - strings that are not well-formed UTF-8 [MQTT-1.5.3-1] or contain U+0000 [MQTT-1.5.3-2].
+ *   mqtt-packet decodes strings lossily, so `a/\xff\xfe` and `a/\xc0\x80` would both arrive as
+ *   `a/\ufffd\ufffd`: two devices merged into one record key;
+ * - a packet identifier of 0 in PUBLISH (QoS > 0), SUBSCRIBE, UNSUBSCRIBE and the acknowledgements
+ *   [MQTT-2.3.1-1].
+ * The parser stops at an error: the packet is never emitted, and aedes closes the connection.
+ */
+export function enforceStrictParsing(client: Client): Client {
+  const parser = (client as Client & { _parser: ParserInternals })._parser;
+  const parseString = parser._parseString;
+  parser._parseString = function strictString(this: ParserInternals): string | null {
+    const start = this._pos + 2; // after the string's two length bytes
+    const text = parseString.call(this);
+    if (text === null) return null;
+    if (!isUtf8(this._list.slice(start, this._pos))) this._emitError(new Error('a string is not well-formed UTF-8 [MQTT-1.5.3-1]'));
+    else if (text.includes('\u0000')) this._emitError(new Error('a string contains U+0000 [MQTT-1.5.3-2]'));
+    return text;
+  };
+  const parseMessageId = parser._parseMessageId;
+  parser._parseMessageId = function nonZeroMessageId(this: ParserInternals): boolean {
+    const parsed = parseMessageId.call(this);
+    if (parsed && this.packet.messageId === 0) this._emitError(new Error('packet identifier 0 [MQTT-2.3.1-1]'));
+    return parsed;
+  };
+  return client;
+}
+
+/** Why a CONNECT breaks the rules aedes does not check, or null. */
+export function connectViolation(packet: ConnectPacket): string | null {
+  // [MQTT-3.1.2-22] (3.1.1; MQTT 3.1 alike): no password without a user name. MQTT 5 allows it.
+  if (packet.protocolVersion !== 5 && packet.password !== undefined && packet.username === undefined) {
+    return 'a password without a user name [MQTT-3.1.2-22]';
+  }
+  const will = packet.will;
+  if (will != null) {
+    // The will is published on its topic like any PUBLISH: a topic name, never a filter.
+    if (will.topic.length === 0) return 'an empty will topic [MQTT-4.7.3-1]';
+    if (/[+#]/.test(will.topic)) return `a wildcard in the will topic '${will.topic}' [MQTT-4.7.1-1]`;
+  }
+  return null;
+}

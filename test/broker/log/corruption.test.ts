@@ -6,9 +6,10 @@ import { randomInt } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { CorruptBatchError, TributaryError } from '../../../broker/errors.js';
+import { CorruptBatchError, LogDamagedError, TributaryError } from '../../../broker/errors.js';
 import { Log } from '../../../broker/log/log.js';
 import type { LogRecord } from '../../../broker/log/record-batch.js';
+import { damageBatchesLeaf } from '../../helpers/damaged-page.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const BATCHES = 8;
@@ -59,12 +60,21 @@ test('a flipped byte inside a stored batch fails the read with a typed error nam
       assert.equal(err.topic, 'rot');
       assert.equal(err.partition, 0);
       assert.equal(err.baseOffset, 30);
+      assert.equal(err.lastOffset, 39, 'the range runs to just before the next stored batch');
+      assert.deepEqual(
+        { fromOffset: err.toJSON().fromOffset, toOffset: err.toJSON().toOffset, topic: err.toJSON().topic, partition: err.toJSON().partition },
+        { fromOffset: 30, toOffset: 39, topic: 'rot', partition: 0 },
+      );
       assert.match(err.message, /rot-0 at offset 30: CRC-32C mismatch/);
       return true;
     },
   );
   assert.throws(() => log.read('rot', 0, 35), { code: 'TRIB_LOG_CORRUPT_BATCH' });
   assert.throws(() => log.readBatches('rot', 0, 30), { code: 'TRIB_LOG_CORRUPT_BATCH' });
+  // Whole batches (the NDJSON fast path, a follower's fetch) also hand out the good prefix first.
+  assert.deepEqual(log.readBatches('rot', 0, 0).map((b) => b.baseOffset), [0, 10, 20]);
+  // The log remembers what reads met, for the metrics and the overview.
+  assert.deepEqual(log.corruptBatches().map((c) => [c.topic, c.partition, c.fromOffset, c.toOffset]), [['rot', 0, 30, 39]]);
   // Batches after it, and the other partition, are intact.
   assert.equal(log.read('rot', 0, 40, { maxRecords: 1000 }).records.length, (BATCHES - 4) * PER_BATCH);
   assert.equal(log.read('rot', 1, 0, { maxRecords: 1000 }).records.length, BATCHES * PER_BATCH);
@@ -140,4 +150,24 @@ test('random bytes at random positions of the file: never a wrong record, only t
     }
   }
   t.diagnostic(`typed failures seen: ${typedFailures}`);
+});
+
+test('a damaged B-tree page stops start-up with TRIB_LOG_DAMAGED, not retriable, naming tributary salvage', async (t) => {
+  const dataDir = tempDir(t);
+  const log = await Log.open({ dataDir, topics: [{ name: 'pages', partitions: 2 }] });
+  for (let b = 0; b < 120; b++) {
+    for (const partition of [0, 1]) {
+      await log.append('pages', partition, Array.from({ length: 10 }, (_, i) => ({ timestamp: 1_700_000_000_000 + b, key: null, value: Buffer.from(`p${partition}-b${b}-r${i}-${'x'.repeat(100)}`) })));
+    }
+  }
+  await log.close(); // the last connection's close checkpoints the WAL into log.db
+  damageBatchesLeaf(join(dataDir, 'log.db'));
+
+  await assert.rejects(Log.open({ dataDir }), (err: unknown) => {
+    assert.ok(err instanceof LogDamagedError, `got ${(err as Error).name}: ${(err as Error).message}`);
+    assert.equal(err.code, 'TRIB_LOG_DAMAGED');
+    assert.equal(err.retriable, false);
+    assert.match(err.message, /tributary salvage --data-dir .+ --to NEW_DIR/);
+    return true;
+  });
 });

@@ -58,3 +58,26 @@ export interface StreamErrorBody {
   fromOffset?: number;
   toOffset?: number;
 }
+
+/**
+ * Runs `read`; when it throws a CorruptBatchError and the policy is skip, hands the error to
+ * `skip` (which must move the source past the batch) and reads again.
+ */
+export function readSkipping<T>(read: () => T, policy: CorruptPolicy, skip: (err: CorruptBatchError) => void): T {
+  for (;;) {
+    try {
+      return read();
+    } catch (err) {
+      if (policy !== 'skip' || !(err instanceof CorruptBatchError)) throw err;
+      skip(err);
+    }
+  }
+}
+
+/** The index of the first control line among the lines of buf[0, end), or -1 (the usual case). */
+export function firstControlLine(buf: Buffer, end: number): number {
+  for (let start = 0; start < end; start = buf.indexOf(0x0a, start) + 1) {
+    if (controlLineAt(buf, start) !== null) return start;
+  }
+  return -1;
+}

@@ -60,7 +60,7 @@ export class BatchLineSource {
         this.encoder.rewind(mark);
         break;
       }
-      expected = Math.min(batch.lastOffset + 1, to);
+      expected = Math.max(expected, Math.min(batch.lastOffset + 1, to));
     }
     this.next = expected;
     const bytes = this.encoder.take();

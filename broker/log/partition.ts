@@ -3,6 +3,7 @@
 import { CorruptBatchError, OffsetOutOfRangeError } from '../errors.js';
 import type { BatchReader, StoredBatchRow } from './batch-reader.js';
 import { BatchFormatError, decodeBatch, readBatchHeader, type DecodedBatch, type LogRecord } from './record-batch.js';
+import { DAMAGED, firstBaseAfterDamage, trySeek } from './damage-probe.js';
 import { isSqliteCorruption } from './sqlite-errors.js';
 import type { PartitionState } from './writer-protocol.js';
 
@@ -124,6 +125,8 @@ export class Partition {
     let next = from;
     try {
       for (const row of this.reader.batchesFrom(this.id, from, this.logEndOffset)) {
+        // The row before a gap (offsets missing, as salvage leaves them) is not the one holding `from`.
+        if (row.lastOffset < from) continue;
         if (batches.length > 0 && bytes + row.data.length > maxBytes) break;
         if (row.baseOffset > next) throw this.missing(next, row.baseOffset);
         this.verify(row);
@@ -196,12 +199,11 @@ export class Partition {
   }
 
   private endOfDamage(offset: number): number {
-    try {
-      const next = this.reader.nextBaseOffset(this.id, offset);
-      if (next !== undefined && next <= this.logEndOffset) return next - 1;
-    } catch {
-      // The index page itself is damaged: name everything up to the log end.
-    }
+    const seek = (at: number): number | undefined => this.reader.nextBaseOffset(this.id, at - 1);
+    let next = trySeek(seek, offset + 1);
+    // A damaged page under the keys: the first row past it (damage-probe.ts).
+    if (next === DAMAGED) next = firstBaseAfterDamage(seek, offset + 1, this.logEndOffset);
+    if (next !== undefined && next <= this.logEndOffset) return next - 1;
     return Math.max(offset, this.logEndOffset - 1);
   }
 }

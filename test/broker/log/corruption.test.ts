@@ -171,3 +171,35 @@ test('a damaged B-tree page stops start-up with TRIB_LOG_DAMAGED, not retriable,
     return true;
   });
 });
+
+test('a page damaged under a running log: reads give the good prefix, then TRIB_LOG_CORRUPT_BATCH naming the range past the page', async (t) => {
+  const dataDir = tempDir(t);
+  const writer = await Log.open({ dataDir, topics: [{ name: 'pages', partitions: 1 }] });
+  for (let b = 0; b < 300; b++) {
+    await writer.append('pages', 0, Array.from({ length: 10 }, (_, i) => ({ timestamp: 1_700_000_000_000 + b, key: null, value: Buffer.from(`b${b}-r${i}-${'x'.repeat(100)}`) })));
+  }
+  await writer.close();
+  const log = await Log.open({ dataDir });
+  t.after(() => log.close());
+  damageBatchesLeaf(join(dataDir, 'log.db')); // under the open log: its read connection has not cached the page
+
+  const prefix = log.read('pages', 0, 0, { maxRecords: 3000 });
+  const damagedAt = prefix.nextOffset;
+  assert.ok(damagedAt > 0 && damagedAt < 3000 && damagedAt % 10 === 0, `the good prefix ends at a batch boundary (${damagedAt})`);
+  let lastOffset = -1;
+  assert.throws(
+    () => log.read('pages', 0, damagedAt),
+    (err: unknown) => {
+      assert.ok(err instanceof CorruptBatchError, `got ${(err as Error).name}: ${(err as Error).message}`);
+      assert.equal(err.retriable, false);
+      assert.equal(err.baseOffset, damagedAt);
+      assert.match(err.message, /storage page damaged/);
+      lastOffset = err.lastOffset;
+      return true;
+    },
+  );
+  assert.ok(lastOffset > damagedAt && lastOffset < 2999, `the range ends where the page does, not at the log end (${lastOffset})`);
+  // Past the damaged page the log reads again, to its end.
+  assert.equal(log.read('pages', 0, lastOffset + 1, { maxRecords: 3000 }).records.length, 3000 - lastOffset - 1);
+  assert.throws(() => log.readBatches('pages', 0, damagedAt), { code: 'TRIB_LOG_CORRUPT_BATCH' });
+});

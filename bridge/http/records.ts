@@ -40,6 +40,8 @@ import { CoalescedCommits } from '../replay/commit-coalescer.js';
 
 
 const MAX_COMMIT_BODY = 64 * 1024;
+/** The x-tributary-skipped trailer names at most this many skipped batches. */
+const MAX_SKIPS_IN_TRAILER = 50;
 /** At most one fsynced commit per reader per this many ms (docs/replay.md, "What a commit costs"). */
 const COMMIT_INTERVAL_MS = 1000;
 
@@ -162,7 +164,8 @@ export class RecordsRoute {
         } catch (err) {
           if (!(err instanceof CorruptBatchError) || how.onCorrupt !== 'skip') throw err;
           source.skip(err);
-          skips.push(skipReport(err));
+          // The trailer stays small enough for any client's header limit; NDJSON lines list all.
+          if (skips.length < MAX_SKIPS_IN_TRAILER) skips.push(skipReport(err));
           this.stats.corruptSkipped++;
           if (inBand) return { bytes: skippedLine(err), records: 0 };
         }
@@ -170,7 +173,7 @@ export class RecordsRoute {
     };
     // The first chunk before the status line: a read that starts at a corrupt batch (or fails
     // otherwise) gets an error status and the JSON error, not a 200 cut short.
-    let first = next();
+    const first = next();
     let gone = false;
     res.once('close', () => (gone = true));
     res.writeHead(200, {

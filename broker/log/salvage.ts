@@ -81,7 +81,7 @@ export function salvageLog(fromDir: string, toDir: string, onProgress: (progress
   if (!existsSync(join(from, DATABASE_FILE))) throw new UsageError(`--data-dir: no Tributary log in ${from} (no ${DATABASE_FILE})`);
   if (existsSync(join(to, DATABASE_FILE))) throw new UsageError(`--to: ${to} already holds a log; salvage writes into a new, empty data directory`);
   mkdirSync(to, { recursive: true });
-  const oldLock = DataDirLock.acquire(from); // the node must not be running on it
+  const oldLock = lockOld(from);
   const newLock = DataDirLock.acquire(to);
   let old: Db | undefined;
   let fresh: Db | undefined;
@@ -96,7 +96,21 @@ export function salvageLog(fromDir: string, toDir: string, onProgress: (progress
     old?.close();
     fresh?.close();
     newLock.release();
-    oldLock.release();
+    oldLock?.release();
+  }
+}
+
+/**
+ * Locks the old directory so that no node runs on it meanwhile. A directory on a read-only mount
+ * (a failing card remounted read-only) cannot be locked, and no node can write there either.
+ */
+function lockOld(dir: string): DataDirLock | null {
+  try {
+    return DataDirLock.acquire(dir);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return null;
+    throw err;
   }
 }
 

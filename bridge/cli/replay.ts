@@ -214,17 +214,18 @@ async function fromDataDir(dataDir: string, request: ReplayRequest, format: Form
       });
     }
     const source = new LogSource(log, request.topic, ranges, { key });
+    // Positions past skipped batches, handed to the run loop with the next chunk.
+    const skippedTo: Array<[number, number]> = [];
     const skipIn = (err: CorruptBatchError): void => {
       source.skip(err);
       skips.report(skipReport(err));
       const range = ranges.find((r) => r.partition === err.partition);
-      if (range !== undefined) positionsSkip.push([err.partition, Math.min(err.lastOffset + 1, range.to)]);
+      if (range !== undefined) skippedTo.push([err.partition, Math.min(err.lastOffset + 1, range.to)]);
     };
-    const positionsSkip: Array<[number, number]> = [];
     return await run(ranges, destination, commit, async (delivery) => {
       const next = (): ReturnType<typeof source.next> => {
         const chunk = readSkipping(() => source.next(), skips.policy, skipIn);
-        for (const [partition, offset] of positionsSkip.splice(0)) delivery.advance(partition, offset);
+        for (const [partition, offset] of skippedTo.splice(0)) delivery.advance(partition, offset);
         return chunk;
       };
       for (let chunk = next(); chunk !== null; chunk = next()) {

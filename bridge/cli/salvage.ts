@@ -63,7 +63,8 @@ export async function salvageCommand(argv: string[]): Promise<number> {
   });
   const files = copyOtherFiles(resolve(from), resolve(to));
   const lost = report.partitions.some((p) => p.lost.length > 0) || files.some((f) => !f.copied) || report.problems.length > 0;
-  (progress as Progress | null)?.finish(`salvage walked ${formatCount(report.partitions.length)} partitions`);
+  const copied = report.partitions.reduce((n, p) => n + p.batchesCopied, 0);
+  (progress as Progress | null)?.finish(`salvage copied ${formatCount(copied)} batches of ${report.partitions.length} partition(s) in ${(progress as Progress | null)?.seconds.toFixed(1)} s`);
   if (values.json) process.stdout.write(`${JSON.stringify({ ...report, files }, null, 2)}\n`);
   else printReport(report, files);
   return lost ? EXIT_LOSSES : 0;

@@ -2,16 +2,18 @@
 // refuses to open it with TRIB_LOG_DAMAGED naming the command; salvage copies what is intact, names
 // what was lost, copies the intact side files, and the new directory serves the records.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { CursorStore } from '../../../broker/cursors.js';
 import { Log } from '../../../broker/log/log.js';
-import { runCli } from '../../helpers/cli.js';
+import { CLI, runCli } from '../../helpers/cli.js';
 import { damageBatchesLeaf } from '../../helpers/damaged-page.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-test('salvage: the damaged node names it, salvage copies the intact batches and side files and reports the losses (exit 3)', async (t) => {
+/** A stopped node's data directory: 3,000 records in 300 batches, one B-tree page of them garbage. */
+async function damagedDataDir(t: TestContext): Promise<string> {
   const oldDir = join(tempDir(t), 'old');
   const log = await Log.open({ dataDir: oldDir, durability: 'write', topics: [{ name: 'plant', partitions: 1 }] });
   for (let b = 0; b < 300; b++) await log.append('plant', 0, Array.from({ length: 10 }, (_, i) => ({ timestamp: 1_700_000_000_000 + b, key: null, value: Buffer.from(`b${b}-r${i}-${'x'.repeat(100)}`) })));
@@ -21,6 +23,11 @@ test('salvage: the damaged node names it, salvage copies the intact batches and 
   cursors.close();
   writeFileSync(join(oldDir, 'mqtt.db'), Buffer.alloc(8192, 0x33)); // the session store is garbage too
   damageBatchesLeaf(join(oldDir, 'log.db'));
+  return oldDir;
+}
+
+test('salvage: the damaged node names it, salvage copies the intact batches and side files and reports the losses (exit 3)', async (t) => {
+  const oldDir = await damagedDataDir(t);
 
   const refused = runCli(['topics', '--data-dir', oldDir]);
   assert.equal(refused.status, 1);
@@ -49,4 +56,13 @@ test('salvage: the damaged node names it, salvage copies the intact batches and 
   assert.match(replay.stderr, new RegExp(`skipped corrupt batch plant-0 offsets ${lost[1]}\\.\\.${lost[2]}: .*are missing`));
   const readers = runCli(['readers', '--data-dir', newDir, '--json']);
   assert.match(readers.stdout, /"nightly"[\s\S]*1234/);
+});
+
+test('on a terminal salvage draws its progress on stderr', async (t) => {
+  const oldDir = await damagedDataDir(t);
+  const newDir = join(tempDir(t), 'new');
+  const r = spawnSync('script', ['-qec', `${process.execPath} ${CLI} salvage --data-dir ${oldDir} --to ${newDir}`, '/dev/null'], { encoding: 'utf8' });
+  assert.equal(r.status, 3, r.stdout);
+  assert.match(r.stdout, /\[[#.]+\] +\d+% [\d.k]+\/3000 offsets/, 'the bar');
+  assert.match(r.stdout, /salvage copied \d+ batches of 1 partition\(s\) in \d+\.\d s/);
 });

@@ -19,6 +19,7 @@ Commands:
   sim      simulated devices / load generator (tributary sim --help)
   replay   read a topic's records out as NDJSON/CSV/raw or back into MQTT (replay --help)
   readers  list named replay readers and their lag (readers --help)
+  salvage  copy every intact batch of a damaged log into a new data directory (salvage --help)
 
 Options for start:
   --config FILE      YAML config (default: embedded defaults; env TRIBUTARY_CONFIG)
@@ -60,6 +61,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'replay') return (await import('./cli/replay.js')).replayCommand(argv.slice(1));
   if (argv[0] === 'topics') return (await import('./cli/topics.js')).topicsCommand(argv.slice(1));
   if (argv[0] === 'readers') return (await import('./cli/readers.js')).readersCommand(argv.slice(1));
+  if (argv[0] === 'salvage') return (await import('./cli/salvage.js')).salvageCommand(argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

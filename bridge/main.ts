@@ -56,7 +56,13 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
         },
       })),
       logger: logger.child({ component: 'log' }),
-      observer: metrics.logObserver,
+      observer: {
+        ...metrics.logObserver,
+        corruptBatch: (batch) => {
+          metrics.logObserver.corruptBatch?.(batch);
+          errors.add('log', 'corrupt batch, never served (TRIB_LOG_CORRUPT_BATCH)', `${batch.topic}-${batch.partition} offsets ${batch.fromOffset}..${batch.toOffset}: ${batch.reason}`);
+        },
+      },
     });
     stops.push(() => log.close());
     metrics.watchLog(log);

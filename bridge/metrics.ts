@@ -85,6 +85,8 @@ export class Metrics {
   /** Appended since start, by the log's observer (the dashboard's throughput). */
   readonly appended = { batches: 0, records: 0, bytes: 0 };
   readonly retentionDeleted = { batches: 0, records: 0, bytes: 0 };
+  /** Corrupt stored batches reads have met (each once per process), by the log's observer. */
+  readonly corrupt = { batches: 0 };
 
   constructor() {
     const registers = [this.registry];
@@ -108,6 +110,9 @@ export class Metrics {
         this.retentionDeleted.batches += result.batchesDeleted;
         this.retentionDeleted.records += result.recordsDeleted;
         this.retentionDeleted.bytes += result.bytesDeleted;
+      },
+      corruptBatch: () => {
+        this.corrupt.batches++;
       },
     };
 
@@ -146,6 +151,7 @@ export class Metrics {
     counter('tributary_log_retention_deleted_batches_total', 'Batches deleted by retention', () => this.retentionDeleted.batches);
     counter('tributary_log_retention_deleted_records_total', 'Records deleted by retention', () => this.retentionDeleted.records);
     counter('tributary_log_retention_deleted_bytes_total', 'Bytes deleted by retention', () => this.retentionDeleted.bytes);
+    counter('tributary_log_corrupt_batches_total', 'Corrupt stored batches reads have met (CRC, offsets or a damaged page); never served', () => this.corrupt.batches);
     const perPartition = (name: string, help: string, read: (p: PartitionInfo) => number): void =>
       partitionGauge(registers, name, help, () =>
         (metrics.#log?.topics() ?? []).flatMap((topic) => topic.partitions.map((p) => ({ topic: topic.name, partition: p.partition, value: read(p) }))),

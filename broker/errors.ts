@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'TRIB_UPSTREAM_CURSOR_CONFLICT',
   'TRIB_HTTP_MEDIA_TYPE',
   'TRIB_UPSTREAM_CURSOR_TOPIC',
+  'TRIB_LOG_DAMAGED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -144,13 +145,26 @@ export class OffsetOutOfRangeError extends TributaryError {
 export class CorruptBatchError extends TributaryError {
   readonly code = 'TRIB_LOG_CORRUPT_BATCH';
   readonly retriable = false;
+  /**
+   * The offsets that cannot be served, baseOffset..lastOffset (inclusive): from the stored row's
+   * key to just before the next row's, so the range is known even when the batch's own header is
+   * damaged. Equal to baseOffset when nothing better is known.
+   */
+  readonly lastOffset: number;
   constructor(
     readonly topic: string,
     readonly partition: number,
     readonly baseOffset: number,
     readonly reason: string,
+    lastOffset?: number,
   ) {
-    super(`corrupt record batch in ${topic}-${partition} at offset ${baseOffset}: ${reason}`);
+    const last = lastOffset ?? baseOffset;
+    super(`corrupt record batch in ${topic}-${partition} at offset ${baseOffset}: ${reason}; offsets ${baseOffset}..${last} cannot be read`);
+    this.lastOffset = last;
+  }
+
+  override toJSON(): { code: ErrorCode; message: string; retriable: boolean; topic: string; partition: number; fromOffset: number; toOffset: number } {
+    return { ...super.toJSON(), topic: this.topic, partition: this.partition, fromOffset: this.baseOffset, toOffset: this.lastOffset };
   }
 }
 
@@ -292,4 +306,28 @@ export class UpstreamCursorTopicError extends TributaryError {
   readonly code = 'TRIB_UPSTREAM_CURSOR_TOPIC';
   // Retried: the topic's config can be fixed on the cluster without restarting the gateway.
   readonly retriable = true;
+}
+
+/**
+ * SQLite found the log's file itself damaged (a B-tree page, the schema) where the log cannot
+ * work around it: at start-up, or in a write. Not retriable: the same file fails the same way.
+ * `tributary salvage` copies every intact batch into a new data directory.
+ */
+export class LogDamagedError extends TributaryError {
+  readonly code = 'TRIB_LOG_DAMAGED';
+  readonly retriable = false;
+  constructor(
+    readonly dataDir: string,
+    message: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(message, options);
+  }
+
+  static describe(dataDir: string, detail: string): string {
+    return (
+      `the log database in ${dataDir} is damaged (${detail}); stop the node and run ` +
+      `'tributary salvage --data-dir ${dataDir} --to NEW_DIR' to copy every intact batch into a new data directory`
+    );
+  }
 }

@@ -3,14 +3,15 @@
 // With --reader NAME the position is kept durably and committed only after the output has taken
 // the records (file: fsynced; MQTT: acknowledged), so a job that dies resumes without a gap.
 import { CursorStore } from '../../broker/cursors.js';
-import { TributaryError, UsageError } from '../../broker/errors.js';
+import { type CorruptBatchError, TributaryError, UsageError } from '../../broker/errors.js';
 import { Log } from '../../broker/log/log.js';
 import { createEncoder, parseFormat, type Format } from '../replay/formats.js';
+import { controlLineAt, type CorruptPolicy, firstControlLine, readSkipping, type SkipReport, skipReport, type StreamErrorBody } from '../replay/corrupt.js';
 import { BatchLineSource } from '../replay/batch-lines.js';
 import { LogSource } from '../replay/log-source.js';
 import { NdjsonEncoder } from '../replay/ndjson.js';
 import { decodeLine, LinePositionReader } from '../replay/ndjson-decode.js';
-import { jsonBody, openRecordStream, recordsUrl, RemoteError, send, useToken } from '../replay/http-source.js';
+import { ERROR_TRAILER, jsonBody, openRecordStream, recordsUrl, RemoteError, send, useToken } from '../replay/http-source.js';
 import type { MqttReplaySink } from '../replay/mqtt-sink.js';
 import { parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-target.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
@@ -30,6 +31,8 @@ Range (offsets: end exclusive; times: ISO 8601, -90s/-30m/-1h/-2d/-1w, now, 1700
   --to-offset N   | --to-time T     (stops before it; default: the log end when the replay starts)
   --key K                only records with this key
   --reader NAME          resume from NAME's stored position and keep it (see tributary readers)
+  --skip-corrupt         pass over corrupt stored batches, each reported on stderr (default: write
+                         every record before the first one, then fail with TRIB_LOG_CORRUPT_BATCH)
 
 Output:
   --format ndjson|csv|raw  (default ndjson; see docs/replay.md for the value encodings)
@@ -53,6 +56,7 @@ const OPTIONS = {
   'to-time': { type: 'string' },
   key: { type: 'string' },
   reader: { type: 'string' },
+  'skip-corrupt': { type: 'boolean' },
   format: { type: 'string' },
   base64: { type: 'boolean' },
   out: { type: 'string' },
@@ -129,6 +133,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
   );
   const format = parseFormat(values.format, '--format');
   const forceBase64 = values.base64 === true;
+  const skips = new SkipLog(values['skip-corrupt'] === true ? 'skip' : 'fail');
   // Checked before anything is opened, so a typo costs no connection.
   const mqttPlan = toMqtt === undefined ? null : { target: parseMqttTarget(toMqtt), qos: parseQos(values.qos), pace: parsePace(values.rate, values.speed) };
 
@@ -138,7 +143,8 @@ export async function replayCommand(argv: string[]): Promise<number> {
       : await mqttDestination(await (await import('../replay/mqtt-sink.js')).MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace));
   try {
     const dataDir = values['data-dir'];
-    const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, format, forceBase64, destination) : await fromNode(values.url ?? 'http://127.0.0.1:8080', request, format, forceBase64, destination);
+    const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, format, forceBase64, destination, skips) : await fromNode(values.url ?? 'http://127.0.0.1:8080', request, format, forceBase64, destination, skips);
+    skips.summary();
     return delivered;
   } finally {
     await destination.close().catch(() => undefined);
@@ -179,7 +185,7 @@ async function mqttDestination(sink: MqttReplaySink): Promise<Destination> {
 }
 
 /** Runs the replay against a stopped node's data directory. */
-async function fromDataDir(dataDir: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination): Promise<number> {
+async function fromDataDir(dataDir: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination, skips: SkipLog): Promise<number> {
   checkDataDir(dataDir);
   const log = await Log.open({ dataDir });
   const cursors = request.reader === null ? null : CursorStore.open(log.dataDir);
@@ -192,17 +198,37 @@ async function fromDataDir(dataDir: string, request: ReplayRequest, format: Form
     if (destination.passthrough && format === 'ndjson' && nonEmpty.length === 1) {
       // One partition as NDJSON: lines straight from the stored batches, as the node serves them.
       const lines = new BatchLineSource(log, request.topic, nonEmpty[0]!, new NdjsonEncoder(request.topic, { forceBase64 }), key);
+      const range = nonEmpty[0]!;
       return await run(ranges, destination, commit, async (delivery) => {
-        for (let chunk = lines.nextChunk(); chunk !== null; chunk = lines.nextChunk()) {
+        const next = (): ReturnType<typeof lines.nextChunk> =>
+          readSkipping(() => lines.nextChunk(), skips.policy, (err) => {
+            lines.skip(err);
+            skips.report(skipReport(err));
+            delivery.advance(range.partition, Math.min(err.lastOffset + 1, range.to));
+          });
+        for (let chunk = next(); chunk !== null; chunk = next()) {
           if (chunk.bytes.length > 0) await destination.bytes(chunk.bytes);
-          delivery.advance(nonEmpty[0]!.partition, chunk.nextOffset);
+          delivery.advance(range.partition, chunk.nextOffset);
           delivery.tick();
         }
       });
     }
     const source = new LogSource(log, request.topic, ranges, { key });
+    // Positions past skipped batches, handed to the run loop with the next chunk.
+    const skippedTo: Array<[number, number]> = [];
+    const skipIn = (err: CorruptBatchError): void => {
+      source.skip(err);
+      skips.report(skipReport(err));
+      const range = ranges.find((r) => r.partition === err.partition);
+      if (range !== undefined) skippedTo.push([err.partition, Math.min(err.lastOffset + 1, range.to)]);
+    };
     return await run(ranges, destination, commit, async (delivery) => {
-      for (let chunk = source.next(); chunk !== null; chunk = source.next()) {
+      const next = (): ReturnType<typeof source.next> => {
+        const chunk = readSkipping(() => source.next(), skips.policy, skipIn);
+        for (const [partition, offset] of skippedTo.splice(0)) delivery.advance(partition, offset);
+        return chunk;
+      };
+      for (let chunk = next(); chunk !== null; chunk = next()) {
         await deliverRecords(destination, delivery, chunk.partition, chunk.records, chunk.nextOffset);
         delivery.tick();
       }
@@ -214,7 +240,7 @@ async function fromDataDir(dataDir: string, request: ReplayRequest, format: Form
 }
 
 /** Runs the replay against a running node's records stream. */
-async function fromNode(base: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination): Promise<number> {
+async function fromNode(base: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination, skips: SkipLog): Promise<number> {
   const passthrough = destination.passthrough && format === 'ndjson';
   const url = recordsUrl(base, request.topic, {
     partition: request.partition?.toString(),
@@ -226,6 +252,7 @@ async function fromNode(base: string, request: ReplayRequest, format: Format, fo
     reader: request.reader ?? undefined,
     // Anything but passthrough rebuilds records, which needs the exact bytes.
     base64: passthrough ? (forceBase64 ? 'true' : undefined) : 'true',
+    onCorrupt: skips.policy === 'skip' ? 'skip' : undefined,
   });
   const { ranges, body } = await openRecordStream(url);
   const commit: Committer | null =
@@ -243,14 +270,16 @@ async function fromNode(base: string, request: ReplayRequest, format: Format, fo
         const end = buf.lastIndexOf(0x0a) + 1;
         rest = end < buf.length ? buf.subarray(end) : null;
         if (end === 0) continue;
-        if (passthrough) {
+        if (passthrough && firstControlLine(buf, end) < 0) {
           await destination.bytes(end === buf.length ? buf : buf.subarray(0, end));
           for (let start = 0; start < end; start = buf.indexOf(0x0a, start) + 1) {
             const [partition, offset] = lines.read(buf, start);
             delivery.advance(partition, offset + 1);
           }
+        } else if (passthrough) {
+          await deliverWithControlLines(buf, end, lines, destination, delivery, skips);
         } else {
-          await deliverDecoded(buf.toString('utf8', 0, end), destination, delivery);
+          await deliverDecoded(buf.toString('utf8', 0, end), destination, delivery, skips);
         }
         delivery.tick();
       }
@@ -259,12 +288,15 @@ async function fromNode(base: string, request: ReplayRequest, format: Format, fo
       if (err instanceof RemoteError || err instanceof TributaryError || err instanceof OutputClosed) throw err;
       throw new RemoteError('TRIB_HTTP_INTERNAL', `the node cut the record stream short (${(err as Error).message}); see the node's log. Records up to the cut were written`, 0);
     }
+    // NDJSON says it in-band (above); the trailer is the same error for every format.
+    const trailer = body.trailers[ERROR_TRAILER];
+    if (trailer !== undefined) throw streamError(JSON.parse(trailer) as StreamErrorBody);
     if (rest !== null) throw new RemoteError('TRIB_HTTP_INTERNAL', 'the record stream ended inside a line', 0);
   });
 }
 
 /** Decodes NDJSON lines and hands them on in runs of one partition. */
-async function deliverDecoded(text: string, destination: Destination, delivery: Delivery): Promise<void> {
+async function deliverDecoded(text: string, destination: Destination, delivery: Delivery, skips: SkipLog): Promise<void> {
   let run: LogRecord[] = [];
   let runPartition = -1;
   const flush = async (): Promise<void> => {
@@ -274,12 +306,74 @@ async function deliverDecoded(text: string, destination: Destination, delivery: 
   };
   for (const line of text.split('\n')) {
     if (line === '') continue;
+    if (!line.startsWith('{"topic":')) {
+      await flush();
+      handleControlLine(line, delivery, skips);
+      continue;
+    }
     const { partition, record } = decodeLine(line);
     if (partition !== runPartition) await flush();
     runPartition = partition;
     run.push(record);
   }
   await flush();
+}
+
+/** Passthrough of lines that include control lines: the record lines between them as they are. */
+async function deliverWithControlLines(buf: Buffer, end: number, lines: LinePositionReader, destination: Destination, delivery: Delivery, skips: SkipLog): Promise<void> {
+  let segment = 0;
+  let positions: Array<[number, number]> = [];
+  const writeUpTo = async (upTo: number): Promise<void> => {
+    if (upTo > segment) await destination.bytes(buf.subarray(segment, upTo));
+    for (const [partition, offset] of positions) delivery.advance(partition, offset + 1);
+    positions = [];
+  };
+  for (let start = 0; start < end; ) {
+    const lineEnd = buf.indexOf(0x0a, start) + 1;
+    if (controlLineAt(buf, start) === null) {
+      positions.push(lines.read(buf, start));
+    } else {
+      await writeUpTo(start);
+      segment = lineEnd;
+      handleControlLine(buf.toString('utf8', start, lineEnd - 1), delivery, skips);
+    }
+    start = lineEnd;
+  }
+  await writeUpTo(end);
+}
+
+/** An {"error":…} line ends the replay with the node's error; a {"skipped":…} line is reported. */
+function handleControlLine(line: string, delivery: Delivery, skips: SkipLog): void {
+  const parsed = JSON.parse(line) as { error?: StreamErrorBody; skipped?: SkipReport };
+  if (parsed.skipped !== undefined) {
+    skips.report(parsed.skipped);
+    delivery.advance(parsed.skipped.partition, parsed.skipped.toOffset + 1);
+    return;
+  }
+  if (parsed.error !== undefined) throw streamError(parsed.error);
+  throw new RemoteError('TRIB_HTTP_INTERNAL', `the node sent a line that is neither a record nor a control line: ${line.slice(0, 200)}`, 0);
+}
+
+function streamError(error: StreamErrorBody): RemoteError {
+  return new RemoteError(error.code, error.message, 200);
+}
+
+/** The corrupt batches a replay passed over (--skip-corrupt): one stderr line each, and a summary. */
+class SkipLog {
+  private readonly skipped: SkipReport[] = [];
+
+  constructor(readonly policy: CorruptPolicy) {}
+
+  report(skip: SkipReport): void {
+    this.skipped.push(skip);
+    process.stderr.write(`tributary: skipped corrupt batch ${skip.topic}-${skip.partition} offsets ${skip.fromOffset}..${skip.toOffset}: ${skip.message} [${skip.code}]\n`);
+  }
+
+  summary(): void {
+    if (this.skipped.length === 0) return;
+    const records = this.skipped.reduce((n, s) => n + s.toOffset - s.fromOffset + 1, 0);
+    process.stderr.write(`tributary: skipped ${this.skipped.length} corrupt batch(es), ${records} offsets not replayed (--skip-corrupt)\n`);
+  }
 }
 
 /**

@@ -67,6 +67,10 @@ export const DASHBOARD_PAGE = `<!doctype html>
       <tbody id="upstream"><tr><td colspan="6" class="empty">–</td></tr></tbody></table>
     </section>
   </div>
+  <section><h2>Corrupt batches <span id="corrupt-count" class="sub"></span></h2>
+    <table><thead><tr><th>first seen</th><th>topic</th><th class="num">partition</th><th class="num">offsets</th><th>reason</th></tr></thead>
+    <tbody id="corrupt"><tr><td colspan="5" class="empty">none</td></tr></tbody></table>
+  </section>
   <section><h2>Recent errors</h2>
     <table><thead><tr><th>last seen</th><th>component</th><th>problem</th><th class="num">count</th><th>latest</th></tr></thead>
     <tbody id="errors"><tr><td colspan="5" class="empty">none</td></tr></tbody></table>
@@ -164,6 +168,10 @@ function render(o) {
     }), 6, "no partitions");
   }
 
+  el("corrupt-count").textContent = o.log.corruptBatches > 0 ? "(" + fmtInt(o.log.corruptBatches) + " met by reads; never served)" : "";
+  fillRows(el("corrupt"), o.log.corrupt.map(function (c) {
+    return [cell(new Date(c.firstSeen).toLocaleTimeString()), cell(c.topic), cell(String(c.partition), "num"), cell(fmtInt(c.fromOffset) + "–" + fmtInt(c.toOffset), "num"), cell(c.reason, "err")];
+  }), 5, "none");
   fillRows(el("errors"), o.errors.map(function (e) {
     return [cell(new Date(e.lastAt).toLocaleTimeString()), cell(e.component), cell(e.summary, "err"), cell(fmtInt(e.count), "num"), cell(e.detail)];
   }), 5, "none");

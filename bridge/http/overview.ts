@@ -1,7 +1,7 @@
 // GET /api/overview: one JSON snapshot of the node for the dashboard, which polls it every second
 // and computes rates from the differences of the counters. Built from the same sources as the
 // metrics, so the two never disagree.
-import type { Log, TopicInfo } from '../../broker/log/log.js';
+import type { CorruptBatchObservation, Log, TopicInfo } from '../../broker/log/log.js';
 import type { Metrics, UpstreamStatus } from '../metrics.js';
 import type { MqttFrontEnd } from '../mqtt/front-end.js';
 import type { RecentError, RecentErrors } from '../recent-errors.js';
@@ -22,7 +22,15 @@ export interface Overview {
     refused: number;
     connectionsRefused: number;
   };
-  log: { recordsAppended: number; bytesAppended: number; topics: TopicInfo[] };
+  log: {
+    recordsAppended: number;
+    bytesAppended: number;
+    topics: TopicInfo[];
+    /** Corrupt stored batches reads have met since start (tributary_log_corrupt_batches_total). */
+    corruptBatches: number;
+    /** The most recent of them, newest first (at most 20): what cannot be read, and why. */
+    corrupt: CorruptBatchObservation[];
+  };
   /** null while no upstream forwarder runs. */
   upstream: UpstreamStatus | null;
   errors: RecentError[];
@@ -57,7 +65,13 @@ export function buildOverview(sources: OverviewSources): Overview {
       refused: sum(stats.refused),
       connectionsRefused: sum(stats.connectionsRefused),
     },
-    log: { recordsAppended: sources.metrics.appended.records, bytesAppended: sources.metrics.appended.bytes, topics: sources.log.topics() },
+    log: {
+      recordsAppended: sources.metrics.appended.records,
+      bytesAppended: sources.metrics.appended.bytes,
+      topics: sources.log.topics(),
+      corruptBatches: sources.metrics.corrupt.batches,
+      corrupt: sources.log.corruptBatches().slice(-20).reverse(),
+    },
     upstream: sources.metrics.upstream?.status() ?? null,
     errors: sources.errors.list(),
   };

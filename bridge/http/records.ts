@@ -9,6 +9,13 @@
 // reports a full socket it waits for 'drain', so a slow client holds the read back instead of
 // making the server buffer the range; a client that disconnects ends the read at the next chunk.
 //
+// A stored batch that fails its checks (docs/replay.md, "Corrupt batches"): a read that starts at
+// it gets an error status and the JSON error (the first chunk is read before the status line is
+// sent). Met mid-stream, every good record before it has been written; the stream then ends with
+// the error in-band (NDJSON: a last line {"error":{...}}) and in the HTTP trailer
+// x-tributary-error (every format), and a clean end of the chunked body. With onCorrupt=skip the
+// batch is passed over and reported ({"skipped":{...}} lines, trailer x-tributary-skipped).
+//
 // A named reader's position is never moved by the stream itself: bytes the server wrote may still
 // sit in socket buffers or in a client that dies before using them. The client commits (POST
 // positions) what it has processed, so a consumer that dies mid-stream loses nothing; it re-reads
@@ -16,15 +23,16 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CursorStore } from '../../broker/cursors.js';
-import { OffsetOutOfRangeError, UnknownTopicError, UsageError } from '../../broker/errors.js';
+import { CorruptBatchError, OffsetOutOfRangeError, UnknownTopicError, UsageError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
-import { CONTENT_TYPES, createEncoder, parseFormat } from '../replay/formats.js';
+import { CONTENT_TYPES, createEncoder, parseFormat, type Format } from '../replay/formats.js';
 import { BatchLineSource } from '../replay/batch-lines.js';
 import { LogSource } from '../replay/log-source.js';
 import { NdjsonEncoder } from '../replay/ndjson.js';
 import { parseRequest, rangeTotal, resolveRanges, type PartitionRange } from '../replay/range.js';
-import { RANGES_HEADER } from '../replay/http-source.js';
+import { ERROR_TRAILER, RANGES_HEADER, SKIPPED_TRAILER } from '../replay/http-source.js';
+import { errorLine, skippedLine, type CorruptPolicy, parseCorruptPolicy, type SkipReport, skipReport } from '../replay/corrupt.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags } from '../replay/readers.js';
 import { ReaderPositions } from '../replay/reader-store.js';
@@ -32,6 +40,8 @@ import { CoalescedCommits } from '../replay/commit-coalescer.js';
 
 
 const MAX_COMMIT_BODY = 64 * 1024;
+/** The x-tributary-skipped trailer names at most this many skipped batches. */
+const MAX_SKIPS_IN_TRAILER = 50;
 /** At most one fsynced commit per reader per this many ms (docs/replay.md, "What a commit costs"). */
 const COMMIT_INTERVAL_MS = 1000;
 
@@ -46,6 +56,8 @@ export interface StreamStats {
   active: number;
   /** Records read out of the log by all streams so far. */
   recordsRead: number;
+  /** Corrupt batches streams passed over with onCorrupt=skip. */
+  corruptSkipped: number;
 }
 
 /** One piece of a response body and how many records it covers. */
@@ -54,10 +66,16 @@ interface Chunk {
   records: number;
 }
 
+/** A stream's source: the next chunk, null at the end; skip() passes over a corrupt batch. */
+interface ChunkSource {
+  next(): Chunk | null;
+  skip(err: CorruptBatchError): void;
+}
+
 type Send = (res: ServerResponse, status: number, body: unknown) => void;
 
 export class RecordsRoute {
-  readonly stats: StreamStats = { active: 0, recordsRead: 0 };
+  readonly stats: StreamStats = { active: 0, recordsRead: 0, corruptSkipped: 0 };
   private readers: ReaderPositions | null = null;
   private readonly commits = new CoalescedCommits((reader, entries) => this.cursors().commitMany(reader, entries), COMMIT_INTERVAL_MS);
 
@@ -100,7 +118,7 @@ export class RecordsRoute {
 
   private async records(req: IncomingMessage, res: ServerResponse, topic: string, query: URLSearchParams): Promise<void> {
     const param = (name: string): string | undefined => query.get(name) ?? undefined;
-    const known = new Set(['partition', 'from-offset', 'from-time', 'to-offset', 'to-time', 'key', 'reader', 'format', 'base64']);
+    const known = new Set(['partition', 'from-offset', 'from-time', 'to-offset', 'to-time', 'key', 'reader', 'format', 'base64', 'onCorrupt']);
     for (const name of query.keys()) if (!known.has(name)) throw new UsageError(`unknown parameter '${name}' (known: ${[...known].join(', ')})`);
     const request = parseRequest(
       { topic, partition: param('partition'), fromOffset: param('from-offset'), fromTime: param('from-time'), toOffset: param('to-offset'), toTime: param('to-time'), key: param('key'), reader: param('reader') },
@@ -109,44 +127,67 @@ export class RecordsRoute {
     const format = parseFormat(param('format'), 'format');
     const base64 = param('base64');
     if (base64 !== undefined && base64 !== 'true' && base64 !== 'false') throw new UsageError(`base64 must be true or false, got '${base64}'`);
+    const onCorrupt = parseCorruptPolicy(param('onCorrupt'), 'onCorrupt');
     const ranges = resolveRanges(this.options.log, request, request.reader === null ? null : this.cursors());
     const key = request.key === null ? null : Buffer.from(request.key);
     const forceBase64 = base64 === 'true';
     const nonEmpty = ranges.filter((r) => r.to > r.from);
-    let next: () => Chunk | null;
+    let source: ChunkSource;
     let head: Buffer = Buffer.alloc(0);
     if (format === 'ndjson' && nonEmpty.length === 1) {
       // One partition as NDJSON, the common bulk case: lines straight from the stored batches.
       const lines = new BatchLineSource(this.options.log, topic, nonEmpty[0]!, new NdjsonEncoder(topic, { forceBase64 }), key);
-      next = () => lines.nextChunk();
+      source = { next: () => lines.nextChunk(), skip: (err) => lines.skip(err) };
     } else {
-      const source = new LogSource(this.options.log, topic, ranges, { key });
+      const records = new LogSource(this.options.log, topic, ranges, { key });
       const encoder = createEncoder(format, topic, { forceBase64 });
       head = encoder.head;
-      next = () => {
-        const chunk = source.next();
-        return chunk === null ? null : { bytes: encoder.encode(chunk.partition, chunk.records), records: chunk.records.length };
+      source = {
+        next: () => {
+          const chunk = records.next();
+          return chunk === null ? null : { bytes: encoder.encode(chunk.partition, chunk.records), records: chunk.records.length };
+        },
+        skip: (err) => records.skip(err),
       };
     }
-    await this.stream(req, res, next, head, ranges, CONTENT_TYPES[format]);
+    await this.stream(req, res, source, { head, ranges, format, onCorrupt });
   }
 
-  private async stream(req: IncomingMessage, res: ServerResponse, next: () => Chunk | null, head: Buffer, ranges: PartitionRange[], contentType: string): Promise<void> {
+  private async stream(req: IncomingMessage, res: ServerResponse, source: ChunkSource, how: { head: Buffer; ranges: PartitionRange[]; format: Format; onCorrupt: CorruptPolicy }): Promise<void> {
+    const skips: SkipReport[] = [];
+    const inBand = how.format === 'ndjson';
+    /** The next chunk; a corrupt batch is passed over (and reported) when the policy says so. */
+    const next = (): Chunk | null => {
+      for (;;) {
+        try {
+          return source.next();
+        } catch (err) {
+          if (!(err instanceof CorruptBatchError) || how.onCorrupt !== 'skip') throw err;
+          source.skip(err);
+          // The trailer stays small enough for any client's header limit; NDJSON lines list all.
+          if (skips.length < MAX_SKIPS_IN_TRAILER) skips.push(skipReport(err));
+          this.stats.corruptSkipped++;
+          if (inBand) return { bytes: skippedLine(err), records: 0 };
+        }
+      }
+    };
+    // The first chunk before the status line: a read that starts at a corrupt batch (or fails
+    // otherwise) gets an error status and the JSON error, not a 200 cut short.
+    const first = next();
     let gone = false;
     res.once('close', () => (gone = true));
     res.writeHead(200, {
-      'content-type': contentType,
-      [RANGES_HEADER]: JSON.stringify(ranges),
-      'x-tributary-records': String(rangeTotal(ranges)),
+      'content-type': CONTENT_TYPES[how.format],
+      [RANGES_HEADER]: JSON.stringify(how.ranges),
+      'x-tributary-records': String(rangeTotal(how.ranges)),
       'cache-control': 'no-store',
+      trailer: `${ERROR_TRAILER}, ${SKIPPED_TRAILER}`,
     });
     this.stats.active++;
     try {
-      if (head.length > 0) res.write(head);
-      for (;;) {
+      if (how.head.length > 0) res.write(how.head);
+      for (let chunk = first; chunk !== null; chunk = next()) {
         if (gone) return;
-        const chunk = next();
-        if (chunk === null) break;
         this.stats.recordsRead += chunk.records;
         if (chunk.bytes.length > 0 && !res.write(chunk.bytes)) {
           // A full socket: wait until the client has taken what was written, or has gone.
@@ -156,10 +197,21 @@ export class RecordsRoute {
           await nextTurn();
         }
       }
+      if (skips.length > 0) res.addTrailers({ [SKIPPED_TRAILER]: JSON.stringify(skips) });
       res.end();
     } catch (err) {
-      // Mid-stream the status line is gone: cutting the connection is how the client learns that
-      // the stream is incomplete (an unterminated chunked body), instead of a silent short read.
+      if (err instanceof CorruptBatchError && !gone) {
+        // Everything good before the bad batch was written; say why the stream ends here, in-band
+        // for NDJSON and in the trailer for every format, and end the body cleanly.
+        this.options.logger.warn({ err, path: req.url }, 'record stream ended early with an error');
+        if (inBand) res.write(errorLine(err));
+        res.addTrailers({ [ERROR_TRAILER]: JSON.stringify(err.toJSON()), ...(skips.length > 0 ? { [SKIPPED_TRAILER]: JSON.stringify(skips) } : {}) });
+        res.end();
+        return;
+      }
+      // Anything else (retention deleting the range under the stream, a bug): cutting the
+      // connection is how the client learns that the stream is incomplete (an unterminated
+      // chunked body), instead of a silent short read.
       this.options.logger.warn({ err, path: req.url }, 'record stream failed; connection cut');
       res.destroy(err as Error);
     } finally {

@@ -5,7 +5,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
-import { TributaryError, UnknownPartitionError, UnknownTopicError } from '../../broker/errors.js';
+import { CorruptBatchError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../../broker/errors.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -107,7 +107,9 @@ export class HttpServer {
     }
     if (err instanceof TributaryError) {
       const missing = err instanceof UnknownTopicError || err instanceof UnknownPartitionError;
-      return sendJson(res, missing ? 404 : 400, err.toJSON());
+      // Stored data that fails its checks is the node's trouble, not the request's.
+      const status = err instanceof CorruptBatchError ? 500 : missing ? 404 : 400;
+      return sendJson(res, status, err.toJSON());
     }
     this.options.logger.error({ err, path: url.pathname }, 'HTTP request failed');
     sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'internal error; see the server log' });

@@ -37,26 +37,43 @@ export class BatchLineSource {
    */
   nextChunk(): LineChunk | null {
     const { partition, to } = this.range;
-    if (this.next < to) {
-      const start = this.next;
-      const batches = this.log.readBatches(this.topic, partition, start, CHUNK_BYTES);
-      if (batches.length === 0) return null;
-      let expected = start;
-      for (const batch of batches) {
-        if (expected >= to) break;
-        // Offsets are dense: a batch starting past the next offset means rows went missing.
-        if (batch.baseOffset > expected) throw new CorruptBatchError(this.topic, partition, expected, `offsets ${expected}..${batch.baseOffset - 1} are missing`);
-        this.scan(batch.bytes, batch.baseOffset, expected, to);
-        expected = Math.min(batch.lastOffset + 1, to);
+    if (this.next >= to) return null;
+    const start = this.next;
+    // Throws CorruptBatchError only when the batch at `start` is bad; a bad one later in the
+    // chunk ends the chunk before it (the next call throws).
+    const batches = this.log.readBatches(this.topic, partition, start, CHUNK_BYTES);
+    if (batches.length === 0) return null;
+    let expected = start;
+    for (const batch of batches) {
+      if (expected >= to) break;
+      // Offsets are dense: a batch starting past the next offset means rows went missing.
+      if (batch.baseOffset > expected) {
+        if (expected === start) throw new CorruptBatchError(this.topic, partition, expected, `offsets ${expected}..${batch.baseOffset - 1} are missing`, batch.baseOffset - 1);
+        break;
       }
-      this.next = expected;
-      const bytes = this.encoder.take();
-      return { bytes, records: this.next - start, nextOffset: this.next };
+      const mark = this.encoder.mark();
+      try {
+        this.scan(batch.bytes, batch.baseOffset, batch.lastOffset, expected, to);
+      } catch (err) {
+        // Its CRC held but its records do not parse: the good batches before it go out first.
+        if (expected === start || !(err instanceof CorruptBatchError)) throw err;
+        this.encoder.rewind(mark);
+        break;
+      }
+      expected = Math.max(expected, Math.min(batch.lastOffset + 1, to));
     }
-    return null;
+    this.next = expected;
+    const bytes = this.encoder.take();
+    return { bytes, records: this.next - start, nextOffset: this.next };
   }
 
-  private scan(bytes: Buffer, baseOffset: number, from: number, to: number): void {
+  /** Passes over the corrupt batch `err` names: the next chunk starts after its range. */
+  skip(err: CorruptBatchError): void {
+    this.encoder.rewind(0);
+    this.next = Math.min(Math.max(err.lastOffset + 1, this.next + 1), this.range.to);
+  }
+
+  private scan(bytes: Buffer, baseOffset: number, lastOffset: number, from: number, to: number): void {
     const { partition } = this.range;
     const key = this.key;
     try {
@@ -66,7 +83,7 @@ export class BatchLineSource {
         this.encoder.appendView(partition, bytes, v);
       });
     } catch (err) {
-      if (err instanceof BatchFormatError) throw new CorruptBatchError(this.topic, partition, baseOffset, err.message);
+      if (err instanceof BatchFormatError) throw new CorruptBatchError(this.topic, partition, baseOffset, err.message, lastOffset);
       throw err;
     }
   }

@@ -7,6 +7,10 @@ import type { PartitionRange } from './range.js';
 
 /** Response header carrying the resolved ranges as JSON: [{"partition":0,"from":0,"to":100}]. */
 export const RANGES_HEADER = 'x-tributary-ranges';
+/** HTTP trailer of a records stream that ended early: the error as JSON (every format). */
+export const ERROR_TRAILER = 'x-tributary-error';
+/** HTTP trailer listing the corrupt batches an onCorrupt=skip stream passed over, as JSON. */
+export const SKIPPED_TRAILER = 'x-tributary-skipped';
 
 /** An error the node answered with: its code and message, printed as the CLI prints its own. */
 export class RemoteError extends Error {

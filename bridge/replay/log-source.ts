@@ -2,6 +2,7 @@
 // that neither a huge range nor a slow consumer ever makes the reader hold more than one chunk.
 // With several partitions, chunks are merged by timestamp (ties: lower partition first), so that a
 // time-paced replay into MQTT plays the partitions side by side as they were recorded.
+import type { CorruptBatchError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { LogRecord } from '../../broker/log/record-batch.js';
 import type { PartitionRange } from './range.js';
@@ -62,6 +63,18 @@ export class LogSource {
       if (this.key !== null) chunk.records = chunk.records.filter((r) => r.key !== null && r.key.equals(this.key!));
       if (chunk.records.length > 0 || scanned >= this.maxRecords) return chunk;
     }
+  }
+
+  /**
+   * Passes over the corrupt batch `err` names (thrown by next()): its partition goes on after the
+   * batch's range. The other partitions keep what they had read.
+   */
+  skip(err: CorruptBatchError): void {
+    const cursor = this.cursors.find((c) => c.range.partition === err.partition);
+    if (cursor === undefined) return;
+    cursor.buffered = [];
+    cursor.index = 0;
+    cursor.next = Math.min(Math.max(err.lastOffset + 1, cursor.next + 1), cursor.range.to);
   }
 
   private nextOfOne(cursor: Cursor): RecordChunk | null {

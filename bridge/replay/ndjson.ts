@@ -223,6 +223,15 @@ export class NdjsonEncoder {
     return this.sink.take();
   }
 
+  /** Where the chunk under way ends now: rewind() to it drops what was appended after. */
+  mark(): number {
+    return this.sink.pos;
+  }
+
+  rewind(mark: number): void {
+    this.sink.pos = Math.min(mark, this.sink.pos);
+  }
+
   /** `["name",` for the header name at [start, start+length) of `buf`, cached per place. */
   private headerStartAt(place: number, buf: Buffer, start: number, length: number): Buffer {
     const cached = this.placeNames[place];

@@ -13,6 +13,7 @@ export class BatchReader {
   private readonly db: Db;
   private readonly fromOffset;
   private readonly atTime;
+  private readonly nextBase;
 
   constructor(databaseFile: string) {
     this.db = openDatabase(databaseFile, { readonly: true });
@@ -30,6 +31,14 @@ export class BatchReader {
         WHERE partition_id = ? AND ts_high >= ? AND base_offset < ?
         ORDER BY ts_high, base_offset LIMIT 1`,
     );
+    this.nextBase = this.db
+      .prepare(`SELECT base_offset FROM batches WHERE partition_id = ? AND base_offset > ? ORDER BY base_offset LIMIT 1`)
+      .pluck();
+  }
+
+  /** The base offset of the first batch stored after `offset`, if any: where a damaged one ends. */
+  nextBaseOffset(partitionId: number, offset: number): number | undefined {
+    return this.nextBase.get(partitionId, offset) as number | undefined;
   }
 
   /** Batches from the one holding `from` up to (not including) offset `end`, oldest first. */

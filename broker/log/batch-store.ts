@@ -1,7 +1,7 @@
 // The write side of the log's SQLite file: every statement that changes it. Used only by the
 // writer thread, which owns the one write connection; not thread-safe and not meant to be.
-import { TopicConflictError } from '../errors.js';
-import { BASE_OFFSET_POSITION, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
+import { CorruptBatchError, TopicConflictError } from '../errors.js';
+import { BASE_OFFSET_POSITION, BatchFormatError, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
 import type { Db } from './schema.js';
 import type {
   AppendRequest,
@@ -135,6 +135,54 @@ export class BatchStore {
     state.tsHigh = tsHigh;
     if (key !== undefined) this.insertKey.run(key.producer, key.sequence, state.id, baseOffset, lastOffset);
     return { baseOffset, lastOffset, duplicate: false, state: publicState(state) };
+  }
+
+  /**
+   * Appends batches exactly as another log stored them: their offsets and leader epoch kept, the
+   * CRC verified, in one transaction. For copying stored batches between logs (salvage; a
+   * follower's fetched batches). Offsets only move forward: a batch may start after the log end
+   * (the offsets between are missing, and reads report them as such) but never inside the log.
+   * Throws CorruptBatchError for a batch that fails its checks; nothing of the call is stored then.
+   */
+  appendStored(partitionId: number, batches: readonly Buffer[]): AppendResult[] {
+    const state = this.partition(partitionId);
+    const saved = { ...state };
+    try {
+      return this.db.transaction(() => batches.map((batch) => this.appendStoredOne(state, batch)))();
+    } catch (err) {
+      Object.assign(state, saved);
+      throw err;
+    }
+  }
+
+  private appendStoredOne(state: WriterPartition, batch: Buffer): AppendResult {
+    let header;
+    try {
+      header = readBatchHeader(batch, true);
+    } catch (err) {
+      if (err instanceof BatchFormatError) throw new CorruptBatchError(state.topic, state.partition, state.logEndOffset, err.message);
+      throw err;
+    }
+    const baseOffset = header.baseOffset;
+    const lastOffset = baseOffset + header.lastOffsetDelta;
+    if (baseOffset < state.logEndOffset) {
+      throw new CorruptBatchError(state.topic, state.partition, baseOffset, `a stored batch must start at or after the log end ${state.logEndOffset}`, lastOffset);
+    }
+    const tsHigh = Math.max(state.tsHigh, header.maxTimestamp);
+    this.insertBatch.run(state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, header.partitionLeaderEpoch, batch.length, batch);
+    state.logEndOffset = lastOffset + 1;
+    state.bytes += batch.length;
+    state.tsHigh = tsHigh;
+    return { baseOffset, lastOffset, duplicate: false, state: publicState(state) };
+  }
+
+  /** Sets where a partition's offsets start (a copy of another log keeps that log's start). */
+  setLogStartOffset(partitionId: number, offset: number): void {
+    const state = this.partition(partitionId);
+    if (state.bytes > 0 || state.logEndOffset !== state.logStartOffset) throw new Error(`partition ${state.topic}-${state.partition} is not empty`);
+    this.setLogStart.run(offset, partitionId);
+    state.logStartOffset = offset;
+    state.logEndOffset = offset;
   }
 
   /** Releases one idempotence key, or all of a producer's. Returns how many were held. */

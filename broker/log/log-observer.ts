@@ -19,8 +19,21 @@ export interface CommitObservation {
   bytes: number;
 }
 
+/** A stored batch that failed its checks when read: the offsets it makes unreadable. */
+export interface CorruptBatchObservation {
+  topic: string;
+  partition: number;
+  fromOffset: number;
+  toOffset: number;
+  reason: string;
+  /** Epoch ms when a read first met it. */
+  firstSeen: number;
+}
+
 export interface LogObserver {
   appended?(append: AppendObservation): void;
   committed?(commit: CommitObservation): void;
   retentionRan?(result: RetentionResult): void;
+  /** A read met a corrupt batch not met before (each batch is told once per process). */
+  corruptBatch?(batch: CorruptBatchObservation): void;
 }

@@ -4,18 +4,19 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { DiskFullError, InvalidRecordError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { type CorruptBatchError, DiskFullError, InvalidRecordError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
 import { BatchReader } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
 import { encodeBatch, type RecordInput } from './record-batch.js';
-import type { LogObserver } from './log-observer.js';
+import type { CorruptBatchObservation, LogObserver } from './log-observer.js';
 import { DATABASE_FILE } from './schema.js';
+import { damaged, isSqliteCorruption } from './sqlite-errors.js';
 import { LogWriter } from './writer.js';
 import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, RetentionPolicy, RetentionResult } from './writer-protocol.js';
 
 export type { Durability, IdempotenceKey } from './writer-protocol.js';
-export type { LogObserver } from './log-observer.js';
+export type { CorruptBatchObservation, LogObserver } from './log-observer.js';
 
 export interface RetentionSpec {
   /** Delete batches whose newest record is older than this many ms; null keeps them. */
@@ -73,11 +74,14 @@ export interface PartitionInfo {
   bytes: number;
 }
 
+const MAX_CORRUPT_KEPT = 256;
 const NO_RETENTION: RetentionSpec = { maxAgeMs: null, maxBytes: null };
 
 export class Log {
   private readonly topicPartitions = new Map<string, Partition[]>();
   private readonly retention = new Map<string, RetentionSpec>();
+  /** Corrupt batches reads have met, by topic-partition@offset (bounded: see noteCorrupt). */
+  private readonly corrupt = new Map<string, CorruptBatchObservation>();
   private closing: Promise<void> | null = null;
 
   private constructor(
@@ -118,7 +122,8 @@ export class Log {
     } catch (err) {
       await writer?.close().catch(() => undefined);
       lock.release();
-      throw err;
+      // The read connection met a damaged schema or page while the log was being opened.
+      throw isSqliteCorruption(err) ? damaged(err, dataDir) : err;
     }
   }
 
@@ -212,6 +217,11 @@ export class Log {
     return result;
   }
 
+  /** The corrupt batches reads have met since the log was opened, oldest first. */
+  corruptBatches(): CorruptBatchObservation[] {
+    return [...this.corrupt.values()];
+  }
+
   /** Open and its writer thread alive: appends can succeed (the readiness probe). */
   get isOpen(): boolean {
     return this.closing === null && this.writer.failure === null;
@@ -245,9 +255,20 @@ export class Log {
       const parts = this.topicPartitions.get(state.topic) ?? [];
       this.topicPartitions.set(state.topic, parts);
       const existing = parts[state.partition];
-      if (existing === undefined) parts[state.partition] = new Partition(state, this.reader);
+      if (existing === undefined) parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
       else existing.update(state);
     }
+  }
+
+  private noteCorrupt(err: CorruptBatchError): void {
+    const key = `${err.topic}-${err.partition}@${err.baseOffset}`;
+    if (this.corrupt.has(key)) return;
+    // A few hundred are plenty to act on; past that only the count (in the metrics) grows.
+    if (this.corrupt.size >= MAX_CORRUPT_KEPT) this.corrupt.delete(this.corrupt.keys().next().value!);
+    const batch = { topic: err.topic, partition: err.partition, fromOffset: err.baseOffset, toOffset: err.lastOffset, reason: err.reason, firstSeen: Date.now() };
+    this.corrupt.set(key, batch);
+    this.options.logger?.error({ ...batch }, 'a read met a corrupt batch; it is never served (TRIB_LOG_CORRUPT_BATCH)');
+    this.options.observer?.corruptBatch?.(batch);
   }
 
   private reportRecovery(): void {

@@ -3,6 +3,7 @@
 import { CorruptBatchError, OffsetOutOfRangeError } from '../errors.js';
 import type { BatchReader, StoredBatchRow } from './batch-reader.js';
 import { BatchFormatError, decodeBatch, readBatchHeader, type DecodedBatch, type LogRecord } from './record-batch.js';
+import { DAMAGED, firstBaseAfterDamage, trySeek } from './damage-probe.js';
 import { isSqliteCorruption } from './sqlite-errors.js';
 import type { PartitionState } from './writer-protocol.js';
 
@@ -37,10 +38,14 @@ export interface RawBatch {
 export const DEFAULT_MAX_RECORDS = 1000;
 export const DEFAULT_MAX_BYTES = 1024 * 1024;
 
+/** Told of each corrupt batch a read meets (the log counts them for metrics and the overview). */
+export type CorruptionListener = (err: CorruptBatchError) => void;
+
 export class Partition {
   constructor(
     private state: PartitionState,
     private readonly reader: BatchReader,
+    private readonly onCorrupt: CorruptionListener = () => undefined,
   ) {}
 
   get id(): number {
@@ -89,7 +94,7 @@ export class Partition {
         scan: for (const row of this.reader.batchesFrom(this.id, from, end)) {
           if (records.length >= maxRecords) break;
           // Offsets are dense: a batch starting past the next offset means rows went missing.
-          if (row.baseOffset > nextOffset) throw this.corrupt(nextOffset, `offsets ${nextOffset}..${row.baseOffset - 1} are missing`);
+          if (row.baseOffset > nextOffset) throw this.missing(nextOffset, row.baseOffset);
           const batch = this.decode(row);
           for (const record of batch.records) {
             if (record.offset < nextOffset) continue;
@@ -107,20 +112,31 @@ export class Partition {
     return { records, nextOffset, logStartOffset: this.logStartOffset, logEndOffset: end };
   }
 
-  /** Whole stored batches from the one holding `from`, CRC verified: what a follower would fetch. */
+  /**
+   * Whole stored batches from the one holding `from`, CRC verified: what a follower would fetch.
+   * Like read(): throws CorruptBatchError when the first batch is bad; when a later one is, the
+   * good batches before it are returned and the next call (starting at it) throws.
+   */
   readBatches(from: number, maxBytes = DEFAULT_MAX_BYTES): RawBatch[] {
     this.checkOffset(from);
     const batches: RawBatch[] = [];
     let bytes = 0;
     if (from === this.logEndOffset) return batches;
-    this.guard(from, () => {
+    let next = from;
+    try {
       for (const row of this.reader.batchesFrom(this.id, from, this.logEndOffset)) {
+        // The row before a gap (offsets missing, as salvage leaves them) is not the one holding `from`.
+        if (row.lastOffset < from) continue;
         if (batches.length > 0 && bytes + row.data.length > maxBytes) break;
+        if (row.baseOffset > next) throw this.missing(next, row.baseOffset);
         this.verify(row);
         batches.push({ baseOffset: row.baseOffset, lastOffset: row.lastOffset, bytes: row.data });
         bytes += row.data.length;
+        next = row.lastOffset + 1;
       }
-    });
+    } catch (err) {
+      if (batches.length === 0) throw this.asCorruption(err, next);
+    }
     return batches;
   }
 
@@ -167,8 +183,28 @@ export class Partition {
     return err;
   }
 
-  private corrupt(offset: number, reason: string): CorruptBatchError {
-    return new CorruptBatchError(this.topic, this.partition, offset, reason);
+  /**
+   * The error for a bad batch stored at `offset`. The range it names runs to just before the next
+   * stored batch (found by the row keys, so it is right even when the batch's header is damaged),
+   * or to the log end when none can be found.
+   */
+  private corrupt(offset: number, reason: string, lastOffset?: number): CorruptBatchError {
+    const err = new CorruptBatchError(this.topic, this.partition, offset, reason, lastOffset ?? this.endOfDamage(offset));
+    this.onCorrupt(err);
+    return err;
+  }
+
+  private missing(from: number, nextBase: number): CorruptBatchError {
+    return this.corrupt(from, `offsets ${from}..${nextBase - 1} are missing`, nextBase - 1);
+  }
+
+  private endOfDamage(offset: number): number {
+    const seek = (at: number): number | undefined => this.reader.nextBaseOffset(this.id, at - 1);
+    let next = trySeek(seek, offset + 1);
+    // A damaged page under the keys: the first row past it (damage-probe.ts).
+    if (next === DAMAGED) next = firstBaseAfterDamage(seek, offset + 1, this.logEndOffset);
+    if (next !== undefined && next <= this.logEndOffset) return next - 1;
+    return Math.max(offset, this.logEndOffset - 1);
   }
 }
 

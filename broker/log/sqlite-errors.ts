@@ -1,7 +1,7 @@
 // Turns SQLite's failures into the log's typed errors, so that callers (and the MQTT front end's
 // backpressure) can tell a full disk from a read-only one from a corrupt file.
 import { accessSync, constants, statfsSync } from 'node:fs';
-import { DiskFullError, ReadOnlyStorageError, StorageError, TributaryError } from '../errors.js';
+import { DiskFullError, LogDamagedError, ReadOnlyStorageError, StorageError, TributaryError } from '../errors.js';
 
 interface SqliteLikeError {
   code?: unknown;
@@ -24,6 +24,7 @@ export function toWriteError(err: unknown, dataDir: string): TributaryError {
   const code = sqliteCode(err) ?? '';
   const message = String((err as SqliteLikeError | null)?.message ?? err);
   if (code === 'SQLITE_FULL') return new DiskFullError(dataDir, { cause: err });
+  if (isSqliteCorruption(err)) return damaged(err, dataDir);
   if (code.startsWith('SQLITE_READONLY') || code === 'SQLITE_CANTOPEN' || code === 'SQLITE_PERM') {
     return new ReadOnlyStorageError(dataDir, { cause: err });
   }
@@ -55,4 +56,10 @@ function freeBytes(dir: string): number {
   } catch {
     return Number.POSITIVE_INFINITY;
   }
+}
+
+/** SQLite's "database disk image is malformed" (and kin) as the log's non-retriable error. */
+export function damaged(err: unknown, dataDir: string): LogDamagedError {
+  const message = String((err as SqliteLikeError | null)?.message ?? err);
+  return new LogDamagedError(dataDir, LogDamagedError.describe(dataDir, `${message} (${sqliteCode(err)})`), { cause: err });
 }

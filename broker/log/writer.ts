@@ -11,6 +11,7 @@ import {
   TopicConflictError,
   TributaryError,
   IncompatibleLogError,
+  LogDamagedError,
 } from '../errors.js';
 import type {
   AppendResult,
@@ -171,6 +172,8 @@ export class LogWriter {
         return new TopicConflictError(wire.message);
       case 'TRIB_LOG_INCOMPATIBLE':
         return new IncompatibleLogError(wire.message);
+      case 'TRIB_LOG_DAMAGED':
+        return new LogDamagedError(this.init.dataDir, wire.message);
       default:
         return new StorageError(wire.message);
     }

@@ -2,7 +2,7 @@
 // data, over HTTP from a running node and from a stopped node's data directory.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Log } from '../../../broker/log/log.js';
@@ -162,4 +162,60 @@ test('--reader with --out FILE finishes on small ranges, over HTTP and from the 
   assert.deepEqual((JSON.parse(offline.stdout) as { readers: Array<{ reader: string; nextOffset: number }> }).readers.map((r) => [r.reader, r.nextOffset]), [
     ['dir-0', 1], ['dir-1', 5], ['dir-2', 50], ['http-0', 1], ['http-1', 5], ['http-2', 50],
   ]);
+});
+
+/** Stored data with one flipped byte in the batch of partition 0 holding offsets 1400..1499. */
+async function corruptDataDir(t: Parameters<typeof tempDir>[0]): Promise<string> {
+  const dataDir = join(tempDir(t), 'data');
+  const log = await Log.open({ dataDir, durability: 'write' });
+  await seed(log, 'telemetry', 1, 3000, { batch: 100 });
+  await log.close();
+  const file = join(dataDir, 'log.db');
+  const bytes = readFileSync(file);
+  const at = bytes.indexOf('reading 0/1450');
+  assert.ok(at > 0);
+  bytes[at + 3] = bytes[at + 3]! ^ 0x10;
+  writeFileSync(file, bytes);
+  return dataDir;
+}
+
+const CORRUPT_MESSAGE = /^tributary: corrupt record batch in telemetry-0 at offset 1400: CRC-32C mismatch.*; offsets 1400\.\.1499 cannot be read \[TRIB_LOG_CORRUPT_BATCH\]$/m;
+const SKIP_MESSAGE = /^tributary: skipped corrupt batch telemetry-0 offsets 1400\.\.1499: .*\[TRIB_LOG_CORRUPT_BATCH\]$/m;
+const offsetsOf = (stdout: string): number[] => parseLines(stdout).map((l) => l.offset);
+const csvOffsets = (stdout: string): number[] => stdout.trimEnd().split('\r\n').slice(1).map((row) => Number(row.split(',')[2]));
+const all = Array.from({ length: 3000 }, (_, i) => i);
+
+test('a corrupt batch: every record before it, then the error with topic, partition and offsets, exit 1; --skip-corrupt passes over it and says so', async (t) => {
+  const dataDir = await corruptDataDir(t);
+  const node = await startCliNode(t, dataDir);
+  const sources = { http: ['--url', node.url], dir: ['--data-dir', dataDir] } as const;
+  const runs = (source: readonly string[]) => ({
+    ndjson: runCli(['replay', ...source, '--topic', 'telemetry']),
+    csv: runCli(['replay', ...source, '--topic', 'telemetry', '--format', 'csv']),
+    inside: runCli(['replay', ...source, '--topic', 'telemetry', '--from-offset', '1450']),
+    skip: runCli(['replay', ...source, '--topic', 'telemetry', '--skip-corrupt']),
+    skipCsv: runCli(['replay', ...source, '--topic', 'telemetry', '--format', 'csv', '--skip-corrupt']),
+  });
+  const viaHttp = runs(sources.http);
+  await node.stop();
+  const viaDir = runs(sources.dir);
+  for (const [name, r] of [['http', viaHttp], ['dir', viaDir]] as const) {
+    assert.equal(r.ndjson.status, 1, `${name}: ${r.ndjson.stderr}`);
+    assert.deepEqual(offsetsOf(r.ndjson.stdout), all.slice(0, 1400), `${name}: every record before the bad batch, nothing else`);
+    assert.match(r.ndjson.stderr, CORRUPT_MESSAGE, name);
+    assert.equal(r.csv.status, 1, name);
+    assert.deepEqual(csvOffsets(r.csv.stdout), all.slice(0, 1400), name);
+    assert.match(r.csv.stderr, CORRUPT_MESSAGE, name);
+    assert.equal(r.inside.status, 1, name);
+    assert.equal(r.inside.stdout, '', name);
+    assert.match(r.inside.stderr, CORRUPT_MESSAGE, name);
+    const kept = all.filter((i) => i < 1400 || i >= 1500);
+    assert.equal(r.skip.status, 0, `${name}: ${r.skip.stderr}`);
+    assert.deepEqual(offsetsOf(r.skip.stdout), kept, name);
+    assert.match(r.skip.stderr, SKIP_MESSAGE, name);
+    assert.match(r.skip.stderr, /skipped 1 corrupt batch\(es\), 100 offsets not replayed/, name);
+    assert.equal(r.skipCsv.status, 0, name);
+    assert.deepEqual(csvOffsets(r.skipCsv.stdout), kept, name);
+    assert.match(r.skipCsv.stderr, SKIP_MESSAGE, name);
+  }
 });

@@ -1,10 +1,12 @@
 // The records API against a whole node in this process: real HTTP, real stored data, and a raw
 // TCP client to play the slow reader and the one that hangs up.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Log } from '../../../broker/log/log.js';
 import { runCliAsync } from '../../helpers/cli.js';
 import { startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
 import { payload, seed } from '../../helpers/replay-data.js';
@@ -249,4 +251,95 @@ test('retention deleting the range under a stream cuts the connection: the clien
     }
   }, 'the body ends in an error, not a clean end');
   await waitFor(() => stats.active === 0, 'the stream to end');
+});
+
+/** A GET read to its end with node:http, for what fetch() hides: the HTTP trailers. */
+function getWithTrailers(url: string): Promise<{ status: number; body: string; trailers: NodeJS.Dict<string> }> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), trailers: res.trailers }));
+      res.on('error', reject);
+    }).on('error', reject);
+  });
+}
+
+/** A stopped node's data with one flipped byte in the batch holding offsets 1400..1499 of partition 0. */
+async function corruptData(t: Parameters<typeof startTestNode>[0]): Promise<string> {
+  const dataDir = tempDir(t);
+  const log = await Log.open({ dataDir });
+  await seed(log, 'telemetry', 2, 3000, { batch: 100 });
+  await log.close();
+  const file = join(dataDir, 'log.db');
+  const bytes = readFileSync(file);
+  const at = bytes.indexOf('reading 0/1450');
+  assert.ok(at > 0);
+  bytes[at + 3] = bytes[at + 3]! ^ 0x10;
+  writeFileSync(file, bytes);
+  return dataDir;
+}
+
+const corruptRange = { code: 'TRIB_LOG_CORRUPT_BATCH', topic: 'telemetry', partition: 0, fromOffset: 1400, toOffset: 1499 };
+
+test('a corrupt batch mid-stream: every good record before it, then the error in-band and in the trailer; overview and metrics count it', async (t) => {
+  const n = await startTestNode(t, {}, await corruptData(t));
+  const base = `http://127.0.0.1:${n.node.http.port}`;
+
+  // The NDJSON fast path (one partition): all 1,400 good records, then one error line.
+  const fast = await getWithTrailers(`${base}/api/topics/telemetry/records?partition=0`);
+  assert.equal(fast.status, 200);
+  const lines = fast.body.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.deepEqual(lines.slice(0, -1).map((l) => l.offset), Array.from({ length: 1400 }, (_, i) => i));
+  const { error } = lines.at(-1) as { error: Record<string, unknown> };
+  assert.deepEqual({ code: error.code, topic: error.topic, partition: error.partition, fromOffset: error.fromOffset, toOffset: error.toOffset }, corruptRange);
+  assert.match(error.message as string, /telemetry-0 at offset 1400: CRC-32C mismatch/);
+  assert.deepEqual(JSON.parse(fast.trailers['x-tributary-error']!).fromOffset, 1400);
+
+  // CSV (records rebuilt, LogSource): the good rows, then the trailer says why it ended.
+  const csv = await getWithTrailers(`${base}/api/topics/telemetry/records?partition=0&format=csv`);
+  assert.equal(csv.status, 200);
+  assert.equal(csv.body.trimEnd().split('\r\n').length, 1 + 1400);
+  assert.equal(JSON.parse(csv.trailers['x-tributary-error']!).toOffset, 1499);
+
+  // Both partitions merged by time: partition 1 is intact, partition 0 stops before the batch.
+  const merged = await getWithTrailers(`${base}/api/topics/telemetry/records`);
+  const mergedLines = merged.body.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(mergedLines.filter((l) => l.partition === 0).length === 1400);
+  assert.equal((mergedLines.at(-1) as { error: { code: string } }).error.code, 'TRIB_LOG_CORRUPT_BATCH');
+
+  // A read that starts inside the bad batch gets an error status and the JSON error.
+  const inside = await getWithTrailers(`${base}/api/topics/telemetry/records?partition=0&from-offset=1450`);
+  assert.equal(inside.status, 500);
+  const body = JSON.parse(inside.body) as Record<string, unknown>;
+  assert.deepEqual({ code: body.code, topic: body.topic, partition: body.partition, fromOffset: body.fromOffset, toOffset: body.toOffset }, corruptRange);
+
+  // The node shows it: overview (count, the batch, a recent error) and the metrics.
+  const overview = (await (await fetch(`${base}/api/overview`)).json()) as { log: { corruptBatches: number; corrupt: Array<Record<string, unknown>> }; errors: Array<{ component: string; detail: string }> };
+  assert.equal(overview.log.corruptBatches, 1);
+  assert.deepEqual([overview.log.corrupt[0]!.topic, overview.log.corrupt[0]!.fromOffset, overview.log.corrupt[0]!.toOffset], ['telemetry', 1400, 1499]);
+  assert.ok(overview.errors.some((e) => e.component === 'log' && e.detail.startsWith('telemetry-0 offsets 1400..1499')));
+  assert.match(await (await fetch(`${base}/metrics`)).text(), /^tributary_log_corrupt_batches_total 1$/m);
+});
+
+test('onCorrupt=skip passes over a corrupt batch and reports it in-band, in the trailer and in the stats', async (t) => {
+  const n = await startTestNode(t, {}, await corruptData(t));
+  const base = `http://127.0.0.1:${n.node.http.port}`;
+  const res = await getWithTrailers(`${base}/api/topics/telemetry/records?partition=0&onCorrupt=skip`);
+  assert.equal(res.status, 200);
+  const lines = res.body.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const records = lines.filter((l) => 'offset' in l).map((l) => l.offset as number);
+  assert.deepEqual(records, Array.from({ length: 3000 }, (_, i) => i).filter((i) => i < 1400 || i >= 1500));
+  const skipped = lines.filter((l) => 'skipped' in l).map((l) => l.skipped as Record<string, unknown>);
+  assert.deepEqual(skipped.map((s) => [s.topic, s.partition, s.fromOffset, s.toOffset]), [['telemetry', 0, 1400, 1499]]);
+  assert.equal(lines.findIndex((l) => 'skipped' in l), 1400, 'the skip is reported where it happened');
+  assert.deepEqual(JSON.parse(res.trailers['x-tributary-skipped']!).map((s: { fromOffset: number }) => s.fromOffset), [1400]);
+  assert.equal(res.trailers['x-tributary-error'], undefined);
+  // Starting inside it, with CSV: skipped too (no in-band line in CSV; the trailer names it).
+  const csv = await getWithTrailers(`${base}/api/topics/telemetry/records?partition=0&from-offset=1450&format=csv&onCorrupt=skip`);
+  assert.equal(csv.status, 200);
+  assert.equal(csv.body.trimEnd().split('\r\n').length, 1 + 1500);
+  assert.equal(JSON.parse(csv.trailers['x-tributary-skipped']!)[0].toOffset, 1499);
+  assert.equal(n.node.http.records.stats.corruptSkipped, 2);
+  assert.equal((await errorOf(`${base}/api/topics/telemetry/records?onCorrupt=maybe`)).code, 'TRIB_USAGE');
 });

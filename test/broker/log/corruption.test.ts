@@ -6,9 +6,10 @@ import { randomInt } from 'node:crypto';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { CorruptBatchError, TributaryError } from '../../../broker/errors.js';
+import { CorruptBatchError, LogDamagedError, TributaryError } from '../../../broker/errors.js';
 import { Log } from '../../../broker/log/log.js';
 import type { LogRecord } from '../../../broker/log/record-batch.js';
+import { damageBatchesLeaf } from '../../helpers/damaged-page.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const BATCHES = 8;
@@ -59,12 +60,21 @@ test('a flipped byte inside a stored batch fails the read with a typed error nam
       assert.equal(err.topic, 'rot');
       assert.equal(err.partition, 0);
       assert.equal(err.baseOffset, 30);
+      assert.equal(err.lastOffset, 39, 'the range runs to just before the next stored batch');
+      assert.deepEqual(
+        { fromOffset: err.toJSON().fromOffset, toOffset: err.toJSON().toOffset, topic: err.toJSON().topic, partition: err.toJSON().partition },
+        { fromOffset: 30, toOffset: 39, topic: 'rot', partition: 0 },
+      );
       assert.match(err.message, /rot-0 at offset 30: CRC-32C mismatch/);
       return true;
     },
   );
   assert.throws(() => log.read('rot', 0, 35), { code: 'TRIB_LOG_CORRUPT_BATCH' });
   assert.throws(() => log.readBatches('rot', 0, 30), { code: 'TRIB_LOG_CORRUPT_BATCH' });
+  // Whole batches (the NDJSON fast path, a follower's fetch) also hand out the good prefix first.
+  assert.deepEqual(log.readBatches('rot', 0, 0).map((b) => b.baseOffset), [0, 10, 20]);
+  // The log remembers what reads met, for the metrics and the overview.
+  assert.deepEqual(log.corruptBatches().map((c) => [c.topic, c.partition, c.fromOffset, c.toOffset]), [['rot', 0, 30, 39]]);
   // Batches after it, and the other partition, are intact.
   assert.equal(log.read('rot', 0, 40, { maxRecords: 1000 }).records.length, (BATCHES - 4) * PER_BATCH);
   assert.equal(log.read('rot', 1, 0, { maxRecords: 1000 }).records.length, BATCHES * PER_BATCH);
@@ -140,4 +150,56 @@ test('random bytes at random positions of the file: never a wrong record, only t
     }
   }
   t.diagnostic(`typed failures seen: ${typedFailures}`);
+});
+
+test('a damaged B-tree page stops start-up with TRIB_LOG_DAMAGED, not retriable, naming tributary salvage', async (t) => {
+  const dataDir = tempDir(t);
+  const log = await Log.open({ dataDir, topics: [{ name: 'pages', partitions: 2 }] });
+  for (let b = 0; b < 120; b++) {
+    for (const partition of [0, 1]) {
+      await log.append('pages', partition, Array.from({ length: 10 }, (_, i) => ({ timestamp: 1_700_000_000_000 + b, key: null, value: Buffer.from(`p${partition}-b${b}-r${i}-${'x'.repeat(100)}`) })));
+    }
+  }
+  await log.close(); // the last connection's close checkpoints the WAL into log.db
+  damageBatchesLeaf(join(dataDir, 'log.db'));
+
+  await assert.rejects(Log.open({ dataDir }), (err: unknown) => {
+    assert.ok(err instanceof LogDamagedError, `got ${(err as Error).name}: ${(err as Error).message}`);
+    assert.equal(err.code, 'TRIB_LOG_DAMAGED');
+    assert.equal(err.retriable, false);
+    assert.match(err.message, /tributary salvage --data-dir .+ --to NEW_DIR/);
+    return true;
+  });
+});
+
+test('a page damaged under a running log: reads give the good prefix, then TRIB_LOG_CORRUPT_BATCH naming the range past the page', async (t) => {
+  const dataDir = tempDir(t);
+  const writer = await Log.open({ dataDir, topics: [{ name: 'pages', partitions: 1 }] });
+  for (let b = 0; b < 300; b++) {
+    await writer.append('pages', 0, Array.from({ length: 10 }, (_, i) => ({ timestamp: 1_700_000_000_000 + b, key: null, value: Buffer.from(`b${b}-r${i}-${'x'.repeat(100)}`) })));
+  }
+  await writer.close();
+  const log = await Log.open({ dataDir });
+  t.after(() => log.close());
+  damageBatchesLeaf(join(dataDir, 'log.db')); // under the open log: its read connection has not cached the page
+
+  const prefix = log.read('pages', 0, 0, { maxRecords: 3000 });
+  const damagedAt = prefix.nextOffset;
+  assert.ok(damagedAt > 0 && damagedAt < 3000 && damagedAt % 10 === 0, `the good prefix ends at a batch boundary (${damagedAt})`);
+  let lastOffset = -1;
+  assert.throws(
+    () => log.read('pages', 0, damagedAt),
+    (err: unknown) => {
+      assert.ok(err instanceof CorruptBatchError, `got ${(err as Error).name}: ${(err as Error).message}`);
+      assert.equal(err.retriable, false);
+      assert.equal(err.baseOffset, damagedAt);
+      assert.match(err.message, /storage page damaged/);
+      lastOffset = err.lastOffset;
+      return true;
+    },
+  );
+  assert.ok(lastOffset > damagedAt && lastOffset < 2999, `the range ends where the page does, not at the log end (${lastOffset})`);
+  // Past the damaged page the log reads again, to its end.
+  assert.equal(log.read('pages', 0, lastOffset + 1, { maxRecords: 3000 }).records.length, 3000 - lastOffset - 1);
+  assert.throws(() => log.readBatches('pages', 0, damagedAt), { code: 'TRIB_LOG_CORRUPT_BATCH' });
 });

@@ -1,0 +1,35 @@
+// Page-level damage to a closed log's SQLite file, as a failing SD card or SSD leaves it: one
+// whole B-tree page of the batches table overwritten with garbage. The log must be closed (its WAL
+// checkpointed into the file) first, so that the page really is in log.db.
+import { closeSync, openSync, writeSync } from 'node:fs';
+import Database from 'better-sqlite3';
+
+export interface DamagedPage {
+  pageNumber: number;
+  pageSize: number;
+}
+
+/** Overwrites the middle leaf page of the batches table with `fill` bytes; returns which page. */
+export function damageBatchesLeaf(file: string, fill = 0x5a): DamagedPage {
+  const db = new Database(file, { readonly: true });
+  let leaves: number[];
+  let pageSize: number;
+  try {
+    pageSize = db.pragma('page_size', { simple: true }) as number;
+    leaves = db
+      .prepare(`SELECT pageno FROM dbstat WHERE name = 'batches' AND pagetype = 'leaf' ORDER BY pageno`)
+      .pluck()
+      .all() as number[];
+  } finally {
+    db.close();
+  }
+  if (leaves.length < 3) throw new Error(`the batches table has only ${leaves.length} leaf pages; write more data`);
+  const pageNumber = leaves[Math.floor(leaves.length / 2)]!;
+  const fd = openSync(file, 'r+');
+  try {
+    writeSync(fd, Buffer.alloc(pageSize, fill), 0, pageSize, (pageNumber - 1) * pageSize);
+  } finally {
+    closeSync(fd);
+  }
+  return { pageNumber, pageSize };
+}

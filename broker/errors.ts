@@ -36,6 +36,7 @@ export const ERROR_CODES = [
   'TRIB_UPSTREAM_CURSOR_CONFLICT',
   'TRIB_HTTP_MEDIA_TYPE',
   'TRIB_UPSTREAM_CURSOR_TOPIC',
+  'TRIB_DATA_DIR',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -292,4 +293,17 @@ export class UpstreamCursorTopicError extends TributaryError {
   readonly code = 'TRIB_UPSTREAM_CURSOR_TOPIC';
   // Retried: the topic's config can be fixed on the cluster without restarting the gateway.
   readonly retriable = true;
+}
+
+/** The data directory cannot be made: the path, or a folder on it, is a file (or a broken link). */
+export class DataDirError extends TributaryError {
+  readonly code = 'TRIB_DATA_DIR';
+  readonly retriable = false;
+  constructor(
+    readonly dataDir: string,
+    problem: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(`cannot use ${dataDir} as the data directory: ${problem}`, options);
+  }
 }

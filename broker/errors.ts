@@ -37,6 +37,8 @@ export const ERROR_CODES = [
   'TRIB_HTTP_MEDIA_TYPE',
   'TRIB_UPSTREAM_CURSOR_TOPIC',
   'TRIB_DATA_DIR',
+  'TRIB_HTTP_HOST',
+  'TRIB_HTTP_ORIGIN',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

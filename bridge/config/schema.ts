@@ -238,6 +238,8 @@ export const configSchema = z.strictObject({
       port: port.default(8080),
       /** Bearer token for /metrics and /api/...; required unless host is a loopback address (docs/observability.md). */
       token: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 24`)').nullable().default(null),
+      /** Names (or addresses) besides http.host and loopback that requests may carry in Host while no token is set (docs/security.md). */
+      allowedHosts: z.array(z.string().regex(/^[^\s/:@]+$|^\[[0-9A-Fa-f:.]+\]$/, 'a host name or address without port')).default([]),
     })
     .superRefine((http, ctx) => {
       if (http.token === null && !isLoopbackHost(http.host)) {

@@ -88,6 +88,13 @@ const limits = z.strictObject({
   maxConnections: z.number().int().min(1).default(10_000),
   /** New connections accepted per second across all listeners; more are refused at once. */
   connectionsPerSecond: z.number().int().min(1).default(500),
+  /** How long a new connection may take to deliver its CONNECT (TLS and WebSocket handshakes included). */
+  connectTimeout: duration.refine((ms) => ms >= 1, 'at least 1ms').default(10_000),
+  /** Connections still waiting for their CONNECT, in all and from one source address; the oldest make room (docs/security.md). */
+  maxPendingConnects: z.number().int().min(1).default(1000),
+  maxPendingConnectsPerAddress: z.number().int().min(1).default(100),
+  /** Open connections from one source address (an IPv6 /64); devices behind one NAT share it. */
+  maxConnectionsPerAddress: z.number().int().min(1).default(1000),
 });
 
 const user = z.strictObject({

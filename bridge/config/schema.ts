@@ -92,7 +92,8 @@ const limits = z.strictObject({
   connectTimeout: duration.refine((ms) => ms >= 1, 'at least 1ms').default(10_000),
   /** Connections still waiting for their CONNECT, in all and from one source address; the oldest make room (docs/security.md). */
   maxPendingConnects: z.number().int().min(1).default(1000),
-  maxPendingConnectsPerAddress: z.number().int().min(1).default(100),
+  /** At least connectionsPerSecond: a burst admitted at once is accepted before any of it is read. */
+  maxPendingConnectsPerAddress: z.number().int().min(1).default(500),
   /** Open connections from one source address (an IPv6 /64); devices behind one NAT share it. */
   maxConnectionsPerAddress: z.number().int().min(1).default(1000),
 });

@@ -13,6 +13,10 @@
 // another `maxPerAddress` sockets behind it. Refusing the newest would lock it out until the
 // flood's sockets timed out, and the flood can open new ones faster than that.
 // A connection that has sent its CONNECT is never displaced: it is a client, not a stray socket.
+//
+// Keep `maxPerAddress` at least the admission rate's burst (connectionsPerSecond): connections
+// that arrive together are accepted in one go before any of them is read, so with a smaller bound a
+// burst of real devices from one NAT address would displace its own first members.
 
 export interface PendingLimits {
   max: number;

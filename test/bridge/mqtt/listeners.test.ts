@@ -8,6 +8,7 @@ import { connect as tcpConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { test, type TestContext } from 'node:test';
 import type { IConnackPacket } from 'mqtt-packet';
+import { spawnFixture } from '../../helpers/child.js';
 import { connect, startTestNode } from '../../helpers/mqtt-node.js';
 import { makePki } from '../../helpers/pki.js';
 import { RawMqtt } from '../../helpers/raw-mqtt.js';
@@ -68,7 +69,7 @@ test('a flood of 10,000 idle sockets from one address: clients from another addr
   const before = await connect(t, url, { clientId: 'connected-before' });
   const flood = 10_000;
   const idle = await idleSockets(t, port, flood, 500);
-  const maxPendingConnectsPerAddress = 100; // the default
+  const maxPendingConnectsPerAddress = 500; // the default
   const refused = (): number => Object.values(node.mqtt.stats.connectionsRefused).reduce((a, b) => a + b, 0);
   await waitFor(() => node.mqtt.waitingForConnect + refused() === flood, 'every flood socket accepted or closed');
   assert.equal(node.mqtt.waitingForConnect, maxPendingConnectsPerAddress, 'the flood holds no more than its address may');
@@ -120,4 +121,14 @@ test('maxConnectionsPerAddress: a third client from one address is refused, one 
   assert.equal((await rawConnect(t, port, 'a3')).result, 'closed');
   assert.equal(node.mqtt.stats.connectionsRefused['too many connections from one address'], 1);
   assert.equal((await rawConnect(t, port, 'b1', '127.0.0.2')).result, 0);
+});
+
+test('with the default limits, a burst of 500 real clients from one address (a site behind NAT) all connect; none displaces another', async (t) => {
+  const { node } = await startTestNode(t);
+  let result: { connacked: number; closed: number } | undefined;
+  const { child, exited } = spawnFixture('connect-burst.js', [String(node.mqtt.ports.tcp), '500'], (line) => (result = JSON.parse(line) as typeof result));
+  t.after(() => child.kill());
+  await exited;
+  assert.deepEqual(result, { connacked: 500, closed: 0 });
+  assert.deepEqual(node.mqtt.stats.connectionsRefused, {});
 });

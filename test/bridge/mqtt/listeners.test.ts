@@ -52,11 +52,14 @@ test('at maxConnections, idle sockets make room for a real client (the oldest go
   const steady = await connect(t, url, { clientId: 'steady' });
   const idle = await idleSockets(t, port, 199, 50);
   await waitFor(() => node.mqtt.waitingForConnect === 199, '199 idle sockets accepted');
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${node.http.port}/metrics`)).text();
+  assert.match(await metrics(), /^tributary_mqtt_connections_waiting_for_connect 199$/m);
 
   const { result } = await rawConnect(t, port, 'late-but-real');
   assert.equal(result, 0, 'CONNACK accepted');
   assert.equal(node.mqtt.stats.connectionsRefused['displaced while waiting for CONNECT'], 1);
   await waitFor(() => idle.size === 198, 'the displaced idle socket closed');
+  assert.match(await metrics(), /^tributary_mqtt_connections_refused_total\{reason="displaced while waiting for CONNECT"\} 1$/m);
   assert.equal(steady.connected, true);
   await steady.publishAsync('still/here', 'yes', { qos: 1 });
 });

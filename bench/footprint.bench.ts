@@ -47,8 +47,18 @@ async function startTributary(dataDir: string): Promise<{ port: number; httpPort
   const [port, httpPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', String(httpPort)], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    // The devices connect all at once; the default admission rate (500/s) would pace them.
-    env: { ...LAUNCH.env, ...process.env, LOG_LEVEL: 'warn', TRIBUTARY_LOG_DURABILITY: 'fsync', TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(DEVICES * 2) },
+    // The devices connect all at once, from one address; the default admission rate (500/s) would
+    // pace them, and the per-address limits (docs/security.md) are sized for that pace.
+    env: {
+      ...LAUNCH.env,
+      ...process.env,
+      LOG_LEVEL: 'warn',
+      TRIBUTARY_LOG_DURABILITY: 'fsync',
+      TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(DEVICES * 2),
+      TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS: String(DEVICES * 2),
+      TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS_PER_ADDRESS: String(DEVICES * 2),
+      TRIBUTARY_MQTT_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: String(DEVICES * 2),
+    },
   });
   await waitForPort(port, child, 'tributary');
   await waitForPort(httpPort, child, 'tributary HTTP');

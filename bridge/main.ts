@@ -112,6 +112,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       // Ready: the log is open with its writer alive and every listener is up (they are, once here).
       isReady: () => ready && log.isOpen,
       token: config.http.token,
+      allowedHosts: config.http.allowedHosts,
       metrics,
       overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, isReady: () => ready && log.isOpen }),
       upstreamStatus: () => upstream?.status() ?? null,

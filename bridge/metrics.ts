@@ -166,6 +166,7 @@ export class Metrics {
     const metrics = this;
     const stats = (): MqttFrontEnd['stats'] | undefined => metrics.#mqtt?.stats;
     new Gauge({ name: 'tributary_mqtt_connections', help: 'MQTT clients connected now', registers, collect() { this.set(metrics.#mqtt?.connectedClients ?? 0); } });
+    new Gauge({ name: 'tributary_mqtt_connections_waiting_for_connect', help: 'Connections accepted whose CONNECT has not arrived yet', registers, collect() { this.set(metrics.#mqtt?.waitingForConnect ?? 0); } });
     const counter = (name: string, help: string, read: (s: MqttFrontEnd['stats']) => number): void =>
       counterFrom(registers, name, help, () => {
         const s = stats();

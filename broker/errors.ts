@@ -37,6 +37,10 @@ export const ERROR_CODES = [
   'TRIB_HTTP_MEDIA_TYPE',
   'TRIB_UPSTREAM_CURSOR_TOPIC',
   'TRIB_LOG_DAMAGED',
+  'TRIB_DATA_DIR',
+  'TRIB_HTTP_HOST',
+  'TRIB_HTTP_ORIGIN',
+  'TRIB_HTTP_BAD_REQUEST',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -329,5 +333,18 @@ export class LogDamagedError extends TributaryError {
       `the log database in ${dataDir} is damaged (${detail}); stop the node and run ` +
       `'tributary salvage --data-dir ${dataDir} --to NEW_DIR' to copy every intact batch into a new data directory`
     );
+  }
+}
+
+/** The data directory cannot be made: the path, or a folder on it, is a file (or a broken link). */
+export class DataDirError extends TributaryError {
+  readonly code = 'TRIB_DATA_DIR';
+  readonly retriable = false;
+  constructor(
+    readonly dataDir: string,
+    problem: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(`cannot use ${dataDir} as the data directory: ${problem}`, options);
   }
 }

@@ -88,6 +88,14 @@ const limits = z.strictObject({
   maxConnections: z.number().int().min(1).default(10_000),
   /** New connections accepted per second across all listeners; more are refused at once. */
   connectionsPerSecond: z.number().int().min(1).default(500),
+  /** How long a new connection may take to deliver its CONNECT (TLS and WebSocket handshakes included). */
+  connectTimeout: duration.refine((ms) => ms >= 1, 'at least 1ms').default(10_000),
+  /** Connections still waiting for their CONNECT, in all and from one source address; the oldest make room (docs/security.md). */
+  maxPendingConnects: z.number().int().min(1).default(1000),
+  /** At least connectionsPerSecond: a burst admitted at once is accepted before any of it is read. */
+  maxPendingConnectsPerAddress: z.number().int().min(1).default(500),
+  /** Open connections from one source address (an IPv6 /64); devices behind one NAT share it. */
+  maxConnectionsPerAddress: z.number().int().min(1).default(5000),
 });
 
 const user = z.strictObject({
@@ -243,6 +251,8 @@ export const configSchema = z.strictObject({
       port: port.default(8080),
       /** Bearer token for /metrics and /api/...; required unless host is a loopback address (docs/observability.md). */
       token: z.string().min(16, 'at least 16 characters (e.g. `openssl rand -hex 24`)').nullable().default(null),
+      /** Names (or addresses) besides http.host and loopback that requests may carry in Host while no token is set (docs/security.md). */
+      allowedHosts: z.array(z.string().regex(/^[^\s/:@]+$|^\[[0-9A-Fa-f:.]+\]$/, 'a host name or address without port')).default([]),
     })
     .superRefine((http, ctx) => {
       if (http.token === null && !isLoopbackHost(http.host)) {

@@ -10,6 +10,7 @@ import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import { BearerAuth } from './auth.js';
+import { HostCheck } from './host-check.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 import type { Overview } from './overview.js';
 import { RecordsRoute } from './records.js';
@@ -27,6 +28,8 @@ export interface HttpServerOptions {
   isReady: () => boolean;
   /** http.token: null serves everything without one (loopback only). */
   token: string | null;
+  /** http.allowedHosts: names besides http.host and loopback that Host may carry (host-check.ts). */
+  allowedHosts?: readonly string[];
   metrics: Metrics;
   overview: () => Overview;
   /** The upstream forwarder's status; null while upstream is off. */
@@ -39,9 +42,11 @@ export class HttpServer {
   readonly records: RecordsRoute;
   private closing: Promise<void> | null = null;
   private readonly auth: BearerAuth;
+  private readonly hostCheck: HostCheck;
 
   private constructor(private readonly options: HttpServerOptions) {
     this.auth = new BearerAuth(options.token);
+    this.hostCheck = new HostCheck({ host: options.host, allowedHosts: options.allowedHosts ?? [], tokenRequired: options.token !== null });
     this.server = createServer((req, res) => this.handle(req, res));
     this.records = new RecordsRoute({ log: options.log, cursors: options.cursors ?? null, logger: options.logger });
   }
@@ -57,7 +62,11 @@ export class HttpServer {
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    const url = requestUrl(req);
+    // `GET //` (an empty authority) or `OPTIONS *` is no URL: refused here, never an exception.
+    if (url === null) return sendJson(res, 400, { code: 'TRIB_HTTP_BAD_REQUEST', message: `'${req.url}' is not a request path` });
+    const misdirected = this.hostCheck.refusal(req);
+    if (misdirected !== null) return sendJson(res, misdirected.status, { code: misdirected.code, message: misdirected.message });
     if (RecordsRoute.serves(url.pathname)) {
       if (!this.auth.allows(req, url.pathname)) return this.unauthorized(res);
       this.records.handle(req, res, url, sendJson).catch((err: unknown) => this.fail(res, err, url));
@@ -121,6 +130,17 @@ export class HttpServer {
       this.server.closeAllConnections();
     });
     return this.closing;
+  }
+}
+
+/** The request's path and query, parsed; null when they are not a path (`//`, `*`). */
+function requestUrl(req: IncomingMessage): URL | null {
+  const path = req.url ?? '/';
+  if (!path.startsWith('/') || path.startsWith('//')) return null;
+  try {
+    return new URL(path, 'http://localhost');
+  } catch {
+    return null;
   }
 }
 

@@ -31,8 +31,14 @@ export class FrameScanner {
   #length = 0;
   #multiplier = 1;
   #inHeader = true;
+  #packets = 0;
 
   constructor(readonly maxRemainingLength: number) {}
+
+  /** Whole packets scanned so far. */
+  get packets(): number {
+    return this.#packets;
+  }
 
   /** Everything scanned so far ends with a whole packet. */
   get atBoundary(): boolean {
@@ -66,6 +72,7 @@ export class FrameScanner {
   }
 
   #startHeader(): void {
+    this.#packets++; // one has just ended
     this.#inHeader = true;
     this.#headerBytes = -1;
     this.#length = 0;
@@ -122,15 +129,17 @@ export interface StreamIntake {
 /**
  * Makes a connection check what aedes reads with the scanner, and gathers its writes per event-loop
  * turn (write-coalescer.ts). An oversized or malformed packet destroys the connection with the
- * scanner's error.
+ * scanner's error. `onFirstPacket` runs once the first packet (the CONNECT, [MQTT-3.1.0-1]) has
+ * arrived whole.
  *
  * The socket itself goes to aedes, its read() wrapped: aedes takes bytes only through
  * `conn.read(null)` on 'readable'. Wrapping streams around it instead (a Transform joined to a
  * Writable by Duplex.from) cost three more streams per connection, ~15 kB each at rest, and their
  * allocations on every chunk, which bench:footprint showed as garbage under load.
  */
-export function guardConnection(socket: Duplex, maxRemainingLength: number, intake?: StreamIntake): Duplex {
+export function guardConnection(socket: Duplex, maxRemainingLength: number, intake?: StreamIntake, onFirstPacket?: () => void): Duplex {
   const scanner = new FrameScanner(maxRemainingLength);
+  let firstPacket = onFirstPacket;
   const read = socket.read.bind(socket);
   socket.read = (size?: number): unknown => {
     if (intake?.refuseRead()) return null;
@@ -139,6 +148,10 @@ export function guardConnection(socket: Duplex, maxRemainingLength: number, inta
     try {
       if (intake !== undefined && scanner.atBoundary && intake.active()) return intake.take(chunk as Buffer);
       scanner.scan(chunk as Uint8Array);
+      if (firstPacket !== undefined && scanner.packets > 0) {
+        firstPacket();
+        firstPacket = undefined;
+      }
     } catch (err) {
       socket.destroy(err as Error);
       return null;

@@ -125,6 +125,8 @@ export class MqttFrontEnd {
       id: options.nodeId,
       persistence,
       maxTopicLevels: config.limits.maxTopicLevels,
+      // The listeners time the wait from the TCP accept (pending-connects.ts); this is aedes's own backstop.
+      connectTimeout: config.limits.connectTimeout,
       preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => frontEnd!.authenticate(access, client, username, password, done),
       authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(access, client, packet, done),
@@ -142,7 +144,8 @@ export class MqttFrontEnd {
     aedes.on('clientDisconnect', (client) => {
       if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
     });
-    const admission = new ConnectionAdmission(config.limits.maxConnections, config.limits.connectionsPerSecond);
+    const { limits } = config;
+    const admission = new ConnectionAdmission({ maxConnections: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerAddress, perSecond: limits.connectionsPerSecond });
     try {
       frontEnd.#listeners = await MqttListeners.start({
         config,
@@ -150,6 +153,7 @@ export class MqttFrontEnd {
         // Anything announcing more is refused unread.
         maxRemainingLength: fastPath.maxRemainingLength,
         admission,
+        pending: { max: limits.maxPendingConnects, maxPerAddress: limits.maxPendingConnectsPerAddress, timeoutMs: limits.connectTimeout },
         ...(config.fastPath
           ? {
               intake: (socket: Duplex) => {
@@ -177,6 +181,11 @@ export class MqttFrontEnd {
 
   get connectedClients(): number {
     return this.aedes.connectedClients;
+  }
+
+  /** Connections accepted whose CONNECT has not arrived yet (pending-connects.ts). */
+  get waitingForConnect(): number {
+    return this.#listeners?.waitingForConnect ?? 0;
   }
 
   private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {

@@ -1,10 +1,10 @@
 // The edge commit log: topics of partitions of records, stored as Kafka record batches in one
 // SQLite file in the data directory. Appends go to the writer thread (group commit); reads run
 // here on a read-only connection. Knows nothing of MQTT or Kafka clients.
-import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { type CorruptBatchError, DiskFullError, InvalidRecordError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { type CorruptBatchError, DataDirError, DiskFullError, InvalidRecordError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
 import { BatchReader } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
@@ -304,5 +304,31 @@ function fileSystemError(err: unknown, dataDir: string): TributaryError {
   const code = (err as NodeJS.ErrnoException).code;
   if (code === 'EROFS' || code === 'EACCES' || code === 'EPERM') return new ReadOnlyStorageError(dataDir, { cause: err });
   if (code === 'ENOSPC') return new DiskFullError(dataDir, { cause: err });
+  // mkdir makes missing parents too, so what is left is a path it cannot make into folders.
+  if (code === 'EEXIST' || code === 'ENOTDIR' || code === 'ENOENT') return new DataDirError(dataDir, notADirectory(dataDir), { cause: err });
   return new StorageError(`cannot prepare the data directory ${dataDir}: ${(err as Error).message}`, { cause: err });
+}
+
+/** What stands in the way of making `dataDir` a folder: the nearest part of its path that is no folder. */
+function notADirectory(dataDir: string): string {
+  const problem = (path: string, what: string): string =>
+    path === dataDir
+      ? `it is ${what}, not a directory. Move it away, or choose another data directory (a missing one is created with its parents).`
+      : `${path} on its path is ${what}, not a directory. Fix that path, or choose another data directory (a missing one is created with its parents).`;
+  for (let path = dataDir; path !== dirname(path); path = dirname(path)) {
+    if (existsSync(path)) {
+      if (statSync(path).isDirectory()) break;
+      return problem(path, 'a file');
+    }
+    if (isSymbolicLink(path)) return problem(path, 'a symbolic link to nothing');
+  }
+  return 'a part of its path is not a directory. Choose another data directory.';
+}
+
+function isSymbolicLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false;
+  }
 }

@@ -1,13 +1,14 @@
 // The `tributary` command as a user runs it: a real process, real ports, real signals.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../bridge/config/load.js';
 import { verifyPassword } from '../../bridge/mqtt/passwords.js';
+import { startCliNode } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
@@ -88,6 +89,35 @@ test('a busy port is a clear error naming it', async (t) => {
   const mqtt = run(['start', '--data-dir', join(tempDir(t), 'd2'), '--http-port', '0', '--mqtt-port', String(port), '--ws-port', '0']);
   assert.equal(mqtt.status, 1);
   assert.match(mqtt.stderr, new RegExp(`cannot listen for MQTT \\(mqtt.port, --mqtt-port\\) on 0\\.0\\.0\\.0:${port}: the port is already in use \\[TRIB_LISTEN_FAILED\\]`));
+});
+
+test('a data directory that cannot be made is named with what to do; missing parents are created', async (t) => {
+  const root = tempDir(t);
+  const file = join(root, 'not-a-dir');
+  writeFileSync(file, 'x');
+  const start = (dataDir: string): ReturnType<typeof run> => run(['start', '--data-dir', dataDir, '--http-port', '0', '--mqtt-port', '0', '--ws-port', '0']);
+
+  const isFile = start(file);
+  assert.equal(isFile.status, 1);
+  assert.match(isFile.stderr, new RegExp(`cannot use ${file} as the data directory: it is a file, not a directory\\. Move it away, or choose another data directory .*\\[TRIB_DATA_DIR\\]`));
+  assert.doesNotMatch(isFile.stderr, /EEXIST|\n\s+at /);
+
+  const under = start(join(file, 'sub', 'data'));
+  assert.equal(under.status, 1);
+  assert.match(under.stderr, new RegExp(`cannot use ${join(file, 'sub', 'data')} as the data directory: ${file} on its path is a file, not a directory\\..*\\[TRIB_DATA_DIR\\]`));
+  assert.doesNotMatch(under.stderr, /ENOTDIR|\n\s+at /);
+
+  const link = join(root, 'dangling');
+  symlinkSync(join(root, 'nowhere'), link);
+  const broken = start(join(link, 'data'));
+  assert.equal(broken.status, 1);
+  assert.match(broken.stderr, new RegExp(`${link} on its path is a symbolic link to nothing.*\\[TRIB_DATA_DIR\\]`));
+
+  // Like mkdir -p: a data directory whose parents are missing is made with them.
+  const nested = join(root, 'var', 'lib', 'tributary');
+  const node = await startCliNode(t, nested);
+  await node.stop();
+  assert.ok(existsSync(join(nested, 'log.db')));
 });
 
 test('passwd hashes a piped password; --username prints an entry the config accepts', async (t) => {

@@ -21,8 +21,9 @@ export class RawMqtt {
     socket.on('error', () => undefined);
   }
 
-  static async open(port: number): Promise<RawMqtt> {
-    const socket = tcpConnect(port, '127.0.0.1');
+  /** `localAddress`: the loopback address to connect from (Linux routes all of 127.0.0.0/8 to lo). */
+  static async open(port: number, localAddress?: string): Promise<RawMqtt> {
+    const socket = tcpConnect({ port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     return new RawMqtt(socket);
   }

@@ -107,7 +107,7 @@ test('a slow reader holds the read back; a client that hangs up stops it', async
   t.after(() => socket.destroy());
   await new Promise((resolve) => socket.once('connect', resolve));
   // Read the status line, then stop reading altogether.
-  socket.write(`GET /api/topics/telemetry/records HTTP/1.1\r\nHost: x\r\n\r\n`);
+  socket.write(`GET /api/topics/telemetry/records HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
   await new Promise((resolve) => socket.once('data', resolve));
   socket.pause();
   let before = -1;

@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
 import { RecentErrors, watchUpstreamErrors } from './recent-errors.js';
+import { ThroughputHistory } from './throughput-history.js';
 import type { Upstream } from './upstream/start.js';
 
 export interface Node {
@@ -77,6 +78,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     });
     stops.push(() => mqtt.close());
     metrics.watchMqtt(mqtt);
+    const throughput = new ThroughputHistory(() => mqtt.stats);
+    throughput.start();
+    stops.push(async () => throughput.stop());
     const { tcp, tls, websocket } = mqtt.ports;
     logger.info(
       { tcp: `mqtt://${config.mqtt.host}:${tcp}`, tls: tls === null ? 'off' : `mqtts://${config.mqtt.host}:${tls}`, websocket: websocket === null ? 'off' : `ws://${config.mqtt.host}:${websocket}${config.mqtt.websocket.path}` },
@@ -107,7 +111,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       isReady: () => ready && log.isOpen,
       token: config.http.token,
       metrics,
-      overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, isReady: () => ready && log.isOpen }),
+      overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, throughput, isReady: () => ready && log.isOpen }),
       upstreamStatus: () => upstream?.status() ?? null,
     });
     stops.push(() => http.close());

@@ -133,8 +133,14 @@ function toProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
   return [{ key: key === '' ? '(top level)' : key, message: issue.message }];
 }
 
+/** `mqtt.auth.users[0].password`; a key that would not read as one (empty, spaces, dots) is quoted: `mqtt[""]`. */
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`), '');
+  return path.reduce<string>((out, part) => {
+    if (typeof part === 'number') return `${out}[${part}]`;
+    const key = String(part);
+    if (!/^[A-Za-z0-9_$-]+$/.test(key)) return `${out}[${JSON.stringify(key)}]`;
+    return out === '' ? key : `${out}.${key}`;
+  }, '');
 }
 
 function describeSources(file: string | undefined, env: NodeJS.ProcessEnv, flags: ConfigFlags | undefined): string {
@@ -156,9 +162,11 @@ function setPath(tree: Tree, path: readonly string[], value: unknown): void {
 function mergeTrees(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    const prior = out[key];
+    // Own keys only, set as own keys: a file's `__proto__:` must stay a key (and be refused as
+    // unknown), not become the merged object's prototype and vanish.
+    const prior = Object.hasOwn(out, key) ? out[key] : undefined;
     const bothTrees = isTree(prior) && isTree(value);
-    out[key] = bothTrees ? mergeTrees(prior, value) : value;
+    Object.defineProperty(out, key, { value: bothTrees ? mergeTrees(prior, value) : value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

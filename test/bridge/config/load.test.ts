@@ -104,3 +104,28 @@ test('the example config in deploy/ is valid and spells out the defaults', () =>
   const defaults = loadConfig({ env: {} });
   assert.deepEqual({ ...example, node: defaults.node }, defaults);
 });
+
+test('a key that is empty or has spaces or dots is named quoted, so the problem still points at it', (t) => {
+  const file = join(tempDir(t), 'odd-keys.yaml');
+  writeFileSync(file, '"": 1\nmqtt:\n  "port ": 1\n  "a.b": 2\n');
+  let error: ConfigInvalidError | undefined;
+  try {
+    loadConfig({ file, env: {} });
+  } catch (err) {
+    error = err as ConfigInvalidError;
+  }
+  assert.ok(error instanceof ConfigInvalidError);
+  assert.deepEqual(error.problems.map((p) => p.key).sort(), ['[""]', 'mqtt["a.b"]', 'mqtt["port "]']);
+  assert.match(error.message, /- \[""\]: unknown key/);
+});
+
+test('a __proto__ key in the file is an unknown key like any other, not a silently ignored prototype', (t) => {
+  const file = join(tempDir(t), 'proto.yaml');
+  writeFileSync(file, '__proto__: { dataDir: elsewhere }\nconstructor: 1\n');
+  assert.throws(() => loadConfig({ file, env: {} }), (err: unknown) => {
+    assert.ok(err instanceof ConfigInvalidError);
+    assert.deepEqual(err.problems.map((p) => p.key).sort(), ['__proto__', 'constructor']);
+    return true;
+  });
+  assert.equal(({} as { dataDir?: string }).dataDir, undefined);
+});

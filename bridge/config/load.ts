@@ -59,7 +59,12 @@ function readConfigFile(file: string): Tree {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
+    // A warning (an unknown tag or directive, an ambiguous alias) would otherwise be printed as a
+    // process warning while the file loads with the tag ignored: it is refused like an error.
+    const document = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    const problem = document.errors[0] ?? document.warnings[0];
+    if (problem !== undefined) throw problem;
+    doc = document.toJS();
   } catch (err) {
     throw new ConfigFileError(file, `not valid YAML: ${(err as Error).message}`, { cause: err });
   }

@@ -129,3 +129,17 @@ test('a __proto__ key in the file is an unknown key like any other, not a silent
   });
   assert.equal(({} as { dataDir?: string }).dataDir, undefined);
 });
+
+test('a YAML warning (an unknown tag or directive) refuses the file instead of loading it with the tag ignored', (t) => {
+  const dir = tempDir(t);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): number => warnings.push(w.message);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  for (const [name, text] of [['tag.yaml', 'dataDir: !!bogus ./data\n'], ['directive.yaml', '%FOO bar\n---\ndataDir: ./data\n']] as const) {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    assert.throws(() => loadConfig({ file, env: {} }), { code: 'TRIB_CONFIG_FILE', message: /not valid YAML: .*(tag|directive).* at line 1/s }, name);
+  }
+  assert.deepEqual(warnings, [], 'nothing printed as a process warning');
+});

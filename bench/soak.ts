@@ -55,6 +55,9 @@ const good = await mqtt.connectAsync(`mqtt://127.0.0.1:${node.mqtt.ports.tcp}`, 
 for (let i = 0; i < 20; i++) await good.publishAsync(`plant/line-${i % 4}/temp`, `{"v":${i}}`, { qos: 1 });
 
 const done: Record<Fuzzer, number> = { mqtt: 0, http: 0, config: 0 };
+// Nothing of the node's or the loader's may print a process warning.
+const warnings: string[] = [];
+process.on('warning', (w) => warnings.push(w.message));
 const started = Date.now();
 const rssStart = process.memoryUsage().rss;
 let goodPublishes = 20;
@@ -78,6 +81,7 @@ try {
       if (fuzzer === 'config') fuzzConfigLoader(seed, done.config, round, dir);
       done[fuzzer] += round;
       await stillServing();
+      if (warnings.length > 0) throw new FuzzFinding(fuzzer, seed, done[fuzzer] - round, `a process warning during cases ${done[fuzzer] - round}-${done[fuzzer] - 1} (--round ${round})`, warnings.join('\n'));
     }
     if (Date.now() - lastReport >= 60_000) {
       lastReport = Date.now();

@@ -60,8 +60,10 @@ function readConfigFile(file: string): Tree {
   let doc: unknown;
   try {
     // A warning (an unknown tag or directive, an ambiguous alias) would otherwise be printed as a
-    // process warning while the file loads with the tag ignored: it is refused like an error.
-    const document = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true });
+    // process warning while the file loads with the tag ignored: it is refused like an error, and
+    // the library prints nothing itself (logLevel; a collection used as a key becomes its text,
+    // then an unknown key).
+    const document = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
     const problem = document.errors[0] ?? document.warnings[0];
     if (problem !== undefined) throw problem;
     doc = document.toJS();
@@ -121,9 +123,12 @@ function flagOverrides(flags: ConfigFlags): Tree {
   return tree;
 }
 
+/** An environment value as YAML reads a scalar (8080, true, null); anything else stays the text itself. */
 function parseScalar(raw: string): unknown {
   try {
-    const value: unknown = YAML.parse(raw);
+    const document = YAML.parseDocument(raw, { logLevel: 'error' });
+    if (document.errors.length > 0 || document.warnings.length > 0) return raw;
+    const value: unknown = document.toJS();
     return value !== null && typeof value === 'object' ? raw : value;
   } catch {
     return raw;

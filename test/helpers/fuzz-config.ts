@@ -1,7 +1,8 @@
 // The config loader's fuzzer: random YAML files (trees of the schema's keys and others, random
 // values, mangled text), random TRIBUTARY_* environments and flags. The loader must either return
 // a deeply frozen config or throw ConfigInvalidError naming a key for each problem, or
-// ConfigFileError for a file it cannot read or parse; any other exception is a finding.
+// ConfigFileError for a file it cannot read or parse; any other exception is a finding. It prints
+// nothing either: callers watch for process warnings (emitted a tick later, so not per case).
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
@@ -100,6 +101,7 @@ function isDeeplyFrozen(value: unknown): boolean {
 export function fuzzConfigLoader(seed: number, from: number, count: number, dir: string): { loaded: number; invalid: number; fileErrors: number } {
   const tally = { loaded: 0, invalid: 0, fileErrors: 0 };
   const file = join(dir, 'fuzz.yaml');
+
   for (let i = from; i < from + count; i++) {
     const rng = Rng.forCase(seed, i);
     const text = configText(rng);

@@ -7,11 +7,17 @@ import { fuzzCases, fuzzSeed } from '../../helpers/fuzz.js';
 import { fuzzConfigLoader } from '../../helpers/fuzz-config.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-test('config loader fuzz: a frozen config or ConfigInvalidError / ConfigFileError, never another exception', (t) => {
+test('config loader fuzz: a frozen config or ConfigInvalidError / ConfigFileError, never another exception, nothing printed', async (t) => {
   const seed = fuzzSeed();
   t.diagnostic(`FUZZ_SEED=${seed}`);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): number => warnings.push(w.message);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
   const tally = fuzzConfigLoader(seed, 0, fuzzCases(2000), tempDir(t));
   t.diagnostic(JSON.stringify(tally));
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(warnings, [], `the loader printed process warnings (FUZZ_SEED=${seed})`);
   // The generator reaches all three outcomes (else it would be testing little).
   assert.ok(tally.loaded > 0 && tally.invalid > 0 && tally.fileErrors > 0, JSON.stringify(tally));
 });

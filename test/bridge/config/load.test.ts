@@ -130,7 +130,7 @@ test('a __proto__ key in the file is an unknown key like any other, not a silent
   assert.equal(({} as { dataDir?: string }).dataDir, undefined);
 });
 
-test('a YAML warning (an unknown tag or directive) refuses the file instead of loading it with the tag ignored', (t) => {
+test('a YAML warning (an unknown tag or directive) refuses the file instead of loading it with the tag ignored; nothing is printed', async (t) => {
   const dir = tempDir(t);
   const warnings: string[] = [];
   const onWarning = (w: Error): number => warnings.push(w.message);
@@ -141,5 +141,12 @@ test('a YAML warning (an unknown tag or directive) refuses the file instead of l
     writeFileSync(file, text);
     assert.throws(() => loadConfig({ file, env: {} }), { code: 'TRIB_CONFIG_FILE', message: /not valid YAML: .*(tag|directive).* at line 1/s }, name);
   }
+  // An environment value that YAML would warn about is taken as text.
+  assert.equal(loadConfig({ env: { TRIBUTARY_NODE_ID: '%odd' } }).node.id, '%odd');
+  assert.equal(loadConfig({ env: { TRIBUTARY_NODE_ID: '!tag gw-1' } }).node.id, '!tag gw-1');
+  const collectionKey = join(dir, 'collection-key.yaml');
+  writeFileSync(collectionKey, '? [a, b]\n: 1\n');
+  assert.throws(() => loadConfig({ file: collectionKey, env: {} }), { code: 'TRIB_CONFIG_INVALID', message: /\["\[ a, b \]"\]: unknown key/ });
+  await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
   assert.deepEqual(warnings, [], 'nothing printed as a process warning');
 });

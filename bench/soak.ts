@@ -6,8 +6,9 @@
 //
 //   npm run soak -- [--seed N] [--duration 10m] [--only mqtt,http,config] [--round 500]
 //
-// Prints one line per minute, then a table and one JSON line ({"bench":"soak", ...}). Exits 1 on a
-// finding.
+// Prints one line per minute (with the live heap after a full collection when run as
+// `node --expose-gc dist/bench/soak.js`), then a table and one JSON line ({"bench":"soak", ...}).
+// Exits 1 on a finding.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +65,14 @@ let goodPublishes = 20;
 let finding: FuzzFinding | null = null;
 let lastReport = started;
 
+/** RSS, and the heap live after a full collection when node runs with --expose-gc (a leak's trace). */
+function memory(): string {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  const { rss, heapUsed } = process.memoryUsage();
+  return `RSS ${(rss / 2 ** 20).toFixed(0)} MB${gc === undefined ? '' : `, live heap ${(heapUsed / 2 ** 20).toFixed(0)} MB`}`;
+}
+
 async function stillServing(): Promise<void> {
   await good.publishAsync('plant/soak/alive', String(goodPublishes), { qos: 1 });
   goodPublishes++;
@@ -85,7 +94,7 @@ try {
     }
     if (Date.now() - lastReport >= 60_000) {
       lastReport = Date.now();
-      process.stdout.write(`${Math.round((lastReport - started) / 1000)} s: ${only.map((f) => `${f} ${done[f]}`).join(', ')}; RSS ${(process.memoryUsage().rss / 2 ** 20).toFixed(0)} MB\n`);
+      process.stdout.write(`${Math.round((lastReport - started) / 1000)} s: ${only.map((f) => `${f} ${done[f]}`).join(', ')}; ${memory()}\n`);
     }
   }
 } catch (err) {

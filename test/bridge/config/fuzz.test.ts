@@ -19,5 +19,6 @@ test('config loader fuzz: a frozen config or ConfigInvalidError / ConfigFileErro
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(warnings, [], `the loader printed process warnings (FUZZ_SEED=${seed})`);
   // The generator reaches all three outcomes (else it would be testing little).
-  assert.ok(tally.loaded > 0 && tally.invalid > 0 && tally.fileErrors > 0, JSON.stringify(tally));
+  // With the full case count (a short FUZZ_CASES replay may not get there):
+  if (process.env.FUZZ_CASES === undefined) assert.ok(tally.loaded > 0 && tally.invalid > 0 && tally.fileErrors > 0, JSON.stringify(tally));
 });

@@ -28,7 +28,8 @@ test('HTTP fuzz: every answer is whole HTTP, non-2xx carries a TRIB_* JSON error
 
   const tally = await fuzzHttp(seed, 0, fuzzCases(1500), { port, token: TOKEN, topic: 'mqtt' });
   t.diagnostic(JSON.stringify(tally));
-  assert.ok(tally.byStatus['200']! > 0 && tally.byStatus['400']! > 0 && tally.byStatus['404']! > 0, 'the generator reaches routes and their refusals');
+  // With the full case count (a short FUZZ_CASES replay may not get there):
+  if (process.env.FUZZ_CASES === undefined) assert.ok(tally.byStatus['200']! > 0 && tally.byStatus['400']! > 0 && tally.byStatus['404']! > 0, 'the generator reaches routes and their refusals');
 
   // Still up and serving.
   assert.equal((await fetch(`http://127.0.0.1:${port}/healthz`)).status, 200);

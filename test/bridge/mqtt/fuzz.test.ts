@@ -31,7 +31,8 @@ test('MQTT fuzz: the node stays up, answers in MQTT, acknowledges nothing it did
     assert.equal(storedByClient(node.log, 'mqtt').get('good-client'), round + 1, 'the good client is served between rounds');
   }
   t.diagnostic(JSON.stringify(total));
-  assert.ok(total.connected > 0 && total.acked > 0, 'the generator gets connections through and publishes acknowledged');
+  // With the full case count (a short FUZZ_CASES replay may not get there):
+  if (process.env.FUZZ_CASES === undefined) assert.ok(total.connected > 0 && total.acked > 0, 'the generator gets connections through and publishes acknowledged');
   await waitFor(() => node.mqtt.connectedClients === 1, 'every fuzzing connection gone, the good client still there');
   assert.equal(good.connected, true);
 });

@@ -4,7 +4,7 @@
 import { parseArgs } from 'node:util';
 import { TributaryError, UsageError } from '../broker/errors.js';
 import { loadConfig, type ConfigFlags } from './config/load.js';
-import { createLogger } from './logger.js';
+import { createConsoleLogger } from './logger.js';
 import { tuneGarbageCollector } from './gc-tuning.js';
 import { readPassword } from './cli/password-prompt.js';
 import { RemoteError } from './replay/http-source.js';
@@ -98,7 +98,7 @@ function portFlag(name: string, value: string | undefined): number | undefined {
 
 async function start(file: string | undefined, flags: ConfigFlags): Promise<number> {
   const config = loadConfig({ file, flags });
-  const logger = createLogger(config.logging.level);
+  const logger = await createConsoleLogger({ level: config.logging.level, format: config.logging.format });
   tuneGarbageCollector();
   // Loaded here: the node's modules (aedes, the forwarder, …) would slow every other command's start.
   const { startNode } = await import('./main.js');

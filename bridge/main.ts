@@ -11,6 +11,7 @@ import type { Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
 import { RecentErrors, watchUpstreamErrors } from './recent-errors.js';
+import { ThroughputHistory } from './throughput-history.js';
 import type { Upstream } from './upstream/start.js';
 
 export interface Node {
@@ -83,6 +84,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     });
     stops.push(() => mqtt.close());
     metrics.watchMqtt(mqtt);
+    const throughput = new ThroughputHistory(() => mqtt.stats);
+    throughput.start();
+    stops.push(async () => throughput.stop());
     const { tcp, tls, websocket } = mqtt.ports;
     logger.info(
       { tcp: `mqtt://${config.mqtt.host}:${tcp}`, tls: tls === null ? 'off' : `mqtts://${config.mqtt.host}:${tls}`, websocket: websocket === null ? 'off' : `ws://${config.mqtt.host}:${websocket}${config.mqtt.websocket.path}` },
@@ -114,7 +118,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       token: config.http.token,
       allowedHosts: config.http.allowedHosts,
       metrics,
-      overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, isReady: () => ready && log.isOpen }),
+      overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, throughput, isReady: () => ready && log.isOpen }),
       upstreamStatus: () => upstream?.status() ?? null,
     });
     stops.push(() => http.close());

@@ -59,7 +59,14 @@ function readConfigFile(file: string): Tree {
   }
   let doc: unknown;
   try {
-    doc = YAML.parse(text, { prettyErrors: true, uniqueKeys: true });
+    // A warning (an unknown tag or directive, an ambiguous alias) would otherwise be printed as a
+    // process warning while the file loads with the tag ignored: it is refused like an error, and
+    // the library prints nothing itself (logLevel; a collection used as a key becomes its text,
+    // then an unknown key).
+    const document = YAML.parseDocument(text, { prettyErrors: true, uniqueKeys: true, logLevel: 'error' });
+    const problem = document.errors[0] ?? document.warnings[0];
+    if (problem !== undefined) throw problem;
+    doc = document.toJS();
   } catch (err) {
     throw new ConfigFileError(file, `not valid YAML: ${(err as Error).message}`, { cause: err });
   }
@@ -116,9 +123,12 @@ function flagOverrides(flags: ConfigFlags): Tree {
   return tree;
 }
 
+/** An environment value as YAML reads a scalar (8080, true, null); anything else stays the text itself. */
 function parseScalar(raw: string): unknown {
   try {
-    const value: unknown = YAML.parse(raw);
+    const document = YAML.parseDocument(raw, { logLevel: 'error' });
+    if (document.errors.length > 0 || document.warnings.length > 0) return raw;
+    const value: unknown = document.toJS();
     return value !== null && typeof value === 'object' ? raw : value;
   } catch {
     return raw;
@@ -133,8 +143,14 @@ function toProblems(issue: z.core.$ZodIssue): ConfigProblem[] {
   return [{ key: key === '' ? '(top level)' : key, message: issue.message }];
 }
 
+/** `mqtt.auth.users[0].password`; a key that would not read as one (empty, spaces, dots) is quoted: `mqtt[""]`. */
 function formatPath(path: readonly PropertyKey[]): string {
-  return path.reduce<string>((out, part) => (typeof part === 'number' ? `${out}[${part}]` : out === '' ? String(part) : `${out}.${String(part)}`), '');
+  return path.reduce<string>((out, part) => {
+    if (typeof part === 'number') return `${out}[${part}]`;
+    const key = String(part);
+    if (!/^[A-Za-z0-9_$-]+$/.test(key)) return `${out}[${JSON.stringify(key)}]`;
+    return out === '' ? key : `${out}.${key}`;
+  }, '');
 }
 
 function describeSources(file: string | undefined, env: NodeJS.ProcessEnv, flags: ConfigFlags | undefined): string {
@@ -156,9 +172,11 @@ function setPath(tree: Tree, path: readonly string[], value: unknown): void {
 function mergeTrees(base: Tree, over: Tree): Tree {
   const out: Tree = { ...base };
   for (const [key, value] of Object.entries(over)) {
-    const prior = out[key];
+    // Own keys only, set as own keys: a file's `__proto__:` must stay a key (and be refused as
+    // unknown), not become the merged object's prototype and vanish.
+    const prior = Object.hasOwn(out, key) ? out[key] : undefined;
     const bothTrees = isTree(prior) && isTree(value);
-    out[key] = bothTrees ? mergeTrees(prior, value) : value;
+    Object.defineProperty(out, key, { value: bothTrees ? mergeTrees(prior, value) : value, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

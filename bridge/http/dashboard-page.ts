@@ -1,6 +1,7 @@
 // The dashboard at GET /: one self-contained page (no build step, nothing fetched from elsewhere:
 // gateways often have no Internet) that polls /api/overview every second and derives rates from
-// the counters' differences. When the API needs a token the page asks for it once and keeps it in
+// the counters' differences; the chart draws the node's own last two minutes (overview.throughput),
+// so it is full on a freshly opened page. When the API needs a token the page asks for it once and keeps it in
 // sessionStorage for the tab's life. Its element ids are what test/bridge/http/dashboard.test.ts reads.
 export const DASHBOARD_PAGE = `<!doctype html>
 <html lang="en">
@@ -85,6 +86,7 @@ var HISTORY = 120;
 
 function el(id) { return document.getElementById(id); }
 function fmtInt(n) { return Math.round(n).toLocaleString("en-US"); }
+function count(n, one, many) { return fmtInt(n) + " " + (n === 1 ? one : many); }
 function fmtRate(n) { return n >= 100 ? fmtInt(n) : n.toFixed(1); }
 function fmtBytes(n) {
   var units = ["B", "KiB", "MiB", "GiB", "TiB"];
@@ -132,9 +134,8 @@ function render(o) {
     rate.stored = Math.max(0, o.mqtt.publishesStored - previous.mqtt.publishesStored) / dt;
     rate.bytes = Math.max(0, o.mqtt.bytesReceived - previous.mqtt.bytesReceived) / dt;
     if (o.upstream && previous.upstream) rate.forwarded = Math.max(0, o.upstream.recordsForwarded - previous.upstream.recordsForwarded) / dt;
-    samples.push(rate.received);
-    if (samples.length > HISTORY) samples.shift();
   }
+  samples = o.throughput.slice(-HISTORY).map(function (s) { return s.publishesPerSecond; });
   previous = o;
   el("rate-received").textContent = fmtRate(rate.received);
   el("total-received").textContent = fmtInt(o.mqtt.publishesReceived) + " since start";
@@ -143,7 +144,7 @@ function render(o) {
   el("rate-bytes").textContent = fmtBytes(rate.bytes) + "/s";
   el("total-bytes").textContent = fmtBytes(o.mqtt.bytesReceived) + " payload since start";
   el("connections").textContent = fmtInt(o.mqtt.connections);
-  el("refused").textContent = fmtInt(o.mqtt.refused) + " publishes, " + fmtInt(o.mqtt.connectionsRefused) + " connections refused";
+  el("refused").textContent = count(o.mqtt.refused, "refused publish", "refused publishes") + " · " + count(o.mqtt.connectionsRefused, "refused connection", "refused connections");
 
   var partitions = [];
   o.log.topics.forEach(function (t) {
@@ -185,6 +186,7 @@ function drawChart() {
   var w = canvas.clientWidth, h = canvas.clientHeight;
   canvas.width = Math.round(w * ratio);
   canvas.height = Math.round(h * ratio);
+  canvas.setAttribute("data-points", String(samples.length));
   var ctx = canvas.getContext("2d");
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   ctx.clearRect(0, 0, w, h);

@@ -1,10 +1,11 @@
 // GET /api/overview: one JSON snapshot of the node for the dashboard, which polls it every second
-// and computes rates from the differences of the counters. Built from the same sources as the
-// metrics, so the two never disagree.
+// and computes rates from the differences of the counters; the chart's last two minutes come with
+// it. Built from the same sources as the metrics, so the two never disagree.
 import type { CorruptBatchObservation, Log, TopicInfo } from '../../broker/log/log.js';
 import type { Metrics, UpstreamStatus } from '../metrics.js';
 import type { MqttFrontEnd } from '../mqtt/front-end.js';
 import type { RecentError, RecentErrors } from '../recent-errors.js';
+import type { ThroughputHistory, ThroughputSample } from '../throughput-history.js';
 
 export interface Overview {
   node: string;
@@ -34,6 +35,8 @@ export interface Overview {
   /** null while no upstream forwarder runs. */
   upstream: UpstreamStatus | null;
   errors: RecentError[];
+  /** The last two minutes, one sample a second, oldest first: the chart of a freshly opened page. */
+  throughput: ThroughputSample[];
 }
 
 export interface OverviewSources {
@@ -42,6 +45,7 @@ export interface OverviewSources {
   mqtt: MqttFrontEnd;
   metrics: Metrics;
   errors: RecentErrors;
+  throughput: ThroughputHistory;
   isReady: () => boolean;
 }
 
@@ -74,5 +78,6 @@ export function buildOverview(sources: OverviewSources): Overview {
     },
     upstream: sources.metrics.upstream?.status() ?? null,
     errors: sources.errors.list(),
+    throughput: sources.throughput.list(),
   };
 }

@@ -222,14 +222,16 @@ export class RecordsRoute {
   private async commit(req: IncomingMessage, reader: string): Promise<unknown> {
     checkName(reader);
     const body = await readJson(req);
-    const topic = (body as { topic?: unknown }).topic;
-    const positions = (body as { positions?: unknown }).positions;
+    // JSON's null (the whole body, or a position) is no object to read fields of.
+    const fields = (body ?? {}) as { topic?: unknown; positions?: unknown };
+    const topic = fields.topic;
+    const positions = fields.positions;
     if (typeof topic !== 'string' || !Array.isArray(positions)) {
       throw new UsageError('a positions commit is {"topic": "...", "positions": [{"partition": 0, "nextOffset": 123}]}');
     }
     const log = this.options.log;
-    const checked = positions.map((p: { partition?: unknown; nextOffset?: unknown }) => {
-      if (!Number.isInteger(p.partition) || !Number.isSafeInteger(p.nextOffset)) throw new UsageError('each position needs an integer partition and nextOffset');
+    const checked = positions.map((p: { partition?: unknown; nextOffset?: unknown } | null) => {
+      if (p === null || typeof p !== 'object' || !Number.isInteger(p.partition) || !Number.isSafeInteger(p.nextOffset)) throw new UsageError('each position needs an integer partition and nextOffset');
       const part = log.partition(topic, p.partition as number);
       const next = p.nextOffset as number;
       if (next < part.logStartOffset || next > part.logEndOffset) throw new OffsetOutOfRangeError(topic, part.partition, next, part.logStartOffset, part.logEndOffset);

@@ -9,7 +9,7 @@
 // takes plain QoS 0/1 publishes before aedes sees them, keeps the same rule with its own bound.
 import { join } from 'node:path';
 import { finished, type Duplex } from 'node:stream';
-import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket } from 'aedes';
+import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import { TributaryError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
@@ -23,7 +23,7 @@ import { AckQueue } from './ack-queue.js';
 import { backoffDelay } from '../backoff.js';
 import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './fast-path.js';
 import { LiveSubscriptions, type MessageEmitter } from './live-subscriptions.js';
-import { connectViolation, enforceStrictParsing } from './protocol-checks.js';
+import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
@@ -130,7 +130,7 @@ export class MqttFrontEnd {
       preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet, done),
       authenticate: (client, username, password, done) => frontEnd!.authenticate(access, client, username, password, done),
       authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(access, client, packet, done),
-      authorizeSubscribe: (client, sub, done) => done(null, access.canSubscribe(frontEnd!.identity(client), sub.topic) ? sub : null),
+      authorizeSubscribe: (client, sub, done) => frontEnd!.authorizeSubscribe(access, client, sub, done),
       authorizeForward: (client, packet) => frontEnd!.authorizeForward(access, client, packet),
     });
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink);
@@ -249,6 +249,16 @@ export class MqttFrontEnd {
       if (this.#closing === null) owners.release(client, client.id, client.clean);
     });
     return null;
+  }
+
+  /** An invalid filter closes the connection (a protocol violation); one outside the ACL gets SUBACK 0x80. */
+  private authorizeSubscribe(access: AccessControl, client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
+    const violation = filterViolation(sub.topic);
+    if (violation === null) return done(null, access.canSubscribe(this.identity(client), sub.topic) ? sub : null);
+    const err = new Error(violation);
+    this.#refusals.add(err);
+    this.options.onProblem?.('subscription refused: invalid topic filter', `client '${client.id}': ${violation}`);
+    done(err);
   }
 
   /** A message is delivered (live, queued or retained) only where the receiver's ACL grants its topic. */

@@ -3,6 +3,7 @@
 // ("unless stated otherwise ... MUST close the Network Connection").
 import { isUtf8 } from 'node:buffer';
 import type { Client, ConnectPacket } from 'aedes';
+import { TopicFilter, TopicFilterError } from './topic-filter.js';
 
 /** The parts of mqtt-packet's Parser that the checks wrap (parser.js). */
 interface ParserInternals {
@@ -56,4 +57,19 @@ export function connectViolation(packet: ConnectPacket): string | null {
     if (/[+#]/.test(will.topic)) return `a wildcard in the will topic '${will.topic}' [MQTT-4.7.1-1]`;
   }
   return null;
+}
+
+/**
+ * Why a SUBSCRIBE's filter is not a valid MQTT topic filter, or null: `#` only as a whole last level
+ * [MQTT-4.7.1-2], `+` only as a whole level [MQTT-4.7.1-3], not empty [MQTT-4.7.3-1]. aedes 1.x
+ * lets `a+` and `a/#/b` through, and the retained-message lookup then threw outside any handler.
+ * (Our own TopicFilter also reads `+name` as a named wildcard: in MQTT that is no filter.)
+ */
+export function filterViolation(filter: string): string | null {
+  try {
+    if (new TopicFilter(filter).names.length === 0) return null;
+  } catch (err) {
+    if (!(err instanceof TopicFilterError)) throw err;
+  }
+  return `'${filter}' is not a valid topic filter [MQTT-4.7.1-2/3]`;
 }

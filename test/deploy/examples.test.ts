@@ -92,10 +92,11 @@ test('the systemd unit passes systemd-analyze verify and its hardening rates OK'
   assert.ok(Number(level[1]) <= 2, `exposure ${level[1]} ${level[2]}`);
 });
 
-test('the Dockerfile: Node 20 slim in both stages, better-sqlite3 built, non-root, runs what the build makes', () => {
+test('the Dockerfile: a supported Node LTS (24) slim in both stages, better-sqlite3 built, non-root, runs what the build makes', () => {
   const text = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
   const froms = [...text.matchAll(/^FROM (\S+)/gm)].map((m) => m[1]);
-  assert.deepEqual(froms, ['node:20-slim', 'node:20-slim']);
+  // Node 20 reached its end of life in April 2026; 22 is supported until April 2027, 24 until April 2028.
+  assert.deepEqual(froms, ['node:24-slim', 'node:24-slim']);
   const runtime = text.slice(text.lastIndexOf('\nFROM '));
   assert.match(text.slice(0, text.lastIndexOf('\nFROM ')), /python3 make g\+\+/, 'a toolchain for better-sqlite3');
   const user = /^USER (\S+)/m.exec(runtime);

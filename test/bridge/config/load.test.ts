@@ -104,3 +104,49 @@ test('the example config in deploy/ is valid and spells out the defaults', () =>
   const defaults = loadConfig({ env: {} });
   assert.deepEqual({ ...example, node: defaults.node }, defaults);
 });
+
+test('a key that is empty or has spaces or dots is named quoted, so the problem still points at it', (t) => {
+  const file = join(tempDir(t), 'odd-keys.yaml');
+  writeFileSync(file, '"": 1\nmqtt:\n  "port ": 1\n  "a.b": 2\n');
+  let error: ConfigInvalidError | undefined;
+  try {
+    loadConfig({ file, env: {} });
+  } catch (err) {
+    error = err as ConfigInvalidError;
+  }
+  assert.ok(error instanceof ConfigInvalidError);
+  assert.deepEqual(error.problems.map((p) => p.key).sort(), ['[""]', 'mqtt["a.b"]', 'mqtt["port "]']);
+  assert.match(error.message, /- \[""\]: unknown key/);
+});
+
+test('a __proto__ key in the file is an unknown key like any other, not a silently ignored prototype', (t) => {
+  const file = join(tempDir(t), 'proto.yaml');
+  writeFileSync(file, '__proto__: { dataDir: elsewhere }\nconstructor: 1\n');
+  assert.throws(() => loadConfig({ file, env: {} }), (err: unknown) => {
+    assert.ok(err instanceof ConfigInvalidError);
+    assert.deepEqual(err.problems.map((p) => p.key).sort(), ['__proto__', 'constructor']);
+    return true;
+  });
+  assert.equal(({} as { dataDir?: string }).dataDir, undefined);
+});
+
+test('a YAML warning (an unknown tag or directive) refuses the file instead of loading it with the tag ignored; nothing is printed', async (t) => {
+  const dir = tempDir(t);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): number => warnings.push(w.message);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  for (const [name, text] of [['tag.yaml', 'dataDir: !!bogus ./data\n'], ['directive.yaml', '%FOO bar\n---\ndataDir: ./data\n']] as const) {
+    const file = join(dir, name);
+    writeFileSync(file, text);
+    assert.throws(() => loadConfig({ file, env: {} }), { code: 'TRIB_CONFIG_FILE', message: /not valid YAML: .*(tag|directive).* at line 1/s }, name);
+  }
+  // An environment value that YAML would warn about is taken as text.
+  assert.equal(loadConfig({ env: { TRIBUTARY_NODE_ID: '%odd' } }).node.id, '%odd');
+  assert.equal(loadConfig({ env: { TRIBUTARY_NODE_ID: '!tag gw-1' } }).node.id, '!tag gw-1');
+  const collectionKey = join(dir, 'collection-key.yaml');
+  writeFileSync(collectionKey, '? [a, b]\n: 1\n');
+  assert.throws(() => loadConfig({ file: collectionKey, env: {} }), { code: 'TRIB_CONFIG_INVALID', message: /\["\[ a, b \]"\]: unknown key/ });
+  await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+  assert.deepEqual(warnings, [], 'nothing printed as a process warning');
+});

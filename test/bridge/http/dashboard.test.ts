@@ -49,6 +49,7 @@ test('the dashboard shows live throughput, devices, partitions and errors while 
   });
   await until(page, 'the refusal among recent errors', async () => ((await page.textContent('#errors')) ?? '').includes('publish refused: payload too large'));
   assert.equal(await page.textContent('#upstream-lag'), 'off');
+  await until(page, 'the refusal counted as a refused publish', async () => (await page.textContent('#refused')) === '1 refused publish · 0 refused connections');
 
   const dir = process.env.DASHBOARD_SCREENSHOT_DIR ?? tempDir(t);
   mkdirSync(dir, { recursive: true });
@@ -75,4 +76,34 @@ test('with a token the page asks for it, then shows the data', async (t) => {
   await until(page, 'ready state after the token', async () => (await page.textContent('#state')) === 'ready');
   assert.equal(await page.isVisible('#login'), false);
   assert.equal(await page.textContent('#connections'), '0');
+});
+
+test('a freshly opened page draws the last minutes of throughput at once, from the node', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const overviewUrl = `http://127.0.0.1:${node.http.port}/api/overview`;
+  const client = await connect(t, url, { clientId: 'before-the-page' });
+  // Publish until the node holds five samples of which at least one saw publishes; no page is open.
+  let throughput: Array<{ publishesPerSecond: number }> = [];
+  for (let i = 0; throughput.length < 5 || !throughput.some((s) => s.publishesPerSecond > 0); i++) {
+    await client.publishAsync(`plant/line-1/temp`, String(i), { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    throughput = ((await (await fetch(overviewUrl)).json()) as { throughput: typeof throughput }).throughput;
+  }
+
+  const browser = await launchChromium(t);
+  const page = await browser.newPage();
+  await page.goto(`http://127.0.0.1:${node.http.port}/`);
+  // The first render: the page itself has seen one snapshot, so any line is the node's history.
+  await page.waitForSelector('#chart[data-points]');
+  const points = Number(await page.getAttribute('#chart', 'data-points'));
+  assert.ok(points >= 5, `the chart's first drawing has the node's samples (${points} points)`);
+  const linePixels = await page.$eval('#chart', (canvas) => {
+    type Canvas = { width: number; height: number; getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } };
+    const c = canvas as unknown as Canvas;
+    const data = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let blue = 0;
+    for (let i = 0; i < data.length; i += 4) if (data[i + 2]! > 200 && data[i]! < 100 && data[i + 3]! > 0) blue++;
+    return blue;
+  });
+  assert.ok(linePixels > 50, `the line is drawn (${linePixels} pixels of its colour)`);
 });

@@ -1,7 +1,8 @@
 // Page-level damage to a closed log's SQLite file, as a failing SD card or SSD leaves it: one
 // whole B-tree page of the batches table overwritten with garbage. The log must be closed (its WAL
 // checkpointed into the file) first, so that the page really is in log.db.
-import { closeSync, openSync, writeSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import Database from 'better-sqlite3';
 
 export interface DamagedPage {
@@ -32,4 +33,13 @@ export function damageBatchesLeaf(file: string, fill = 0x5a): DamagedPage {
     closeSync(fd);
   }
   return { pageNumber, pageSize };
+}
+
+/** Flips one bit in the stored batch that holds `marker` (a record's bytes): its CRC-32C fails. */
+export function flipByteNear(file: string, marker: string): void {
+  const bytes = readFileSync(file);
+  const at = bytes.indexOf(marker);
+  assert.ok(at > 0, `'${marker}' is in ${file}`);
+  bytes[at + 3] = bytes[at + 3]! ^ 0x10;
+  writeFileSync(file, bytes);
 }

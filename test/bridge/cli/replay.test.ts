@@ -2,13 +2,14 @@
 // data, over HTTP from a running node and from a stopped node's data directory.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Log } from '../../../broker/log/log.js';
 import { CLI, runCli, startCliNode } from '../../helpers/cli.js';
 import { payload, seed } from '../../helpers/replay-data.js';
 import { tempDir } from '../../helpers/temp-dir.js';
+import { flipByteNear } from '../../helpers/damaged-page.js';
 
 async function seededDataDir(t: Parameters<typeof tempDir>[0], partitions: number, perPartition: number): Promise<{ dataDir: string; t0: number }> {
   const dataDir = join(tempDir(t), 'data');
@@ -170,12 +171,7 @@ async function corruptDataDir(t: Parameters<typeof tempDir>[0]): Promise<string>
   const log = await Log.open({ dataDir, durability: 'write' });
   await seed(log, 'telemetry', 1, 3000, { batch: 100 });
   await log.close();
-  const file = join(dataDir, 'log.db');
-  const bytes = readFileSync(file);
-  const at = bytes.indexOf('reading 0/1450');
-  assert.ok(at > 0);
-  bytes[at + 3] = bytes[at + 3]! ^ 0x10;
-  writeFileSync(file, bytes);
+  flipByteNear(join(dataDir, 'log.db'), 'reading 0/1450');
   return dataDir;
 }
 

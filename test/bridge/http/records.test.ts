@@ -1,7 +1,7 @@
 // The records API against a whole node in this process: real HTTP, real stored data, and a raw
 // TCP client to play the slow reader and the one that hangs up.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
@@ -12,6 +12,7 @@ import { startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
 import { payload, seed } from '../../helpers/replay-data.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 import { waitFor } from '../../helpers/wait-for.js';
+import { flipByteNear } from '../../helpers/damaged-page.js';
 
 async function node(t: Parameters<typeof startTestNode>[0]): Promise<{ n: TestNode; base: string }> {
   const n = await startTestNode(t);
@@ -271,12 +272,7 @@ async function corruptData(t: Parameters<typeof startTestNode>[0]): Promise<stri
   const log = await Log.open({ dataDir });
   await seed(log, 'telemetry', 2, 3000, { batch: 100 });
   await log.close();
-  const file = join(dataDir, 'log.db');
-  const bytes = readFileSync(file);
-  const at = bytes.indexOf('reading 0/1450');
-  assert.ok(at > 0);
-  bytes[at + 3] = bytes[at + 3]! ^ 0x10;
-  writeFileSync(file, bytes);
+  flipByteNear(join(dataDir, 'log.db'), 'reading 0/1450');
   return dataDir;
 }
 

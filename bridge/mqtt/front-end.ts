@@ -25,6 +25,7 @@ import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './
 import { LiveSubscriptions, type MessageEmitter } from './live-subscriptions.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
+import { SessionExpiry } from './session-expiry.js';
 
 export interface MqttFrontEndOptions {
   config: Config['mqtt'];
@@ -50,6 +51,10 @@ export interface FrontEndStats {
   connectionsRefused: Record<string, number>;
   clientErrors: number;
   appendRetries: number;
+  /** Messages not queued for an offline session because its queue was full, by bound (messages, bytes). */
+  queuedDropped: Record<string, number>;
+  /** Persistent sessions removed because they stayed offline longer than mqtt.sessions.expiry. */
+  sessionsExpired: number;
 }
 
 /** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
@@ -70,6 +75,8 @@ export class MqttFrontEnd {
     connectionsRefused: {},
     clientErrors: 0,
     appendRetries: 0,
+    queuedDropped: {},
+    sessionsExpired: 0,
   };
   /** Per connection, the fast path and with it the connection's acknowledgements in their turn. */
   readonly #fastPaths = new WeakMap<Duplex, FastPath>();
@@ -79,6 +86,7 @@ export class MqttFrontEnd {
   /** [MQTT-3.1.3-8] a zero-length client id with clean session off gets CONNACK 0x02. */
   readonly #emptyIdWithSession = new WeakSet<Client>();
   #closing: Promise<void> | null = null;
+  #expiry: SessionExpiry | null = null;
   #deliveries = 0;
   /** Refusals end the connection with a client error too; it is reported once, as the refusal. */
   readonly #refusals = new WeakSet<Error>();
@@ -102,16 +110,18 @@ export class MqttFrontEnd {
     const access = AccessControl.fromConfig(config.auth);
     const mapper = TopicMapper.compile(config.mapping);
     const sink = new PublishSink(log, mapper, config.mapping.newTopicPartitions, logger);
+    // aedes needs the hooks at creation and the hooks need the front end: the front end gets
+    // aedes right after, before anything can connect.
+    let frontEnd: MqttFrontEnd | undefined;
     const persistence = new SqlitePersistence({
       file: join(options.dataDir, 'mqtt.db'),
       logger,
+      queue: { maxMessages: config.sessions.maxQueuedMessages, maxBytes: config.sessions.maxQueuedBytes },
+      onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.stats.queuedDropped, reason),
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
       onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
     });
-    // aedes needs the hooks at creation and the hooks need the front end: the front end gets
-    // aedes right after, before anything can connect.
-    let frontEnd: MqttFrontEnd | undefined;
     const aedes = await Aedes.createBroker({
       id: options.nodeId,
       persistence,
@@ -130,7 +140,13 @@ export class MqttFrontEnd {
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
     aedes.on('clientDisconnect', (client) => {
       if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
+      frontEnd.sessionEvent(() => persistence.sessionOffline(client.id, client.clean));
     });
+    aedes.on('client', (client) => frontEnd.sessionEvent(() => persistence.sessionOnline(client.id, client.clean)));
+    if (config.sessions.expiry !== null) {
+      frontEnd.#expiry = new SessionExpiry(persistence, config.sessions.expiry, logger, (expired) => (frontEnd.stats.sessionsExpired += expired));
+      await frontEnd.#expiry.start(); // before the listeners: an expired session is gone before its client can return
+    }
     const admission = new ConnectionAdmission(config.limits.maxConnections, config.limits.connectionsPerSecond);
     try {
       frontEnd.#listeners = await MqttListeners.start({
@@ -166,6 +182,20 @@ export class MqttFrontEnd {
 
   get connectedClients(): number {
     return this.aedes.connectedClients;
+  }
+
+  /** Messages queued for persistent sessions now (those in flight included). */
+  get queuedMessages(): number {
+    return this.persistence.queuedMessages;
+  }
+
+  /** Records a session's connect or disconnect; a store failure is logged there and must not escape an aedes event. */
+  private sessionEvent(record: () => void): void {
+    try {
+      record();
+    } catch {
+      // SqlitePersistence has logged it; the session's expiry clock is then off by one event.
+    }
   }
 
   private preConnect(client: Client, clientId: string, clean: boolean, done: (err: Error | null, ok: boolean) => void): void {
@@ -364,6 +394,7 @@ export class MqttFrontEnd {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#listeners?.close();
+      await this.#expiry?.close();
       await this.deliveriesDone();
       await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
       await this.sink.drain();

@@ -48,6 +48,12 @@ interface SubscriptionOptions {
 type ClientRef = { id: string };
 
 const SCHEMA_VERSION = 1;
+/** Queued messages read at a time when a client takes its queue. */
+const OUTGOING_PAGE = 256;
+/** Queued messages deleted per statement when a session expires. */
+const EXPIRY_CHUNK = 10_000;
+/** What a queued row costs, in SQL: the packet's JSON and the payload, in bytes. */
+const ROW_BYTES = 'octet_length(packet) + ifnull(length(payload), 0)';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, packet TEXT NOT NULL, payload BLOB);
@@ -65,11 +71,28 @@ CREATE TABLE IF NOT EXISTS incoming (
   PRIMARY KEY (client_id, message_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, broker_id TEXT, packet TEXT NOT NULL, payload BLOB);
+-- Persistent sessions (clean session off): offline_since is NULL while the client is connected,
+-- else when it went away (ms since the epoch); a session offline too long expires.
+CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, offline_since INTEGER) WITHOUT ROWID;
 `;
+
+/** Most messages and bytes (packet + payload as stored) queued for one offline session; null: no bound. */
+export interface QueueBounds {
+  maxMessages: number | null;
+  maxBytes: number | null;
+}
+
+export type QueueFullReason = 'messages' | 'bytes';
 
 export interface SqlitePersistenceOptions {
   file: string;
   logger?: Logger;
+  /** Bounds of each offline session's queue; a message that does not fit is not queued. */
+  queue?: QueueBounds;
+  /** A message was not queued for an offline session because its queue is full. */
+  onQueueFull?: (clientId: string, reason: QueueFullReason) => void;
+  /** Queued messages read at a time when a client takes its queue (256). */
+  outgoingPage?: number;
   /** A QoS 2 handshake completed (PUBREL): the packet id may carry a new message. */
   onIncomingReleased?: (clientId: string, messageId: number) => void;
   /** A client's inbound QoS 2 state was dropped (a clean session began). */
@@ -85,6 +108,12 @@ export class SqlitePersistence {
   #broker: { id: string } | undefined;
   #destroyed = false;
   #subscriptionsVersion = 0;
+  /** Size of each client's queue, kept here so a bound is checked without reading the queue. */
+  readonly #queues = new Map<string, { messages: number; bytes: number }>();
+  /** Clients connected now: their queue is bounded by their connection, not by QueueBounds. */
+  readonly #online = new Set<string>();
+  /** Messages not queued per offline client since it was last online; reported once per session. */
+  readonly #dropped = new Map<string, number>();
 
   constructor(private readonly options: SqlitePersistenceOptions) {
     try {
@@ -105,14 +134,15 @@ export class SqlitePersistence {
       delSubs: db.prepare('DELETE FROM subscriptions WHERE client_id = ?'),
       enqueue: db.prepare('INSERT INTO outgoing (client_id, broker_id, broker_counter, message_id, packet, payload) VALUES (?, ?, ?, ?, ?, ?)'),
       findOutgoing: db.prepare(
-        `SELECT seq, broker_id AS brokerId, broker_counter AS brokerCounter FROM outgoing WHERE client_id = @client AND ((broker_id = @broker AND broker_counter = @counter)
+        `SELECT seq, broker_id AS brokerId, broker_counter AS brokerCounter, ${ROW_BYTES} AS bytes FROM outgoing WHERE client_id = @client AND ((broker_id = @broker AND broker_counter = @counter)
            OR (broker_id IS NOT @broker AND message_id = @messageId)) ORDER BY seq LIMIT 1`,
       ),
       setOutgoingId: db.prepare('UPDATE outgoing SET message_id = ? WHERE seq = ?'),
       replaceOutgoing: db.prepare('UPDATE outgoing SET broker_id = ?, broker_counter = ?, message_id = ?, packet = ?, payload = ? WHERE seq = ?'),
       outgoingById: db.prepare('SELECT seq, message_id, packet, payload FROM outgoing WHERE client_id = ? AND message_id = ? ORDER BY seq LIMIT 1'),
       delOutgoing: db.prepare('DELETE FROM outgoing WHERE seq = ?'),
-      outgoingOf: db.prepare('SELECT message_id, packet, payload FROM outgoing WHERE client_id = ? ORDER BY seq'),
+      outgoingPage: db.prepare('SELECT seq, message_id, packet, payload FROM outgoing WHERE client_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+      lastOutgoing: db.prepare('SELECT max(seq) FROM outgoing WHERE client_id = ?').pluck(),
       putIncoming: db.prepare('INSERT OR REPLACE INTO incoming (client_id, message_id, packet, payload) VALUES (?, ?, ?, ?)'),
       getIncoming: db.prepare('SELECT message_id, packet, payload FROM incoming WHERE client_id = ? AND message_id = ?'),
       delIncoming: db.prepare('DELETE FROM incoming WHERE client_id = ? AND message_id = ?'),
@@ -121,6 +151,12 @@ export class SqlitePersistence {
       getWill: db.prepare('SELECT packet, payload FROM wills WHERE client_id = ?'),
       delWill: db.prepare('DELETE FROM wills WHERE client_id = ?'),
       allWills: db.prepare('SELECT broker_id, packet, payload FROM wills'),
+      sessionOnline: db.prepare('INSERT INTO sessions (client_id, offline_since) VALUES (?, NULL) ON CONFLICT (client_id) DO UPDATE SET offline_since = NULL'),
+      sessionOffline: db.prepare('INSERT INTO sessions (client_id, offline_since) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET offline_since = excluded.offline_since'),
+      delSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
+      expiredSessions: db.prepare('SELECT client_id FROM sessions WHERE offline_since IS NOT NULL AND offline_since <= ? ORDER BY offline_since').pluck(),
+      sessionOfflineSince: db.prepare('SELECT offline_since FROM sessions WHERE client_id = ?').pluck(),
+      delOutgoingChunk: db.prepare('DELETE FROM outgoing WHERE seq IN (SELECT seq FROM outgoing WHERE client_id = ? ORDER BY seq LIMIT ?)'),
     };
   }
 
@@ -134,9 +170,28 @@ export class SqlitePersistence {
     else if (Number(version) > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than this Tributary knows (${SCHEMA_VERSION})`);
   }
 
-  /** Loads subscriptions and retained messages into memory. */
+  /** Loads subscriptions, retained messages and the size of each queue into memory. */
   async setup(broker: { id: string }): Promise<void> {
     this.#broker = broker;
+    for (const row of this.#db.prepare(`SELECT client_id, count(*) AS messages, sum(${ROW_BYTES}) AS bytes FROM outgoing GROUP BY client_id`).all() as Array<{
+      client_id: string;
+      messages: number;
+      bytes: number;
+    }>) {
+      this.#queues.set(row.client_id, { messages: row.messages, bytes: row.bytes });
+    }
+    // Every session is offline when the broker starts: those connected when it stopped (or
+    // crashed) since now, those with state but no record (a file from before sessions were
+    // recorded) too, so that either can expire.
+    const now = Date.now();
+    this.write(() =>
+      this.#db.transaction(() => {
+        this.#db.prepare('UPDATE sessions SET offline_since = ? WHERE offline_since IS NULL').run(now);
+        this.#db
+          .prepare('INSERT OR IGNORE INTO sessions (client_id, offline_since) SELECT client_id, ? FROM (SELECT client_id FROM subscriptions UNION SELECT client_id FROM outgoing UNION SELECT client_id FROM incoming)')
+          .run(now);
+      })(),
+    );
     for (const row of this.#db.prepare('SELECT topic, packet, payload FROM retained').all() as Array<{ topic: string; packet: string; payload: Buffer | null }>) {
       this.#retained.set(row.topic, fromRow(row.packet, row.payload));
     }
@@ -235,23 +290,125 @@ export class SqlitePersistence {
     if (subs.length === 0) return;
     const queued = new Packet(packet);
     const [json, payload] = toRow(queued);
+    const bytes = Buffer.byteLength(json) + (payload?.length ?? 0);
+    const admitted = subs.filter((sub) => this.admit(sub.clientId, bytes));
+    if (admitted.length === 0) return;
     this.write(() =>
       this.#db.transaction(() => {
-        for (const sub of subs) this.#sql.enqueue.run(sub.clientId, queued.brokerId ?? null, queued.brokerCounter ?? null, null, json, payload);
+        for (const sub of admitted) this.#sql.enqueue.run(sub.clientId, queued.brokerId ?? null, queued.brokerCounter ?? null, null, json, payload);
       })(),
     );
+    for (const sub of admitted) this.resize(sub.clientId, 1, bytes);
+  }
+
+  /**
+   * Whether one more message of `bytes` fits in an offline client's queue. A full queue refuses
+   * the newest message and keeps what it holds, as Mosquitto does beyond max_queued_messages: the
+   * oldest messages are the ones the subscriber has waited for longest, and every message is in
+   * the log anyway, where it can be replayed. MQTT 3.1.1 §4.1 leaves how much session state a
+   * server keeps to the server. A connected client's queue is its messages in flight, bounded by
+   * its connection instead: refusing one of those would make aedes drop the client.
+   */
+  private admit(clientId: string, bytes: number): boolean {
+    const bounds = this.options.queue;
+    if (bounds === undefined || this.#online.has(clientId)) return true;
+    const size = this.#queues.get(clientId) ?? { messages: 0, bytes: 0 };
+    const reason: QueueFullReason | null =
+      bounds.maxMessages !== null && size.messages + 1 > bounds.maxMessages ? 'messages' : bounds.maxBytes !== null && size.bytes + bytes > bounds.maxBytes ? 'bytes' : null;
+    if (reason === null) return true;
+    const dropped = (this.#dropped.get(clientId) ?? 0) + 1;
+    this.#dropped.set(clientId, dropped);
+    if (dropped === 1) {
+      this.options.logger?.warn(
+        { clientId, reason, queuedMessages: size.messages, queuedBytes: size.bytes, maxMessages: bounds.maxMessages, maxBytes: bounds.maxBytes },
+        'offline session queue full: newer messages for it are not queued (reported once until it reconnects)',
+      );
+    }
+    this.options.onQueueFull?.(clientId, reason);
+    return false;
+  }
+
+  private resize(clientId: string, messages: number, bytes: number): void {
+    const size = this.#queues.get(clientId) ?? { messages: 0, bytes: 0 };
+    size.messages += messages;
+    size.bytes += bytes;
+    if (size.messages <= 0) this.#queues.delete(clientId);
+    else this.#queues.set(clientId, size);
+  }
+
+  /** Messages queued for all clients (in flight included). */
+  get queuedMessages(): number {
+    let total = 0;
+    for (const size of this.#queues.values()) total += size.messages;
+    return total;
+  }
+
+  /** A persistent session's client connected (a clean one's state is gone: nothing to record). */
+  sessionOnline(clientId: string, clean: boolean): void {
+    this.#online.add(clientId);
+    const dropped = this.#dropped.get(clientId);
+    if (dropped !== undefined) {
+      this.options.logger?.warn({ clientId, dropped }, 'session back online; messages not queued for it while its queue was full');
+      this.#dropped.delete(clientId);
+    }
+    this.write(() => (clean ? this.#sql.delSession.run(clientId) : this.#sql.sessionOnline.run(clientId)));
+  }
+
+  /** A client disconnected: a persistent session's expiry clock starts. */
+  sessionOffline(clientId: string, clean: boolean, now = Date.now()): void {
+    this.#online.delete(clientId);
+    if (!clean) this.write(() => this.#sql.sessionOffline.run(clientId, now));
+  }
+
+  /**
+   * Removes the persistent sessions offline for `maxOfflineMs` or longer, with their
+   * subscriptions, queues and inbound QoS 2 state (MQTT 3.1.1 §4.1: the server may discard
+   * session state by policy; MQTT 5's Session Expiry Interval makes it per client). A queue is
+   * deleted in chunks, yielding between them, so a large one does not stall the broker. Returns
+   * the client ids removed.
+   */
+  async expireSessions(maxOfflineMs: number, now = Date.now()): Promise<Array<{ clientId: string; messages: number }>> {
+    const expired: Array<{ clientId: string; messages: number }> = [];
+    for (const clientId of this.#sql.expiredSessions.all(now - maxOfflineMs) as string[]) {
+      if (this.#destroyed) break;
+      const messages = this.#queues.get(clientId)?.messages ?? 0;
+      await this.cleanSubscriptions({ id: clientId });
+      this.write(() =>
+        this.#db.transaction(() => {
+          this.#sql.cleanIncoming.run(clientId);
+          this.#sql.delSession.run(clientId);
+        })(),
+      );
+      this.options.onIncomingCleaned?.(clientId);
+      this.#dropped.delete(clientId);
+      for (;;) {
+        // Stop if the client came back meanwhile: what is left of its queue is its again.
+        if (this.#destroyed || this.#online.has(clientId)) break;
+        const { changes } = this.write(() => this.#sql.delOutgoingChunk.run(clientId, EXPIRY_CHUNK));
+        if (changes < EXPIRY_CHUNK) {
+          this.#queues.delete(clientId);
+          break;
+        }
+        this.resize(clientId, -changes, 0);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expired.push({ clientId, messages });
+    }
+    return expired;
   }
 
   /** Records the packet id aedes gave a queued delivery (or replaces a packet holding that id). */
   async outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {
     const match = this.#sql.findOutgoing.get({ client: client.id, broker: packet.brokerId ?? null, counter: packet.brokerCounter ?? null, messageId: packet.messageId ?? null }) as
-      | { seq: number; brokerId: string | null; brokerCounter: number | null }
+      | { seq: number; brokerId: string | null; brokerCounter: number | null; bytes: number }
       | undefined;
     if (match === undefined) throw new Error('no such packet');
     if (match.brokerId === (packet.brokerId ?? null) && match.brokerCounter === (packet.brokerCounter ?? null)) {
       this.write(() => this.#sql.setOutgoingId.run(packet.messageId ?? null, match.seq));
     } else {
-      this.write(() => this.#sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, ...toRow(packet), match.seq));
+      const [json, payload] = toRow(packet);
+      this.write(() => this.#sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, json, payload, match.seq));
+      this.resize(client.id, 0, Buffer.byteLength(json) + (payload?.length ?? 0) - match.bytes);
     }
   }
 
@@ -259,12 +416,39 @@ export class SqlitePersistence {
     const row = this.#sql.outgoingById.get(client.id, packet.messageId) as { seq: number; message_id: number; packet: string; payload: Buffer | null } | undefined;
     if (row === undefined) return undefined;
     this.write(() => this.#sql.delOutgoing.run(row.seq));
+    this.resize(client.id, -1, -(Buffer.byteLength(row.packet) + (row.payload?.length ?? 0)));
     return withMessageId(fromRow(row.packet, row.payload), row.message_id);
   }
 
+  /**
+   * The client's queue, oldest first, read a page at a time as the consumer asks for more: aedes
+   * writes each message and waits for the socket to drain before it takes the next, so a backlog
+   * of any length costs at most a page or two of memory. The stream ends at the message that was
+   * newest when it was opened: what is queued after that (the client is online again) aedes
+   * delivers itself, and reading it here too would send it twice.
+   */
   outgoingStream(client: ClientRef): Readable {
-    const rows = this.#sql.outgoingOf.all(client.id) as Array<{ message_id: number | null; packet: string; payload: Buffer | null }>;
-    return Readable.from(rows.map((row) => withMessageId(fromRow(row.packet, row.payload), row.message_id)));
+    const last = (this.#sql.lastOutgoing.get(client.id) as number | null) ?? 0;
+    let after = 0;
+    const page = this.#sql.outgoingPage;
+    const pageSize = this.options.outgoingPage ?? OUTGOING_PAGE;
+    return new Readable({
+      objectMode: true,
+      // As Readable.from's: read() pushes a page whenever the buffer runs dry.
+      highWaterMark: 1,
+      read() {
+        let rows: Array<{ seq: number; message_id: number | null; packet: string; payload: Buffer | null }>;
+        try {
+          rows = page.all(client.id, after, last, pageSize) as typeof rows;
+        } catch (err) {
+          this.destroy(err as Error);
+          return;
+        }
+        for (const row of rows) this.push(withMessageId(fromRow(row.packet, row.payload), row.message_id));
+        if (rows.length < pageSize) this.push(null);
+        else after = rows[rows.length - 1]!.seq;
+      },
+    });
   }
 
   async incomingStorePacket(client: ClientRef, packet: StoredPacket): Promise<void> {

@@ -155,7 +155,7 @@ export class SqlitePersistence {
       sessionOffline: db.prepare('INSERT INTO sessions (client_id, offline_since) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET offline_since = excluded.offline_since'),
       delSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
       expiredSessions: db.prepare('SELECT client_id FROM sessions WHERE offline_since IS NOT NULL AND offline_since <= ? ORDER BY offline_since').pluck(),
-      sessionOfflineSince: db.prepare('SELECT offline_since FROM sessions WHERE client_id = ?').pluck(),
+      sessionOfflineSince: db.prepare('SELECT offline_since FROM sessions WHERE client_id = ?'),
       delOutgoingChunk: db.prepare('DELETE FROM outgoing WHERE seq IN (SELECT seq FROM outgoing WHERE client_id = ? ORDER BY seq LIMIT ?)'),
     };
   }
@@ -351,7 +351,9 @@ export class SqlitePersistence {
       this.options.logger?.warn({ clientId, dropped }, 'session back online; messages not queued for it while its queue was full');
       this.#dropped.delete(clientId);
     }
-    this.write(() => (clean ? this.#sql.delSession.run(clientId) : this.#sql.sessionOnline.run(clientId)));
+    // Most clients are clean sessions: they cost a read, not a write (and its fsync), per connect.
+    if (!clean) this.write(() => this.#sql.sessionOnline.run(clientId));
+    else if (this.#sql.sessionOfflineSince.get(clientId) !== undefined) this.write(() => this.#sql.delSession.run(clientId));
   }
 
   /** A client disconnected: a persistent session's expiry clock starts. */

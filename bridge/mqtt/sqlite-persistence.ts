@@ -171,8 +171,16 @@ export class SqlitePersistence {
   }
 
   /** Loads subscriptions, retained messages and the size of each queue into memory. */
-  async setup(broker: { id: string }): Promise<void> {
+  async setup(broker: { id: string; counter?: number }): Promise<void> {
     this.#broker = broker;
+    // aedes numbers the packets it publishes from 1 in every run, and its id is the node's, the
+    // same after a restart; a queued delivery is found again by (broker id, counter). The count
+    // goes on from the previous run's, or a live message could take the place of an older one
+    // still queued (that one then lost, the new one left queued).
+    if (typeof broker.counter === 'number') {
+      const last = this.#db.prepare('SELECT max(broker_counter) FROM outgoing WHERE broker_id = ?').pluck().get(broker.id) as number | null;
+      broker.counter = Math.max(broker.counter, last ?? 0);
+    }
     for (const row of this.#db.prepare(`SELECT client_id, count(*) AS messages, sum(${ROW_BYTES}) AS bytes FROM outgoing GROUP BY client_id`).all() as Array<{
       client_id: string;
       messages: number;

@@ -56,6 +56,27 @@ test('what is published while a queue drains is delivered once: by aedes, not re
   await waitFor(() => node.mqtt.queuedMessages === 0, 'acknowledged messages leave the queue');
 });
 
+test('after a restart, messages published while a queue drains do not take the place of queued ones', async (t) => {
+  // aedes numbers its packets from 1 in every run under the same broker id; a queued delivery is found by that pair.
+  const dataDir = tempDir(t);
+  let running = await startTestNode(t, {}, dataDir);
+  await leaveSession(t, running.url);
+  const publisher = await connect(t, running.url, { clientId: 'plc' });
+  for (let i = 0; i < 700; i += 100) await publish(publisher, i, 100);
+  await publisher.endAsync();
+  await running.close();
+
+  running = await startTestNode(t, {}, dataDir);
+  const received: number[] = [];
+  const subscriber = await connect(t, running.url, { clientId: 'historian', clean: false }, (_topic, payload) => received.push(Number(payload.toString())));
+  const live = await connect(t, running.url, { clientId: 'plc' });
+  await publish(live, 700, 50);
+  await waitFor(() => received.length >= 750, 'all 750 messages');
+  await subscriber.endAsync();
+  assert.deepEqual([...received].sort((a, b) => a - b), Array.from({ length: 750 }, (_, i) => i), 'each message once');
+  await waitFor(() => running.node.mqtt.queuedMessages === 0, 'nothing left queued to be sent again');
+});
+
 test('a full offline queue keeps its oldest messages; those refused are counted', async (t) => {
   const { node, url } = await startTestNode(t, { mqtt: { sessions: { maxQueuedMessages: 5 } } });
   await leaveSession(t, url);

@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SessionStoreError } from '../../broker/errors.js';
 import { TopicFilter } from './topic-filter.js';
+import { QueueSizes, type QueueBounds, type QueueFullReason } from './queue-bounds.js';
 import { fromRow, toRow, type StoredPacket } from './stored-packet.js';
 
 const require = createRequire(import.meta.url);
@@ -76,14 +77,6 @@ CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, broker_id TEXT, pa
 CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, offline_since INTEGER) WITHOUT ROWID;
 `;
 
-/** Most messages and bytes (packet + payload as stored) queued for one offline session; null: no bound. */
-export interface QueueBounds {
-  maxMessages: number | null;
-  maxBytes: number | null;
-}
-
-export type QueueFullReason = 'messages' | 'bytes';
-
 export interface SqlitePersistenceOptions {
   file: string;
   logger?: Logger;
@@ -108,14 +101,11 @@ export class SqlitePersistence {
   #broker: { id: string } | undefined;
   #destroyed = false;
   #subscriptionsVersion = 0;
-  /** Size of each client's queue, kept here so a bound is checked without reading the queue. */
-  readonly #queues = new Map<string, { messages: number; bytes: number }>();
-  /** Clients connected now: their queue is bounded by their connection, not by QueueBounds. */
-  readonly #online = new Set<string>();
-  /** Messages not queued per offline client since it was last online; reported once per session. */
-  readonly #dropped = new Map<string, number>();
+  /** Size of each client's queue, and its bounds. */
+  readonly #queues: QueueSizes;
 
   constructor(private readonly options: SqlitePersistenceOptions) {
+    this.#queues = new QueueSizes(options.queue, options.logger, options.onQueueFull);
     try {
       this.#db = new Database(options.file);
       this.#db.pragma('journal_mode = WAL');
@@ -186,7 +176,7 @@ export class SqlitePersistence {
       messages: number;
       bytes: number;
     }>) {
-      this.#queues.set(row.client_id, { messages: row.messages, bytes: row.bytes });
+      this.#queues.load(row.client_id, { messages: row.messages, bytes: row.bytes });
     }
     // Every session is offline when the broker starts: those connected when it stopped (or
     // crashed) since now, those with state but no record (a file from before sessions were
@@ -299,66 +289,24 @@ export class SqlitePersistence {
     const queued = new Packet(packet);
     const [json, payload] = toRow(queued);
     const bytes = Buffer.byteLength(json) + (payload?.length ?? 0);
-    const admitted = subs.filter((sub) => this.admit(sub.clientId, bytes));
+    const admitted = subs.filter((sub) => this.#queues.admit(sub.clientId, bytes));
     if (admitted.length === 0) return;
     this.write(() =>
       this.#db.transaction(() => {
         for (const sub of admitted) this.#sql.enqueue.run(sub.clientId, queued.brokerId ?? null, queued.brokerCounter ?? null, null, json, payload);
       })(),
     );
-    for (const sub of admitted) this.resize(sub.clientId, 1, bytes);
-  }
-
-  /**
-   * Whether one more message of `bytes` fits in an offline client's queue. A full queue refuses
-   * the newest message and keeps what it holds, as Mosquitto does beyond max_queued_messages: the
-   * oldest messages are the ones the subscriber has waited for longest, and every message is in
-   * the log anyway, where it can be replayed. MQTT 3.1.1 §4.1 leaves how much session state a
-   * server keeps to the server. A connected client's queue is its messages in flight, bounded by
-   * its connection instead: refusing one of those would make aedes drop the client.
-   */
-  private admit(clientId: string, bytes: number): boolean {
-    const bounds = this.options.queue;
-    if (bounds === undefined || this.#online.has(clientId)) return true;
-    const size = this.#queues.get(clientId) ?? { messages: 0, bytes: 0 };
-    const reason: QueueFullReason | null =
-      bounds.maxMessages !== null && size.messages + 1 > bounds.maxMessages ? 'messages' : bounds.maxBytes !== null && size.bytes + bytes > bounds.maxBytes ? 'bytes' : null;
-    if (reason === null) return true;
-    const dropped = (this.#dropped.get(clientId) ?? 0) + 1;
-    this.#dropped.set(clientId, dropped);
-    if (dropped === 1) {
-      this.options.logger?.warn(
-        { clientId, reason, queuedMessages: size.messages, queuedBytes: size.bytes, maxMessages: bounds.maxMessages, maxBytes: bounds.maxBytes },
-        'offline session queue full: newer messages for it are not queued (reported once until it reconnects)',
-      );
-    }
-    this.options.onQueueFull?.(clientId, reason);
-    return false;
-  }
-
-  private resize(clientId: string, messages: number, bytes: number): void {
-    const size = this.#queues.get(clientId) ?? { messages: 0, bytes: 0 };
-    size.messages += messages;
-    size.bytes += bytes;
-    if (size.messages <= 0) this.#queues.delete(clientId);
-    else this.#queues.set(clientId, size);
+    for (const sub of admitted) this.#queues.resize(sub.clientId, 1, bytes);
   }
 
   /** Messages queued for all clients (in flight included). */
   get queuedMessages(): number {
-    let total = 0;
-    for (const size of this.#queues.values()) total += size.messages;
-    return total;
+    return this.#queues.messages();
   }
 
   /** A persistent session's client connected (a clean one's state is gone: nothing to record). */
   sessionOnline(clientId: string, clean: boolean): void {
-    this.#online.add(clientId);
-    const dropped = this.#dropped.get(clientId);
-    if (dropped !== undefined) {
-      this.options.logger?.warn({ clientId, dropped }, 'session back online; messages not queued for it while its queue was full');
-      this.#dropped.delete(clientId);
-    }
+    this.#queues.online(clientId);
     // Most clients are clean sessions: they cost a read, not a write (and its fsync), per connect.
     if (!clean) this.write(() => this.#sql.sessionOnline.run(clientId));
     else if (this.#sql.sessionOfflineSince.get(clientId) !== undefined) this.write(() => this.#sql.delSession.run(clientId));
@@ -366,7 +314,7 @@ export class SqlitePersistence {
 
   /** A client disconnected: a persistent session's expiry clock starts. */
   sessionOffline(clientId: string, clean: boolean, now = Date.now()): void {
-    this.#online.delete(clientId);
+    this.#queues.offline(clientId);
     if (!clean) this.write(() => this.#sql.sessionOffline.run(clientId, now));
   }
 
@@ -381,7 +329,7 @@ export class SqlitePersistence {
     const expired: Array<{ clientId: string; messages: number }> = [];
     for (const clientId of this.#sql.expiredSessions.all(now - maxOfflineMs) as string[]) {
       if (this.#destroyed) break;
-      const messages = this.#queues.get(clientId)?.messages ?? 0;
+      const messages = this.#queues.messages(clientId);
       await this.cleanSubscriptions({ id: clientId });
       this.write(() =>
         this.#db.transaction(() => {
@@ -390,16 +338,15 @@ export class SqlitePersistence {
         })(),
       );
       this.options.onIncomingCleaned?.(clientId);
-      this.#dropped.delete(clientId);
       for (;;) {
         // Stop if the client came back meanwhile: what is left of its queue is its again.
-        if (this.#destroyed || this.#online.has(clientId)) break;
+        if (this.#destroyed || this.#queues.isOnline(clientId)) break;
         const { changes } = this.write(() => this.#sql.delOutgoingChunk.run(clientId, EXPIRY_CHUNK));
         if (changes < EXPIRY_CHUNK) {
-          this.#queues.delete(clientId);
+          this.#queues.forget(clientId);
           break;
         }
-        this.resize(clientId, -changes, 0);
+        this.#queues.resize(clientId, -changes, 0);
         await new Promise((resolve) => setImmediate(resolve));
       }
       expired.push({ clientId, messages });
@@ -418,7 +365,7 @@ export class SqlitePersistence {
     } else {
       const [json, payload] = toRow(packet);
       this.write(() => this.#sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, json, payload, match.seq));
-      this.resize(client.id, 0, Buffer.byteLength(json) + (payload?.length ?? 0) - match.bytes);
+      this.#queues.resize(client.id, 0, Buffer.byteLength(json) + (payload?.length ?? 0) - match.bytes);
     }
   }
 
@@ -426,7 +373,7 @@ export class SqlitePersistence {
     const row = this.#sql.outgoingById.get(client.id, packet.messageId) as { seq: number; message_id: number; packet: string; payload: Buffer | null } | undefined;
     if (row === undefined) return undefined;
     this.write(() => this.#sql.delOutgoing.run(row.seq));
-    this.resize(client.id, -1, -(Buffer.byteLength(row.packet) + (row.payload?.length ?? 0)));
+    this.#queues.resize(client.id, -1, -(Buffer.byteLength(row.packet) + (row.payload?.length ?? 0)));
     return withMessageId(fromRow(row.packet, row.payload), row.message_id);
   }
 

@@ -208,6 +208,9 @@ export class Metrics {
     counter('tributary_mqtt_client_errors_total', 'Connections ended by a client or protocol error', (s) => s.clientErrors);
     counter('tributary_mqtt_append_retries_total', 'Appends retried after a passing storage failure (a full disk)', (s) => s.appendRetries);
     counter('tributary_mqtt_deliveries_withheld_total', 'Messages not delivered to a subscriber because its ACL does not (or no longer) grant the topic', (s) => s.deliveriesWithheld);
+    byReason('tributary_mqtt_queued_dropped_total', "Messages not queued for an offline persistent session because its queue was full, by the bound reached (messages, bytes: mqtt.sessions)", (s) => s.queuedDropped);
+    counter('tributary_mqtt_sessions_expired_total', 'Persistent sessions removed with their queues after mqtt.sessions.expiry offline', (s) => s.sessionsExpired);
+    new Gauge({ name: 'tributary_mqtt_queued_messages', help: 'Messages queued for persistent sessions now (in flight included)', registers, collect() { this.set(metrics.#mqtt?.queuedMessages ?? 0); } });
   }
 
   private registerUpstream(registers: Registry[]): void {

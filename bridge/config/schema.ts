@@ -98,6 +98,16 @@ const limits = z.strictObject({
   maxConnectionsPerAddress: z.number().int().min(1).default(5000),
 });
 
+/** Persistent sessions (clean session off): their offline queues and their expiry (docs/mqtt.md). */
+const sessions = z.strictObject({
+  /** Most messages queued for one offline session; newer ones are not queued (counted, logged once). null = no bound. */
+  maxQueuedMessages: z.number().int().min(1).nullable().default(1_000_000),
+  /** Most bytes (packet and payload as stored) queued for one offline session. null = no bound. */
+  maxQueuedBytes: size.nullable().default(268_435_456), // 256 MiB
+  /** A session offline this long is removed with its subscriptions and queue. null = never. */
+  expiry: duration.nullable().default(604_800_000), // 7 days, as log.retention.maxAge
+});
+
 const user = z.strictObject({
   username: z.string().min(1),
   /** A hash made by `tributary passwd` (scrypt); never the password itself. */
@@ -243,6 +253,7 @@ export const configSchema = z.strictObject({
       auth: auth.prefault({}),
       /** QoS 0/1 publishes that only go to the log skip aedes's per-message work (docs/mqtt.md). */
       fastPath: z.boolean().default(true),
+      sessions: sessions.prefault({}),
     })
     .prefault({}),
   http: z

@@ -27,6 +27,7 @@ import { connectViolation, enforceStrictParsing, filterViolation } from './proto
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
+import { SessionExpiry } from './session-expiry.js';
 
 export interface MqttFrontEndOptions {
   config: Config['mqtt'];
@@ -54,6 +55,10 @@ export interface FrontEndStats {
   appendRetries: number;
   /** Messages not delivered to a subscriber because its ACL does not (or no longer) grant the topic. */
   deliveriesWithheld: number;
+  /** Messages not queued for an offline session because its queue was full, by bound (messages, bytes). */
+  queuedDropped: Record<string, number>;
+  /** Persistent sessions removed because they stayed offline longer than mqtt.sessions.expiry. */
+  sessionsExpired: number;
 }
 
 /** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
@@ -75,6 +80,8 @@ export class MqttFrontEnd {
     clientErrors: 0,
     appendRetries: 0,
     deliveriesWithheld: 0,
+    queuedDropped: {},
+    sessionsExpired: 0,
   };
   /** Per connection, the fast path and with it the connection's acknowledgements in their turn. */
   readonly #fastPaths = new WeakMap<Duplex, FastPath>();
@@ -88,6 +95,7 @@ export class MqttFrontEnd {
   /** Null while user names are not verified (no users configured): then nobody owns a session. */
   #owners: SessionOwners | null = null;
   #closing: Promise<void> | null = null;
+  #expiry: SessionExpiry | null = null;
   #deliveries = 0;
   /** Refusals end the connection with a client error too; it is reported once, as the refusal. */
   readonly #refusals = new WeakSet<Error>();
@@ -111,16 +119,18 @@ export class MqttFrontEnd {
     const access = AccessControl.fromConfig(config.auth);
     const mapper = TopicMapper.compile(config.mapping);
     const sink = new PublishSink(log, mapper, config.mapping.newTopicPartitions, logger);
+    // aedes needs the hooks at creation and the hooks need the front end: the front end gets
+    // aedes right after, before anything can connect.
+    let frontEnd: MqttFrontEnd | undefined;
     const persistence = new SqlitePersistence({
       file: join(options.dataDir, 'mqtt.db'),
       logger,
+      queue: { maxMessages: config.sessions.maxQueuedMessages, maxBytes: config.sessions.maxQueuedBytes },
+      onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.stats.queuedDropped, reason),
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
       onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
     });
-    // aedes needs the hooks at creation and the hooks need the front end: the front end gets
-    // aedes right after, before anything can connect.
-    let frontEnd: MqttFrontEnd | undefined;
     const aedes = await Aedes.createBroker({
       id: options.nodeId,
       persistence,
@@ -143,7 +153,13 @@ export class MqttFrontEnd {
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
     aedes.on('clientDisconnect', (client) => {
       if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
+      frontEnd.sessionEvent(() => persistence.sessionOffline(client.id, client.clean));
     });
+    aedes.on('client', (client) => frontEnd.sessionEvent(() => persistence.sessionOnline(client.id, client.clean)));
+    if (config.sessions.expiry !== null) {
+      frontEnd.#expiry = new SessionExpiry(persistence, config.sessions.expiry, logger, (expired) => (frontEnd.stats.sessionsExpired += expired));
+      await frontEnd.#expiry.start(); // before the listeners: an expired session is gone before its client can return
+    }
     const { limits } = config;
     const admission = new ConnectionAdmission({ maxConnections: limits.maxConnections, maxPerAddress: limits.maxConnectionsPerAddress, perSecond: limits.connectionsPerSecond });
     try {
@@ -186,6 +202,20 @@ export class MqttFrontEnd {
   /** Connections accepted whose CONNECT has not arrived yet (pending-connects.ts). */
   get waitingForConnect(): number {
     return this.#listeners?.waitingForConnect ?? 0;
+  }
+
+  /** Messages queued for persistent sessions now (those in flight included). */
+  get queuedMessages(): number {
+    return this.persistence.queuedMessages;
+  }
+
+  /** Records a session's connect or disconnect; a store failure is logged there and must not escape an aedes event. */
+  private sessionEvent(record: () => void): void {
+    try {
+      record();
+    } catch {
+      // SqlitePersistence has logged it; the session's expiry clock is then off by one event.
+    }
   }
 
   private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
@@ -433,6 +463,7 @@ export class MqttFrontEnd {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       await this.#listeners?.close();
+      await this.#expiry?.close();
       await this.deliveriesDone();
       await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
       await this.sink.drain();

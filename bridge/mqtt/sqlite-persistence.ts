@@ -14,6 +14,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SessionStoreError } from '../../broker/errors.js';
 import { TopicFilter } from './topic-filter.js';
+import { QueueSizes, type QueueBounds, type QueueFullReason } from './queue-bounds.js';
 import { fromRow, toRow, type StoredPacket } from './stored-packet.js';
 
 const require = createRequire(import.meta.url);
@@ -48,6 +49,12 @@ interface SubscriptionOptions {
 type ClientRef = { id: string };
 
 const SCHEMA_VERSION = 1;
+/** Queued messages read at a time when a client takes its queue. */
+const OUTGOING_PAGE = 256;
+/** Queued messages deleted per statement when a session expires. */
+const EXPIRY_CHUNK = 10_000;
+/** What a queued row costs, in SQL: the packet's JSON and the payload, in bytes. */
+const ROW_BYTES = 'octet_length(packet) + ifnull(length(payload), 0)';
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS retained (topic TEXT PRIMARY KEY, packet TEXT NOT NULL, payload BLOB);
@@ -67,11 +74,20 @@ CREATE TABLE IF NOT EXISTS incoming (
 CREATE TABLE IF NOT EXISTS wills (client_id TEXT PRIMARY KEY, broker_id TEXT, packet TEXT NOT NULL, payload BLOB);
 -- The user who made each persistent session (NULL: an anonymous client); see session-owners.ts.
 CREATE TABLE IF NOT EXISTS session_owners (client_id TEXT PRIMARY KEY, username TEXT);
+-- Persistent sessions (clean session off): offline_since is NULL while the client is connected,
+-- else when it went away (ms since the epoch); a session offline too long expires.
+CREATE TABLE IF NOT EXISTS sessions (client_id TEXT PRIMARY KEY, offline_since INTEGER) WITHOUT ROWID;
 `;
 
 export interface SqlitePersistenceOptions {
   file: string;
   logger?: Logger;
+  /** Bounds of each offline session's queue; a message that does not fit is not queued. */
+  queue?: QueueBounds;
+  /** A message was not queued for an offline session because its queue is full. */
+  onQueueFull?: (clientId: string, reason: QueueFullReason) => void;
+  /** Queued messages read at a time when a client takes its queue (256). */
+  outgoingPage?: number;
   /** A QoS 2 handshake completed (PUBREL): the packet id may carry a new message. */
   onIncomingReleased?: (clientId: string, messageId: number) => void;
   /** A client's inbound QoS 2 state was dropped (a clean session began). */
@@ -87,8 +103,11 @@ export class SqlitePersistence {
   #broker: { id: string } | undefined;
   #destroyed = false;
   #subscriptionsVersion = 0;
+  /** Size of each client's queue, and its bounds. */
+  readonly #queues: QueueSizes;
 
   constructor(private readonly options: SqlitePersistenceOptions) {
+    this.#queues = new QueueSizes(options.queue, options.logger, options.onQueueFull);
     try {
       this.#db = new Database(options.file);
       this.#db.pragma('journal_mode = WAL');
@@ -107,14 +126,15 @@ export class SqlitePersistence {
       delSubs: db.prepare('DELETE FROM subscriptions WHERE client_id = ?'),
       enqueue: db.prepare('INSERT INTO outgoing (client_id, broker_id, broker_counter, message_id, packet, payload) VALUES (?, ?, ?, ?, ?, ?)'),
       findOutgoing: db.prepare(
-        `SELECT seq, broker_id AS brokerId, broker_counter AS brokerCounter FROM outgoing WHERE client_id = @client AND ((broker_id = @broker AND broker_counter = @counter)
+        `SELECT seq, broker_id AS brokerId, broker_counter AS brokerCounter, ${ROW_BYTES} AS bytes FROM outgoing WHERE client_id = @client AND ((broker_id = @broker AND broker_counter = @counter)
            OR (broker_id IS NOT @broker AND message_id = @messageId)) ORDER BY seq LIMIT 1`,
       ),
       setOutgoingId: db.prepare('UPDATE outgoing SET message_id = ? WHERE seq = ?'),
       replaceOutgoing: db.prepare('UPDATE outgoing SET broker_id = ?, broker_counter = ?, message_id = ?, packet = ?, payload = ? WHERE seq = ?'),
       outgoingById: db.prepare('SELECT seq, message_id, packet, payload FROM outgoing WHERE client_id = ? AND message_id = ? ORDER BY seq LIMIT 1'),
       delOutgoing: db.prepare('DELETE FROM outgoing WHERE seq = ?'),
-      outgoingOf: db.prepare('SELECT message_id, packet, payload FROM outgoing WHERE client_id = ? ORDER BY seq'),
+      outgoingPage: db.prepare('SELECT seq, message_id, packet, payload FROM outgoing WHERE client_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
+      lastOutgoing: db.prepare('SELECT max(seq) FROM outgoing WHERE client_id = ?').pluck(),
       putIncoming: db.prepare('INSERT OR REPLACE INTO incoming (client_id, message_id, packet, payload) VALUES (?, ?, ?, ?)'),
       getIncoming: db.prepare('SELECT message_id, packet, payload FROM incoming WHERE client_id = ? AND message_id = ?'),
       delIncoming: db.prepare('DELETE FROM incoming WHERE client_id = ? AND message_id = ?'),
@@ -123,6 +143,13 @@ export class SqlitePersistence {
       getWill: db.prepare('SELECT packet, payload FROM wills WHERE client_id = ?'),
       delWill: db.prepare('DELETE FROM wills WHERE client_id = ?'),
       allWills: db.prepare('SELECT broker_id, packet, payload FROM wills'),
+      sessionOnline: db.prepare('INSERT INTO sessions (client_id, offline_since) VALUES (?, NULL) ON CONFLICT (client_id) DO UPDATE SET offline_since = NULL'),
+      sessionOffline: db.prepare('INSERT INTO sessions (client_id, offline_since) VALUES (?, ?) ON CONFLICT (client_id) DO UPDATE SET offline_since = excluded.offline_since'),
+      delSession: db.prepare('DELETE FROM sessions WHERE client_id = ?'),
+      delOwner: db.prepare('DELETE FROM session_owners WHERE client_id = ?'),
+      expiredSessions: db.prepare('SELECT client_id FROM sessions WHERE offline_since IS NOT NULL AND offline_since <= ? ORDER BY offline_since').pluck(),
+      sessionOfflineSince: db.prepare('SELECT offline_since FROM sessions WHERE client_id = ?'),
+      delOutgoingChunk: db.prepare('DELETE FROM outgoing WHERE seq IN (SELECT seq FROM outgoing WHERE client_id = ? ORDER BY seq LIMIT ?)'),
     };
   }
 
@@ -136,9 +163,36 @@ export class SqlitePersistence {
     else if (Number(version) > SCHEMA_VERSION) throw new Error(`schema version ${version} is newer than this Tributary knows (${SCHEMA_VERSION})`);
   }
 
-  /** Loads subscriptions and retained messages into memory. */
-  async setup(broker: { id: string }): Promise<void> {
+  /** Loads subscriptions, retained messages and the size of each queue into memory. */
+  async setup(broker: { id: string; counter?: number }): Promise<void> {
     this.#broker = broker;
+    // aedes numbers the packets it publishes from 1 in every run, and its id is the node's, the
+    // same after a restart; a queued delivery is found again by (broker id, counter). The count
+    // goes on from the previous run's, or a live message could take the place of an older one
+    // still queued (that one then lost, the new one left queued).
+    if (typeof broker.counter === 'number') {
+      const last = this.#db.prepare('SELECT max(broker_counter) FROM outgoing WHERE broker_id = ?').pluck().get(broker.id) as number | null;
+      broker.counter = Math.max(broker.counter, last ?? 0);
+    }
+    for (const row of this.#db.prepare(`SELECT client_id, count(*) AS messages, sum(${ROW_BYTES}) AS bytes FROM outgoing GROUP BY client_id`).all() as Array<{
+      client_id: string;
+      messages: number;
+      bytes: number;
+    }>) {
+      this.#queues.load(row.client_id, { messages: row.messages, bytes: row.bytes });
+    }
+    // Every session is offline when the broker starts: those connected when it stopped (or
+    // crashed) since now, those with state but no record (a file from before sessions were
+    // recorded) too, so that either can expire.
+    const now = Date.now();
+    this.write(() =>
+      this.#db.transaction(() => {
+        this.#db.prepare('UPDATE sessions SET offline_since = ? WHERE offline_since IS NULL').run(now);
+        this.#db
+          .prepare('INSERT OR IGNORE INTO sessions (client_id, offline_since) SELECT client_id, ? FROM (SELECT client_id FROM subscriptions UNION SELECT client_id FROM outgoing UNION SELECT client_id FROM incoming)')
+          .run(now);
+      })(),
+    );
     for (const row of this.#db.prepare('SELECT topic, packet, payload FROM retained').all() as Array<{ topic: string; packet: string; payload: Buffer | null }>) {
       this.#retained.set(row.topic, fromRow(row.packet, row.payload));
     }
@@ -237,23 +291,85 @@ export class SqlitePersistence {
     if (subs.length === 0) return;
     const queued = new Packet(packet);
     const [json, payload] = toRow(queued);
+    const bytes = Buffer.byteLength(json) + (payload?.length ?? 0);
+    const admitted = subs.filter((sub) => this.#queues.admit(sub.clientId, bytes));
+    if (admitted.length === 0) return;
     this.write(() =>
       this.#db.transaction(() => {
-        for (const sub of subs) this.#sql.enqueue.run(sub.clientId, queued.brokerId ?? null, queued.brokerCounter ?? null, null, json, payload);
+        for (const sub of admitted) this.#sql.enqueue.run(sub.clientId, queued.brokerId ?? null, queued.brokerCounter ?? null, null, json, payload);
       })(),
     );
+    for (const sub of admitted) this.#queues.resize(sub.clientId, 1, bytes);
+  }
+
+  /** Messages queued for all clients (in flight included). */
+  get queuedMessages(): number {
+    return this.#queues.messages();
+  }
+
+  /** A persistent session's client connected (a clean one's state is gone: nothing to record). */
+  sessionOnline(clientId: string, clean: boolean): void {
+    this.#queues.online(clientId);
+    // Most clients are clean sessions: they cost a read, not a write (and its fsync), per connect.
+    if (!clean) this.write(() => this.#sql.sessionOnline.run(clientId));
+    else if (this.#sql.sessionOfflineSince.get(clientId) !== undefined) this.write(() => this.#sql.delSession.run(clientId));
+  }
+
+  /** A client disconnected: a persistent session's expiry clock starts. */
+  sessionOffline(clientId: string, clean: boolean, now = Date.now()): void {
+    this.#queues.offline(clientId);
+    if (!clean) this.write(() => this.#sql.sessionOffline.run(clientId, now));
+  }
+
+  /**
+   * Removes the persistent sessions offline for `maxOfflineMs` or longer, with their
+   * subscriptions, queues and inbound QoS 2 state (MQTT 3.1.1 §4.1: the server may discard
+   * session state by policy; MQTT 5's Session Expiry Interval makes it per client). A queue is
+   * deleted in chunks, yielding between them, so a large one does not stall the broker. Returns
+   * the client ids removed.
+   */
+  async expireSessions(maxOfflineMs: number, now = Date.now()): Promise<Array<{ clientId: string; messages: number }>> {
+    const expired: Array<{ clientId: string; messages: number }> = [];
+    for (const clientId of this.#sql.expiredSessions.all(now - maxOfflineMs) as string[]) {
+      if (this.#destroyed) break;
+      const messages = this.#queues.messages(clientId);
+      await this.cleanSubscriptions({ id: clientId });
+      this.write(() =>
+        this.#db.transaction(() => {
+          this.#sql.cleanIncoming.run(clientId);
+          this.#sql.delSession.run(clientId);
+          this.#sql.delOwner.run(clientId); // its client id is free again (session-owners.ts)
+        })(),
+      );
+      this.options.onIncomingCleaned?.(clientId);
+      for (;;) {
+        // Stop if the client came back meanwhile: what is left of its queue is its again.
+        if (this.#destroyed || this.#queues.isOnline(clientId)) break;
+        const { changes } = this.write(() => this.#sql.delOutgoingChunk.run(clientId, EXPIRY_CHUNK));
+        if (changes < EXPIRY_CHUNK) {
+          this.#queues.forget(clientId);
+          break;
+        }
+        this.#queues.resize(clientId, -changes, 0);
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      expired.push({ clientId, messages });
+    }
+    return expired;
   }
 
   /** Records the packet id aedes gave a queued delivery (or replaces a packet holding that id). */
   async outgoingUpdate(client: ClientRef, packet: StoredPacket): Promise<void> {
     const match = this.#sql.findOutgoing.get({ client: client.id, broker: packet.brokerId ?? null, counter: packet.brokerCounter ?? null, messageId: packet.messageId ?? null }) as
-      | { seq: number; brokerId: string | null; brokerCounter: number | null }
+      | { seq: number; brokerId: string | null; brokerCounter: number | null; bytes: number }
       | undefined;
     if (match === undefined) throw new Error('no such packet');
     if (match.brokerId === (packet.brokerId ?? null) && match.brokerCounter === (packet.brokerCounter ?? null)) {
       this.write(() => this.#sql.setOutgoingId.run(packet.messageId ?? null, match.seq));
     } else {
-      this.write(() => this.#sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, ...toRow(packet), match.seq));
+      const [json, payload] = toRow(packet);
+      this.write(() => this.#sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, json, payload, match.seq));
+      this.#queues.resize(client.id, 0, Buffer.byteLength(json) + (payload?.length ?? 0) - match.bytes);
     }
   }
 
@@ -261,12 +377,39 @@ export class SqlitePersistence {
     const row = this.#sql.outgoingById.get(client.id, packet.messageId) as { seq: number; message_id: number; packet: string; payload: Buffer | null } | undefined;
     if (row === undefined) return undefined;
     this.write(() => this.#sql.delOutgoing.run(row.seq));
+    this.#queues.resize(client.id, -1, -(Buffer.byteLength(row.packet) + (row.payload?.length ?? 0)));
     return withMessageId(fromRow(row.packet, row.payload), row.message_id);
   }
 
+  /**
+   * The client's queue, oldest first, read a page at a time as the consumer asks for more: aedes
+   * writes each message and waits for the socket to drain before it takes the next, so a backlog
+   * of any length costs at most a page or two of memory. The stream ends at the message that was
+   * newest when it was opened: what is queued after that (the client is online again) aedes
+   * delivers itself, and reading it here too would send it twice.
+   */
   outgoingStream(client: ClientRef): Readable {
-    const rows = this.#sql.outgoingOf.all(client.id) as Array<{ message_id: number | null; packet: string; payload: Buffer | null }>;
-    return Readable.from(rows.map((row) => withMessageId(fromRow(row.packet, row.payload), row.message_id)));
+    const last = (this.#sql.lastOutgoing.get(client.id) as number | null) ?? 0;
+    let after = 0;
+    const page = this.#sql.outgoingPage;
+    const pageSize = this.options.outgoingPage ?? OUTGOING_PAGE;
+    return new Readable({
+      objectMode: true,
+      // As Readable.from's: read() pushes a page whenever the buffer runs dry.
+      highWaterMark: 1,
+      read() {
+        let rows: Array<{ seq: number; message_id: number | null; packet: string; payload: Buffer | null }>;
+        try {
+          rows = page.all(client.id, after, last, pageSize) as typeof rows;
+        } catch (err) {
+          this.destroy(err as Error);
+          return;
+        }
+        for (const row of rows) this.push(withMessageId(fromRow(row.packet, row.payload), row.message_id));
+        if (rows.length < pageSize) this.push(null);
+        else after = rows[rows.length - 1]!.seq;
+      },
+    });
   }
 
   async incomingStorePacket(client: ClientRef, packet: StoredPacket): Promise<void> {
@@ -330,7 +473,7 @@ export class SqlitePersistence {
   }
 
   releaseSession(clientId: string): void {
-    this.write(() => this.#db.prepare('DELETE FROM session_owners WHERE client_id = ?').run(clientId));
+    this.write(() => this.#sql.delOwner.run(clientId));
   }
 
   /** Closes the database. Calling it again does nothing. */

@@ -125,3 +125,19 @@ test('queued, retained and live messages are checked against the ACL at delivery
   assert.deepEqual(seen.sort(), ['dev/press-b/state=own-retained', 'dev/press-b/state=own-retained', 'dev/press-b/temp=mine']);
   assert.ok(running.node.mqtt.stats.deliveriesWithheld >= 2, `withheld ${running.node.mqtt.stats.deliveriesWithheld}`);
 });
+
+test('an expired session frees its client id for another user', async (t) => {
+  const dataDir = tempDir(t);
+  const mqtt = await pressUsers();
+  let running = await startTestNode(t, { mqtt }, dataDir);
+  const dash = await connect(t, running.url, { ...a, clientId: 'press-a-dash', clean: false });
+  await dash.subscribeAsync('dev/press-a/#', { qos: 1 });
+  await dash.endAsync();
+  assert.equal(await connectionRefusal(running.url, { ...b, clientId: 'press-a-dash', clean: false }), 'connack 5');
+  await running.close();
+  // Restarted with an expiry that the session has outlived: it is removed at start-up, owner and all.
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  running = await startTestNode(t, { mqtt: { ...mqtt, sessions: { expiry: '1ms' } } }, dataDir);
+  assert.equal(running.node.mqtt.stats.sessionsExpired, 1);
+  assert.equal(await connectionRefusal(running.url, { ...b, clientId: 'press-a-dash', clean: false }), 'connected');
+});

@@ -7,7 +7,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import Database from 'better-sqlite3';
 import { SessionStoreError } from '../../../broker/errors.js';
+import { createLogger } from '../../../bridge/logger.js';
 import { SqlitePersistence } from '../../../bridge/mqtt/sqlite-persistence.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -76,4 +78,145 @@ test('a file that is not a database gives TRIB_MQTT_SESSION_STORE naming it', (t
     () => new SqlitePersistence({ file }),
     (err: unknown) => err instanceof SessionStoreError && err.code === 'TRIB_MQTT_SESSION_STORE' && err.message.includes(file),
   );
+});
+
+// --- Offline queues: read in pages, bounded, and expiring with their session ---
+
+const publishTo = (topic: string, payload: Buffer, counter: number) => ({ cmd: 'publish', topic, payload, qos: 1, retain: false, brokerId: 'node-1', brokerCounter: counter });
+
+/** A logger whose lines are kept, to count what was logged. */
+function capturedLogger(): { logger: ReturnType<typeof createLogger>; lines: Array<{ msg: string; [field: string]: unknown }> } {
+  const lines: Array<{ msg: string }> = [];
+  const logger = createLogger('info', { write: (line: string) => void lines.push(JSON.parse(line) as { msg: string }) });
+  return { logger, lines };
+}
+
+test('a queue is read a page at a time as it is consumed, not loaded whole when the stream opens', async (t) => {
+  const store = new SqlitePersistence({ file: join(tempDir(t), 'mqtt.db'), outgoingPage: 4 });
+  t.after(() => store.destroy());
+  await store.setup(broker);
+  for (let i = 1; i <= 100; i++) {
+    await store.outgoingEnqueueCombi([{ clientId: client.id }], publishTo('alarms/boiler', Buffer.from(String(i)), i));
+    await store.outgoingUpdate(client, { ...publishTo('alarms/boiler', Buffer.from(String(i)), i), messageId: i });
+  }
+  const stream = store.outgoingStream(client);
+  const iterator = stream[Symbol.asyncIterator]();
+  assert.equal((await iterator.next()).value.messageId, 1);
+  // Acknowledged meanwhile: a lazy reader never reads these rows; a snapshot taken at open would send them.
+  for (let id = 21; id <= 100; id++) assert.ok(await store.outgoingClearMessageId(client, { messageId: id }));
+  const ids = [1];
+  for (let next = await iterator.next(); next.done !== true; next = await iterator.next()) ids.push((next.value as { messageId: number }).messageId);
+  assert.deepEqual(ids, Array.from({ length: 20 }, (_, i) => i + 1), 'five pages of four, whole and in order');
+});
+
+test('a queue stream ends at the message that was newest when it opened', async (t) => {
+  const store = new SqlitePersistence({ file: join(tempDir(t), 'mqtt.db'), outgoingPage: 2 });
+  t.after(() => store.destroy());
+  await store.setup(broker);
+  for (let i = 0; i < 5; i++) await store.outgoingEnqueueCombi([{ clientId: client.id }], publishTo('a', Buffer.from(`old-${i}`), i + 1));
+  const stream = store.outgoingStream(client);
+  // Queued after the client came back: aedes delivers these itself.
+  for (let i = 0; i < 3; i++) await store.outgoingEnqueueCombi([{ clientId: client.id }], publishTo('a', Buffer.from(`new-${i}`), 10 + i));
+  const read = (await stream.toArray()).map((p: { payload: Buffer }) => p.payload.toString());
+  assert.deepEqual(read, ['old-0', 'old-1', 'old-2', 'old-3', 'old-4']);
+});
+
+test("an offline session's queue is bounded by count: newer messages are refused, counted, and logged once", async (t) => {
+  const { logger, lines } = capturedLogger();
+  const full: string[] = [];
+  const file = join(tempDir(t), 'mqtt.db');
+  const store = new SqlitePersistence({ file, logger, queue: { maxMessages: 3, maxBytes: null }, onQueueFull: (id, reason) => full.push(`${id}:${reason}`) });
+  await store.setup(broker);
+  const other = { id: 'dashboard' };
+  for (let i = 0; i < 6; i++) await store.outgoingEnqueueCombi([{ clientId: client.id }, { clientId: other.id }], publishTo('a', Buffer.from(`m${i}`), i + 1));
+  assert.deepEqual((await store.outgoingStream(client).toArray()).map((p: { payload: Buffer }) => p.payload.toString()), ['m0', 'm1', 'm2'], 'the oldest are kept');
+  assert.equal((await store.outgoingStream(other).toArray()).length, 3, 'each session has its own bound');
+  assert.deepEqual(full, ['historian:messages', 'dashboard:messages', 'historian:messages', 'dashboard:messages', 'historian:messages', 'dashboard:messages']);
+  const warnings = lines.filter((l) => l.msg.includes('queue full'));
+  assert.deepEqual(warnings.map((l) => l.clientId), ['historian', 'dashboard'], 'one warning per session, not per message');
+  assert.equal(store.queuedMessages, 6);
+
+  // Online, the queue is the client's messages in flight: not refused (aedes would drop the client).
+  store.sessionOnline(client.id, false);
+  assert.equal(lines.filter((l) => l.msg.includes('back online') && l.dropped === 3).length, 1, 'what was not queued is reported when the client returns');
+  await store.outgoingEnqueueCombi([{ clientId: client.id }], publishTo('a', Buffer.from('live'), 100));
+  assert.equal((await store.outgoingStream(client).toArray()).length, 4);
+  store.sessionOffline(client.id, false);
+
+  // The sizes survive a restart: the bound still holds.
+  await store.destroy();
+  const again = new SqlitePersistence({ file, logger, queue: { maxMessages: 3, maxBytes: null }, onQueueFull: (id, reason) => full.push(`${id}:${reason}`) });
+  t.after(() => again.destroy());
+  await again.setup(broker);
+  full.length = 0;
+  await again.outgoingEnqueueCombi([{ clientId: client.id }], publishTo('a', Buffer.from('after restart'), 200));
+  assert.deepEqual(full, ['historian:messages']);
+  assert.equal(again.queuedMessages, 7);
+});
+
+test("an offline session's queue is bounded by bytes; an acknowledged message makes room again", async (t) => {
+  const full: string[] = [];
+  const store = new SqlitePersistence({ file: join(tempDir(t), 'mqtt.db'), queue: { maxMessages: null, maxBytes: 2500 }, onQueueFull: (_id, reason) => full.push(reason) });
+  t.after(() => store.destroy());
+  await store.setup(broker);
+  const kilobyte = (i: number) => publishTo('a', Buffer.alloc(1000, i), i + 1);
+  for (let i = 0; i < 3; i++) await store.outgoingEnqueueCombi([{ clientId: client.id }], kilobyte(i));
+  assert.deepEqual(full, ['bytes'], 'two rows of 1000 bytes and their packets fit in 2500 bytes, a third does not');
+  // Delivered with packet id 1 and acknowledged (what aedes does on PUBACK).
+  await store.outgoingUpdate(client, { ...kilobyte(0), messageId: 1 });
+  assert.ok(await store.outgoingClearMessageId(client, { messageId: 1 }));
+  await store.outgoingEnqueueCombi([{ clientId: client.id }], kilobyte(3));
+  assert.deepEqual(full, ['bytes']);
+  assert.deepEqual((await store.outgoingStream(client).toArray()).map((p: { payload: Buffer }) => p.payload[0]), [1, 3]);
+});
+
+test('a session offline longer than the expiry is removed with its subscriptions, queue and QoS 2 state', async (t) => {
+  const cleaned: string[] = [];
+  const file = join(tempDir(t), 'mqtt.db');
+  const store = new SqlitePersistence({ file, onIncomingCleaned: (id) => cleaned.push(id) });
+  await store.setup(broker);
+  const [gone, away, online] = [{ id: 'gone' }, { id: 'away' }, { id: 'online' }];
+  for (const c of [gone, away, online]) {
+    store.sessionOnline(c.id, false);
+    await store.addSubscriptions(c, [{ topic: 'alarms/#', qos: 1 }]);
+  }
+  await store.incomingStorePacket(gone, { cmd: 'publish', topic: 'x', payload: Buffer.from('q2'), qos: 2, messageId: 9 });
+  store.sessionOffline(gone.id, false, 1_000);
+  store.sessionOffline(away.id, false, 5_000);
+  for (let i = 0; i < 25; i++) await store.outgoingEnqueueCombi(await store.subscriptionsByTopic('alarms/x'), publishTo('alarms/x', Buffer.from(`m${i}`), i + 1));
+
+  const expired = await store.expireSessions(3_000, 5_000);
+  assert.deepEqual(expired, [{ clientId: 'gone', messages: 25 }]);
+  assert.deepEqual(cleaned, ['gone']);
+  assert.deepEqual(await store.subscriptionsByClient(gone), []);
+  assert.deepEqual((await store.subscriptionsByTopic('alarms/x')).map((s) => s.clientId).sort(), ['away', 'online']);
+  assert.equal((await store.outgoingStream(gone).toArray()).length, 0);
+  await assert.rejects(store.incomingGetPacket(gone, { messageId: 9 }), /no such packet/);
+  assert.equal((await store.outgoingStream(away).toArray()).length, 25, 'a session offline for less than the expiry stays');
+  assert.equal(store.queuedMessages, 50);
+  assert.deepEqual(await store.expireSessions(3_000, 1_000_000), [{ clientId: 'away', messages: 25 }], 'a connected session never expires');
+
+  // After a restart, the sessions that were connected are offline from then on, and can expire.
+  await store.destroy();
+  const again = new SqlitePersistence({ file });
+  t.after(() => again.destroy());
+  await again.setup(broker);
+  assert.deepEqual(await again.expireSessions(60_000), [], 'offline only since the restart');
+  assert.deepEqual(await again.expireSessions(0, Date.now() + 1), [{ clientId: 'online', messages: 25 }]);
+});
+
+test('a session file from before sessions were recorded: its sessions get an expiry clock at start-up', async (t) => {
+  const file = join(tempDir(t), 'mqtt.db');
+  const first = new SqlitePersistence({ file });
+  await first.setup(broker);
+  await first.addSubscriptions(client, [{ topic: 'alarms/#', qos: 1 }]);
+  await first.destroy();
+  // As an older Tributary left it: subscriptions, but no sessions table.
+  const db = new Database(file);
+  db.exec('DROP TABLE sessions');
+  db.close();
+  const second = new SqlitePersistence({ file });
+  t.after(() => second.destroy());
+  await second.setup(broker);
+  assert.deepEqual(await second.expireSessions(0, Date.now() + 1), [{ clientId: 'historian', messages: 0 }]);
 });

@@ -94,6 +94,8 @@ export class MqttFrontEnd {
   readonly #assignedIds = new WeakSet<Client>();
   /** Null while user names are not verified (no users configured): then nobody owns a session. */
   #owners: SessionOwners | null = null;
+  /** Clients aedes registered (their CONNECT was accepted). */
+  readonly #registered = new WeakSet<Client>();
   #closing: Promise<void> | null = null;
   #expiry: SessionExpiry | null = null;
   #deliveries = 0;
@@ -148,6 +150,7 @@ export class MqttFrontEnd {
     frontEnd.countBrokerPublishes();
     const live = LiveSubscriptions.watch((aedes as unknown as { mq: MessageEmitter }).mq);
     const fastPath = frontEnd.fastPathContext(access, live);
+    aedes.on('client', (client) => frontEnd.clientConnected(client));
     aedes.on('clientError', (client, err) => frontEnd.onClientError(client, err));
     aedes.on('connectionError', (client, err) => frontEnd.onClientError(client, err));
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
@@ -266,19 +269,49 @@ export class MqttFrontEnd {
    * later, possibly after a restart when the client is gone, so checked now as Mosquitto does), and
    * the id's owner. Returns the refusal, or null once the client holds its id.
    */
-  private admitSession(access: AccessControl, client: Client, username: string | null): { reason: string; returnCode: 2 | 5 } | null {
+  private admitSession(access: AccessControl, client: Client, username: string | null): { reason: string; returnCode: 2 | 3 | 5 } | null {
     const identity = { id: client.id, username };
     if (!this.#assignedIds.has(client) && !access.allowsClientId(identity)) return { reason: 'client id not allowed', returnCode: 2 };
     const will = (client as Client & { _will?: { topic: string } | null })._will;
     if (will != null && !access.canPublish(identity, will.topic)) return { reason: 'will not authorized', returnCode: 5 };
     const owners = this.#owners;
     if (owners === null) return null;
-    if (!owners.claim(client, client.id, username, !client.clean)) return { reason: 'client id belongs to another user', returnCode: 5 };
-    // Not once closing: the session store shuts, and the session outlives this run anyway.
-    finished(client.conn, () => {
-      if (this.#closing === null) owners.release(client, client.id, client.clean);
-    });
+    // The session store is shutting: nothing may claim in it now. A connection already gone
+    // (dropped while its password was checked) claims nothing either.
+    if (this.#closing !== null) return { reason: 'shutting down', returnCode: 3 };
+    if (client.closed) return { reason: 'closed during CONNECT', returnCode: 3 };
+    let claimed: boolean;
+    try {
+      claimed = owners.claim(client, client.id, username);
+    } catch (err) {
+      // A full disk, a damaged mqtt.db: refuse this client (CONNACK 3, server unavailable), not the node.
+      this.options.logger.error({ err, clientId: client.id }, 'cannot check who owns a client id; connection refused');
+      return { reason: 'session store unavailable', returnCode: 3 };
+    }
+    if (!claimed) return { reason: 'client id belongs to another user', returnCode: 5 };
+    finished(client.conn, () => this.releaseClientId(owners, client));
     return null;
+  }
+
+  /** A connection holding a client id ended (session-owners.ts). */
+  private releaseClientId(owners: SessionOwners, client: Client): void {
+    // Not once closing: the session store shuts, and the session outlives this run anyway.
+    if (this.#closing !== null) return;
+    try {
+      owners.release(client, client.id, client.clean && this.#registered.has(client));
+    } catch (err) {
+      this.options.logger.error({ err, clientId: client.id }, 'cannot free a client id in the session store');
+    }
+  }
+
+  /** aedes registered `client`: its CONNECT went through. */
+  private clientConnected(client: Client): void {
+    this.#registered.add(client);
+    try {
+      this.#owners?.connected(client, client.id, !client.clean);
+    } catch (err) {
+      this.options.logger.error({ err, clientId: client.id }, 'cannot record who owns a persistent session');
+    }
   }
 
   /** An invalid filter closes the connection (a protocol violation); one outside the ACL gets SUBACK 0x80. */

@@ -9,9 +9,11 @@ import { TopicFilter, TopicFilterError } from './topic-filter.js';
 interface ParserInternals {
   _list: { slice(start: number, end: number): Buffer };
   _pos: number;
-  packet: { messageId?: number };
+  packet: { messageId?: number; unsubscriptions?: string[] };
+  error: Error | null;
   _parseString(): string | null;
   _parseMessageId(): boolean;
+  _parseUnsubscribe(): unknown;
   _emitError(err: Error): void;
 }
 
@@ -21,7 +23,9 @@ interface ParserInternals {
  *   mqtt-packet decodes strings lossily, so `a/\xff\xfe` and `a/\xc0\x80` would both arrive as
  *   `a/\ufffd\ufffd`: two devices merged into one record key;
  * - a packet identifier of 0 in PUBLISH (QoS > 0), SUBSCRIBE, UNSUBSCRIBE and the acknowledgements
- *   [MQTT-2.3.1-1].
+ *   [MQTT-2.3.1-1];
+ * - an UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2] (mqtt-packet's own check counts the
+ *   packet id as payload).
  * The parser stops at an error: the packet is never emitted, and aedes closes the connection.
  */
 export function enforceStrictParsing(client: Client): Client {
@@ -40,6 +44,12 @@ export function enforceStrictParsing(client: Client): Client {
     const parsed = parseMessageId.call(this);
     if (parsed && this.packet.messageId === 0) this._emitError(new Error('packet identifier 0 [MQTT-2.3.1-1]'));
     return parsed;
+  };
+  const parseUnsubscribe = parser._parseUnsubscribe;
+  parser._parseUnsubscribe = function atLeastOneFilter(this: ParserInternals): unknown {
+    const result = parseUnsubscribe.call(this);
+    if (this.error === null && this.packet.unsubscriptions?.length === 0) this._emitError(new Error('an UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]'));
+    return result;
   };
   return client;
 }

@@ -2,7 +2,7 @@
 // id over [MQTT-3.1.4-2] and resume its session [MQTT-3.2.2-2]: without owners, any user who can
 // log in could take another user's persistent session (and the messages queued in it) or drop its
 // live connection by reusing the id. So a client id is held by one user at a time:
-// - while a connection with it is connecting or connected (in memory), and
+// - while connections of that user with the id are connecting or connected (in memory), and
 // - for as long as the persistent session it made exists (in the session store, across restarts).
 // Another user presenting that id is refused; the same user may take over, as MQTT intends.
 //
@@ -20,35 +20,53 @@ export interface OwnerStore {
 /** A connection that holds a client id; any object that stands for it. */
 type Holder = object;
 
+interface Hold {
+  username: string | null;
+  /** The user's connections with this id: several while one takes over from another. */
+  holders: Set<Holder>;
+}
+
 export class SessionOwners {
-  /** Client ids in use by a connection that is connecting or connected, and its user. */
-  readonly #held = new Map<string, { holder: Holder; username: string | null }>();
+  readonly #held = new Map<string, Hold>();
 
   constructor(private readonly store: OwnerStore) {}
 
   /**
-   * Whether `username` may use `clientId` now. If so, `holder` holds the id from here on (and for
-   * a persistent session, the user owns it in the store) until `release`. Synchronous, so that
-   * two users racing for one id cannot both pass.
+   * Whether `username` may use `clientId` now; if so, `holder` holds the id until `release`.
+   * Synchronous, so that two users racing for one id cannot both pass. Throws what the store
+   * throws, holding nothing then.
    */
-  claim(holder: Holder, clientId: string, username: string | null, persistent: boolean): boolean {
-    const live = this.#held.get(clientId);
-    if (live !== undefined && live.username !== username) return false;
+  claim(holder: Holder, clientId: string, username: string | null): boolean {
+    const hold = this.#held.get(clientId);
+    if (hold !== undefined && hold.username !== username) return false;
     const stored = this.store.sessionOwner(clientId);
     if (stored !== undefined && stored !== username) return false;
-    this.#held.set(clientId, { holder, username });
-    if (persistent && stored === undefined) this.store.claimSession(clientId, username);
+    if (hold === undefined) this.#held.set(clientId, { username, holders: new Set([holder]) });
+    else hold.holders.add(holder);
     return true;
   }
 
   /**
-   * The connection `holder` ended. A clean session ends with it [MQTT-3.1.2-6], and so does the
-   * ownership of its id; a persistent session stays owned. A holder replaced by a newer connection
-   * of the same user releases nothing.
+   * `holder` is connected (the broker registered it). A persistent session now exists under the
+   * id: its user owns it in the store. Not earlier: a CONNECT dropped before this made no session.
    */
-  release(holder: Holder, clientId: string, clean: boolean): void {
-    if (this.#held.get(clientId)?.holder !== holder) return;
+  connected(holder: Holder, clientId: string, persistent: boolean): void {
+    const hold = this.#held.get(clientId);
+    if (!persistent || hold === undefined || !hold.holders.has(holder)) return;
+    if (this.store.sessionOwner(clientId) === undefined) this.store.claimSession(clientId, hold.username);
+  }
+
+  /**
+   * The connection `holder` ended. `endedSession`: it was connected with a clean session, which
+   * wiped any stored session at its start and ends with it [MQTT-3.1.2-6]; once no connection of
+   * the user holds the id any more, the id is free. A connection that never got connected, or
+   * that another of the same user's is taking over from, frees nothing.
+   */
+  release(holder: Holder, clientId: string, endedSession: boolean): void {
+    const hold = this.#held.get(clientId);
+    if (hold === undefined || !hold.holders.delete(holder)) return;
+    if (hold.holders.size > 0) return;
     this.#held.delete(clientId);
-    if (clean) this.store.releaseSession(clientId);
+    if (endedSession) this.store.releaseSession(clientId);
   }
 }

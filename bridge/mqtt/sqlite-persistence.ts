@@ -338,7 +338,8 @@ export class SqlitePersistence {
         this.#db.transaction(() => {
           this.#sql.cleanIncoming.run(clientId);
           this.#sql.delSession.run(clientId);
-          this.#sql.delOwner.run(clientId); // its client id is free again (session-owners.ts)
+          // Its client id is free again (session-owners.ts), unless its owner came back meanwhile.
+          if (!this.#queues.isOnline(clientId)) this.#sql.delOwner.run(clientId);
         })(),
       );
       this.options.onIncomingCleaned?.(clientId);
@@ -431,6 +432,10 @@ export class SqlitePersistence {
   }
 
   async cleanIncoming(client: ClientRef): Promise<void> {
+    // aedes calls this when any clean-session connection closes, also one refused at CONNECT (a
+    // wrong password, another user's client id): such a connection bears the id it asked for, and
+    // must not wipe the QoS 2 state of the client that really has it.
+    if ((client as ClientRef & { _authorized?: boolean })._authorized === false) return;
     this.write(() => this.#sql.cleanIncoming.run(client.id));
     this.options.onIncomingCleaned?.(client.id);
   }

@@ -90,3 +90,8 @@ test('a will topic with a wildcard, or empty, closes the connection without CONN
   assert.equal(((await raw.next('connack')) as { returnCode: number }).returnCode, 0);
   raw.destroy();
 });
+
+test('an UNSUBSCRIBE without a topic filter closes the connection unacknowledged [MQTT-3.10.3-2]', async (t) => {
+  const node = await startTestNode(t);
+  assert.deepEqual(await sendAndWaitClose(node, packet(0xa2, u16(1))), []);
+});

@@ -96,6 +96,11 @@ const limits = z.strictObject({
   maxPendingConnectsPerAddress: z.number().int().min(1).default(500),
   /** Open connections from one source address (an IPv6 /64); devices behind one NAT share it. */
   maxConnectionsPerAddress: z.number().int().min(1).default(5000),
+  /**
+   * The largest CONNECT (client id, will, user name, password): what a connection that has proven
+   * nothing may make the broker hold, times maxPendingConnects at worst.
+   */
+  maxConnectSize: size.default(65_536),
 });
 
 /** Persistent sessions (clean session off): their offline queues and their expiry (docs/mqtt.md). */

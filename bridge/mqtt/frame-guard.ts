@@ -16,11 +16,20 @@ export class PacketTooLargeError extends Error {
   }
 }
 
+export class NotConnectError extends Error {
+  constructor() {
+    super('the first packet is not a CONNECT [MQTT-3.1.0-1]');
+  }
+}
+
 export class MalformedLengthError extends Error {
   constructor() {
     super('malformed Remaining Length (more than 4 bytes) [MQTT-2.2.3]');
   }
 }
+
+/** CONNECT's fixed header: type 1, flags 0 [MQTT-2.2.2-1]. */
+const CONNECT = 0x10;
 
 /** Follows packet boundaries across chunks; throws when a packet announces more than the limit. */
 export class FrameScanner {
@@ -33,7 +42,16 @@ export class FrameScanner {
   #inHeader = true;
   #packets = 0;
 
-  constructor(readonly maxRemainingLength: number) {}
+  /**
+   * `maxConnectLength`: the most the first packet, the CONNECT, may announce. Before it, a
+   * connection has proven nothing, and what it announces is held in memory until it arrives: with
+   * every limit on waiting connections full, a packet limit made for publishes would let them
+   * hold a gigabyte.
+   */
+  constructor(
+    readonly maxRemainingLength: number,
+    readonly maxConnectLength = maxRemainingLength,
+  ) {}
 
   /** Whole packets scanned so far. */
   get packets(): number {
@@ -58,13 +76,15 @@ export class FrameScanner {
       const byte = chunk[i++]!;
       if (this.#headerBytes < 0) {
         this.#headerBytes = 0; // the type byte
+        if (this.#packets === 0 && byte !== CONNECT) throw new NotConnectError();
         continue;
       }
       this.#length += (byte & 0x7f) * this.#multiplier;
       this.#multiplier *= 128;
       if (++this.#headerBytes > 4) throw new MalformedLengthError();
       if (byte & 0x80) continue;
-      if (this.#length > this.maxRemainingLength) throw new PacketTooLargeError(this.#length, this.maxRemainingLength);
+      const limit = this.#packets === 0 ? Math.min(this.maxConnectLength, this.maxRemainingLength) : this.maxRemainingLength;
+      if (this.#length > limit) throw new PacketTooLargeError(this.#length, limit);
       this.#bodyLeft = this.#length;
       if (this.#bodyLeft === 0) this.#startHeader();
       else this.#inHeader = false;
@@ -113,6 +133,12 @@ export function bodyStart(data: Uint8Array, at: number): number {
   return i + 1;
 }
 
+/** The most a packet may announce (Remaining Length), and the first packet, the CONNECT. */
+export interface PacketLimits {
+  maxRemainingLength: number;
+  maxConnectLength: number;
+}
+
 /** Takes what it handles itself off a connection's stream (fast-path.ts). */
 export interface StreamIntake {
   /**
@@ -137,8 +163,8 @@ export interface StreamIntake {
  * Writable by Duplex.from) cost three more streams per connection, ~15 kB each at rest, and their
  * allocations on every chunk, which bench:footprint showed as garbage under load.
  */
-export function guardConnection(socket: Duplex, maxRemainingLength: number, intake?: StreamIntake, onFirstPacket?: () => void): Duplex {
-  const scanner = new FrameScanner(maxRemainingLength);
+export function guardConnection(socket: Duplex, limits: PacketLimits, intake?: StreamIntake, onFirstPacket?: () => void): Duplex {
+  const scanner = new FrameScanner(limits.maxRemainingLength, limits.maxConnectLength);
   let firstPacket = onFirstPacket;
   const read = socket.read.bind(socket);
   socket.read = (size?: number): unknown => {

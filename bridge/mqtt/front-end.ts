@@ -170,7 +170,7 @@ export class MqttFrontEnd {
         config,
         // PUBLISH: 2-byte topic length + topic (up to 4 bytes a character) + packet id + payload.
         // Anything announcing more is refused unread.
-        maxRemainingLength: fastPath.maxRemainingLength,
+        packetLimits: { maxRemainingLength: fastPath.maxRemainingLength, maxConnectLength: limits.maxConnectSize },
         admission,
         pending: { max: limits.maxPendingConnects, maxPerAddress: limits.maxPendingConnectsPerAddress, timeoutMs: limits.connectTimeout },
         ...(config.fastPath

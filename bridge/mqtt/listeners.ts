@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import { listen } from '../net/listen.js';
 import { addressKey } from './address-key.js';
 import type { ConnectionAdmission, Refusal } from './admission.js';
-import { guardConnection, type StreamIntake } from './frame-guard.js';
+import { guardConnection, type PacketLimits, type StreamIntake } from './frame-guard.js';
 import { PendingConnects, type PendingLimits } from './pending-connects.js';
 
 /**
@@ -28,8 +28,8 @@ export type Transport = 'tcp' | 'tls' | 'websocket';
 
 export interface ListenerOptions {
   config: Config['mqtt'];
-  /** The largest Remaining Length a packet may announce. */
-  maxRemainingLength: number;
+  /** The largest Remaining Length a packet, and the first one (the CONNECT), may announce. */
+  packetLimits: PacketLimits;
   admission: ConnectionAdmission;
   /** Bounds on connections still waiting for their CONNECT. */
   pending: PendingLimits;
@@ -146,7 +146,7 @@ export class MqttListeners {
         server: this.#ws,
         path: config.websocket.path,
         // A WebSocket frame may carry one whole MQTT packet (MQTT.js sends one per frame).
-        maxPayload: this.options.maxRemainingLength + 5,
+        maxPayload: this.options.packetLimits.maxRemainingLength + 5,
         // [MQTT-6.0.0-3] the subprotocol is "mqtt" (MQTT 3.1 clients say "mqttv3.1").
         handleProtocols: (protocols) => (protocols.has('mqtt') ? 'mqtt' : protocols.has('mqttv3.1') ? 'mqttv3.1' : false),
       });
@@ -201,7 +201,7 @@ export class MqttListeners {
   private accept(connection: Connection, stream: Duplex, req?: IncomingMessage): void {
     if ('setNoDelay' in stream) (stream as Socket).setNoDelay(true);
     const connected = (): void => void this.#pending.settle(connection);
-    this.options.accept(guardConnection(stream, this.options.maxRemainingLength, this.options.intake?.(stream), connected), connection.transport, req);
+    this.options.accept(guardConnection(stream, this.options.packetLimits, this.options.intake?.(stream), connected), connection.transport, req);
   }
 
   /** Closes a connection for a limit, giving its slot back at once for the one that needs it. */

@@ -95,3 +95,13 @@ test('an UNSUBSCRIBE without a topic filter closes the connection unacknowledged
   const node = await startTestNode(t);
   assert.deepEqual(await sendAndWaitClose(node, packet(0xa2, u16(1))), []);
 });
+
+test('before its CONNECT a connection may announce no more than mqtt.limits.maxConnectSize, and nothing but a CONNECT [MQTT-3.1.0-1]', async (t) => {
+  // A CONNECT timeout longer than the test's wait, so that only the size can close the connection.
+  const node = await startTestNode(t, { mqtt: { limits: { connectTimeout: '60s' } } });
+  // A CONNECT announcing 1 MiB (within maxPayload), of which only a little is sent: refused at once,
+  // not held until the CONNECT timeout with whatever it sent so far.
+  assert.deepEqual(await sendAndWaitClose(node, Buffer.concat([Buffer.from([0x10, 0x80, 0x80, 0x40]), Buffer.alloc(1000)]), false), []);
+  assert.deepEqual(await sendAndWaitClose(node, publish(Buffer.from('a/b'), 1, 1), false), [], 'a PUBLISH first');
+  assert.equal(stored(node), 0);
+});

@@ -1,7 +1,9 @@
 // aedes's session store on SQLite (`mqtt.db` beside the log): subscriptions of persistent
 // sessions, retained messages, wills, messages queued for offline clients and inbound QoS 2
 // packets awaiting PUBREL. What a client was told is stored must survive a restart and a power
-// cut, so every change is one fsynced statement or transaction (synchronous = FULL).
+// cut, so every change is one fsynced statement or transaction (synchronous = FULL), except the
+// two bookkeeping writes of a QoS 1 delivery, whose loss in a power cut costs only a resend
+// (isQos1Publish).
 //
 // It implements the async persistence interface aedes 1.x calls (aedes-persistence's
 // asyncPersistence.js is the reference) and passes that package's abstract test suite.
@@ -133,6 +135,8 @@ export class SqlitePersistence {
       replaceOutgoing: db.prepare('UPDATE outgoing SET broker_id = ?, broker_counter = ?, message_id = ?, packet = ?, payload = ? WHERE seq = ?'),
       outgoingById: db.prepare('SELECT seq, message_id, packet, payload FROM outgoing WHERE client_id = ? AND message_id = ? ORDER BY seq LIMIT 1'),
       delOutgoing: db.prepare('DELETE FROM outgoing WHERE seq = ?'),
+      syncNormal: db.prepare('PRAGMA synchronous = NORMAL'),
+      syncFull: db.prepare('PRAGMA synchronous = FULL'),
       outgoingPage: db.prepare('SELECT seq, message_id, packet, payload FROM outgoing WHERE client_id = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?'),
       lastOutgoing: db.prepare('SELECT max(seq) FROM outgoing WHERE client_id = ?').pluck(),
       putIncoming: db.prepare('INSERT OR REPLACE INTO incoming (client_id, message_id, packet, payload) VALUES (?, ?, ?, ?)'),
@@ -366,7 +370,7 @@ export class SqlitePersistence {
       | undefined;
     if (match === undefined) throw new Error('no such packet');
     if (match.brokerId === (packet.brokerId ?? null) && match.brokerCounter === (packet.brokerCounter ?? null)) {
-      this.write(() => this.#sql.setOutgoingId.run(packet.messageId ?? null, match.seq));
+      this.write(() => this.#sql.setOutgoingId.run(packet.messageId ?? null, match.seq), isQos1Publish(packet));
     } else {
       const [json, payload] = toRow(packet);
       this.write(() => this.#sql.replaceOutgoing.run(packet.brokerId ?? null, packet.brokerCounter ?? null, packet.messageId ?? null, json, payload, match.seq));
@@ -377,9 +381,10 @@ export class SqlitePersistence {
   async outgoingClearMessageId(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket | undefined> {
     const row = this.#sql.outgoingById.get(client.id, packet.messageId) as { seq: number; message_id: number; packet: string; payload: Buffer | null } | undefined;
     if (row === undefined) return undefined;
-    this.write(() => this.#sql.delOutgoing.run(row.seq));
+    const stored = fromRow(row.packet, row.payload);
+    this.write(() => this.#sql.delOutgoing.run(row.seq), isQos1Publish(stored));
     this.#queues.resize(client.id, -1, -(Buffer.byteLength(row.packet) + (row.payload?.length ?? 0)));
-    return withMessageId(fromRow(row.packet, row.payload), row.message_id);
+    return withMessageId(stored, row.message_id);
   }
 
   /**
@@ -502,14 +507,33 @@ export class SqlitePersistence {
   }
 
   /** Runs a write; a failure becomes a SessionStoreError naming the file. */
-  private write<T>(run: () => T): T {
+  private write<T>(run: () => T, lossTolerable = false): T {
     try {
-      return run();
+      if (!lossTolerable) return run();
+      // Committed without its own fsync: the next fsynced commit (any other write here) covers it.
+      // A process crash loses nothing; a power cut may lose it, which for the bookkeeping of a QoS
+      // 1 delivery means sending it again, as QoS 1 allows (isQos1Publish).
+      this.#sql.syncNormal.run();
+      try {
+        return run();
+      } finally {
+        this.#sql.syncFull.run();
+      }
     } catch (err) {
       this.options.logger?.error({ err }, 'MQTT session store write failed');
       throw new SessionStoreError(`cannot write ${this.options.file}: ${(err as Error).message}`, { cause: err });
     }
   }
+}
+
+/**
+ * Whether losing a write about this queued packet costs at most a duplicate: a QoS 1 publish, whose
+ * packet id recorded before sending, or whose removal on PUBACK, would then be sent again (QoS 1 is
+ * at least once). A QoS 2 publish or PUBREL is not: its id and its end must survive a power cut,
+ * or the client could get it twice as two messages.
+ */
+function isQos1Publish(packet: { cmd?: string; qos?: number }): boolean {
+  return packet.cmd === 'publish' && packet.qos === 1;
 }
 
 function withMessageId(packet: StoredPacket, messageId: number | null): StoredPacket {

@@ -4,8 +4,8 @@ import { hostname } from 'node:os';
 import * as zlib from 'node:zlib';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
-import { isLoopbackHost } from '../http/auth.js';
-import { TopicMapper } from '../mqtt/mapping.js';
+import { isLoopbackHost } from '../shared/loopback.js';
+import { compileRules } from '../shared/mapping-rules.js';
 import { parseDuration, parseSize } from './units.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -75,7 +75,7 @@ const mapping = z.strictObject({
   newTopicPartitions: z.number().int().min(1).max(10_000).default(1),
 }).superRefine((mapping, ctx) => {
   // Filters and templates are checked here so that their problems are listed with all others.
-  for (const problem of TopicMapper.problems(mapping.rules)) {
+  for (const problem of compileRules(mapping.rules).problems) {
     const path = problem.key.split(/[.[\]]+/).filter((p) => p !== '').map((p) => (/^\d+$/.test(p) ? Number(p) : p));
     ctx.addIssue({ code: 'custom', path, message: problem.message });
   }

@@ -3,20 +3,10 @@
 // the dashboard's page itself stay open (they reveal nothing; the page asks for the token and
 // sends it with its data requests): load balancers, Docker and Kubernetes probe without secrets.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { isIP } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 
 /** Paths served without a token even when one is set. */
 export const OPEN_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/', '/index.html']);
-
-/** 127.0.0.0/8, ::1, their IPv4-mapped form, and `localhost`. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, '').toLowerCase();
-  if (bare === 'localhost') return true;
-  if (isIP(bare) === 4) return bare.startsWith('127.');
-  if (isIP(bare) === 6) return bare === '::1' || /^::ffff:127\./.test(bare);
-  return false;
-}
 
 export class BearerAuth {
   readonly #digest: Buffer | null;

@@ -10,7 +10,7 @@
 // origin than the server's own is refused (403) in either mode: only the dashboard, served here,
 // has reason to send one, and CLI clients send none.
 import type { IncomingMessage } from 'node:http';
-import { isLoopbackHost } from './auth.js';
+import { isLoopbackHost } from '../shared/loopback.js';
 
 export interface HostCheckOptions {
   /** http.host: the address (or name) the server is bound to. */

@@ -5,7 +5,7 @@
 import { ConfigInvalidError, type ConfigProblem } from '../../broker/errors.js';
 import type { Config } from '../config/schema.js';
 import { hashPassword, parseHash, verifyPassword, type ParsedHash } from './passwords.js';
-import { TopicFilter, TopicFilterError } from './topic-filter.js';
+import { TopicFilter, TopicFilterError } from '../shared/topic-filter.js';
 
 type AuthConfig = Config['mqtt']['auth'];
 

@@ -3,7 +3,7 @@
 // ("unless stated otherwise ... MUST close the Network Connection").
 import { isUtf8 } from 'node:buffer';
 import type { Client, ConnectPacket } from 'aedes';
-import { TopicFilter, TopicFilterError } from './topic-filter.js';
+import { TopicFilter, TopicFilterError } from '../shared/topic-filter.js';
 
 /** The parts of mqtt-packet's Parser that the checks wrap (parser.js). */
 interface ParserInternals {

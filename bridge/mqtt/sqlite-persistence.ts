@@ -15,7 +15,7 @@ import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SessionStoreError } from '../../broker/errors.js';
-import { TopicFilter } from './topic-filter.js';
+import { TopicFilter } from '../shared/topic-filter.js';
 import { QueueSizes, type QueueBounds, type QueueFullReason } from './queue-bounds.js';
 import { fromRow, toRow, type StoredPacket } from './stored-packet.js';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TopicFilter, TopicFilterError } from '../../../bridge/mqtt/topic-filter.js';
+import { TopicFilter, TopicFilterError } from '../../../bridge/shared/topic-filter.js';
 
 const matches = (filter: string, topic: string): boolean => new TopicFilter(filter).match(topic) !== null;
 

@@ -11,11 +11,10 @@
 // Tributary runs as `npm start` launches it (package.json's start script: its environment and node
 // flags); BENCH_NODE_FLAGS replaces those flags (e.g. "--max-semi-space-size=16" to try others).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawPublisher, type RawPublisherResult } from '../device-sim/raw-publisher.js';
-import { cpuSeconds, freePort, memory, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
+import { benchScratch, cpuSeconds, freePort, memory, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
@@ -107,15 +106,7 @@ async function storedByTributary(httpPort: number): Promise<number> {
 }
 
 async function main(): Promise<void> {
-  const base = resolve(process.env.BENCH_DIR ?? '.bench-data');
-  mkdirSync(base, { recursive: true });
-  const dir = mkdtempSync(join(base, 'footprint-'));
-  const children: ChildProcess[] = [];
-  const cleanup = (): void => {
-    for (const child of children) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => (cleanup(), process.exit(130)));
+  const { dir, children, cleanup } = benchScratch('footprint');
   try {
     const tributary = await startTributary(join(dir, 'data'));
     children.push(tributary.process);

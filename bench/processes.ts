@@ -1,9 +1,10 @@
 // What the benchmarks share about the processes they measure: free ports, waiting for a listener,
-// Debian's Mosquitto as the peer, and a child's CPU time and memory from Linux's /proc.
+// Debian's Mosquitto as the peer, a child's CPU time and memory from Linux's /proc, and the run's
+// scratch directory.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -73,4 +74,22 @@ export function startScriptSettings(): { env: Record<string, string>; nodeFlags:
   const nodeFlags: string[] = [];
   for (; words[i]?.startsWith('--') === true; i++) nodeFlags.push(words[i]!);
   return { env, nodeFlags };
+}
+
+/**
+ * A scratch directory for one bench run under BENCH_DIR (default .bench-data), with the child
+ * processes to kill when it ends: `cleanup()` kills them and removes the directory, and Ctrl-C
+ * runs it before exiting.
+ */
+export function benchScratch(name: string): { dir: string; children: ChildProcess[]; cleanup(): void } {
+  const base = resolve(process.env.BENCH_DIR ?? '.bench-data');
+  mkdirSync(base, { recursive: true });
+  const dir = mkdtempSync(join(base, `${name}-`));
+  const children: ChildProcess[] = [];
+  const cleanup = (): void => {
+    for (const child of children) child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => (cleanup(), process.exit(130)));
+  return { dir, children, cleanup };
 }

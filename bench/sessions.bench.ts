@@ -15,14 +15,13 @@
 // BENCH_MESSAGES (default 1,000,000), BENCH_PAYLOAD (bytes, default 64); BENCH_PEER=0 skips
 // Mosquitto; BENCH_DIR for the data directory (default .bench-data).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { toRow, type StoredPacket } from '../bridge/mqtt/stored-packet.js';
-import { freePort, memory, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
+import { benchScratch, freePort, memory, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
 
 const require = createRequire(import.meta.url);
 const Packet = require('aedes-packet') as new (original: object) => StoredPacket;
@@ -157,15 +156,7 @@ async function drain(name: Measured['name'], port: number, broker: ChildProcess)
 const round = (n: number): number => Math.round(n * 10) / 10;
 
 async function main(): Promise<void> {
-  const base = resolve(process.env.BENCH_DIR ?? '.bench-data');
-  mkdirSync(base, { recursive: true });
-  const dir = mkdtempSync(join(base, 'sessions-'));
-  const children: ChildProcess[] = [];
-  const cleanup = (): void => {
-    for (const child of children) child.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => (cleanup(), process.exit(130)));
+  const { dir, children, cleanup } = benchScratch('sessions');
   try {
     const dataDir = join(dir, 'data');
     const first = await startTributary(dataDir);

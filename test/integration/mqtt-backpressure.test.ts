@@ -6,9 +6,7 @@ import { connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
-import { spawnFixture } from '../helpers/child.js';
-import { tempDir } from '../helpers/temp-dir.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { startNodeOnTinyDisk } from '../helpers/tiny-disk.js';
 
 interface Stats {
   stats: { appendRetries: number };
@@ -16,25 +14,10 @@ interface Stats {
 }
 
 test('disk full: QoS 1 is held without PUBACK, the socket is not read, and all is stored once the disk has room', async (t) => {
-  const dir = tempDir(t);
-  const replies: Array<Record<string, unknown>> = [];
   // Room for what the flood's connection still holds when the disk is freed: the broker reads and
   // stores it then (TCP delivered it), and on a disk of a few MB that filled it again, holding the
   // QoS 1 publisher for good (seen under a loaded suite).
-  const script = 'mount -t tmpfs -o size=64m tributary-test "$1" && shift && exec "$@"';
-  const { child, exited } = spawnFixture('node-on-tiny-disk.js', [dir], (line) => replies.push(JSON.parse(line) as Record<string, unknown>), {
-    file: 'unshare',
-    prefix: ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', dir, process.execPath],
-  });
-  t.after(() => child.kill('SIGKILL'));
-  const ask = async (command: string): Promise<Record<string, unknown>> => {
-    const before = replies.length;
-    child.stdin.write(`${command}\n`);
-    await waitFor(() => replies.length > before, `a reply to '${command}'`);
-    return replies[before]!;
-  };
-  await waitFor(() => replies.length > 0, 'the node to start');
-  const port = replies[0]!.port as number;
+  const { exited, port, ask } = await startNodeOnTinyDisk(t, 64);
 
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'held-client', reconnectPeriod: 0, keepalive: 300 });
   t.after(() => client.end(true));

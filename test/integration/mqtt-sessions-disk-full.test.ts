@@ -7,30 +7,15 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import YAML from 'yaml';
 import { hashPassword } from '../../bridge/mqtt/passwords.js';
-import { spawnFixture } from '../helpers/child.js';
 import { connectionRefusal } from '../helpers/mqtt-node.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { startNodeOnTinyDisk } from '../helpers/tiny-disk.js';
 
 test('disk full: claiming and freeing client ids refuses or logs, and the node stays up', async (t) => {
-  const dir = tempDir(t);
   const config = join(tempDir(t), 'tributary.yaml');
   writeFileSync(config, YAML.stringify({ mqtt: { host: '127.0.0.1', auth: { users: [{ username: 'press-a', password: await hashPassword('a-secret') }] } } }));
-  const replies: Array<Record<string, unknown>> = [];
-  const script = 'mount -t tmpfs -o size=16m tributary-test "$1" && shift && exec "$@"';
-  const { child, exited } = spawnFixture('node-on-tiny-disk.js', [dir, config], (line) => replies.push(JSON.parse(line) as Record<string, unknown>), {
-    file: 'unshare',
-    prefix: ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', dir, process.execPath],
-  });
-  t.after(() => child.kill('SIGKILL'));
-  const ask = async (command: string): Promise<Record<string, unknown>> => {
-    const before = replies.length;
-    child.stdin.write(`${command}\n`);
-    await waitFor(() => replies.length > before, `a reply to '${command}'`);
-    return replies[before]!;
-  };
-  await waitFor(() => replies.length > 0, 'the node to start');
-  const url = `mqtt://127.0.0.1:${replies[0]!.port as number}`;
+  const { child, exited, port, ask } = await startNodeOnTinyDisk(t, 16, config);
+  const url = `mqtt://127.0.0.1:${port}`;
   const a = { username: 'press-a', password: 'a-secret' };
   assert.equal(await connectionRefusal(url, { ...a, clientId: 'keeper', clean: false }), 'connected');
 

@@ -98,6 +98,7 @@ export class Log {
   /** Corrupt batches reads have met, by topic-partition@offset (bounded: see noteCorrupt). */
   private readonly corrupt = new Map<string, CorruptBatchObservation>();
   private closing: Promise<void> | null = null;
+  private readonly partitionListeners = new Set<() => void>();
 
   private constructor(
     readonly dataDir: string,
@@ -216,6 +217,12 @@ export class Log {
     return this.partition(topic, partition).waitFor(offset, timeoutMs, signal);
   }
 
+  /** Calls `listener` whenever topics or partitions are added (a waiter for records wants to wait on them too). Returns the unsubscribe. */
+  onPartitionsAdded(listener: () => void): () => void {
+    this.partitionListeners.add(listener);
+    return () => this.partitionListeners.delete(listener);
+  }
+
   /**
    * Moves a partition's high watermark up to `offset` (at most its log end). The commit policy
    * does this as appends become durable; replication will call it as a quorum catches up.
@@ -289,14 +296,18 @@ export class Log {
   }
 
   private adopt(states: readonly PartitionState[]): void {
+    let added = false;
     for (const state of states) {
       const parts = this.topicPartitions.get(state.topic) ?? [];
       this.topicPartitions.set(state.topic, parts);
       const existing = parts[state.partition];
-      if (existing === undefined) parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
-      else existing.update(state);
+      if (existing === undefined) {
+        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
+        added = true;
+      } else existing.update(state);
       this.commit(parts[state.partition]!);
     }
+    if (added) for (const listener of [...this.partitionListeners]) listener();
   }
 
   /** The writer reported `partition`'s durable offsets: its high watermark goes where the commit policy says. */

@@ -67,7 +67,7 @@ describe('upstream forwarder with a real Kafka', () => {
     assertExactMirror(node.node.log, 'gw-e2e', records);
 
     const response = await fetch(`http://127.0.0.1:${node.node.http.port}/api/upstream`);
-    const body = (await response.json()) as { enabled: boolean; mode: string; state: string; partitions: Array<{ partition: number; forwardedOffset: number; highWaterMark: number; lag: number; state: string }> };
+    const body = (await response.json()) as { enabled: boolean; mode: string; state: string; partitions: Array<{ partition: number; forwardedOffset: number; logEndOffset: number; highWatermark: number; highWaterMark: number; lag: number; state: string }> };
     assert.equal(body.enabled, true);
     assert.equal(body.mode, 'exactly-once');
     assert.equal(body.state, 'forwarding');
@@ -76,6 +76,8 @@ describe('upstream forwarder with a real Kafka', () => {
       [[0, 0, true, 'caught-up'], [1, 0, true, 'caught-up']],
     );
     assert.equal(body.partitions.reduce((n, p) => n + p.forwardedOffset, 0), 300);
+    // Both ends by their names; the old `highWaterMark` stays as an alias of the log end offset.
+    assert.deepEqual(body.partitions.map((p) => [p.logEndOffset === p.forwardedOffset, p.highWatermark === p.logEndOffset, p.highWaterMark === p.logEndOffset]), [[true, true, true], [true, true, true]]);
 
     const metrics = await (await fetch(`http://127.0.0.1:${node.node.http.port}/metrics`)).text();
     assert.match(metrics, /^tributary_upstream_forwarded_records_total 300$/m);

@@ -83,6 +83,22 @@ describe('upstream forwarder with a real Kafka', () => {
     assert.match(metrics, /^tributary_upstream_forwarded_records_total 300$/m);
     assert.match(metrics, /^tributary_upstream_lag_records\{topic="telemetry",partition="0"\} 0$/m);
     assert.match(metrics, /^tributary_upstream_connected 1$/m);
+
+    // Caught up, the forwarder waits for the high watermark to move (Log.waitFor) instead of
+    // looking at the log every upstream.linger (5 ms: dozens of looks in this pause before)...
+    const log = node.node.log;
+    const topics = log.topics.bind(log);
+    let looks = 0;
+    log.topics = () => {
+      looks += 1;
+      return topics();
+    };
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    log.topics = topics;
+    assert.equal(looks, 0, 'an idle forwarder does not poll the log');
+    // ...and the next records wake it.
+    await publish(client, 5, 'after-idle');
+    await waitForStatus(() => node.node.upstream!.status(), caughtUp(305), 'the records after the idle wait forwarded');
   });
 
   test('a second gateway with the same node.id and its own log stops forwarding with TRIB_UPSTREAM_CURSOR_CONFLICT; its ingest goes on', async (t) => {

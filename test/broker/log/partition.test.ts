@@ -119,3 +119,18 @@ test('an aborted wait resolves false and a closing log rejects the waiters with 
   await closing;
   await assert.rejects(log.waitFor('telemetry', 0, 0, 60_000), { code: 'TRIB_LOG_CLOSED' });
 });
+
+test('onPartitionsAdded tells of new topics and grown ones, not of appends, until unsubscribed', async (t) => {
+  const log = await openLog(t);
+  let told = 0;
+  const unsubscribe = log.onPartitionsAdded(() => (told += 1));
+  await log.append('telemetry', 0, makeRecords(1, 'a'));
+  await log.createTopic('telemetry', 2);
+  assert.equal(told, 0, 'nothing new');
+  await log.createTopic('alerts', 1);
+  await log.createTopic('telemetry', 3);
+  assert.equal(told, 2);
+  unsubscribe();
+  await log.createTopic('more', 1);
+  assert.equal(told, 2);
+});

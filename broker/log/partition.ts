@@ -275,6 +275,9 @@ function recordSize(r: LogRecord): number {
   return size;
 }
 
+/** setTimeout's longest delay (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 interface Waiter {
   offset: number;
   resolve: (passed: boolean) => void;
@@ -300,7 +303,7 @@ class OffsetWaiters {
         resolve,
         reject,
         signal,
-        timer: setTimeout(() => this.settle(waiter, false), Math.max(0, timeoutMs)),
+        timer: setTimeout(() => this.settle(waiter, false), Math.min(Math.max(0, timeoutMs), MAX_TIMER_MS)),
         onAbort: () => this.settle(waiter, false),
       };
       signal?.addEventListener('abort', waiter.onAbort, { once: true });
@@ -327,8 +330,9 @@ class OffsetWaiters {
   }
 
   private settle(waiter: Waiter, passed: boolean): void {
-    const at = this.list.indexOf(waiter);
-    if (at < 0) return;
+    let at = this.firstAtOrAbove(waiter.offset);
+    while (at < this.list.length && this.list[at] !== waiter && this.list[at]!.offset === waiter.offset) at++;
+    if (this.list[at] !== waiter) return;
     this.list.splice(at, 1);
     this.release(waiter);
     waiter.resolve(passed);
@@ -341,11 +345,18 @@ class OffsetWaiters {
 
   /** After every waiter for the same or a lower offset (waiters wake in the order they came). */
   private insertionPoint(offset: number): number {
+    let lo = this.firstAtOrAbove(offset);
+    while (lo < this.list.length && this.list[lo]!.offset === offset) lo++;
+    return lo;
+  }
+
+  /** The index of the first waiter for `offset` or a higher one (binary search). */
+  private firstAtOrAbove(offset: number): number {
     let lo = 0;
     let hi = this.list.length;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if (this.list[mid]!.offset <= offset) lo = mid + 1;
+      if (this.list[mid]!.offset < offset) lo = mid + 1;
       else hi = mid;
     }
     return lo;

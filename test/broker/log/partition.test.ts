@@ -105,6 +105,20 @@ test('many waiters on one partition wake as the high watermark passes their offs
   assert.deepEqual(woken, Array.from({ length: 1000 }, (_, i) => i));
 });
 
+test('waiters for one offset that time out or abort leave the others waiting', async (t) => {
+  const log = await openLog(t);
+  const abort = new AbortController();
+  const first = log.waitFor('telemetry', 0, 0, 60_000);
+  const timesOut = log.waitFor('telemetry', 0, 0, 1);
+  const aborted = log.waitFor('telemetry', 0, 0, 60_000, abort.signal);
+  const last = log.waitFor('telemetry', 0, 0, 60_000);
+  assert.equal(await timesOut, false);
+  abort.abort();
+  assert.equal(await aborted, false);
+  await log.append('telemetry', 0, makeRecords(1, 'a'));
+  assert.deepEqual(await Promise.all([first, last]), [true, true]);
+});
+
 test('an aborted wait resolves false and a closing log rejects the waiters with TRIB_LOG_CLOSED', async (t) => {
   const log = await openLog(t);
   const abort = new AbortController();

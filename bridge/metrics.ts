@@ -13,9 +13,9 @@ export interface UpstreamPartitionStatus {
   partition: number;
   /** The next offset to forward: everything below it is in Kafka. */
   forwardedOffset: number;
-  /** The log end offset of the local partition. */
+  /** The local partition's high watermark: records below it are committed (on a single node, its log end offset). */
   highWatermark: number;
-  /** Records not yet forwarded (highWatermark - forwardedOffset). */
+  /** Records stored but not yet forwarded (log end offset - forwardedOffset). */
   lag: number;
   /** The last error forwarding this partition met, if it has not succeeded since. */
   lastError: string | null;

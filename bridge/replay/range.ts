@@ -55,7 +55,8 @@ export function resolveRanges(log: Log, request: ReplayRequest, readers: ReaderP
   return partitions.map((partition) => {
     const p = log.partition(request.topic, partition);
     const start = p.logStartOffset;
-    const end = p.logEndOffset;
+    // A replay reads committed records: it ends at the high watermark (the log end on a single node).
+    const end = p.highWatermark;
     const stored = request.reader !== null && readers !== null ? readers.get(request.reader, request.topic, partition) : null;
     let from: number;
     if (stored !== null) {

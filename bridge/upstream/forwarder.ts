@@ -18,6 +18,12 @@ import { TransactionalSink } from './transactional-sink.js';
 import { KAFKA_TOPIC_NAME, MessageBuilder, upstreamSize, upstreamTopicName } from './upstream-record.js';
 import { UpstreamTopics } from './upstream-topics.js';
 
+/**
+ * The longest one idle wait lasts before the loop looks around again. Only a safety net: the wait
+ * ends when records are committed, a partition is added or close() is called.
+ */
+const IDLE_WAIT_MS = 60_000;
+
 /** Records read per slice of a read-ahead (about half a millisecond of work). */
 const READ_AHEAD_SLICE = 500;
 
@@ -34,7 +40,11 @@ export interface PartitionStatus {
   upstreamTopic: string;
   /** The next offset durable upstream (null: not known yet, e.g. Kafka never reached). */
   forwardedOffset: number | null;
-  /** The log end offset: the offset the next record appended will get. */
+  /** The offset the next record appended will get. */
+  logEndOffset: number;
+  /** Records below it are committed: the forwarder reads up to here (the log end on a single node). */
+  highWatermark: number;
+  /** @deprecated The log end offset under its old name, kept for users of /api/upstream; read logEndOffset. */
   highWaterMark: number;
   logStartOffset: number;
   /** Records stored but not yet durable upstream. */
@@ -228,7 +238,7 @@ export class Forwarder {
       const draft = this.collect(ahead, Infinity);
       ahead = null;
       if (draft === null) {
-        await this.pause(Math.max(1, this.options.config.linger));
+        await this.idle();
         continue;
       }
       this.rotate(draft);
@@ -318,7 +328,7 @@ export class Forwarder {
         continue;
       }
       try {
-        while (!batch.full && lane.readPosition < partition.logEndOffset && messages.length < limit) {
+        while (!batch.full && lane.readPosition < partition.highWatermark && messages.length < limit) {
           // Whole stored batches: a slice ending inside one would have it decoded twice.
           const read = log.read(lane.topic, lane.partition, lane.readPosition, { maxRecords: limit - messages.length, maxBytes: batchBytes - batch.bytes, wholeBatches: true });
           if (read.records.length === 0) break;
@@ -438,6 +448,8 @@ export class Forwarder {
       partition: lane.partition,
       upstreamTopic: lane.upstreamTopic,
       forwardedOffset: lane.committed,
+      logEndOffset: p.logEndOffset,
+      highWatermark: p.highWatermark,
       highWaterMark: p.logEndOffset,
       logStartOffset: p.logStartOffset,
       lag,
@@ -474,6 +486,32 @@ export class Forwarder {
       clearTimeout(timer);
       operation.catch(() => undefined);
     }
+  }
+
+  /**
+   * Caught up: waits, without polling, until a forwarded partition has committed records past its
+   * read position (Log.waitFor), a partition is added or close() is called; then lingers
+   * (upstream.linger) so that more records can join the next batch.
+   */
+  private async idle(): Promise<void> {
+    const { log } = this.options;
+    const abort = new AbortController();
+    const woken = new Promise<void>((resolve) => abort.signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.wake = () => abort.abort();
+    const unsubscribe = log.onPartitionsAdded(() => abort.abort());
+    try {
+      if (this.closing) return;
+      const waits = [...this.lanes.values()]
+        .filter((lane) => lane.builder !== null && !lane.halted)
+        // A wait that fails (the log closing) ends the idle wait: the next read says what is wrong.
+        .map((lane) => log.waitFor(lane.topic, lane.partition, lane.readPosition, IDLE_WAIT_MS, abort.signal).then(() => undefined, () => undefined));
+      await Promise.race([woken, ...waits]);
+    } finally {
+      abort.abort(); // the other waits end and drop their timers
+      unsubscribe();
+      this.wake = null;
+    }
+    if (!this.closing) await this.pause(Math.max(1, this.options.config.linger));
   }
 
   /** Waits `ms`, or less if close() is called. */

@@ -37,7 +37,7 @@ function forMetrics(status: UpstreamStatus): MetricsStatus {
       topic: p.topic,
       partition: p.partition,
       forwardedOffset: p.forwardedOffset ?? p.logStartOffset,
-      highWatermark: p.highWaterMark,
+      highWatermark: p.highWatermark,
       lag: p.lag,
       lastError: p.lastError === null ? null : `${p.lastError.code}: ${p.lastError.message}`,
     })),

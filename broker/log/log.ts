@@ -4,10 +4,10 @@
 import { existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { type CorruptBatchError, DataDirError, DiskFullError, InvalidRecordError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { type CorruptBatchError, DataDirError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
 import { BatchReader } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
-import { Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
+import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
 import { encodeBatch, type RecordInput } from './record-batch.js';
 import type { CorruptBatchObservation, LogObserver } from './log-observer.js';
 import { DATABASE_FILE } from './schema.js';
@@ -16,6 +16,17 @@ import { LogWriter } from './writer.js';
 import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, RetentionPolicy, RetentionResult } from './writer-protocol.js';
 
 export type { Durability, IdempotenceKey } from './writer-protocol.js';
+export type { Isolation } from './partition.js';
+
+/**
+ * Where a partition's high watermark may go now that its durable log end is `partition.logEndOffset`:
+ * the offset below which records are committed. Asked each time the writer reports a partition's
+ * offsets (an append became durable, a topic was created or grown, retention ran).
+ */
+export type CommitPolicy = (partition: Partition) => number;
+
+/** A single node: what is durable is committed (replication will hold this back to what a quorum holds). */
+export const singleNodeCommit: CommitPolicy = (partition) => partition.logEndOffset;
 export type { CorruptBatchObservation, LogObserver } from './log-observer.js';
 
 export interface RetentionSpec {
@@ -43,6 +54,8 @@ export interface LogOptions {
   logger?: Logger;
   /** Told of appends, group commits and retention runs (metrics). */
   observer?: LogObserver;
+  /** When records are committed (the high watermark). Default singleNodeCommit; tests hold it back. */
+  commitPolicy?: CommitPolicy;
 }
 
 export interface AppendInfo {
@@ -71,6 +84,8 @@ export interface PartitionInfo {
   partition: number;
   logStartOffset: number;
   logEndOffset: number;
+  /** Records below it are committed (readers see up to here). */
+  highWatermark: number;
   bytes: number;
 }
 
@@ -83,6 +98,7 @@ export class Log {
   /** Corrupt batches reads have met, by topic-partition@offset (bounded: see noteCorrupt). */
   private readonly corrupt = new Map<string, CorruptBatchObservation>();
   private closing: Promise<void> | null = null;
+  private readonly partitionListeners = new Set<() => void>();
 
   private constructor(
     readonly dataDir: string,
@@ -170,6 +186,7 @@ export class Log {
     const bytes = batch.byteLength; // the batch's buffer is transferred to the writer thread
     const result = await this.writer.append(target.id, batch, options.idempotenceKey);
     target.update(result.state);
+    this.commit(target);
     this.options.observer?.appended?.({ topic, partition, records: records.length, bytes, seconds: (performance.now() - started) / 1000 });
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
   }
@@ -179,12 +196,39 @@ export class Log {
     return this.writer.releaseKeys(producer, sequence);
   }
 
+  /** Reads records from `from`, up to the high watermark unless `options.isolation` says 'logEnd'. */
   read(topic: string, partition: number, from: number, options?: ReadOptions): ReadResult {
     return this.partition(topic, partition).read(from, options);
   }
 
-  readBatches(topic: string, partition: number, from: number, maxBytes?: number): RawBatch[] {
-    return this.partition(topic, partition).readBatches(from, maxBytes);
+  /** Whole stored batches from the one holding `from`, up to the high watermark unless `isolation` says 'logEnd'. */
+  readBatches(topic: string, partition: number, from: number, maxBytes?: number, isolation?: Isolation): RawBatch[] {
+    return this.partition(topic, partition).readBatches(from, maxBytes, isolation);
+  }
+
+  /**
+   * Resolves true once the partition's high watermark passes `offset` (the record at `offset` can
+   * be read), false after `timeoutMs` or when `signal` aborts; at once when it already has. Rejects
+   * with LogClosedError when the log closes meanwhile. Nothing polls: waiters are woken where the
+   * high watermark moves. What a forwarder, a Kafka long-poll Fetch or a follower waits with.
+   */
+  waitFor(topic: string, partition: number, offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.closing !== null) return Promise.reject(new LogClosedError());
+    return this.partition(topic, partition).waitFor(offset, timeoutMs, signal);
+  }
+
+  /** Calls `listener` whenever topics or partitions are added (a waiter for records wants to wait on them too). Returns the unsubscribe. */
+  onPartitionsAdded(listener: () => void): () => void {
+    this.partitionListeners.add(listener);
+    return () => this.partitionListeners.delete(listener);
+  }
+
+  /**
+   * Moves a partition's high watermark up to `offset` (at most its log end). The commit policy
+   * does this as appends become durable; replication will call it as a quorum catches up.
+   */
+  advanceHighWatermark(topic: string, partition: number, offset: number): void {
+    this.partition(topic, partition).advanceHighWatermark(offset);
   }
 
   offsetForTimestamp(topic: string, partition: number, timestamp: number): number | null {
@@ -230,6 +274,7 @@ export class Log {
   /** Waits for queued appends, marks the log clean and releases the data directory. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      for (const parts of this.topicPartitions.values()) for (const p of parts) p.failWaiters(new LogClosedError());
       try {
         await this.writer.close();
       } catch (err) {
@@ -251,13 +296,23 @@ export class Log {
   }
 
   private adopt(states: readonly PartitionState[]): void {
+    let added = false;
     for (const state of states) {
       const parts = this.topicPartitions.get(state.topic) ?? [];
       this.topicPartitions.set(state.topic, parts);
       const existing = parts[state.partition];
-      if (existing === undefined) parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
-      else existing.update(state);
+      if (existing === undefined) {
+        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
+        added = true;
+      } else existing.update(state);
+      this.commit(parts[state.partition]!);
     }
+    if (added) for (const listener of [...this.partitionListeners]) listener();
+  }
+
+  /** The writer reported `partition`'s durable offsets: its high watermark goes where the commit policy says. */
+  private commit(partition: Partition): void {
+    partition.advanceHighWatermark((this.options.commitPolicy ?? singleNodeCommit)(partition));
   }
 
   private noteCorrupt(err: CorruptBatchError): void {
@@ -286,7 +341,7 @@ export class Log {
 }
 
 function partitionInfo(p: Partition): PartitionInfo {
-  return { partition: p.partition, logStartOffset: p.logStartOffset, logEndOffset: p.logEndOffset, bytes: p.bytes };
+  return { partition: p.partition, logStartOffset: p.logStartOffset, logEndOffset: p.logEndOffset, highWatermark: p.highWatermark, bytes: p.bytes };
 }
 
 function validateRecords(records: readonly RecordInput[]): void {

@@ -1,5 +1,8 @@
 // One partition of a topic: an append-only sequence of records with dense offsets from 0.
-// Holds the partition's offsets as the writer last reported them and answers reads.
+// Holds the partition's offsets as the writer last reported them and answers reads. It has two
+// ends: the log end offset (the offset the next record gets) and the high watermark (records
+// below it are committed; readers see nothing above it). The log advances the high watermark
+// (Log.commit); the partition wakes the offset waiters when it moves.
 import { CorruptBatchError, OffsetOutOfRangeError } from '../errors.js';
 import type { BatchReader, StoredBatchRow } from './batch-reader.js';
 import { BatchFormatError, decodeBatch, readBatchHeader, type DecodedBatch, type LogRecord } from './record-batch.js';
@@ -18,7 +21,15 @@ export interface ReadOptions {
    * once per step it spans.
    */
   wholeBatches?: boolean;
+  /** How far a read may go (as Kafka's FetchIsolation). Default 'highWatermark'. */
+  isolation?: Isolation;
 }
+
+/**
+ * The end a read stops at: 'highWatermark' (committed records: every reader outside broker/) or
+ * 'logEnd' (every stored record: the log's own upkeep and, later, a leader serving followers).
+ */
+export type Isolation = 'highWatermark' | 'logEnd';
 
 export interface ReadResult {
   records: LogRecord[];
@@ -26,6 +37,7 @@ export interface ReadResult {
   nextOffset: number;
   logStartOffset: number;
   logEndOffset: number;
+  highWatermark: number;
 }
 
 export interface RawBatch {
@@ -42,11 +54,17 @@ export const DEFAULT_MAX_BYTES = 1024 * 1024;
 export type CorruptionListener = (err: CorruptBatchError) => void;
 
 export class Partition {
+  private hw: number;
+  private readonly waiters = new OffsetWaiters();
+
   constructor(
     private state: PartitionState,
     private readonly reader: BatchReader,
     private readonly onCorrupt: CorruptionListener = () => undefined,
-  ) {}
+  ) {
+    // What the log holds when it is opened was committed before (single node: durable = committed).
+    this.hw = state.logEndOffset;
+  }
 
   get id(): number {
     return this.state.id;
@@ -61,9 +79,13 @@ export class Partition {
   get logStartOffset(): number {
     return this.state.logStartOffset;
   }
-  /** The offset the next record will get (the high-water mark of this single-node log). */
+  /** The offset the next record will get. */
   get logEndOffset(): number {
     return this.state.logEndOffset;
+  }
+  /** Records below this offset are committed; reads (by default) and offset waiters see up to it. */
+  get highWatermark(): number {
+    return this.hw;
   }
   /** Stored bytes (the sum of batch sizes). */
   get bytes(): number {
@@ -73,6 +95,34 @@ export class Partition {
   /** Applies a state the writer reported (replies arrive in commit order, so the last one wins). */
   update(state: PartitionState): void {
     this.state = state;
+    // The high watermark stays within the stored offsets (a partition given a new start offset moves it up).
+    this.hw = Math.min(Math.max(this.hw, state.logStartOffset), state.logEndOffset);
+    this.waiters.wake(this.hw);
+  }
+
+  /**
+   * The one place the high watermark moves: up to `offset` (never past the log end, never back).
+   * Wakes the waiters for offsets below it. Called by the log's commit policy (Log.commit).
+   */
+  advanceHighWatermark(offset: number): void {
+    const next = Math.min(offset, this.logEndOffset);
+    if (next <= this.hw) return;
+    this.hw = next;
+    this.waiters.wake(next);
+  }
+
+  /**
+   * Resolves true once the high watermark passes `offset` (a record at `offset` is readable),
+   * false at the deadline or when `signal` aborts. At once when it already has.
+   */
+  waitFor(offset: number, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    if (this.hw > offset) return Promise.resolve(true);
+    return this.waiters.add(offset, timeoutMs, signal);
+  }
+
+  /** Rejects every offset waiter with `err` (the log is closing). */
+  failWaiters(err: Error): void {
+    this.waiters.fail(err);
   }
 
   /**
@@ -84,7 +134,8 @@ export class Partition {
     this.checkOffset(from);
     const maxRecords = options.maxRecords ?? DEFAULT_MAX_RECORDS;
     const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
-    const end = this.logEndOffset;
+    const end = this.endFor(options.isolation);
+    const highWatermark = this.hw;
     const records: LogRecord[] = [];
     let bytes = 0;
     let nextOffset = from;
@@ -98,6 +149,7 @@ export class Partition {
           const batch = this.decode(row);
           for (const record of batch.records) {
             if (record.offset < nextOffset) continue;
+            if (record.offset >= end) break scan;
             const size = recordSize(record);
             if ((countWithin && records.length >= maxRecords) || (records.length > 0 && bytes + size > maxBytes)) break scan;
             records.push(record);
@@ -109,24 +161,28 @@ export class Partition {
         if (records.length === 0) throw this.asCorruption(err, nextOffset);
       }
     }
-    return { records, nextOffset, logStartOffset: this.logStartOffset, logEndOffset: end };
+    return { records, nextOffset, logStartOffset: this.logStartOffset, logEndOffset: this.logEndOffset, highWatermark };
   }
 
   /**
    * Whole stored batches from the one holding `from`, CRC verified: what a follower would fetch.
    * Like read(): throws CorruptBatchError when the first batch is bad; when a later one is, the
-   * good batches before it are returned and the next call (starting at it) throws.
+   * good batches before it are returned and the next call (starting at it) throws. Only batches
+   * wholly below the isolation bound are returned.
    */
-  readBatches(from: number, maxBytes = DEFAULT_MAX_BYTES): RawBatch[] {
+  readBatches(from: number, maxBytes = DEFAULT_MAX_BYTES, isolation: Isolation = 'highWatermark'): RawBatch[] {
     this.checkOffset(from);
     const batches: RawBatch[] = [];
     let bytes = 0;
-    if (from === this.logEndOffset) return batches;
+    const end = this.endFor(isolation);
+    if (from >= end) return batches;
     let next = from;
     try {
-      for (const row of this.reader.batchesFrom(this.id, from, this.logEndOffset)) {
+      for (const row of this.reader.batchesFrom(this.id, from, end)) {
         // The row before a gap (offsets missing, as salvage leaves them) is not the one holding `from`.
         if (row.lastOffset < from) continue;
+        // A batch reaching past the bound (the high watermark inside it) waits until all of it is committed.
+        if (row.lastOffset >= end) break;
         if (batches.length > 0 && bytes + row.data.length > maxBytes) break;
         if (row.baseOffset > next) throw this.missing(next, row.baseOffset);
         this.verify(row);
@@ -140,13 +196,18 @@ export class Partition {
     return batches;
   }
 
-  /** The first offset whose record has a timestamp at or after `timestamp`, or null if none does. */
+  /** The first committed offset whose record has a timestamp at or after `timestamp`, or null if none does. */
   offsetForTimestamp(timestamp: number): number | null {
-    const row = this.guard(timestamp, () => this.reader.firstBatchAtOrAfter(this.id, timestamp, this.logEndOffset));
+    const end = this.hw;
+    const row = this.guard(timestamp, () => this.reader.firstBatchAtOrAfter(this.id, timestamp, end));
     if (row === undefined) return null;
     const batch = this.decode(row);
-    const hit = batch.records.find((r) => r.timestamp >= timestamp && r.offset >= this.logStartOffset);
+    const hit = batch.records.find((r) => r.timestamp >= timestamp && r.offset >= this.logStartOffset && r.offset < end);
     return hit?.offset ?? null;
+  }
+
+  private endFor(isolation: Isolation = 'highWatermark'): number {
+    return isolation === 'logEnd' ? this.logEndOffset : this.hw;
   }
 
   private checkOffset(offset: number): void {
@@ -212,4 +273,92 @@ function recordSize(r: LogRecord): number {
   let size = (r.key?.length ?? 0) + (r.value?.length ?? 0);
   for (const [name, value] of r.headers) size += name.length + (value?.length ?? 0);
   return size;
+}
+
+/** setTimeout's longest delay (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+interface Waiter {
+  offset: number;
+  resolve: (passed: boolean) => void;
+  reject: (err: Error) => void;
+  timer: NodeJS.Timeout;
+  signal: AbortSignal | undefined;
+  onAbort: () => void;
+}
+
+/**
+ * Who waits for the high watermark to pass which offset, sorted by offset: a move of the high
+ * watermark wakes a prefix, so many waiters on one partition cost a binary search to add and
+ * nothing to skip. Each waiter has its own deadline timer; nothing polls.
+ */
+class OffsetWaiters {
+  private readonly list: Waiter[] = [];
+
+  add(offset: number, timeoutMs: number, signal: AbortSignal | undefined): Promise<boolean> {
+    if (signal?.aborted === true) return Promise.resolve(false);
+    return new Promise<boolean>((resolve, reject) => {
+      const waiter: Waiter = {
+        offset,
+        resolve,
+        reject,
+        signal,
+        timer: setTimeout(() => this.settle(waiter, false), Math.min(Math.max(0, timeoutMs), MAX_TIMER_MS)),
+        onAbort: () => this.settle(waiter, false),
+      };
+      signal?.addEventListener('abort', waiter.onAbort, { once: true });
+      this.list.splice(this.insertionPoint(offset), 0, waiter);
+    });
+  }
+
+  /** Resolves (true) every waiter for an offset below `highWatermark`. */
+  wake(highWatermark: number): void {
+    let n = 0;
+    while (n < this.list.length && this.list[n]!.offset < highWatermark) n++;
+    if (n === 0) return;
+    for (const waiter of this.list.splice(0, n)) {
+      this.release(waiter);
+      waiter.resolve(true);
+    }
+  }
+
+  fail(err: Error): void {
+    for (const waiter of this.list.splice(0)) {
+      this.release(waiter);
+      waiter.reject(err);
+    }
+  }
+
+  private settle(waiter: Waiter, passed: boolean): void {
+    let at = this.firstAtOrAbove(waiter.offset);
+    while (at < this.list.length && this.list[at] !== waiter && this.list[at]!.offset === waiter.offset) at++;
+    if (this.list[at] !== waiter) return;
+    this.list.splice(at, 1);
+    this.release(waiter);
+    waiter.resolve(passed);
+  }
+
+  private release(waiter: Waiter): void {
+    clearTimeout(waiter.timer);
+    waiter.signal?.removeEventListener('abort', waiter.onAbort);
+  }
+
+  /** After every waiter for the same or a lower offset (waiters wake in the order they came). */
+  private insertionPoint(offset: number): number {
+    let lo = this.firstAtOrAbove(offset);
+    while (lo < this.list.length && this.list[lo]!.offset === offset) lo++;
+    return lo;
+  }
+
+  /** The index of the first waiter for `offset` or a higher one (binary search). */
+  private firstAtOrAbove(offset: number): number {
+    let lo = 0;
+    let hi = this.list.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.list[mid]!.offset < offset) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }

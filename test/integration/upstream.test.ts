@@ -67,7 +67,7 @@ describe('upstream forwarder with a real Kafka', () => {
     assertExactMirror(node.node.log, 'gw-e2e', records);
 
     const response = await fetch(`http://127.0.0.1:${node.node.http.port}/api/upstream`);
-    const body = (await response.json()) as { enabled: boolean; mode: string; state: string; partitions: Array<{ partition: number; forwardedOffset: number; highWaterMark: number; lag: number; state: string }> };
+    const body = (await response.json()) as { enabled: boolean; mode: string; state: string; partitions: Array<{ partition: number; forwardedOffset: number; logEndOffset: number; highWatermark: number; highWaterMark: number; lag: number; state: string }> };
     assert.equal(body.enabled, true);
     assert.equal(body.mode, 'exactly-once');
     assert.equal(body.state, 'forwarding');
@@ -76,11 +76,29 @@ describe('upstream forwarder with a real Kafka', () => {
       [[0, 0, true, 'caught-up'], [1, 0, true, 'caught-up']],
     );
     assert.equal(body.partitions.reduce((n, p) => n + p.forwardedOffset, 0), 300);
+    // Both ends by their names; the old `highWaterMark` stays as an alias of the log end offset.
+    assert.deepEqual(body.partitions.map((p) => [p.logEndOffset === p.forwardedOffset, p.highWatermark === p.logEndOffset, p.highWaterMark === p.logEndOffset]), [[true, true, true], [true, true, true]]);
 
     const metrics = await (await fetch(`http://127.0.0.1:${node.node.http.port}/metrics`)).text();
     assert.match(metrics, /^tributary_upstream_forwarded_records_total 300$/m);
     assert.match(metrics, /^tributary_upstream_lag_records\{topic="telemetry",partition="0"\} 0$/m);
     assert.match(metrics, /^tributary_upstream_connected 1$/m);
+
+    // Caught up, the forwarder waits for the high watermark to move (Log.waitFor) instead of
+    // looking at the log every upstream.linger (5 ms: dozens of looks in this pause before)...
+    const log = node.node.log;
+    const topics = log.topics.bind(log);
+    let looks = 0;
+    log.topics = () => {
+      looks += 1;
+      return topics();
+    };
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    log.topics = topics;
+    assert.equal(looks, 0, 'an idle forwarder does not poll the log');
+    // ...and the next records wake it.
+    await publish(client, 5, 'after-idle');
+    await waitForStatus(() => node.node.upstream!.status(), caughtUp(305), 'the records after the idle wait forwarded');
   });
 
   test('a second gateway with the same node.id and its own log stops forwarding with TRIB_UPSTREAM_CURSOR_CONFLICT; its ingest goes on', async (t) => {

@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'TRIB_HTTP_HOST',
   'TRIB_HTTP_ORIGIN',
   'TRIB_HTTP_BAD_REQUEST',
+  'TRIB_LOG_OFFSET_MISMATCH',
+  'TRIB_LOG_STALE_EPOCH',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
@@ -346,5 +348,39 @@ export class DataDirError extends TributaryError {
     options?: TributaryErrorOptions,
   ) {
     super(`cannot use ${dataDir} as the data directory: ${problem}`, options);
+  }
+}
+
+/**
+ * A write named an offset the partition cannot take there: a follower's batch that does not start
+ * at the log end offset, or a truncation offset inside a batch (not on a batch boundary).
+ */
+export class OffsetMismatchError extends TributaryError {
+  readonly code = 'TRIB_LOG_OFFSET_MISMATCH';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    /** The offset the write needed (the log end; for a truncation the nearest boundary below). */
+    readonly expected: number,
+    /** The offset it was given. */
+    readonly actual: number,
+    detail: string,
+  ) {
+    super(`${topic}-${partition}: ${detail}`);
+  }
+}
+
+/** A leader epoch older than the partition's latest (a deposed leader's append, or becomeLeader going back). */
+export class StaleEpochError extends TributaryError {
+  readonly code = 'TRIB_LOG_STALE_EPOCH';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly latestEpoch: number,
+    readonly epoch: number,
+  ) {
+    super(`${topic}-${partition}: leader epoch ${epoch} is older than the partition's latest epoch ${latestEpoch}`);
   }
 }

@@ -51,7 +51,19 @@ export class BatchReader {
     return this.atTime.get(partitionId, timestamp, end) as StoredBatchRow | undefined;
   }
 
+  /** The leader-epoch cache of a partition: each epoch and its first offset, oldest first. */
+  leaderEpochs(partitionId: number): EpochStart[] {
+    return this.db
+      .prepare(`SELECT epoch, start_offset AS startOffset FROM leader_epochs WHERE partition_id = ? ORDER BY epoch`)
+      .all(partitionId) as EpochStart[];
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+export interface EpochStart {
+  epoch: number;
+  startOffset: number;
 }

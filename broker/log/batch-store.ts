@@ -1,8 +1,8 @@
 // The write side of the log's SQLite file: every statement that changes it. Used only by the
 // writer thread, which owns the one write connection; not thread-safe and not meant to be.
-import { CorruptBatchError, TopicConflictError } from '../errors.js';
+import { CorruptBatchError, OffsetMismatchError, StaleEpochError, TopicConflictError } from '../errors.js';
 import { BASE_OFFSET_POSITION, BatchFormatError, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
-import type { Db } from './schema.js';
+import { rebuildLeaderEpochs, type Db } from './schema.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -28,6 +28,12 @@ export class BatchStore {
   private readonly insertKey;
   private readonly deleteKey;
   private readonly deleteProducerKeys;
+  private readonly insertEpoch;
+  private readonly latestEpoch;
+  private readonly batchAtOrBelow;
+  private readonly deleteFrom;
+  private readonly deleteKeysFrom;
+  private readonly lowerRecoveryPoint;
 
   constructor(private readonly db: Db) {
     this.insertBatch = db.prepare(
@@ -50,6 +56,15 @@ export class BatchStore {
     );
     this.deleteKey = db.prepare(`DELETE FROM idempotence_keys WHERE producer = ? AND sequence = ?`);
     this.deleteProducerKeys = db.prepare(`DELETE FROM idempotence_keys WHERE producer = ?`);
+    this.insertEpoch = db.prepare(`INSERT INTO leader_epochs (partition_id, epoch, start_offset) VALUES (?, ?, ?)`);
+    this.latestEpoch = db.prepare(`SELECT COALESCE(MAX(epoch), -1) FROM leader_epochs WHERE partition_id = ?`).pluck();
+    this.batchAtOrBelow = db.prepare(
+      `SELECT base_offset AS baseOffset, last_offset AS lastOffset FROM batches
+        WHERE partition_id = ? AND base_offset <= ? ORDER BY base_offset DESC LIMIT 1`,
+    );
+    this.deleteFrom = db.prepare(`DELETE FROM batches WHERE partition_id = ? AND base_offset >= ?`);
+    this.deleteKeysFrom = db.prepare(`DELETE FROM idempotence_keys WHERE partition_id = ? AND base_offset >= ?`);
+    this.lowerRecoveryPoint = db.prepare(`UPDATE partitions SET recovery_point = MIN(recovery_point, ?) WHERE id = ?`);
     this.loadStates();
   }
 
@@ -62,7 +77,8 @@ export class BatchStore {
       .prepare(
         `SELECT p.id, p.topic, p.partition, p.log_start_offset AS logStartOffset,
                 COALESCE(MAX(b.last_offset) + 1, p.log_start_offset) AS logEndOffset,
-                COALESCE(SUM(b.size), 0) AS bytes, COALESCE(MAX(b.ts_high), 0) AS tsHigh
+                COALESCE(SUM(b.size), 0) AS bytes, COALESCE(MAX(b.ts_high), 0) AS tsHigh,
+                COALESCE((SELECT MAX(epoch) FROM leader_epochs e WHERE e.partition_id = p.id), -1) AS latestEpoch
            FROM partitions p LEFT JOIN batches b ON b.partition_id = p.id
           GROUP BY p.id ORDER BY p.topic, p.partition`,
       )
@@ -125,11 +141,12 @@ export class BatchStore {
     const header = readBatchHeader(batch, false); // the encoder on the main thread wrote it
     const baseOffset = state.logEndOffset;
     const lastOffset = baseOffset + header.lastOffsetDelta;
+    this.noteEpoch(state, req.leaderEpoch, baseOffset);
     // Both fields sit outside the CRC (see record-batch.ts), so patching them keeps the batch valid.
     batch.writeBigInt64BE(BigInt(baseOffset), BASE_OFFSET_POSITION);
-    batch.writeInt32BE(0, LEADER_EPOCH_POSITION);
+    batch.writeInt32BE(req.leaderEpoch, LEADER_EPOCH_POSITION);
     const tsHigh = Math.max(state.tsHigh, header.maxTimestamp);
-    this.insertBatch.run(state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, 0, batch.length, batch);
+    this.insertBatch.run(state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, req.leaderEpoch, batch.length, batch);
     state.logEndOffset = lastOffset + 1;
     state.bytes += batch.length;
     state.tsHigh = tsHigh;
@@ -140,22 +157,25 @@ export class BatchStore {
   /**
    * Appends batches exactly as another log stored them: their offsets and leader epoch kept, the
    * CRC verified, in one transaction. For copying stored batches between logs (salvage; a
-   * follower's fetched batches). Offsets only move forward: a batch may start after the log end
-   * (the offsets between are missing, and reads report them as such) but never inside the log.
-   * Throws CorruptBatchError for a batch that fails its checks; nothing of the call is stored then.
+   * follower's fetched batches). Offsets only move forward: with `contiguous` (a follower) each
+   * batch must start exactly at the log end (else OffsetMismatchError); without (salvage) a batch
+   * may start after it (the offsets between are missing, and reads report them as such) but never
+   * inside the log. Epochs never go back (StaleEpochError); a batch of a newer epoch records where
+   * that epoch starts in the leader-epoch cache. Throws CorruptBatchError for a batch that fails
+   * its checks; nothing of the call is stored after any error.
    */
-  appendStored(partitionId: number, batches: readonly Buffer[]): AppendResult[] {
+  appendStored(partitionId: number, batches: readonly Buffer[], options: { contiguous?: boolean } = {}): AppendResult[] {
     const state = this.partition(partitionId);
     const saved = { ...state };
     try {
-      return this.db.transaction(() => batches.map((batch) => this.appendStoredOne(state, batch)))();
+      return this.db.transaction(() => batches.map((batch) => this.appendStoredOne(state, batch, options.contiguous === true)))();
     } catch (err) {
       Object.assign(state, saved);
       throw err;
     }
   }
 
-  private appendStoredOne(state: WriterPartition, batch: Buffer): AppendResult {
+  private appendStoredOne(state: WriterPartition, batch: Buffer, contiguous: boolean): AppendResult {
     let header;
     try {
       header = readBatchHeader(batch, true);
@@ -165,15 +185,61 @@ export class BatchStore {
     }
     const baseOffset = header.baseOffset;
     const lastOffset = baseOffset + header.lastOffsetDelta;
+    if (contiguous && baseOffset !== state.logEndOffset) {
+      throw new OffsetMismatchError(state.topic, state.partition, state.logEndOffset, baseOffset, `a follower's batch must start at the log end offset ${state.logEndOffset}, not at ${baseOffset}`);
+    }
     if (baseOffset < state.logEndOffset) {
       throw new CorruptBatchError(state.topic, state.partition, baseOffset, `a stored batch must start at or after the log end ${state.logEndOffset}`, lastOffset);
     }
+    this.noteEpoch(state, header.partitionLeaderEpoch, baseOffset);
     const tsHigh = Math.max(state.tsHigh, header.maxTimestamp);
     this.insertBatch.run(state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, header.partitionLeaderEpoch, batch.length, batch);
     state.logEndOffset = lastOffset + 1;
     state.bytes += batch.length;
     state.tsHigh = tsHigh;
     return { baseOffset, lastOffset, duplicate: false, state: publicState(state) };
+  }
+
+  /** A batch of `epoch` goes in at `baseOffset`: epochs never go back; a new one starts here (same transaction). */
+  private noteEpoch(state: WriterPartition, epoch: number, baseOffset: number): void {
+    if (epoch < state.latestEpoch) throw new StaleEpochError(state.topic, state.partition, state.latestEpoch, epoch);
+    if (epoch === state.latestEpoch) return;
+    this.insertEpoch.run(state.id, epoch, baseOffset);
+    state.latestEpoch = epoch;
+  }
+
+  /**
+   * Removes the partition's tail from `offset` on, in one transaction: its batches, their
+   * idempotence keys and the leader epochs that start there; the log end moves back to `offset`.
+   * `offset` must be a batch boundary (a batch's base offset, or the log end; at or above the log
+   * end nothing happens): inside a batch it throws OffsetMismatchError naming the boundaries
+   * around it. Below the log start it throws too (retention already removed those offsets).
+   */
+  truncateTo(partitionId: number, offset: number): PartitionState {
+    const state = this.partition(partitionId);
+    if (!Number.isSafeInteger(offset) || offset < state.logStartOffset) {
+      throw new OffsetMismatchError(state.topic, state.partition, state.logStartOffset, offset, `cannot truncate to ${offset}, below the log start offset ${state.logStartOffset}`);
+    }
+    if (offset >= state.logEndOffset) return publicState(state);
+    const holding = this.batchAtOrBelow.get(state.id, offset) as { baseOffset: number; lastOffset: number } | undefined;
+    if (holding !== undefined && holding.baseOffset !== offset && holding.lastOffset >= offset) {
+      throw new OffsetMismatchError(
+        state.topic,
+        state.partition,
+        holding.baseOffset,
+        offset,
+        `cannot truncate to ${offset}: it is inside the batch ${holding.baseOffset}..${holding.lastOffset}; the nearest batch boundaries are ${holding.baseOffset} and ${holding.lastOffset + 1}`,
+      );
+    }
+    this.db.transaction(() => {
+      this.deleteFrom.run(state.id, offset);
+      this.deleteKeysFrom.run(state.id, offset);
+      // Recovery re-verifies appends made from here on after an unclean stop.
+      this.lowerRecoveryPoint.run(offset, state.id);
+      rebuildLeaderEpochs(this.db, state.id);
+    })();
+    this.loadStates();
+    return publicState(this.partition(partitionId));
   }
 
   /** Sets where a partition's offsets start (a copy of another log keeps that log's start). */
@@ -206,6 +272,9 @@ export class BatchStore {
         result.bytesDeleted += cut.bytes;
         state.logStartOffset = cut.newLogStart;
         state.bytes -= cut.bytes;
+        // An epoch whose batches are all gone leaves the cache; the oldest left starts at the log start.
+        rebuildLeaderEpochs(this.db, state.id);
+        state.latestEpoch = this.latestEpoch.get(state.id) as number;
         result.states.push(publicState(state));
       }
     })();
@@ -276,5 +345,6 @@ function publicState(s: WriterPartition): PartitionState {
     logStartOffset: s.logStartOffset,
     logEndOffset: s.logEndOffset,
     bytes: s.bytes,
+    latestEpoch: s.latestEpoch,
   };
 }

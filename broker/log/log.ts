@@ -4,8 +4,8 @@
 import { existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { type CorruptBatchError, DataDirError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
-import { BatchReader } from './batch-reader.js';
+import { type CorruptBatchError, DataDirError, StaleEpochError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { BatchReader, type EpochStart } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
 import { encodeBatch, type RecordInput } from './record-batch.js';
@@ -17,6 +17,7 @@ import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, Retent
 
 export type { Durability, IdempotenceKey } from './writer-protocol.js';
 export type { Isolation } from './partition.js';
+export type { EpochStart } from './batch-reader.js';
 
 /**
  * Where a partition's high watermark may go now that its durable log end is `partition.logEndOffset`:
@@ -99,6 +100,8 @@ export class Log {
   private readonly corrupt = new Map<string, CorruptBatchObservation>();
   private closing: Promise<void> | null = null;
   private readonly partitionListeners = new Set<() => void>();
+  /** The current leader epoch of each partition (by id), stamped into leader appends. */
+  private readonly leaderEpochs = new Map<number, number>();
 
   private constructor(
     readonly dataDir: string,
@@ -184,11 +187,85 @@ export class Log {
     const started = performance.now();
     const batch = encodeBatch(records);
     const bytes = batch.byteLength; // the batch's buffer is transferred to the writer thread
-    const result = await this.writer.append(target.id, batch, options.idempotenceKey);
+    const result = await this.writer.append(target.id, batch, this.leaderEpoch(target), options.idempotenceKey);
     target.update(result.state);
     this.commit(target);
     this.options.observer?.appended?.({ topic, partition, records: records.length, bytes, seconds: (performance.now() - started) / 1000 });
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
+  }
+
+  /**
+   * The follower's append: batches exactly as the leader stored them (Kafka RecordBatch v2 with
+   * their offsets and leader epochs). Each CRC is verified and the first batch must start at the
+   * log end offset, the next at the end of the one before (OffsetMismatchError naming the expected
+   * and actual offsets; CorruptBatchError for a failed check; StaleEpochError for an epoch older
+   * than the partition's latest). All of the call is stored in one transaction, or none of it.
+   */
+  async appendAsFollower(topic: string, partition: number, batches: readonly Buffer[]): Promise<AppendInfo> {
+    const target = this.partition(topic, partition);
+    if (batches.length === 0) throw new InvalidRecordError('a follower append needs at least one batch');
+    const results = await this.writer.appendStored(target.id, batches);
+    const last = results[results.length - 1]!;
+    target.update(last.state);
+    this.leaderEpochs.set(target.id, Math.max(this.leaderEpoch(target), last.state.latestEpoch));
+    this.commit(target);
+    return { topic, partition, baseOffset: results[0]!.baseOffset, lastOffset: last.lastOffset, duplicate: false };
+  }
+
+  /**
+   * Makes this node the partition's leader in `epoch`: later appends are stamped with it (in the
+   * batch header's partitionLeaderEpoch and the leader_epoch column). An epoch never goes back
+   * (StaleEpochError). A single node stays in the epoch its log holds last, or 0.
+   */
+  becomeLeader(topic: string, partition: number, epoch: number): void {
+    const target = this.partition(topic, partition);
+    if (!Number.isSafeInteger(epoch) || epoch < 0 || epoch > 0x7fffffff) throw new InvalidRecordError(`leader epoch must be an integer from 0 to 2147483647, got ${epoch}`);
+    const current = this.leaderEpoch(target);
+    if (epoch < current) throw new StaleEpochError(topic, partition, current, epoch);
+    this.leaderEpochs.set(target.id, epoch);
+  }
+
+  /** The epoch leader appends to the partition are stamped with. */
+  currentLeaderEpoch(topic: string, partition: number): number {
+    return this.leaderEpoch(this.partition(topic, partition));
+  }
+
+  /** The partition's leader-epoch cache: each epoch in its log and the offset it starts at, oldest first. */
+  epochStartOffsets(topic: string, partition: number): EpochStart[] {
+    return this.reader.leaderEpochs(this.partition(topic, partition).id);
+  }
+
+  /**
+   * Kafka's OffsetForLeaderEpoch answer: the largest epoch in the log at or below `epoch`, and the
+   * offset where it ends (the start of the next higher epoch, or the log end for the latest).
+   * { epoch: -1, endOffset: -1 } when the log holds no epoch at or below it.
+   */
+  endOffsetForEpoch(topic: string, partition: number, epoch: number): { epoch: number; endOffset: number } {
+    const target = this.partition(topic, partition);
+    const epochs = this.reader.leaderEpochs(target.id);
+    let found = -1;
+    for (let i = 0; i < epochs.length; i++) {
+      if (epochs[i]!.epoch > epoch) break;
+      found = i;
+    }
+    if (found === -1) return { epoch: -1, endOffset: -1 };
+    const next = epochs[found + 1];
+    return { epoch: epochs[found]!.epoch, endOffset: next === undefined ? target.logEndOffset : next.startOffset };
+  }
+
+  /**
+   * Removes the partition's tail from `offset` on, atomically: its batches, their idempotence keys
+   * and the leader epochs that start there; the log end offset moves back to `offset` and the high
+   * watermark with it (never above the log end). `offset` must be a batch boundary (a batch's base
+   * offset, or at or above the log end: then nothing happens), else OffsetMismatchError naming the
+   * boundaries around it. For a follower whose log diverged from the new leader's.
+   */
+  async truncateTo(topic: string, partition: number, offset: number): Promise<PartitionInfo> {
+    const target = this.partition(topic, partition);
+    const state = await this.writer.truncate(target.id, offset);
+    target.update(state);
+    this.commit(target);
+    return partitionInfo(target);
   }
 
   /** Releases one idempotence key, or every key of `producer` when `sequence` is null. */
@@ -303,11 +380,16 @@ export class Log {
       const existing = parts[state.partition];
       if (existing === undefined) {
         parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
+        if (state.latestEpoch > 0) this.leaderEpochs.set(state.id, state.latestEpoch);
         added = true;
       } else existing.update(state);
       this.commit(parts[state.partition]!);
     }
     if (added) for (const listener of [...this.partitionListeners]) listener();
+  }
+
+  private leaderEpoch(partition: Partition): number {
+    return this.leaderEpochs.get(partition.id) ?? 0;
   }
 
   /** The writer reported `partition`'s durable offsets: its high watermark goes where the commit policy says. */

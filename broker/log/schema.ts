@@ -6,7 +6,8 @@ import { IncompatibleLogError } from '../errors.js';
 
 export type Db = Database.Database;
 
-export const SCHEMA_VERSION = 1;
+// 2: leader_epochs (a log of schema version 1 gets it on open, filled from its batches).
+export const SCHEMA_VERSION = 2;
 export const DATABASE_FILE = 'log.db';
 
 const DDL = `
@@ -47,6 +48,16 @@ CREATE TABLE IF NOT EXISTS batches (
   size          INTEGER NOT NULL,
   data          BLOB NOT NULL,
   PRIMARY KEY (partition_id, base_offset)
+) WITHOUT ROWID;
+
+-- The leader-epoch cache, as Kafka's leader-epoch-checkpoint: the first offset of each leader epoch
+-- in the partition. Written in the same transaction as the first batch of a new epoch, cut back by
+-- truncateTo and retention, rebuilt from the batches by recovery. Answers OffsetForLeaderEpoch.
+CREATE TABLE IF NOT EXISTS leader_epochs (
+  partition_id INTEGER NOT NULL,
+  epoch        INTEGER NOT NULL,
+  start_offset INTEGER NOT NULL,
+  PRIMARY KEY (partition_id, epoch)
 ) WITHOUT ROWID;
 
 CREATE INDEX IF NOT EXISTS batches_by_time ON batches (partition_id, ts_high);
@@ -94,6 +105,43 @@ export function openDatabase(file: string, options: OpenOptions): Db {
   } else if (Number(version) > SCHEMA_VERSION) {
     db.close();
     throw new IncompatibleLogError(`log database ${file} has schema version ${version}; this Tributary knows up to ${SCHEMA_VERSION}`);
+  } else if (Number(version) < SCHEMA_VERSION) {
+    // Version 1 had no leader_epochs (the DDL above just made it): fill it from the batches.
+    db.transaction(() => {
+      rebuildLeaderEpochs(db);
+      db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
+    })();
   }
   return db;
+}
+
+/**
+ * Rebuilds the leader-epoch cache from the batches (of one partition, or all): each epoch starts at
+ * its lowest stored base offset. Returns how many rows it changed against the cache it replaced.
+ */
+export function rebuildLeaderEpochs(db: Db, partitionId?: number): number {
+  const where = partitionId === undefined ? '' : 'WHERE partition_id = ?';
+  const args = partitionId === undefined ? [] : [partitionId];
+  const before = db.prepare(`SELECT partition_id, epoch, start_offset FROM leader_epochs ${where}`).all(...args) as EpochRow[];
+  db.prepare(`DELETE FROM leader_epochs ${where}`).run(...args);
+  db.prepare(
+    `INSERT INTO leader_epochs (partition_id, epoch, start_offset)
+     SELECT partition_id, leader_epoch, MIN(base_offset) FROM batches ${where} GROUP BY partition_id, leader_epoch`,
+  ).run(...args);
+  const after = new Set((db.prepare(`SELECT partition_id, epoch, start_offset FROM leader_epochs ${where}`).all(...args) as EpochRow[]).map(rowKey));
+  const old = new Set(before.map(rowKey));
+  let changed = 0;
+  for (const k of after) if (!old.has(k)) changed++;
+  for (const k of old) if (!after.has(k)) changed++;
+  return changed;
+}
+
+interface EpochRow {
+  partition_id: number;
+  epoch: number;
+  start_offset: number;
+}
+
+function rowKey(r: EpochRow): string {
+  return `${r.partition_id}:${r.epoch}:${r.start_offset}`;
 }

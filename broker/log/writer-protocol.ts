@@ -19,6 +19,8 @@ export interface AppendRequest {
   id: number;
   partitionId: number;
   batch: Uint8Array;
+  /** The leader epoch stamped into the batch header and the leader_epoch column. */
+  leaderEpoch: number;
   /** Makes the append idempotent while the key is held: see idempotence_keys in schema.ts. */
   idempotenceKey?: IdempotenceKey;
 }
@@ -63,7 +65,30 @@ export interface CloseRequest {
   id: number;
 }
 
-export type WriterRequest = AppendRequest | CreateTopicRequest | RetentionRequest | ReleaseKeysRequest | CloseRequest;
+/** A follower's append: batches as the leader stored them (offsets and epochs kept). */
+export interface AppendStoredRequest {
+  op: 'appendStored';
+  id: number;
+  partitionId: number;
+  batches: Uint8Array[];
+}
+
+/** Removes every batch at or above `offset` (a batch boundary) in one transaction. */
+export interface TruncateRequest {
+  op: 'truncate';
+  id: number;
+  partitionId: number;
+  offset: number;
+}
+
+export type WriterRequest =
+  | AppendRequest
+  | AppendStoredRequest
+  | TruncateRequest
+  | CreateTopicRequest
+  | RetentionRequest
+  | ReleaseKeysRequest
+  | CloseRequest;
 
 /** What the log knows of a partition; the writer reports it after every change. */
 export interface PartitionState {
@@ -73,6 +98,8 @@ export interface PartitionState {
   logStartOffset: number;
   logEndOffset: number;
   bytes: number;
+  /** The newest epoch in the leader-epoch cache; -1 when it is empty. */
+  latestEpoch: number;
 }
 
 export interface RecoveryReport {
@@ -99,6 +126,8 @@ export interface RetentionResult {
 export interface WireError {
   code: string;
   message: string;
+  /** The typed error's own fields (topic, partition, offsets, epochs), to rebuild it on the main thread. */
+  fields?: Record<string, string | number>;
 }
 
 export type WriterReply =

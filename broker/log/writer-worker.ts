@@ -5,7 +5,7 @@
 // drain puts every queued append into one transaction, so one fsync covers all of them. Replies go
 // back in request order, which keeps appends resolving in submission order.
 import { parentPort, workerData } from 'node:worker_threads';
-import { TributaryError } from '../errors.js';
+import { CorruptBatchError, OffsetMismatchError, StaleEpochError, TributaryError } from '../errors.js';
 import { BatchStore } from './batch-store.js';
 import { LogRecovery } from './recovery.js';
 import { openDatabase, type Db } from './schema.js';
@@ -37,6 +37,18 @@ function post(message: WriterMessage): void {
 
 function wire(err: unknown): WireError {
   const typed = err instanceof TributaryError ? err : toWriteError(err, init.dataDir);
+  if (typed instanceof OffsetMismatchError) {
+    const { topic, partition, expected, actual } = typed;
+    return { code: typed.code, message: typed.message, fields: { topic, partition, expected, actual } };
+  }
+  if (typed instanceof CorruptBatchError) {
+    const { topic, partition, baseOffset, reason, lastOffset } = typed;
+    return { code: typed.code, message: typed.message, fields: { topic, partition, baseOffset, reason, lastOffset } };
+  }
+  if (typed instanceof StaleEpochError) {
+    const { topic, partition, latestEpoch, epoch } = typed;
+    return { code: typed.code, message: typed.message, fields: { topic, partition, latestEpoch, epoch } };
+  }
   return { code: typed.code, message: typed.message };
 }
 
@@ -143,6 +155,17 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
         return { id: request.id, ok: true, value: store.createTopic(request.topic, request.partitions) };
       case 'retention':
         return { id: request.id, ok: true, value: store.applyRetention(request.policies) };
+      case 'appendStored': {
+        const batches = request.batches.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+        const value = store.appendStored(request.partitionId, batches, { contiguous: true });
+        uncheckpointedCommits = true;
+        return { id: request.id, ok: true, value };
+      }
+      case 'truncate': {
+        const value = store.truncateTo(request.partitionId, request.offset);
+        uncheckpointedCommits = true;
+        return { id: request.id, ok: true, value };
+      }
       case 'releaseKeys':
         return { id: request.id, ok: true, value: store.releaseKeys(request.producer, request.sequence) };
       case 'close':

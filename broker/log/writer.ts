@@ -4,6 +4,9 @@
 // arrives during a commit joins the next group. Each batch's bytes are transferred, not copied.
 import { Worker } from 'node:worker_threads';
 import {
+  CorruptBatchError,
+  OffsetMismatchError,
+  StaleEpochError,
   DiskFullError,
   LogClosedError,
   ReadOnlyStorageError,
@@ -88,11 +91,21 @@ export class LogWriter {
   }
 
   /** Appends one encoded batch. Its ArrayBuffer is transferred: the caller must not reuse it. */
-  append(partitionId: number, batch: Buffer, idempotenceKey?: IdempotenceKey): Promise<AppendResult> {
+  append(partitionId: number, batch: Buffer, leaderEpoch: number, idempotenceKey?: IdempotenceKey): Promise<AppendResult> {
     const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength ? batch : Buffer.from(batch);
     this.transfers.push(owned.buffer as ArrayBuffer);
-    const request: Unsent = idempotenceKey === undefined ? { op: 'append', partitionId, batch: owned } : { op: 'append', partitionId, batch: owned, idempotenceKey };
+    const request: Unsent =
+      idempotenceKey === undefined ? { op: 'append', partitionId, batch: owned, leaderEpoch } : { op: 'append', partitionId, batch: owned, leaderEpoch, idempotenceKey };
     return this.request(request) as Promise<AppendResult>;
+  }
+
+  /** A follower's append: stored batches, offsets and epochs kept (copied, not transferred). */
+  appendStored(partitionId: number, batches: readonly Buffer[]): Promise<AppendResult[]> {
+    return this.request({ op: 'appendStored', partitionId, batches: batches.map((b) => Uint8Array.from(b)) }) as Promise<AppendResult[]>;
+  }
+
+  truncate(partitionId: number, offset: number): Promise<PartitionState> {
+    return this.request({ op: 'truncate', partitionId, offset }) as Promise<PartitionState>;
   }
 
   releaseKeys(producer: string, sequence: number | null): Promise<number> {
@@ -172,6 +185,19 @@ export class LogWriter {
         return new TopicConflictError(wire.message);
       case 'TRIB_LOG_INCOMPATIBLE':
         return new IncompatibleLogError(wire.message);
+      case 'TRIB_LOG_OFFSET_MISMATCH': {
+        const f = wire.fields!;
+        const prefix = `${f.topic}-${f.partition}: `;
+        return new OffsetMismatchError(String(f.topic), Number(f.partition), Number(f.expected), Number(f.actual), wire.message.slice(prefix.length));
+      }
+      case 'TRIB_LOG_STALE_EPOCH': {
+        const f = wire.fields!;
+        return new StaleEpochError(String(f.topic), Number(f.partition), Number(f.latestEpoch), Number(f.epoch));
+      }
+      case 'TRIB_LOG_CORRUPT_BATCH': {
+        const f = wire.fields!;
+        return new CorruptBatchError(String(f.topic), Number(f.partition), Number(f.baseOffset), String(f.reason), Number(f.lastOffset));
+      }
       case 'TRIB_LOG_DAMAGED':
         return new LogDamagedError(this.init.dataDir, wire.message);
       default:

@@ -2,7 +2,7 @@
 // writer thread, which owns the one write connection; not thread-safe and not meant to be.
 import { CorruptBatchError, OffsetMismatchError, StaleEpochError, TopicConflictError } from '../errors.js';
 import { BASE_OFFSET_POSITION, BatchFormatError, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
-import { rebuildLeaderEpochs, type Db } from './schema.js';
+import { rebuildLeaderEpochs, trimLeaderEpochs, type Db } from './schema.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -236,7 +236,7 @@ export class BatchStore {
       this.deleteKeysFrom.run(state.id, offset);
       // Recovery re-verifies appends made from here on after an unclean stop.
       this.lowerRecoveryPoint.run(offset, state.id);
-      rebuildLeaderEpochs(this.db, state.id);
+      rebuildLeaderEpochs(this.db, state.id, offset); // no batches from `offset` on: drops the epochs starting there
     })();
     this.loadStates();
     return publicState(this.partition(partitionId));
@@ -273,7 +273,7 @@ export class BatchStore {
         state.logStartOffset = cut.newLogStart;
         state.bytes -= cut.bytes;
         // An epoch whose batches are all gone leaves the cache; the oldest left starts at the log start.
-        rebuildLeaderEpochs(this.db, state.id);
+        trimLeaderEpochs(this.db, state.id, cut.newLogStart);
         state.latestEpoch = this.latestEpoch.get(state.id) as number;
         result.states.push(publicState(state));
       }

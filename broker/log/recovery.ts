@@ -11,8 +11,9 @@
 //      acknowledged data away and let new records reuse their offsets. Reads of a bad batch fail
 //      with TRIB_LOG_CORRUPT_BATCH instead, so corrupt data is never returned;
 //   3. move each recovery point to the log end, so the next unclean start checks only new batches;
-//   4. rebuild the leader-epoch cache from the batches' leader_epoch column (it is written in the
-//      same transactions as the batches, so it should agree; a disagreement is reported).
+//   4. rebuild each leader-epoch cache from the recovery point on, from the batches' leader_epoch
+//      column (it is written in the same transactions as the batches, so it should agree; a
+//      disagreement is reported).
 import { BatchFormatError, readBatchHeader } from './record-batch.js';
 import { rebuildLeaderEpochs, type Db } from './schema.js';
 import type { RecoveryReport } from './writer-protocol.js';
@@ -48,9 +49,11 @@ export class LogRecovery {
       )
       .all() as PartitionRow[];
     for (const p of partitions) this.verifyPartition(p); // passes 1 and 2
+    for (const p of partitions) {
+      const changed = rebuildLeaderEpochs(this.db, p.id, Math.max(p.recoveryPoint, p.logStartOffset)); // pass 4
+      if (changed > 0) this.report.problems.push(`${p.topic}-${p.partition}: leader-epoch cache disagreed with the batches in ${changed} entries; rebuilt from them`);
+    }
     this.advanceRecoveryPoints(); // pass 3
-    const changed = rebuildLeaderEpochs(this.db); // pass 4
-    if (changed > 0) this.report.problems.push(`leader-epoch cache disagreed with the batches in ${changed} entries; rebuilt from the batches`);
     return this.report;
   }
 

@@ -108,7 +108,7 @@ export function openDatabase(file: string, options: OpenOptions): Db {
   } else if (Number(version) < SCHEMA_VERSION) {
     // Version 1 had no leader_epochs (the DDL above just made it): fill it from the batches.
     db.transaction(() => {
-      rebuildLeaderEpochs(db);
+      for (const id of allPartitionIds(db)) rebuildLeaderEpochs(db, id);
       db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
     })();
   }
@@ -116,32 +116,52 @@ export function openDatabase(file: string, options: OpenOptions): Db {
 }
 
 /**
- * Rebuilds the leader-epoch cache from the batches (of one partition, or all): each epoch starts at
- * its lowest stored base offset. Returns how many rows it changed against the cache it replaced.
+ * Rebuilds the tail of one partition's leader-epoch cache from its batches: the entries starting at
+ * or above `from` are replaced by each epoch's lowest base offset at or above `from` (an epoch that
+ * already started below `from` keeps its entry). Reads only the batches' index columns from `from`
+ * on. Returns how many entries it changed.
  */
-export function rebuildLeaderEpochs(db: Db, partitionId?: number): number {
-  const where = partitionId === undefined ? '' : 'WHERE partition_id = ?';
-  const args = partitionId === undefined ? [] : [partitionId];
-  const before = db.prepare(`SELECT partition_id, epoch, start_offset FROM leader_epochs ${where}`).all(...args) as EpochRow[];
-  db.prepare(`DELETE FROM leader_epochs ${where}`).run(...args);
+export function rebuildLeaderEpochs(db: Db, partitionId: number, from = 0): number {
+  const before = db.prepare(`SELECT epoch, start_offset FROM leader_epochs WHERE partition_id = ? AND start_offset >= ?`).all(partitionId, from) as EpochRow[];
+  db.prepare(`DELETE FROM leader_epochs WHERE partition_id = ? AND start_offset >= ?`).run(partitionId, from);
   db.prepare(
     `INSERT INTO leader_epochs (partition_id, epoch, start_offset)
-     SELECT partition_id, leader_epoch, MIN(base_offset) FROM batches ${where} GROUP BY partition_id, leader_epoch`,
-  ).run(...args);
-  const after = new Set((db.prepare(`SELECT partition_id, epoch, start_offset FROM leader_epochs ${where}`).all(...args) as EpochRow[]).map(rowKey));
+     SELECT partition_id, leader_epoch, MIN(base_offset) FROM batches
+      WHERE partition_id = ? AND base_offset >= ?
+        AND leader_epoch > COALESCE((SELECT MAX(epoch) FROM leader_epochs WHERE partition_id = ?), -1)
+      GROUP BY leader_epoch`,
+  ).run(partitionId, from, partitionId);
+  const after = db.prepare(`SELECT epoch, start_offset FROM leader_epochs WHERE partition_id = ? AND start_offset >= ?`).all(partitionId, from) as EpochRow[];
   const old = new Set(before.map(rowKey));
+  const now = new Set(after.map(rowKey));
   let changed = 0;
-  for (const k of after) if (!old.has(k)) changed++;
-  for (const k of old) if (!after.has(k)) changed++;
+  for (const k of now) if (!old.has(k)) changed++;
+  for (const k of old) if (!now.has(k)) changed++;
   return changed;
 }
 
+/**
+ * Cuts the head of one partition's leader-epoch cache after retention moved its log start: epochs
+ * that started below `logStart` go, and the epoch of the first batch left starts at that batch.
+ */
+export function trimLeaderEpochs(db: Db, partitionId: number, logStart: number): void {
+  db.prepare(`DELETE FROM leader_epochs WHERE partition_id = ? AND start_offset < ?`).run(partitionId, logStart);
+  db.prepare(
+    `INSERT OR IGNORE INTO leader_epochs (partition_id, epoch, start_offset)
+     SELECT partition_id, leader_epoch, base_offset FROM batches
+      WHERE partition_id = ? AND base_offset >= ? ORDER BY base_offset LIMIT 1`,
+  ).run(partitionId, logStart);
+}
+
+function allPartitionIds(db: Db): number[] {
+  return db.prepare(`SELECT id FROM partitions`).pluck().all() as number[];
+}
+
 interface EpochRow {
-  partition_id: number;
   epoch: number;
   start_offset: number;
 }
 
 function rowKey(r: EpochRow): string {
-  return `${r.partition_id}:${r.epoch}:${r.start_offset}`;
+  return `${r.epoch}:${r.start_offset}`;
 }

@@ -166,3 +166,17 @@ test('truncateTo below the log start is refused', async (t) => {
   assert.ok(start > 0);
   await assert.rejects(log.truncateTo('telemetry', 0, 0), (err: unknown) => err instanceof OffsetMismatchError && err.expected === start);
 });
+
+test('retention cuts the head of the epoch cache: epochs whose batches are gone leave it, the oldest left starts at the log start', async (t) => {
+  const log = await Log.open({ dataDir: tempDir(t), topics: [{ name: 'telemetry', partitions: 1, retention: { maxAgeMs: 1000, maxBytes: null } }] });
+  t.after(() => log.close());
+  await log.append('telemetry', 0, makeRecords(2, 'a', 1_000)); // epoch 0, old
+  log.becomeLeader('telemetry', 0, 1);
+  await log.append('telemetry', 0, makeRecords(2, 'b', 2_000)); // epoch 1, old
+  await log.append('telemetry', 0, makeRecords(2, 'c', 1_000_000)); // epoch 1, young
+  log.becomeLeader('telemetry', 0, 2);
+  await log.append('telemetry', 0, makeRecords(2, 'd', 1_000_000)); // epoch 2
+  const result = await log.enforceRetention(1_000_500);
+  assert.equal(result.batchesDeleted, 2);
+  assert.deepEqual(log.epochStartOffsets('telemetry', 0), [{ epoch: 1, startOffset: 4 }, { epoch: 2, startOffset: 6 }]);
+});

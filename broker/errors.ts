@@ -53,9 +53,9 @@ export abstract class TributaryError<C extends TributaryCode = TributaryCode> ex
 }
 
 /**
- * The caller asked for something invalid: a command-line flag, an HTTP query parameter, a replay
- * range, salvage's directories. Here, on the base, because the log (salvage) throws it as well as
- * the CLI, HTTP and replay; the base is the one module all of them may import.
+ * The caller asked for something invalid (an argument, a flag, a query parameter, a range). On the
+ * base, not in one caller's table, because the log itself throws it (salvage's directories) as
+ * well as its callers, and the base is the one module every part may import.
  */
 export class UsageError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_USAGE';

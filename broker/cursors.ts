@@ -8,9 +8,6 @@ import { StorageError } from './errors.js';
 
 export const CURSORS_FILE = 'cursors.db';
 
-/** The group of the at-least-once upstream forwarder. Replay readers live under `reader:` instead. */
-export const UPSTREAM_GROUP = 'upstream';
-
 export interface Cursor {
   group: string;
   topic: string;

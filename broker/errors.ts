@@ -1,13 +1,14 @@
-// The one error table of Tributary. Every failure a caller may act on has a class here with a
-// stable `code` (documented in docs/errors.md; a test keeps the two in step) and a `retriable`
-// flag. Retry decisions read `retriable`, never the message text.
+// The error base of Tributary, and the log's own error table. Every failure a caller may act on
+// has a class with a stable `code` (TRIB_*, documented in docs/errors.md) and a `retriable` flag.
+// Retry decisions read `retriable`, never the message text.
 //
-// It lives in broker/ because broker/ is the bottom layer: bridge/ imports it, never the reverse.
+// The base lives in broker/ because broker/ is the bottom layer: every part may import it, and it
+// imports nothing. Each part of bridge/ keeps its own table beside its code (bridge/config/errors.ts,
+// bridge/mqtt/errors.ts, ...) on this base; bridge/error-codes.ts gathers every part's codes into the
+// one documented list (test/errors.test.ts checks it against docs/errors.md).
 
-/** Every stable error code. Each class below takes its code from here; docs/errors.md documents each. */
-export const ERROR_CODES = [
-  'TRIB_CONFIG_INVALID',
-  'TRIB_CONFIG_FILE',
+/** The codes of the log's classes below (and of UsageError, which the log's salvage throws too). */
+export const LOG_ERROR_CODES = [
   'TRIB_USAGE',
   'TRIB_UNKNOWN_TOPIC',
   'TRIB_UNKNOWN_PARTITION',
@@ -21,37 +22,26 @@ export const ERROR_CODES = [
   'TRIB_LOG_CLOSED',
   'TRIB_DATA_DIR_LOCKED',
   'TRIB_LOG_INCOMPATIBLE',
-  'TRIB_LISTEN_FAILED',
-  'TRIB_TLS_INVALID',
-  'TRIB_MQTT_SESSION_STORE',
-  // HTTP API replies that have no exception class of their own
-  'TRIB_HTTP_METHOD',
-  'TRIB_HTTP_NOT_FOUND',
-  'TRIB_HTTP_INTERNAL',
-  'TRIB_HTTP_UNAUTHORIZED',
-  'TRIB_REPLAY_TARGET',
-  'TRIB_UPSTREAM_UNAVAILABLE',
-  'TRIB_UPSTREAM_AUTH',
-  'TRIB_UPSTREAM_FENCED',
-  'TRIB_UPSTREAM_CURSOR_CONFLICT',
-  'TRIB_HTTP_MEDIA_TYPE',
-  'TRIB_UPSTREAM_CURSOR_TOPIC',
   'TRIB_LOG_DAMAGED',
   'TRIB_DATA_DIR',
-  'TRIB_HTTP_HOST',
-  'TRIB_HTTP_ORIGIN',
-  'TRIB_HTTP_BAD_REQUEST',
   'TRIB_LOG_OFFSET_MISMATCH',
   'TRIB_LOG_STALE_EPOCH',
 ] as const;
-export type ErrorCode = (typeof ERROR_CODES)[number];
+export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
+
+/** The shape of every stable code; each part narrows it to its own list (`TributaryError<C>`). */
+export type TributaryCode = `TRIB_${string}`;
 
 export interface TributaryErrorOptions {
   cause?: unknown;
 }
 
-export abstract class TributaryError extends Error {
-  abstract readonly code: ErrorCode;
+/**
+ * The base of every Tributary error. `C` is the owning part's list of codes, so a class whose code
+ * is not in its part's list does not compile.
+ */
+export abstract class TributaryError<C extends TributaryCode = TributaryCode> extends Error {
+  abstract readonly code: C;
   abstract readonly retriable: boolean;
 
   constructor(message: string, options: TributaryErrorOptions = {}) {
@@ -59,49 +49,22 @@ export abstract class TributaryError extends Error {
     this.name = new.target.name;
   }
 
-  toJSON(): { code: ErrorCode; message: string; retriable: boolean } {
+  toJSON(): { code: C; message: string; retriable: boolean } {
     return { code: this.code, message: this.message, retriable: this.retriable };
   }
 }
 
-/** One configuration problem: the dotted key and what is wrong with it. */
-export interface ConfigProblem {
-  key: string;
-  message: string;
-}
-
-export class ConfigInvalidError extends TributaryError {
-  readonly code = 'TRIB_CONFIG_INVALID';
-  readonly retriable = false;
-  constructor(
-    readonly problems: readonly ConfigProblem[],
-    readonly source: string,
-  ) {
-    super(
-      `invalid configuration (${source}):\n` +
-        problems.map((p) => `  - ${p.key}: ${p.message}`).join('\n'),
-    );
-  }
-}
-
-export class ConfigFileError extends TributaryError {
-  readonly code = 'TRIB_CONFIG_FILE';
-  readonly retriable = false;
-  constructor(
-    readonly file: string,
-    reason: string,
-    options?: TributaryErrorOptions,
-  ) {
-    super(`cannot read config file ${file}: ${reason}`, options);
-  }
-}
-
-export class UsageError extends TributaryError {
+/**
+ * The caller asked for something invalid (an argument, a flag, a query parameter, a range). On the
+ * base, not in one caller's table, because the log itself throws it (salvage's directories) as
+ * well as its callers, and the base is the one module every part may import.
+ */
+export class UsageError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_USAGE';
   readonly retriable = false;
 }
 
-export class UnknownTopicError extends TributaryError {
+export class UnknownTopicError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_UNKNOWN_TOPIC';
   readonly retriable = false;
   constructor(
@@ -112,7 +75,7 @@ export class UnknownTopicError extends TributaryError {
   }
 }
 
-export class UnknownPartitionError extends TributaryError {
+export class UnknownPartitionError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_UNKNOWN_PARTITION';
   readonly retriable = false;
   constructor(
@@ -126,12 +89,12 @@ export class UnknownPartitionError extends TributaryError {
   }
 }
 
-export class TopicConflictError extends TributaryError {
+export class TopicConflictError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_TOPIC_CONFLICT';
   readonly retriable = false;
 }
 
-export class OffsetOutOfRangeError extends TributaryError {
+export class OffsetOutOfRangeError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_OFFSET_OUT_OF_RANGE';
   readonly retriable = false;
   constructor(
@@ -148,7 +111,7 @@ export class OffsetOutOfRangeError extends TributaryError {
   }
 }
 
-export class CorruptBatchError extends TributaryError {
+export class CorruptBatchError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_LOG_CORRUPT_BATCH';
   readonly retriable = false;
   /**
@@ -169,17 +132,17 @@ export class CorruptBatchError extends TributaryError {
     this.lastOffset = last;
   }
 
-  override toJSON(): { code: ErrorCode; message: string; retriable: boolean; topic: string; partition: number; fromOffset: number; toOffset: number } {
+  override toJSON(): { code: LogErrorCode; message: string; retriable: boolean; topic: string; partition: number; fromOffset: number; toOffset: number } {
     return { ...super.toJSON(), topic: this.topic, partition: this.partition, fromOffset: this.baseOffset, toOffset: this.lastOffset };
   }
 }
 
-export class InvalidRecordError extends TributaryError {
+export class InvalidRecordError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_INVALID_RECORD';
   readonly retriable = false;
 }
 
-export class DiskFullError extends TributaryError {
+export class DiskFullError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_LOG_DISK_FULL';
   // Retriable: once space is freed (retention, an operator) the same append succeeds.
   readonly retriable = true;
@@ -191,7 +154,7 @@ export class DiskFullError extends TributaryError {
   }
 }
 
-export class ReadOnlyStorageError extends TributaryError {
+export class ReadOnlyStorageError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_LOG_READ_ONLY';
   readonly retriable = false;
   constructor(
@@ -202,12 +165,12 @@ export class ReadOnlyStorageError extends TributaryError {
   }
 }
 
-export class StorageError extends TributaryError {
+export class StorageError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_LOG_STORAGE';
   readonly retriable = true;
 }
 
-export class LogClosedError extends TributaryError {
+export class LogClosedError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_LOG_CLOSED';
   readonly retriable = false;
   constructor() {
@@ -215,7 +178,7 @@ export class LogClosedError extends TributaryError {
   }
 }
 
-export class DataDirLockedError extends TributaryError {
+export class DataDirLockedError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_DATA_DIR_LOCKED';
   readonly retriable = false;
   constructor(
@@ -226,92 +189,9 @@ export class DataDirLockedError extends TributaryError {
   }
 }
 
-export class IncompatibleLogError extends TributaryError {
+export class IncompatibleLogError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_LOG_INCOMPATIBLE';
   readonly retriable = false;
-}
-
-export class ListenError extends TributaryError {
-  readonly code = 'TRIB_LISTEN_FAILED';
-  readonly retriable = false;
-  constructor(
-    readonly what: string,
-    readonly host: string,
-    readonly port: number,
-    options?: TributaryErrorOptions,
-  ) {
-    const reason = (options?.cause as NodeJS.ErrnoException | undefined)?.code === 'EADDRINUSE' ? 'the port is already in use' : String((options?.cause as Error | undefined)?.message ?? 'unknown error');
-    super(`cannot listen for ${what} on ${host}:${port}: ${reason}`, options);
-  }
-}
-
-/** The TLS listener's certificate, key or CA could not be read or does not parse. */
-export class TlsInvalidError extends TributaryError {
-  readonly code = 'TRIB_TLS_INVALID';
-  readonly retriable = false;
-  constructor(
-    readonly file: string,
-    reason: string,
-    options?: TributaryErrorOptions,
-  ) {
-    super(`TLS: cannot use '${file}': ${reason}`, options);
-  }
-}
-
-/** The MQTT session store (subscriptions, retained messages, wills, queued deliveries) failed. */
-export class SessionStoreError extends TributaryError {
-  readonly code = 'TRIB_MQTT_SESSION_STORE';
-  readonly retriable = false;
-  constructor(message: string, options?: TributaryErrorOptions) {
-    super(`MQTT session store: ${message}`, options);
-  }
-}
-
-/** The MQTT broker a replay publishes into (--to-mqtt) refused the connection or a publish. */
-export class ReplayTargetError extends TributaryError {
-  readonly code = 'TRIB_REPLAY_TARGET';
-  // Retriable: with --reader the next run resumes after the last acknowledged record.
-  readonly retriable = true;
-  constructor(message: string, options?: TributaryErrorOptions) {
-    super(`--to-mqtt: ${message}`, options);
-  }
-}
-
-/** Kafka could not be reached or failed a request; the forwarder retries with backoff. */
-export class UpstreamUnavailableError extends TributaryError {
-  readonly code = 'TRIB_UPSTREAM_UNAVAILABLE';
-  readonly retriable = true;
-}
-
-/** Kafka refused the SASL credentials (or the TLS handshake). Retried, since an operator may fix the cluster side. */
-export class UpstreamAuthError extends TributaryError {
-  readonly code = 'TRIB_UPSTREAM_AUTH';
-  readonly retriable = true;
-}
-
-/** A newer producer with this node's transactional id took over: another process forwards as this node. */
-export class UpstreamFencedError extends TributaryError {
-  readonly code = 'TRIB_UPSTREAM_FENCED';
-  readonly retriable = true;
-}
-
-/**
- * The upstream cursors of this node were written by another log (another gateway with the same
- * node.id, or this data directory was reset): resuming from them would skip or mix records.
- */
-export class UpstreamCursorConflictError extends TributaryError {
-  readonly code = 'TRIB_UPSTREAM_CURSOR_CONFLICT';
-  readonly retriable = false;
-}
-
-/**
- * The exactly-once cursor topic exists upstream without cleanup.policy compact: Kafka would delete
- * cursors by age or size, and the forwarder would then send everything still stored again.
- */
-export class UpstreamCursorTopicError extends TributaryError {
-  readonly code = 'TRIB_UPSTREAM_CURSOR_TOPIC';
-  // Retried: the topic's config can be fixed on the cluster without restarting the gateway.
-  readonly retriable = true;
 }
 
 /**
@@ -319,7 +199,7 @@ export class UpstreamCursorTopicError extends TributaryError {
  * work around it: at start-up, or in a write. Not retriable: the same file fails the same way.
  * `tributary salvage` copies every intact batch into a new data directory.
  */
-export class LogDamagedError extends TributaryError {
+export class LogDamagedError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_LOG_DAMAGED';
   readonly retriable = false;
   constructor(
@@ -339,7 +219,7 @@ export class LogDamagedError extends TributaryError {
 }
 
 /** The data directory cannot be made: the path, or a folder on it, is a file (or a broken link). */
-export class DataDirError extends TributaryError {
+export class DataDirError extends TributaryError<LogErrorCode> {
   readonly code = 'TRIB_DATA_DIR';
   readonly retriable = false;
   constructor(

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import type { z } from 'zod';
-import { ConfigFileError, ConfigInvalidError, type ConfigProblem } from '../../broker/errors.js';
+import { ConfigFileError, ConfigInvalidError, type ConfigProblem } from './errors.js';
 import { configSchema, type Config } from './schema.js';
 
 /** The common keys that have their own command-line flag. */

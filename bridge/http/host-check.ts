@@ -11,6 +11,7 @@
 // has reason to send one, and CLI clients send none.
 import type { IncomingMessage } from 'node:http';
 import { isLoopbackHost } from '../shared/loopback.js';
+import type { HttpErrorCode } from './errors.js';
 
 export interface HostCheckOptions {
   /** http.host: the address (or name) the server is bound to. */
@@ -23,7 +24,7 @@ export interface HostCheckOptions {
 
 export interface HostRefusal {
   status: 403 | 421;
-  code: 'TRIB_HTTP_HOST' | 'TRIB_HTTP_ORIGIN';
+  code: Extract<HttpErrorCode, 'TRIB_HTTP_HOST' | 'TRIB_HTTP_ORIGIN'>;
   message: string;
 }
 

@@ -26,6 +26,7 @@ import type { CursorStore } from '../../broker/cursors.js';
 import { CorruptBatchError, OffsetOutOfRangeError, UnknownTopicError, UsageError } from '../../broker/errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
+import { httpError } from './errors.js';
 import { CONTENT_TYPES, createEncoder, parseFormat, type Format } from '../replay/formats.js';
 import { BatchLineSource } from '../replay/batch-lines.js';
 import { LogSource } from '../replay/log-source.js';
@@ -95,7 +96,7 @@ export class RecordsRoute {
     if (parts[0] === 'readers' && parts.length === 1 && method === 'GET') return send(res, 200, { readers: readerLags(this.cursors(), this.options.log) });
     if (parts[0] === 'readers' && parts.length === 3 && parts[2] === 'positions' && method === 'POST') {
       // JSON only: a cross-site form or text/plain POST (no preflight) cannot move a position.
-      if (!isJson(req)) return send(res, 415, { code: 'TRIB_HTTP_MEDIA_TYPE', message: 'a positions commit needs content-type: application/json' });
+      if (!isJson(req)) return send(res, 415, httpError('TRIB_HTTP_MEDIA_TYPE', 'a positions commit needs content-type: application/json'));
       return send(res, 200, await this.commit(req, parts[1]!));
     }
     if (parts[0] === 'readers' && parts.length === 2 && method === 'DELETE') {
@@ -106,8 +107,8 @@ export class RecordsRoute {
     const known =
       (parts[0] === 'topics' && (parts.length === 2 || (parts.length === 3 && parts[2] === 'records'))) ||
       (parts[0] === 'readers' && (parts.length <= 2 || (parts.length === 3 && parts[2] === 'positions')));
-    if (known) return send(res, 405, { code: 'TRIB_HTTP_METHOD', message: `no ${method} route for ${url.pathname}` });
-    send(res, 404, { code: 'TRIB_HTTP_NOT_FOUND', message: `no route for ${url.pathname}` });
+    if (known) return send(res, 405, httpError('TRIB_HTTP_METHOD', `no ${method} route for ${url.pathname}`));
+    send(res, 404, httpError('TRIB_HTTP_NOT_FOUND', `no route for ${url.pathname}`));
   }
 
   private topic(name: string): unknown {

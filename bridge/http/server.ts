@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
 import { CorruptBatchError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../../broker/errors.js';
+import { httpError } from './errors.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
@@ -64,7 +65,7 @@ export class HttpServer {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = requestUrl(req);
     // `GET //` (an empty authority) or `OPTIONS *` is no URL: refused here, never an exception.
-    if (url === null) return sendJson(res, 400, { code: 'TRIB_HTTP_BAD_REQUEST', message: `'${req.url}' is not a request path` });
+    if (url === null) return sendJson(res, 400, httpError('TRIB_HTTP_BAD_REQUEST', `'${req.url}' is not a request path`));
     const misdirected = this.hostCheck.refusal(req);
     if (misdirected !== null) return sendJson(res, misdirected.status, { code: misdirected.code, message: misdirected.message });
     if (RecordsRoute.serves(url.pathname)) {
@@ -73,7 +74,7 @@ export class HttpServer {
       return;
     }
     try {
-      if (req.method !== 'GET') return sendJson(res, 405, { code: 'TRIB_HTTP_METHOD', message: 'only GET is served' });
+      if (req.method !== 'GET') return sendJson(res, 405, httpError('TRIB_HTTP_METHOD', 'only GET is served'));
       if (!this.auth.allows(req, url.pathname)) return this.unauthorized(res);
       if (url.pathname === '/' || url.pathname === '/index.html') return sendPage(res, DASHBOARD_PAGE);
       if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
@@ -85,7 +86,7 @@ export class HttpServer {
       if (url.pathname === '/api/overview') return sendJson(res, 200, this.options.overview());
       if (url.pathname === '/metrics') return this.sendMetrics(res);
       if (url.pathname === '/api/upstream') return sendJson(res, 200, upstreamResponse(this.options.upstreamStatus?.() ?? null));
-      sendJson(res, 404, { code: 'TRIB_HTTP_NOT_FOUND', message: `no route for ${url.pathname}` });
+      sendJson(res, 404, httpError('TRIB_HTTP_NOT_FOUND', `no route for ${url.pathname}`));
     } catch (err) {
       this.fail(res, err, url);
     }
@@ -99,14 +100,14 @@ export class HttpServer {
       },
       (err: unknown) => {
         this.options.logger.error({ err }, 'collecting metrics failed');
-        sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'collecting metrics failed; see the server log' });
+        sendJson(res, 500, httpError('TRIB_HTTP_INTERNAL', 'collecting metrics failed; see the server log'));
       },
     );
   }
 
   private unauthorized(res: ServerResponse): void {
     res.setHeader('www-authenticate', 'Bearer realm="tributary"');
-    sendJson(res, 401, { code: 'TRIB_HTTP_UNAUTHORIZED', message: 'this path needs the bearer token of http.token (Authorization: Bearer ...)' });
+    sendJson(res, 401, httpError('TRIB_HTTP_UNAUTHORIZED', 'this path needs the bearer token of http.token (Authorization: Bearer ...)'));
   }
 
   private fail(res: ServerResponse, err: unknown, url: URL): void {
@@ -121,7 +122,7 @@ export class HttpServer {
       return sendJson(res, status, err.toJSON());
     }
     this.options.logger.error({ err, path: url.pathname }, 'HTTP request failed');
-    sendJson(res, 500, { code: 'TRIB_HTTP_INTERNAL', message: 'internal error; see the server log' });
+    sendJson(res, 500, httpError('TRIB_HTTP_INTERNAL', 'internal error; see the server log'));
   }
 
   close(): Promise<void> {

@@ -2,7 +2,7 @@
 // (by default only while no user is configured), ACL rules per user or for everyone ('*'),
 // whose topic filters may name the client (%c) and the user (%u) as in Mosquitto, and the forms a
 // client id must take (`%u-*`).
-import { ConfigInvalidError, type ConfigProblem } from '../../broker/errors.js';
+import { ConfigInvalidError, type ConfigProblem } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { hashPassword, parseHash, verifyPassword, type ParsedHash } from './passwords.js';
 import { TopicFilter, TopicFilterError } from '../shared/topic-filter.js';

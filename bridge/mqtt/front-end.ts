@@ -12,6 +12,7 @@ import { finished, type Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
 import { TributaryError } from '../../broker/errors.js';
+import { ConnectRefusal } from './errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -246,7 +247,7 @@ export class MqttFrontEnd {
   ): void {
     if (this.#emptyIdWithSession.has(client)) {
       this.count(this.stats.connectionsRefused, 'empty client id without clean session');
-      done(Object.assign(new Error('a zero-length client id needs clean session [MQTT-3.1.3-8]'), { returnCode: 2 }) as AuthenticateError, false);
+      done(new ConnectRefusal('a zero-length client id needs clean session [MQTT-3.1.3-8]', 2), false);
       return;
     }
     access.authenticate(username, password).then(
@@ -258,9 +259,9 @@ export class MqttFrontEnd {
           return;
         }
         this.count(this.stats.connectionsRefused, refusal.reason);
-        done(Object.assign(new Error(refusal.reason), { returnCode: refusal.returnCode }) as AuthenticateError, false);
+        done(new ConnectRefusal(refusal.reason, refusal.returnCode), false);
       },
-      (err: unknown) => done(Object.assign(err as Error, { returnCode: 3 }) as AuthenticateError, false),
+      (err: unknown) => done(new ConnectRefusal(err instanceof Error ? err.message : String(err), 3, { cause: err }), false),
     );
   }
 

@@ -8,7 +8,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer, createSecureContext, type TLSSocket } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { TlsInvalidError } from '../../broker/errors.js';
+import { TlsInvalidError } from '../net/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { listen } from '../net/listen.js';

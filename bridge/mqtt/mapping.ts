@@ -3,7 +3,7 @@
 // the record key. Everything is checked at start-up; templates are compiled into parts so that
 // routing a publish is a filter match and a string join. The rules' language (parsing and
 // checking) lives in bridge/shared/mapping-rules.ts, which the config schema uses too.
-import { ConfigInvalidError } from '../../broker/errors.js';
+import { ConfigInvalidError } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { compileRules, isLogTopicName, render, type CompiledRule } from '../shared/mapping-rules.js';
 

@@ -14,7 +14,7 @@ import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
-import { SessionStoreError } from '../../broker/errors.js';
+import { SessionStoreError } from './errors.js';
 import { TopicFilter } from '../shared/topic-filter.js';
 import { QueueSizes, type QueueBounds, type QueueFullReason } from './queue-bounds.js';
 import { fromRow, toRow, type StoredPacket } from './stored-packet.js';

@@ -1,6 +1,6 @@
 // Binding a server to its port, with the one error a user sees when that fails.
 import type { Server } from 'node:net';
-import { ListenError } from '../../broker/errors.js';
+import { ListenError } from './errors.js';
 
 /**
  * Listens on host:port; a bind failure becomes a ListenError naming `what` (and its config key).

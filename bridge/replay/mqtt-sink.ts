@@ -5,7 +5,7 @@
 // acknowledged (QoS 1/2) or written to the socket (QoS 0); only then may a reader position move.
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
-import { ReplayTargetError } from '../../broker/errors.js';
+import { ReplayTargetError } from './errors.js';
 import type { LogRecord } from '../../broker/log/record-batch.js';
 import type { MqttTarget, Pace } from './mqtt-target.js';
 import { PartialDelivery } from './positions.js';

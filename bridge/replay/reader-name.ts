@@ -1,6 +1,6 @@
 // Names of durable readers (--reader NAME, reader=NAME): they appear in URLs and listings.
-import { UPSTREAM_GROUP } from '../../broker/cursors.js';
 import { UsageError } from '../../broker/errors.js';
+import { UPSTREAM_GROUP } from '../upstream/cursor-group.js';
 
 /** Names the node's own position keepers used before readers had a namespace: never a reader. */
 export const RESERVED_NAMES: ReadonlySet<string> = new Set([UPSTREAM_GROUP]);

@@ -22,7 +22,7 @@
 // Records of one transaction are visited in order, at its commit marker; records of different
 // producers may be visited out of offset order (the cursor keys of a node have one producer).
 import type { Consumer, RecordsBatch } from '@platformatic/kafka';
-import { UpstreamUnavailableError } from '../../broker/errors.js';
+import { UpstreamUnavailableError } from './errors.js';
 
 const READ_UNCOMMITTED = 0;
 const READ_COMMITTED = 1;

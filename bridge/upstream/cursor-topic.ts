@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Consumer } from '@platformatic/kafka';
-import { UpstreamCursorConflictError, UpstreamCursorTopicError } from '../../broker/errors.js';
+import { UpstreamCursorConflictError, UpstreamCursorTopicError } from './errors.js';
 import { readCommitted, type ReadCommittedOptions } from './committed-reader.js';
 import type { UpstreamMessage } from './upstream-record.js';
 import type { UpstreamTopics } from './upstream-topics.js';

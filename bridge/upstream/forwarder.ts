@@ -4,7 +4,9 @@
 // the connection, wait (capped exponential backoff with jitter) and connect again, which rewinds
 // every partition to its durable cursor. Ingest never waits for this loop.
 import type { Logger } from 'pino';
-import { ConfigInvalidError, TributaryError, UpstreamCursorConflictError, UpstreamFencedError, UpstreamUnavailableError } from '../../broker/errors.js';
+import { ConfigInvalidError } from '../config/errors.js';
+import { TributaryError } from '../../broker/errors.js';
+import { UpstreamCursorConflictError, UpstreamFencedError, UpstreamUnavailableError } from './errors.js';
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
 import { backoffDelay } from '../backoff.js';

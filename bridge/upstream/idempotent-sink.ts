@@ -5,7 +5,8 @@
 // A crash after Kafka acknowledged a batch and before its cursor was written sends it again on
 // restart: duplicates are possible, loss is not. Cheaper than exactly-once: no transactions.
 import { Producer, type BaseOptions } from '@platformatic/kafka';
-import { UPSTREAM_GROUP, type CursorStore } from '../../broker/cursors.js';
+import type { CursorStore } from '../../broker/cursors.js';
+import { UPSTREAM_GROUP } from './cursor-group.js';
 import { laneKey, type CursorAdvance, type Delivery, type UpstreamSink } from './sink.js';
 
 /** The cursor-store group of the at-least-once forwarder. */

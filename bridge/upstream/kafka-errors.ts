@@ -1,6 +1,7 @@
 // Turns what the Kafka client throws (nested MultipleErrors, protocol errors, socket errors) into
 // one typed TributaryError whose message names the root cause in a line.
-import { TributaryError, UpstreamAuthError, UpstreamFencedError, UpstreamUnavailableError } from '../../broker/errors.js';
+import { TributaryError } from '../../broker/errors.js';
+import { UpstreamAuthError, UpstreamFencedError, UpstreamUnavailableError } from './errors.js';
 
 const AUTH_API_ERRORS = new Set(['SASL_AUTHENTICATION_FAILED', 'ILLEGAL_SASL_STATE', 'UNSUPPORTED_SASL_MECHANISM', 'TOPIC_AUTHORIZATION_FAILED', 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED', 'CLUSTER_AUTHORIZATION_FAILED']);
 /**

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { BaseOptions } from '@platformatic/kafka';
-import { TlsInvalidError } from '../../broker/errors.js';
+import { TlsInvalidError } from '../net/errors.js';
 import type { Config } from '../config/schema.js';
 
 export type UpstreamConfig = NonNullable<Config['upstream']>;

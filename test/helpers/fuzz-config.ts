@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import YAML from 'yaml';
-import { ConfigFileError, ConfigInvalidError } from '../../broker/errors.js';
+import { ConfigFileError, ConfigInvalidError } from '../../bridge/config/errors.js';
 import { envNames, loadConfig, type LoadOptions } from '../../bridge/config/load.js';
 import { configSchema } from '../../bridge/config/schema.js';
 import { FuzzFinding, Rng } from './fuzz.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { ConfigInvalidError } from '../../../broker/errors.js';
+import { ConfigInvalidError } from '../../../bridge/config/errors.js';
 import { defaultConfig, loadConfig } from '../../../bridge/config/load.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 

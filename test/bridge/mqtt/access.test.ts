@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ConfigInvalidError } from '../../../broker/errors.js';
+import { ConfigInvalidError } from '../../../bridge/config/errors.js';
 import { AccessControl } from '../../../bridge/mqtt/access.js';
 import { hashPassword } from '../../../bridge/mqtt/passwords.js';
 

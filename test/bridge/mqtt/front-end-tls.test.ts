@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { TlsInvalidError } from '../../../broker/errors.js';
+import { TlsInvalidError } from '../../../bridge/net/errors.js';
 import { connect, connectionRefusal, startTestNode } from '../../helpers/mqtt-node.js';
 import { makePki } from '../../helpers/pki.js';
 import { tempDir } from '../../helpers/temp-dir.js';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { ConfigInvalidError } from '../../../broker/errors.js';
+import { ConfigInvalidError } from '../../../bridge/config/errors.js';
 import { loadConfig } from '../../../bridge/config/load.js';
 import { TopicMapper } from '../../../bridge/mqtt/mapping.js';
 import { tempDir } from '../../helpers/temp-dir.js';

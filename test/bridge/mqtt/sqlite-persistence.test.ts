@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import Database from 'better-sqlite3';
-import { SessionStoreError } from '../../../broker/errors.js';
+import { SessionStoreError } from '../../../bridge/mqtt/errors.js';
 import { createLogger } from '../../../bridge/logger.js';
 import { SqlitePersistence } from '../../../bridge/mqtt/sqlite-persistence.js';
 import { tempDir } from '../../helpers/temp-dir.js';

@@ -17,6 +17,7 @@ import { TributaryError } from '../../broker/errors.js';
 import { backoffDelay } from '../backoff.js';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
+import { clientOf, keepAliveRefresh } from './aedes-internals.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
@@ -52,13 +53,6 @@ const PUBLISH = 3;
 const QOS_MASK = 0x06;
 const RETAIN = 0x01;
 const DUP = 0x08;
-
-/** aedes's Client fields read here (set by its CONNECT handler). */
-interface AedesClient extends Client {
-  version: number;
-  _keepaliveInterval: number;
-  _keepaliveTimer: NodeJS.Timeout | null;
-}
 
 /** The last route looked up, by the topic's bytes. */
 interface CachedRoute {
@@ -146,7 +140,7 @@ export class FastPath implements StreamIntake {
     }
     if (at < data.length) this.#keepPartial(data, at);
     // aedes refreshes its keep-alive timer on every packet it handles; these it does not see.
-    if (client._keepaliveInterval > 0) client._keepaliveTimer?.refresh();
+    keepAliveRefresh(client);
     return aedesFrom < 0 ? null : data.subarray(aedesFrom, at);
   }
 
@@ -174,7 +168,7 @@ export class FastPath implements StreamIntake {
   }
 
   /** Takes the whole packet at `at` if it is a publish that only goes to the log. */
-  #takePublish(client: AedesClient, data: Buffer, at: number, length: number, now: number): boolean {
+  #takePublish(client: Client, data: Buffer, at: number, length: number, now: number): boolean {
     const flags = data[at]!;
     if (flags >> 4 !== PUBLISH || client.closed) return false;
     const qos = (flags & QOS_MASK) >> 1;
@@ -200,7 +194,7 @@ export class FastPath implements StreamIntake {
     return true;
   }
 
-  #route(client: AedesClient, data: Buffer, start: number, end: number): StoreRoute | null {
+  #route(client: Client, data: Buffer, start: number, end: number): StoreRoute | null {
     const cached = this.#cache;
     const version = this.context.routesVersion;
     if (cached !== null && cached.version === version && cached.topic.length === end - start && data.compare(cached.topic, 0, cached.topic.length, start, end) === 0) {
@@ -273,7 +267,7 @@ export class FastPath implements StreamIntake {
     });
   }
 
-  #client(): AedesClient | null {
-    return ((this.socket as Duplex & { client?: AedesClient }).client ?? null);
+  #client(): Client | null {
+    return clientOf(this.socket);
   }
 }

@@ -22,7 +22,8 @@ import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
 import { backoffDelay } from '../backoff.js';
 import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './fast-path.js';
-import { LiveSubscriptions, type MessageEmitter } from './live-subscriptions.js';
+import { LiveSubscriptions } from './live-subscriptions.js';
+import { messageEmitter, willOf, wrapPublish } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
@@ -148,7 +149,7 @@ export class MqttFrontEnd {
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink);
     if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);
     frontEnd.countBrokerPublishes();
-    const live = LiveSubscriptions.watch((aedes as unknown as { mq: MessageEmitter }).mq);
+    const live = LiveSubscriptions.watch(messageEmitter(aedes));
     const fastPath = frontEnd.fastPathContext(access, live);
     aedes.on('client', (client) => frontEnd.clientConnected(client));
     aedes.on('clientError', (client, err) => frontEnd.onClientError(client, err));
@@ -272,8 +273,8 @@ export class MqttFrontEnd {
   private admitSession(access: AccessControl, client: Client, username: string | null): { reason: string; returnCode: 2 | 3 | 5 } | null {
     const identity = { id: client.id, username };
     if (!this.#assignedIds.has(client) && !access.allowsClientId(identity)) return { reason: 'client id not allowed', returnCode: 2 };
-    const will = (client as Client & { _will?: { topic: string } | null })._will;
-    if (will != null && !access.canPublish(identity, will.topic)) return { reason: 'will not authorized', returnCode: 5 };
+    const will = willOf(client);
+    if (will !== null && !access.canPublish(identity, will.topic)) return { reason: 'will not authorized', returnCode: 5 };
     const owners = this.#owners;
     if (owners === null) return null;
     // The session store is shutting: nothing may claim in it now. A connection already gone
@@ -477,15 +478,13 @@ export class MqttFrontEnd {
    * so a message acknowledged just before a shutdown is still queued for its offline subscribers.
    */
   private countBrokerPublishes(): void {
-    const publish = this.aedes.publish.bind(this.aedes) as unknown as (packet: PublishPacket, client: Client | null, done: (err?: Error) => void) => void;
-    (this.aedes as { publish: unknown }).publish = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => {
-      const callback = typeof client === 'function' ? client : done;
+    wrapPublish(this.aedes, (publish) => (packet, client, done) => {
       this.#deliveries++;
-      publish(packet, typeof client === 'function' ? null : client, (err?: Error) => {
+      publish(packet, client, (err?: Error) => {
         this.#deliveries--;
-        callback?.(err);
+        done(err);
       });
-    };
+    });
   }
 
   private async deliveriesDone(): Promise<void> {

@@ -4,18 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Client, ConnectPacket } from 'aedes';
 import { TopicFilter, TopicFilterError } from '../shared/topic-filter.js';
-
-/** The parts of mqtt-packet's Parser that the checks wrap (parser.js). */
-interface ParserInternals {
-  _list: { slice(start: number, end: number): Buffer };
-  _pos: number;
-  packet: { messageId?: number; unsubscriptions?: string[] };
-  error: Error | null;
-  _parseString(): string | null;
-  _parseMessageId(): boolean;
-  _parseUnsubscribe(): unknown;
-  _emitError(err: Error): void;
-}
+import { parserOf, type ParserInternals } from './aedes-internals.js';
 
 /**
  * Makes the parser of an aedes client refuse, before any hook or the log sees them:
@@ -29,7 +18,7 @@ interface ParserInternals {
  * The parser stops at an error: the packet is never emitted, and aedes closes the connection.
  */
 export function enforceStrictParsing(client: Client): Client {
-  const parser = (client as Client & { _parser: ParserInternals })._parser;
+  const parser = parserOf(client);
   const parseString = parser._parseString;
   parser._parseString = function strictString(this: ParserInternals): string | null {
     const start = this._pos + 2; // after the string's two length bytes

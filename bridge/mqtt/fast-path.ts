@@ -13,11 +13,10 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
-import { TributaryError } from '../../broker/errors.js';
-import { backoffDelay } from '../backoff.js';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
 import { clientOf, keepAliveRefresh } from './aedes-internals.js';
+import { HeldAppends, retriableAppendFailure } from './held-appends.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
@@ -45,9 +44,6 @@ export interface FastPathContext {
 
 /** Payload bytes in flight on one connection above which its socket is not read. */
 const HOLD_BYTES = 64 * 1024;
-/** Held appends are retried from 100 ms, doubling up to 5 s (with jitter). */
-export const RETRY_FIRST_MS = 100;
-export const RETRY_MAX_MS = 5000;
 
 const PUBLISH = 3;
 const QOS_MASK = 0x06;
@@ -95,9 +91,8 @@ export class FastPath implements StreamIntake {
   #blocked = false;
   /** A read was refused: aedes is to be told when reading may go on. */
   #refused = false;
-  #retries: FastPublish[] = [];
-  #retryTimer: NodeJS.Timeout | null = null;
-  #retryAttempt = 0;
+  /** Publishes whose append failed for a passing reason, retried together; made at the first such failure. */
+  #held: HeldAppends<FastPublish> | null = null;
 
   constructor(
     private readonly socket: Duplex,
@@ -209,7 +204,7 @@ export class FastPath implements StreamIntake {
 
   /** The append of `publish` is durable. */
   stored(publish: FastPublish): void {
-    this.#retryAttempt = 0;
+    this.#held?.succeeded();
     this.#settled(publish);
     this.context.stored();
     publish.turn?.done();
@@ -219,25 +214,19 @@ export class FastPath implements StreamIntake {
   failed(publish: FastPublish, err: unknown): void {
     const client = this.#client();
     if (client === null || client.closed || this.socket.destroyed) return this.#settled(publish);
-    if (err instanceof TributaryError && err.retriable && !this.context.closing) {
-      this.#retries.push(publish);
-      if (this.#retryTimer === null) {
-        const delay = backoffDelay(this.#retryAttempt++, RETRY_FIRST_MS, RETRY_MAX_MS);
-        this.context.retrying(client, err, delay);
-        // Unreferenced: a held publisher must not keep a stopping process alive.
-        this.#retryTimer = setTimeout(() => this.#retry(), delay).unref();
-      }
+    if (retriableAppendFailure(err) && !this.context.closing) {
+      // Unreferenced: a held publisher must not keep a stopping process alive.
+      this.#held ??= new HeldAppends((held) => this.#retry(held), true);
+      const delay = this.#held.hold(publish);
+      if (delay >= 0) this.context.retrying(client, err, delay);
       return;
     }
     this.#settled(publish);
     this.socket.destroy(this.context.failed(client, err));
   }
 
-  #retry(): void {
-    this.#retryTimer = null;
-    const retries = this.#retries;
-    this.#retries = [];
-    for (const publish of retries) {
+  #retry(held: FastPublish[]): void {
+    for (const publish of held) {
       if (this.socket.destroyed) this.#settled(publish);
       else this.context.sink.appendRouted(publish.route, publish);
     }

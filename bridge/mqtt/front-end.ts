@@ -20,8 +20,8 @@ import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
 import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
-import { backoffDelay } from '../backoff.js';
-import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './fast-path.js';
+import { FastPath, type FastPathContext } from './fast-path.js';
+import { HeldAppends, retriableAppendFailure } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
 import { messageEmitter, willOf, wrapPublish } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
@@ -360,7 +360,7 @@ export class MqttFrontEnd {
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
-    this.storeWithRetry(client, publish, 0, (err, outcome) =>
+    this.storeWithRetry(client, publish, (err, outcome) =>
       inTurn(() => {
         if (err !== null || outcome === undefined) return done(this.appendFailed(clientId, err));
         switch (outcome.kind) {
@@ -433,14 +433,16 @@ export class MqttFrontEnd {
    * keep-alive ends the wait if it takes too long, and an unacknowledged message is then the
    * client's to resend.
    */
-  private storeWithRetry(client: Client | null, publish: IncomingPublish, attempt: number, done: (err: unknown, outcome?: StoreOutcome) => void): void {
-    this.sink.store(publish, (err, outcome) => {
-      const retriable = err instanceof TributaryError && err.retriable;
-      if (err === null || !retriable || client === null || client.closed || this.#closing !== null) return done(err, outcome);
-      const delay = backoffDelay(attempt, RETRY_FIRST_MS, RETRY_MAX_MS);
-      this.appendRetrying(client.id, err, delay);
-      setTimeout(() => this.storeWithRetry(client, publish, attempt + 1, done), delay);
-    });
+  private storeWithRetry(client: Client | null, publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
+    // Made at the first failure: one publish held on its own, its backoff growing with each failure.
+    let held: HeldAppends<IncomingPublish> | null = null;
+    const store = (): void =>
+      this.sink.store(publish, (err, outcome) => {
+        if (err === null || !retriableAppendFailure(err) || client === null || client.closed || this.#closing !== null) return done(err, outcome);
+        held ??= new HeldAppends(store, false);
+        this.appendRetrying(client.id, err, held.hold(publish));
+      });
+    store();
   }
 
   /** An append is retried in `delayMs` (either path); the publisher is held meanwhile. */

@@ -20,11 +20,21 @@ import { HeldAppends, retriableAppendFailure } from './held-appends.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
-/** What the fast path needs of the front end. */
+/** The front end's counters (FrontEndStats) that the fast path adds to itself. */
+export interface FastPathStats {
+  publishesReceived: number;
+  publishesFastPath: number;
+  /** Payload bytes of the publishes received. */
+  bytesReceived: number;
+  publishesStored: number;
+}
+
+/** What the fast path needs of the front end: values, and callbacks only where the answer changes or is the front end's to give. */
 export interface FastPathContext {
   readonly sink: PublishSink;
   readonly maxRemainingLength: number;
   readonly maxPayload: number;
+  readonly stats: FastPathStats;
   /**
    * The route of plain appends by `client` on `topic`, or null to leave such publishes to aedes
    * (a subscriber, a limit, the ACL, the mapping). Cached per connection until `routesVersion`
@@ -34,8 +44,6 @@ export interface FastPathContext {
   readonly routesVersion: number;
   /** Shutting down: failed appends are not retried. */
   readonly closing: boolean;
-  received(payloadBytes: number): void;
-  stored(): void;
   /** An append failed for a passing reason; it is retried in `delayMs`. */
   retrying(client: Client, err: Error, delayMs: number): void;
   /** An append failed for good; returns the error to close the connection with. */
@@ -184,7 +192,10 @@ export class FastPath implements StreamIntake {
     const record: RecordInput = { timestamp: now, key: route.key, value, headers: route.headers[qos as 0 | 1] };
     const publish = new FastPublish(record, route, qos === 1 ? this.acks.puback(messageId) : null, length, this);
     this.#inFlightBytes += length;
-    this.context.received(value.length);
+    const { stats } = this.context;
+    stats.publishesReceived++;
+    stats.publishesFastPath++;
+    stats.bytesReceived += value.length;
     this.context.sink.appendRouted(route, publish);
     return true;
   }
@@ -206,7 +217,7 @@ export class FastPath implements StreamIntake {
   stored(publish: FastPublish): void {
     this.#held?.succeeded();
     this.#settled(publish);
-    this.context.stored();
+    this.context.stats.publishesStored++;
     publish.turn?.done();
   }
 

@@ -400,6 +400,7 @@ export class MqttFrontEnd {
       // Anything announcing more is refused unread.
       maxRemainingLength: 2 + limits.maxTopicLength * 4 + 2 + limits.maxPayload,
       maxPayload: limits.maxPayload,
+      stats,
       route: (client, topic) => {
         // What authorizePublish would refuse, or aedes would deliver or keep, is left to them.
         if (topic.charCodeAt(0) === 0x24 /* $ */ || topic.includes('+') || topic.includes('#')) return null;
@@ -413,14 +414,6 @@ export class MqttFrontEnd {
       },
       get closing() {
         return frontEnd.#closing !== null;
-      },
-      received: (payloadBytes) => {
-        stats.publishesReceived++;
-        stats.publishesFastPath++;
-        stats.bytesReceived += payloadBytes;
-      },
-      stored: () => {
-        stats.publishesStored++;
       },
       retrying: (client, err, delayMs) => this.appendRetrying(client.id, err, delayMs),
       failed: (client, err) => this.appendFailed(client.id, err),

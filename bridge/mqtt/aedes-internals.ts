@@ -9,8 +9,8 @@
 //   the keep-alive timer on each packet it handles (handlers/index.js); the fast path refreshes it
 //   for the packets it takes, which aedes never sees.
 // - `client._parser` and its `_parseString`, `_parseMessageId`, `_parseUnsubscribe`, `_emitError`,
-//   `_list`, `_pos` (mqtt-packet's parser.js): wrapped to refuse what MQTT 3.1.1 forbids and
-//   mqtt-packet lets through (protocol-checks.ts enforceStrictParsing).
+//   `_list`, `_pos`, `packet`, `error` (mqtt-packet's parser.js): wrapped here (checkParsing) to
+//   refuse what MQTT 3.1.1 forbids and mqtt-packet lets through (protocol-checks.ts enforceStrictParsing).
 // - `client._will` (handlers/connect.js, set before authenticate runs): the will's topic is
 //   checked against the ACL at CONNECT (front-end.ts admitSession).
 // - `client._authorized` (false until authenticate accepts): a connection refused at CONNECT must
@@ -27,8 +27,8 @@ import type { MessageEmitter } from './live-subscriptions.js';
 /** The aedes version this module was checked against. */
 export const AEDES_CHECKED_VERSION = '1.2.0';
 
-/** The parts of mqtt-packet's Parser that protocol-checks.ts wraps (parser.js). */
-export interface ParserInternals {
+/** The parts of mqtt-packet's Parser that checkParsing wraps (parser.js). */
+interface ParserInternals {
   _list: { slice(start: number, end: number): Buffer };
   _pos: number;
   packet: { messageId?: number; unsubscriptions?: string[] };
@@ -65,6 +65,48 @@ export function keepAliveRefresh(client: Client): void {
 /** The mqtt-packet parser reading the client's stream. */
 export function parserOf(client: Client): ParserInternals {
   return (client as Client & ClientInternals)._parser;
+}
+
+/** Checks run as the client's parser reads a packet; each returns why the packet breaks the rules, or null. */
+export interface ParseChecks {
+  /** A string was read: `text` as decoded, `raw` its bytes as sent. */
+  string(text: string, raw: Buffer): string | null;
+  /** A packet identifier was read. */
+  messageId(messageId: number | undefined): string | null;
+  /** An UNSUBSCRIBE's filters were read (mqtt-packet found nothing wrong). */
+  unsubscribe(filters: string[] | undefined): string | null;
+}
+
+/**
+ * Wraps the client's parser so that `checks` see each string, packet identifier and UNSUBSCRIBE it
+ * reads; a breach is the parser's error: the packet is never emitted, and aedes closes the connection.
+ */
+export function checkParsing(client: Client, checks: ParseChecks): Client {
+  const parser = parserOf(client);
+  const parseString = parser._parseString;
+  parser._parseString = function checkedString(this: ParserInternals): string | null {
+    const start = this._pos + 2; // after the string's two length bytes
+    const text = parseString.call(this);
+    if (text === null) return null;
+    const violation = checks.string(text, this._list.slice(start, this._pos));
+    if (violation !== null) this._emitError(new Error(violation));
+    return text;
+  };
+  const parseMessageId = parser._parseMessageId;
+  parser._parseMessageId = function checkedMessageId(this: ParserInternals): boolean {
+    const parsed = parseMessageId.call(this);
+    const violation = parsed ? checks.messageId(this.packet.messageId) : null;
+    if (violation !== null) this._emitError(new Error(violation));
+    return parsed;
+  };
+  const parseUnsubscribe = parser._parseUnsubscribe;
+  parser._parseUnsubscribe = function checkedUnsubscribe(this: ParserInternals): unknown {
+    const result = parseUnsubscribe.call(this);
+    const violation = this.error === null ? checks.unsubscribe(this.packet.unsubscriptions) : null;
+    if (violation !== null) this._emitError(new Error(violation));
+    return result;
+  };
+  return client;
 }
 
 /** The will of the CONNECT being handled (set before the authenticate hook runs), or null. */

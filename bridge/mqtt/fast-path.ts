@@ -13,18 +13,28 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
-import { TributaryError } from '../../broker/errors.js';
-import { backoffDelay } from '../backoff.js';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
+import { clientOf, keepAliveRefresh } from './aedes-internals.js';
+import { HeldAppends, retriableAppendFailure } from './held-appends.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
-/** What the fast path needs of the front end. */
+/** The front end's counters (FrontEndStats) that the fast path adds to itself. */
+export interface FastPathStats {
+  publishesReceived: number;
+  publishesFastPath: number;
+  /** Payload bytes of the publishes received. */
+  bytesReceived: number;
+  publishesStored: number;
+}
+
+/** What the fast path needs of the front end: values, and callbacks only where the answer changes or is the front end's to give. */
 export interface FastPathContext {
   readonly sink: PublishSink;
   readonly maxRemainingLength: number;
   readonly maxPayload: number;
+  readonly stats: FastPathStats;
   /**
    * The route of plain appends by `client` on `topic`, or null to leave such publishes to aedes
    * (a subscriber, a limit, the ACL, the mapping). Cached per connection until `routesVersion`
@@ -34,8 +44,6 @@ export interface FastPathContext {
   readonly routesVersion: number;
   /** Shutting down: failed appends are not retried. */
   readonly closing: boolean;
-  received(payloadBytes: number): void;
-  stored(): void;
   /** An append failed for a passing reason; it is retried in `delayMs`. */
   retrying(client: Client, err: Error, delayMs: number): void;
   /** An append failed for good; returns the error to close the connection with. */
@@ -44,21 +52,11 @@ export interface FastPathContext {
 
 /** Payload bytes in flight on one connection above which its socket is not read. */
 const HOLD_BYTES = 64 * 1024;
-/** Held appends are retried from 100 ms, doubling up to 5 s (with jitter). */
-export const RETRY_FIRST_MS = 100;
-export const RETRY_MAX_MS = 5000;
 
 const PUBLISH = 3;
 const QOS_MASK = 0x06;
 const RETAIN = 0x01;
 const DUP = 0x08;
-
-/** aedes's Client fields read here (set by its CONNECT handler). */
-interface AedesClient extends Client {
-  version: number;
-  _keepaliveInterval: number;
-  _keepaliveTimer: NodeJS.Timeout | null;
-}
 
 /** The last route looked up, by the topic's bytes. */
 interface CachedRoute {
@@ -101,9 +99,8 @@ export class FastPath implements StreamIntake {
   #blocked = false;
   /** A read was refused: aedes is to be told when reading may go on. */
   #refused = false;
-  #retries: FastPublish[] = [];
-  #retryTimer: NodeJS.Timeout | null = null;
-  #retryAttempt = 0;
+  /** Publishes whose append failed for a passing reason, retried together; made at the first such failure. */
+  #held: HeldAppends<FastPublish> | null = null;
 
   constructor(
     private readonly socket: Duplex,
@@ -146,7 +143,7 @@ export class FastPath implements StreamIntake {
     }
     if (at < data.length) this.#keepPartial(data, at);
     // aedes refreshes its keep-alive timer on every packet it handles; these it does not see.
-    if (client._keepaliveInterval > 0) client._keepaliveTimer?.refresh();
+    keepAliveRefresh(client);
     return aedesFrom < 0 ? null : data.subarray(aedesFrom, at);
   }
 
@@ -174,7 +171,7 @@ export class FastPath implements StreamIntake {
   }
 
   /** Takes the whole packet at `at` if it is a publish that only goes to the log. */
-  #takePublish(client: AedesClient, data: Buffer, at: number, length: number, now: number): boolean {
+  #takePublish(client: Client, data: Buffer, at: number, length: number, now: number): boolean {
     const flags = data[at]!;
     if (flags >> 4 !== PUBLISH || client.closed) return false;
     const qos = (flags & QOS_MASK) >> 1;
@@ -195,12 +192,15 @@ export class FastPath implements StreamIntake {
     const record: RecordInput = { timestamp: now, key: route.key, value, headers: route.headers[qos as 0 | 1] };
     const publish = new FastPublish(record, route, qos === 1 ? this.acks.puback(messageId) : null, length, this);
     this.#inFlightBytes += length;
-    this.context.received(value.length);
+    const { stats } = this.context;
+    stats.publishesReceived++;
+    stats.publishesFastPath++;
+    stats.bytesReceived += value.length;
     this.context.sink.appendRouted(route, publish);
     return true;
   }
 
-  #route(client: AedesClient, data: Buffer, start: number, end: number): StoreRoute | null {
+  #route(client: Client, data: Buffer, start: number, end: number): StoreRoute | null {
     const cached = this.#cache;
     const version = this.context.routesVersion;
     if (cached !== null && cached.version === version && cached.topic.length === end - start && data.compare(cached.topic, 0, cached.topic.length, start, end) === 0) {
@@ -215,9 +215,9 @@ export class FastPath implements StreamIntake {
 
   /** The append of `publish` is durable. */
   stored(publish: FastPublish): void {
-    this.#retryAttempt = 0;
+    this.#held?.succeeded();
     this.#settled(publish);
-    this.context.stored();
+    this.context.stats.publishesStored++;
     publish.turn?.done();
   }
 
@@ -225,25 +225,19 @@ export class FastPath implements StreamIntake {
   failed(publish: FastPublish, err: unknown): void {
     const client = this.#client();
     if (client === null || client.closed || this.socket.destroyed) return this.#settled(publish);
-    if (err instanceof TributaryError && err.retriable && !this.context.closing) {
-      this.#retries.push(publish);
-      if (this.#retryTimer === null) {
-        const delay = backoffDelay(this.#retryAttempt++, RETRY_FIRST_MS, RETRY_MAX_MS);
-        this.context.retrying(client, err, delay);
-        // Unreferenced: a held publisher must not keep a stopping process alive.
-        this.#retryTimer = setTimeout(() => this.#retry(), delay).unref();
-      }
+    if (retriableAppendFailure(err) && !this.context.closing) {
+      // Unreferenced: a held publisher must not keep a stopping process alive.
+      this.#held ??= new HeldAppends((held) => this.#retry(held), true);
+      const delay = this.#held.hold(publish);
+      if (delay >= 0) this.context.retrying(client, err, delay);
       return;
     }
     this.#settled(publish);
     this.socket.destroy(this.context.failed(client, err));
   }
 
-  #retry(): void {
-    this.#retryTimer = null;
-    const retries = this.#retries;
-    this.#retries = [];
-    for (const publish of retries) {
+  #retry(held: FastPublish[]): void {
+    for (const publish of held) {
       if (this.socket.destroyed) this.#settled(publish);
       else this.context.sink.appendRouted(publish.route, publish);
     }
@@ -273,7 +267,7 @@ export class FastPath implements StreamIntake {
     });
   }
 
-  #client(): AedesClient | null {
-    return ((this.socket as Duplex & { client?: AedesClient }).client ?? null);
+  #client(): Client | null {
+    return clientOf(this.socket);
   }
 }

@@ -21,9 +21,10 @@ import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
 import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
-import { backoffDelay } from '../backoff.js';
-import { FastPath, RETRY_FIRST_MS, RETRY_MAX_MS, type FastPathContext } from './fast-path.js';
-import { LiveSubscriptions, type MessageEmitter } from './live-subscriptions.js';
+import { FastPath, type FastPathContext } from './fast-path.js';
+import { HeldAppends, retriableAppendFailure } from './held-appends.js';
+import { LiveSubscriptions } from './live-subscriptions.js';
+import { messageEmitter, willOf, wrapPublish } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
@@ -149,7 +150,7 @@ export class MqttFrontEnd {
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink);
     if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);
     frontEnd.countBrokerPublishes();
-    const live = LiveSubscriptions.watch((aedes as unknown as { mq: MessageEmitter }).mq);
+    const live = LiveSubscriptions.watch(messageEmitter(aedes));
     const fastPath = frontEnd.fastPathContext(access, live);
     aedes.on('client', (client) => frontEnd.clientConnected(client));
     aedes.on('clientError', (client, err) => frontEnd.onClientError(client, err));
@@ -273,8 +274,8 @@ export class MqttFrontEnd {
   private admitSession(access: AccessControl, client: Client, username: string | null): { reason: string; returnCode: 2 | 3 | 5 } | null {
     const identity = { id: client.id, username };
     if (!this.#assignedIds.has(client) && !access.allowsClientId(identity)) return { reason: 'client id not allowed', returnCode: 2 };
-    const will = (client as Client & { _will?: { topic: string } | null })._will;
-    if (will != null && !access.canPublish(identity, will.topic)) return { reason: 'will not authorized', returnCode: 5 };
+    const will = willOf(client);
+    if (will !== null && !access.canPublish(identity, will.topic)) return { reason: 'will not authorized', returnCode: 5 };
     const owners = this.#owners;
     if (owners === null) return null;
     // The session store is shutting: nothing may claim in it now. A connection already gone
@@ -360,7 +361,7 @@ export class MqttFrontEnd {
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
-    this.storeWithRetry(client, publish, 0, (err, outcome) =>
+    this.storeWithRetry(client, publish, (err, outcome) =>
       inTurn(() => {
         if (err !== null || outcome === undefined) return done(this.appendFailed(clientId, err));
         switch (outcome.kind) {
@@ -400,6 +401,7 @@ export class MqttFrontEnd {
       // Anything announcing more is refused unread.
       maxRemainingLength: 2 + limits.maxTopicLength * 4 + 2 + limits.maxPayload,
       maxPayload: limits.maxPayload,
+      stats,
       route: (client, topic) => {
         // What authorizePublish would refuse, or aedes would deliver or keep, is left to them.
         if (topic.charCodeAt(0) === 0x24 /* $ */ || topic.includes('+') || topic.includes('#')) return null;
@@ -414,14 +416,6 @@ export class MqttFrontEnd {
       get closing() {
         return frontEnd.#closing !== null;
       },
-      received: (payloadBytes) => {
-        stats.publishesReceived++;
-        stats.publishesFastPath++;
-        stats.bytesReceived += payloadBytes;
-      },
-      stored: () => {
-        stats.publishesStored++;
-      },
       retrying: (client, err, delayMs) => this.appendRetrying(client.id, err, delayMs),
       failed: (client, err) => this.appendFailed(client.id, err),
     };
@@ -433,14 +427,16 @@ export class MqttFrontEnd {
    * keep-alive ends the wait if it takes too long, and an unacknowledged message is then the
    * client's to resend.
    */
-  private storeWithRetry(client: Client | null, publish: IncomingPublish, attempt: number, done: (err: unknown, outcome?: StoreOutcome) => void): void {
-    this.sink.store(publish, (err, outcome) => {
-      const retriable = err instanceof TributaryError && err.retriable;
-      if (err === null || !retriable || client === null || client.closed || this.#closing !== null) return done(err, outcome);
-      const delay = backoffDelay(attempt, RETRY_FIRST_MS, RETRY_MAX_MS);
-      this.appendRetrying(client.id, err, delay);
-      setTimeout(() => this.storeWithRetry(client, publish, attempt + 1, done), delay);
-    });
+  private storeWithRetry(client: Client | null, publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
+    // Made at the first failure: one publish held on its own, its backoff growing with each failure.
+    let held: HeldAppends<IncomingPublish> | null = null;
+    const store = (): void =>
+      this.sink.store(publish, (err, outcome) => {
+        if (err === null || !retriableAppendFailure(err) || client === null || client.closed || this.#closing !== null) return done(err, outcome);
+        held ??= new HeldAppends(store, false);
+        this.appendRetrying(client.id, err, held.hold(publish));
+      });
+    store();
   }
 
   /** An append is retried in `delayMs` (either path); the publisher is held meanwhile. */
@@ -478,15 +474,13 @@ export class MqttFrontEnd {
    * so a message acknowledged just before a shutdown is still queued for its offline subscribers.
    */
   private countBrokerPublishes(): void {
-    const publish = this.aedes.publish.bind(this.aedes) as unknown as (packet: PublishPacket, client: Client | null, done: (err?: Error) => void) => void;
-    (this.aedes as { publish: unknown }).publish = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => {
-      const callback = typeof client === 'function' ? client : done;
+    wrapPublish(this.aedes, (publish) => (packet, client, done) => {
       this.#deliveries++;
-      publish(packet, typeof client === 'function' ? null : client, (err?: Error) => {
+      publish(packet, client, (err?: Error) => {
         this.#deliveries--;
-        callback?.(err);
+        done(err);
       });
-    };
+    });
   }
 
   private async deliveriesDone(): Promise<void> {

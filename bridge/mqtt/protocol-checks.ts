@@ -4,18 +4,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Client, ConnectPacket } from 'aedes';
 import { TopicFilter, TopicFilterError } from '../shared/topic-filter.js';
-
-/** The parts of mqtt-packet's Parser that the checks wrap (parser.js). */
-interface ParserInternals {
-  _list: { slice(start: number, end: number): Buffer };
-  _pos: number;
-  packet: { messageId?: number; unsubscriptions?: string[] };
-  error: Error | null;
-  _parseString(): string | null;
-  _parseMessageId(): boolean;
-  _parseUnsubscribe(): unknown;
-  _emitError(err: Error): void;
-}
+import { checkParsing, type ParseChecks } from './aedes-internals.js';
 
 /**
  * Makes the parser of an aedes client refuse, before any hook or the log sees them:
@@ -29,30 +18,17 @@ interface ParserInternals {
  * The parser stops at an error: the packet is never emitted, and aedes closes the connection.
  */
 export function enforceStrictParsing(client: Client): Client {
-  const parser = (client as Client & { _parser: ParserInternals })._parser;
-  const parseString = parser._parseString;
-  parser._parseString = function strictString(this: ParserInternals): string | null {
-    const start = this._pos + 2; // after the string's two length bytes
-    const text = parseString.call(this);
-    if (text === null) return null;
-    if (!isUtf8(this._list.slice(start, this._pos))) this._emitError(new Error('a string is not well-formed UTF-8 [MQTT-1.5.3-1]'));
-    else if (text.includes('\u0000')) this._emitError(new Error('a string contains U+0000 [MQTT-1.5.3-2]'));
-    return text;
-  };
-  const parseMessageId = parser._parseMessageId;
-  parser._parseMessageId = function nonZeroMessageId(this: ParserInternals): boolean {
-    const parsed = parseMessageId.call(this);
-    if (parsed && this.packet.messageId === 0) this._emitError(new Error('packet identifier 0 [MQTT-2.3.1-1]'));
-    return parsed;
-  };
-  const parseUnsubscribe = parser._parseUnsubscribe;
-  parser._parseUnsubscribe = function atLeastOneFilter(this: ParserInternals): unknown {
-    const result = parseUnsubscribe.call(this);
-    if (this.error === null && this.packet.unsubscriptions?.length === 0) this._emitError(new Error('an UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]'));
-    return result;
-  };
-  return client;
+  return checkParsing(client, strictChecks);
 }
+
+const strictChecks: ParseChecks = {
+  string: (text, raw) => {
+    if (!isUtf8(raw)) return 'a string is not well-formed UTF-8 [MQTT-1.5.3-1]';
+    return text.includes('\u0000') ? 'a string contains U+0000 [MQTT-1.5.3-2]' : null;
+  },
+  messageId: (messageId) => (messageId === 0 ? 'packet identifier 0 [MQTT-2.3.1-1]' : null),
+  unsubscribe: (filters) => (filters?.length === 0 ? 'an UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]' : null),
+};
 
 /** Why a CONNECT breaks the rules aedes does not check, or null. */
 export function connectViolation(packet: ConnectPacket): string | null {

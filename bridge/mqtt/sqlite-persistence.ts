@@ -16,6 +16,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from 'pino';
 import { SessionStoreError } from './errors.js';
 import { TopicFilter } from '../shared/topic-filter.js';
+import { isAuthorized } from './aedes-internals.js';
 import { QueueSizes, type QueueBounds, type QueueFullReason } from './queue-bounds.js';
 import { fromRow, toRow, type StoredPacket } from './stored-packet.js';
 
@@ -440,7 +441,7 @@ export class SqlitePersistence {
     // aedes calls this when any clean-session connection closes, also one refused at CONNECT (a
     // wrong password, another user's client id): such a connection bears the id it asked for, and
     // must not wipe the QoS 2 state of the client that really has it.
-    if ((client as ClientRef & { _authorized?: boolean })._authorized === false) return;
+    if (!isAuthorized(client)) return;
     this.write(() => this.#sql.cleanIncoming.run(client.id));
     this.options.onIncomingCleaned?.(client.id);
   }

@@ -2,10 +2,14 @@
 // `unshare`, no root needed) and the test fills that disk. Publishers are then held, not
 // acknowledged and not buffered: the front end stops reading their sockets until the disk has room.
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import mqtt from 'mqtt';
 import mqttPacket from 'mqtt-packet';
+import YAML from 'yaml';
+import { tempDir } from '../helpers/temp-dir.js';
 import { startNodeOnTinyDisk } from '../helpers/tiny-disk.js';
 
 interface Stats {
@@ -58,6 +62,36 @@ test('disk full: QoS 1 is held without PUBACK, the socket is not read, and all i
   await client.publishAsync('plant/meter', 'after', { qos: 1 });
   const { values } = (await ask('values held-client')) as { values: string[] };
   assert.deepEqual(values, ['before-0', 'before-1', 'before-2', 'before-3', 'before-4', 'while-full', 'after']);
+  await ask('stop');
+  assert.equal((await exited).code, 0);
+});
+
+test('disk full without the fast path: publishes through aedes are held the same way, each retried until stored', async (t) => {
+  const config = join(tempDir(t), 'tributary.yaml');
+  writeFileSync(config, YAML.stringify({ mqtt: { host: '127.0.0.1', fastPath: false } }));
+  const { exited, port, ask } = await startNodeOnTinyDisk(t, 16, config);
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId: 'held-client', reconnectPeriod: 0, keepalive: 300 });
+  t.after(() => client.end(true));
+  await new Promise((resolve) => client.once('connect', resolve));
+  await client.publishAsync('plant/meter', 'before', { qos: 1 });
+
+  assert.ok(((await ask('fill')).filled as number) > 0);
+  let acked = 0;
+  const held = ['while-full-1', 'while-full-2'].map((value) => client.publishAsync('plant/meter', value, { qos: 1 }).then(() => acked++));
+  const retries = async (): Promise<number> => ((await ask('stats')) as unknown as Stats).stats.appendRetries;
+  // Retried more than once: the held publish goes on being retried, not given up after one try.
+  // Bounded (15 s), so that a publisher dropped instead of held fails here rather than hanging.
+  for (let i = 0; i < 300 && client.connected && (await retries()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(client.connected, true, 'the publisher is held, not disconnected');
+  assert.ok((await retries()) >= 2, 'the held appends are retried');
+  assert.equal(acked, 0, 'no PUBACK while the message is not durable');
+
+  await ask('free');
+  await Promise.all(held);
+  const { values } = (await ask('values held-client')) as { values: string[] };
+  // Each publish through aedes is held on its own timer (with jitter), so two held at once may be
+  // stored in either order; their PUBACKs still follow arrival order (ack-queue.ts).
+  assert.deepEqual([values[0], ...values.slice(1).sort()], ['before', 'while-full-1', 'while-full-2']);
   await ask('stop');
   assert.equal((await exited).code, 0);
 });

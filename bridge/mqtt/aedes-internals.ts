@@ -1,0 +1,134 @@
+// The one place that reads or writes what aedes does not publish in its types (types/*.d.ts).
+// Checked against aedes 1.2.0 (with mqtt-packet 9.0.2 and mqemitter 7.1.0); an upgrade is to be
+// checked here, and test/bridge/mqtt/aedes-internals.test.ts tries each of these on a real aedes.
+//
+// What is used, and why:
+// - `conn.client` (lib/client.js sets it on the stream): the fast path (fast-path.ts) sees the
+//   socket's bytes before aedes, and needs the client aedes made for that socket.
+// - `client._keepaliveInterval`, `client._keepaliveTimer` (handlers/connect.js): aedes refreshes
+//   the keep-alive timer on each packet it handles (handlers/index.js); the fast path refreshes it
+//   for the packets it takes, which aedes never sees.
+// - `client._parser` and its `_parseString`, `_parseMessageId`, `_parseUnsubscribe`, `_emitError`,
+//   `_list`, `_pos`, `packet`, `error` (mqtt-packet's parser.js): wrapped here (checkParsing) to
+//   refuse what MQTT 3.1.1 forbids and mqtt-packet lets through (protocol-checks.ts enforceStrictParsing).
+// - `client._will` (handlers/connect.js, set before authenticate runs): the will's topic is
+//   checked against the ACL at CONNECT (front-end.ts admitSession).
+// - `client._authorized` (false until authenticate accepts): a connection refused at CONNECT must
+//   not clean the QoS 2 state of the client id it asked for (sqlite-persistence.ts cleanIncoming).
+// - `aedes.mq` (aedes.js; typed as `any` in the options only): its emitter's subscribe and
+//   unsubscribe calls are mirrored to know which topics have a live subscriber (live-subscriptions.ts).
+// - `aedes.publish(packet, client, done)`: typed with two arguments, called by aedes with three
+//   (the publishing client); wrapped to count deliveries under way (front-end.ts countBrokerPublishes).
+// `client.version`, `connected`, `closed` are typed (public) and are read directly.
+import type { Duplex } from 'node:stream';
+import type { Aedes, Client, PublishPacket } from 'aedes';
+import type { MessageEmitter } from './live-subscriptions.js';
+
+/** The aedes version this module was checked against. */
+export const AEDES_CHECKED_VERSION = '1.2.0';
+
+/** The parts of mqtt-packet's Parser that checkParsing wraps (parser.js). */
+interface ParserInternals {
+  _list: { slice(start: number, end: number): Buffer };
+  _pos: number;
+  packet: { messageId?: number; unsubscriptions?: string[] };
+  error: Error | null;
+  _parseString(): string | null;
+  _parseMessageId(): boolean;
+  _parseUnsubscribe(): unknown;
+  _emitError(err: Error): void;
+}
+
+/** aedes's private Client fields used here. */
+interface ClientInternals {
+  _keepaliveInterval: number;
+  _keepaliveTimer: NodeJS.Timeout | null;
+  _parser: ParserInternals;
+  _will: { topic: string } | null | undefined;
+  _authorized: boolean | undefined;
+}
+
+/** aedes.publish as aedes itself calls it: with the publishing client (null for the broker's own). */
+export type BrokerPublish = (packet: PublishPacket, client: Client | null, done: (err?: Error) => void) => void;
+
+/** The client aedes made for `conn` (aedes.handle), or null before that. */
+export function clientOf(conn: Duplex): Client | null {
+  return (conn as Duplex & { client?: Client }).client ?? null;
+}
+
+/** Refreshes the client's keep-alive timer, as aedes does on each packet it handles (handlers/index.js). */
+export function keepAliveRefresh(client: Client): void {
+  const internals = client as Client & ClientInternals;
+  if (internals._keepaliveInterval > 0) internals._keepaliveTimer?.refresh();
+}
+
+/** The mqtt-packet parser reading the client's stream. */
+export function parserOf(client: Client): ParserInternals {
+  return (client as Client & ClientInternals)._parser;
+}
+
+/** Checks run as the client's parser reads a packet; each returns why the packet breaks the rules, or null. */
+export interface ParseChecks {
+  /** A string was read: `text` as decoded, `raw` its bytes as sent. */
+  string(text: string, raw: Buffer): string | null;
+  /** A packet identifier was read. */
+  messageId(messageId: number | undefined): string | null;
+  /** An UNSUBSCRIBE's filters were read (mqtt-packet found nothing wrong). */
+  unsubscribe(filters: string[] | undefined): string | null;
+}
+
+/**
+ * Wraps the client's parser so that `checks` see each string, packet identifier and UNSUBSCRIBE it
+ * reads; a breach is the parser's error: the packet is never emitted, and aedes closes the connection.
+ */
+export function checkParsing(client: Client, checks: ParseChecks): Client {
+  const parser = parserOf(client);
+  const parseString = parser._parseString;
+  parser._parseString = function checkedString(this: ParserInternals): string | null {
+    const start = this._pos + 2; // after the string's two length bytes
+    const text = parseString.call(this);
+    if (text === null) return null;
+    const violation = checks.string(text, this._list.slice(start, this._pos));
+    if (violation !== null) this._emitError(new Error(violation));
+    return text;
+  };
+  const parseMessageId = parser._parseMessageId;
+  parser._parseMessageId = function checkedMessageId(this: ParserInternals): boolean {
+    const parsed = parseMessageId.call(this);
+    const violation = parsed ? checks.messageId(this.packet.messageId) : null;
+    if (violation !== null) this._emitError(new Error(violation));
+    return parsed;
+  };
+  const parseUnsubscribe = parser._parseUnsubscribe;
+  parser._parseUnsubscribe = function checkedUnsubscribe(this: ParserInternals): unknown {
+    const result = parseUnsubscribe.call(this);
+    const violation = this.error === null ? checks.unsubscribe(this.packet.unsubscriptions) : null;
+    if (violation !== null) this._emitError(new Error(violation));
+    return result;
+  };
+  return client;
+}
+
+/** The will of the CONNECT being handled (set before the authenticate hook runs), or null. */
+export function willOf(client: Client): { topic: string } | null {
+  return (client as Client & ClientInternals)._will ?? null;
+}
+
+/** False for a connection whose CONNECT aedes has not (or never) accepted; true where the field is absent. */
+export function isAuthorized(client: { id: string }): boolean {
+  return (client as { _authorized?: boolean })._authorized !== false;
+}
+
+/** aedes's message emitter (mqemitter), through which it subscribes its connected clients. */
+export function messageEmitter(aedes: Aedes): MessageEmitter {
+  return (aedes as unknown as { mq: MessageEmitter }).mq;
+}
+
+/** Replaces aedes.publish with `wrap(original)`; aedes calls it with (packet, client, done) or (packet, done). */
+export function wrapPublish(aedes: Aedes, wrap: (publish: BrokerPublish) => BrokerPublish): void {
+  const wrapped = wrap(aedes.publish.bind(aedes) as unknown as BrokerPublish);
+  (aedes as { publish: unknown }).publish = (packet: PublishPacket, client: Client | null | ((err?: Error) => void), done?: (err?: Error) => void) => {
+    if (typeof client === 'function') wrapped(packet, null, client);
+    else wrapped(packet, client, done ?? (() => undefined));
+  };
+}

@@ -11,7 +11,6 @@ import { join } from 'node:path';
 import { finished, type Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
-import { TributaryError } from '../../broker/errors.js';
 import { ConnectRefusal } from './errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Config } from '../config/schema.js';

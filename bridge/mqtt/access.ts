@@ -50,6 +50,11 @@ export class AccessControl {
     return this.users.size > 0;
   }
 
+  /** Whether an ACL is configured: without one, every client may read every topic. */
+  get restrictsReading(): boolean {
+    return this.acl !== null;
+  }
+
   /** Checks every hash and ACL filter; throws ConfigInvalidError listing all problems. */
   static fromConfig(auth: AuthConfig): AccessControl {
     const problems: ConfigProblem[] = [];

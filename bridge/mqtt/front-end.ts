@@ -159,7 +159,6 @@ export class MqttFrontEnd {
       if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
       frontEnd.sessionEvent(() => persistence.sessionOffline(client.id, client.clean));
     });
-    aedes.on('client', (client) => frontEnd.sessionEvent(() => persistence.sessionOnline(client.id, client.clean)));
     if (config.sessions.expiry !== null) {
       frontEnd.#expiry = new SessionExpiry(persistence, config.sessions.expiry, logger, (expired) => (frontEnd.stats.sessionsExpired += expired));
       await frontEnd.#expiry.start(); // before the listeners: an expired session is gone before its client can return
@@ -305,9 +304,10 @@ export class MqttFrontEnd {
     }
   }
 
-  /** aedes registered `client`: its CONNECT went through. */
+  /** aedes registered `client`: its CONNECT went through. The session is online, and owned. */
   private clientConnected(client: Client): void {
     this.#registered.add(client);
+    this.sessionEvent(() => this.persistence.sessionOnline(client.id, client.clean));
     try {
       this.#owners?.connected(client, client.id, !client.clean);
     } catch (err) {
@@ -327,7 +327,8 @@ export class MqttFrontEnd {
 
   /** A message is delivered (live, queued or retained) only where the receiver's ACL grants its topic. */
   private authorizeForward(access: AccessControl, client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
-    if (access.canRead(this.identity(client), packet.topic)) return packet;
+    // Per delivery: without an ACL there is nothing to look up.
+    if (!access.restrictsReading || access.canRead(this.identity(client), packet.topic)) return packet;
     this.stats.deliveriesWithheld++;
     return null;
   }

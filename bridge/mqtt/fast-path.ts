@@ -1,53 +1,120 @@
-// The ingest fast path. Most of what a gateway receives is QoS 0 and 1 telemetry on topics nobody
-// subscribes to: for those, aedes's work per publish (parsing into packet objects, the hook
-// chain, its message emitter, writing each PUBACK in pieces) is most of the cost, more than storing
-// the message (bench:ingest). So each connection's bytes pass through here before aedes parses
-// them: whole PUBLISH packets that only go to the log are taken off the stream, appended in the
-// batch of this event-loop turn, and acknowledged from here once durable. Everything else (CONNECT,
-// SUBSCRIBE, QoS 2, retained messages, topics with a subscriber, anything refused or odd) goes to
-// aedes unchanged, and so does every packet after it in the same read, so that the turns taken in
-// the connection's AckQueue follow arrival order [MQTT-4.6.0-2].
+// One job: take, off one connection's bytes, the plain QoS 0/1 PUBLISHes that only go to the log,
+// append them, and acknowledge each once durable; everything else goes to aedes unchanged.
+//
+// Why: most of what a gateway receives is QoS 0 and 1 telemetry on topics nobody subscribes to.
+// For those, aedes's work per publish (parsing into packet objects, the hook chain, its message
+// emitter, writing each PUBACK in pieces) is most of the cost, more than storing the message
+// (bench:ingest). So each connection's bytes pass through here before aedes parses them: whole
+// PUBLISH packets that only go to the log are taken off the stream, appended in the batch of this
+// event-loop turn, and acknowledged from here once durable. Everything else (CONNECT, SUBSCRIBE,
+// QoS 2, retained messages, topics with a subscriber, anything refused or odd) goes to aedes
+// unchanged, and so does every packet after it in the same read, so that the turns taken in the
+// connection's AckQueue follow arrival order [MQTT-4.6.0-2].
 //
 // A publish taken here is acknowledged on the same terms as through aedes: only once its append is
-// durable; a log that cannot keep up (or a full disk) stops the reading of the socket.
+// durable; a log that cannot keep up (or a full disk) stops the reading of the socket, and a failed
+// append is held or ends the connection as AppendFailures decides (held-appends.ts).
+//
+// FastPaths is what all connections share (one per front end): limits, routes, counters. It is
+// given a few narrow collaborators (FastPathOptions) and answers the front end two things: the
+// intake of a new connection, and a connection's AckQueue. FastPath is one connection's.
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
 import { clientOf, keepAliveRefresh } from './aedes-internals.js';
-import { HeldAppends, retriableAppendFailure } from './held-appends.js';
+import { HeldAppends, type AppendFailures } from './held-appends.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
-/** The front end's counters (FrontEndStats) that the fast path adds to itself. */
-export interface FastPathStats {
-  publishesReceived: number;
-  publishesFastPath: number;
-  /** Payload bytes of the publishes received. */
-  bytesReceived: number;
-  publishesStored: number;
+/** Who subscribes to a topic now (connected or persistent sessions). */
+export interface Subscribers {
+  hasSubscriber(topic: string): boolean;
+  /** Changes whenever hasSubscriber() may answer otherwise. */
+  readonly version: number;
 }
 
-/** What the fast path needs of the front end: values, and callbacks only where the answer changes or is the front end's to give. */
-export interface FastPathContext {
+/** What the fast path is given: where publishes go, its limits, and two questions it may ask. */
+export interface FastPathOptions {
+  /** Where taken publishes go; its topicsVersion changes when plainRoute() may answer otherwise. */
   readonly sink: PublishSink;
+  readonly limits: { readonly maxPayload: number; readonly maxTopicLength: number; readonly maxTopicLevels: number };
+  /** Whether `client` may publish on `topic` (the front end's topic checks and ACL); if not, aedes refuses it. */
+  mayPublish(client: Client, topic: string): boolean;
+  /** A publish with a subscriber is aedes's to deliver. */
+  readonly subscribers: Subscribers;
+  /** Decides on, and reports, a failed append; shared with the aedes path. */
+  readonly failures: AppendFailures;
+}
+
+/** Counters since start; the front end adds them into FrontEndStats. */
+export interface FastPathStats {
+  /** Publishes taken. */
+  publishes: number;
+  /** Payload bytes of the publishes taken. */
+  bytes: number;
+  /** Publishes taken and stored. */
+  stored: number;
+}
+
+/** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
+const AEDES_MAX_TOPIC_LEVELS = 100;
+
+/**
+ * The longest PUBLISH a connection may announce once connected: 2-byte topic length + topic (up to
+ * 4 bytes a character) + packet id + payload. Anything announcing more is refused unread.
+ */
+export function maxPublishLength(limits: { readonly maxTopicLength: number; readonly maxPayload: number }): number {
+  return 2 + limits.maxTopicLength * 4 + 2 + limits.maxPayload;
+}
+
+/** The fast paths of all connections: what they share, and each connection's by its socket. */
+export class FastPaths {
+  readonly stats: FastPathStats = { publishes: 0, bytes: 0, stored: 0 };
   readonly maxRemainingLength: number;
   readonly maxPayload: number;
-  readonly stats: FastPathStats;
+  readonly sink: PublishSink;
+  readonly subscribers: Subscribers;
+  readonly failures: AppendFailures;
+  readonly #maxTopicLevels: number;
+  readonly #connections = new WeakMap<Duplex, FastPath>();
+
+  constructor(private readonly options: FastPathOptions) {
+    const { limits } = options;
+    this.maxRemainingLength = maxPublishLength(limits);
+    this.maxPayload = limits.maxPayload;
+    this.#maxTopicLevels = Math.min(limits.maxTopicLevels, AEDES_MAX_TOPIC_LEVELS);
+    this.sink = options.sink;
+    this.subscribers = options.subscribers;
+    this.failures = options.failures;
+  }
+
+  /** The intake of a new connection's bytes (listeners.ts, frame-guard.ts). */
+  open(socket: Duplex): FastPath {
+    const path = new FastPath(socket, this);
+    this.#connections.set(socket, path);
+    return path;
+  }
+
+  /** The acknowledgement queue of a connection the fast path reads; the aedes path takes its turns there too. */
+  acksOf(socket: Duplex): AckQueue | undefined {
+    return this.#connections.get(socket)?.acks;
+  }
+
   /**
-   * The route of plain appends by `client` on `topic`, or null to leave such publishes to aedes
-   * (a subscriber, a limit, the ACL, the mapping). Cached per connection until `routesVersion`
-   * changes.
+   * The route of plain appends by `client` on `topic`, or null to leave such publishes to aedes:
+   * what aedes refuses or treats apart ($ topics, wildcards, too many levels), what the front end
+   * refuses (mayPublish), a topic with a subscriber, a topic the mapping does not route plainly.
+   * An answer stands while `subscribers.version` and `sink.topicsVersion` do (each connection caches
+   * its last one).
    */
-  route(client: Client, topic: string): StoreRoute | null;
-  readonly routesVersion: number;
-  /** Shutting down: failed appends are not retried. */
-  readonly closing: boolean;
-  /** An append failed for a passing reason; it is retried in `delayMs`. */
-  retrying(client: Client, err: Error, delayMs: number): void;
-  /** An append failed for good; returns the error to close the connection with. */
-  failed(client: Client, err: unknown): Error;
+  route(client: Client, topic: string): StoreRoute | null {
+    if (topic.charCodeAt(0) === 0x24 /* $ */ || topic.includes('+') || topic.includes('#')) return null;
+    if (topic.split('/').length > this.#maxTopicLevels) return null;
+    if (!this.options.mayPublish(client, topic) || this.subscribers.hasSubscriber(topic)) return null;
+    return this.sink.plainRoute(topic, client.id);
+  }
 }
 
 /** Payload bytes in flight on one connection above which its socket is not read. */
@@ -84,6 +151,7 @@ class FastPublish implements PendingRecord {
   }
 }
 
+/** One connection's fast path: its intake of bytes, its route cache, its held appends, its PUBACKs. */
 export class FastPath implements StreamIntake {
   /** The connection's acknowledgements, shared with the publishes aedes handles. */
   readonly acks: AckQueue;
@@ -93,6 +161,7 @@ export class FastPath implements StreamIntake {
   #partialBytes = 0;
   /** The split packet's whole length, once its fixed header has arrived (else -1). */
   #partialLength = -1;
+  /** The route cache: one topic, as a connection mostly publishes on one topic after another. */
   #cache: CachedRoute | null = null;
   #inFlightBytes = 0;
   /** PUBACKs wait in the socket's buffer (the client does not read): stop reading until it drains. */
@@ -104,7 +173,7 @@ export class FastPath implements StreamIntake {
 
   constructor(
     private readonly socket: Duplex,
-    private readonly context: FastPathContext,
+    private readonly shared: FastPaths,
   ) {
     this.acks = new AckQueue((pubacks) => this.#writePubacks(pubacks));
   }
@@ -136,7 +205,7 @@ export class FastPath implements StreamIntake {
     let at = 0;
     let aedesFrom = -1;
     while (at < data.length) {
-      const length = packetLength(data, at, this.context.maxRemainingLength);
+      const length = packetLength(data, at, this.shared.maxRemainingLength);
       if (length < 0) break;
       if (aedesFrom < 0 && !this.#takePublish(client, data, at, length, now)) aedesFrom = at;
       at += length;
@@ -167,7 +236,7 @@ export class FastPath implements StreamIntake {
     this.#partial = [rest];
     this.#partialBytes = rest.length;
     // -1 while even the fixed header is cut.
-    this.#partialLength = announcedLength(rest, 0, this.context.maxRemainingLength);
+    this.#partialLength = announcedLength(rest, 0, this.shared.maxRemainingLength);
   }
 
   /** Takes the whole packet at `at` if it is a publish that only goes to the log. */
@@ -184,7 +253,7 @@ export class FastPath implements StreamIntake {
     if (payloadStart > end) return false;
     const messageId = qos === 1 ? (data[topicEnd]! << 8) | data[topicEnd + 1]! : 0;
     if (qos === 1 && messageId === 0) return false; // [MQTT-2.3.1-1]
-    if (end - payloadStart > this.context.maxPayload) return false;
+    if (end - payloadStart > this.shared.maxPayload) return false; // aedes refuses it
     const route = this.#route(client, data, topicStart, topicEnd);
     if (route === null) return false;
 
@@ -192,23 +261,23 @@ export class FastPath implements StreamIntake {
     const record: RecordInput = { timestamp: now, key: route.key, value, headers: route.headers[qos as 0 | 1] };
     const publish = new FastPublish(record, route, qos === 1 ? this.acks.puback(messageId) : null, length, this);
     this.#inFlightBytes += length;
-    const { stats } = this.context;
-    stats.publishesReceived++;
-    stats.publishesFastPath++;
-    stats.bytesReceived += value.length;
-    this.context.sink.appendRouted(route, publish);
+    const { stats } = this.shared;
+    stats.publishes++;
+    stats.bytes += value.length;
+    this.shared.sink.appendRouted(route, publish);
     return true;
   }
 
   #route(client: Client, data: Buffer, start: number, end: number): StoreRoute | null {
     const cached = this.#cache;
-    const version = this.context.routesVersion;
+    // Per message: what may change a route (FastPaths.route).
+    const version = this.shared.subscribers.version + this.shared.sink.topicsVersion;
     if (cached !== null && cached.version === version && cached.topic.length === end - start && data.compare(cached.topic, 0, cached.topic.length, start, end) === 0) {
       return cached.route;
     }
     const bytes = data.subarray(start, end);
     // [MQTT-1.5.3-1/2] a topic is valid UTF-8 without U+0000: anything else is aedes's to refuse.
-    const route = bytes.length > 0 && isUtf8(bytes) && !bytes.includes(0) ? this.context.route(client, bytes.toString('utf8')) : null;
+    const route = bytes.length > 0 && isUtf8(bytes) && !bytes.includes(0) ? this.shared.route(client, bytes.toString('utf8')) : null;
     this.#cache = { topic: Buffer.from(bytes), version, route };
     return route;
   }
@@ -217,7 +286,7 @@ export class FastPath implements StreamIntake {
   stored(publish: FastPublish): void {
     this.#held?.succeeded();
     this.#settled(publish);
-    this.context.stats.publishesStored++;
+    this.shared.stats.stored++;
     publish.turn?.done();
   }
 
@@ -225,21 +294,22 @@ export class FastPath implements StreamIntake {
   failed(publish: FastPublish, err: unknown): void {
     const client = this.#client();
     if (client === null || client.closed || this.socket.destroyed) return this.#settled(publish);
-    if (retriableAppendFailure(err) && !this.context.closing) {
+    const { failures } = this.shared;
+    if (failures.retried(err)) {
       // Unreferenced: a held publisher must not keep a stopping process alive.
       this.#held ??= new HeldAppends((held) => this.#retry(held), true);
       const delay = this.#held.hold(publish);
-      if (delay >= 0) this.context.retrying(client, err, delay);
+      if (delay >= 0) failures.retrying(client.id, err, delay);
       return;
     }
     this.#settled(publish);
-    this.socket.destroy(this.context.failed(client, err));
+    this.socket.destroy(failures.failed(client.id, err));
   }
 
   #retry(held: FastPublish[]): void {
     for (const publish of held) {
       if (this.socket.destroyed) this.#settled(publish);
-      else this.context.sink.appendRouted(publish.route, publish);
+      else this.shared.sink.appendRouted(publish.route, publish);
     }
   }
 

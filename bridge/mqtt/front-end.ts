@@ -1,17 +1,24 @@
-// The MQTT front end: aedes as the broker core, with hooks that put every publish into the log
-// before it is acknowledged. Session state (subscriptions, retained messages, wills, queues) lives
-// in its own SQLite file beside the log, so persistent sessions survive a restart.
+// One job: the MQTT broker devices talk to. aedes is the core; this module gives it the hooks by
+// which every publish is stored in the log before it is acknowledged, and wires the other parts of
+// bridge/mqtt/ to it (listeners, fast path, session store, access control), keeping the counters.
+// Session state (subscriptions, retained messages, wills, queues) lives in its own SQLite file
+// beside the log, so persistent sessions survive a restart.
 //
 // The acknowledgement rule: aedes runs authorizePublish before it writes PUBACK (QoS 1) or PUBREC
 // (QoS 2), so authorizePublish returns only once the append is durable. While it waits, aedes
 // reads nothing more from that socket: a log that cannot keep up (or a full disk) slows publishers
 // down through TCP instead of growing a queue in memory. The ingest fast path (fast-path.ts), which
 // takes plain QoS 0/1 publishes before aedes sees them, keeps the same rule with its own bound.
+//
+// A publish through aedes, as aedes's own handlers do it, is a short list of steps
+// (authorizePublish): count it; refuse it on a limit or the ACL (topicRefusal, which the fast path
+// asks too); take its turn among the connection's acknowledgements; store it, holding it while a
+// failure may pass (storeWithRetry, AppendFailures); settle the outcome in its turn (settle).
 import { join } from 'node:path';
 import { finished, type Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
-import { ConnectRefusal } from './errors.js';
+import { ConnectRefusal, ProtocolViolationError, PublishRefusedError, isRefusal } from './errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
@@ -20,8 +27,8 @@ import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
 import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
-import { FastPath, type FastPathContext } from './fast-path.js';
-import { HeldAppends, retriableAppendFailure } from './held-appends.js';
+import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
+import { AppendFailures, HeldAppends } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
 import { messageEmitter, willOf, wrapPublish } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
@@ -62,30 +69,30 @@ export interface FrontEndStats {
   sessionsExpired: number;
 }
 
-/** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
-const AEDES_MAX_TOPIC_LEVELS = 100;
+/** The counters the front end keeps itself; the fast path and AppendFailures keep the rest. */
+type OwnCounts = Omit<FrontEndStats, 'publishesFastPath' | 'appendRetries'>;
+
+const NO_FAST_PATH: FastPathStats = { publishes: 0, bytes: 0, stored: 0 };
 
 /** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
 const producerOf = (clientId: string): string => `mqtt:${clientId}`;
 
 export class MqttFrontEnd {
-  readonly stats: FrontEndStats = {
+  readonly #counts: OwnCounts = {
     publishesReceived: 0,
     bytesReceived: 0,
     publishesStored: 0,
-    publishesFastPath: 0,
     duplicatesSkipped: 0,
     unmatchedDropped: 0,
     refused: {},
     connectionsRefused: {},
     clientErrors: 0,
-    appendRetries: 0,
     deliveriesWithheld: 0,
     queuedDropped: {},
     sessionsExpired: 0,
   };
-  /** Per connection, the fast path and with it the connection's acknowledgements in their turn. */
-  readonly #fastPaths = new WeakMap<Duplex, FastPath>();
+  /** The fast paths of the connections (null with mqtt.fastPath off). */
+  #fastPaths: FastPaths | null = null;
   /** Acknowledgement queues of connections without a fast path (with mqtt.fastPath off). */
   readonly #acks = new WeakMap<Client, AckQueue>();
   readonly #usernames = new WeakMap<Client, string | null>();
@@ -100,14 +107,14 @@ export class MqttFrontEnd {
   #closing: Promise<void> | null = null;
   #expiry: SessionExpiry | null = null;
   #deliveries = 0;
-  /** Refusals end the connection with a client error too; it is reported once, as the refusal. */
-  readonly #refusals = new WeakSet<Error>();
 
   private constructor(
     private readonly options: MqttFrontEndOptions,
     private readonly aedes: Aedes,
     private readonly persistence: SqlitePersistence,
     private readonly sink: PublishSink,
+    private readonly access: AccessControl,
+    private readonly failures: AppendFailures,
   ) {}
 
   /** Set once the listeners are up; the hooks exist before, as a client may connect meanwhile. */
@@ -120,8 +127,7 @@ export class MqttFrontEnd {
     // snapshot). Made per write instead; MQTT.js clients do the same with writeCache: false.
     mqttPacket.writeToStream.cacheNumbers = false;
     const access = AccessControl.fromConfig(config.auth);
-    const mapper = TopicMapper.compile(config.mapping);
-    const sink = new PublishSink(log, mapper, config.mapping.newTopicPartitions, logger);
+    const sink = new PublishSink(log, TopicMapper.compile(config.mapping), config.mapping.newTopicPartitions, logger);
     // aedes needs the hooks at creation and the hooks need the front end: the front end gets
     // aedes right after, before anything can connect.
     let frontEnd: MqttFrontEnd | undefined;
@@ -129,7 +135,7 @@ export class MqttFrontEnd {
       file: join(options.dataDir, 'mqtt.db'),
       logger,
       queue: { maxMessages: config.sessions.maxQueuedMessages, maxBytes: config.sessions.maxQueuedBytes },
-      onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.stats.queuedDropped, reason),
+      onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.#counts.queuedDropped, reason),
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
       onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
@@ -141,16 +147,17 @@ export class MqttFrontEnd {
       // The listeners time the wait from the TCP accept (pending-connects.ts); this is aedes's own backstop.
       connectTimeout: config.limits.connectTimeout,
       preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet, done),
-      authenticate: (client, username, password, done) => frontEnd!.authenticate(access, client, username, password, done),
-      authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(access, client, packet, done),
-      authorizeSubscribe: (client, sub, done) => frontEnd!.authorizeSubscribe(access, client, sub, done),
-      authorizeForward: (client, packet) => frontEnd!.authorizeForward(access, client, packet),
+      authenticate: (client, username, password, done) => frontEnd!.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => frontEnd!.authorizeSubscribe(client, sub, done),
+      authorizeForward: (client, packet) => frontEnd!.authorizeForward(client, packet),
     });
-    frontEnd = new MqttFrontEnd(options, aedes, persistence, sink);
+    frontEnd = new MqttFrontEnd(options, aedes, persistence, sink, access, new AppendFailures(logger, options.onProblem));
     if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);
     frontEnd.countBrokerPublishes();
     const live = LiveSubscriptions.watch(messageEmitter(aedes));
-    const fastPath = frontEnd.fastPathContext(access, live);
+    if (config.fastPath) frontEnd.#fastPaths = frontEnd.fastPathsWith(live);
+    const fastPaths = frontEnd.#fastPaths;
     aedes.on('client', (client) => frontEnd.clientConnected(client));
     aedes.on('clientError', (client, err) => frontEnd.onClientError(client, err));
     aedes.on('connectionError', (client, err) => frontEnd.onClientError(client, err));
@@ -160,7 +167,7 @@ export class MqttFrontEnd {
       frontEnd.sessionEvent(() => persistence.sessionOffline(client.id, client.clean));
     });
     if (config.sessions.expiry !== null) {
-      frontEnd.#expiry = new SessionExpiry(persistence, config.sessions.expiry, logger, (expired) => (frontEnd.stats.sessionsExpired += expired));
+      frontEnd.#expiry = new SessionExpiry(persistence, config.sessions.expiry, logger, (expired) => (frontEnd.#counts.sessionsExpired += expired));
       await frontEnd.#expiry.start(); // before the listeners: an expired session is gone before its client can return
     }
     const { limits } = config;
@@ -168,22 +175,12 @@ export class MqttFrontEnd {
     try {
       frontEnd.#listeners = await MqttListeners.start({
         config,
-        // PUBLISH: 2-byte topic length + topic (up to 4 bytes a character) + packet id + payload.
-        // Anything announcing more is refused unread.
-        packetLimits: { maxRemainingLength: fastPath.maxRemainingLength, maxConnectLength: limits.maxConnectSize },
+        packetLimits: { maxRemainingLength: maxPublishLength(limits), maxConnectLength: limits.maxConnectSize },
         admission,
         pending: { max: limits.maxPendingConnects, maxPerAddress: limits.maxPendingConnectsPerAddress, timeoutMs: limits.connectTimeout },
-        ...(config.fastPath
-          ? {
-              intake: (socket: Duplex) => {
-                const intake = new FastPath(socket, fastPath);
-                frontEnd.#fastPaths.set(socket, intake);
-                return intake;
-              },
-            }
-          : {}),
+        ...(fastPaths !== null ? { intake: (socket: Duplex) => fastPaths.open(socket) } : {}),
         accept: (stream, _transport, req) => enforceStrictParsing(aedes.handle(stream, req)),
-        onRefused: (reason) => frontEnd.count(frontEnd.stats.connectionsRefused, reason),
+        onRefused: (reason) => frontEnd.refuseConnection(reason),
         logger,
       });
     } catch (err) {
@@ -191,6 +188,42 @@ export class MqttFrontEnd {
       throw err;
     }
     return frontEnd;
+  }
+
+  /**
+   * The fast path's collaborators: the sink, the limits, this front end's topic checks and ACL
+   * (topicRefusal), and who subscribes (connected clients, mirrored in `live`, and persistent sessions).
+   */
+  private fastPathsWith(live: LiveSubscriptions): FastPaths {
+    const { persistence } = this;
+    return new FastPaths({
+      sink: this.sink,
+      limits: this.options.config.limits,
+      mayPublish: (client, topic) => this.topicRefusal(client, topic) === null,
+      subscribers: {
+        hasSubscriber: (topic) => live.hasSubscriber(topic) || persistence.hasSubscriber(topic),
+        get version() {
+          return live.version + persistence.subscriptionsVersion;
+        },
+      },
+      failures: this.failures,
+    });
+  }
+
+  /** Counters since start; bridge/metrics.ts exports them. Read at scrape time: a new object each read. */
+  get stats(): FrontEndStats {
+    const own = this.#counts;
+    const fast = this.#fastPaths?.stats ?? NO_FAST_PATH;
+    const { retries, failures } = this.failures;
+    return {
+      ...own,
+      publishesReceived: own.publishesReceived + fast.publishes,
+      bytesReceived: own.bytesReceived + fast.bytes,
+      publishesStored: own.publishesStored + fast.stored,
+      publishesFastPath: fast.publishes,
+      appendRetries: retries,
+      refused: failures === 0 ? own.refused : { ...own.refused, 'log append failed': failures },
+    };
   }
 
   get ports(): ListenerPorts {
@@ -225,10 +258,8 @@ export class MqttFrontEnd {
     // [MQTT-3.1.4-1] a CONNECT that breaks the rules closes the connection without a CONNACK.
     const violation = connectViolation(packet);
     if (violation !== null) {
-      this.count(this.stats.connectionsRefused, 'malformed CONNECT');
-      const err = new Error(violation);
-      this.#refusals.add(err);
-      return done(err, false);
+      this.refuseConnection('malformed CONNECT');
+      return done(new ProtocolViolationError(violation), false);
     }
     if (packet.clientId === '') {
       if (!(packet.clean ?? true)) this.#emptyIdWithSession.add(client);
@@ -238,26 +269,25 @@ export class MqttFrontEnd {
   }
 
   private authenticate(
-    access: AccessControl,
     client: Client,
     username: string | undefined,
     password: Buffer | undefined,
     done: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void {
     if (this.#emptyIdWithSession.has(client)) {
-      this.count(this.stats.connectionsRefused, 'empty client id without clean session');
+      this.refuseConnection('empty client id without clean session');
       done(new ConnectRefusal('a zero-length client id needs clean session [MQTT-3.1.3-8]', 2), false);
       return;
     }
-    access.authenticate(username, password).then(
+    this.access.authenticate(username, password).then(
       (result) => {
-        const refusal = result.ok ? this.admitSession(access, client, username ?? null) : result;
+        const refusal = result.ok ? this.admitSession(client, username ?? null) : result;
         if (refusal === null) {
           this.#usernames.set(client, username ?? null);
           done(null, true);
           return;
         }
-        this.count(this.stats.connectionsRefused, refusal.reason);
+        this.refuseConnection(refusal.reason);
         done(new ConnectRefusal(refusal.reason, refusal.returnCode), false);
       },
       (err: unknown) => done(new ConnectRefusal(err instanceof Error ? err.message : String(err), 3, { cause: err }), false),
@@ -269,7 +299,8 @@ export class MqttFrontEnd {
    * later, possibly after a restart when the client is gone, so checked now as Mosquitto does), and
    * the id's owner. Returns the refusal, or null once the client holds its id.
    */
-  private admitSession(access: AccessControl, client: Client, username: string | null): { reason: string; returnCode: 2 | 3 | 5 } | null {
+  private admitSession(client: Client, username: string | null): { reason: string; returnCode: 2 | 3 | 5 } | null {
+    const { access } = this;
     const identity = { id: client.id, username };
     if (!this.#assignedIds.has(client) && !access.allowsClientId(identity)) return { reason: 'client id not allowed', returnCode: 2 };
     const will = willOf(client);
@@ -316,20 +347,18 @@ export class MqttFrontEnd {
   }
 
   /** An invalid filter closes the connection (a protocol violation); one outside the ACL gets SUBACK 0x80. */
-  private authorizeSubscribe(access: AccessControl, client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
+  private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
     const violation = filterViolation(sub.topic);
-    if (violation === null) return done(null, access.canSubscribe(this.identity(client), sub.topic) ? sub : null);
-    const err = new Error(violation);
-    this.#refusals.add(err);
+    if (violation === null) return done(null, this.access.canSubscribe(this.identity(client), sub.topic) ? sub : null);
     this.options.onProblem?.('subscription refused: invalid topic filter', `client '${client.id}': ${violation}`);
-    done(err);
+    done(new ProtocolViolationError(violation));
   }
 
   /** A message is delivered (live, queued or retained) only where the receiver's ACL grants its topic. */
-  private authorizeForward(access: AccessControl, client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
+  private authorizeForward(client: Client, packet: AedesPublishPacket): AedesPublishPacket | null {
     // Per delivery: without an ACL there is nothing to look up.
-    if (!access.restrictsReading || access.canRead(this.identity(client), packet.topic)) return packet;
-    this.stats.deliveriesWithheld++;
+    if (!this.access.restrictsReading || this.access.canRead(this.identity(client), packet.topic)) return packet;
+    this.#counts.deliveriesWithheld++;
     return null;
   }
 
@@ -341,84 +370,39 @@ export class MqttFrontEnd {
    * Decides whether a publish (or a client's will) is accepted, and stores it in the log first.
    * An error disconnects the client: MQTT 3.1.1 has no negative acknowledgement for a publish.
    */
-  private authorizePublish(access: AccessControl, client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
-    this.stats.publishesReceived++;
-    this.stats.bytesReceived += packet.payload.length;
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
+    const counts = this.#counts;
+    counts.publishesReceived++;
+    counts.bytesReceived += packet.payload.length;
     const clientId = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId ?? '';
-    const refuse = (reason: string, detail?: string): void => {
-      this.count(this.stats.refused, reason);
-      const err = new Error(`publish to '${packet.topic}' refused: ${reason}${detail === undefined ? '' : ` ${detail}`}`);
-      this.#refusals.add(err);
-      this.options.onProblem?.(`publish refused: ${reason}`, `client '${clientId}': ${err.message}`);
-      done(err);
-    };
-    const { limits } = this.options.config;
-    if (packet.payload.length > limits.maxPayload) return refuse('payload too large');
-    if (packet.topic.length > limits.maxTopicLength) return refuse('topic too long');
-    if (client !== null && !access.canPublish(this.identity(client), packet.topic)) return refuse('not authorized');
+    const refusal = packet.payload.length > this.options.config.limits.maxPayload ? 'payload too large' : this.topicRefusal(client, packet.topic);
+    if (refusal !== null) return done(this.refusePublish(clientId, packet.topic, refusal));
 
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
-    this.storeWithRetry(client, publish, (err, outcome) =>
-      inTurn(() => {
-        if (err !== null || outcome === undefined) return done(this.appendFailed(clientId, err));
-        switch (outcome.kind) {
-          case 'stored':
-            if (outcome.duplicate) this.stats.duplicatesSkipped++;
-            else this.stats.publishesStored++;
-            return done(null);
-          case 'unmatched':
-            if (this.options.config.mapping.unmatched === 'refuse') return refuse('no mapping rule matches');
-            this.stats.unmatchedDropped++;
-            return done(null);
-          case 'refused':
-            return refuse(outcome.reason, outcome.detail);
-        }
-      }),
-    );
+    this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
+  }
+
+  /**
+   * Why `client` may not publish on `topic` (its length, the ACL), or null. Both paths ask: the fast
+   * path leaves a publish refused here to aedes, which refuses it through authorizePublish.
+   */
+  private topicRefusal(client: Client | null, topic: string): string | null {
+    if (topic.length > this.options.config.limits.maxTopicLength) return 'topic too long';
+    if (client !== null && !this.access.canPublish(this.identity(client), topic)) return 'not authorized';
+    return null;
   }
 
   /** [MQTT-4.6.0-2] each client's acknowledgements leave in the order its publishes came in. */
   private inOrder(client: Client): AckQueue {
-    const fastPath = this.#fastPaths.get(client.conn as Duplex);
-    if (fastPath !== undefined) return fastPath.acks;
+    const fastPathAcks = this.#fastPaths?.acksOf(client.conn as Duplex);
+    if (fastPathAcks !== undefined) return fastPathAcks;
     // Completions only: nothing but the fast path writes PUBACKs through the queue.
     let queue = this.#acks.get(client);
     if (queue === undefined) this.#acks.set(client, (queue = new AckQueue(() => undefined)));
     return queue;
-  }
-
-  /** What the fast path asks of the front end; `live` mirrors aedes's connected subscribers. */
-  private fastPathContext(access: AccessControl, live: LiveSubscriptions): FastPathContext {
-    const { limits } = this.options.config;
-    const { stats, sink, persistence } = this;
-    const frontEnd = this;
-    return {
-      sink,
-      // PUBLISH: 2-byte topic length + topic (up to 4 bytes a character) + packet id + payload.
-      // Anything announcing more is refused unread.
-      maxRemainingLength: 2 + limits.maxTopicLength * 4 + 2 + limits.maxPayload,
-      maxPayload: limits.maxPayload,
-      stats,
-      route: (client, topic) => {
-        // What authorizePublish would refuse, or aedes would deliver or keep, is left to them.
-        if (topic.charCodeAt(0) === 0x24 /* $ */ || topic.includes('+') || topic.includes('#')) return null;
-        if (topic.length > limits.maxTopicLength || topic.split('/').length > Math.min(limits.maxTopicLevels, AEDES_MAX_TOPIC_LEVELS)) return null;
-        if (!access.canPublish(this.identity(client), topic)) return null;
-        if (live.hasSubscriber(topic) || persistence.hasSubscriber(topic)) return null;
-        return sink.plainRoute(topic, client.id);
-      },
-      get routesVersion() {
-        return live.version + persistence.subscriptionsVersion + sink.topicsVersion;
-      },
-      get closing() {
-        return frontEnd.#closing !== null;
-      },
-      retrying: (client, err, delayMs) => this.appendRetrying(client.id, err, delayMs),
-      failed: (client, err) => this.appendFailed(client.id, err),
-    };
   }
 
   /**
@@ -432,40 +416,54 @@ export class MqttFrontEnd {
     let held: HeldAppends<IncomingPublish> | null = null;
     const store = (): void =>
       this.sink.store(publish, (err, outcome) => {
-        if (err === null || !retriableAppendFailure(err) || client === null || client.closed || this.#closing !== null) return done(err, outcome);
+        if (err === null || client === null || client.closed || !this.failures.retried(err)) return done(err, outcome);
         held ??= new HeldAppends(store, false);
-        this.appendRetrying(client.id, err, held.hold(publish));
+        this.failures.retrying(client.id, err, held.hold(publish));
       });
     store();
   }
 
-  /** An append is retried in `delayMs` (either path); the publisher is held meanwhile. */
-  private appendRetrying(clientId: string, err: Error, delayMs: number): void {
-    this.stats.appendRetries++;
-    this.options.onProblem?.('log append failed; publisher held', err.message);
-    this.options.logger.warn({ err, clientId, retryInMs: delayMs }, 'log append failed; holding the publisher until it succeeds');
+  /** What a store came to: null to acknowledge the publish, or the error to close the connection with. */
+  private settle(publish: IncomingPublish, err: unknown, outcome: StoreOutcome | undefined): Error | null {
+    if (err !== null || outcome === undefined) return this.failures.failed(publish.clientId, err);
+    switch (outcome.kind) {
+      case 'stored':
+        if (outcome.duplicate) this.#counts.duplicatesSkipped++;
+        else this.#counts.publishesStored++;
+        return null;
+      case 'unmatched':
+        if (this.options.config.mapping.unmatched === 'refuse') return this.refusePublish(publish.clientId, publish.topic, 'no mapping rule matches');
+        this.#counts.unmatchedDropped++;
+        return null;
+      case 'refused':
+        return this.refusePublish(publish.clientId, publish.topic, outcome.reason, outcome.detail);
+    }
   }
 
-  /** An append failed for good (either path): counted and reported once; the error closes the connection. */
-  private appendFailed(clientId: string, err: unknown): Error {
-    const error = err instanceof Error ? err : new Error(String(err));
-    this.count(this.stats.refused, 'log append failed');
-    this.options.onProblem?.('publish refused: log append failed', `client '${clientId}': ${error.message}`);
-    this.#refusals.add(error);
-    return error;
+  /** A publish refused: counted by reason and reported; the error closes the connection. */
+  private refusePublish(clientId: string, topic: string, reason: string, detail?: string): PublishRefusedError {
+    const err = new PublishRefusedError(topic, reason, detail);
+    this.count(this.#counts.refused, reason);
+    this.options.onProblem?.(`publish refused: ${reason}`, `client '${clientId}': ${err.message}`);
+    return err;
   }
 
   private onClientError(client: Client, err: Error): void {
-    this.stats.clientErrors++;
+    this.#counts.clientErrors++;
     // A socket closed under a pending read ends in an AbortError: a device leaving, not a problem.
+    // A refusal of ours was reported as such.
     const aborted = (err as NodeJS.ErrnoException).code === 'ABORT_ERR';
-    if (!this.#refusals.has(err) && !aborted) this.options.onProblem?.('client error', `client '${client?.id ?? '?'}': ${err.message}`);
+    if (!isRefusal(err) && !aborted) this.options.onProblem?.('client error', `client '${client?.id ?? '?'}': ${err.message}`);
     this.options.logger.debug({ clientId: client?.id, err: err.message }, 'client disconnected after an error');
   }
 
   private count(counters: Record<string, number>, reason: string): void {
     counters[reason] = (counters[reason] ?? 0) + 1;
-    if (counters === this.stats.connectionsRefused) this.options.onProblem?.(`connection refused: ${reason}`, reason);
+  }
+
+  private refuseConnection(reason: string): void {
+    this.count(this.#counts.connectionsRefused, reason);
+    this.options.onProblem?.(`connection refused: ${reason}`, reason);
   }
 
   /**
@@ -489,6 +487,7 @@ export class MqttFrontEnd {
 
   /** Stops listening, disconnects clients, waits for their appends and deliveries, closes the session store. Idempotent. */
   close(): Promise<void> {
+    this.failures.stop();
     this.#closing ??= (async () => {
       await this.#listeners?.close();
       await this.#expiry?.close();

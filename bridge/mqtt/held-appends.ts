@@ -1,10 +1,15 @@
-// Appends held after a failure that may pass (a full disk, a storage error: `retriable` on the
-// TributaryError), retried with backoff. Both ingest paths use it: the fast path holds a
-// connection's failed publishes together and retries them on one timer (fast-path.ts); the aedes
-// path holds each publish on its own (front-end.ts storeWithRetry). The publisher's socket is not
-// read meanwhile, so nothing piles up; the client's own keep-alive ends a wait that lasts too long.
+// One job: what happens to a publish whose log append failed, for both ingest paths. A failure
+// that may pass (a full disk, a storage error: `retriable` on the TributaryError) is held and
+// retried with backoff (HeldAppends); any other ends the connection without an acknowledgement.
+// AppendFailures makes that choice and reports it, once for the whole front end. The fast path
+// holds a connection's failed publishes together and retries them on one timer (fast-path.ts);
+// the aedes path holds each publish on its own (front-end.ts storeWithRetry). The publisher's
+// socket is not read meanwhile, so nothing piles up; the client's own keep-alive ends a wait that
+// lasts too long.
 import { TributaryError } from '../../broker/errors.js';
 import { backoffDelay } from '../backoff.js';
+import type { Logger } from '../logger.js';
+import { AppendFailedError } from './errors.js';
 
 /** Held appends are retried from 100 ms, doubling up to 5 s (with jitter). */
 export const RETRY_FIRST_MS = 100;
@@ -47,5 +52,44 @@ export class HeldAppends<T> {
   /** An append went through: the next failure is retried after the first delay again. */
   succeeded(): void {
     this.#attempt = 0;
+  }
+}
+
+/** Whether a failed append is retried, and the reports of both outcomes. One per front end. */
+export class AppendFailures {
+  /** Retries started (FrontEndStats.appendRetries). */
+  retries = 0;
+  /** Appends failed for good, each ending its connection (FrontEndStats.refused['log append failed']). */
+  failures = 0;
+  #stopping = false;
+
+  constructor(
+    private readonly logger: Logger,
+    private readonly onProblem?: (summary: string, detail: string) => void,
+  ) {}
+
+  /** The node is stopping: nothing is held from now on. */
+  stop(): void {
+    this.#stopping = true;
+  }
+
+  /** Whether an append that failed with `err` is to be held and retried. */
+  retried(err: unknown): err is TributaryError {
+    return !this.#stopping && retriableAppendFailure(err);
+  }
+
+  /** An append of `clientId`'s is retried in `delayMs`; the publisher is held meanwhile. */
+  retrying(clientId: string, err: Error, delayMs: number): void {
+    this.retries++;
+    this.onProblem?.('log append failed; publisher held', err.message);
+    this.logger.warn({ err, clientId, retryInMs: delayMs }, 'log append failed; holding the publisher until it succeeds');
+  }
+
+  /** An append of `clientId`'s failed for good: counted and reported once. Returns the error to close the connection with. */
+  failed(clientId: string, err: unknown): AppendFailedError {
+    const error = new AppendFailedError(err);
+    this.failures++;
+    this.onProblem?.('publish refused: log append failed', `client '${clientId}': ${error.message}`);
+    return error;
   }
 }

@@ -167,3 +167,36 @@ test('a topic with more levels than allowed disconnects its publisher; nothing i
   await closed;
   assert.deepEqual(values(node), ['ok']);
 });
+
+for (const fastPath of [true, false]) {
+  test(`fastPath ${fastPath}: a refused publish and a failed append close their connections and are reported once each, as refusals, not as client errors too`, async (t) => {
+    const { node } = await startTestNode(t, { mqtt: { fastPath, limits: { maxTopicLength: 20 } } });
+    const problems = (): string[] => node.errors.list().filter((e) => e.component === 'mqtt').map((e) => `${e.summary} x${e.count}`);
+    const publish = (topic: string, messageId: number): Packet => ({ cmd: 'publish', topic, payload: Buffer.from(`m${messageId}`), qos: 1, messageId, dup: false, retain: false });
+
+    const refused = await RawMqtt.open(node.mqtt.ports.tcp);
+    t.after(() => refused.destroy());
+    await refused.connect('long-topics');
+    refused.send(publish('a/very/long/topic/name/indeed', 1));
+    await refused.closed;
+
+    // The log closes under a connected publisher: TRIB_LOG_CLOSED does not pass, so no retry.
+    const late = await RawMqtt.open(node.mqtt.ports.tcp);
+    t.after(() => late.destroy());
+    await late.connect('late');
+    late.send(publish('a/b', 1));
+    await late.next('puback', 1);
+    await node.log.close();
+    late.send(publish('a/b', 2));
+    await late.closed;
+    assert.equal(late.received.some((p) => p.cmd === 'puback'), false, 'no PUBACK for a message not stored');
+
+    // aedes saw both connections end with an error (a client error each), and nothing else.
+    await waitFor(() => node.mqtt.stats.clientErrors === 2, 'both ends seen');
+    assert.equal(node.mqtt.stats.publishesFastPath, fastPath ? 2 : 0, 'the path under test took the publishes');
+    assert.equal(node.mqtt.stats.refused['topic too long'], 1);
+    assert.equal(node.mqtt.stats.refused['log append failed'], 1);
+    assert.equal(node.mqtt.stats.appendRetries, 0);
+    assert.deepEqual(problems().sort(), ['publish refused: log append failed x1', 'publish refused: topic too long x1']);
+  });
+}

@@ -1,4 +1,5 @@
-// The upstream forwarder's errors: Kafka unreachable, refusing us, or holding cursors we cannot use.
+// The upstream forwarder's errors: Kafka unreachable, refusing us, holding cursors we cannot use,
+// or lacking a topic we were told not to create.
 import { TributaryError } from '../../broker/errors.js';
 
 export const UPSTREAM_ERROR_CODES = [
@@ -7,6 +8,7 @@ export const UPSTREAM_ERROR_CODES = [
   'TRIB_UPSTREAM_FENCED',
   'TRIB_UPSTREAM_CURSOR_CONFLICT',
   'TRIB_UPSTREAM_CURSOR_TOPIC',
+  'TRIB_UPSTREAM_TOPIC_MISSING',
 ] as const;
 export type UpstreamErrorCode = (typeof UPSTREAM_ERROR_CODES)[number];
 
@@ -45,4 +47,14 @@ export class UpstreamCursorTopicError extends TributaryError<UpstreamErrorCode> 
   readonly code = 'TRIB_UPSTREAM_CURSOR_TOPIC';
   // Retried: the topic's config can be fixed on the cluster without restarting the gateway.
   readonly retriable = true;
+}
+
+/**
+ * With `upstream.createTopics: false`, an upstream topic (a log topic's, or the exactly-once cursor
+ * topic) does not exist. A config problem, not an outage: retrying would only hide it as
+ * "Kafka unavailable", so forwarding stops until the topic is created and the gateway restarted.
+ */
+export class UpstreamTopicMissingError extends TributaryError<UpstreamErrorCode> {
+  readonly code = 'TRIB_UPSTREAM_TOPIC_MISSING';
+  readonly retriable = false;
 }

@@ -34,6 +34,14 @@ export function upstreamError(err: unknown, brokers: readonly string[]): Tributa
   return new UpstreamUnavailableError(`Kafka at ${where} is unavailable: ${causes}`, { cause: err });
 }
 
+/**
+ * Whether Kafka answered with the protocol error `apiId` (e.g. TOPIC_ALREADY_EXISTS) anywhere in
+ * what the client threw: decided on Kafka's error code, which the client names, never on text.
+ */
+export function hasKafkaError(err: unknown, apiId: string): boolean {
+  return leafErrors(err).some((e) => e.apiId === apiId);
+}
+
 /** The innermost errors of a tree of MultipleErrors and causes, in order. */
 function leafErrors(err: unknown, depth = 0): ClientError[] {
   if (err === null || typeof err !== 'object' || depth > 8) return [{ message: String(err) }];

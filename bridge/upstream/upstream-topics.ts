@@ -1,6 +1,8 @@
 // Upstream topics: created when missing (with the log topic's partition count, or compacted for
 // the cursor topic), and their partition counts, which decide the partition mapping.
 import { Admin, ConfigResourceTypes, type BaseOptions } from '@platformatic/kafka';
+import { UpstreamTopicMissingError, UpstreamUnavailableError } from './errors.js';
+import { hasKafkaError } from './kafka-errors.js';
 
 export interface TopicWish {
   name: string;
@@ -28,7 +30,11 @@ export class UpstreamTopics {
       const existing = new Set(await this.admin.listTopics());
       const missing = unknown.filter((w) => !existing.has(w.name));
       if (missing.length > 0 && !this.create) {
-        throw new Error(`upstream topic ${missing.map((m) => m.name).join(', ')} does not exist and upstream.createTopics is false`);
+        const names = missing.map((m) => m.name).join(', ');
+        throw new UpstreamTopicMissingError(
+          `the upstream topic${missing.length > 1 ? 's' : ''} ${names} ${missing.length > 1 ? 'do' : 'does'} not exist and upstream.createTopics is false: ` +
+            `forwarding stops; create ${missing.length > 1 ? 'them' : 'it'} on the cluster (or set upstream.createTopics: true) and restart the gateway`,
+        );
       }
       for (const wish of missing) {
         try {
@@ -39,13 +45,15 @@ export class UpstreamTopics {
             configs: Object.entries(wish.configs ?? {}).map(([name, value]) => ({ name, value })),
           });
         } catch (err) {
-          if (!/TOPIC_ALREADY_EXISTS|already exists/i.test(JSON.stringify(errorIds(err)))) throw err;
+          // Created meanwhile (by another gateway): what we wanted.
+          if (!hasKafkaError(err, 'TOPIC_ALREADY_EXISTS')) throw err;
         }
       }
       const metadata = await this.admin.metadata({ topics: unknown.map((w) => w.name), forceUpdate: true });
       for (const wish of unknown) {
         const count = metadata.topics.get(wish.name)?.partitionsCount;
-        if (count === undefined) throw new Error(`upstream topic ${wish.name} has no metadata`);
+        // Retried: a topic just created can take a moment to show in the metadata.
+        if (count === undefined) throw new UpstreamUnavailableError(`upstream topic ${wish.name} has no metadata yet`);
         this.counts.set(wish.name, count);
       }
     }
@@ -61,10 +69,4 @@ export class UpstreamTopics {
   close(): Promise<void> {
     return this.admin.close();
   }
-}
-
-function errorIds(err: unknown, depth = 0): string[] {
-  if (err === null || typeof err !== 'object' || depth > 6) return [];
-  const e = err as { apiId?: string; message?: string; errors?: unknown[]; cause?: unknown };
-  return [e.apiId ?? '', e.message ?? '', ...(e.errors ?? []).flatMap((x) => errorIds(x, depth + 1)), ...errorIds(e.cause, depth + 1)];
 }

@@ -8,6 +8,8 @@ import type { MqttClient } from 'mqtt';
 import { Log } from '../../broker/log/log.js';
 import type { ConfigInput } from '../../bridge/config/schema.js';
 import { readCommitted } from '../../bridge/upstream/committed-reader.js';
+import { hasKafkaError } from '../../bridge/upstream/kafka-errors.js';
+import { UpstreamTopics } from '../../bridge/upstream/upstream-topics.js';
 import { startKafka, type KafkaNode } from '../helpers/kafka.js';
 import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -319,6 +321,57 @@ describe('upstream forwarder with a real Kafka', () => {
     assert.equal(status.state, 'retrying');
     assert.match(status.lastError!.message, /tributary\.deleted-cursors .*cleanup\.policy=delete/);
     assert.equal(status.counters.recordsForwarded, 0);
+  });
+
+  test('createTopics: false and a missing upstream topic: forwarding stops with TRIB_UPSTREAM_TOPIC_MISSING naming the topic and the setting, without retries; ingest goes on', async (t) => {
+    const admin = new Admin({ clientId: 'missing-topic-admin', bootstrapBrokers: [kafka.bootstrap] });
+    t.after(() => admin.close());
+    // At-least-once: the upstream topic of the log topic is missing.
+    const node = await startTestNode(t, settings('gw-no-topic', { mode: 'at-least-once', createTopics: false }));
+    const status = await waitForStatus(() => node.node.upstream!.status(), (s) => s.state === 'stopped' || s.counters.errors >= 3, 'stopped (or failed three times)');
+    assert.equal(status.state, 'stopped', `a config problem is not retried: ${JSON.stringify(status.lastError)}`);
+    assert.equal(status.lastError?.code, 'TRIB_UPSTREAM_TOPIC_MISSING');
+    assert.match(status.lastError!.message, /edge\.gw-no-topic\.telemetry/);
+    assert.match(status.lastError!.message, /upstream\.createTopics/);
+    assert.deepEqual([status.counters.connects, status.counters.errors], [1, 1]);
+    assert.deepEqual(status.partitions.map((p) => [p.state, p.lastError?.code]), [['waiting', 'TRIB_UPSTREAM_TOPIC_MISSING'], ['waiting', 'TRIB_UPSTREAM_TOPIC_MISSING']]);
+    // The dashboard's recent errors have it, as every error the forwarder reports.
+    const base = `http://127.0.0.1:${node.node.http.port}`;
+    const recent = async (): Promise<Array<{ component: string; summary: string; detail: string }>> => ((await (await fetch(`${base}/api/overview`)).json()) as { errors: Array<{ component: string; summary: string; detail: string }> }).errors;
+    let errors = await recent();
+    for (let i = 0; i < 300 && !errors.some((e) => e.summary === 'forwarding failed: TRIB_UPSTREAM_TOPIC_MISSING'); i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      errors = await recent();
+    }
+    assert.ok(errors.some((e) => e.component === 'upstream' && e.summary === 'forwarding failed: TRIB_UPSTREAM_TOPIC_MISSING' && /edge\.gw-no-topic\.telemetry/.test(e.detail)), JSON.stringify(errors));
+    await publish(await connect(t, node.url), 10, 'kept');
+    const after = node.node.upstream!.status();
+    assert.deepEqual([after.state, after.counters.connects, after.totalLag], ['stopped', 1, 10]);
+
+    // Exactly-once: the cursor topic is missing.
+    const eos = await startTestNode(t, settings('gw-no-cursors', { createTopics: false, cursorTopic: 'tributary.absent-cursors' }));
+    const stopped = await waitForStatus(() => eos.node.upstream!.status(), (s) => s.state === 'stopped' || s.counters.errors >= 3, 'stopped (or failed three times)');
+    assert.deepEqual([stopped.state, stopped.lastError?.code], ['stopped', 'TRIB_UPSTREAM_TOPIC_MISSING']);
+    assert.match(stopped.lastError!.message, /tributary\.absent-cursors.*upstream\.createTopics/);
+    const topics = await admin.listTopics();
+    assert.deepEqual(topics.filter((name) => name === 'edge.gw-no-topic.telemetry' || name === 'tributary.absent-cursors'), [], 'nothing created');
+  });
+
+  test('upstream topics: two gateways creating the same topic at once both get its partition count (TOPIC_ALREADY_EXISTS by its Kafka error code)', async (t) => {
+    const base = { clientId: 'topics-race', bootstrapBrokers: [kafka.bootstrap] };
+    const one = new UpstreamTopics(base, true, 1);
+    const two = new UpstreamTopics(base, true, 1);
+    t.after(() => Promise.all([one.close(), two.close()]));
+    const wish = [{ name: 'edge.race.telemetry', partitions: 3 }];
+    const counts = await Promise.all([one.ensure(wish), two.ensure(wish)]);
+    assert.deepEqual(counts.map((c) => c.get('edge.race.telemetry')), [3, 3]);
+    // The error Kafka gives a second create, recognised by its code.
+    const admin = new Admin(base);
+    t.after(() => admin.close());
+    const refused = await admin.createTopics({ topics: ['edge.race.telemetry'], partitions: 3, replicas: 1 }).then(() => null, (err: unknown) => err);
+    assert.notEqual(refused, null);
+    assert.equal(hasKafkaError(refused, 'TOPIC_ALREADY_EXISTS'), true);
+    assert.equal(hasKafkaError(refused, 'UNKNOWN_TOPIC_OR_PARTITION'), false);
   });
 
   test('an unreachable cluster: a clear error naming it, retries with backoff, ingest unaffected', async (t) => {

@@ -3,7 +3,7 @@ import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import type { UpstreamSource, UpstreamStatus as MetricsStatus } from '../metrics.js';
+import type { UpstreamSource, UpstreamStatus as MetricsStatus } from '../observability/metrics.js';
 import { Forwarder, type UpstreamStatus } from './forwarder.js';
 
 export interface Upstream {

@@ -9,7 +9,9 @@ import { TributaryError } from '../../broker/errors.js';
 import { UpstreamCursorConflictError, UpstreamFencedError, UpstreamUnavailableError } from './errors.js';
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
+import { isTopicName, TOPIC_NAME_RULE } from '../../broker/log/topic-name.js';
 import { backoffDelay } from '../backoff.js';
+import { partitionKey } from '../shared/partition-key.js';
 import { checkCursorTopic, CURSOR_TOPIC_CONFIGS, logIdentity } from './cursor-topic.js';
 import { IdempotentSink } from './idempotent-sink.js';
 import { upstreamError } from './kafka-errors.js';
@@ -17,7 +19,7 @@ import { kafkaBaseOptions, type UpstreamConfig } from './kafka-options.js';
 import { Lane } from './lane.js';
 import type { Delivery, UpstreamSink } from './sink.js';
 import { TransactionalSink } from './transactional-sink.js';
-import { KAFKA_TOPIC_NAME, MessageBuilder, upstreamSize, upstreamTopicName } from './upstream-record.js';
+import { MessageBuilder, upstreamSize, upstreamTopicName } from './upstream-record.js';
 import { UpstreamTopics } from './upstream-topics.js';
 
 /**
@@ -113,8 +115,8 @@ export class Forwarder {
   /** Starts forwarding in the background; never waits for Kafka. */
   static start(options: ForwarderOptions): Forwarder {
     const sample = upstreamTopicName(options.config.topicTemplate, options.node, 'topic');
-    if (!KAFKA_TOPIC_NAME.test(sample)) {
-      throw new ConfigInvalidError([{ key: 'upstream.topicTemplate', message: `gives '${sample}' with node.id '${options.node}': not a valid Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)` }], 'upstream');
+    if (!isTopicName(sample)) {
+      throw new ConfigInvalidError([{ key: 'upstream.topicTemplate', message: `gives '${sample}' with node.id '${options.node}': not a valid Kafka topic name (${TOPIC_NAME_RULE})` }], 'upstream');
     }
     const forwarder = new Forwarder(options);
     forwarder.loop = forwarder.run();
@@ -368,7 +370,7 @@ export class Forwarder {
   /** Round robin: the partitions of this batch go last for the next one. */
   private rotate(draft: Draft): void {
     for (const c of draft.cursors) {
-      const key = `${c.topic}/${c.partition}`;
+      const key = partitionKey(c.topic, c.partition);
       const lane = this.lanes.get(key)!;
       this.lanes.delete(key);
       this.lanes.set(key, lane);
@@ -408,7 +410,7 @@ export class Forwarder {
 
   private applied(delivery: Delivery): void {
     for (const c of delivery.cursors) {
-      const lane = this.lanes.get(`${c.topic}/${c.partition}`);
+      const lane = this.lanes.get(partitionKey(c.topic, c.partition));
       if (lane === undefined) continue;
       lane.recordsForwarded += c.nextOffset - (lane.committed ?? c.nextOffset);
       lane.committed = c.nextOffset;

@@ -7,7 +7,7 @@ import { loadConfig, type ConfigFlags } from './config/load.js';
 import { createConsoleLogger } from './logger.js';
 import { tuneGarbageCollector } from './gc-tuning.js';
 import { readPassword } from './cli/password-prompt.js';
-import { RemoteError } from './replay/http-source.js';
+import { type CliEnvironment, RemoteError } from './cli/node-client.js';
 import { hashPassword } from './mqtt/passwords.js';
 
 const HELP = `Usage: tributary <command> [options]
@@ -53,14 +53,19 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
+/** The one place the CLI reads its environment (the node's own config is read by config/load.ts). */
+function cliEnvironment(): CliEnvironment {
+  return { httpToken: process.env.TRIBUTARY_HTTP_TOKEN ?? null };
+}
+
 async function main(argv: string[]): Promise<number> {
   // The simulator has its own options and imports nothing of the node's (device-sim/cli.ts).
   if (argv[0] === 'sim') return (await import('../device-sim/cli.js')).simMain(argv.slice(1));
   // These commands have options of their own (bridge/cli/*.ts). Imported when used, so that a
   // running node does not carry the MQTT client library the replay into MQTT needs.
-  if (argv[0] === 'replay') return (await import('./cli/replay.js')).replayCommand(argv.slice(1));
-  if (argv[0] === 'topics') return (await import('./cli/topics.js')).topicsCommand(argv.slice(1));
-  if (argv[0] === 'readers') return (await import('./cli/readers.js')).readersCommand(argv.slice(1));
+  if (argv[0] === 'replay') return (await import('./cli/replay.js')).replayCommand(argv.slice(1), cliEnvironment());
+  if (argv[0] === 'topics') return (await import('./cli/topics.js')).topicsCommand(argv.slice(1), cliEnvironment());
+  if (argv[0] === 'readers') return (await import('./cli/readers.js')).readersCommand(argv.slice(1), cliEnvironment());
   if (argv[0] === 'salvage') return (await import('./cli/salvage.js')).salvageCommand(argv.slice(1));
   let parsed;
   try {

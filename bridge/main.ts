@@ -5,13 +5,14 @@ import { CursorStore } from '../broker/cursors.js';
 import { Log, type RetentionSpec } from '../broker/log/log.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
-import { buildOverview } from './http/overview.js';
+import { buildOverview } from './observability/overview.js';
 import { HttpServer } from './http/server.js';
 import type { Logger } from './logger.js';
-import { Metrics } from './metrics.js';
+import { Metrics } from './observability/metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
-import { RecentErrors, watchUpstreamErrors } from './recent-errors.js';
-import { ThroughputHistory } from './throughput-history.js';
+import { LogRecordsReader } from './replay/records-reader.js';
+import { RecentErrors, watchUpstreamErrors } from './observability/recent-errors.js';
+import { ThroughputHistory } from './observability/throughput-history.js';
 import type { Upstream } from './upstream/start.js';
 
 export interface Node {
@@ -107,19 +108,22 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       stops.push(async () => unwatch());
     }
 
+    // Ready: the log is open with its writer alive and every listener is up (they are, once here).
+    const isReady = (): boolean => ready && log.isOpen;
     const http = await HttpServer.start({
       host: config.http.host,
       port: config.http.port,
-      log,
-      cursors,
       logger: logger.child({ component: 'http' }),
-      // Ready: the log is open with its writer alive and every listener is up (they are, once here).
-      isReady: () => ready && log.isOpen,
+      status: {
+        isReady,
+        topics: () => log.topics(),
+        overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, throughput, isReady }),
+        upstream: () => upstream?.status() ?? null,
+      },
+      records: new LogRecordsReader(log, cursors),
       token: config.http.token,
       allowedHosts: config.http.allowedHosts,
       metrics,
-      overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, throughput, isReady: () => ready && log.isOpen }),
-      upstreamStatus: () => upstream?.status() ?? null,
     });
     stops.push(() => http.close());
     logger.info({ url: `http://${config.http.host}:${http.port}` }, 'HTTP API listening');

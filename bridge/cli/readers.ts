@@ -4,12 +4,12 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CursorStore, CURSORS_FILE } from '../../broker/cursors.js';
 import { Log } from '../../broker/log/log.js';
-import { jsonBody, send, useToken } from '../replay/http-source.js';
 import { checkName } from '../replay/reader-name.js';
 import { readerLags, type ReaderLag } from '../replay/readers.js';
 import { ReaderPositions } from '../replay/reader-store.js';
 import { parseFlags, printTable } from './command-line.js';
 import { checkDataDir } from './data-dir.js';
+import { type CliEnvironment, nodeClient } from './node-client.js';
 
 export const READERS_HELP = `Usage: tributary readers [--url URL | --data-dir DIR] [--json] [--delete NAME]
 
@@ -29,13 +29,12 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-export async function readersCommand(argv: string[]): Promise<number> {
+export async function readersCommand(argv: string[], env: CliEnvironment): Promise<number> {
   const values = parseFlags('readers', argv, OPTIONS);
   if (values.help) {
     process.stdout.write(`${READERS_HELP}\n`);
     return 0;
   }
-  useToken(values.token);
   if (values.delete !== undefined) checkName(values.delete);
   const dataDir = values['data-dir'];
   let readers: ReaderLag[];
@@ -60,11 +59,11 @@ export async function readersCommand(argv: string[]): Promise<number> {
       await log.close();
     }
   } else {
-    const base = values.url ?? 'http://127.0.0.1:8080';
+    const node = nodeClient(values, env);
     if (values.delete !== undefined) {
-      deleted = ((await jsonBody(await send(new URL(`/api/readers/${encodeURIComponent(values.delete)}`, base), 'DELETE'))) as { deleted: number }).deleted;
+      deleted = ((await node.json(`/api/readers/${encodeURIComponent(values.delete)}`, 'DELETE')) as { deleted: number }).deleted;
     }
-    readers = ((await jsonBody(await send(new URL('/api/readers', base)))) as { readers: ReaderLag[] }).readers;
+    readers = ((await node.json('/api/readers')) as { readers: ReaderLag[] }).readers;
   }
   if (deleted !== null) process.stderr.write(`deleted reader '${values.delete}' (${deleted} position${deleted === 1 ? '' : 's'})\n`);
   if (values.json) {

@@ -11,7 +11,8 @@ import { BatchLineSource } from '../replay/batch-lines.js';
 import { LogSource } from '../replay/log-source.js';
 import { NdjsonEncoder } from '../replay/ndjson.js';
 import { decodeLine, LinePositionReader } from '../replay/ndjson-decode.js';
-import { ERROR_TRAILER, jsonBody, openRecordStream, recordsUrl, RemoteError, send, useToken } from '../replay/http-source.js';
+import { ERROR_TRAILER } from '../shared/records-protocol.js';
+import { type CliEnvironment, type NodeClient, nodeClient, RemoteError } from './node-client.js';
 import type { MqttReplaySink } from '../replay/mqtt-sink.js';
 import { parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-target.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
@@ -102,13 +103,12 @@ interface Destination {
 /** Commits a named reader's positions: into the store, or through the node that owns it. */
 type Committer = (positions: Array<{ partition: number; nextOffset: number }>) => Promise<void>;
 
-export async function replayCommand(argv: string[]): Promise<number> {
+export async function replayCommand(argv: string[], env: CliEnvironment): Promise<number> {
   const values = parseFlags('replay', joinRelativeTimes(argv), OPTIONS);
   if (values.help) {
     process.stdout.write(`${REPLAY_HELP}\n`);
     return 0;
   }
-  useToken(values.token);
   if (values.topic === undefined) throw new UsageError(`--topic is required\n\n${REPLAY_HELP}`);
   if (values.url !== undefined && values['data-dir'] !== undefined) throw new UsageError('give --url or --data-dir, not both');
   const toMqtt = values['to-mqtt'];
@@ -143,7 +143,7 @@ export async function replayCommand(argv: string[]): Promise<number> {
       : await mqttDestination(await (await import('../replay/mqtt-sink.js')).MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace));
   try {
     const dataDir = values['data-dir'];
-    const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, format, forceBase64, destination, skips) : await fromNode(values.url ?? 'http://127.0.0.1:8080', request, format, forceBase64, destination, skips);
+    const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, format, forceBase64, destination, skips) : await fromNode(nodeClient(values, env), request, format, forceBase64, destination, skips);
     skips.summary();
     return delivered;
   } finally {
@@ -240,9 +240,9 @@ async function fromDataDir(dataDir: string, request: ReplayRequest, format: Form
 }
 
 /** Runs the replay against a running node's records stream. */
-async function fromNode(base: string, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination, skips: SkipLog): Promise<number> {
+async function fromNode(node: NodeClient, request: ReplayRequest, format: Format, forceBase64: boolean, destination: Destination, skips: SkipLog): Promise<number> {
   const passthrough = destination.passthrough && format === 'ndjson';
-  const url = recordsUrl(base, request.topic, {
+  const { ranges, body } = await node.openRecordStream(request.topic, {
     partition: request.partition?.toString(),
     'from-offset': request.from !== null && 'offset' in request.from ? String(request.from.offset) : undefined,
     'from-time': request.from !== null && 'time' in request.from ? `${request.from.time}ms` : undefined,
@@ -254,12 +254,11 @@ async function fromNode(base: string, request: ReplayRequest, format: Format, fo
     base64: passthrough ? (forceBase64 ? 'true' : undefined) : 'true',
     onCorrupt: skips.policy === 'skip' ? 'skip' : undefined,
   });
-  const { ranges, body } = await openRecordStream(url);
   const commit: Committer | null =
     request.reader === null
       ? null
       : async (positions) => {
-          await jsonBody(await send(new URL(`/api/readers/${encodeURIComponent(request.reader!)}/positions`, base), 'POST', { topic: request.topic, positions }));
+          await node.json(`/api/readers/${encodeURIComponent(request.reader!)}/positions`, 'POST', { topic: request.topic, positions });
         };
   const lines = new LinePositionReader(request.topic);
   return run(ranges, destination, commit, async (delivery) => {

@@ -1,7 +1,7 @@
 // `tributary topics`: topics, partitions, offsets and sizes, from a running node over HTTP or from
 // a stopped node's data directory.
 import { Log } from '../../broker/log/log.js';
-import { jsonBody, send, useToken } from '../replay/http-source.js';
+import { type CliEnvironment, nodeClient } from './node-client.js';
 import { parseFlags, printTable } from './command-line.js';
 import { checkDataDir } from './data-dir.js';
 
@@ -25,13 +25,12 @@ interface TopicsBody {
   topics: Array<{ name: string; partitions: Array<{ partition: number; logStartOffset: number; logEndOffset: number; bytes: number }> }>;
 }
 
-export async function topicsCommand(argv: string[]): Promise<number> {
+export async function topicsCommand(argv: string[], env: CliEnvironment): Promise<number> {
   const values = parseFlags('topics', argv, OPTIONS);
   if (values.help) {
     process.stdout.write(`${TOPICS_HELP}\n`);
     return 0;
   }
-  useToken(values.token);
   const dataDir = values['data-dir'];
   let body: TopicsBody;
   if (dataDir !== undefined) {
@@ -44,7 +43,7 @@ export async function topicsCommand(argv: string[]): Promise<number> {
     }
   } else {
     // A non-2xx answer (401 without the token, …) becomes the node's error: one line, exit 1.
-    body = (await jsonBody(await send(new URL('/api/topics', values.url ?? 'http://127.0.0.1:8080')))) as TopicsBody;
+    body = (await nodeClient(values, env).json('/api/topics')) as TopicsBody;
   }
   if (values.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);

@@ -4,6 +4,7 @@ import { hostname } from 'node:os';
 import * as zlib from 'node:zlib';
 import { validate as validCron } from 'node-cron';
 import { z } from 'zod';
+import { TOPIC_NAME, TOPIC_NAME_RULE } from '../../broker/log/topic-name.js';
 import { isLoopbackHost } from '../shared/loopback.js';
 import { compileRules } from '../shared/mapping-rules.js';
 import { parseDuration, parseSize } from './units.js';
@@ -40,7 +41,7 @@ const retentionOverride = z.strictObject({
 });
 
 const topic = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, '1-249 characters of A-Z a-z 0-9 . _ -'),
+  name: z.string().regex(TOPIC_NAME, TOPIC_NAME_RULE),
   partitions: z.number().int().min(1).max(10_000).default(1),
   /** Overrides log.retention for this topic. */
   retention: retentionOverride.optional(),
@@ -194,7 +195,7 @@ const upstream = z
      */
     transactionTimeout: duration.default(60_000),
     /** Compacted topic holding the exactly-once cursors, keyed by node/topic/partition. */
-    cursorTopic: z.string().regex(/^[A-Za-z0-9._-]{1,249}$/, '1-249 characters of A-Z a-z 0-9 . _ -').default('tributary.cursors'),
+    cursorTopic: z.string().regex(TOPIC_NAME, TOPIC_NAME_RULE).default('tributary.cursors'),
     /** Create missing upstream topics (with the log topic's partition count). */
     createTopics: z.boolean().default(true),
     /** Replication factor of topics it creates; -1 = the cluster's default. */

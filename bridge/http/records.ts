@@ -20,35 +20,23 @@
 // sit in socket buffers or in a client that dies before using them. The client commits (POST
 // positions) what it has processed, so a consumer that dies mid-stream loses nothing; it re-reads
 // from its last commit (at-least-once). See docs/replay.md.
+//
+// What is read and how requests are checked is the replay part's (a RecordsReader, ports.ts);
+// this file is the HTTP of it: paths, methods, bodies, streaming, trailers.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
-import type { CursorStore } from '../../broker/cursors.js';
-import { CorruptBatchError, OffsetOutOfRangeError, UnknownTopicError, UsageError } from '../../broker/errors.js';
-import type { Log } from '../../broker/log/log.js';
+import { CorruptBatchError, UsageError } from '../../broker/errors.js';
 import type { Logger } from '../logger.js';
+import { ERROR_TRAILER, RANGES_HEADER, SKIPPED_TRAILER } from '../shared/records-protocol.js';
 import { httpError } from './errors.js';
-import { CONTENT_TYPES, createEncoder, parseFormat, type Format } from '../replay/formats.js';
-import { BatchLineSource } from '../replay/batch-lines.js';
-import { LogSource } from '../replay/log-source.js';
-import { NdjsonEncoder } from '../replay/ndjson.js';
-import { parseRequest, rangeTotal, resolveRanges, type PartitionRange } from '../replay/range.js';
-import { ERROR_TRAILER, RANGES_HEADER, SKIPPED_TRAILER } from '../replay/http-source.js';
-import { errorLine, skippedLine, type CorruptPolicy, parseCorruptPolicy, type SkipReport, skipReport } from '../replay/corrupt.js';
-import { checkName } from '../replay/reader-name.js';
-import { readerLags } from '../replay/readers.js';
-import { ReaderPositions } from '../replay/reader-store.js';
-import { CoalescedCommits } from '../replay/commit-coalescer.js';
-
+import type { RecordChunk, RecordRead, RecordsReader, Snapshot } from './ports.js';
 
 const MAX_COMMIT_BODY = 64 * 1024;
 /** The x-tributary-skipped trailer names at most this many skipped batches. */
 const MAX_SKIPS_IN_TRAILER = 50;
-/** At most one fsynced commit per reader per this many ms (docs/replay.md, "What a commit costs"). */
-const COMMIT_INTERVAL_MS = 1000;
 
 export interface RecordsRouteOptions {
-  log: Log;
-  cursors: CursorStore | null;
+  reader: RecordsReader;
   logger: Logger;
 }
 
@@ -61,24 +49,10 @@ export interface StreamStats {
   corruptSkipped: number;
 }
 
-/** One piece of a response body and how many records it covers. */
-interface Chunk {
-  bytes: Buffer;
-  records: number;
-}
-
-/** A stream's source: the next chunk, null at the end; skip() passes over a corrupt batch. */
-interface ChunkSource {
-  next(): Chunk | null;
-  skip(err: CorruptBatchError): void;
-}
-
 type Send = (res: ServerResponse, status: number, body: unknown) => void;
 
 export class RecordsRoute {
   readonly stats: StreamStats = { active: 0, recordsRead: 0, corruptSkipped: 0 };
-  private readers: ReaderPositions | null = null;
-  private readonly commits = new CoalescedCommits((reader, entries) => this.cursors().commitMany(reader, entries), COMMIT_INTERVAL_MS);
 
   constructor(private readonly options: RecordsRouteOptions) {}
 
@@ -91,18 +65,17 @@ export class RecordsRoute {
   async handle(req: IncomingMessage, res: ServerResponse, url: URL, send: Send): Promise<void> {
     const parts = pathParts(url.pathname); // ['topics', name, ...]
     const method = req.method ?? 'GET';
-    if (parts[0] === 'topics' && parts.length === 2 && method === 'GET') return send(res, 200, this.topic(parts[1]!));
-    if (parts[0] === 'topics' && parts.length === 3 && parts[2] === 'records' && method === 'GET') return this.records(req, res, parts[1]!, url.searchParams);
-    if (parts[0] === 'readers' && parts.length === 1 && method === 'GET') return send(res, 200, { readers: readerLags(this.cursors(), this.options.log) });
+    const reader = this.options.reader;
+    if (parts[0] === 'topics' && parts.length === 2 && method === 'GET') return send(res, 200, reader.topic(parts[1]!));
+    if (parts[0] === 'topics' && parts.length === 3 && parts[2] === 'records' && method === 'GET') return this.stream(req, res, reader.open(parts[1]!, url.searchParams));
+    if (parts[0] === 'readers' && parts.length === 1 && method === 'GET') return send(res, 200, { readers: reader.readers() });
     if (parts[0] === 'readers' && parts.length === 3 && parts[2] === 'positions' && method === 'POST') {
       // JSON only: a cross-site form or text/plain POST (no preflight) cannot move a position.
       if (!isJson(req)) return send(res, 415, httpError('TRIB_HTTP_MEDIA_TYPE', 'a positions commit needs content-type: application/json'));
-      return send(res, 200, await this.commit(req, parts[1]!));
+      return send(res, 200, await reader.commit(parts[1]!, () => readJson(req)));
     }
     if (parts[0] === 'readers' && parts.length === 2 && method === 'DELETE') {
-      checkName(parts[1]!);
-      this.commits.forget(parts[1]!);
-      return send(res, 200, { reader: parts[1], deleted: this.cursors().delete(parts[1]!) });
+      return send(res, 200, { reader: parts[1], deleted: reader.forget(parts[1]!) });
     }
     const known =
       (parts[0] === 'topics' && (parts.length === 2 || (parts.length === 3 && parts[2] === 'records'))) ||
@@ -111,64 +84,20 @@ export class RecordsRoute {
     send(res, 404, httpError('TRIB_HTTP_NOT_FOUND', `no route for ${url.pathname}`));
   }
 
-  private topic(name: string): unknown {
-    const info = this.options.log.topics().find((t) => t.name === name);
-    if (info === undefined) throw new UnknownTopicError(name, this.options.log.topics().map((t) => t.name));
-    return info;
-  }
-
-  private async records(req: IncomingMessage, res: ServerResponse, topic: string, query: URLSearchParams): Promise<void> {
-    const param = (name: string): string | undefined => query.get(name) ?? undefined;
-    const known = new Set(['partition', 'from-offset', 'from-time', 'to-offset', 'to-time', 'key', 'reader', 'format', 'base64', 'onCorrupt']);
-    for (const name of query.keys()) if (!known.has(name)) throw new UsageError(`unknown parameter '${name}' (known: ${[...known].join(', ')})`);
-    const request = parseRequest(
-      { topic, partition: param('partition'), fromOffset: param('from-offset'), fromTime: param('from-time'), toOffset: param('to-offset'), toTime: param('to-time'), key: param('key'), reader: param('reader') },
-      { topic: 'topic', partition: 'partition', fromOffset: 'from-offset', fromTime: 'from-time', toOffset: 'to-offset', toTime: 'to-time', key: 'key', reader: 'reader' },
-    );
-    const format = parseFormat(param('format'), 'format');
-    const base64 = param('base64');
-    if (base64 !== undefined && base64 !== 'true' && base64 !== 'false') throw new UsageError(`base64 must be true or false, got '${base64}'`);
-    const onCorrupt = parseCorruptPolicy(param('onCorrupt'), 'onCorrupt');
-    const ranges = resolveRanges(this.options.log, request, request.reader === null ? null : this.cursors());
-    const key = request.key === null ? null : Buffer.from(request.key);
-    const forceBase64 = base64 === 'true';
-    const nonEmpty = ranges.filter((r) => r.to > r.from);
-    let source: ChunkSource;
-    let head: Buffer = Buffer.alloc(0);
-    if (format === 'ndjson' && nonEmpty.length === 1) {
-      // One partition as NDJSON, the common bulk case: lines straight from the stored batches.
-      const lines = new BatchLineSource(this.options.log, topic, nonEmpty[0]!, new NdjsonEncoder(topic, { forceBase64 }), key);
-      source = { next: () => lines.nextChunk(), skip: (err) => lines.skip(err) };
-    } else {
-      const records = new LogSource(this.options.log, topic, ranges, { key });
-      const encoder = createEncoder(format, topic, { forceBase64 });
-      head = encoder.head;
-      source = {
-        next: () => {
-          const chunk = records.next();
-          return chunk === null ? null : { bytes: encoder.encode(chunk.partition, chunk.records), records: chunk.records.length };
-        },
-        skip: (err) => records.skip(err),
-      };
-    }
-    await this.stream(req, res, source, { head, ranges, format, onCorrupt });
-  }
-
-  private async stream(req: IncomingMessage, res: ServerResponse, source: ChunkSource, how: { head: Buffer; ranges: PartitionRange[]; format: Format; onCorrupt: CorruptPolicy }): Promise<void> {
-    const skips: SkipReport[] = [];
-    const inBand = how.format === 'ndjson';
-    /** The next chunk; a corrupt batch is passed over (and reported) when the policy says so. */
-    const next = (): Chunk | null => {
+  private async stream(req: IncomingMessage, res: ServerResponse, read: RecordRead): Promise<void> {
+    const skips: Snapshot[] = [];
+    /** The next chunk; a corrupt batch is passed over (and reported) when the read says so. */
+    const next = (): RecordChunk | null => {
       for (;;) {
         try {
-          return source.next();
+          return read.next();
         } catch (err) {
-          if (!(err instanceof CorruptBatchError) || how.onCorrupt !== 'skip') throw err;
-          source.skip(err);
+          if (!(err instanceof CorruptBatchError) || read.onCorrupt !== 'skip') throw err;
+          const skipped = read.skip(err);
           // The trailer stays small enough for any client's header limit; NDJSON lines list all.
-          if (skips.length < MAX_SKIPS_IN_TRAILER) skips.push(skipReport(err));
+          if (skips.length < MAX_SKIPS_IN_TRAILER) skips.push(skipped.report);
           this.stats.corruptSkipped++;
-          if (inBand) return { bytes: skippedLine(err), records: 0 };
+          if (skipped.bytes.length > 0) return { bytes: skipped.bytes, records: 0 };
         }
       }
     };
@@ -178,15 +107,15 @@ export class RecordsRoute {
     let gone = false;
     res.once('close', () => (gone = true));
     res.writeHead(200, {
-      'content-type': CONTENT_TYPES[how.format],
-      [RANGES_HEADER]: JSON.stringify(how.ranges),
-      'x-tributary-records': String(rangeTotal(how.ranges)),
+      'content-type': read.contentType,
+      [RANGES_HEADER]: JSON.stringify(read.ranges),
+      'x-tributary-records': String(read.total),
       'cache-control': 'no-store',
       trailer: `${ERROR_TRAILER}, ${SKIPPED_TRAILER}`,
     });
     this.stats.active++;
     try {
-      if (how.head.length > 0) res.write(how.head);
+      if (read.head.length > 0) res.write(read.head);
       for (let chunk = first; chunk !== null; chunk = next()) {
         if (gone) return;
         this.stats.recordsRead += chunk.records;
@@ -205,7 +134,8 @@ export class RecordsRoute {
         // Everything good before the bad batch was written; say why the stream ends here, in-band
         // for NDJSON and in the trailer for every format, and end the body cleanly.
         this.options.logger.warn({ err, path: req.url }, 'record stream ended early with an error');
-        if (inBand) res.write(errorLine(err));
+        const last = read.endedBy(err);
+        if (last.length > 0) res.write(last);
         res.addTrailers({ [ERROR_TRAILER]: JSON.stringify(err.toJSON()), ...(skips.length > 0 ? { [SKIPPED_TRAILER]: JSON.stringify(skips) } : {}) });
         res.end();
         return;
@@ -218,35 +148,6 @@ export class RecordsRoute {
     } finally {
       this.stats.active--;
     }
-  }
-
-  private async commit(req: IncomingMessage, reader: string): Promise<unknown> {
-    checkName(reader);
-    const body = await readJson(req);
-    // JSON's null (the whole body, or a position) is no object to read fields of.
-    const fields = (body ?? {}) as { topic?: unknown; positions?: unknown };
-    const topic = fields.topic;
-    const positions = fields.positions;
-    if (typeof topic !== 'string' || !Array.isArray(positions)) {
-      throw new UsageError('a positions commit is {"topic": "...", "positions": [{"partition": 0, "nextOffset": 123}]}');
-    }
-    const log = this.options.log;
-    const checked = positions.map((p: { partition?: unknown; nextOffset?: unknown } | null) => {
-      if (p === null || typeof p !== 'object' || !Number.isInteger(p.partition) || !Number.isSafeInteger(p.nextOffset)) throw new UsageError('each position needs an integer partition and nextOffset');
-      const part = log.partition(topic, p.partition as number);
-      const next = p.nextOffset as number;
-      if (next < part.logStartOffset || next > part.logEndOffset) throw new OffsetOutOfRangeError(topic, part.partition, next, part.logStartOffset, part.logEndOffset);
-      return { topic, partition: part.partition, nextOffset: next };
-    });
-    this.cursors(); // a node without a store refuses before waiting for a slot
-    await this.commits.commit(reader, checked);
-    return { reader, topic, positions: checked.map(({ partition, nextOffset }) => ({ partition, nextOffset })) };
-  }
-
-  private cursors(): ReaderPositions {
-    if (this.options.cursors === null) throw new UsageError('this node keeps no reader positions');
-    this.readers ??= new ReaderPositions(this.options.cursors);
-    return this.readers;
   }
 }
 

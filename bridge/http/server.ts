@@ -3,38 +3,29 @@
 // line of logic live in their own files and are only dispatched from here.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CursorStore } from '../../broker/cursors.js';
-import type { Log } from '../../broker/log/log.js';
 import { CorruptBatchError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../../broker/errors.js';
 import { httpError } from './errors.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
-import type { Metrics } from '../metrics.js';
 import { BearerAuth } from './auth.js';
 import { HostCheck } from './host-check.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
-import type { Overview } from './overview.js';
+import type { MetricsExposition, NodeStatus, RecordsReader } from './ports.js';
 import { RecordsRoute } from './records.js';
-import { upstreamResponse } from './upstream.js';
-import type { UpstreamStatus } from '../upstream/forwarder.js';
 
 export interface HttpServerOptions {
   host: string;
   port: number;
-  log: Log;
   logger: Logger;
-  /** Named readers' positions (the node owns the store); null serves no reader routes. */
-  cursors?: CursorStore | null;
-  /** Whether every part of the node is up (the readiness probe). */
-  isReady: () => boolean;
+  /** Readiness, topics, the dashboard's overview and the upstream forwarder's status. */
+  status: NodeStatus;
+  /** Topic details, record streams and named readers (the replay part's). */
+  records: RecordsReader;
   /** http.token: null serves everything without one (loopback only). */
   token: string | null;
   /** http.allowedHosts: names besides http.host and loopback that Host may carry (host-check.ts). */
   allowedHosts?: readonly string[];
-  metrics: Metrics;
-  overview: () => Overview;
-  /** The upstream forwarder's status; null while upstream is off. */
-  upstreamStatus?: () => UpstreamStatus | null;
+  metrics: MetricsExposition;
 }
 
 export class HttpServer {
@@ -49,7 +40,7 @@ export class HttpServer {
     this.auth = new BearerAuth(options.token);
     this.hostCheck = new HostCheck({ host: options.host, allowedHosts: options.allowedHosts ?? [], tokenRequired: options.token !== null });
     this.server = createServer((req, res) => this.handle(req, res));
-    this.records = new RecordsRoute({ log: options.log, cursors: options.cursors ?? null, logger: options.logger });
+    this.records = new RecordsRoute({ reader: options.records, logger: options.logger });
   }
 
   static async start(options: HttpServerOptions): Promise<HttpServer> {
@@ -79,13 +70,13 @@ export class HttpServer {
       if (url.pathname === '/' || url.pathname === '/index.html') return sendPage(res, DASHBOARD_PAGE);
       if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
       if (url.pathname === '/readyz') {
-        const ready = this.options.isReady();
+        const ready = this.options.status.isReady();
         return sendJson(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting' });
       }
-      if (url.pathname === '/api/topics') return sendJson(res, 200, { topics: this.options.log.topics() });
-      if (url.pathname === '/api/overview') return sendJson(res, 200, this.options.overview());
+      if (url.pathname === '/api/topics') return sendJson(res, 200, { topics: this.options.status.topics() });
+      if (url.pathname === '/api/overview') return sendJson(res, 200, this.options.status.overview());
       if (url.pathname === '/metrics') return this.sendMetrics(res);
-      if (url.pathname === '/api/upstream') return sendJson(res, 200, upstreamResponse(this.options.upstreamStatus?.() ?? null));
+      if (url.pathname === '/api/upstream') return sendJson(res, 200, this.options.status.upstream() ?? { enabled: false });
       sendJson(res, 404, httpError('TRIB_HTTP_NOT_FOUND', `no route for ${url.pathname}`));
     } catch (err) {
       this.fail(res, err, url);

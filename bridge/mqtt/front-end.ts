@@ -47,7 +47,7 @@ export interface MqttFrontEndOptions {
   onProblem?: (summary: string, detail: string) => void;
 }
 
-/** Counters since start; bridge/metrics.ts exports them. */
+/** Counters since start; bridge/observability/metrics.ts exports them. */
 export interface FrontEndStats {
   publishesReceived: number;
   /** Payload bytes of the publishes received. */
@@ -210,7 +210,7 @@ export class MqttFrontEnd {
     });
   }
 
-  /** Counters since start; bridge/metrics.ts exports them. Read at scrape time: a new object each read. */
+  /** Counters since start; bridge/observability/metrics.ts exports them. Read at scrape time: a new object each read. */
   get stats(): FrontEndStats {
     const own = this.#counts;
     const fast = this.#fastPaths?.stats ?? NO_FAST_PATH;

@@ -2,6 +2,7 @@
 // log topic and the record key) made of literals and `{placeholders}`. Compiling a rule is pure
 // (no I/O, nothing of ours imported), so the config schema reports a rule's problems with all
 // others and the MQTT front end routes with the same compiled rules (bridge/mqtt/mapping.ts).
+import { isTopicName, TOPIC_NAME_RULE } from '../../broker/log/topic-name.js';
 import { TopicFilter, TopicFilterError, type Captures } from './topic-filter.js';
 
 /** A rule as written in config: `key: null` stores no key. */
@@ -27,12 +28,11 @@ export interface CompiledRule {
   key: TemplatePart[] | null;
 }
 
-const LOG_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
 const SPECIAL: Record<string, 'topic' | 'clientId'> = { 'mqtt.topic': 'topic', 'mqtt.clientId': 'clientId' };
 
-/** Whether `name` can be a log topic's name (Kafka's rule: 1-249 of A-Z a-z 0-9 . _ -). */
+/** Whether `name` can be a log topic's name (Kafka's rule: broker/log/topic-name.ts). */
 export function isLogTopicName(name: string): boolean {
-  return LOG_TOPIC.test(name);
+  return isTopicName(name);
 }
 
 /** Compiles every rule it can; problems are collected, not thrown. */
@@ -53,8 +53,8 @@ export function compileRules(ruleConfigs: readonly MappingRuleSource[]): { rules
     const key = rule.key === null ? null : parseTemplate(rule.key, filter, `${at}.key`, problems);
     if (topic === null || (rule.key !== null && key === null)) return;
     const fixedTopic = topic.every((p) => 'literal' in p) ? rule.topic : null;
-    if (fixedTopic !== null && !LOG_TOPIC.test(fixedTopic)) {
-      problems.push({ key: `${at}.topic`, message: `'${fixedTopic}' is not a log topic name (1-249 characters of A-Z a-z 0-9 . _ -)` });
+    if (fixedTopic !== null && !isTopicName(fixedTopic)) {
+      problems.push({ key: `${at}.topic`, message: `'${fixedTopic}' is not a log topic name (${TOPIC_NAME_RULE})` });
     }
     rules.push({ filter, topic, fixedTopic, key });
   });

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Consumer } from '@platformatic/kafka';
+import { partitionKey } from '../shared/partition-key.js';
 import { UpstreamCursorConflictError, UpstreamCursorTopicError } from './errors.js';
 import { readCommitted, type ReadCommittedOptions } from './committed-reader.js';
 import type { UpstreamMessage } from './upstream-record.js';
@@ -39,7 +40,7 @@ export interface CursorValue {
 }
 
 export function cursorKey(node: string, topic: string, partition: number): string {
-  return `${node}/${topic}/${partition}`;
+  return `${node}/${partitionKey(topic, partition)}`;
 }
 
 export function cursorMessage(cursorTopic: string, node: string, topic: string, partition: number, value: CursorValue): UpstreamMessage {

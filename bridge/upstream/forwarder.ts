@@ -9,6 +9,7 @@
 import type { Logger } from 'pino';
 import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
+import { isTopicName, TOPIC_NAME_RULE } from '../../broker/log/topic-name.js';
 import { backoffDelay } from '../backoff.js';
 import { ConfigInvalidError } from '../config/errors.js';
 import { BatchBuilder, type Draft } from './batch-builder.js';
@@ -20,7 +21,7 @@ import type { UpstreamConfig } from './kafka-options.js';
 import { LaneTable } from './lane-table.js';
 import type { Delivery } from './sink.js';
 import { newCounters, upstreamStatus, type ForwarderState, type UpstreamCounters, type UpstreamStatus } from './status.js';
-import { KAFKA_TOPIC_NAME, upstreamTopicName } from './upstream-record.js';
+import { upstreamTopicName } from './upstream-record.js';
 import { sleep } from './watchdog.js';
 
 export type { ForwarderState, PartitionStatus, UpstreamCounters, UpstreamStatus } from './status.js';
@@ -75,8 +76,8 @@ export class Forwarder {
   /** Starts forwarding in the background; never waits for Kafka. */
   static start(options: ForwarderOptions): Forwarder {
     const sample = upstreamTopicName(options.config.topicTemplate, options.node, 'topic');
-    if (!KAFKA_TOPIC_NAME.test(sample)) {
-      throw new ConfigInvalidError([{ key: 'upstream.topicTemplate', message: `gives '${sample}' with node.id '${options.node}': not a valid Kafka topic name (1-249 of A-Z a-z 0-9 . _ -)` }], 'upstream');
+    if (!isTopicName(sample)) {
+      throw new ConfigInvalidError([{ key: 'upstream.topicTemplate', message: `gives '${sample}' with node.id '${options.node}': not a valid Kafka topic name (${TOPIC_NAME_RULE})` }], 'upstream');
     }
     const forwarder = new Forwarder(options);
     forwarder.loop = forwarder.run();

@@ -7,7 +7,8 @@
 import { Producer, type BaseOptions } from '@platformatic/kafka';
 import type { CursorStore } from '../../broker/cursors.js';
 import { UPSTREAM_GROUP } from './cursor-group.js';
-import { laneKey, type CursorAdvance, type Delivery, type UpstreamSink } from './sink.js';
+import { partitionKey } from '../shared/partition-key.js';
+import type { CursorAdvance, Delivery, UpstreamSink } from './sink.js';
 
 /** The cursor-store group of the at-least-once forwarder. */
 export const CURSOR_GROUP = UPSTREAM_GROUP;
@@ -28,14 +29,14 @@ export class IdempotentSink implements UpstreamSink {
   async open(): Promise<Map<string, number>> {
     this.producer = new Producer<Buffer, Buffer, Buffer, Buffer>({ ...this.base, idempotent: true, compression: this.compression, autocreateTopics: false });
     await this.producer.initIdempotentProducer({});
-    return new Map(this.cursors.list().filter((c) => c.group === CURSOR_GROUP).map((c) => [laneKey(c.topic, c.partition), c.nextOffset]));
+    return new Map(this.cursors.list().filter((c) => c.group === CURSOR_GROUP).map((c) => [partitionKey(c.topic, c.partition), c.nextOffset]));
   }
 
   async deliver(delivery: Delivery): Promise<void> {
     if (this.producer === null) throw new Error('the idempotent sink is not open');
     // Only cursors move when retention skipped records that were never forwarded.
     if (delivery.messages.length > 0) await this.producer.send({ messages: delivery.messages });
-    for (const c of delivery.cursors) this.unsaved.set(laneKey(c.topic, c.partition), c);
+    for (const c of delivery.cursors) this.unsaved.set(partitionKey(c.topic, c.partition), c);
     if (Date.now() - this.lastSave >= CURSOR_COMMIT_INTERVAL_MS) this.save();
   }
 

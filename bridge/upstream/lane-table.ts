@@ -3,6 +3,7 @@
 // (Log.onPartitionsAdded), so the status, which only reads them, shows every partition also while
 // Kafka is unreachable. On each connect every lane goes back to its durable cursor; delivered
 // batches move the cursors on; the order of the lanes is the round robin of the batch builder.
+import { partitionKey } from '../shared/partition-key.js';
 import type { Log } from '../../broker/log/log.js';
 import { Lane } from './lane.js';
 import type { CursorAdvance } from './sink.js';
@@ -72,7 +73,7 @@ export class LaneTable {
   /** Round robin: the partitions of this batch go last for the next one. */
   rotate(cursors: readonly CursorAdvance[]): void {
     for (const c of cursors) {
-      const key = `${c.topic}/${c.partition}`;
+      const key = partitionKey(c.topic, c.partition);
       const lane = this.lanes.get(key)!;
       this.lanes.delete(key);
       this.lanes.set(key, lane);
@@ -82,7 +83,7 @@ export class LaneTable {
   /** A delivery is durable upstream: its cursors are the lanes' committed positions now. */
   applied(cursors: readonly CursorAdvance[]): void {
     for (const c of cursors) {
-      const lane = this.lanes.get(`${c.topic}/${c.partition}`);
+      const lane = this.lanes.get(partitionKey(c.topic, c.partition));
       if (lane === undefined) continue;
       lane.recordsForwarded += c.nextOffset - (lane.committed ?? c.nextOffset);
       lane.committed = c.nextOffset;
@@ -101,7 +102,7 @@ export class LaneTable {
     for (const topic of log.topics()) {
       if (topics !== null && !topics.includes(topic.name)) continue;
       for (const p of topic.partitions) {
-        const key = `${topic.name}/${p.partition}`;
+        const key = partitionKey(topic.name, p.partition);
         if (this.lanes.has(key)) continue;
         const lane = new Lane(topic.name, p.partition, upstreamTopicName(topicTemplate, node, topic.name));
         if (this.durable !== null) lane.rewind(this.durable.get(key), p.logStartOffset);

@@ -1,6 +1,7 @@
 // One local partition being forwarded: where it is durable upstream, how far it has been read
 // ahead of that, and what went wrong last.
 import type { TributaryError } from '../../broker/errors.js';
+import { partitionKey } from '../shared/partition-key.js';
 import type { MessageBuilder } from './upstream-record.js';
 
 export type LaneState = 'waiting' | 'forwarding' | 'caught-up' | 'error';
@@ -27,7 +28,7 @@ export class Lane {
   ) {}
 
   get key(): string {
-    return `${this.topic}/${this.partition}`;
+    return partitionKey(this.topic, this.partition);
   }
 
   /** Back to the durable cursor (after a failed delivery or a reconnect). */

@@ -28,7 +28,3 @@ export interface UpstreamSink {
   /** Drops the connection; what was not delivered is sent again from the cursors. Idempotent. */
   close(): Promise<void>;
 }
-
-export function laneKey(topic: string, partition: number): string {
-  return `${topic}/${partition}`;
-}

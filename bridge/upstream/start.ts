@@ -3,12 +3,12 @@ import type { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
-import type { UpstreamSource, UpstreamStatus as MetricsStatus } from '../metrics.js';
+import type { UpstreamSource, UpstreamStatus as MetricsStatus } from '../observability/metrics.js';
 import { Forwarder, type UpstreamStatus } from './forwarder.js';
 
 export interface Upstream {
   status(): UpstreamStatus;
-  /** The same status in the shape bridge/metrics.ts reads. */
+  /** The same status in the shape bridge/observability/metrics.ts reads. */
   readonly metricsSource: UpstreamSource;
   close(): Promise<void>;
 }

@@ -11,9 +11,6 @@ export const HEADER_NODE = 'tributary.node';
 export const HEADER_PARTITION = 'tributary.partition';
 export const HEADER_OFFSET = 'tributary.offset';
 
-/** Kafka topic names: 1-249 of these characters. */
-export const KAFKA_TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-
 export function upstreamTopicName(template: string, node: string, topic: string): string {
   return template.replaceAll('{node}', node).replaceAll('{topic}', topic);
 }

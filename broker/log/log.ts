@@ -12,6 +12,7 @@ import { encodeBatch, type RecordInput } from './record-batch.js';
 import type { CorruptBatchObservation, LogObserver } from './log-observer.js';
 import { DATABASE_FILE } from './schema.js';
 import { damaged, isSqliteCorruption } from './sqlite-errors.js';
+import { isTopicName, TOPIC_NAME_RULE } from './topic-name.js';
 import { LogWriter } from './writer.js';
 import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, RetentionPolicy, RetentionResult } from './writer-protocol.js';
 
@@ -148,8 +149,8 @@ export class Log {
 
   /** Creates a topic, or grows an existing one to `partitions`. Idempotent. */
   async createTopic(name: string, partitions: number, retention?: RetentionSpec): Promise<void> {
-    if (!/^[A-Za-z0-9._-]{1,249}$/.test(name)) {
-      throw new InvalidRecordError(`topic name '${name}' must be 1-249 characters of A-Z a-z 0-9 . _ -`);
+    if (!isTopicName(name)) {
+      throw new InvalidRecordError(`topic name '${name}' must be ${TOPIC_NAME_RULE}`);
     }
     if (!Number.isInteger(partitions) || partitions < 1 || partitions > 10_000) {
       throw new InvalidRecordError(`topic '${name}': partitions must be an integer from 1 to 10000, got ${partitions}`);

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
-import { Metrics } from '../../bridge/metrics.js';
-import type { Overview } from '../../bridge/http/overview.js';
-import { connect, startTestNode } from '../helpers/mqtt-node.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { Metrics } from '../../../bridge/observability/metrics.js';
+import type { Overview } from '../../../bridge/observability/overview.js';
+import { connect, startTestNode } from '../../helpers/mqtt-node.js';
+import { waitFor } from '../../helpers/wait-for.js';
 
 /** The value of one sample line, e.g. sample(text, 'tributary_mqtt_publishes_refused_total{reason="topic too long"}'). */
 function sample(text: string, series: string): number | undefined {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { RecentErrors, watchUpstreamErrors } from '../../bridge/recent-errors.js';
+import { RecentErrors, watchUpstreamErrors } from '../../../bridge/observability/recent-errors.js';
 
 test('a repeated problem updates its entry; the oldest distinct problem leaves when full', () => {
   const errors = new RecentErrors(3);

@@ -1,6 +1,7 @@
 // The last few problems the components reported, for the dashboard. A problem that repeats (a
 // device refused at every reconnect) updates its entry instead of pushing the others out, so a
 // noisy client cannot hide a rarer error.
+import { partitionKey } from '../shared/partition-key.js';
 import type { UpstreamSource } from './metrics.js';
 
 export interface RecentError {
@@ -57,7 +58,7 @@ export function watchUpstreamErrors(source: UpstreamSource, errors: RecentErrors
   const poll = (): void => {
     const status = source.status();
     note('', status.lastError);
-    for (const p of status.partitions) note(`${p.topic}/${p.partition}`, p.lastError);
+    for (const p of status.partitions) note(partitionKey(p.topic, p.partition), p.lastError);
   };
   const timer = setInterval(poll, everyMs);
   timer.unref();

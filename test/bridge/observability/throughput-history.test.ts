@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { ThroughputHistory, type ThroughputCounters } from '../../bridge/throughput-history.js';
+import { ThroughputHistory, type ThroughputCounters } from '../../../bridge/observability/throughput-history.js';
 
 test('samples are rates over the time between readings, oldest first, at most capacity of them', () => {
   const counters: ThroughputCounters = { publishesReceived: 0, publishesStored: 0, bytesReceived: 0 };

@@ -1,11 +1,11 @@
-// GET /api/overview: one JSON snapshot of the node for the dashboard, which polls it every second
-// and computes rates from the differences of the counters; the chart's last two minutes come with
-// it. Built from the same sources as the metrics, so the two never disagree.
+// The snapshot GET /api/overview serves: one JSON object of the node for the dashboard, which
+// polls it every second and computes rates from the differences of the counters; the chart's last
+// two minutes come with it. Built from the same sources as the metrics, so the two never disagree.
+// The HTTP server only serves it (bridge/main.ts hands it buildOverview as a function).
 import type { CorruptBatchObservation, Log, TopicInfo } from '../../broker/log/log.js';
-import type { Metrics, UpstreamStatus } from '../metrics.js';
-import type { MqttFrontEnd } from '../mqtt/front-end.js';
-import type { RecentError, RecentErrors } from '../recent-errors.js';
-import type { ThroughputHistory, ThroughputSample } from '../throughput-history.js';
+import type { Metrics, UpstreamStatus } from './metrics.js';
+import type { RecentError, RecentErrors } from './recent-errors.js';
+import type { ThroughputHistory, ThroughputSample } from './throughput-history.js';
 
 export interface Overview {
   node: string;
@@ -39,10 +39,23 @@ export interface Overview {
   throughput: ThroughputSample[];
 }
 
+/** What the overview reads of the MQTT front end (MqttFrontEnd has it): its counters since start. */
+export interface MqttCounters {
+  readonly connectedClients: number;
+  readonly stats: {
+    publishesReceived: number;
+    bytesReceived: number;
+    publishesStored: number;
+    publishesFastPath: number;
+    refused: Record<string, number>;
+    connectionsRefused: Record<string, number>;
+  };
+}
+
 export interface OverviewSources {
   nodeId: string;
-  log: Log;
-  mqtt: MqttFrontEnd;
+  log: Pick<Log, 'topics' | 'corruptBatches'>;
+  mqtt: MqttCounters;
   metrics: Metrics;
   errors: RecentErrors;
   throughput: ThroughputHistory;

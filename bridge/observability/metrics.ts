@@ -4,8 +4,8 @@
 // own (append latency, group-commit sizes, retention deletions) is observed through the log's
 // observer hooks. Names follow Prometheus conventions: `_total` counters, base units (seconds, bytes).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Log, LogObserver, PartitionInfo } from '../broker/log/log.js';
-import type { MqttFrontEnd } from './mqtt/front-end.js';
+import type { Log, LogObserver, PartitionInfo } from '../../broker/log/log.js';
+import type { MqttFrontEnd } from '../mqtt/front-end.js';
 
 /** One partition as the upstream forwarder sees it. */
 export interface UpstreamPartitionStatus {

@@ -26,6 +26,7 @@ export const LOG_ERROR_CODES = [
   'TRIB_DATA_DIR',
   'TRIB_LOG_OFFSET_MISMATCH',
   'TRIB_LOG_STALE_EPOCH',
+  'TRIB_LOG_DISK_BUDGET',
 ] as const;
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
 
@@ -151,6 +152,18 @@ export class DiskFullError extends TributaryError<LogErrorCode> {
     options?: TributaryErrorOptions,
   ) {
     super(`no space left for the log in ${dataDir}; append refused, stored data is intact`, options);
+  }
+}
+
+export class DiskBudgetError extends TributaryError<LogErrorCode> {
+  readonly code = 'TRIB_LOG_DISK_BUDGET';
+  // Retriable: once the forwarder has sent the oldest data upstream it may go, and appends resume.
+  readonly retriable = true;
+  constructor(
+    readonly dataDir: string,
+    readonly reason: string,
+  ) {
+    super(`the disk budget of ${dataDir} is reached (${reason}) and nothing more may be deleted: everything left is not yet forwarded upstream; appends are held until it is`);
   }
 }
 

@@ -31,8 +31,10 @@ export class BatchReader {
         WHERE partition_id = ? AND ts_high >= ? AND base_offset < ?
         ORDER BY ts_high, base_offset LIMIT 1`,
     );
+    // The row itself is touched (length(data) reads its cell), not only the offset index: a batch
+    // whose table page is damaged does not count as the next one (see damage-probe.ts).
     this.nextBase = this.db
-      .prepare(`SELECT base_offset FROM batches WHERE partition_id = ? AND base_offset > ? ORDER BY base_offset LIMIT 1`)
+      .prepare(`SELECT base_offset, length(data) FROM batches WHERE partition_id = ? AND base_offset > ? ORDER BY base_offset LIMIT 1`)
       .pluck();
   }
 

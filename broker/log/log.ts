@@ -4,7 +4,8 @@
 import { existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
-import { type CorruptBatchError, DataDirError, StaleEpochError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { DiskBudget, NO_DISK_BUDGET, type DiskBudgetSpec, type DiskBudgetStatus, type ReclaimOutcome } from './disk-budget.js';
+import { type CorruptBatchError, DiskBudgetError, DataDirError, StaleEpochError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
 import { BatchReader, type EpochStart } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
@@ -58,6 +59,14 @@ export interface LogOptions {
   observer?: LogObserver;
   /** When records are committed (the high watermark). Default singleNodeCommit; tests hold it back. */
   commitPolicy?: CommitPolicy;
+  /** The data directory's disk budget (see disk-budget.ts). Default none. */
+  diskBudget?: DiskBudgetSpec;
+  /**
+   * The offset below which a partition's records have been forwarded upstream: only those may go
+   * early when the disk budget bites. null: the partition is not forwarded, any of it may go.
+   * Absent: nothing is forwarded (no upstream), any record may go.
+   */
+  forwardedBelow?: (topic: string, partition: number) => number | null;
 }
 
 export interface AppendInfo {
@@ -92,11 +101,17 @@ export interface PartitionInfo {
 }
 
 const MAX_CORRUPT_KEPT = 256;
+const CAP_SLACK_MIN_BYTES = 1024 * 1024;
 const NO_RETENTION: RetentionSpec = { maxAgeMs: null, maxBytes: null };
 
 export class Log {
   private readonly topicPartitions = new Map<string, Partition[]>();
   private readonly retention = new Map<string, RetentionSpec>();
+  /** The file's disk bytes per batch byte at the last retention pass (byte caps count disk). */
+  private diskBytesPerStoredByte = 1;
+  private budget: DiskBudget | null = null;
+  /** A retention pass started because a partition crossed its byte cap (one at a time). */
+  private capPass: Promise<unknown> | null = null;
   /** Corrupt batches reads have met, by topic-partition@offset (bounded: see noteCorrupt). */
   private readonly corrupt = new Map<string, CorruptBatchObservation>();
   private closing: Promise<void> | null = null;
@@ -137,6 +152,13 @@ export class Log {
       const log = new Log(dataDir, writer, new BatchReader(join(dataDir, DATABASE_FILE)), lock, options, started.ready.recovery);
       log.adopt(started.ready.states);
       log.reportRecovery();
+      log.budget = new DiskBudget({
+        dataDir,
+        spec: options.diskBudget ?? NO_DISK_BUDGET,
+        reclaim: (diskBytes) => log.reclaim(diskBytes),
+        logger: options.logger,
+      });
+      for (const note of started.ready.notes) options.logger?.warn({ dataDir }, `log layout upgraded: ${note}`);
       for (const topic of options.topics ?? []) await log.createTopic(topic.name, topic.partitions, topic.retention);
       return log;
     } catch (err) {
@@ -185,12 +207,14 @@ export class Log {
   async append(topic: string, partition: number, records: readonly RecordInput[], options: AppendOptions = {}): Promise<AppendInfo> {
     const target = this.partition(topic, partition);
     validateRecords(records);
+    if (this.budget?.held === true) throw new DiskBudgetError(this.dataDir, this.budget.reason());
     const started = performance.now();
     const batch = encodeBatch(records);
     const bytes = batch.byteLength; // the batch's buffer is transferred to the writer thread
     const result = await this.writer.append(target.id, batch, this.leaderEpoch(target), options.idempotenceKey);
     target.update(result.state);
     this.commit(target);
+    this.retainIfOverCap(target);
     this.options.observer?.appended?.({ topic, partition, records: records.length, bytes, seconds: (performance.now() - started) / 1000 });
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
   }
@@ -210,6 +234,7 @@ export class Log {
     target.update(last.state);
     this.leaderEpochs.set(target.id, Math.max(this.leaderEpoch(target), last.state.latestEpoch));
     this.commit(target);
+    this.retainIfOverCap(target);
     return { topic, partition, baseOffset: results[0]!.baseOffset, lastOffset: last.lastOffset, duplicate: false };
   }
 
@@ -328,6 +353,7 @@ export class Log {
       }
     }
     const result = await this.writer.retention(policies);
+    this.diskBytesPerStoredByte = result.diskBytesPerStoredByte;
     this.adopt(result.states);
     this.options.observer?.retentionRan?.(result);
     if (result.batchesDeleted > 0) {
@@ -337,6 +363,48 @@ export class Log {
       );
     }
     return result;
+  }
+
+  /** The data directory's disk use against its budget (metrics, the dashboard). */
+  diskStatus(): DiskBudgetStatus {
+    return this.budget!.status();
+  }
+
+  /** Measures the data directory now and acts on its budget (the timer does this every second). */
+  checkDiskBudget(): Promise<void> {
+    return this.budget!.check();
+  }
+
+  /** The disk budget's pass: the oldest batches go, but only what is forwarded and committed. */
+  private async reclaim(diskBytes: number): Promise<ReclaimOutcome> {
+    const floors = new Map<number, number>();
+    for (const [topic, parts] of this.topicPartitions) {
+      for (const p of parts) {
+        const forwarded = this.options.forwardedBelow === undefined ? null : this.options.forwardedBelow(topic, p.partition);
+        floors.set(p.id, Math.min(p.highWatermark, forwarded ?? p.highWatermark));
+      }
+    }
+    const result = await this.writer.reclaim(diskBytes, floors);
+    this.diskBytesPerStoredByte = result.diskBytesPerStoredByte;
+    this.adopt(result.states);
+    this.options.observer?.retentionRan?.(result);
+    return result;
+  }
+
+  /**
+   * A partition past its byte cap by more than a little gets a retention pass now rather than at
+   * the next scheduled one, so that a burst between two passes cannot take the disk far past the
+   * cap. The slack (1/64 of the cap, at least 1 MiB) keeps passes from running on every append.
+   */
+  private retainIfOverCap(partition: Partition): void {
+    if (this.capPass !== null || this.closing !== null) return;
+    const cap = (this.retention.get(partition.topic) ?? this.options.defaultRetention ?? NO_RETENTION).maxBytes;
+    if (cap === null || partition.bytes * this.diskBytesPerStoredByte <= cap + Math.max(CAP_SLACK_MIN_BYTES, cap / 64)) return;
+    this.capPass = this.enforceRetention()
+      .catch((err: unknown) => this.options.logger?.error({ err }, 'retention pass at a crossed byte cap failed; the scheduled passes go on'))
+      .finally(() => {
+        this.capPass = null;
+      });
   }
 
   /** The corrupt batches reads have met since the log was opened, oldest first. */
@@ -352,6 +420,7 @@ export class Log {
   /** Waits for queued appends, marks the log clean and releases the data directory. Idempotent. */
   close(): Promise<void> {
     this.closing ??= (async () => {
+      await this.budget?.stop();
       for (const parts of this.topicPartitions.values()) for (const p of parts) p.failWaiters(new LogClosedError());
       try {
         await this.writer.close();

@@ -7,8 +7,11 @@ import { IncompatibleLogError } from '../errors.js';
 export type Db = Database.Database;
 
 // 2: leader_epochs (a log of schema version 1 gets it on open, filled from its batches).
-export const SCHEMA_VERSION = 2;
+// 3: batches in a rowid table and the file in incremental auto-vacuum (see BATCHES_DDL); an older
+//    log is rebuilt on open by upgradeBatches().
+export const SCHEMA_VERSION = 3;
 export const DATABASE_FILE = 'log.db';
+const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -34,22 +37,6 @@ CREATE TABLE IF NOT EXISTS partitions (
   UNIQUE (topic, partition)
 );
 
--- One row per RecordBatch v2. The blob comes last so that scans of the small columns never touch
--- its overflow pages. ts_high is the running maximum of max_timestamp up to and including this
--- batch: it never decreases along the partition, so the time index can answer "first offset at or
--- after T" with one seek even when producers' clocks go backwards.
-CREATE TABLE IF NOT EXISTS batches (
-  partition_id  INTEGER NOT NULL,
-  base_offset   INTEGER NOT NULL,
-  last_offset   INTEGER NOT NULL,
-  max_timestamp INTEGER NOT NULL,
-  ts_high       INTEGER NOT NULL,
-  leader_epoch  INTEGER NOT NULL,
-  size          INTEGER NOT NULL,
-  data          BLOB NOT NULL,
-  PRIMARY KEY (partition_id, base_offset)
-) WITHOUT ROWID;
-
 -- The leader-epoch cache, as Kafka's leader-epoch-checkpoint: the first offset of each leader epoch
 -- in the partition. Written in the same transaction as the first batch of a new epoch, cut back by
 -- truncateTo and retention, rebuilt from the batches by recovery. Answers OffsetForLeaderEpoch.
@@ -59,8 +46,6 @@ CREATE TABLE IF NOT EXISTS leader_epochs (
   start_offset INTEGER NOT NULL,
   PRIMARY KEY (partition_id, epoch)
 ) WITHOUT ROWID;
-
-CREATE INDEX IF NOT EXISTS batches_by_time ON batches (partition_id, ts_high);
 
 -- Idempotence keys: an append that carries (producer, sequence) is stored at most once while the
 -- key is held, because the key is inserted in the same transaction as the batch. The MQTT front
@@ -76,10 +61,38 @@ CREATE TABLE IF NOT EXISTS idempotence_keys (
 ) WITHOUT ROWID;
 `;
 
+// One row per RecordBatch v2, in a rowid table whose rowid is the order of appends. Measured
+// (docs/disk.md): a WITHOUT ROWID table keyed by (partition, offset) stored a 5 KB batch as a
+// 2-4 KB local part plus a mostly empty 16 KiB overflow page (about 3x the bytes stored, 7x with
+// the free pages retention left); a rowid table keeps a row of up to 16 KiB on its leaf page, and
+// appends in rowid order fill each page before starting the next. The blob comes last so that
+// reads of the small columns stop before it. ts_high is the running maximum of max_timestamp up
+// to and including this batch: it never decreases along the partition, so the time index can
+// answer "first offset at or after T" with one seek even when producers' clocks go backwards.
+const BATCHES_DDL = `
+CREATE TABLE IF NOT EXISTS batches (
+  id            INTEGER PRIMARY KEY,
+  partition_id  INTEGER NOT NULL,
+  base_offset   INTEGER NOT NULL,
+  last_offset   INTEGER NOT NULL,
+  max_timestamp INTEGER NOT NULL,
+  ts_high       INTEGER NOT NULL,
+  leader_epoch  INTEGER NOT NULL,
+  size          INTEGER NOT NULL,
+  data          BLOB NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS batches_by_offset ON batches (partition_id, base_offset);
+CREATE INDEX IF NOT EXISTS batches_by_time ON batches (partition_id, ts_high);
+`;
+
+const BATCH_COLUMNS = 'partition_id, base_offset, last_offset, max_timestamp, ts_high, leader_epoch, size, data';
+
 export interface OpenOptions {
   readonly: boolean;
   /** SQLite's synchronous pragma for the writer: FULL fsyncs the WAL at every commit. */
   synchronous?: 'FULL' | 'NORMAL';
+  /** Told, in words, of what opening changed in an older log's layout (for the writer's log lines). */
+  onUpgrade?: (note: string) => void;
 }
 
 /** Opens (and for the writer, creates) the log database with the pragmas the log relies on. */
@@ -92,13 +105,18 @@ export function openDatabase(file: string, options: OpenOptions): Db {
   // 16 KiB pages: a 1000-record batch (~110 KB) spans 7 overflow pages instead of 28, which
   // measurably speeds both appends and reads (bench/log.bench.ts); takes effect on a new file.
   db.pragma('page_size = 16384');
+  // Space freed by retention goes back to the file system in steps (see freeSpace() in
+  // batch-store.ts) instead of staying in the file; must be set before the first table is made.
+  db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-  // Keep the WAL file from staying large after a burst: once checkpointed it is cut back to 16 MiB,
-  // so under steady load with retention the files stop growing.
-  db.pragma('journal_size_limit = 16777216');
+  // The WAL is folded into the file every 4 MiB (SQLite's default, 1000 pages, is 16 MiB at this
+  // page size) and cut back to 4 MiB after a burst: it counts against the disk like the log does.
+  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_BYTES / 16384}`);
+  db.pragma(`journal_size_limit = ${WAL_CHECKPOINT_BYTES}`);
   db.pragma('foreign_keys = ON');
   db.exec(DDL);
+  upgradeBatches(db, options.onUpgrade ?? (() => {}));
   const version = db.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get() as string | undefined;
   if (version === undefined) {
     db.prepare(`INSERT INTO meta (key, value) VALUES ('schema_version', ?)`).run(String(SCHEMA_VERSION));
@@ -108,12 +126,47 @@ export function openDatabase(file: string, options: OpenOptions): Db {
   } else if (Number(version) < SCHEMA_VERSION) {
     // Version 1 had no leader_epochs (the DDL above just made it): fill it from the batches.
     db.transaction(() => {
-      for (const id of allPartitionIds(db)) rebuildLeaderEpochs(db, id);
+      if (Number(version) < 2) for (const id of allPartitionIds(db)) rebuildLeaderEpochs(db, id);
       db.prepare(`UPDATE meta SET value = ? WHERE key = 'schema_version'`).run(String(SCHEMA_VERSION));
     })();
   }
   return db;
 }
+
+/**
+ * Makes the batches table (a new file), or rebuilds one of the WITHOUT ROWID layout of schema
+ * versions 1 and 2 in one transaction, then turns on incremental auto-vacuum, which an existing
+ * file takes only with a VACUUM (a copy of the whole file: it needs that much free space, and a
+ * failed VACUUM leaves the file as it was; it is tried again at the next start).
+ */
+function upgradeBatches(db: Db, onUpgrade: (note: string) => void): void {
+  const table = db.prepare(`SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'batches'`).pluck().get() as string | undefined;
+  if (table !== undefined && /WITHOUT\s+ROWID/i.test(table)) {
+    const started = Date.now();
+    db.transaction(() => {
+      db.exec(`DROP INDEX IF EXISTS batches_by_time; ALTER TABLE batches RENAME TO batches_old;`);
+      db.exec(BATCHES_DDL);
+      db.exec(`INSERT INTO batches (${BATCH_COLUMNS}) SELECT ${BATCH_COLUMNS} FROM batches_old ORDER BY base_offset, partition_id;
+               DROP TABLE batches_old;`);
+    })();
+    onUpgrade(`batches rebuilt in the rowid layout of schema version 3 in ${Date.now() - started} ms`);
+  } else {
+    db.exec(BATCHES_DDL);
+  }
+  if (db.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL_VACUUM) {
+    const started = Date.now();
+    try {
+      db.pragma('auto_vacuum = INCREMENTAL');
+      db.exec('VACUUM');
+      onUpgrade(`log file compacted and switched to incremental auto-vacuum in ${Date.now() - started} ms`);
+    } catch (err) {
+      // The log works without it; space freed by retention is then reused but not returned.
+      onUpgrade(`log file not compacted (${(err as Error).message}); space freed by retention is reused but not returned to the file system until a start where this succeeds`);
+    }
+  }
+}
+
+const INCREMENTAL_VACUUM = 2;
 
 /**
  * Rebuilds the tail of one partition's leader-epoch cache from its batches: the entries starting at

@@ -50,7 +50,10 @@ export interface RetentionPolicy {
   partitionId: number;
   /** Delete batches whose newest record is older than this (epoch ms). */
   deleteBeforeTimestamp: number | null;
-  /** Delete oldest batches while the partition holds more than this many bytes. */
+  /**
+   * Delete oldest batches while the partition takes more than this many bytes of disk: its batch
+   * bytes times the file's disk bytes per stored byte (see diskBytesPerStoredByte in batch-store.ts).
+   */
   maxBytes: number | null;
 }
 
@@ -58,6 +61,15 @@ export interface RetentionRequest {
   op: 'retention';
   id: number;
   policies: RetentionPolicy[];
+}
+
+/** The disk budget's pass: frees about `diskBytes`, oldest batches first, only below each floor. */
+export interface ReclaimRequest {
+  op: 'reclaim';
+  id: number;
+  diskBytes: number;
+  /** Partition id -> the offset below which its batches may go (forwarded upstream). */
+  floors: [number, number][];
 }
 
 export interface CloseRequest {
@@ -87,6 +99,7 @@ export type WriterRequest =
   | TruncateRequest
   | CreateTopicRequest
   | RetentionRequest
+  | ReclaimRequest
   | ReleaseKeysRequest
   | CloseRequest;
 
@@ -121,6 +134,14 @@ export interface RetentionResult {
   recordsDeleted: number;
   bytesDeleted: number;
   states: PartitionState[];
+  /** Disk bytes the batches took per batch byte when the pass ran (1 until the log holds a few MiB). */
+  diskBytesPerStoredByte: number;
+}
+
+/** A disk budget pass: what it deleted, and how much of what it was asked to free it could not. */
+export interface ReclaimResult extends RetentionResult {
+  /** Disk bytes still to free after this pass and the free pages it found (0: enough went). */
+  shortBytes: number;
 }
 
 export interface WireError {
@@ -135,7 +156,7 @@ export type WriterReply =
   | { id: number; ok: false; error: WireError };
 
 export type WriterMessage =
-  | { kind: 'ready'; states: PartitionState[]; recovery: RecoveryReport | null }
+  | { kind: 'ready'; states: PartitionState[]; recovery: RecoveryReport | null; notes: string[] }
   | { kind: 'failed'; error: WireError }
   | { kind: 'replies'; replies: WriterReply[]; commits: CommitSize[] };
 

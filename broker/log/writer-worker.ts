@@ -29,6 +29,14 @@ let queue: WriterRequest[] = [];
 let drainScheduled = false;
 let uncheckpointedCommits = false;
 const GROUP_BYTES = 1024 * 1024; // measured: 256 KiB..2 MiB all beat an uncapped group; 1 MiB was best
+// Free pages left in the file for the next appends to reuse, and how many more go back to the file
+// system per drain: one step moves at most this much data, so appends never wait behind a long
+// vacuum (docs/disk.md).
+const KEEP_FREE_BYTES = 4 * 1024 * 1024;
+const VACUUM_STEP_BYTES = 1024 * 1024;
+let vacuumDue = false;
+let keepFreeBytes = KEEP_FREE_BYTES;
+let pageSize = 16384;
 let syncTimer: NodeJS.Timeout | undefined;
 
 function post(message: WriterMessage): void {
@@ -54,13 +62,17 @@ function wire(err: unknown): WireError {
 
 function start(): void {
   try {
+    const notes: string[] = [];
     db = openDatabase(init.databaseFile, {
       readonly: false,
+      onUpgrade: (note) => notes.push(note),
       // fsync: every commit fsyncs the WAL. interval/write: commits reach the OS only; the WAL is
       // fsynced by the interval timer or by SQLite's own checkpoints.
       synchronous: init.durability === 'fsync' ? 'FULL' : 'NORMAL',
     });
     store = new BatchStore(db);
+    pageSize = db.pragma('page_size', { simple: true }) as number;
+    vacuumDue = true; // whatever an earlier run left free beyond the reserve
     const wasClean = store.markRunning();
     let recovery: RecoveryReport | null = null;
     if (!wasClean) {
@@ -68,7 +80,7 @@ function start(): void {
       store.reload();
     }
     if (init.durability === 'interval') syncTimer = setInterval(syncNow, init.fsyncIntervalMs);
-    post({ kind: 'ready', states: store.states(), recovery });
+    post({ kind: 'ready', states: store.states(), recovery, notes });
   } catch (err) {
     post({ kind: 'failed', error: wire(err) });
   }
@@ -120,7 +132,22 @@ function drain(): void {
     replies.push(runOther(request));
   }
   flushAppends();
-  post({ kind: 'replies', replies, commits });
+  if (replies.length > 0) post({ kind: 'replies', replies, commits });
+  if (vacuumDue) vacuumStep();
+}
+
+/** One bounded step of returning free pages to the file system, after a drain's replies went out. */
+function vacuumStep(): void {
+  try {
+    vacuumDue = store.returnFreePages(Math.ceil(keepFreeBytes / pageSize), Math.ceil(VACUUM_STEP_BYTES / pageSize));
+    if (!vacuumDue) keepFreeBytes = KEEP_FREE_BYTES;
+  } catch {
+    vacuumDue = false; // e.g. the disk is full: the pages stay free and are reused; tried after the next retention
+  }
+  if (vacuumDue && !drainScheduled) {
+    drainScheduled = true;
+    setImmediate(drain);
+  }
 }
 
 /**
@@ -153,8 +180,18 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
     switch (request.op) {
       case 'createTopic':
         return { id: request.id, ok: true, value: store.createTopic(request.topic, request.partitions) };
-      case 'retention':
-        return { id: request.id, ok: true, value: store.applyRetention(request.policies) };
+      case 'retention': {
+        const value = store.applyRetention(request.policies);
+        if (value.batchesDeleted > 0) vacuumDue = true;
+        return { id: request.id, ok: true, value };
+      }
+      case 'reclaim': {
+        const value = store.reclaim(request.diskBytes, new Map(request.floors));
+        // Over budget: every free page goes back, none is kept for the next appends.
+        keepFreeBytes = 0;
+        vacuumDue = true;
+        return { id: request.id, ok: true, value };
+      }
       case 'appendStored': {
         const batches = request.batches.map((b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength));
         const value = store.appendStored(request.partitionId, batches, { contiguous: true });
@@ -164,6 +201,7 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
       case 'truncate': {
         const value = store.truncateTo(request.partitionId, request.offset);
         uncheckpointedCommits = true;
+        vacuumDue = true;
         return { id: request.id, ok: true, value };
       }
       case 'releaseKeys':

@@ -23,6 +23,7 @@ import type {
   PartitionState,
   RecoveryReport,
   RetentionPolicy,
+  ReclaimResult,
   RetentionResult,
   WireError,
   WriterInit,
@@ -38,6 +39,8 @@ type Unsent = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R,
 export interface WriterReady {
   states: PartitionState[];
   recovery: RecoveryReport | null;
+  /** What opening changed in an older log's layout, in words. */
+  notes: string[];
 }
 
 export class LogWriter {
@@ -73,7 +76,7 @@ export class LogWriter {
         }
         if (message.kind !== 'ready') return reject(new StorageError(`log writer sent ${message.kind} before ready`));
         writer.listen();
-        resolve({ writer, ready: { states: message.states, recovery: message.recovery } });
+        resolve({ writer, ready: { states: message.states, recovery: message.recovery, notes: message.notes } });
       });
     });
   }
@@ -118,6 +121,10 @@ export class LogWriter {
 
   retention(policies: RetentionPolicy[]): Promise<RetentionResult> {
     return this.request({ op: 'retention', policies }) as Promise<RetentionResult>;
+  }
+
+  reclaim(diskBytes: number, floors: Map<number, number>): Promise<ReclaimResult> {
+    return this.request({ op: 'reclaim', diskBytes, floors: [...floors] }) as Promise<ReclaimResult>;
   }
 
   /** The writer thread failed; every request since fails with this error. */

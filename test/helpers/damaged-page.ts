@@ -35,11 +35,31 @@ export function damageBatchesLeaf(file: string, fill = 0x5a): DamagedPage {
   return { pageNumber, pageSize };
 }
 
-/** Flips one bit in the stored batch that holds `marker` (a record's bytes): its CRC-32C fails. */
-export function flipByteNear(file: string, marker: string): void {
+/**
+ * Flips one bit (`mask`) of the byte `at` (default 3) bytes into `marker` (a record's bytes) in the
+ * stored batch that holds it: its CRC-32C fails. The file may also hold stale copies of the marker
+ * in free pages (pages a B-tree rebalance or retention left behind); flipping one of those changes
+ * nothing a read sees, so each copy is tried until the live batch is the one changed.
+ */
+export function flipByteNear(file: string, marker: string, at = 3, mask = 0x10): void {
   const bytes = readFileSync(file);
-  const at = bytes.indexOf(marker);
-  assert.ok(at > 0, `'${marker}' is in ${file}`);
-  bytes[at + 3] = bytes[at + 3]! ^ 0x10;
+  assert.ok(bytes.indexOf(marker) >= 0, `'${marker}' is in ${file}`);
+  for (let found = bytes.indexOf(marker); found >= 0; found = bytes.indexOf(marker, found + 1)) {
+    bytes[found + at] = bytes[found + at]! ^ mask;
+    writeFileSync(file, bytes);
+    if (!storedIntact(file, marker)) return;
+    bytes[found + at] = bytes[found + at]! ^ mask; // a stale copy: put it back
+  }
   writeFileSync(file, bytes);
+  assert.fail(`no copy of '${marker}' in ${file} is the stored batch's`);
+}
+
+/** Whether a stored batch still holds `marker` unchanged. */
+function storedIntact(file: string, marker: string): boolean {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare(`SELECT COUNT(*) FROM batches WHERE instr(data, ?) > 0`).pluck().get(Buffer.from(marker)) as number) > 0;
+  } finally {
+    db.close();
+  }
 }

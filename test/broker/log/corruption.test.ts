@@ -9,7 +9,7 @@ import { test, type TestContext } from 'node:test';
 import { CorruptBatchError, LogDamagedError, TributaryError } from '../../../broker/errors.js';
 import { Log } from '../../../broker/log/log.js';
 import type { LogRecord } from '../../../broker/log/record-batch.js';
-import { damageBatchesLeaf } from '../../helpers/damaged-page.js';
+import { damageBatchesLeaf, flipByteNear } from '../../helpers/damaged-page.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const BATCHES = 8;
@@ -33,12 +33,7 @@ async function writeGolden(t: TestContext): Promise<string> {
 }
 
 function flipNear(file: string, marker: string): void {
-  const bytes = readFileSync(file);
-  const at = bytes.indexOf(marker);
-  assert.ok(at >= 0, `marker ${marker} not found in ${file}`);
-  const pos = at + randomInt(marker.length);
-  bytes[pos] = bytes[pos]! ^ (1 << randomInt(8));
-  writeFileSync(file, bytes);
+  flipByteNear(file, marker, randomInt(marker.length), 1 << randomInt(8));
 }
 
 test('a flipped byte inside a stored batch fails the read with a typed error naming where', async (t) => {

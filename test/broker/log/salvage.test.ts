@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { CorruptBatchError, UsageError } from '../../../broker/errors.js';
 import { Log } from '../../../broker/log/log.js';
 import { salvageLog } from '../../../broker/log/salvage.js';
-import { damageBatchesLeaf } from '../../helpers/damaged-page.js';
+import { damageBatchesLeaf, flipByteNear } from '../../helpers/damaged-page.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 const BATCHES = 200;
@@ -54,10 +54,7 @@ test('salvage of a log with a damaged B-tree page and a corrupt batch: good batc
   const original = new Map(rows(pristine).map((r) => [`${r.partition}:${r.baseOffset}`, r.data]));
   // A flipped byte in the batch at offsets 50..59 of partition 0, and a page of garbage in the middle.
   const file = join(oldDir, 'log.db');
-  const bytes = readFileSync(file);
-  const at = bytes.indexOf('MARK-p0-b5-r3');
-  bytes[at + 2] = bytes[at + 2]! ^ 0x04;
-  writeFileSync(file, bytes);
+  flipByteNear(file, 'MARK-p0-b5-r3', 2, 0x04);
   damageBatchesLeaf(file);
   await assert.rejects(Log.open({ dataDir: oldDir }), { code: 'TRIB_LOG_DAMAGED' });
 
@@ -69,7 +66,10 @@ test('salvage of a log with a damaged B-tree page and a corrupt batch: good batc
   assert.deepEqual(report.partitions.map((p) => [p.topic, p.partition]), [['empty', 0], ['plant', 0], ['plant', 1]]);
 
   const lostPage = report.partitions.flatMap((p) => p.lost.filter((l) => /page damaged/.test(l.reason)).map((l) => ({ ...l, partition: p.partition })));
-  assert.equal(lostPage.length, 1, `one damaged page, one lost range: ${JSON.stringify(report.partitions)}`);
+  // Batches sit in the file in the order they were appended, so one page holds batches of both
+  // partitions (written in turn): one damaged page, at most one lost range in each.
+  assert.ok(lostPage.length >= 1 && lostPage.length <= 2, `one damaged page, a lost range per partition it held: ${JSON.stringify(report.partitions)}`);
+  assert.equal(new Set(lostPage.map((l) => l.partition)).size, lostPage.length, 'at most one lost range per partition');
   const crc = report.partitions[1]!.lost.find((l) => /CRC-32C mismatch/.test(l.reason));
   assert.deepEqual(crc && [crc.fromOffset, crc.toOffset], [50, 59], 'the corrupt batch is named with its range');
 
@@ -92,9 +92,10 @@ test('salvage of a log with a damaged B-tree page and a corrupt batch: good batc
     for (const b of copied) assert.ok(b.data.equals(original.get(`${p.partition}:${b.baseOffset}`)!), `batch ${p.partition}:${b.baseOffset} differs`);
   }
   // The good prefix before the damage reads as before; the holes read as corrupt, named.
-  const page = lostPage[0]!;
-  assert.equal(salvaged.read('plant', page.partition, 0, { maxRecords: END }).records.length, page.partition === 0 ? 50 : page.fromOffset);
-  assert.throws(() => salvaged.read('plant', page.partition, page.fromOffset), (err: unknown) => err instanceof CorruptBatchError && err.baseOffset === page.fromOffset && err.lastOffset === page.toOffset);
+  for (const page of lostPage) {
+    assert.equal(salvaged.read('plant', page.partition, 0, { maxRecords: END }).records.length, page.partition === 0 ? 50 : page.fromOffset);
+    assert.throws(() => salvaged.read('plant', page.partition, page.fromOffset), (err: unknown) => err instanceof CorruptBatchError && err.baseOffset === page.fromOffset && err.lastOffset === page.toOffset);
+  }
   assert.throws(() => salvaged.read('plant', 0, 50), (err: unknown) => err instanceof CorruptBatchError && err.lastOffset === 59);
   assert.equal(salvaged.read('plant', 0, 60, { maxRecords: 10 }).records[0]!.value!.toString().slice(0, 15), 'MARK-p0-b6-r0-x');
   // New appends go on after the old log end: no offset is reused.

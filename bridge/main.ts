@@ -44,6 +44,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
   const errors = new RecentErrors();
   try {
     const defaultRetention: RetentionSpec = { maxAgeMs: config.log.retention.maxAge, maxBytes: config.log.retention.maxBytes };
+    // The disk budget may delete early only what the forwarder has sent upstream (started below,
+    // after the log: until then nothing counts as sent).
+    let upstream: Upstream | null = null;
+    const forwarding = config.upstream?.enabled === true;
     const log = await Log.open({
       dataDir: config.dataDir,
       durability: config.log.durability,
@@ -57,6 +61,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           maxBytes: t.retention?.maxBytes !== undefined ? t.retention.maxBytes : defaultRetention.maxBytes,
         },
       })),
+      diskBudget: config.log.disk,
+      forwardedBelow: forwarding ? (topic, partition) => (upstream === null ? 0 : upstream.forwardedBelow(topic, partition)) : undefined,
       logger: logger.child({ component: 'log' }),
       observer: {
         ...metrics.logObserver,
@@ -99,8 +105,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     stops.push(async () => cursors.close());
 
     // The Kafka client is loaded only when upstream is on: it is a third of an idle node's memory.
-    const upstream =
-      config.upstream?.enabled === true ? (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' })) : null;
+    upstream = forwarding ? (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' })) : null;
     if (upstream !== null) {
       stops.push(() => upstream.close());
       metrics.watchUpstream(upstream.metricsSource);

@@ -229,6 +229,15 @@ export const configSchema = z.strictObject({
         .string()
         .refine((s) => validCron(s), 'not a valid cron expression (e.g. "*/1 * * * *")')
         .default('*/1 * * * *'),
+      /** The data directory's disk budget (docs/disk.md). */
+      disk: z
+        .strictObject({
+          /** The most the data directory's files may take; null = no cap. */
+          maxBytes: size.nullable().default(null),
+          /** The least free space its file system keeps; null = no floor. */
+          minFreeBytes: size.nullable().default(64 * 1024 * 1024),
+        })
+        .prefault({}),
     })
     .prefault({}),
   topics: z

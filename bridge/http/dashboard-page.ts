@@ -56,6 +56,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
     <div class="tile"><div class="label">Ingest</div><div class="value" id="rate-bytes">–</div><div class="sub" id="total-bytes"></div></div>
     <div class="tile"><div class="label">Connected devices</div><div class="value" id="connections">–</div><div class="sub" id="refused"></div></div>
     <div class="tile"><div class="label">Upstream lag</div><div class="value" id="upstream-lag">–</div><div class="sub" id="upstream-rate"></div></div>
+    <div class="tile"><div class="label">Disk</div><div class="value" id="disk-used">–</div><div class="sub" id="disk-budget"></div></div>
   </div>
   <section><h2>Throughput, last 2 minutes (publishes / s)</h2><canvas id="chart"></canvas></section>
   <div class="cols">
@@ -154,6 +155,10 @@ function render(o) {
     });
   });
   fillRows(el("partitions"), partitions, 6, "no topics");
+  var d = o.log.disk;
+  el("disk-used").textContent = fmtBytes(d.usedBytes) + (d.maxBytes !== null ? " of " + fmtBytes(d.maxBytes) : "");
+  el("disk-budget").textContent = (d.holding ? "budget reached: appends held; " : "") + fmtBytes(d.freeBytes) + " free" +
+    (d.minFreeBytes !== null ? " (keeps " + fmtBytes(d.minFreeBytes) + ")" : "") + (d.reclaimedBytes > 0 ? "; " + fmtBytes(d.reclaimedBytes) + " forwarded data deleted early" : "");
 
   if (o.upstream === null) {
     el("upstream-lag").textContent = "off";

@@ -4,6 +4,7 @@
 // own (append latency, group-commit sizes, retention deletions) is observed through the log's
 // observer hooks. Names follow Prometheus conventions: `_total` counters, base units (seconds, bytes).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { DiskBudgetStatus } from '../../broker/log/disk-budget.js';
 import type { Log, LogObserver, PartitionInfo } from '../../broker/log/log.js';
 import type { MqttFrontEnd } from '../mqtt/front-end.js';
 
@@ -160,6 +161,19 @@ export class Metrics {
     perPartition('tributary_log_partition_start_offset', 'Oldest offset a partition still holds', (p) => p.logStartOffset);
     perPartition('tributary_log_partition_end_offset', 'Offset the next record of a partition gets', (p) => p.logEndOffset);
     new Gauge({ name: 'tributary_log_open', help: '1 while the log is open and its writer thread alive', registers, collect() { this.set(metrics.#log?.isOpen === true ? 1 : 0); } });
+    // The disk budget (docs/disk.md); -1 for a limit that is not set.
+    const disk = (name: string, help: string, read: (d: DiskBudgetStatus) => number | null): void => {
+      new Gauge({ name, help, registers, collect() {
+        const status = metrics.#log?.diskStatus();
+        if (status !== undefined) this.set(read(status) ?? -1);
+      } });
+    };
+    disk('tributary_disk_used_bytes', 'Bytes the data directory takes on disk (all its files)', (d) => d.usedBytes);
+    disk('tributary_disk_free_bytes', 'Free bytes on the data directory\'s file system', (d) => d.freeBytes);
+    disk('tributary_disk_budget_bytes', 'log.disk.maxBytes (-1: not set)', (d) => d.maxBytes);
+    disk('tributary_disk_min_free_bytes', 'log.disk.minFreeBytes (-1: not set)', (d) => d.minFreeBytes);
+    disk('tributary_disk_budget_holding', '1 while appends are held because the disk budget is reached and nothing more may be deleted', (d) => (d.holding ? 1 : 0));
+    counterFrom(registers, 'tributary_disk_budget_deleted_bytes_total', 'Batch bytes the disk budget deleted early (forwarded upstream, before retention would have)', () => metrics.#log?.diskStatus().reclaimedBytes);
   }
 
   private registerMqtt(registers: Registry[]): void {

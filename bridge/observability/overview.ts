@@ -2,6 +2,7 @@
 // polls it every second and computes rates from the differences of the counters; the chart's last
 // two minutes come with it. Built from the same sources as the metrics, so the two never disagree.
 // The HTTP server only serves it (bridge/main.ts hands it buildOverview as a function).
+import type { DiskBudgetStatus } from '../../broker/log/disk-budget.js';
 import type { CorruptBatchObservation, Log, TopicInfo } from '../../broker/log/log.js';
 import type { Metrics, UpstreamStatus } from './metrics.js';
 import type { RecentError, RecentErrors } from './recent-errors.js';
@@ -31,6 +32,8 @@ export interface Overview {
     corruptBatches: number;
     /** The most recent of them, newest first (at most 20): what cannot be read, and why. */
     corrupt: CorruptBatchObservation[];
+    /** The data directory's disk use against its budget (log.disk). */
+    disk: DiskBudgetStatus;
   };
   /** null while no upstream forwarder runs. */
   upstream: UpstreamStatus | null;
@@ -54,7 +57,7 @@ export interface MqttCounters {
 
 export interface OverviewSources {
   nodeId: string;
-  log: Pick<Log, 'topics' | 'corruptBatches'>;
+  log: Pick<Log, 'topics' | 'corruptBatches' | 'diskStatus'>;
   mqtt: MqttCounters;
   metrics: Metrics;
   errors: RecentErrors;
@@ -88,6 +91,7 @@ export function buildOverview(sources: OverviewSources): Overview {
       topics: sources.log.topics(),
       corruptBatches: sources.metrics.corrupt.batches,
       corrupt: sources.log.corruptBatches().slice(-20).reverse(),
+      disk: sources.log.diskStatus(),
     },
     upstream: sources.metrics.upstream?.status() ?? null,
     errors: sources.errors.list(),

@@ -85,6 +85,11 @@ export class Forwarder {
   }
 
   /** What the forwarder is doing and where each partition stands. Reads only. */
+  /** See LaneTable.forwardedBelow: what the disk budget may delete early. */
+  forwardedBelow(topic: string, partition: number): number | null {
+    return this.lanes.forwardedBelow(topic, partition);
+  }
+
   status(): UpstreamStatus {
     return upstreamStatus({
       config: this.options.config,

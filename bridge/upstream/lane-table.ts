@@ -23,6 +23,8 @@ export class LaneTable {
   private readonly lanes = new Map<string, Lane>();
   /** The durable cursors of the open connection, as read back or committed since; null while not connected. */
   private durable: Map<string, number> | null = null;
+  /** The furthest each lane is known to be durable upstream, kept across reconnects (the disk budget's floor). */
+  private readonly forwarded = new Map<string, number>();
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: LaneTableOptions) {
@@ -39,6 +41,7 @@ export class LaneTable {
   connected(durable: Map<string, number>): void {
     const { log } = this.options;
     this.durable = durable;
+    for (const [key, offset] of durable) this.forwarded.set(key, Math.max(offset, this.forwarded.get(key) ?? 0));
     for (const lane of this.lanes.values()) {
       lane.builder = null; // partition counts upstream are looked up again
       lane.rewind(durable.get(lane.key), log.partition(lane.topic, lane.partition).logStartOffset);
@@ -88,7 +91,18 @@ export class LaneTable {
       lane.recordsForwarded += c.nextOffset - (lane.committed ?? c.nextOffset);
       lane.committed = c.nextOffset;
       this.durable?.set(lane.key, c.nextOffset);
+      this.forwarded.set(lane.key, Math.max(c.nextOffset, this.forwarded.get(lane.key) ?? 0));
     }
+  }
+
+  /**
+   * The offset below which the partition is known to be durable upstream: 0 until a connection has
+   * read its cursor or delivered to it; null for a partition upstream.topics does not forward.
+   */
+  forwardedBelow(topic: string, partition: number): number | null {
+    const key = partitionKey(topic, partition);
+    if (!this.lanes.has(key)) return null;
+    return this.forwarded.get(key) ?? 0;
   }
 
   /** Stops adding lanes for new partitions. */

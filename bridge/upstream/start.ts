@@ -8,6 +8,8 @@ import { Forwarder, type UpstreamStatus } from './forwarder.js';
 
 export interface Upstream {
   status(): UpstreamStatus;
+  /** The offset below which a log partition is durable upstream (null: not forwarded). */
+  forwardedBelow(topic: string, partition: number): number | null;
   /** The same status in the shape bridge/observability/metrics.ts reads. */
   readonly metricsSource: UpstreamSource;
   close(): Promise<void>;
@@ -22,6 +24,7 @@ export function startUpstream(config: Config, log: Log, cursors: CursorStore, lo
   let closing: Promise<void> | null = null;
   return {
     status: () => forwarder.status(),
+    forwardedBelow: (topic, partition) => forwarder.forwardedBelow(topic, partition),
     metricsSource: { status: () => forMetrics(forwarder.status()) },
     close: () => {
       closing ??= forwarder.close();

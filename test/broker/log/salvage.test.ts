@@ -2,7 +2,7 @@
 // leaves it) plus a flipped byte inside one batch: the good batches come across byte for byte with
 // their offsets, nothing corrupt is copied, and the report names exactly what was lost.
 import assert from 'node:assert/strict';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';

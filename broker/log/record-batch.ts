@@ -241,7 +241,7 @@ export function isControlBatch(header: BatchHeader): boolean {
 }
 
 /**
- * Where one record's fields lie inside its batch's bytes, as the record walker (walkRecords, the
+ * Where one record's fields lie inside its batch's bytes, as the record walker (RecordWalker, the
  * one place that parses and checks records) reports them. Lengths are -1 for null. One view is
  * filled per record and reused, so scanBatch's callers (the replay's NDJSON encoder copies bytes
  * out) walk a batch without allocating a Buffer, string or object per record.
@@ -272,31 +272,32 @@ export class RecordView {
 /**
  * Walks a stored batch record by record, with every check of the format (CRC first, every length
  * within its record, offsets within the batch), calling `visit` with the reused view. Allocates
- * nothing per record. Throws BatchFormatError naming what is wrong; records before a bad one have
- * been visited by then.
+ * nothing per record. Throws BatchFormatError naming what is wrong (records before a bad one have
+ * been visited by then); an error thrown by `visit` passes through unchanged.
  */
 export function scanBatch(buf: Buffer, view: RecordView, visit: (view: RecordView) => void): BatchHeader {
   const header = readStoredHeader(buf);
-  walkRecords(buf, header, view, visit);
+  const walker = new RecordWalker(buf, header, view);
+  while (walker.next()) visit(view);
   return header;
 }
 
 /**
  * Decodes a stored batch, verifying its CRC first: corrupt bytes are never returned as records.
- * The same walk as scanBatch, with a record object made from each view. Throws BatchFormatError
- * naming what is wrong.
+ * The same walk as scanBatch, with a record made from each view. Throws BatchFormatError naming
+ * what is wrong.
  */
 export function decodeBatch(buf: Buffer): DecodedBatch {
   const header = readStoredHeader(buf);
   const records: LogRecord[] = new Array(header.recordCount);
   const names = new HeaderNames();
-  walkRecords(buf, header, decodeView, (view, i) => {
-    records[i] = recordFrom(buf, view, names);
-  });
+  const view = decodeView;
+  const walker = new RecordWalker(buf, header, view);
+  for (let i = 0; walker.next(); i++) records[i] = recordFrom(buf, view, names);
   return { ...header, records };
 }
 
-/** decodeBatch's view: decoding never re-enters itself, so one serves every call. */
+/** decodeBatch's view: a decode runs to its end before the next begins, so one serves them all. */
 const decodeView = new RecordView();
 
 /** The fixed header of a stored batch, CRC-verified, refusing codecs this log never writes. */
@@ -308,24 +309,40 @@ function readStoredHeader(buf: Buffer): BatchHeader {
 }
 
 /**
- * The one record walker: fills `view` with record i's field positions and calls `visit(view, i)`,
- * for each of the header's records in order. A single reader moves through the batch; its end is
- * the batch's while a record's length is read, then that record's, so no field or varint reads
- * past its record.
+ * The one record walker, behind both scanBatch and decodeBatch: each next() reads the following
+ * record into the view, with every check of the record format, and returns false after the last,
+ * once no bytes are left over. One reader moves through the batch: its end is the batch's while a
+ * record's length is read, then that record's, so no varint or field reads past its record.
  */
-function walkRecords(buf: Buffer, header: BatchHeader, view: RecordView, visit: (view: RecordView, index: number) => void): void {
-  const reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
-  try {
-    for (let i = 0; i < header.recordCount; i++) {
-      reader.end = buf.length;
-      readRecord(reader, header, view);
-      visit(view, i);
-    }
-  } catch (err) {
-    if (err instanceof BatchFormatError) throw err;
-    throw new BatchFormatError(`record data is malformed: ${(err as Error).message}`);
+class RecordWalker {
+  private readonly reader: VarintReader;
+  private left: number;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly header: BatchHeader,
+    private readonly view: RecordView,
+  ) {
+    this.reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
+    this.left = header.recordCount;
   }
-  if (reader.pos !== buf.length) throw new BatchFormatError(`${buf.length - reader.pos} bytes left over after ${header.recordCount} records`);
+
+  next(): boolean {
+    const { buf, reader } = this;
+    if (this.left === 0) {
+      if (reader.pos !== buf.length) throw new BatchFormatError(`${buf.length - reader.pos} bytes left over after ${this.header.recordCount} records`);
+      return false;
+    }
+    try {
+      reader.end = buf.length;
+      readRecord(reader, this.header, this.view);
+    } catch (err) {
+      if (err instanceof BatchFormatError) throw err;
+      throw new BatchFormatError(`record data is malformed: ${(err as Error).message}`);
+    }
+    this.left--;
+    return true;
+  }
 }
 
 /** Reads the record at `reader.pos` into `view`; `reader.pos` ends after it. */

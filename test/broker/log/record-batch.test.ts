@@ -233,3 +233,16 @@ test('damaged record bytes under a valid CRC: decodeBatch and scanBatch return t
   // The damage reaches more than the first check.
   assert.ok(seen.size >= 6, [...seen].join('\n'));
 });
+
+test("scanBatch passes its visitor's own error on unchanged: a failing reader of good bytes is not a corrupt batch", () => {
+  const failure = new TypeError('the visitor failed');
+  let visited = 0;
+  assert.throws(
+    () =>
+      scanBatch(encodeBatch(sampleRecords()), new RecordView(), () => {
+        if (++visited === 2) throw failure;
+      }),
+    (err: unknown) => err === failure,
+  );
+  assert.equal(visited, 2);
+});

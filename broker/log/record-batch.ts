@@ -241,30 +241,162 @@ export function isControlBatch(header: BatchHeader): boolean {
 }
 
 /**
+ * Where one record's fields lie inside its batch's bytes, as the record walker (RecordWalker, the
+ * one place that parses and checks records) reports them. Lengths are -1 for null. One view is
+ * filled per record and reused, so scanBatch's callers (the replay's NDJSON encoder copies bytes
+ * out) walk a batch without allocating a Buffer, string or object per record.
+ */
+export class RecordView {
+  offset = 0;
+  timestamp = 0;
+  keyStart = 0;
+  keyLength = -1;
+  valueStart = 0;
+  valueLength = -1;
+  headerCount = 0;
+  /** Per header h: name at [nameStart[h], +nameLength[h]), value at [valueStart[h], +valueLength[h]). */
+  headerNameStart = new Int32Array(8);
+  headerNameLength = new Int32Array(8);
+  headerValueStart = new Int32Array(8);
+  headerValueLength = new Int32Array(8);
+
+  fitHeaders(count: number): void {
+    if (count <= this.headerNameStart.length) return;
+    this.headerNameStart = new Int32Array(count);
+    this.headerNameLength = new Int32Array(count);
+    this.headerValueStart = new Int32Array(count);
+    this.headerValueLength = new Int32Array(count);
+  }
+}
+
+/**
+ * Walks a stored batch record by record, with every check of the format (CRC first, every length
+ * within its record, offsets within the batch), calling `visit` with the reused view. Allocates
+ * nothing per record. Throws BatchFormatError naming what is wrong (records before a bad one have
+ * been visited by then); an error thrown by `visit` passes through unchanged.
+ */
+export function scanBatch(buf: Buffer, view: RecordView, visit: (view: RecordView) => void): BatchHeader {
+  const header = readStoredHeader(buf);
+  const walker = new RecordWalker(buf, header, view);
+  while (walker.next()) visit(view);
+  return header;
+}
+
+/**
  * Decodes a stored batch, verifying its CRC first: corrupt bytes are never returned as records.
- * Throws BatchFormatError naming what is wrong.
+ * The same walk as scanBatch, with a record made from each view. Throws BatchFormatError naming
+ * what is wrong.
  */
 export function decodeBatch(buf: Buffer): DecodedBatch {
+  const header = readStoredHeader(buf);
+  const records: LogRecord[] = new Array(header.recordCount);
+  const names = new HeaderNames();
+  const view = decodeView;
+  const walker = new RecordWalker(buf, header, view);
+  for (let i = 0; walker.next(); i++) records[i] = recordFrom(buf, view, names);
+  return { ...header, records };
+}
+
+/** decodeBatch's view: a decode runs to its end before the next begins, so one serves them all. */
+const decodeView = new RecordView();
+
+/** The fixed header of a stored batch, CRC-verified, refusing codecs this log never writes. */
+function readStoredHeader(buf: Buffer): BatchHeader {
   const header = readBatchHeader(buf, true);
   const compression = header.attributes & COMPRESSION_MASK;
-  if (compression !== 0) {
-    throw new BatchFormatError(`compressed batches (codec ${compression}) are not stored by this log`);
+  if (compression !== 0) throw new BatchFormatError(`compressed batches (codec ${compression}) are not stored by this log`);
+  return header;
+}
+
+/**
+ * The one record walker, behind both scanBatch and decodeBatch: each next() reads the following
+ * record into the view, with every check of the record format, and returns false after the last,
+ * once no bytes are left over. One reader moves through the batch: its end is the batch's while a
+ * record's length is read, then that record's, so no varint or field reads past its record.
+ */
+class RecordWalker {
+  private readonly reader: VarintReader;
+  private left: number;
+
+  constructor(
+    private readonly buf: Buffer,
+    private readonly header: BatchHeader,
+    private readonly view: RecordView,
+  ) {
+    this.reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
+    this.left = header.recordCount;
   }
-  const records: LogRecord[] = new Array(header.recordCount);
-  const reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
-  const names = new HeaderNames();
-  try {
-    for (let i = 0; i < header.recordCount; i++) {
-      records[i] = readRecord(buf, reader, header, names);
+
+  next(): boolean {
+    const { buf, reader } = this;
+    if (this.left === 0) {
+      if (reader.pos !== buf.length) throw new BatchFormatError(`${buf.length - reader.pos} bytes left over after ${this.header.recordCount} records`);
+      return false;
     }
-  } catch (err) {
-    if (err instanceof BatchFormatError) throw err;
-    throw new BatchFormatError(`record data is malformed: ${(err as Error).message}`);
+    try {
+      reader.end = buf.length;
+      readRecord(reader, this.header, this.view);
+    } catch (err) {
+      if (err instanceof BatchFormatError) throw err;
+      throw new BatchFormatError(`record data is malformed: ${(err as Error).message}`);
+    }
+    this.left--;
+    return true;
   }
-  if (reader.pos !== buf.length) {
-    throw new BatchFormatError(`${buf.length - reader.pos} bytes left over after ${header.recordCount} records`);
+}
+
+/** Reads the record at `reader.pos` into `view`; `reader.pos` ends after it. */
+function readRecord(reader: VarintReader, header: BatchHeader, view: RecordView): void {
+  const length = reader.varint();
+  const end = reader.pos + length;
+  if (length < 1 || end > reader.end) throw new BatchFormatError(`record length ${length} runs past the batch`);
+  reader.end = end;
+  reader.pos++; // the attributes byte, unused in v2
+  view.timestamp = header.firstTimestamp + reader.varint();
+  const offsetDelta = reader.varint();
+  if (offsetDelta < 0 || offsetDelta > header.lastOffsetDelta) throw new BatchFormatError(`offset delta ${offsetDelta} outside 0..${header.lastOffsetDelta}`);
+  view.offset = header.baseOffset + offsetDelta;
+  view.keyLength = skipField(reader);
+  view.keyStart = reader.pos - Math.max(0, view.keyLength);
+  view.valueLength = skipField(reader);
+  view.valueStart = reader.pos - Math.max(0, view.valueLength);
+  const headerCount = reader.varint();
+  if (headerCount < 0 || headerCount > end - reader.pos) throw new BatchFormatError(`header count ${headerCount} is impossible`);
+  view.fitHeaders(headerCount);
+  view.headerCount = headerCount;
+  for (let h = 0; h < headerCount; h++) {
+    const nameLength = skipField(reader);
+    if (nameLength === -1) throw new BatchFormatError('a header has a null name');
+    view.headerNameLength[h] = nameLength;
+    view.headerNameStart[h] = reader.pos - nameLength;
+    const valueLength = skipField(reader);
+    view.headerValueLength[h] = valueLength;
+    view.headerValueStart[h] = reader.pos - Math.max(0, valueLength);
   }
-  return { ...header, records };
+  if (reader.pos !== end) throw new BatchFormatError(`record at delta ${offsetDelta} has ${end - reader.pos} stray bytes`);
+}
+
+/** Skips a length-prefixed field, returning its length (-1 for null); `reader.pos` ends after it. */
+function skipField(reader: VarintReader): number {
+  const length = reader.varint();
+  if (length === -1) return -1;
+  if (length < 0 || reader.pos + length > reader.end) throw new BatchFormatError(`a field of ${length} bytes runs past its record`);
+  reader.pos += length;
+  return length;
+}
+
+/** The record `view` describes, its key, value and header values sharing `buf`'s memory. */
+function recordFrom(buf: Buffer, view: RecordView, names: HeaderNames): LogRecord {
+  const headers: RecordHeader[] = new Array(view.headerCount);
+  for (let h = 0; h < view.headerCount; h++) {
+    const nameStart = view.headerNameStart[h]!;
+    headers[h] = [names.name(h, buf, nameStart, nameStart + view.headerNameLength[h]!), bytesAt(buf, view.headerValueStart[h]!, view.headerValueLength[h]!)];
+  }
+  return { offset: view.offset, timestamp: view.timestamp, key: bytesAt(buf, view.keyStart, view.keyLength), value: bytesAt(buf, view.valueStart, view.valueLength), headers };
+}
+
+function bytesAt(buf: Buffer, start: number, length: number): Buffer | null {
+  return length === -1 ? null : buf.subarray(start, start + length);
 }
 
 /**
@@ -297,133 +429,6 @@ class HeaderNames {
   }
 }
 
-function readRecord(buf: Buffer, reader: VarintReader, header: BatchHeader, names: HeaderNames): LogRecord {
-  const length = reader.varint();
-  const end = reader.pos + length;
-  if (length < 1 || end > buf.length) throw new BatchFormatError(`record length ${length} runs past the batch`);
-  const bounded = new VarintReader(buf, reader.pos + 1, end); // +1 skips the attributes byte
-  const timestamp = header.firstTimestamp + bounded.varint();
-  const offsetDelta = bounded.varint();
-  if (offsetDelta < 0 || offsetDelta > header.lastOffsetDelta) {
-    throw new BatchFormatError(`offset delta ${offsetDelta} outside 0..${header.lastOffsetDelta}`);
-  }
-  const key = readBytes(buf, bounded);
-  const value = readBytes(buf, bounded);
-  const headerCount = bounded.varint();
-  if (headerCount < 0 || headerCount > end - bounded.pos) {
-    throw new BatchFormatError(`header count ${headerCount} is impossible`);
-  }
-  const headers: RecordHeader[] = new Array(headerCount);
-  for (let h = 0; h < headerCount; h++) {
-    const nameLength = bounded.varint();
-    const nameStart = bounded.pos;
-    if (nameLength === -1) throw new BatchFormatError('a header has a null name');
-    if (nameLength < 0 || nameStart + nameLength > bounded.end) throw new BatchFormatError(`a field of ${nameLength} bytes runs past its record`);
-    bounded.pos = nameStart + nameLength;
-    headers[h] = [names.name(h, buf, nameStart, nameStart + nameLength), readBytes(buf, bounded)];
-  }
-  if (bounded.pos !== end) throw new BatchFormatError(`record at delta ${offsetDelta} has ${end - bounded.pos} stray bytes`);
-  reader.pos = end;
-  return { offset: header.baseOffset + offsetDelta, timestamp, key, value, headers };
-}
-
-function readBytes(buf: Buffer, reader: VarintReader): Buffer | null {
-  const length = reader.varint();
-  if (length === -1) return null;
-  const start = reader.pos;
-  if (length < 0 || start + length > reader.end) {
-    throw new BatchFormatError(`a field of ${length} bytes runs past its record`);
-  }
-  reader.pos = start + length;
-  return buf.subarray(start, start + length);
-}
-
 function hex(n: number): string {
   return `0x${n.toString(16).padStart(8, '0')}`;
-}
-
-/**
- * Where one record's fields lie inside its batch's bytes. scanBatch fills one view per record and
- * reuses it, so a reader that only copies bytes out (the replay's NDJSON encoder) walks a batch
- * without allocating a Buffer, string or object per record. Lengths are -1 for null.
- */
-export class RecordView {
-  offset = 0;
-  timestamp = 0;
-  keyStart = 0;
-  keyLength = -1;
-  valueStart = 0;
-  valueLength = -1;
-  headerCount = 0;
-  /** Per header h: name at [nameStart[h], +nameLength[h]), value at [valueStart[h], +valueLength[h]). */
-  headerNameStart = new Int32Array(8);
-  headerNameLength = new Int32Array(8);
-  headerValueStart = new Int32Array(8);
-  headerValueLength = new Int32Array(8);
-
-  fitHeaders(count: number): void {
-    if (count <= this.headerNameStart.length) return;
-    this.headerNameStart = new Int32Array(count);
-    this.headerNameLength = new Int32Array(count);
-    this.headerValueStart = new Int32Array(count);
-    this.headerValueLength = new Int32Array(count);
-  }
-}
-
-/**
- * Walks a stored batch record by record, with the same checks as decodeBatch (CRC first, every
- * length within its record, offsets within the batch), calling `visit` with the reused view.
- * Throws BatchFormatError naming what is wrong.
- */
-export function scanBatch(buf: Buffer, view: RecordView, visit: (view: RecordView) => void): BatchHeader {
-  const header = readBatchHeader(buf, true);
-  const compression = header.attributes & COMPRESSION_MASK;
-  if (compression !== 0) throw new BatchFormatError(`compressed batches (codec ${compression}) are not stored by this log`);
-  const reader = new VarintReader(buf, BATCH_HEADER_SIZE, buf.length);
-  try {
-    for (let i = 0; i < header.recordCount; i++) {
-      const length = reader.varint();
-      const end = reader.pos + length;
-      if (length < 1 || end > buf.length) throw new BatchFormatError(`record length ${length} runs past the batch`);
-      const bounded = new VarintReader(buf, reader.pos + 1, end);
-      view.timestamp = header.firstTimestamp + bounded.varint();
-      const offsetDelta = bounded.varint();
-      if (offsetDelta < 0 || offsetDelta > header.lastOffsetDelta) throw new BatchFormatError(`offset delta ${offsetDelta} outside 0..${header.lastOffsetDelta}`);
-      view.offset = header.baseOffset + offsetDelta;
-      view.keyLength = fieldAt(bounded);
-      view.keyStart = bounded.pos - Math.max(0, view.keyLength);
-      view.valueLength = fieldAt(bounded);
-      view.valueStart = bounded.pos - Math.max(0, view.valueLength);
-      const headerCount = bounded.varint();
-      if (headerCount < 0 || headerCount > end - bounded.pos) throw new BatchFormatError(`header count ${headerCount} is impossible`);
-      view.fitHeaders(headerCount);
-      view.headerCount = headerCount;
-      for (let h = 0; h < headerCount; h++) {
-        const nameLength = fieldAt(bounded);
-        if (nameLength === -1) throw new BatchFormatError('a header has a null name');
-        view.headerNameLength[h] = nameLength;
-        view.headerNameStart[h] = bounded.pos - nameLength;
-        const valueLength = fieldAt(bounded);
-        view.headerValueLength[h] = valueLength;
-        view.headerValueStart[h] = bounded.pos - Math.max(0, valueLength);
-      }
-      if (bounded.pos !== end) throw new BatchFormatError(`record at delta ${offsetDelta} has ${end - bounded.pos} stray bytes`);
-      reader.pos = end;
-      visit(view);
-    }
-  } catch (err) {
-    if (err instanceof BatchFormatError) throw err;
-    throw new BatchFormatError(`record data is malformed: ${(err as Error).message}`);
-  }
-  if (reader.pos !== buf.length) throw new BatchFormatError(`${buf.length - reader.pos} bytes left over after ${header.recordCount} records`);
-  return header;
-}
-
-/** Skips a length-prefixed field, returning its length (-1 for null); `reader.pos` ends after it. */
-function fieldAt(reader: VarintReader): number {
-  const length = reader.varint();
-  if (length === -1) return -1;
-  if (length < 0 || reader.pos + length > reader.end) throw new BatchFormatError(`a field of ${length} bytes runs past its record`);
-  reader.pos += length;
-  return length;
 }

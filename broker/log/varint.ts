@@ -24,13 +24,16 @@ export function writeVarint(buf: Uint8Array, offset: number, value: number): num
   return offset;
 }
 
-/** A cursor over a buffer for decoding; `pos` moves as values are read. */
+/**
+ * A cursor over a buffer for decoding; `pos` moves as values are read, none past `end` (a record
+ * walker narrows `end` to the record it reads).
+ */
 export class VarintReader {
   pos: number;
   constructor(
     readonly buf: Uint8Array,
     start: number,
-    readonly end: number,
+    public end: number,
   ) {
     this.pos = start;
   }

@@ -287,7 +287,7 @@ export class BatchStore {
     const cuts = new Map<WriterPartition, HeadCut>();
     for (const policy of policies) {
       const state = this.partition(policy.partitionId);
-      const cut = this.retentionCut(state, policy, ratio);
+      const cut = this.retentionCut(state, policy, ratio ?? 1);
       if (cut.batches > 0) cuts.set(state, cut);
     }
     this.cutHeads(cuts, result);
@@ -316,7 +316,7 @@ export class BatchStore {
       const state = this.partition(row.partitionId);
       const cut = cuts.get(state) ?? { newLogStart: state.logStartOffset, batches: 0, bytes: 0 };
       cuts.set(state, { newLogStart: row.lastOffset + 1, batches: cut.batches + 1, bytes: cut.bytes + row.size });
-      freed += row.size * ratio;
+      freed += row.size * (ratio ?? 1);
     }
     const result: ReclaimResult = { batchesDeleted: 0, recordsDeleted: 0, bytesDeleted: 0, states: [], diskBytesPerStoredByte: ratio, shortBytes: Math.max(0, Math.ceil(diskBytes - freed)) };
     this.cutHeads(cuts, result);
@@ -350,12 +350,12 @@ export class BatchStore {
    * auto-vacuum pointer maps) over the bytes of the batches in them. Measured, not assumed: it is
    * about 1.03 for 100 KB batches and 1.2-1.4 for batches of a few KB or less (docs/disk.md). The
    * pages of the other tables (small) are left out; below MIN_MEASURED_BYTES of batches the
-   * figure is dominated by them and taken as 1.
+   * figure would be dominated by the file's fixed pages: null (not measured), and cuts take 1.
    */
-  diskBytesPerStoredByte(): number {
+  diskBytesPerStoredByte(): number | null {
     let stored = 0;
     for (const s of this.partitions.values()) stored += s.bytes;
-    if (stored < MIN_MEASURED_BYTES) return 1;
+    if (stored < MIN_MEASURED_BYTES) return null;
     const used = ((this.pageCount.get() as number) - (this.freePages.get() as number)) * this.pageSize;
     let others = 0;
     for (const name of this.smallTrees.all() as string[]) others += (this.treeBytes.get(name) as number | undefined) ?? 0;

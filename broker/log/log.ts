@@ -107,8 +107,12 @@ const NO_RETENTION: RetentionSpec = { maxAgeMs: null, maxBytes: null };
 export class Log {
   private readonly topicPartitions = new Map<string, Partition[]>();
   private readonly retention = new Map<string, RetentionSpec>();
-  /** The file's disk bytes per batch byte at the last retention pass (byte caps count disk). */
-  private diskBytesPerStoredByte = 1;
+  /**
+   * The file's disk bytes per batch byte at the last retention pass that could measure it (byte
+   * caps count disk). Until then the most it is taken to be, so that the first pass at a crossed
+   * cap comes early rather than after the file has grown past the cap (see MAX_DISK_RATIO).
+   */
+  private diskBytesPerStoredByte = 2;
   private budget: DiskBudget | null = null;
   /** A retention pass started because a partition crossed its byte cap (one at a time). */
   private capPass: Promise<unknown> | null = null;
@@ -353,7 +357,7 @@ export class Log {
       }
     }
     const result = await this.writer.retention(policies);
-    this.diskBytesPerStoredByte = result.diskBytesPerStoredByte;
+    this.diskBytesPerStoredByte = result.diskBytesPerStoredByte ?? this.diskBytesPerStoredByte;
     this.adopt(result.states);
     this.options.observer?.retentionRan?.(result);
     if (result.batchesDeleted > 0) {
@@ -385,7 +389,7 @@ export class Log {
       }
     }
     const result = await this.writer.reclaim(diskBytes, floors);
-    this.diskBytesPerStoredByte = result.diskBytesPerStoredByte;
+    this.diskBytesPerStoredByte = result.diskBytesPerStoredByte ?? this.diskBytesPerStoredByte;
     this.adopt(result.states);
     this.options.observer?.retentionRan?.(result);
     return result;

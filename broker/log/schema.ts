@@ -12,6 +12,13 @@ export type Db = Database.Database;
 export const SCHEMA_VERSION = 3;
 export const DATABASE_FILE = 'log.db';
 const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+// 4 KiB pages. A row sits whole on a leaf page or starts there and goes on in overflow pages, so
+// the space a page cannot use is up to a row's size: with 16 KiB pages, batches of 8.5 KB (1,000
+// devices x 10 msg/s) went one to a page and the file held 1.7 bytes per batch byte; with 4 KiB
+// pages, 1.1 (docs/disk.md). A commit also writes fewer bytes to the WAL at low rates. 16 KiB
+// pages read and append 1000-record batches faster (bench:log: about 2.6M against 2.0M records/s
+// durable, one noisy run each); the edge's common load is the small one.
+export const PAGE_SIZE = 4096;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -64,8 +71,8 @@ CREATE TABLE IF NOT EXISTS idempotence_keys (
 // One row per RecordBatch v2, in a rowid table whose rowid is the order of appends. Measured
 // (docs/disk.md): a WITHOUT ROWID table keyed by (partition, offset) stored a 5 KB batch as a
 // 2-4 KB local part plus a mostly empty 16 KiB overflow page (about 3x the bytes stored, 7x with
-// the free pages retention left); a rowid table keeps a row of up to 16 KiB on its leaf page, and
-// appends in rowid order fill each page before starting the next. The blob comes last so that
+// the free pages retention left); in a rowid table appends in rowid order fill each page before
+// starting the next, and a row too big for a 4 KiB page goes on in full overflow pages. The blob comes last so that
 // reads of the small columns stop before it. ts_high is the running maximum of max_timestamp up
 // to and including this batch: it never decreases along the partition, so the time index can
 // answer "first offset at or after T" with one seek even when producers' clocks go backwards.
@@ -102,17 +109,16 @@ export function openDatabase(file: string, options: OpenOptions): Db {
     db.pragma('query_only = ON');
     return db;
   }
-  // 16 KiB pages: a 1000-record batch (~110 KB) spans 7 overflow pages instead of 28, which
-  // measurably speeds both appends and reads (bench/log.bench.ts); takes effect on a new file.
-  db.pragma('page_size = 16384');
-  // Space freed by retention goes back to the file system in steps (see freeSpace() in
+  // 4 KiB pages (PAGE_SIZE); takes effect on a new file, an older one gets it in upgradeBatches.
+  db.pragma(`page_size = ${PAGE_SIZE}`);
+  // Space freed by retention goes back to the file system in steps (returnFreePages() in
   // batch-store.ts) instead of staying in the file; must be set before the first table is made.
   db.pragma('auto_vacuum = INCREMENTAL');
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous ?? 'FULL'}`);
-  // The WAL is folded into the file every 4 MiB (SQLite's default, 1000 pages, is 16 MiB at this
-  // page size) and cut back to 4 MiB after a burst: it counts against the disk like the log does.
-  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_BYTES / 16384}`);
+  // The WAL is folded into the file every 4 MiB and cut back to 4 MiB after a burst: it counts
+  // against the disk like the log does (said outright: SQLite's default is in pages, not bytes).
+  db.pragma(`wal_autocheckpoint = ${WAL_CHECKPOINT_BYTES / PAGE_SIZE}`);
   db.pragma(`journal_size_limit = ${WAL_CHECKPOINT_BYTES}`);
   db.pragma('foreign_keys = ON');
   db.exec(DDL);
@@ -153,15 +159,20 @@ function upgradeBatches(db: Db, onUpgrade: (note: string) => void): void {
   } else {
     db.exec(BATCHES_DDL);
   }
-  if (db.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL_VACUUM) {
+  if (db.pragma('auto_vacuum', { simple: true }) !== INCREMENTAL_VACUUM || db.pragma('page_size', { simple: true }) !== PAGE_SIZE) {
     const started = Date.now();
+    // Both take effect only through a VACUUM, and the page size only outside WAL mode.
     try {
+      db.pragma('journal_mode = DELETE');
+      db.pragma(`page_size = ${PAGE_SIZE}`);
       db.pragma('auto_vacuum = INCREMENTAL');
       db.exec('VACUUM');
-      onUpgrade(`log file compacted and switched to incremental auto-vacuum in ${Date.now() - started} ms`);
+      onUpgrade(`log file compacted into ${PAGE_SIZE}-byte pages with incremental auto-vacuum in ${Date.now() - started} ms`);
     } catch (err) {
       // The log works without it; space freed by retention is then reused but not returned.
       onUpgrade(`log file not compacted (${(err as Error).message}); space freed by retention is reused but not returned to the file system until a start where this succeeds`);
+    } finally {
+      db.pragma('journal_mode = WAL');
     }
   }
 }

@@ -134,8 +134,8 @@ export interface RetentionResult {
   recordsDeleted: number;
   bytesDeleted: number;
   states: PartitionState[];
-  /** Disk bytes the batches took per batch byte when the pass ran (1 until the log holds a few MiB). */
-  diskBytesPerStoredByte: number;
+  /** Disk bytes the batches took per batch byte when the pass ran; null while the log holds too little to tell. */
+  diskBytesPerStoredByte: number | null;
 }
 
 /** A disk budget pass: what it deleted, and how much of what it was asked to free it could not. */

@@ -36,7 +36,7 @@ const KEEP_FREE_BYTES = 4 * 1024 * 1024;
 const VACUUM_STEP_BYTES = 1024 * 1024;
 let vacuumDue = false;
 let keepFreeBytes = KEEP_FREE_BYTES;
-let pageSize = 16384;
+let pageSize = 4096;
 let syncTimer: NodeJS.Timeout | undefined;
 
 function post(message: WriterMessage): void {

@@ -427,7 +427,7 @@ export class BatchStore {
 /** Below this many bytes of batches, the fixed pages of the file hide the batches' own overhead. */
 const MIN_MEASURED_BYTES = 4 * 1024 * 1024;
 /** A bound on the measured figure, so that a mismeasurement cannot empty a partition. */
-const MAX_DISK_RATIO = 2;
+const MAX_DISK_RATIO = 3;
 
 /** Where a partition's head is cut: its new log start, and the batches and bytes that go. */
 interface HeadCut {

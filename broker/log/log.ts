@@ -112,7 +112,7 @@ export class Log {
    * caps count disk). Until then the most it is taken to be, so that the first pass at a crossed
    * cap comes early rather than after the file has grown past the cap (see MAX_DISK_RATIO).
    */
-  private diskBytesPerStoredByte = 2;
+  private diskBytesPerStoredByte = 3;
   private budget: DiskBudget | null = null;
   /** A retention pass started because a partition crossed its byte cap (one at a time). */
   private capPass: Promise<unknown> | null = null;

@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { measureDiskUse } from '../broker/log/disk-budget.js';
 import { Log } from '../broker/log/log.js';
 import { runRawPublisher } from '../device-sim/raw-publisher.js';
-import { benchScratch, freePort, startScriptSettings, waitForPort } from './processes.js';
+import { benchScratch, connectionLimitsEnv, freePort, startScriptSettings, waitForPort } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const MB = 1_000_000;
@@ -57,10 +57,7 @@ async function startTributary(dir: string, capBytes: number, devices: number): P
       ...LAUNCH.env,
       ...process.env,
       LOG_LEVEL: 'warn',
-      TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(devices * 2),
-      TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS: String(devices * 2),
-      TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS_PER_ADDRESS: String(devices * 2),
-      TRIBUTARY_MQTT_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: String(devices * 2),
+      ...connectionLimitsEnv(devices),
     },
   });
   await waitForPort(port, child, 'tributary');

@@ -14,7 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runRawPublisher, type RawPublisherResult } from '../device-sim/raw-publisher.js';
-import { benchScratch, cpuSeconds, freePort, memory, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
+import { benchScratch, connectionLimitsEnv, cpuSeconds, freePort, memory, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const DEVICES = Number(process.env.BENCH_DEVICES ?? 1000);
@@ -46,17 +46,13 @@ async function startTributary(dataDir: string): Promise<{ port: number; httpPort
   const [port, httpPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [...NODE_FLAGS, CLI, 'start', '--data-dir', dataDir, '--mqtt-port', String(port), '--ws-port', '0', '--http-port', String(httpPort)], {
     stdio: ['ignore', 'ignore', 'inherit'],
-    // The devices connect all at once, from one address; the default admission rate (500/s) would
-    // pace them, and the per-address limits (docs/security.md) are sized for that pace.
+    // The devices connect all at once, from one address (connectionLimitsEnv).
     env: {
       ...LAUNCH.env,
       ...process.env,
       LOG_LEVEL: 'warn',
       TRIBUTARY_LOG_DURABILITY: 'fsync',
-      TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(DEVICES * 2),
-      TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS: String(DEVICES * 2),
-      TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS_PER_ADDRESS: String(DEVICES * 2),
-      TRIBUTARY_MQTT_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: String(DEVICES * 2),
+      ...connectionLimitsEnv(DEVICES),
     },
   });
   await waitForPort(port, child, 'tributary');

@@ -77,6 +77,20 @@ export function startScriptSettings(): { env: Record<string, string>; nodeFlags:
 }
 
 /**
+ * The environment that lets `devices` connections arrive at once from one address: the default
+ * admission rate (500/s) would pace them, and the per-address limits (docs/security.md) are sized
+ * for that pace.
+ */
+export function connectionLimitsEnv(devices: number): Record<string, string> {
+  return {
+    TRIBUTARY_MQTT_LIMITS_CONNECTIONS_PER_SECOND: String(devices * 2),
+    TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS: String(devices * 2),
+    TRIBUTARY_MQTT_LIMITS_MAX_PENDING_CONNECTS_PER_ADDRESS: String(devices * 2),
+    TRIBUTARY_MQTT_LIMITS_MAX_CONNECTIONS_PER_ADDRESS: String(devices * 2),
+  };
+}
+
+/**
  * A scratch directory for one bench run under BENCH_DIR (default .bench-data), with the child
  * processes to kill when it ends: `cleanup()` kills them and removes the directory, and Ctrl-C
  * runs it before exiting.

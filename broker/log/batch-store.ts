@@ -382,14 +382,14 @@ export class BatchStore {
   /**
    * Returns up to `maxPages` of the file's free pages beyond `keepPages` to the file system
    * (incremental vacuum: pages from the end of the file move into the free ones, then the file is
-   * cut). The pages kept are reused by the next appends without moving anything. Returns whether
-   * more free pages than `keepPages` are left (another step is due).
+   * cut). The pages kept are reused by the next appends without moving anything. Returns how many
+   * pages went: fewer than `maxPages` means none beyond `keepPages` are left.
    */
-  returnFreePages(keepPages: number, maxPages: number): boolean {
-    const excess = (this.freePages.get() as number) - keepPages;
-    if (excess <= 0) return false;
-    this.db.pragma(`incremental_vacuum(${Math.min(excess, maxPages)})`);
-    return excess > maxPages;
+  returnFreePages(keepPages: number, maxPages: number): number {
+    const pages = Math.min((this.freePages.get() as number) - keepPages, maxPages);
+    if (pages <= 0) return 0;
+    this.db.pragma(`incremental_vacuum(${pages})`);
+    return pages;
   }
 
   /** Records a clean shutdown: everything stored so far counts as verified. */

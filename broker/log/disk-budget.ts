@@ -85,6 +85,8 @@ export interface DiskBudgetOptions {
 /** Measures the data directory on a timer and keeps it within its budget (see the top of this file). */
 export class DiskBudget {
   private use: DiskUse;
+  /** Batch bytes appended since `use` was measured: a burst triggers a check before the timer does. */
+  private appendedSince = 0;
   private holding = false;
   private reclaimedBytes = 0;
   private readonly timer: NodeJS.Timeout | undefined;
@@ -102,6 +104,18 @@ export class DiskBudget {
   /** True while appends must wait (TRIB_LOG_DISK_BUDGET). */
   get held(): boolean {
     return this.holding;
+  }
+
+  /**
+   * Told of every append: when what was measured plus what was appended since reaches a limit, the
+   * directory is measured now rather than at the next tick (a fast burst would otherwise go a
+   * second's worth of appends past the budget).
+   */
+  noteAppended(bytes: number): void {
+    this.appendedSince += bytes;
+    const { maxBytes, minFreeBytes } = this.options.spec;
+    const soon = (maxBytes !== null && this.use.usedBytes + this.appendedSince >= maxBytes) || (minFreeBytes !== null && this.use.freeBytes - this.appendedSince <= minFreeBytes);
+    if (soon && this.running === null) void this.check();
   }
 
   status(): DiskBudgetStatus {
@@ -127,6 +141,7 @@ export class DiskBudget {
     const logger = this.options.logger;
     try {
       this.use = measureDiskUse(this.options.dataDir);
+      this.appendedSince = 0;
       const over = bytesOverBudget(this.use, this.options.spec);
       if (over === 0) return this.hold(false);
       const outcome = await this.options.reclaim(over + budgetHeadroom(this.options.spec));

@@ -219,6 +219,7 @@ export class Log {
     target.update(result.state);
     this.commit(target);
     this.retainIfOverCap(target);
+    this.budget?.noteAppended(bytes);
     this.options.observer?.appended?.({ topic, partition, records: records.length, bytes, seconds: (performance.now() - started) / 1000 });
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
   }

@@ -36,6 +36,7 @@ const KEEP_FREE_BYTES = 4 * 1024 * 1024;
 const VACUUM_STEP_BYTES = 1024 * 1024;
 let vacuumDue = false;
 let keepFreeBytes = KEEP_FREE_BYTES;
+let vacuumedPages = 0;
 let pageSize = 4096;
 let syncTimer: NodeJS.Timeout | undefined;
 
@@ -138,15 +139,31 @@ function drain(): void {
 
 /** One bounded step of returning free pages to the file system, after a drain's replies went out. */
 function vacuumStep(): void {
+  const step = Math.ceil(VACUUM_STEP_BYTES / pageSize);
   try {
-    vacuumDue = store.returnFreePages(Math.ceil(keepFreeBytes / pageSize), Math.ceil(VACUUM_STEP_BYTES / pageSize));
-    if (!vacuumDue) keepFreeBytes = KEEP_FREE_BYTES;
+    const returned = store.returnFreePages(Math.ceil(keepFreeBytes / pageSize), step);
+    vacuumedPages += returned;
+    vacuumDue = returned === step;
   } catch {
     vacuumDue = false; // e.g. the disk is full: the pages stay free and are reused; tried after the next retention
   }
-  if (vacuumDue && !drainScheduled) {
-    drainScheduled = true;
-    setImmediate(drain);
+  if (vacuumDue) {
+    if (!drainScheduled) {
+      drainScheduled = true;
+      setImmediate(drain);
+    }
+    return;
+  }
+  keepFreeBytes = KEEP_FREE_BYTES;
+  // The file is cut when the WAL holding the vacuum is checkpointed into it: now, not at the next
+  // 4 MiB of appends (which a held log may not get).
+  if (vacuumedPages > 0) {
+    vacuumedPages = 0;
+    try {
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // the next automatic checkpoint does it
+    }
   }
 }
 

@@ -1,0 +1,53 @@
+// The disk budget seen from a device (docs/disk.md): with upstream on and Kafka out of reach,
+// nothing stored counts as forwarded, so at the budget a QoS 1 publisher is held (no PUBACK, the
+// connection open, the append retried) rather than its message dropped or the disk filled; once
+// space is back (here: an operator tightens retention), the held publish is stored and acknowledged.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { connect, startTestNode } from '../helpers/mqtt-node.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const MiB = 1024 * 1024;
+
+test('at the disk budget a QoS 1 publisher is held, then acknowledged once space is back; nothing acknowledged is lost', async (t) => {
+  const budget = 16 * MiB;
+  const { node, url } = await startTestNode(t, {
+    log: { disk: { maxBytes: budget, minFreeBytes: null } },
+    topics: [{ name: 'mqtt', partitions: 1 }],
+    // Upstream on, but nothing listens there: no record is ever forwarded.
+    upstream: { enabled: true, brokers: ['127.0.0.1:1'], retryInitial: 100, retryMax: 1000, requestTimeout: 1000 },
+  });
+  const client = await connect(t, url, { clientId: 'budget-press' });
+  const payload = Buffer.alloc(8000, 120);
+  let acked = 0;
+  let sent = 0;
+  // Publish until the budget holds appends: the check runs once a second on its own.
+  while (!node.log.diskStatus().holding) {
+    const burst = Array.from({ length: 50 }, () => client.publishAsync('plant/press', payload, { qos: 1 }).then(() => acked++));
+    sent += burst.length;
+    await Promise.race([Promise.all(burst), waitFor(() => node.log.diskStatus().holding, 'holding', 60_000)]);
+    assert.ok(sent < 20_000, 'the budget held before 160 MB were sent');
+  }
+  const status = node.log.diskStatus();
+  assert.ok(status.usedBytes < budget + 8 * MiB, `the directory stayed near its budget (${status.usedBytes} bytes)`);
+  assert.equal(node.log.partition('mqtt', 0).logStartOffset, 0, 'nothing unforwarded was deleted by the budget');
+
+  // A publish now is held: retried, not acknowledged, not refused, the connection kept.
+  const retriesBefore = node.mqtt.stats.appendRetries;
+  let heldAcked = false;
+  const held = client.publishAsync('plant/press', Buffer.from('held'), { qos: 1 }).then(() => (heldAcked = true));
+  await waitFor(() => node.mqtt.stats.appendRetries > retriesBefore, 'the held append to be retried', 30_000);
+  assert.equal(heldAcked, false, 'no PUBACK while the budget holds');
+  assert.ok(client.connected, 'the publisher stays connected');
+
+  // Space comes back (retention, tightened by hand): the budget lets go and the publish is stored.
+  await node.log.createTopic('mqtt', 1, { maxAgeMs: null, maxBytes: 4 * MiB });
+  await node.log.enforceRetention();
+  await held;
+  await waitFor(() => acked === sent, 'every publish of the bursts acknowledged', 30_000);
+  await waitFor(() => !node.log.diskStatus().holding, 'the budget to let go', 30_000);
+  const p = node.log.partition('mqtt', 0);
+  const last = node.log.read('mqtt', 0, p.logEndOffset - 1, { maxRecords: 1 }).records[0]!;
+  assert.equal(last.value!.toString(), 'held', 'the held publish is the last record stored');
+  assert.equal(p.logEndOffset, sent + 1, 'every acknowledged publish was stored once');
+});

@@ -8,6 +8,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { ApiHandler } from './apis/api.js';
 import { answer, type ConnectionContext } from './dispatch.js';
+import type { RequestHeader } from './protocol/header.js';
 import { FrameSizeError, MalformedRequestError } from './errors.js';
 import { FrameDecoder } from './protocol/frame-decoder.js';
 
@@ -25,7 +26,8 @@ export class KafkaConnection {
   private readonly closed = new AbortController();
   private busy = false;
   private readonly logger: Logger;
-  private clientId: string | null = null;
+  /** The header of the request being answered (or the last one), for log lines. */
+  private last: RequestHeader | null = null;
 
   constructor(
     private readonly socket: Socket,
@@ -44,6 +46,11 @@ export class KafkaConnection {
   destroy(): void {
     this.closed.abort();
     this.socket.destroy();
+  }
+
+  /** A request is being answered (read, waited on in a long poll, or written). */
+  get answering(): boolean {
+    return this.busy;
   }
 
   get done(): AbortSignal {
@@ -69,9 +76,8 @@ export class KafkaConnection {
     this.busy = true;
     try {
       for (let frame = this.queue.shift(); frame !== undefined && !this.closed.signal.aborted; frame = this.queue.shift()) {
-        const reply = await answer(frame, this.options.apis, { ...this.options.context, signal: this.closed.signal, logger: this.logger });
+        const reply = await answer(frame, this.options.apis, { ...this.options.context, signal: this.closed.signal, logger: this.logger }, (header) => (this.last = header));
         const { apiKey, apiVersion, clientId } = reply.header;
-        this.clientId = clientId;
         if (reply.unsupported) this.logger.warn({ apiKey, apiVersion, clientId }, 'Kafka request of an API or version not served: answered UNSUPPORTED_VERSION');
         if (this.closed.signal.aborted) return;
         if (reply.frame !== null && !this.write(reply.frame)) await this.drained();
@@ -107,10 +113,11 @@ export class KafkaConnection {
 
   /** Closes the connection for bytes that are not a request we can read, naming the cause. */
   private refuse(err: unknown): void {
+    const request = this.last === null ? {} : { apiKey: this.last.apiKey, apiVersion: this.last.apiVersion, clientId: this.last.clientId };
     if (err instanceof MalformedRequestError || err instanceof FrameSizeError) {
-      this.logger.warn({ code: err.code, clientId: this.clientId, reason: err.message }, 'Kafka connection closed: not a request we can read');
+      this.logger.warn({ code: err.code, ...request, reason: err.message }, 'Kafka connection closed: not a request we can read');
     } else {
-      this.logger.error({ err, clientId: this.clientId }, 'Kafka connection closed: request failed');
+      this.logger.error({ err, ...request }, 'Kafka connection closed: request failed');
     }
     this.destroy();
   }

@@ -21,9 +21,10 @@ export interface Answer {
 }
 
 /** Answers one request frame (without its size prefix). Throws MalformedRequestError for bytes that do not parse. */
-export async function answer(bytes: Buffer, apis: ReadonlyMap<number, ApiHandler>, context: ConnectionContext): Promise<Answer> {
+export async function answer(bytes: Buffer, apis: ReadonlyMap<number, ApiHandler>, context: ConnectionContext, onHeader?: (header: RequestHeader) => void): Promise<Answer> {
   const request = new Reader(bytes);
   const header = readRequestHeader(request);
+  onHeader?.(header);
   const api = apis.get(header.apiKey);
   if (api === undefined || header.apiVersion < api.minVersion || header.apiVersion > api.maxVersion) {
     const body = header.apiKey === API_VERSIONS_KEY ? unsupportedApiVersions(context.apis) : new Writer().int16(ErrorCode.UNSUPPORTED_VERSION);

@@ -54,6 +54,13 @@ export class KafkaServer {
     return (this.server.address() as AddressInfo).port;
   }
 
+  /** Open connections, and those answering a request now (a long-poll Fetch waiting counts). */
+  get stats(): { connections: number; answering: number } {
+    let answering = 0;
+    for (const connection of this.connections) if (connection.answering) answering++;
+    return { connections: this.connections.size, answering };
+  }
+
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => resolve());

@@ -206,7 +206,7 @@ function readAll(req: FetchRequest, version: number, context: RequestContext): T
   return req.topics.map((topic) => ({
     topic,
     partitions: topic.partitions.map((p) => {
-      const answer = readPartition(context, version, topic, p, served ? Math.min(p.maxBytes, room) : p.maxBytes, !served);
+      const answer = readPartition(context, version, topic, p, Math.min(p.maxBytes, room), !served);
       room -= answer.bytes;
       served ||= answer.bytes > 0;
       return answer;

@@ -1,24 +1,27 @@
 // Real Kafka clients against the Kafka endpoint of a whole node (kafka.enabled), reading records
-// that were published over MQTT: kcat (librdkafka) as a process, and @platformatic/kafka's
+// that were published over MQTT: kcat (librdkafka) and the Java tools of the Kafka distribution
+// (kafka-tools, provisioned by test/kafka/kafka.sh) as processes, and @platformatic/kafka's
 // Consumer in this process. Key, value, timestamp and the MQTT headers must come through.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { Consumer } from '@platformatic/kafka';
+import type { Log } from '../../broker/log/log.js';
 import { connect, startTestNode } from '../helpers/mqtt-node.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { kafkaToolsClasspath } from '../helpers/kafka.js';
 
 const run = promisify(execFile);
 
 /** A node with the Kafka endpoint on, and `count` records published over MQTT (QoS 1, so each is in the log once acknowledged). */
-async function nodeWithRecords(t: TestContext, count: number): Promise<{ port: number; published: Array<{ topic: string; payload: string }> }> {
+async function nodeWithRecords(t: TestContext, count: number): Promise<{ port: number; published: Array<{ topic: string; payload: string }>; log: Log }> {
   const { node, url } = await startTestNode(t, { kafka: { enabled: true, port: 0 } });
   assert.ok(node.kafka !== null, 'the Kafka endpoint started');
   const client = await connect(t, url, { clientId: 'kafka-clients-test' });
   const published = Array.from({ length: count }, (_, i) => ({ topic: `sensors/line-${i}`, payload: `reading ${i}` }));
   for (const p of published) await client.publishAsync(p.topic, p.payload, { qos: 1 });
-  return { port: node.kafka.port, published };
+  return { port: node.kafka.port, published, log: node.log };
 }
 
 async function kcat(port: number, ...args: string[]): Promise<string[]> {
@@ -97,4 +100,36 @@ test("@platformatic/kafka's Consumer reads the stored log: metadata, offsets by 
     records.filter((r) => r.offset >= 1n),
     published.slice(1).map((p, i) => ({ offset: BigInt(i + 1), key: p.topic, value: p.payload, topicHeader: p.topic })),
   );
+});
+
+async function java(classpath: string, tool: string, ...args: string[]): Promise<string[]> {
+  try {
+    const { stdout } = await run('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, tool, ...args], { timeout: 120_000 });
+    return stdout.split('\n').filter((line) => line !== '');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    throw new Error(`${tool} ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
+  }
+}
+
+test("the Java client (Kafka's ConsoleConsumer and GetOffsetShell) reads from the beginning and lists the offsets", async (t) => {
+  const classpath = await kafkaToolsClasspath();
+  const { port, published, log } = await nodeWithRecords(t, 3);
+  const bootstrap = `127.0.0.1:${port}`;
+  // Assigned partition and explicit position: no consumer group (the next slice) is needed.
+  const lines = await java(classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--partition', '0', '--offset', 'earliest', '--max-messages', '3',
+    '--property', 'print.offset=true', '--property', 'print.key=true', '--property', 'print.headers=true');
+  assert.deepEqual(
+    lines.map((line) => {
+      const [offset, headers, key, value] = line.split('\t');
+      return { offset, topicHeader: /(?:^|,)mqtt\.topic:([^,]*)/.exec(headers!)?.[1], key, value };
+    }),
+    published.map((p, i) => ({ offset: `Offset:${i}`, topicHeader: p.topic, key: p.topic, value: p.payload })),
+  );
+  assert.deepEqual(await java(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-2'), ['mqtt:0:0']);
+  assert.deepEqual(await java(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-1'), ['mqtt:0:3']);
+  // -3, the record with the largest timestamp (ListOffsets v7, KIP-734): the first one holding it.
+  const timestamps = log.read('mqtt', 0, 0).records.map((r) => r.timestamp);
+  const newest = timestamps.indexOf(Math.max(...timestamps));
+  assert.deepEqual(await java(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-3'), [`mqtt:0:${newest}`]);
 });

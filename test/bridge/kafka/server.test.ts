@@ -223,3 +223,55 @@ test('closing the server ends a waiting long poll and its connection', { timeout
   await server.close();
   await kafka.closed;
 });
+
+/** A ListOffsets v7 request (flexible) for partition 0 of 'mqtt'. */
+function listOffsetsV7(timestamp: number, currentLeaderEpoch = -1): Buffer {
+  const w = new Writer().int32(-1).int8(0);
+  w.array(['mqtt'], true, (w, name) => {
+    w.string(name, true);
+    w.array([0], true, (w, index) => w.int32(index).int32(currentLeaderEpoch).int64(timestamp).taggedFields());
+    w.taggedFields();
+  });
+  return body(w.taggedFields());
+}
+
+function readListOffsetsV7(frame: Buffer): { error: number; timestamp: number; offset: number; leaderEpoch: number } {
+  const r = new Reader(frame);
+  r.int32();
+  r.taggedFields();
+  assert.equal(r.int32(), 0);
+  const [answer] = r.array(true, (r) => {
+    assert.equal(r.string(true), 'mqtt');
+    const [p] = r.array(true, (r) => {
+      assert.equal(r.int32(), 0);
+      const p = { error: r.int16(), timestamp: r.int64(), offset: r.int64(), leaderEpoch: r.int32() };
+      r.taggedFields();
+      return p;
+    });
+    r.taggedFields();
+    return p!;
+  });
+  return answer!;
+}
+
+test('ListOffsets: earliest, latest, by time (the first record at or after it), the largest timestamp, and leader-epoch fencing', async (t) => {
+  const { server, log } = await startServer(t);
+  for (const ts of [5000, 9000, 7000, 9000]) await log.append('mqtt', 0, records(1, 10, ts));
+  const kafka = await RawKafka.open(t, server.port);
+  const ask = async (timestamp: number, epoch = -1) => {
+    kafka.send(2, 7, listOffsetsV7(timestamp, epoch), true);
+    return readListOffsetsV7((await kafka.response())!);
+  };
+  assert.deepEqual(await ask(-2), { error: 0, timestamp: -1, offset: 0, leaderEpoch: 0 });
+  assert.deepEqual(await ask(-1), { error: 0, timestamp: -1, offset: 4, leaderEpoch: 0 });
+  assert.deepEqual(await ask(0), { error: 0, timestamp: 5000, offset: 0, leaderEpoch: 0 });
+  assert.deepEqual(await ask(6000), { error: 0, timestamp: 9000, offset: 1, leaderEpoch: 0 });
+  assert.deepEqual(await ask(9000), { error: 0, timestamp: 9000, offset: 1, leaderEpoch: 0 });
+  assert.deepEqual(await ask(9001), { error: 0, timestamp: -1, offset: -1, leaderEpoch: -1 });
+  assert.deepEqual(await ask(-3), { error: 0, timestamp: 9000, offset: 1, leaderEpoch: 0 });
+  // KIP-320: an epoch newer than the partition's is unknown here; after a new epoch, the old one is fenced.
+  assert.equal((await ask(-1, 1)).error, 75);
+  log.becomeLeader('mqtt', 0, 2);
+  assert.equal((await ask(-1, 1)).error, 74);
+  assert.equal((await ask(-1, 2)).error, 0);
+});

@@ -120,14 +120,16 @@ interface FetchPartition {
   highWatermark: number;
   logStartOffset: number;
   records: Buffer;
+  /** The DivergingEpoch tagged field, when sent. */
+  diverging?: { epoch: number; endOffset: number };
 }
 
 /** A Fetch v12 request (flexible, topics by name) for partitions of 'mqtt'. */
-function fetchV12(maxWaitMs: number, minBytes: number, partitions: Array<{ index: number; offset: number; maxBytes: number }>, maxBytes = 0x7fffffff): Buffer {
+function fetchV12(maxWaitMs: number, minBytes: number, partitions: Array<{ index: number; offset: number; maxBytes: number; lastFetchedEpoch?: number }>, maxBytes = 0x7fffffff): Buffer {
   const w = new Writer().int32(-1).int32(maxWaitMs).int32(minBytes).int32(maxBytes).int8(0).int32(0).int32(-1);
   w.array([{ name: 'mqtt', partitions }], true, (w, t) => {
     w.string(t.name, true);
-    w.array(t.partitions, true, (w, p) => w.int32(p.index).int32(-1).int64(p.offset).int32(-1).int64(-1).int32(p.maxBytes).taggedFields());
+    w.array(t.partitions, true, (w, p) => w.int32(p.index).int32(-1).int64(p.offset).int32(p.lastFetchedEpoch ?? -1).int64(-1).int32(p.maxBytes).taggedFields());
     w.taggedFields();
   });
   return body(w.array([], true, () => undefined).string('', true).taggedFields());
@@ -152,8 +154,11 @@ function readFetchV12(frame: Buffer): FetchPartition[] {
       assert.equal(r.nullableArray(true, (r) => r.int64()), null); // read uncommitted: no aborted list
       assert.equal(r.int32(), -1);
       const records = Buffer.from(r.nullableBytes(true)!);
-      r.taggedFields();
-      out.push({ index, error, highWatermark, logStartOffset, records });
+      let diverging: FetchPartition['diverging'];
+      r.taggedFields((tag, field) => {
+        if (tag === 0) diverging = { epoch: field.int32(), endOffset: field.int64() };
+      });
+      out.push({ index, error, highWatermark, logStartOffset, records, ...(diverging === undefined ? {} : { diverging }) });
     });
     r.taggedFields();
   });
@@ -274,4 +279,45 @@ test('ListOffsets: earliest, latest, by time (the first record at or after it), 
   log.becomeLeader('mqtt', 0, 2);
   assert.equal((await ask(-1, 1)).error, 74);
   assert.equal((await ask(-1, 2)).error, 0);
+});
+
+test('Fetch v12 names the diverging epoch when the last fetched epoch does not reach the fetch offset in this log (log truncation detection)', async (t) => {
+  const { server, log } = await startServer(t);
+  await log.append('mqtt', 0, records(2)); // epoch 0: offsets 0-1
+  log.becomeLeader('mqtt', 0, 3);
+  await log.append('mqtt', 0, records(2)); // epoch 3: offsets 2-3
+  const kafka = await RawKafka.open(t, server.port);
+  const fetchAt = async (offset: number, lastFetchedEpoch: number) => {
+    kafka.send(1, 12, fetchV12(0, 0, [{ index: 0, offset, maxBytes: 1 << 20, lastFetchedEpoch }]), true);
+    return readFetchV12((await kafka.response())!)[0]!;
+  };
+  // A fetcher that saw epoch 1 up to offset 3: this log's epochs up to 1 end at offset 2 (epoch 0).
+  const diverged = await fetchAt(3, 1);
+  assert.deepEqual(diverged.diverging, { epoch: 0, endOffset: 2 });
+  assert.equal(diverged.records.length, 0);
+  // Consistent histories: no divergence, the records.
+  const ok = await fetchAt(2, 0);
+  assert.equal(ok.diverging, undefined);
+  assert.deepEqual(ok.records, log.readBatches('mqtt', 0, 2)[0]!.bytes);
+  assert.equal((await fetchAt(4, 3)).diverging, undefined);
+});
+
+test('Produce is refused per partition with POLICY_VIOLATION (the endpoint is read only); acks=0 gets no answer at all', async (t) => {
+  const { server, log } = await startServer(t);
+  const kafka = await RawKafka.open(t, server.port);
+  const produceV3 = (acks: number): Buffer => {
+    const w = new Writer().string(null, false).int16(acks).int32(1000);
+    w.array(['mqtt'], false, (w, name) => w.string(name, false).array([0], false, (w, index) => w.int32(index).int32(3).bytes(Buffer.from([1, 2, 3]))));
+    return body(w);
+  };
+  kafka.send(0, 3, produceV3(0));
+  const probe = kafka.send(18, 0, Buffer.alloc(0));
+  assert.equal(readApiVersionsV0((await kafka.response())!).correlationId, probe, 'the acks=0 produce was not answered');
+  const id = kafka.send(0, 3, produceV3(1));
+  const r = new Reader((await kafka.response())!);
+  assert.equal(r.int32(), id);
+  const [topic] = r.array(false, (r) => ({ name: r.string(false), partitions: r.array(false, (r) => ({ index: r.int32(), error: r.int16(), baseOffset: r.int64(), appendTime: r.int64() })) }));
+  assert.deepEqual(topic, { name: 'mqtt', partitions: [{ index: 0, error: 44, baseOffset: -1, appendTime: -1 }] });
+  assert.equal(r.int32(), 0);
+  assert.equal(log.partition('mqtt', 0).logEndOffset, 0, 'nothing stored');
 });

@@ -51,6 +51,17 @@ export class RawKafka {
     return correlationId;
   }
 
+  /** The server closed the connection (or close() did). */
+  get isClosed(): boolean {
+    return this.ended;
+  }
+
+  /** Closes the connection from this side. */
+  async close(): Promise<void> {
+    this.socket.destroy();
+    await this.closed;
+  }
+
   sendRaw(bytes: Buffer): void {
     this.socket.write(bytes);
   }

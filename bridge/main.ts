@@ -111,6 +111,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           advertisedHost: config.kafka.advertisedHost,
           advertisedPort: config.kafka.advertisedPort,
           maxRequestSize: config.kafka.maxRequestSize,
+          maxConnections: config.kafka.maxConnections,
           clusterId: config.node.id,
           log,
           logger: logger.child({ component: 'kafka' }),

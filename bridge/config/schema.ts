@@ -303,6 +303,8 @@ export const configSchema = z.strictObject({
       advertisedPort: z.number().int().min(1).max(65535).nullable().default(null),
       /** The largest request frame accepted; a length prefix announcing more closes the connection before its body is read. */
       maxRequestSize: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(16 * 1024 * 1024),
+      /** Open Kafka connections at once; more are closed as they come (the node's file descriptors are shared with MQTT). */
+      maxConnections: z.number().int().min(1).default(1000),
     })
     .prefault({}),
   logging: z

@@ -1,7 +1,7 @@
 // The Kafka endpoint's listener: accepts connections and gives each a KafkaConnection. The node is
 // one broker (id 0) leading every partition of the log. Plaintext only for now.
-// TODO(next slice): TLS, SASL (PLAIN, SCRAM) against the MQTT users, ACLs per log topic, a
-// connection limit and idle timeout like MQTT's.
+// TODO(next slice): TLS, SASL (PLAIN, SCRAM) against the MQTT users, ACLs per log topic, an
+// idle timeout and per-address limits like MQTT's.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Log } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
@@ -17,6 +17,8 @@ export interface KafkaServerOptions {
   advertisedHost: string | null;
   advertisedPort: number | null;
   maxRequestSize: number;
+  /** Open connections at once; a connection beyond it is closed at once. */
+  maxConnections: number;
   /** Reported as the cluster id in Metadata. */
   clusterId: string;
   log: Log;
@@ -32,6 +34,9 @@ export class KafkaServer {
   private readonly apis: readonly ApiHandler[];
   private readonly byKey: ReadonlyMap<number, ApiHandler>;
   private closing: Promise<void> | null = null;
+  /** Connections closed at once because kafka.maxConnections were open. */
+  private refused = 0;
+  private full = false;
 
   private constructor(
     private readonly server: Server,
@@ -54,11 +59,11 @@ export class KafkaServer {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** Open connections, and those answering a request now (a long-poll Fetch waiting counts). */
-  get stats(): { connections: number; answering: number } {
+  /** Open connections, those answering a request now (a long-poll Fetch waiting counts), and those refused for kafka.maxConnections. */
+  get stats(): { connections: number; answering: number; refused: number } {
     let answering = 0;
     for (const connection of this.connections) if (connection.answering) answering++;
-    return { connections: this.connections.size, answering };
+    return { connections: this.connections.size, answering, refused: this.refused };
   }
 
   close(): Promise<void> {
@@ -74,6 +79,15 @@ export class KafkaServer {
       socket.destroy();
       return;
     }
+    if (this.connections.size >= this.options.maxConnections) {
+      socket.destroy();
+      this.refused++;
+      // One line per burst: the first refusal after the count was last below the limit.
+      if (!this.full) this.options.logger.warn({ maxConnections: this.options.maxConnections, remote: socket.remoteAddress }, 'Kafka connection refused: kafka.maxConnections reached');
+      this.full = true;
+      return;
+    }
+    this.full = false;
     const connection = new KafkaConnection(socket, {
       maxRequestSize: this.options.maxRequestSize,
       apis: this.byKey,

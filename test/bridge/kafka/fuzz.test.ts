@@ -29,7 +29,7 @@ test('Kafka fuzz: answers match their requests, nothing is stored, nothing fails
   await log.append('mqtt', 0, [{ timestamp: Date.now(), key: Buffer.from('k'), value: Buffer.from('v') }]);
   const lines: Array<Record<string, unknown>> = [];
   const logger = createLogger('warn', { write: (line: string) => void lines.push(JSON.parse(line) as Record<string, unknown>) });
-  const server = await KafkaServer.start({ host: '127.0.0.1', port: 0, advertisedHost: null, advertisedPort: null, maxRequestSize: 4096, clusterId: 'fuzz', log, logger });
+  const server = await KafkaServer.start({ host: '127.0.0.1', port: 0, advertisedHost: null, advertisedPort: null, maxRequestSize: 4096, maxConnections: 1000, clusterId: 'fuzz', log, logger });
   onCleanup(t, () => server.close());
 
   const tally: Record<string, number> = { answered: 0, closed: 0, parked: 0 };

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Log } from '../../../broker/log/log.js';
-import { KafkaServer } from '../../../bridge/kafka/server.js';
+import { KafkaServer, type KafkaServerOptions } from '../../../bridge/kafka/server.js';
 import { Reader } from '../../../bridge/kafka/protocol/reader.js';
 import { Writer } from '../../../bridge/kafka/protocol/writer.js';
 import { createLogger } from '../../../bridge/logger.js';
@@ -15,12 +15,16 @@ import { waitFor } from '../../helpers/wait-for.js';
 
 type Line = Record<string, unknown>;
 
-async function startServer(t: TestContext, retention?: { maxAgeMs: number | null; maxBytes: number | null }): Promise<{ server: KafkaServer; log: Log; lines: Line[] }> {
+async function startServer(
+  t: TestContext,
+  retention?: { maxAgeMs: number | null; maxBytes: number | null },
+  options: Partial<Pick<KafkaServerOptions, 'host' | 'advertisedHost' | 'advertisedPort' | 'maxConnections'>> = {},
+): Promise<{ server: KafkaServer; log: Log; lines: Line[] }> {
   const log = await Log.open({ dataDir: tempDir(t), topics: [{ name: 'mqtt', partitions: 2, ...(retention === undefined ? {} : { retention }) }] });
   onCleanup(t, () => log.close());
   const lines: Line[] = [];
   const logger = createLogger('debug', { write: (line: string) => void lines.push(JSON.parse(line) as Line) });
-  const server = await KafkaServer.start({ host: '127.0.0.1', port: 0, advertisedHost: null, advertisedPort: null, maxRequestSize: 64 * 1024, clusterId: 'test', log, logger });
+  const server = await KafkaServer.start({ host: '127.0.0.1', port: 0, advertisedHost: null, advertisedPort: null, maxRequestSize: 64 * 1024, maxConnections: 1000, clusterId: 'test', log, logger, ...options });
   onCleanup(t, () => server.close());
   return { server, log, lines };
 }
@@ -320,4 +324,38 @@ test('Produce is refused per partition with POLICY_VIOLATION (the endpoint is re
   assert.deepEqual(topic, { name: 'mqtt', partitions: [{ index: 0, error: 44, baseOffset: -1, appendTime: -1 }] });
   assert.equal(r.int32(), 0);
   assert.equal(log.partition('mqtt', 0).logEndOffset, 0, 'nothing stored');
+});
+
+/** Metadata v1's brokers: [node id, host, port]. */
+async function brokers(kafka: RawKafka): Promise<Array<[number, string, number]>> {
+  kafka.send(3, 1, Buffer.from([0, 0, 0, 0])); // no topics
+  const r = new Reader((await kafka.response())!);
+  r.int32();
+  return r.array(false, (r) => {
+    const broker: [number, string, number] = [r.int32(), r.string(false), r.int32()];
+    r.nullableString(false); // rack
+    return broker;
+  });
+}
+
+test('Metadata advertises the configured host and port, or on a wildcard listener the address the client reached', async (t) => {
+  const wildcard = await startServer(t, undefined, { host: '0.0.0.0' });
+  assert.deepEqual(await brokers(await RawKafka.open(t, wildcard.server.port)), [[0, '127.0.0.1', wildcard.server.port]]);
+  const advertised = await startServer(t, undefined, { advertisedHost: 'gateway-7.local', advertisedPort: 19092 });
+  assert.deepEqual(await brokers(await RawKafka.open(t, advertised.server.port)), [[0, 'gateway-7.local', 19092]]);
+});
+
+test('kafka.maxConnections: a connection beyond it is closed at once, with one warning per burst; a slot freed is usable again', async (t) => {
+  const { server, lines } = await startServer(t, undefined, { maxConnections: 2 });
+  const first = await RawKafka.open(t, server.port);
+  await RawKafka.open(t, server.port);
+  await waitFor(() => server.stats.connections === 2, 'two connections');
+  for (let i = 0; i < 3; i++) await (await RawKafka.open(t, server.port)).closed;
+  assert.equal(server.stats.refused, 3);
+  assert.equal(lines.filter((l) => l.msg === 'Kafka connection refused: kafka.maxConnections reached').length, 1);
+  await first.close();
+  await waitFor(() => server.stats.connections === 1, 'a slot freed');
+  const again = await RawKafka.open(t, server.port);
+  const id = again.send(18, 0, Buffer.alloc(0));
+  assert.equal(readApiVersionsV0((await again.response())!).correlationId, id);
 });

@@ -5,6 +5,7 @@
 import { LOG_ERROR_CODES } from '../broker/errors.js';
 import { CONFIG_ERROR_CODES } from './config/errors.js';
 import { HTTP_ERROR_CODES } from './http/errors.js';
+import { KAFKA_ERROR_CODES } from './kafka/errors.js';
 import { MQTT_ERROR_CODES } from './mqtt/errors.js';
 import { NET_ERROR_CODES } from './net/errors.js';
 import { REPLAY_ERROR_CODES } from './replay/errors.js';
@@ -19,6 +20,7 @@ export const ERROR_TABLES = {
   'bridge/net/errors.ts': NET_ERROR_CODES,
   'bridge/replay/errors.ts': REPLAY_ERROR_CODES,
   'bridge/upstream/errors.ts': UPSTREAM_ERROR_CODES,
+  'bridge/kafka/errors.ts': KAFKA_ERROR_CODES,
 } as const;
 
 export const ERROR_CODES = Object.values(ERROR_TABLES).flat();

@@ -7,6 +7,7 @@ import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
 import { HttpServer } from './http/server.js';
+import { KafkaServer } from './kafka/server.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
@@ -25,6 +26,8 @@ export interface Node {
   readonly errors: RecentErrors;
   /** The Kafka forwarder; null while upstream is off. */
   readonly upstream: Upstream | null;
+  /** The Kafka endpoint (Kafka clients read the log); null while kafka.enabled is off. */
+  readonly kafka: KafkaServer | null;
   close(): Promise<void>;
 }
 
@@ -100,6 +103,25 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       'MQTT listening',
     );
 
+    // The Kafka endpoint reads the log only; it stops before the log closes (stops run in reverse).
+    const kafka = config.kafka.enabled
+      ? await KafkaServer.start({
+          host: config.kafka.host,
+          port: config.kafka.port,
+          advertisedHost: config.kafka.advertisedHost,
+          advertisedPort: config.kafka.advertisedPort,
+          maxRequestSize: config.kafka.maxRequestSize,
+          maxConnections: config.kafka.maxConnections,
+          clusterId: config.node.id,
+          log,
+          logger: logger.child({ component: 'kafka' }),
+        })
+      : null;
+    if (kafka !== null) {
+      stops.push(() => kafka.close());
+      logger.info({ address: `${config.kafka.host}:${kafka.port}` }, 'Kafka listening');
+    }
+
     // Named replay readers' positions (docs/replay.md) and the at-least-once forwarder's cursors.
     const cursors = CursorStore.open(log.dataDir);
     stops.push(async () => cursors.close());
@@ -142,6 +164,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       metrics,
       errors,
       upstream,
+      kafka,
       close: () => {
         ready = false;
         closing ??= closeAll();

@@ -38,8 +38,8 @@ const RULES: IForbiddenRuleType[] = [
     to: { path: '^bridge/mqtt/' },
   },
   {
-    // No bridge/kafka/ and no replication exist yet: these two rules pass vacuously until the
-    // folders do, and hold from their first file on.
+    // Written before bridge/kafka/ and replication existed: the first holds since bridge/kafka/
+    // does; the second passes vacuously until replication exists, and holds from its first file on.
     name: 'kafka-endpoint-imports-neither-mqtt-nor-upstream',
     comment: 'the Kafka endpoint uses the log and config only',
     severity: 'error',

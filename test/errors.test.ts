@@ -5,6 +5,7 @@ import * as logErrors from '../broker/errors.js';
 import { TributaryError } from '../broker/errors.js';
 import * as configErrors from '../bridge/config/errors.js';
 import { ERROR_CODES, ERROR_TABLES } from '../bridge/error-codes.js';
+import * as kafkaErrors from '../bridge/kafka/errors.js';
 import * as mqttErrors from '../bridge/mqtt/errors.js';
 import * as netErrors from '../bridge/net/errors.js';
 import * as replayErrors from '../bridge/replay/errors.js';
@@ -18,6 +19,7 @@ const MODULES: Record<string, Record<string, unknown>> = {
   'bridge/net/errors.ts': netErrors,
   'bridge/replay/errors.ts': replayErrors,
   'bridge/upstream/errors.ts': upstreamErrors,
+  'bridge/kafka/errors.ts': kafkaErrors,
 };
 
 type AnyErrorClass = new (...args: unknown[]) => TributaryError;

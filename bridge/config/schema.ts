@@ -288,6 +288,25 @@ export const configSchema = z.strictObject({
     .prefault({}),
   /** The Kafka forwarder (docs/upstream.md); off unless enabled with brokers. null = off. */
   upstream: upstream.nullable().prefault({}),
+  /**
+   * The Kafka endpoint (docs/kafka.md): Kafka clients read the log over the Kafka protocol. Off by
+   * default. Plaintext only for now: TLS, SASL and ACLs are the next step (docs/kafka.md).
+   */
+  kafka: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      host: z.string().min(1).default('127.0.0.1'),
+      port: port.default(9092),
+      /** The host clients are told to connect to (Metadata); null: `host`, or the address a client reached when `host` is a wildcard. */
+      advertisedHost: z.string().min(1).nullable().default(null),
+      /** The port clients are told to connect to (behind a port mapping); null: the port listened on. */
+      advertisedPort: z.number().int().min(1).max(65535).nullable().default(null),
+      /** The largest request frame accepted; a length prefix announcing more closes the connection before its body is read. */
+      maxRequestSize: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(16 * 1024 * 1024),
+      /** Open Kafka connections at once; more are closed as they come (the node's file descriptors are shared with MQTT). */
+      maxConnections: z.number().int().min(1).default(1000),
+    })
+    .prefault({}),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

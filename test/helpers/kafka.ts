@@ -73,3 +73,17 @@ function isAlive(pid: number): boolean {
     return false;
   }
 }
+
+/**
+ * The Java classpath of Kafka's clients and tools (kafka-tools), provisioned by test/kafka/kafka.sh
+ * like the Kafka node itself: for running ConsoleConsumer and friends against another server.
+ */
+export async function kafkaToolsClasspath(): Promise<string> {
+  try {
+    const { stdout } = await run(SCRIPT, ['classpath'], { timeout: 360_000 });
+    return stdout.trim().split('\n').at(-1)!;
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new Error(`cannot provision the Kafka tools for this test: ${stderr.trim() || (err as Error).message}`);
+  }
+}

@@ -5,6 +5,9 @@
 #                               .kafka/lib), starts it on a free port, waits until it serves, and
 #                               prints its state directory, then the bootstrap address last.
 #   test/kafka/kafka.sh stop [DIR]   stops the node of DIR (default: every node this script started).
+#   test/kafka/kafka.sh classpath   provisions the jars (Kafka's clients and kafka-tools) and prints
+#                               their Java classpath, for tests that run the Java tools against
+#                               another server (Tributary's Kafka endpoint).
 #
 # KAFKA_STATE_DIR picks the state directory for start (default: a new one under .kafka/run/).
 # Optional listeners besides the PLAINTEXT one (the output stays the same; their addresses are
@@ -152,7 +155,8 @@ stop_one() {
 
 case ${1:-} in
   start) start ;;
+  classpath) provision; echo "$cache/lib/*" ;;
   stop)
     if [[ -n ${2:-} ]]; then stop_one "$2"; else for d in "$cache"/run/node-*; do [[ -d $d ]] && stop_one "$d"; done; fi ;;
-  *) echo "usage: $0 start | stop [DIR]" >&2; exit 2 ;;
+  *) echo "usage: $0 start | stop [DIR] | classpath" >&2; exit 2 ;;
 esac

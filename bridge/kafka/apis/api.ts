@@ -1,0 +1,49 @@
+// What one Kafka API is to the server: its key, the versions it serves, where its flexible
+// versions start, and a handler that reads a request body and writes the response body. Adding an
+// API is one file exporting an ApiHandler, listed in ./index.ts.
+import type { Log } from '../../../broker/log/log.js';
+import type { Logger } from '../../logger.js';
+import type { Reader } from '../protocol/reader.js';
+import type { Writer } from '../protocol/writer.js';
+
+export interface ApiHandler {
+  readonly key: number;
+  readonly name: string;
+  readonly minVersion: number;
+  readonly maxVersion: number;
+  /** The first flexible version: compact encodings, tagged fields, request header v2, response header v1. */
+  readonly flexibleFrom: number;
+  /** ApiVersions only: its response header is v0 in every version (KIP-511). */
+  readonly plainResponseHeader?: boolean;
+  /**
+   * Reads the request body (after the header) and answers it. A body that does not parse throws
+   * MalformedRequestError (the connection is closed); anything the client asked that cannot be
+   * served is an error code in the response. null: no response at all (Produce with acks 0).
+   */
+  handle(request: Reader, version: number, context: RequestContext): Writer | null | Promise<Writer | null>;
+}
+
+/** The node as Kafka clients see it: one broker, id 0, leader of every partition. */
+export interface BrokerIdentity {
+  readonly nodeId: number;
+  readonly clusterId: string;
+  /** host and port the client should connect to (Metadata); the host may depend on the connection. */
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface RequestContext {
+  readonly log: Log;
+  readonly broker: BrokerIdentity;
+  /** Every API the server serves (ApiVersions lists them). */
+  readonly apis: readonly ApiHandler[];
+  readonly clientId: string | null;
+  /** Aborts when the connection closes or the server stops (a long-poll Fetch stops waiting). */
+  readonly signal: AbortSignal;
+  readonly logger: Logger;
+}
+
+/** Whether `version` of `api` is flexible. */
+export function isFlexible(api: ApiHandler, version: number): boolean {
+  return version >= api.flexibleFrom;
+}

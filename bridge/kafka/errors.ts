@@ -1,0 +1,32 @@
+// The Kafka endpoint's errors: what a connection is closed with when its bytes are not a Kafka
+// request we can read. Each is logged once, naming the peer and the cause; the node stays up.
+// (The protocol's own numeric error codes, which go to clients inside responses, are in
+// protocol/error-codes.ts.)
+import { TributaryError, type TributaryErrorOptions } from '../../broker/errors.js';
+
+export const KAFKA_ERROR_CODES = [
+  'TRIB_KAFKA_MALFORMED_REQUEST',
+  'TRIB_KAFKA_FRAME_TOO_LARGE',
+] as const;
+export type KafkaErrorCode = (typeof KAFKA_ERROR_CODES)[number];
+
+/** A request frame that does not parse as the grammar of its API key and version says (the connection is closed). */
+export class MalformedRequestError extends TributaryError<KafkaErrorCode> {
+  readonly code = 'TRIB_KAFKA_MALFORMED_REQUEST';
+  readonly retriable = false;
+  constructor(message: string, options?: TributaryErrorOptions) {
+    super(`malformed Kafka request: ${message}`, options);
+  }
+}
+
+/** A length prefix above kafka.maxRequestSize, or too small to hold a request header (the connection is closed before the body is read). */
+export class FrameSizeError extends TributaryError<KafkaErrorCode> {
+  readonly code = 'TRIB_KAFKA_FRAME_TOO_LARGE';
+  readonly retriable = false;
+  constructor(
+    readonly size: number,
+    readonly maxSize: number,
+  ) {
+    super(size > maxSize ? `Kafka request frame of ${size} bytes is over kafka.maxRequestSize (${maxSize} bytes)` : `Kafka request frame of ${size} bytes cannot hold a request header`);
+  }
+}

@@ -1,0 +1,19 @@
+// The Kafka protocol's numeric error codes that this endpoint answers with (the protocol guide,
+// "Error Codes"; org.apache.kafka.common.protocol.Errors). They travel inside responses, to
+// clients; the TRIB_* codes of ../errors.ts are for our own logs.
+export const ErrorCode = {
+  UNKNOWN_SERVER_ERROR: -1,
+  NONE: 0,
+  OFFSET_OUT_OF_RANGE: 1,
+  /** The batch failed its CRC or is otherwise corrupt: never served. */
+  CORRUPT_MESSAGE: 2,
+  UNKNOWN_TOPIC_OR_PARTITION: 3,
+  UNSUPPORTED_VERSION: 35,
+  INVALID_REQUEST: 42,
+  KAFKA_STORAGE_ERROR: 56,
+  FETCH_SESSION_ID_NOT_FOUND: 70,
+  FENCED_LEADER_EPOCH: 74,
+  UNKNOWN_LEADER_EPOCH: 75,
+  UNKNOWN_TOPIC_ID: 100,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -95,12 +95,14 @@ export class BatchStore {
   private loadStates(): void {
     const rows = this.db
       .prepare(
+        // Each figure from an index, never the table: its leaf pages hold the batches themselves,
+        // and a scan of them would read the whole log at every start (batches_by_time covers size).
         `SELECT p.id, p.topic, p.partition, p.log_start_offset AS logStartOffset,
-                COALESCE(MAX(b.last_offset) + 1, p.log_start_offset) AS logEndOffset,
-                COALESCE(SUM(b.size), 0) AS bytes, COALESCE(MAX(b.ts_high), 0) AS tsHigh,
+                COALESCE((SELECT b.last_offset + 1 FROM batches b WHERE b.partition_id = p.id ORDER BY b.base_offset DESC LIMIT 1), p.log_start_offset) AS logEndOffset,
+                COALESCE((SELECT SUM(b.size) FROM batches b INDEXED BY batches_by_time WHERE b.partition_id = p.id), 0) AS bytes,
+                COALESCE((SELECT MAX(b.ts_high) FROM batches b WHERE b.partition_id = p.id), 0) AS tsHigh,
                 COALESCE((SELECT MAX(epoch) FROM leader_epochs e WHERE e.partition_id = p.id), -1) AS latestEpoch
-           FROM partitions p LEFT JOIN batches b ON b.partition_id = p.id
-          GROUP BY p.id ORDER BY p.topic, p.partition`,
+           FROM partitions p ORDER BY p.topic, p.partition`,
       )
       .all() as WriterPartition[];
     this.partitions.clear();

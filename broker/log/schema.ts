@@ -89,7 +89,8 @@ CREATE TABLE IF NOT EXISTS batches (
   data          BLOB NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS batches_by_offset ON batches (partition_id, base_offset);
-CREATE INDEX IF NOT EXISTS batches_by_time ON batches (partition_id, ts_high);
+-- size rides along so that a partition's bytes are summed from this index alone at start-up.
+CREATE INDEX IF NOT EXISTS batches_by_time ON batches (partition_id, ts_high, size);
 `;
 
 const BATCH_COLUMNS = 'partition_id, base_offset, last_offset, max_timestamp, ts_high, leader_epoch, size, data';

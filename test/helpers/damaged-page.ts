@@ -26,6 +26,24 @@ export function damageBatchesLeaf(file: string, fill = 0x5a): DamagedPage {
   }
   if (leaves.length < 3) throw new Error(`the batches table has only ${leaves.length} leaf pages; write more data`);
   const pageNumber = leaves[Math.floor(leaves.length / 2)]!;
+  return overwritePage(file, pageNumber, pageSize, fill);
+}
+
+/** Overwrites the (only) page of a small table such as `partitions`, which start-up reads. */
+export function damageSmallTable(file: string, table: string, fill = 0x5a): DamagedPage {
+  const db = new Database(file, { readonly: true });
+  let pageNumber: number;
+  let pageSize: number;
+  try {
+    pageSize = db.pragma('page_size', { simple: true }) as number;
+    pageNumber = db.prepare(`SELECT rootpage FROM sqlite_schema WHERE name = ?`).pluck().get(table) as number;
+  } finally {
+    db.close();
+  }
+  return overwritePage(file, pageNumber, pageSize, fill);
+}
+
+function overwritePage(file: string, pageNumber: number, pageSize: number, fill: number): DamagedPage {
   const fd = openSync(file, 'r+');
   try {
     writeSync(fd, Buffer.alloc(pageSize, fill), 0, pageSize, (pageNumber - 1) * pageSize);

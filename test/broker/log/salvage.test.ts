@@ -56,7 +56,6 @@ test('salvage of a log with a damaged B-tree page and a corrupt batch: good batc
   const file = join(oldDir, 'log.db');
   flipByteNear(file, 'MARK-p0-b5-r3', 2, 0x04);
   damageBatchesLeaf(file);
-  await assert.rejects(Log.open({ dataDir: oldDir }), { code: 'TRIB_LOG_DAMAGED' });
 
   const newDir = join(tempDir(t), 'new');
   const progress: number[] = [];

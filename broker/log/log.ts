@@ -261,6 +261,12 @@ export class Log {
     return this.leaderEpoch(this.partition(topic, partition));
   }
 
+  /** The retention a topic's batches are kept under (its own, else the log's default). */
+  retentionOf(topic: string): RetentionSpec {
+    this.partitionsOf(topic);
+    return this.retention.get(topic) ?? this.options.defaultRetention ?? NO_RETENTION;
+  }
+
   /** The partition's leader-epoch cache: each epoch in its log and the offset it starts at, oldest first. */
   epochStartOffsets(topic: string, partition: number): EpochStart[] {
     return this.reader.leaderEpochs(this.partition(topic, partition).id);

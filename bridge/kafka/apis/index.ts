@@ -2,9 +2,10 @@
 // a line here; ApiVersions lists it from then on.
 import type { ApiHandler } from './api.js';
 import { apiVersions } from './api-versions.js';
+import { describeConfigs } from './describe-configs.js';
 import { fetch } from './fetch.js';
 import { listOffsets } from './list-offsets.js';
 import { metadata } from './metadata.js';
 import { produce } from './produce.js';
 
-export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions];
+export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions, describeConfigs];

@@ -26,12 +26,13 @@ async function damagedDataDir(t: TestContext): Promise<string> {
   return oldDir;
 }
 
-test('salvage: the damaged node names it, salvage copies the intact batches and side files and reports the losses (exit 3)', async (t) => {
+test('salvage: a damaged batches page, salvage copies the intact batches and side files and reports the losses (exit 3)', async (t) => {
   const oldDir = await damagedDataDir(t);
 
-  const refused = runCli(['topics', '--data-dir', oldDir]);
-  assert.equal(refused.status, 1);
-  assert.match(refused.stderr, /is damaged .*run 'tributary salvage --data-dir .*old --to NEW_DIR'.* \[TRIB_LOG_DAMAGED\]/);
+  // Opening reads no batch (docs/disk.md), so the damage shows only to reads of the range it holds
+  // (test/broker/log/corruption.test.ts); a damaged page that opening reads is refused there too.
+  const listed = runCli(['topics', '--data-dir', oldDir]);
+  assert.equal(listed.status, 0, listed.stderr);
 
   const newDir = join(tempDir(t), 'new');
   const salvage = runCli(['salvage', '--data-dir', oldDir, '--to', newDir]);

@@ -42,9 +42,8 @@ export function digest(mechanism: ScramMechanism, data: Buffer): Buffer {
   return createHash(scramHash(mechanism)).update(data).digest();
 }
 
-/** The credential of `password` for `mechanism`, with a fresh salt. */
-export async function makeScramCredential(mechanism: ScramMechanism, password: string, iterations = SCRAM_ITERATIONS): Promise<ScramCredential> {
-  const salt = randomBytes(SALT_BYTES);
+/** The credential of `password` for `mechanism`, with a fresh salt (or the one given). */
+export async function makeScramCredential(mechanism: ScramMechanism, password: string, iterations = SCRAM_ITERATIONS, salt = randomBytes(SALT_BYTES)): Promise<ScramCredential> {
   const hash = scramHash(mechanism);
   const length = createHash(hash).digest().length;
   const salted = await new Promise<Buffer>((resolve, reject) => pbkdf2(password, salt, iterations, length, hash, (err, key) => (err ? reject(err) : resolve(key))));

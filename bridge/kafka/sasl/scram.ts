@@ -36,6 +36,8 @@ export class ScramServer implements SaslMechanismServer {
   constructor(
     private readonly mechanism: ScramMechanism,
     private readonly users: KafkaUsers,
+    /** The server's part of the nonce: random (printable, no ','); tests pass RFC 7677's. */
+    private readonly serverNonce: () => string = () => randomBytes(NONCE_BYTES).toString('base64'),
   ) {}
 
   async step(token: Buffer): Promise<SaslStep> {
@@ -71,7 +73,7 @@ export class ScramServer implements SaslMechanismServer {
       return { kind: 'failed', user, reason: `authorization identity '${authzid}' is not the user` };
     }
     const { credential, known } = this.users.scramCredential(user, this.mechanism);
-    const nonce = clientNonce + randomBytes(NONCE_BYTES).toString('base64');
+    const nonce = clientNonce + this.serverNonce();
     const serverFirst = `r=${nonce},s=${credential.salt.toString('base64')},i=${credential.iterations}`;
     this.#exchange = { user, known, credential, gs2Header: message.slice(0, message.length - clientFirstBare.length), clientFirstBare, serverFirst, nonce };
     return { kind: 'challenge', bytes: Buffer.from(serverFirst, 'utf8') };

@@ -43,7 +43,7 @@ export function digest(mechanism: ScramMechanism, data: Buffer): Buffer {
 }
 
 /** The credential of `password` for `mechanism`, with a fresh salt (or the one given). */
-export async function makeScramCredential(mechanism: ScramMechanism, password: string, iterations = SCRAM_ITERATIONS, salt = randomBytes(SALT_BYTES)): Promise<ScramCredential> {
+export async function makeScramCredential(mechanism: ScramMechanism, password: string, iterations = SCRAM_ITERATIONS, salt: Buffer = randomBytes(SALT_BYTES)): Promise<ScramCredential> {
   const hash = scramHash(mechanism);
   const length = createHash(hash).digest().length;
   const salted = await new Promise<Buffer>((resolve, reject) => pbkdf2(password, salt, iterations, length, hash, (err, key) => (err ? reject(err) : resolve(key))));

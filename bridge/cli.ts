@@ -8,7 +8,8 @@ import { createConsoleLogger } from './logger.js';
 import { tuneGarbageCollector } from './gc-tuning.js';
 import { readPassword } from './cli/password-prompt.js';
 import { type CliEnvironment, RemoteError } from './cli/node-client.js';
-import { hashPassword } from './mqtt/passwords.js';
+import { hashPassword } from './shared/passwords.js';
+import { formatScramCredential, makeScramCredential, SCRAM_MECHANISMS } from './shared/scram-credentials.js';
 
 const HELP = `Usage: tributary <command> [options]
 
@@ -31,7 +32,8 @@ Options for start:
   (exactly-once by default; docs/upstream.md); its lag is at GET /api/upstream.
 
 Options for passwd:
-  --username NAME    print a ready YAML entry for mqtt.auth.users
+  --username NAME    print a ready YAML entry for mqtt.auth.users, with the SCRAM
+                     credentials the Kafka endpoint needs for SCRAM-SHA-256/512
 
 Options for topics:
   --url URL          a running node's HTTP API (default http://127.0.0.1:8080)
@@ -129,8 +131,16 @@ async function start(file: string | undefined, flags: ConfigFlags): Promise<numb
 
 async function passwd(username: string | undefined): Promise<number> {
   if (username === '') throw new UsageError('--username cannot be empty');
-  const hash = await hashPassword(await readPassword());
-  process.stdout.write(username === undefined ? `${hash}\n` : `- username: ${JSON.stringify(username)}\n  password: "${hash}"\n`);
+  const password = await readPassword();
+  const hash = await hashPassword(password);
+  if (username === undefined) {
+    process.stdout.write(`${hash}\n`);
+    return 0;
+  }
+  // SCRAM (the Kafka endpoint) cannot be checked against the scrypt hash: its credentials are
+  // derived from the password here, once (bridge/shared/scram-credentials.ts).
+  const scram = await Promise.all(SCRAM_MECHANISMS.map(async (mechanism) => formatScramCredential(await makeScramCredential(mechanism, password))));
+  process.stdout.write(`- username: ${JSON.stringify(username)}\n  password: "${hash}"\n  scram:\n${scram.map((c) => `    - "${c}"\n`).join('')}`);
   return 0;
 }
 

@@ -7,6 +7,7 @@ import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
 import { HttpServer } from './http/server.js';
+import { kafkaSecurity } from './kafka/security.js';
 import { KafkaServer } from './kafka/server.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
@@ -112,6 +113,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           advertisedPort: config.kafka.advertisedPort,
           maxRequestSize: config.kafka.maxRequestSize,
           maxConnections: config.kafka.maxConnections,
+          tls: config.kafka.tls,
+          security: kafkaSecurity(config, logger.child({ component: 'kafka' })),
           clusterId: config.node.id,
           log,
           logger: logger.child({ component: 'kafka' }),
@@ -119,7 +122,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       : null;
     if (kafka !== null) {
       stops.push(() => kafka.close());
-      logger.info({ address: `${config.kafka.host}:${kafka.port}` }, 'Kafka listening');
+      const security = config.kafka.tls === null ? 'plaintext' : 'TLS';
+      logger.info({ address: `${config.kafka.host}:${kafka.port}`, security, acl: config.kafka.acl !== null }, 'Kafka listening');
     }
 
     // Named replay readers' positions (docs/replay.md) and the at-least-once forwarder's cursors.

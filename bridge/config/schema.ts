@@ -118,6 +118,8 @@ const user = z.strictObject({
   username: z.string().min(1),
   /** A hash made by `tributary passwd` (scrypt); never the password itself. */
   password: z.string().regex(/^\$scrypt\$/, 'a hash made by `tributary passwd` ($scrypt$...)'),
+  /** SCRAM credentials made by `tributary passwd --username` (Kafka endpoint, SCRAM-SHA-256/512); never the password. */
+  scram: z.array(z.string().regex(/^\$scram-sha-(256|512)\$/, 'a SCRAM credential made by `tributary passwd --username` ($scram-sha-256$... or $scram-sha-512$...)')).optional(),
 });
 
 const aclRule = z.strictObject({
@@ -212,6 +214,33 @@ const upstream = z
     if (u.retryMax < u.retryInitial) ctx.addIssue({ code: 'custom', path: ['retryMax'], message: 'must be at least retryInitial' });
   });
 
+const kafkaTls = z.strictObject({
+  /** PEM files. */
+  cert: z.string().min(1),
+  key: z.string().min(1),
+  /** CA bundle that client certificates must chain to. */
+  ca: z.string().min(1).nullable().default(null),
+  /** none: no client certificate; request: verify one if sent; require: refuse clients without one. */
+  clientCertificates: z.enum(['none', 'request', 'require']).default('none'),
+});
+
+const kafkaSasl = z.strictObject({
+  /** The SASL mechanisms offered (SaslHandshake); SCRAM needs the users' `scram` credentials. */
+  mechanisms: z.array(z.enum(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'])).min(1).default(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512']),
+  /** Whether a client must authenticate before any request but ApiVersions and SASL's; null: when mqtt.auth.users is not empty. */
+  required: z.boolean().nullable().default(null),
+});
+
+const kafkaTopicPattern = z.string().regex(/^[A-Za-z0-9._*-]{1,249}$/, `a topic name (${TOPIC_NAME_RULE}) where * stands for any run of characters`);
+
+const kafkaAclRule = z.strictObject({
+  /** Whom the rule applies to: a user name, or '*' for every client (authenticated or not). */
+  user: z.string().min(1).default('*'),
+  /** Log topics this user may read (Fetch, ListOffsets, Metadata) / write (Produce): names, `*` for any run of characters. */
+  read: z.array(kafkaTopicPattern).default([]),
+  write: z.array(kafkaTopicPattern).default([]),
+});
+
 export const configSchema = z.strictObject({
   node: z
     .strictObject({
@@ -290,7 +319,7 @@ export const configSchema = z.strictObject({
   upstream: upstream.nullable().prefault({}),
   /**
    * The Kafka endpoint (docs/kafka.md): Kafka clients read the log over the Kafka protocol. Off by
-   * default. Plaintext only for now: TLS, SASL and ACLs are the next step (docs/kafka.md).
+   * default. Plaintext or TLS; SASL against the MQTT users; ACLs per log topic.
    */
   kafka: z
     .strictObject({
@@ -305,6 +334,12 @@ export const configSchema = z.strictObject({
       maxRequestSize: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(16 * 1024 * 1024),
       /** Open Kafka connections at once; more are closed as they come (the node's file descriptors are shared with MQTT). */
       maxConnections: z.number().int().min(1).default(1000),
+      /** TLS on the Kafka listener (Kafka's SSL / SASL_SSL); null: plaintext. */
+      tls: kafkaTls.nullable().default(null),
+      /** SASL against the users of mqtt.auth.users (docs/kafka.md, Authentication). */
+      sasl: kafkaSasl.prefault({}),
+      /** Null: every client may read and write every topic. A list: only what it grants (docs/kafka.md, Authorization). */
+      acl: z.array(kafkaAclRule).nullable().default(null),
     })
     .prefault({}),
   logging: z

@@ -3,20 +3,25 @@
 // after it). While a request is being answered the socket is paused, and an answer the client
 // does not read holds the next one back (the socket's 'drain'): what a connection can make the
 // node hold is one request frame (kafka.maxRequestSize) and one answer. Bytes that are not a
-// Kafka request close this connection, with a log line naming the cause; never the node.
+// Kafka request close this connection, with a log line naming the cause; never the node. So does
+// a request before a SASL authentication that kafka.sasl.required asks for, and a failed one
+// (after its answer): sasl/session.ts.
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { ApiHandler } from './apis/api.js';
 import { answer, type ConnectionContext } from './dispatch.js';
 import type { RequestHeader } from './protocol/header.js';
-import { FrameSizeError, MalformedRequestError } from './errors.js';
-import { FrameDecoder } from './protocol/frame-decoder.js';
+import { FrameSizeError, MalformedRequestError, UnauthenticatedRequestError } from './errors.js';
+import { FrameDecoder, MIN_FRAME_BYTES } from './protocol/frame-decoder.js';
+import { Writer } from './protocol/writer.js';
+import { KafkaSession, type KafkaSecurity } from './sasl/session.js';
 
 export interface ConnectionOptions {
   maxRequestSize: number;
   apis: ReadonlyMap<number, ApiHandler>;
   /** What handlers see of the node (the broker identity may depend on the address the client reached). */
-  context: Omit<ConnectionContext, 'signal' | 'logger'>;
+  context: Omit<ConnectionContext, 'signal' | 'logger' | 'session'>;
+  security: KafkaSecurity;
   logger: Logger;
 }
 
@@ -26,6 +31,7 @@ export class KafkaConnection {
   private readonly closed = new AbortController();
   private busy = false;
   private readonly logger: Logger;
+  private readonly session: KafkaSession;
   /** The header of the request being answered (or the last one), for log lines. */
   private last: RequestHeader | null = null;
 
@@ -35,6 +41,7 @@ export class KafkaConnection {
   ) {
     this.decoder = new FrameDecoder(options.maxRequestSize);
     this.logger = options.logger.child({ remote: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.session = new KafkaSession(options.security, this.logger);
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.received(chunk));
     socket.on('error', (err) => this.logger.debug({ err }, 'Kafka connection error'));
@@ -59,6 +66,7 @@ export class KafkaConnection {
 
   private received(chunk: Buffer): void {
     let frames: Buffer[];
+    this.decoder.minBytes = this.session.rawTokens ? 0 : MIN_FRAME_BYTES;
     try {
       frames = this.decoder.push(chunk);
     } catch (err) {
@@ -76,11 +84,15 @@ export class KafkaConnection {
     this.busy = true;
     try {
       for (let frame = this.queue.shift(); frame !== undefined && !this.closed.signal.aborted; frame = this.queue.shift()) {
-        const reply = await answer(frame, this.options.apis, { ...this.options.context, signal: this.closed.signal, logger: this.logger }, (header) => (this.last = header));
-        const { apiKey, apiVersion, clientId } = reply.header;
-        if (reply.unsupported) this.logger.warn({ apiKey, apiVersion, clientId }, 'Kafka request of an API or version not served: answered UNSUPPORTED_VERSION');
+        const reply = this.session.rawTokens ? await this.rawToken(frame) : await this.request(frame);
         if (this.closed.signal.aborted) return;
-        if (reply.frame !== null && !this.write(reply.frame)) await this.drained();
+        const drained = reply === null || this.write(reply);
+        if (this.session.closeAfterAnswer) {
+          this.socket.end();
+          this.closed.abort();
+          return;
+        }
+        if (!drained) await this.drained();
       }
     } catch (err) {
       this.refuse(err);
@@ -89,6 +101,23 @@ export class KafkaConnection {
       this.busy = false;
     }
     if (!this.closed.signal.aborted) this.socket.resume();
+  }
+
+  private async request(frame: Buffer): Promise<Buffer[] | null> {
+    const reply = await answer(frame, this.options.apis, { ...this.options.context, signal: this.closed.signal, logger: this.logger, session: this.session }, (header) => (this.last = header));
+    const { apiKey, apiVersion, clientId } = reply.header;
+    if (reply.unsupported) this.logger.warn({ apiKey, apiVersion, clientId }, 'Kafka request of an API or version not served: answered UNSUPPORTED_VERSION');
+    return reply.frame;
+  }
+
+  /**
+   * A bare SASL token after a SaslHandshake v0 (KIP-43): answered with a bare size-prefixed token;
+   * a failed exchange gets no answer, only the close (Kafka's broker does the same).
+   */
+  private async rawToken(frame: Buffer): Promise<Buffer[] | null> {
+    const result = await this.session.token(frame);
+    if (result.kind === 'failed') return null;
+    return new Writer().int32(result.bytes.length).bytes(result.bytes).chunks();
   }
 
   private write(frame: readonly Buffer[]): boolean {
@@ -114,7 +143,9 @@ export class KafkaConnection {
   /** Closes the connection for bytes that are not a request we can read, naming the cause. */
   private refuse(err: unknown): void {
     const request = this.last === null ? {} : { apiKey: this.last.apiKey, apiVersion: this.last.apiVersion, clientId: this.last.clientId };
-    if (err instanceof MalformedRequestError || err instanceof FrameSizeError) {
+    if (err instanceof UnauthenticatedRequestError) {
+      this.logger.warn({ code: err.code, ...request }, 'Kafka connection closed: request before SASL authentication');
+    } else if (err instanceof MalformedRequestError || err instanceof FrameSizeError) {
       this.logger.warn({ code: err.code, ...request, reason: err.message }, 'Kafka connection closed: not a request we can read');
     } else {
       this.logger.error({ err, ...request }, 'Kafka connection closed: request failed');

@@ -7,6 +7,8 @@ import { TributaryError, type TributaryErrorOptions } from '../../broker/errors.
 export const KAFKA_ERROR_CODES = [
   'TRIB_KAFKA_MALFORMED_REQUEST',
   'TRIB_KAFKA_FRAME_TOO_LARGE',
+  'TRIB_KAFKA_UNAUTHENTICATED_REQUEST',
+  'TRIB_KAFKA_AUTHENTICATION_FAILED',
 ] as const;
 export type KafkaErrorCode = (typeof KAFKA_ERROR_CODES)[number];
 
@@ -28,5 +30,23 @@ export class FrameSizeError extends TributaryError<KafkaErrorCode> {
     readonly maxSize: number,
   ) {
     super(size > maxSize ? `Kafka request frame of ${size} bytes is over kafka.maxRequestSize (${maxSize} bytes)` : `Kafka request frame of ${size} bytes cannot hold a request header`);
+  }
+}
+
+/** A request other than ApiVersions, SaslHandshake and SaslAuthenticate before SASL authentication succeeded, while it is required (the connection is closed, as Kafka's broker does). */
+export class UnauthenticatedRequestError extends TributaryError<KafkaErrorCode> {
+  readonly code = 'TRIB_KAFKA_UNAUTHENTICATED_REQUEST';
+  readonly retriable = false;
+  constructor(readonly apiKey: number = -1) {
+    super(`Kafka request (API key ${apiKey}) before SASL authentication, which kafka.sasl.required asks for`);
+  }
+}
+
+/** A SASL exchange that did not prove a user: answered SASL_AUTHENTICATION_FAILED, logged with the user and the reason, and the connection closed. */
+export class AuthenticationFailedError extends TributaryError<KafkaErrorCode> {
+  readonly code = 'TRIB_KAFKA_AUTHENTICATION_FAILED';
+  readonly retriable = false;
+  constructor(readonly user: string | null = null, reason = 'bad user name or password') {
+    super(`Kafka SASL authentication failed${user === null ? '' : ` for user '${user}'`}: ${reason}`);
   }
 }

@@ -1,14 +1,19 @@
-// The Kafka endpoint's listener: accepts connections and gives each a KafkaConnection. The node is
-// one broker (id 0) leading every partition of the log. Plaintext only for now.
-// TODO(next slice): TLS, SASL (PLAIN, SCRAM) against the MQTT users, ACLs per log topic, an
-// idle timeout and per-address limits like MQTT's.
+// The Kafka endpoint's listener: accepts connections (plaintext, or TLS with kafka.tls) and gives
+// each a KafkaConnection. The node is one broker (id 0) leading every partition of the log. Who a
+// connection is (SASL) and what it may do (kafka.acl): sasl/session.ts and authorization.ts.
+// TODO: an idle timeout and per-address limits like MQTT's.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Log } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { listen } from '../net/listen.js';
+import { loadTlsFiles, type TlsFiles } from '../net/tls-files.js';
 import type { ApiHandler, BrokerIdentity } from './apis/api.js';
-import { APIS } from './apis/index.js';
+import { APIS, SASL_APIS } from './apis/index.js';
+import { KafkaAuthorizer } from './authorization.js';
 import { KafkaConnection } from './connection.js';
+import type { KafkaSecurity } from './sasl/session.js';
+import { KafkaUsers } from './sasl/users.js';
 
 export interface KafkaServerOptions {
   host: string;
@@ -23,11 +28,22 @@ export interface KafkaServerOptions {
   clusterId: string;
   log: Log;
   logger: Logger;
+  /** TLS on the listener (kafka.tls); null or absent: plaintext. */
+  tls?: (TlsFiles & { clientCertificates: 'none' | 'request' | 'require' }) | null;
+  /** Users, SASL mechanisms, whether authentication is required, the ACL; absent: no users, nothing required, no ACL. */
+  security?: KafkaSecurity;
   /** The APIs served; default all of ./apis/index.ts (tests narrow it). */
   apis?: readonly ApiHandler[];
 }
 
 const NODE_ID = 0;
+
+const OPEN: KafkaSecurity = {
+  users: KafkaUsers.fromConfig([]),
+  mechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'],
+  required: false,
+  authorizer: KafkaAuthorizer.fromConfig(null),
+};
 
 export class KafkaServer {
   private readonly connections = new Set<KafkaConnection>();
@@ -37,20 +53,36 @@ export class KafkaServer {
   /** Connections closed at once because kafka.maxConnections were open. */
   private refused = 0;
   private full = false;
+  /** TLS connections accepted whose handshake is not done: they count against kafka.maxConnections too. */
+  private readonly handshaking = new Map<string, Socket>();
 
   private constructor(
     private readonly server: Server,
     private readonly options: KafkaServerOptions,
   ) {
-    this.apis = options.apis ?? APIS;
+    this.apis = options.apis ?? [...APIS, ...SASL_APIS];
     this.byKey = new Map(this.apis.map((api) => [api.key, api]));
   }
 
   static async start(options: KafkaServerOptions): Promise<KafkaServer> {
-    const server = createServer();
+    const tls = options.tls ?? null;
+    if (tls === null) {
+      const server = createServer();
+      const kafka = new KafkaServer(server, options);
+      server.on('connection', (socket) => kafka.accept(socket));
+      await listen(server, 'Kafka (kafka.port)', options.host, options.port);
+      return kafka;
+    }
+    const server = createTlsServer({ ...loadTlsFiles(tls), requestCert: tls.clientCertificates !== 'none', rejectUnauthorized: tls.clientCertificates === 'require' });
     const kafka = new KafkaServer(server, options);
-    server.on('connection', (socket) => kafka.accept(socket));
-    await listen(server, 'Kafka (kafka.port)', options.host, options.port);
+    // 'connection' comes with the TCP socket, before the handshake: counted from there.
+    server.on('connection', (socket: Socket) => kafka.handshake(socket));
+    server.on('secureConnection', (socket: TLSSocket) => {
+      kafka.handshaking.delete(peerOf(socket));
+      kafka.accept(socket);
+    });
+    server.on('tlsClientError', (err, socket) => options.logger.debug({ err, remote: socket.remoteAddress }, 'Kafka TLS handshake failed'));
+    await listen(server, 'Kafka over TLS (kafka.port, kafka.tls)', options.host, options.port);
     return kafka;
   }
 
@@ -70,8 +102,23 @@ export class KafkaServer {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       for (const connection of this.connections) connection.destroy();
+      for (const socket of this.handshaking.values()) socket.destroy();
     });
     return this.closing;
+  }
+
+  /** A TCP connection to the TLS listener, before its handshake: refused when the count is full. */
+  private handshake(socket: Socket): void {
+    if (this.closing !== null || this.refuseIfFull(socket)) {
+      socket.destroy();
+      return;
+    }
+    // tls.Server hands over a new TLSSocket: the two are matched by the peer's address and port.
+    const peer = peerOf(socket);
+    this.handshaking.set(peer, socket);
+    socket.once('close', () => {
+      if (this.handshaking.get(peer) === socket) this.handshaking.delete(peer);
+    });
   }
 
   private accept(socket: Socket): void {
@@ -79,23 +126,30 @@ export class KafkaServer {
       socket.destroy();
       return;
     }
-    if (this.connections.size >= this.options.maxConnections) {
+    if (this.options.tls == null && this.refuseIfFull(socket)) return;
+    const connection = new KafkaConnection(socket, {
+      maxRequestSize: this.options.maxRequestSize,
+      apis: this.byKey,
+      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket) },
+      security: this.options.security ?? OPEN,
+      logger: this.options.logger,
+    });
+    this.connections.add(connection);
+    connection.done.addEventListener('abort', () => this.connections.delete(connection), { once: true });
+  }
+
+  /** Closes `socket` when kafka.maxConnections are open (TLS handshakes under way count); true if it did. */
+  private refuseIfFull(socket: Socket): boolean {
+    if (this.connections.size + this.handshaking.size >= this.options.maxConnections) {
       socket.destroy();
       this.refused++;
       // One line per burst: the first refusal after the count was last below the limit.
       if (!this.full) this.options.logger.warn({ maxConnections: this.options.maxConnections, remote: socket.remoteAddress }, 'Kafka connection refused: kafka.maxConnections reached');
       this.full = true;
-      return;
+      return true;
     }
     this.full = false;
-    const connection = new KafkaConnection(socket, {
-      maxRequestSize: this.options.maxRequestSize,
-      apis: this.byKey,
-      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket) },
-      logger: this.options.logger,
-    });
-    this.connections.add(connection);
-    connection.done.addEventListener('abort', () => this.connections.delete(connection), { once: true });
+    return false;
   }
 
   private identity(socket: Socket): BrokerIdentity {
@@ -104,6 +158,10 @@ export class KafkaServer {
     if (advertisedHost === null && isWildcard(host)) advertised = (socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
     return { nodeId: NODE_ID, clusterId, host: advertised, port: advertisedPort ?? this.port };
   }
+}
+
+function peerOf(socket: Socket): string {
+  return `${socket.remoteAddress}|${socket.remotePort}`;
 }
 
 function isWildcard(host: string): boolean {

@@ -2,16 +2,15 @@
 // connection passes admission (count, per-address and rate limits) and waits, bounded, for its
 // CONNECT (pending-connects.ts) from the moment it is accepted, through the TLS or WebSocket
 // handshake; its stream passes the frame guard (packet size) before aedes sees a byte of it.
-import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer } from 'node:http';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { createServer as createTlsServer, createSecureContext, type TLSSocket } from 'node:tls';
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import { TlsInvalidError } from '../net/errors.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { listen } from '../net/listen.js';
+import { loadTlsFiles } from '../net/tls-files.js';
 import { addressKey } from './address-key.js';
 import type { ConnectionAdmission, Refusal } from './admission.js';
 import { guardConnection, type PacketLimits, type StreamIntake } from './frame-guard.js';
@@ -227,23 +226,4 @@ export class MqttListeners {
 
 function peerOf(socket: Socket): string {
   return `${socket.remoteAddress}|${socket.remotePort}`;
-}
-
-function loadTlsFiles(tls: NonNullable<Config['mqtt']['tls']>): { cert: Buffer; key: Buffer; ca?: Buffer } {
-  const read = (file: string): Buffer => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new TlsInvalidError(file, (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message, { cause: err });
-    }
-  };
-  const files = { cert: read(tls.cert), key: read(tls.key), ...(tls.ca === null ? {} : { ca: read(tls.ca) }) };
-  try {
-    createSecureContext(files);
-  } catch (err) {
-    // OpenSSL names the problem (bad PEM, key does not match the certificate) but not the file.
-    const file = /key/i.test((err as Error).message) ? tls.key : /ca|issuer/i.test((err as Error).message) && tls.ca !== null ? tls.ca : tls.cert;
-    throw new TlsInvalidError(file, (err as Error).message, { cause: err });
-  }
-  return files;
 }

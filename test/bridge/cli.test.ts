@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../bridge/config/load.js';
 import { verifyPassword } from '../../bridge/mqtt/passwords.js';
+import { formatScramCredential, makeScramCredential, parseScramCredential, type ScramCredential } from '../../bridge/shared/scram-credentials.js';
 import { startCliNode } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
@@ -132,6 +133,10 @@ test('passwd hashes a piped password; --username prints an entry the config acce
   const config = loadConfig({ file, env: {} });
   assert.equal(config.mqtt.auth.users[0]!.username, 'pump-7');
   assert.equal(await verifyPassword('hunter2', config.mqtt.auth.users[0]!.password), true);
+  // The SCRAM credentials of the Kafka endpoint, one per mechanism, made from the same password.
+  const scram = (config.mqtt.auth.users[0]!.scram ?? []).map((c) => parseScramCredential(c) as ScramCredential);
+  assert.deepEqual(scram.map((c) => [c.mechanism, c.iterations]), [['SCRAM-SHA-256', 4096], ['SCRAM-SHA-512', 4096]]);
+  for (const c of scram) assert.deepEqual(formatScramCredential(await makeScramCredential(c.mechanism, 'hunter2', c.iterations, c.salt)), formatScramCredential(c));
 
   const empty = spawnSync(process.execPath, [CLI, 'passwd'], { input: '\n', encoding: 'utf8' });
   assert.equal(empty.status, 2);

@@ -3,8 +3,10 @@
 // API is one file exporting an ApiHandler, listed in ./index.ts.
 import type { Log } from '../../../broker/log/log.js';
 import type { Logger } from '../../logger.js';
+import type { Operation } from '../authorization.js';
 import type { Reader } from '../protocol/reader.js';
 import type { Writer } from '../protocol/writer.js';
+import type { KafkaSession } from '../sasl/session.js';
 
 export interface ApiHandler {
   readonly key: number;
@@ -41,6 +43,14 @@ export interface RequestContext {
   /** Aborts when the connection closes or the server stops (a long-poll Fetch stops waiting). */
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** The connection's SASL state and principal (the user it authenticated as, or null). */
+  readonly session: KafkaSession;
+  /**
+   * Whether kafka.acl lets this connection's principal read or write `topic`
+   * (../authorization.ts): call it per topic before serving or storing anything, and answer a
+   * refused partition TOPIC_AUTHORIZATION_FAILED.
+   */
+  authorize(operation: Operation, topic: string): boolean;
 }
 
 /** Whether `version` of `api` is flexible. */

@@ -90,6 +90,8 @@ function describe(context: RequestContext, type: number, name: string, keys: str
   const result = (configs: Config[]): Result => ({ error: 0, message: null, type, name, configs: keys === null ? configs : configs.filter((c) => keys.includes(c.name)) });
   if (type === BROKER) return result([]); // the node's settings are in its config file, not here
   if (type !== TOPIC) return { error: ErrorCode.INVALID_REQUEST, message: `resource type ${type} is not described by this node (topics: 2, broker: 4)`, type, name, configs: [] };
+  // Checked before existence, as Fetch does, so that a user cannot probe for topic names.
+  if (!context.authorize('read', name)) return { error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, message: null, type, name, configs: [] };
   if (!context.log.topics().some((t) => t.name === name)) {
     return { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `no topic '${name}' in this node's log`, type, name, configs: [] };
   }

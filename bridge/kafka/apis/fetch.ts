@@ -217,6 +217,8 @@ function readAll(req: FetchRequest, version: number, context: RequestContext): T
 function readPartition(context: RequestContext, version: number, topic: TopicRequest, p: PartitionRequest, limit: number, firstWithData: boolean): PartitionAnswer {
   const failed = (error: number, highWatermark = -1, logStartOffset = -1): PartitionAnswer => ({ index: p.index, error, highWatermark, logStartOffset, records: [], bytes: 0, diverging: null, waitOffset: null });
   if (topic.name === null) return failed(ErrorCode.UNKNOWN_TOPIC_ID);
+  // Before anything is read, as Kafka does: a refused client learns nothing of the partition.
+  if (!context.authorize('read', topic.name)) return failed(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   const { log } = context;
   const name = topic.name;
   let partition;

@@ -7,5 +7,10 @@ import { fetch } from './fetch.js';
 import { listOffsets } from './list-offsets.js';
 import { metadata } from './metadata.js';
 import { produce } from './produce.js';
+import { saslAuthenticate } from './sasl-authenticate.js';
+import { saslHandshake } from './sasl-handshake.js';
 
 export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions, describeConfigs];
+
+/** SASL (sasl/session.ts): served on every listener, needed only where kafka.sasl.required. */
+export const SASL_APIS: readonly ApiHandler[] = [saslHandshake, saslAuthenticate];

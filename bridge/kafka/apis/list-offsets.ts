@@ -86,6 +86,8 @@ export const listOffsets: ApiHandler = {
 
 function answer(context: RequestContext, version: number, topic: string, index: number, currentLeaderEpoch: number, timestamp: number): PartitionAnswer {
   const failed = (error: number): PartitionAnswer => ({ index, error, timestamp: -1, offset: -1, leaderEpoch: -1 });
+  // Checked first, as Kafka does: a refused client learns nothing of the topic, not even whether it exists.
+  if (!context.authorize('read', topic)) return failed(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
   const { log } = context;
   try {
     const partition = log.partition(topic, index);

@@ -67,17 +67,23 @@ export const metadata: ApiHandler = {
 
     const all = asked === null || (version === 0 && asked.length === 0);
     const names = context.log.topics().map((t) => t.name);
-    const topics = all ? names.map((name) => describe(context, name)) : asked.map(({ id, name }) => lookUp(context, names, id, name));
+    // kafka.acl, as Kafka's broker does: a listing of all topics leaves out those the client may
+    // neither read nor write; a topic asked by name is answered TOPIC_AUTHORIZATION_FAILED.
+    const visible = (name: string): boolean => context.authorize('read', name) || context.authorize('write', name);
+    const topics = all ? names.filter(visible).map((name) => describe(context, name)) : asked.map(({ id, name }) => lookUp(context, names, id, name, visible));
     return writeMetadata(new Writer(), version, flexible, context, topics);
   },
 };
 
-function lookUp(context: RequestContext, names: readonly string[], id: Buffer, name: string | null): TopicAnswer {
+function lookUp(context: RequestContext, names: readonly string[], id: Buffer, name: string | null, visible: (name: string) => boolean): TopicAnswer {
   if (name === null) {
     const found = id.equals(ZERO_ID) ? null : topicNameById(names, id);
+    if (found !== null && !visible(found)) return { error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name: null, id, partitions: [] };
     return found === null ? { error: ErrorCode.UNKNOWN_TOPIC_ID, name: null, id, partitions: [] } : describe(context, found);
   }
   if (!isTopicName(name)) return { error: INVALID_TOPIC, name, id: ZERO_ID, partitions: [] };
+  // Before the existence check: a refused client cannot tell a topic that exists from one that does not.
+  if (!visible(name)) return { error: ErrorCode.TOPIC_AUTHORIZATION_FAILED, name, id: ZERO_ID, partitions: [] };
   // Topics come from the config and the MQTT mapping; a Kafka client does not create them.
   if (!names.includes(name)) return { error: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, id: ZERO_ID, partitions: [] };
   return describe(context, name);

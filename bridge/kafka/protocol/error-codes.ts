@@ -15,5 +15,10 @@ export const ErrorCode = {
   FENCED_LEADER_EPOCH: 74,
   UNKNOWN_LEADER_EPOCH: 75,
   UNKNOWN_TOPIC_ID: 100,
+  /** kafka.acl does not grant the operation on the topic. */
+  TOPIC_AUTHORIZATION_FAILED: 29,
+  UNSUPPORTED_SASL_MECHANISM: 33,
+  ILLEGAL_SASL_STATE: 34,
+  SASL_AUTHENTICATION_FAILED: 58,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -13,6 +13,8 @@ export class FrameDecoder {
   private buffered = 0;
   /** The size of the frame being read, once its prefix is in; -1 before. */
   private size = -1;
+  /** The smallest frame accepted: a request header, or 0 while bare SASL tokens are read (SaslHandshake v0). */
+  minBytes = MIN_FRAME_BYTES;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -30,7 +32,7 @@ export class FrameDecoder {
       if (this.size < 0) {
         if (this.buffered < 4) break;
         const size = this.peekInt32();
-        if (size > this.maxBytes || size < MIN_FRAME_BYTES) {
+        if (size > this.maxBytes || size < this.minBytes) {
           this.chunks = [];
           this.buffered = 0;
           throw new FrameSizeError(size, this.maxBytes);

@@ -43,7 +43,7 @@ function readApiVersionsV0(frame: Buffer): { correlationId: number; error: numbe
   return { correlationId, error, ranges };
 }
 
-const SERVED = { 0: [3, 9], 1: [4, 17], 2: [1, 7], 3: [0, 12], 18: [0, 4], 32: [0, 4] };
+const SERVED = { 0: [3, 9], 1: [4, 17], 2: [1, 7], 3: [0, 12], 17: [0, 1], 18: [0, 4], 32: [0, 4], 36: [0, 2] };
 
 test('ApiVersions lists every API served with its versions, in the classic (v0) and flexible (v3) forms', async (t) => {
   const { server } = await startServer(t);

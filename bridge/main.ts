@@ -122,6 +122,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       : null;
     if (kafka !== null) {
       stops.push(() => kafka.close());
+      metrics.watchKafka(kafka);
       const security = config.kafka.tls === null ? 'plaintext' : 'TLS';
       logger.info({ address: `${config.kafka.host}:${kafka.port}`, security, acl: config.kafka.acl !== null }, 'Kafka listening');
     }

@@ -6,6 +6,7 @@
 // Kafka request close this connection, with a log line naming the cause; never the node. So does
 // a request before a SASL authentication that kafka.sasl.required asks for, and a failed one
 // (after its answer): sasl/session.ts.
+import type { KafkaTraffic } from './traffic.js';
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger.js';
 import type { ApiHandler } from './apis/api.js';
@@ -23,6 +24,8 @@ export interface ConnectionOptions {
   context: Omit<ConnectionContext, 'signal' | 'logger' | 'session'>;
   security: KafkaSecurity;
   logger: Logger;
+  /** Where requests and bytes are counted (the server's, for /metrics). */
+  traffic?: KafkaTraffic;
 }
 
 export class KafkaConnection {
@@ -106,7 +109,13 @@ export class KafkaConnection {
   private async request(frame: Buffer): Promise<Buffer[] | null> {
     const reply = await answer(frame, this.options.apis, { ...this.options.context, signal: this.closed.signal, logger: this.logger, session: this.session }, (header) => (this.last = header));
     const { apiKey, apiVersion, clientId } = reply.header;
-    if (reply.unsupported) this.logger.warn({ apiKey, apiVersion, clientId }, 'Kafka request of an API or version not served: answered UNSUPPORTED_VERSION');
+    const traffic = this.options.traffic;
+    traffic?.request(this.options.apis.get(apiKey)?.name ?? `key ${apiKey}`, frame.length);
+    if (reply.unsupported) {
+      traffic?.failure('unsupported');
+      this.logger.warn({ apiKey, apiVersion, clientId }, 'Kafka request of an API or version not served: answered UNSUPPORTED_VERSION');
+    }
+    if (reply.frame !== null) traffic?.sent(reply.frame);
     return reply.frame;
   }
 
@@ -143,6 +152,7 @@ export class KafkaConnection {
   /** Closes the connection for bytes that are not a request we can read, naming the cause. */
   private refuse(err: unknown): void {
     const request = this.last === null ? {} : { apiKey: this.last.apiKey, apiVersion: this.last.apiVersion, clientId: this.last.clientId };
+    this.options.traffic?.failure(err instanceof UnauthenticatedRequestError ? 'unauthenticated' : err instanceof MalformedRequestError || err instanceof FrameSizeError ? 'malformed' : 'failed');
     if (err instanceof UnauthenticatedRequestError) {
       this.logger.warn({ code: err.code, ...request }, 'Kafka connection closed: request before SASL authentication');
     } else if (err instanceof MalformedRequestError || err instanceof FrameSizeError) {

@@ -2,6 +2,7 @@
 // each a KafkaConnection. The node is one broker (id 0) leading every partition of the log. Who a
 // connection is (SASL) and what it may do (kafka.acl): sasl/session.ts and authorization.ts.
 // TODO: an idle timeout and per-address limits like MQTT's.
+import { KafkaTraffic } from './traffic.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Log } from '../../broker/log/log.js';
@@ -52,6 +53,8 @@ export class KafkaServer {
   private closing: Promise<void> | null = null;
   /** Connections closed at once because kafka.maxConnections were open. */
   private refused = 0;
+  /** Requests and bytes since start (/metrics). */
+  readonly traffic = new KafkaTraffic();
   private full = false;
   /** TLS connections accepted whose handshake is not done: they count against kafka.maxConnections too. */
   private readonly handshaking = new Map<string, Socket>();
@@ -133,6 +136,7 @@ export class KafkaServer {
       context: { log: this.options.log, apis: this.apis, broker: this.identity(socket) },
       security: this.options.security ?? OPEN,
       logger: this.options.logger,
+      traffic: this.traffic,
     });
     this.connections.add(connection);
     connection.done.addEventListener('abort', () => this.connections.delete(connection), { once: true });

@@ -41,6 +41,17 @@ export interface UpstreamSource {
   status(): UpstreamStatus;
 }
 
+/** What the metrics read of the Kafka endpoint (KafkaServer has it). */
+export interface KafkaSource {
+  readonly stats: { connections: number; refused: number };
+  readonly traffic: {
+    readonly requests: ReadonlyMap<string, number>;
+    readonly failures: ReadonlyMap<string, number>;
+    readonly bytesReceived: number;
+    readonly bytesSent: number;
+  };
+}
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 const COMMIT_BATCH_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 const COMMIT_BYTE_BUCKETS = [1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304];
@@ -83,6 +94,7 @@ export class Metrics {
   #log: Log | null = null;
   #mqtt: MqttFrontEnd | null = null;
   #upstream: UpstreamSource | null = null;
+  #kafka: KafkaSource | null = null;
   /** Appended since start, by the log's observer (the dashboard's throughput). */
   readonly appended = { batches: 0, records: 0, bytes: 0 };
   readonly retentionDeleted = { batches: 0, records: 0, bytes: 0 };
@@ -119,6 +131,7 @@ export class Metrics {
 
     this.registerLog(registers);
     this.registerMqtt(registers);
+    this.registerKafka(registers);
     this.registerUpstream(registers);
   }
 
@@ -128,6 +141,10 @@ export class Metrics {
 
   watchMqtt(mqtt: MqttFrontEnd): void {
     this.#mqtt = mqtt;
+  }
+
+  watchKafka(kafka: KafkaSource): void {
+    this.#kafka = kafka;
   }
 
   watchUpstream(upstream: UpstreamSource): void {
@@ -174,6 +191,29 @@ export class Metrics {
     disk('tributary_disk_min_free_bytes', 'log.disk.minFreeBytes (-1: not set)', (d) => d.minFreeBytes);
     disk('tributary_disk_budget_holding', '1 while appends are held because the disk budget is reached and nothing more may be deleted', (d) => (d.holding ? 1 : 0));
     counterFrom(registers, 'tributary_disk_budget_deleted_bytes_total', 'Batch bytes the disk budget deleted early (forwarded upstream, before retention would have)', () => metrics.#log?.diskStatus().reclaimedBytes);
+  }
+
+  private registerKafka(registers: Registry[]): void {
+    const metrics = this;
+    const byLabel = (name: string, help: string, label: string, read: (k: KafkaSource) => ReadonlyMap<string, number>): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: [label],
+        registers,
+        collect() {
+          this.reset();
+          const kafka = metrics.#kafka;
+          if (kafka !== null) for (const [value, count] of read(kafka)) this.inc({ [label]: value }, count);
+        },
+      });
+    };
+    byLabel('tributary_kafka_requests_total', 'Kafka requests received, by API', 'api', (k) => k.traffic.requests);
+    byLabel('tributary_kafka_request_failures_total', 'Kafka requests not served, by cause: an API or version not served (answered), or one that closed its connection (malformed, unauthenticated, failed)', 'cause', (k) => k.traffic.failures);
+    counterFrom(registers, 'tributary_kafka_received_bytes_total', 'Bytes of Kafka requests received', () => metrics.#kafka?.traffic.bytesReceived);
+    counterFrom(registers, 'tributary_kafka_sent_bytes_total', 'Bytes of Kafka responses sent', () => metrics.#kafka?.traffic.bytesSent);
+    new Gauge({ name: 'tributary_kafka_connections', help: 'Kafka clients connected now', registers, collect() { this.set(metrics.#kafka?.stats.connections ?? 0); } });
+    counterFrom(registers, 'tributary_kafka_connections_refused_total', 'Kafka connections refused at kafka.maxConnections', () => metrics.#kafka?.stats.refused);
   }
 
   private registerMqtt(registers: Registry[]): void {

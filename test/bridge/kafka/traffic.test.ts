@@ -1,0 +1,34 @@
+// The Kafka endpoint's traffic in /metrics: requests by API from a real client (kcat), a request
+// that closes its connection counted by cause, bytes each way.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { connect } from 'node:net';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import { startTestNode } from '../../helpers/mqtt-node.js';
+
+const run = promisify(execFile);
+
+function sample(metrics: string, series: string): number {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? 0 : Number(line.split(' ')[1]);
+}
+
+test('Kafka requests by API, failures by cause and bytes each way are in /metrics', async (t) => {
+  const { node } = await startTestNode(t, { kafka: { enabled: true, port: 0 } });
+  const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${node.http.port}/metrics`)).text();
+  await run('kcat', ['-b', `127.0.0.1:${node.kafka!.port}`, '-L'], { timeout: 30_000 });
+
+  // A frame whose header cannot be read: the connection is closed and counted as malformed.
+  const socket = connect(node.kafka!.port, '127.0.0.1');
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write(Buffer.from([0, 0, 0, 3, 0xff, 0xff, 0xff]));
+  await new Promise<void>((resolve) => socket.once('close', () => resolve()));
+
+  const text = await metrics();
+  assert.ok(sample(text, 'tributary_kafka_requests_total{api="ApiVersions"}') >= 1, text);
+  assert.ok(sample(text, 'tributary_kafka_requests_total{api="Metadata"}') >= 1);
+  assert.equal(sample(text, 'tributary_kafka_request_failures_total{cause="malformed"}'), 1);
+  assert.ok(sample(text, 'tributary_kafka_received_bytes_total') > 0);
+  assert.ok(sample(text, 'tributary_kafka_sent_bytes_total') > 0);
+});

@@ -103,7 +103,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       'MQTT listening',
     );
 
-    // The Kafka endpoint reads the log only; it stops before the log closes (stops run in reverse).
+    // The Kafka endpoint reads and appends to the log; it stops before the log closes (stops run in reverse).
     const kafka = config.kafka.enabled
       ? await KafkaServer.start({
           host: config.kafka.host,
@@ -112,6 +112,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           advertisedPort: config.kafka.advertisedPort,
           maxRequestSize: config.kafka.maxRequestSize,
           maxConnections: config.kafka.maxConnections,
+          maxMessageBytes: config.kafka.maxMessageBytes,
           clusterId: config.node.id,
           log,
           logger: logger.child({ component: 'kafka' }),

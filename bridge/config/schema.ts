@@ -305,6 +305,8 @@ export const configSchema = z.strictObject({
       maxRequestSize: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(16 * 1024 * 1024),
       /** Open Kafka connections at once; more are closed as they come (the node's file descriptors are shared with MQTT). */
       maxConnections: z.number().int().min(1).default(1000),
+      /** The largest record batch a Produce request may carry per partition (Kafka's message.max.bytes); a larger one gets MESSAGE_TOO_LARGE. */
+      maxMessageBytes: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(1_048_588),
     })
     .prefault({}),
   logging: z

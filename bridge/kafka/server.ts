@@ -23,6 +23,8 @@ export interface KafkaServerOptions {
   clusterId: string;
   log: Log;
   logger: Logger;
+  /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
+  maxMessageBytes?: number;
   /** The APIs served; default all of ./apis/index.ts (tests narrow it). */
   apis?: readonly ApiHandler[];
 }
@@ -91,7 +93,7 @@ export class KafkaServer {
     const connection = new KafkaConnection(socket, {
       maxRequestSize: this.options.maxRequestSize,
       apis: this.byKey,
-      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket) },
+      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket), maxMessageBytes: this.options.maxMessageBytes },
       logger: this.options.logger,
     });
     this.connections.add(connection);

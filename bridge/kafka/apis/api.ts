@@ -41,6 +41,8 @@ export interface RequestContext {
   /** Aborts when the connection closes or the server stops (a long-poll Fetch stops waiting). */
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
+  readonly maxMessageBytes?: number;
 }
 
 /** Whether `version` of `api` is flexible. */

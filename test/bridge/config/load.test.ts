@@ -152,11 +152,11 @@ test('a YAML warning (an unknown tag or directive) refuses the file instead of l
 });
 
 test('kafka: off by default on 127.0.0.1:9092; set from the file and TRIBUTARY_KAFKA_*; unknown keys and bad values named', (t) => {
-  assert.deepEqual({ ...defaultConfig().kafka }, { enabled: false, host: '127.0.0.1', port: 9092, advertisedHost: null, advertisedPort: null, maxRequestSize: 16 * 1024 * 1024, maxConnections: 1000 });
+  assert.deepEqual({ ...defaultConfig().kafka }, { enabled: false, host: '127.0.0.1', port: 9092, advertisedHost: null, advertisedPort: null, maxRequestSize: 16 * 1024 * 1024, maxConnections: 1000, maxMessageBytes: 1_048_588 });
   const file = join(tempDir(t), 'tributary.yaml');
-  writeFileSync(file, 'kafka: { enabled: true, host: 0.0.0.0, advertisedHost: gateway-7.local, maxRequestSize: 1MiB }\n');
+  writeFileSync(file, 'kafka: { enabled: true, host: 0.0.0.0, advertisedHost: gateway-7.local, maxRequestSize: 1MiB, maxMessageBytes: 512KiB }\n');
   const c = loadConfig({ file, env: { TRIBUTARY_KAFKA_PORT: '19092', TRIBUTARY_KAFKA_ADVERTISED_PORT: '29092' } });
-  assert.deepEqual({ ...c.kafka }, { enabled: true, host: '0.0.0.0', port: 19092, advertisedHost: 'gateway-7.local', advertisedPort: 29092, maxRequestSize: 1024 * 1024, maxConnections: 1000 });
+  assert.deepEqual({ ...c.kafka }, { enabled: true, host: '0.0.0.0', port: 19092, advertisedHost: 'gateway-7.local', advertisedPort: 29092, maxRequestSize: 1024 * 1024, maxConnections: 1000, maxMessageBytes: 512 * 1024 });
   writeFileSync(file, 'kafka: { enabled: true, tls: {}, maxRequestSize: 10 }\n');
   assert.throws(() => loadConfig({ file, env: {} }), (err: unknown) => {
     assert.ok(err instanceof ConfigInvalidError);

@@ -147,3 +147,16 @@ test('truncateTo forgets the producer batches it removes: a resend of one is sto
   assert.deepEqual([resent.baseOffset, resent.duplicate], [2, false]);
   assert.equal(log.partition('in', 0).logEndOffset, 4);
 });
+
+test('retention forgets a producer whose batches it deleted, and only that one', async (t) => {
+  const log = await Log.open({ dataDir: tempDir(t), topics: [{ name: 'in', partitions: 1, retention: { maxAgeMs: 60_000, maxBytes: null } }] });
+  t.after(() => log.close());
+  const old = clientBatch(makeRecords(2, 'old', Date.now() - 3_600_000), producer(1, 0, 0));
+  const kept = clientBatch(makeRecords(2, 'kept', Date.now()), producer(2, 0, 0));
+  await log.appendBatch('in', 0, old);
+  await log.appendBatch('in', 0, kept);
+  assert.equal((await log.enforceRetention()).batchesDeleted, 1);
+  assert.equal((await log.appendBatch('in', 0, kept)).duplicate, true, 'producer 2 still has its batch: its retry is known');
+  const resent = await log.appendBatch('in', 0, old);
+  assert.deepEqual([resent.baseOffset, resent.duplicate], [4, false], 'producer 1 is forgotten: its batch is new again, as in Kafka');
+});

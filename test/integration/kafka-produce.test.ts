@@ -64,6 +64,11 @@ test('kcat -P writes keyed records with headers; kcat -C and the HTTP NDJSON rep
   const { stdout } = await run('kcat', ['-b', bootstrap, '-C', '-t', 'produced', '-p', '1', '-e', '-o', 'beginning', '-f', '%o %k %s %h\n'], { timeout: 60_000 });
   assert.deepEqual(stdout.trim().split('\n'), ['0 k1 first site=plant-7', '1 k2 second site=plant-7', '2 k3 third site=plant-7']);
 
+  // librdkafka's defaults (not idempotent, acks=-1): stored as plain batches.
+  await runWithInput('kcat', ['-b', bootstrap, '-P', '-t', 'produced', '-p', '0'], 'plain-1\nplain-2\n');
+  assert.deepEqual(n.node.log.read('produced', 0, 0).records.map((r) => r.value?.toString()), ['plain-1', 'plain-2']);
+  assert.ok(batches(n, 'produced', 0).every(([, producerId]) => producerId === -1));
+
   const res = await fetch(`http://127.0.0.1:${n.node.http.port}/api/topics/produced/records?partition=1`);
   const ndjson = (await res.text()).trim().split('\n').map((line) => JSON.parse(line) as { offset: number; key: string; value: unknown; headers: unknown });
   assert.deepEqual(ndjson.map((r) => [r.offset, r.key, r.value, r.headers]), [

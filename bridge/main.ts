@@ -104,7 +104,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       'MQTT listening',
     );
 
-    // The Kafka endpoint reads the log only; it stops before the log closes (stops run in reverse).
+    // The Kafka endpoint reads and appends to the log; it stops before the log closes (stops run in reverse).
     const kafka = config.kafka.enabled
       ? await KafkaServer.start({
           host: config.kafka.host,
@@ -115,6 +115,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           maxConnections: config.kafka.maxConnections,
           tls: config.kafka.tls,
           security: kafkaSecurity(config, logger.child({ component: 'kafka' })),
+          maxMessageBytes: config.kafka.maxMessageBytes,
           clusterId: config.node.id,
           log,
           logger: logger.child({ component: 'kafka' }),

@@ -27,6 +27,9 @@ export const LOG_ERROR_CODES = [
   'TRIB_LOG_OFFSET_MISMATCH',
   'TRIB_LOG_STALE_EPOCH',
   'TRIB_LOG_DISK_BUDGET',
+  'TRIB_LOG_INVALID_BATCH',
+  'TRIB_LOG_OUT_OF_ORDER_SEQUENCE',
+  'TRIB_LOG_PRODUCER_FENCED',
 ] as const;
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
 
@@ -275,5 +278,58 @@ export class StaleEpochError extends TributaryError {
     readonly epoch: number,
   ) {
     super(`${topic}-${partition}: leader epoch ${epoch} is older than the partition's latest epoch ${latestEpoch}`);
+  }
+}
+
+/** What is wrong with a client's batch (Log.appendBatch): the Kafka endpoint answers each with its own error code. */
+export type InvalidBatchProblem = 'corrupt' | 'compressed' | 'invalid';
+
+/**
+ * A client's RecordBatch that the log does not store: 'corrupt' (CRC, lengths, records that do not
+ * parse), 'compressed' (a codec the log does not store) or 'invalid' (well-formed, but not what a
+ * client may send: not magic 2, not exactly one batch, a control or transactional batch, offsets
+ * that are not dense). Nothing was written.
+ */
+export class InvalidBatchError extends TributaryError<LogErrorCode> {
+  readonly code = 'TRIB_LOG_INVALID_BATCH';
+  readonly retriable = false;
+  constructor(
+    readonly problem: InvalidBatchProblem,
+    readonly reason: string,
+  ) {
+    super(`record batch refused (${problem}): ${reason}`);
+  }
+}
+
+/**
+ * An idempotent producer's batch whose sequence does not follow the last one the partition stored
+ * for that producer and epoch (a batch was lost in between, or sent out of order). Nothing was written.
+ */
+export class OutOfOrderSequenceError extends TributaryError<LogErrorCode> {
+  readonly code = 'TRIB_LOG_OUT_OF_ORDER_SEQUENCE';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly producerId: number,
+    readonly expected: number,
+    readonly actual: number,
+  ) {
+    super(`${topic}-${partition}: producer ${producerId} sent sequence ${actual}, expected ${expected}`);
+  }
+}
+
+/** An idempotent producer's batch of an older epoch than the partition holds for that producer id (a fenced, older incarnation). Nothing was written. */
+export class ProducerFencedError extends TributaryError<LogErrorCode> {
+  readonly code = 'TRIB_LOG_PRODUCER_FENCED';
+  readonly retriable = false;
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly producerId: number,
+    readonly currentEpoch: number,
+    readonly epoch: number,
+  ) {
+    super(`${topic}-${partition}: producer ${producerId} used epoch ${epoch}, older than its current epoch ${currentEpoch}`);
   }
 }

@@ -340,6 +340,8 @@ export const configSchema = z.strictObject({
       sasl: kafkaSasl.prefault({}),
       /** Null: every client may read and write every topic. A list: only what it grants (docs/kafka.md, Authorization). */
       acl: z.array(kafkaAclRule).nullable().default(null),
+      /** The largest record batch a Produce request may carry per partition (Kafka's message.max.bytes); a larger one gets MESSAGE_TOO_LARGE. */
+      maxMessageBytes: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(1_048_588),
     })
     .prefault({}),
   logging: z

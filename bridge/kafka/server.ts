@@ -33,6 +33,8 @@ export interface KafkaServerOptions {
   tls?: (TlsFiles & { clientCertificates: 'none' | 'request' | 'require' }) | null;
   /** Users, SASL mechanisms, whether authentication is required, the ACL; absent: no users, nothing required, no ACL. */
   security?: KafkaSecurity;
+  /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
+  maxMessageBytes?: number;
   /** The APIs served; default all of ./apis/index.ts (tests narrow it). */
   apis?: readonly ApiHandler[];
 }
@@ -133,7 +135,7 @@ export class KafkaServer {
     const connection = new KafkaConnection(socket, {
       maxRequestSize: this.options.maxRequestSize,
       apis: this.byKey,
-      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket) },
+      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket), maxMessageBytes: this.options.maxMessageBytes },
       security: this.options.security ?? OPEN,
       logger: this.options.logger,
       traffic: this.traffic,

@@ -1,6 +1,7 @@
 // The write side of the log's SQLite file: every statement that changes it. Used only by the
 // writer thread, which owns the one write connection; not thread-safe and not meant to be.
-import { CorruptBatchError, OffsetMismatchError, StaleEpochError, TopicConflictError } from '../errors.js';
+import { CorruptBatchError, OffsetMismatchError, OutOfOrderSequenceError, ProducerFencedError, StaleEpochError, TopicConflictError } from '../errors.js';
+import { dropProducerBatchesFrom, dropUnretainedProducers, ProducerStates } from './producer-state.js';
 import { BASE_OFFSET_POSITION, BatchFormatError, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
 import { rebuildLeaderEpochs, trimLeaderEpochs, type Db } from './schema.js';
 import type {
@@ -17,8 +18,12 @@ interface WriterPartition extends PartitionState {
   tsHigh: number;
 }
 
+/** An idempotent producer's batch refused before anything was written: the rest of its group goes on. */
+export type AppendRefusal = OutOfOrderSequenceError | ProducerFencedError;
+
 export class BatchStore {
   private readonly partitions = new Map<number, WriterPartition>();
+  private readonly producers: ProducerStates;
   private readonly insertBatch;
   private readonly insertTopic;
   private readonly insertPartition;
@@ -86,6 +91,7 @@ export class BatchStore {
       .prepare(`SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') AND name NOT LIKE 'batches%' UNION ALL SELECT 'sqlite_schema'`)
       .pluck();
     this.loadStates();
+    this.producers = new ProducerStates(db);
   }
 
   states(): PartitionState[] {
@@ -137,18 +143,27 @@ export class BatchStore {
    * Appends a group of batches in one transaction (one fsync under `durability: fsync`): offsets
    * are assigned here, so they stay dense even when a group fails and is rolled back.
    */
-  appendGroup(requests: readonly AppendRequest[]): AppendResult[] {
+  appendGroup(requests: readonly AppendRequest[]): Array<AppendResult | AppendRefusal> {
     const before = new Map<number, WriterPartition>();
+    let producersTouched = false;
     try {
       return this.db.transaction(() =>
         requests.map((req) => {
           const state = this.partition(req.partitionId);
           if (!before.has(state.id)) before.set(state.id, { ...state });
-          return this.appendOne(state, req);
+          producersTouched ||= req.client === true;
+          try {
+            return this.appendOne(state, req);
+          } catch (err) {
+            // Decided before anything of this request was written: only it fails.
+            if (err instanceof OutOfOrderSequenceError || err instanceof ProducerFencedError) return err;
+            throw err;
+          }
         }),
       )();
     } catch (err) {
       for (const [id, saved] of before) this.partitions.set(id, saved);
+      if (producersTouched) this.producers.load(); // the table was rolled back with the batches
       throw err;
     }
   }
@@ -160,7 +175,12 @@ export class BatchStore {
       if (held !== undefined) return { ...held, duplicate: true, state: publicState(state) };
     }
     const batch = Buffer.from(req.batch.buffer, req.batch.byteOffset, req.batch.byteLength);
-    const header = readBatchHeader(batch, false); // the encoder on the main thread wrote it
+    const header = readBatchHeader(batch, false); // written, or for a client's batch checked, on the main thread
+    const idempotent = req.client === true && header.producerId >= 0;
+    if (idempotent) {
+      const stored = this.producers.check(state.id, state.topic, state.partition, header);
+      if (stored !== null) return { baseOffset: stored.baseOffset, lastOffset: stored.lastOffset, duplicate: true, state: publicState(state) };
+    }
     const baseOffset = state.logEndOffset;
     const lastOffset = baseOffset + header.lastOffsetDelta;
     this.noteEpoch(state, req.leaderEpoch, baseOffset);
@@ -173,6 +193,7 @@ export class BatchStore {
     state.bytes += batch.length;
     state.tsHigh = tsHigh;
     if (key !== undefined) this.insertKey.run(key.producer, key.sequence, state.id, baseOffset, lastOffset);
+    if (idempotent) this.producers.record(state.id, header, baseOffset, lastOffset);
     return { baseOffset, lastOffset, duplicate: false, state: publicState(state) };
   }
 
@@ -256,11 +277,13 @@ export class BatchStore {
     this.db.transaction(() => {
       this.deleteFrom.run(state.id, offset);
       this.deleteKeysFrom.run(state.id, offset);
+      dropProducerBatchesFrom(this.db, state.id, offset);
       // Recovery re-verifies appends made from here on after an unclean stop.
       this.lowerRecoveryPoint.run(offset, state.id);
       rebuildLeaderEpochs(this.db, state.id, offset); // no batches from `offset` on: drops the epochs starting there
     })();
     this.loadStates();
+    this.producers.load();
     return publicState(this.partition(partitionId));
   }
 
@@ -271,6 +294,19 @@ export class BatchStore {
     this.setLogStart.run(offset, partitionId);
     state.logStartOffset = offset;
     state.logEndOffset = offset;
+  }
+
+  /**
+   * The next producer id for InitProducerId, committed before it is handed out, so no id is handed
+   * out twice, even after a crash (a commit lost to a power cut under a relaxed durability takes
+   * every later commit with it, and with them any batch of that producer).
+   */
+  allocateProducerId(): number {
+    return this.db.transaction(() => {
+      const next = Number((this.db.prepare(`SELECT value FROM meta WHERE key = 'next_producer_id'`).pluck().get() as string | undefined) ?? '0');
+      this.setMeta('next_producer_id', String(next + 1));
+      return next;
+    })();
   }
 
   /** Releases one idempotence key, or all of a producer's. Returns how many were held. */
@@ -336,8 +372,10 @@ export class BatchStore {
         result.bytesDeleted += cut.bytes;
         // An epoch whose batches are all gone leaves the cache; the oldest left starts at the log start.
         trimLeaderEpochs(this.db, state.id, cut.newLogStart);
+        dropUnretainedProducers(this.db, state.id, cut.newLogStart);
       }
     })();
+    if (cuts.size > 0) this.producers.load();
     // The transaction committed: only now do the writer's own figures move.
     for (const [state, cut] of cuts) {
       state.logStartOffset = cut.newLogStart;

@@ -10,6 +10,7 @@ import { BatchReader, type EpochStart } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
 import { encodeBatch, type RecordInput } from './record-batch.js';
+import { checkClientBatch } from './client-batch.js';
 import type { CorruptBatchObservation, LogObserver } from './log-observer.js';
 import { DATABASE_FILE } from './schema.js';
 import { damaged, isSqliteCorruption } from './sqlite-errors.js';
@@ -222,6 +223,38 @@ export class Log {
     this.budget?.noteAppended(bytes);
     this.options.observer?.appended?.({ topic, partition, records: records.length, bytes, seconds: (performance.now() - started) / 1000 });
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
+  }
+
+  /**
+   * The leader's append of a client's RecordBatch v2 (a Kafka producer's), stored as sent: the log
+   * assigns the offsets by patching baseOffset and partitionLeaderEpoch, both outside the CRC, and
+   * keeps everything else (producer id, epoch, sequence, timestamps, records). Checked first
+   * (client-batch.ts: CRC, magic 2, one batch, dense offsets, no compression, no control or
+   * transactional batch): InvalidBatchError naming the problem. An idempotent batch (producerId
+   * >= 0) is checked against the partition's producer state in the writer, in the transaction
+   * that stores it: a retry of one of the producer's last 5 batches resolves with that batch's
+   * offsets and `duplicate: true` (nothing stored); OutOfOrderSequenceError or ProducerFencedError
+   * refuse it. Goes through the writer thread like append (group commit, durability policy).
+   */
+  async appendBatch(topic: string, partition: number, batch: Buffer): Promise<AppendInfo> {
+    const target = this.partition(topic, partition);
+    const header = checkClientBatch(batch);
+    if (this.budget?.held === true) throw new DiskBudgetError(this.dataDir, this.budget.reason());
+    const started = performance.now();
+    const result = await this.writer.appendClient(target.id, batch, this.leaderEpoch(target));
+    target.update(result.state);
+    this.commit(target);
+    if (!result.duplicate) {
+      this.retainIfOverCap(target);
+      this.budget?.noteAppended(batch.length);
+      this.options.observer?.appended?.({ topic, partition, records: header.recordCount, bytes: batch.length, seconds: (performance.now() - started) / 1000 });
+    }
+    return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
+  }
+
+  /** A producer id never handed out before, in this log's life (InitProducerId); durable before it resolves. */
+  allocateProducerId(): Promise<number> {
+    return this.writer.allocateProducerId();
   }
 
   /**

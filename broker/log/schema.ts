@@ -66,6 +66,22 @@ CREATE TABLE IF NOT EXISTS idempotence_keys (
   last_offset  INTEGER NOT NULL,
   PRIMARY KEY (producer, sequence)
 ) WITHOUT ROWID;
+
+-- Kafka's idempotent producers (producer-state.ts): per partition and producer id, the epoch and
+-- the sequences and offsets of its last 5 batches, written in the same transaction as the batch,
+-- cut back with the batches by truncateTo and by retention. Added without a schema version: an
+-- older log gets the empty table on open, and an older Tributary never reads it. The meta key
+-- 'next_producer_id' holds the next producer id InitProducerId hands out.
+CREATE TABLE IF NOT EXISTS producer_batches (
+  partition_id   INTEGER NOT NULL,
+  producer_id    INTEGER NOT NULL,
+  producer_epoch INTEGER NOT NULL,
+  first_sequence INTEGER NOT NULL,
+  last_sequence  INTEGER NOT NULL,
+  base_offset    INTEGER NOT NULL,
+  last_offset    INTEGER NOT NULL,
+  PRIMARY KEY (partition_id, producer_id, base_offset)
+) WITHOUT ROWID;
 `;
 
 // One row per RecordBatch v2, in a rowid table whose rowid is the order of appends. Measured

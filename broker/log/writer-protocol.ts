@@ -23,6 +23,17 @@ export interface AppendRequest {
   leaderEpoch: number;
   /** Makes the append idempotent while the key is held: see idempotence_keys in schema.ts. */
   idempotenceKey?: IdempotenceKey;
+  /**
+   * A client's batch (Log.appendBatch), checked on the main thread: its producer fields are kept,
+   * and an idempotent one (producerId >= 0) is checked against and recorded in the producer state.
+   */
+  client?: true;
+}
+
+/** Hands out the next producer id (InitProducerId), durably: never the same one twice. */
+export interface AllocateProducerIdRequest {
+  op: 'allocateProducerId';
+  id: number;
 }
 
 /** Who is appending (e.g. an MQTT client id) and which of its messages (e.g. a packet id). */
@@ -101,6 +112,7 @@ export type WriterRequest =
   | RetentionRequest
   | ReclaimRequest
   | ReleaseKeysRequest
+  | AllocateProducerIdRequest
   | CloseRequest;
 
 /** What the log knows of a partition; the writer reports it after every change. */

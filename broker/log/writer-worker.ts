@@ -5,7 +5,7 @@
 // drain puts every queued append into one transaction, so one fsync covers all of them. Replies go
 // back in request order, which keeps appends resolving in submission order.
 import { parentPort, workerData } from 'node:worker_threads';
-import { CorruptBatchError, OffsetMismatchError, StaleEpochError, TributaryError } from '../errors.js';
+import { CorruptBatchError, OffsetMismatchError, OutOfOrderSequenceError, ProducerFencedError, StaleEpochError, TributaryError } from '../errors.js';
 import { BatchStore } from './batch-store.js';
 import { LogRecovery } from './recovery.js';
 import { openDatabase, type Db } from './schema.js';
@@ -57,6 +57,14 @@ function wire(err: unknown): WireError {
   if (typed instanceof StaleEpochError) {
     const { topic, partition, latestEpoch, epoch } = typed;
     return { code: typed.code, message: typed.message, fields: { topic, partition, latestEpoch, epoch } };
+  }
+  if (typed instanceof OutOfOrderSequenceError) {
+    const { topic, partition, producerId, expected, actual } = typed;
+    return { code: typed.code, message: typed.message, fields: { topic, partition, producerId, expected, actual } };
+  }
+  if (typed instanceof ProducerFencedError) {
+    const { topic, partition, producerId, currentEpoch, epoch } = typed;
+    return { code: typed.code, message: typed.message, fields: { topic, partition, producerId, currentEpoch, epoch } };
   }
   return { code: typed.code, message: typed.message };
 }
@@ -185,7 +193,7 @@ function commitAppends(group: AppendRequest[]): WriterReply[] {
   try {
     const results = store.appendGroup(group);
     uncheckpointedCommits = true;
-    return results.map((value, i) => ({ id: group[i]!.id, ok: true, value }));
+    return results.map((value, i): WriterReply => (value instanceof TributaryError ? { id: group[i]!.id, ok: false, error: wire(value) } : { id: group[i]!.id, ok: true, value }));
   } catch (err) {
     const error = wire(err);
     return group.map((req) => ({ id: req.id, ok: false, error }));
@@ -221,6 +229,8 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
         vacuumDue = true;
         return { id: request.id, ok: true, value };
       }
+      case 'allocateProducerId':
+        return { id: request.id, ok: true, value: store.allocateProducerId() };
       case 'releaseKeys':
         return { id: request.id, ok: true, value: store.releaseKeys(request.producer, request.sequence) };
       case 'close':

@@ -15,6 +15,8 @@ import {
   TributaryError,
   IncompatibleLogError,
   LogDamagedError,
+  OutOfOrderSequenceError,
+  ProducerFencedError,
 } from '../errors.js';
 import type {
   AppendResult,
@@ -95,11 +97,23 @@ export class LogWriter {
 
   /** Appends one encoded batch. Its ArrayBuffer is transferred: the caller must not reuse it. */
   append(partitionId: number, batch: Buffer, leaderEpoch: number, idempotenceKey?: IdempotenceKey): Promise<AppendResult> {
-    const owned = batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength ? batch : Buffer.from(batch);
+    const owned = ownedCopy(batch);
     this.transfers.push(owned.buffer as ArrayBuffer);
     const request: Unsent =
       idempotenceKey === undefined ? { op: 'append', partitionId, batch: owned, leaderEpoch } : { op: 'append', partitionId, batch: owned, leaderEpoch, idempotenceKey };
     return this.request(request) as Promise<AppendResult>;
+  }
+
+  /** Appends a client's checked batch (producer state kept); a copy of it is transferred, never the caller's memory. */
+  appendClient(partitionId: number, batch: Buffer, leaderEpoch: number): Promise<AppendResult> {
+    const owned = Buffer.allocUnsafeSlow(batch.byteLength);
+    batch.copy(owned);
+    this.transfers.push(owned.buffer as ArrayBuffer);
+    return this.request({ op: 'append', partitionId, batch: owned, leaderEpoch, client: true }) as Promise<AppendResult>;
+  }
+
+  allocateProducerId(): Promise<number> {
+    return this.request({ op: 'allocateProducerId' }) as Promise<number>;
   }
 
   /** A follower's append: stored batches, offsets and epochs kept (copied, not transferred). */
@@ -207,8 +221,28 @@ export class LogWriter {
       }
       case 'TRIB_LOG_DAMAGED':
         return new LogDamagedError(this.init.dataDir, wire.message);
+      case 'TRIB_LOG_OUT_OF_ORDER_SEQUENCE': {
+        const f = wire.fields!;
+        return new OutOfOrderSequenceError(String(f.topic), Number(f.partition), Number(f.producerId), Number(f.expected), Number(f.actual));
+      }
+      case 'TRIB_LOG_PRODUCER_FENCED': {
+        const f = wire.fields!;
+        return new ProducerFencedError(String(f.topic), Number(f.partition), Number(f.producerId), Number(f.currentEpoch), Number(f.epoch));
+      }
       default:
         return new StorageError(wire.message);
     }
   }
+}
+
+/**
+ * The batch in memory of its own, to transfer to the writer thread: itself when it owns its whole
+ * ArrayBuffer (encodeBatch's), else a copy in a buffer of its own. Never Buffer.from(batch), which
+ * may take a slice of Node's shared pool: transferring that would detach the pool.
+ */
+function ownedCopy(batch: Buffer): Buffer {
+  if (batch.byteOffset === 0 && batch.byteLength === batch.buffer.byteLength) return batch;
+  const copy = Buffer.allocUnsafeSlow(batch.byteLength);
+  batch.copy(copy);
+  return copy;
 }

@@ -102,6 +102,14 @@ function produce(v: number, rng: Rng): Buffer {
   return bytes(w);
 }
 
+function initProducerId(v: number, rng: Rng): Buffer {
+  const f = v >= 2;
+  const w = new Writer().string(rng.pick([null, 'tx']), f).int32(60_000);
+  if (v >= 3) w.int64(-1).int16(-1);
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
 /** [api key, first version, last version, first flexible version, body]. */
 const APIS: Array<[number, number, number, number, (v: number, rng: Rng) => Buffer]> = [
   [18, 0, 4, 3, apiVersions],
@@ -109,6 +117,7 @@ const APIS: Array<[number, number, number, number, (v: number, rng: Rng) => Buff
   [2, 1, 7, 6, listOffsets],
   [1, 4, 17, 12, fetch],
   [0, 3, 9, 9, produce],
+  [22, 0, 5, 2, initProducerId],
 ];
 
 /** A well-formed request of a served API and version. */

@@ -141,3 +141,25 @@ test("the Java client (Kafka's ConsoleConsumer) reads over TLS, and over SASL_SS
   assert.deepEqual(await consume('security.protocol=SSL', ...trust), expected);
   assert.deepEqual(await consume(...scram), expected);
 });
+
+test('kafka.acl governs produce: a user allowed to write stores a record, one allowed only to read is refused and stores nothing', async (t) => {
+  const { node } = await startTestNode(t, {
+    mqtt: { auth: { users: USERS } },
+    kafka: { enabled: true, port: 0, acl: [{ user: 'reader', read: ['mqtt'] }, { user: 'device', write: ['mqtt'] }] },
+  });
+  const port = node.kafka!.port;
+  const produce = async (user: string, password: string, value: string): Promise<Outcome> => {
+    const child = execFile('kcat', ['-b', `127.0.0.1:${port}`, ...sasl('SCRAM-SHA-256', user, password), '-P', '-t', 'mqtt', '-X', 'message.timeout.ms=5000']);
+    child.stdin!.end(`${value}\n`);
+    let stderr = '';
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number>((resolve) => child.once('exit', (c) => resolve(c ?? -1)));
+    return { code, lines: [], stderr };
+  };
+  const refused = await produce('reader', 'reader-secret', 'from the reader');
+  assert.match(refused.stderr, /authorization failed/i, refused.stderr);
+  assert.equal(node.log.partition('mqtt', 0).logEndOffset, 0, 'nothing stored for a user without the write grant');
+  const allowed = await produce('device', 'device-secret', 'from the device');
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.equal(node.log.read('mqtt', 0, 0).records.map((r) => r.value!.toString()).join(), 'from the device');
+});

@@ -51,6 +51,8 @@ export interface RequestContext {
    * refused partition TOPIC_AUTHORIZATION_FAILED.
    */
   authorize(operation: Operation, topic: string): boolean;
+  /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
+  readonly maxMessageBytes?: number;
 }
 
 /** Whether `version` of `api` is flexible. */

@@ -1,10 +1,8 @@
-// Produce (key 0), versions 3-9, REFUSED: this endpoint does not take records yet (the next slice
-// does: acks, idempotent producers, the log's mapping of keys to partitions). It is listed in
-// ApiVersions all the same because librdkafka (kcat, confluent-kafka-python, ...) reads RecordBatch
-// v2, the only format the log stores, only from a broker that advertises Produce >= 3 and Fetch >= 4
-// (librdkafka src/rdkafka_feature.c, feature MsgVer2); without it kcat falls back to Fetch v2 and
-// reads nothing. Every partition of a request is answered POLICY_VIOLATION ("the endpoint is read
-// only"), with that message from v8. (ProduceRequest.json / ProduceResponse.json; flexible from v9.)
+// Produce (key 0), versions 3-9 (RecordBatch v2 only; flexible from v9). Each partition's batch
+// goes to Log.appendBatch, which stores it as the client sent it (the log patches only the base
+// offset and the leader epoch, outside the CRC) through the writer thread, with the idempotent
+// producer's sequence checks in the transaction that stores it. (ProduceRequest.json /
+// ProduceResponse.json.)
 //
 //   Produce Request => transactional_id acks timeout_ms [topic_data] TAG_BUFFER
 //     transactional_id => NULLABLE_STRING, acks => INT16, timeout_ms => INT32
@@ -22,13 +20,39 @@
 //         error_message => NULLABLE_STRING (v8+)
 //     throttle_time_ms => INT32
 //
-// acks = 0: the client expects no response, and gets none (the records are not stored either).
+// acks: 1 is answered once the batch is durable under log.durability (the leader's append). -1 is
+// answered once the batch is committed: the partition's high watermark has passed it (Log.waitFor),
+// which on a single node is the same moment (the log's commit policy commits what is durable) and
+// with replication will be "committed by the quorum". timeout_ms bounds that wait for the commit,
+// as in Kafka (it bounds the wait for the ISR, not the leader's append): a partition not committed
+// by then is answered REQUEST_TIMED_OUT; the batch stays stored and may still be committed, and an
+// idempotent producer's retry of it is answered as a duplicate. acks 0: stored the same way, and no
+// response at all (none is expected); a failure is logged at debug level only. Topics are never created here (UNKNOWN_TOPIC_OR_PARTITION): they come
+// from the config's topics and the MQTT mapping. A request with a transactional id is refused
+// (TRANSACTIONAL_ID_AUTHORIZATION_FAILED): this endpoint has no transactions.
+import type { AppendInfo } from '../../../broker/log/log.js';
 import type { Reader } from '../protocol/reader.js';
+import { ErrorCode } from '../protocol/error-codes.js';
 import { Writer } from '../protocol/writer.js';
-import { isFlexible, type ApiHandler } from './api.js';
+import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
+import { errorCodeOf } from './partition-errors.js';
 
-const POLICY_VIOLATION = 44;
-export const PRODUCE_REFUSED = 'this Tributary endpoint is read only: Produce is not served yet';
+/** Kafka's broker default message.max.bytes: the largest batch a partition takes (kafka.maxMessageBytes). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+export const NO_TRANSACTIONS = 'this Tributary endpoint has no transactions: a transactional id is not served';
+
+interface PartitionData {
+  index: number;
+  records: Buffer | null;
+}
+
+interface PartitionAnswer {
+  index: number;
+  errorCode: number;
+  baseOffset: number;
+  logStartOffset: number;
+  message: string | null;
+}
 
 export const produce: ApiHandler = {
   key: 0,
@@ -36,32 +60,44 @@ export const produce: ApiHandler = {
   minVersion: 3,
   maxVersion: 9,
   flexibleFrom: 9,
-  handle(request: Reader, version: number): Writer | null {
+  async handle(request: Reader, version: number, context: RequestContext): Promise<Writer | null> {
     const flexible = isFlexible(this, version);
-    request.nullableString(flexible); // transactional id
+    const transactionalId = request.nullableString(flexible);
     const acks = request.int16();
-    request.int32(); // timeout
+    const timeoutMs = request.int32();
     const topics = request.array(flexible, (r) => {
       const name = r.string(flexible);
-      const partitions = r.array(flexible, (r) => {
+      const partitions = r.array(flexible, (r): PartitionData => {
         const index = r.int32();
-        r.nullableBytes(flexible);
+        const records = r.nullableBytes(flexible);
         if (flexible) r.taggedFields();
-        return index;
+        return { index, records };
       });
       if (flexible) r.taggedFields();
       return { name, partitions };
     });
     if (flexible) request.taggedFields();
-    if (acks === 0) return null;
+
+    const refuse = (errorCode: number, message: string) => (p: PartitionData) => Promise.resolve(answerOf(p.index, errorCode, message));
+    const store =
+      transactionalId !== null
+        ? () => refuse(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, NO_TRANSACTIONS)
+        : acks !== 0 && acks !== 1 && acks !== -1
+          ? () => refuse(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${acks}`)
+          : (topic: string) => (p: PartitionData) => appendPartition(context, topic, p, acks === -1 ? timeoutMs : null);
+    const answers = await Promise.all(topics.map(async (t) => ({ name: t.name, partitions: await Promise.all(t.partitions.map((p) => store(t.name)(p))) })));
+    if (acks === 0) {
+      for (const t of answers) for (const p of t.partitions) if (p.errorCode !== ErrorCode.NONE) context.logger.debug({ topic: t.name, partition: p.index, errorCode: p.errorCode, message: p.message }, 'acks=0 produce not stored');
+      return null;
+    }
 
     const w = new Writer();
-    w.array(topics, flexible, (w, t) => {
+    w.array(answers, flexible, (w, t) => {
       w.string(t.name, flexible);
-      w.array(t.partitions, flexible, (w, index) => {
-        w.int32(index).int16(POLICY_VIOLATION).int64(-1).int64(-1);
-        if (version >= 5) w.int64(-1);
-        if (version >= 8) w.array([], flexible, () => undefined).string(PRODUCE_REFUSED, flexible);
+      w.array(t.partitions, flexible, (w, p) => {
+        w.int32(p.index).int16(p.errorCode).int64(p.baseOffset).int64(-1); // log_append_time: -1, records keep CreateTime
+        if (version >= 5) w.int64(p.logStartOffset);
+        if (version >= 8) w.array([], flexible, () => undefined).string(p.message, flexible);
         if (flexible) w.taggedFields();
       });
       if (flexible) w.taggedFields();
@@ -71,3 +107,49 @@ export const produce: ApiHandler = {
     return w;
   },
 };
+
+/**
+ * Stores one partition's batch, and with `commitTimeoutMs` (acks -1) waits up to that long for it to
+ * be committed; every failure is this partition's error code.
+ */
+async function appendPartition(context: RequestContext, topic: string, p: PartitionData, commitTimeoutMs: number | null): Promise<PartitionAnswer> {
+  const maxBytes = context.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  // kafka.acl, before anything else about the topic (as Fetch), so that a client cannot probe for names.
+  if (!context.authorize('write', topic)) return answerOf(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not allowed to write to '${topic}' (kafka.acl)`);
+  if (p.records === null || p.records.length === 0) return answerOf(p.index, ErrorCode.INVALID_RECORD, 'no record batch');
+  if (p.records.length > maxBytes) return answerOf(p.index, ErrorCode.MESSAGE_TOO_LARGE, `a batch of ${p.records.length} bytes is over kafka.maxMessageBytes (${maxBytes})`);
+  let info: AppendInfo;
+  try {
+    info = await context.log.appendBatch(topic, p.index, p.records);
+    if (commitTimeoutMs !== null && !(await context.log.waitFor(topic, p.index, info.lastOffset, Math.max(0, commitTimeoutMs), context.signal))) {
+      return answerOf(p.index, ErrorCode.REQUEST_TIMED_OUT, `stored at ${info.baseOffset}, not committed within timeout_ms (${commitTimeoutMs} ms)`);
+    }
+  } catch (err) {
+    return answerOf(p.index, produceErrorCode(err, context, { topic, partition: p.index }), (err as Error).message);
+  }
+  const logStartOffset = context.log.partition(topic, p.index).logStartOffset;
+  return { index: p.index, errorCode: ErrorCode.NONE, baseOffset: info.baseOffset, logStartOffset, message: null };
+}
+
+/** The Kafka error code of a failed partition append. */
+function produceErrorCode(err: unknown, context: RequestContext, what: Record<string, unknown>): number {
+  const e = err as { code?: unknown; problem?: unknown } | null;
+  switch (e?.code) {
+    case 'TRIB_LOG_INVALID_BATCH':
+      return e.problem === 'compressed' ? ErrorCode.UNSUPPORTED_COMPRESSION_TYPE : e.problem === 'corrupt' ? ErrorCode.CORRUPT_MESSAGE : ErrorCode.INVALID_RECORD;
+    case 'TRIB_LOG_OUT_OF_ORDER_SEQUENCE':
+      return ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case 'TRIB_LOG_PRODUCER_FENCED':
+      return ErrorCode.INVALID_PRODUCER_EPOCH;
+    case 'TRIB_LOG_DISK_BUDGET':
+    case 'TRIB_LOG_DISK_FULL':
+      // Retriable on the client's side; the log frees space or the forwarder catches up.
+      return ErrorCode.KAFKA_STORAGE_ERROR;
+    default:
+      return errorCodeOf(err, context, what);
+  }
+}
+
+function answerOf(index: number, errorCode: number, message: string): PartitionAnswer {
+  return { index, errorCode, baseOffset: -1, logStartOffset: -1, message };
+}

@@ -13,7 +13,8 @@
 // Prints a table, then one JSON line ({"bench":"disk", ...}).
 //
 // BENCH_QUICK=1: 40 s per MQTT load and 0.6 GB per 1 GB-cap run (the cap is then not reached:
-// only the MQTT loads are judged). BENCH_DIR: where the data lives (default .bench-data, on the
+// only the MQTT loads are judged). BENCH_LONG=1: also both MQTT loads at a 1 GB cap (11 min each).
+// BENCH_ONLY=text: only the scenarios whose name holds it. BENCH_DIR: where the data lives (default .bench-data, on the
 // disk a data directory would be on).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, fdatasyncSync, openSync, statSync, writeFileSync, writeSync } from 'node:fs';
@@ -106,9 +107,7 @@ async function rawCopy(log: Log, file: string): Promise<{ rawBytes: number; stor
   return { rawBytes: statSync(file).blocks * 512, storedBytes, seconds };
 }
 
-async function mqttLoad(dir: string, scenario: string, connections: number, rate: number): Promise<Row> {
-  const cap = 30 * MB;
-  const seconds = QUICK ? 40 : 90;
+async function mqttLoad(dir: string, scenario: string, connections: number, rate: number, cap = 30 * MB, seconds = QUICK ? 40 : 90): Promise<Row> {
   const node = await startTributary(dir, cap, connections);
   const dataDir = join(dir, 'data');
   const load = runRawPublisher({
@@ -187,7 +186,15 @@ async function main(): Promise<void> {
     ['log API, 5 KB batches, cap 1 GB', (dir) => apiFill(dir, 'log API, 5 KB batches, cap 1 GB', 5000)],
     ['log API, 400 B batches, cap 1 GB', (dir) => apiFill(dir, 'log API, 400 B batches, cap 1 GB', 400)],
   ];
-  for (const [name, run] of scenarios) {
+  // BENCH_LONG=1: the two MQTT loads at a 1 GB cap too, for 11 minutes each (about 8 to fill it).
+  if (process.env.BENCH_LONG === '1') {
+    scenarios.push(
+      ['MQTT 8 x 2,000 msg/s, cap 1 GB', (dir) => mqttLoad(dir, 'MQTT 8 x 2,000 msg/s, cap 1 GB', 8, 16_000, 1000 * MB, 660)],
+      ['MQTT 1,000 devices x 10 msg/s, cap 1 GB', (dir) => mqttLoad(dir, 'MQTT 1,000 devices x 10 msg/s, cap 1 GB', 1000, 10_000, 1000 * MB, 660)],
+    );
+  }
+  const only = process.env.BENCH_ONLY; // e.g. "cap 1 GB": the scenarios whose name holds it
+  for (const [name, run] of scenarios.filter(([n]) => only === undefined || n.includes(only))) {
     const { dir, children, cleanup } = benchScratch('disk');
     void children;
     try {

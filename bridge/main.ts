@@ -103,6 +103,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       'MQTT listening',
     );
 
+    // Named replay readers' positions (docs/replay.md), the at-least-once forwarder's cursors and
+    // the Kafka consumer groups' committed offsets.
+    const cursors = CursorStore.open(log.dataDir);
+    stops.push(async () => cursors.close());
+
     // The Kafka endpoint reads the log only; it stops before the log closes (stops run in reverse).
     const kafka = config.kafka.enabled
       ? await KafkaServer.start({
@@ -114,6 +119,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           maxConnections: config.kafka.maxConnections,
           clusterId: config.node.id,
           log,
+          cursors,
           logger: logger.child({ component: 'kafka' }),
         })
       : null;
@@ -121,10 +127,6 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       stops.push(() => kafka.close());
       logger.info({ address: `${config.kafka.host}:${kafka.port}` }, 'Kafka listening');
     }
-
-    // Named replay readers' positions (docs/replay.md) and the at-least-once forwarder's cursors.
-    const cursors = CursorStore.open(log.dataDir);
-    stops.push(async () => cursors.close());
 
     // The Kafka client is loaded only when upstream is on: it is a third of an idle node's memory.
     upstream = forwarding ? (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' })) : null;

@@ -3,12 +3,15 @@
 // TODO(next slice): TLS, SASL (PLAIN, SCRAM) against the MQTT users, ACLs per log topic, an
 // idle timeout and per-address limits like MQTT's.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { CursorStore } from '../../broker/cursors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { listen } from '../net/listen.js';
 import type { ApiHandler, BrokerIdentity } from './apis/api.js';
 import { APIS } from './apis/index.js';
 import { KafkaConnection } from './connection.js';
+import { GroupCoordinator } from './groups/coordinator.js';
+import { GroupOffsets } from './groups/offsets.js';
 
 export interface KafkaServerOptions {
   host: string;
@@ -23,6 +26,8 @@ export interface KafkaServerOptions {
   clusterId: string;
   log: Log;
   logger: Logger;
+  /** Where consumer groups' committed offsets are kept; default: the log's cursors.db, opened and closed by the server. */
+  cursors?: CursorStore;
   /** The APIs served; default all of ./apis/index.ts (tests narrow it). */
   apis?: readonly ApiHandler[];
 }
@@ -33,6 +38,9 @@ export class KafkaServer {
   private readonly connections = new Set<KafkaConnection>();
   private readonly apis: readonly ApiHandler[];
   private readonly byKey: ReadonlyMap<number, ApiHandler>;
+  private readonly groups: GroupCoordinator;
+  /** The cursor store the server opened itself (none given), closed with it. */
+  private readonly ownCursors: CursorStore | null;
   private closing: Promise<void> | null = null;
   /** Connections closed at once because kafka.maxConnections were open. */
   private refused = 0;
@@ -44,13 +52,22 @@ export class KafkaServer {
   ) {
     this.apis = options.apis ?? APIS;
     this.byKey = new Map(this.apis.map((api) => [api.key, api]));
+    this.ownCursors = options.cursors === undefined ? CursorStore.open(options.log.dataDir) : null;
+    const cursors = options.cursors ?? this.ownCursors!;
+    this.groups = new GroupCoordinator(new GroupOffsets(cursors), options.log, options.logger.child({ part: 'groups' }));
   }
 
   static async start(options: KafkaServerOptions): Promise<KafkaServer> {
     const server = createServer();
     const kafka = new KafkaServer(server, options);
     server.on('connection', (socket) => kafka.accept(socket));
-    await listen(server, 'Kafka (kafka.port)', options.host, options.port);
+    try {
+      await listen(server, 'Kafka (kafka.port)', options.host, options.port);
+    } catch (err) {
+      kafka.groups.close();
+      kafka.ownCursors?.close();
+      throw err;
+    }
     return kafka;
   }
 
@@ -68,7 +85,11 @@ export class KafkaServer {
 
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      this.server.close(() => {
+        this.ownCursors?.close();
+        resolve();
+      });
+      this.groups.close();
       for (const connection of this.connections) connection.destroy();
     });
     return this.closing;
@@ -91,7 +112,7 @@ export class KafkaServer {
     const connection = new KafkaConnection(socket, {
       maxRequestSize: this.options.maxRequestSize,
       apis: this.byKey,
-      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket) },
+      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket), groups: this.groups, clientHost: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') },
       logger: this.options.logger,
     });
     this.connections.add(connection);

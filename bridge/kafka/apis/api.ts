@@ -3,6 +3,7 @@
 // API is one file exporting an ApiHandler, listed in ./index.ts.
 import type { Log } from '../../../broker/log/log.js';
 import type { Logger } from '../../logger.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { Reader } from '../protocol/reader.js';
 import type { Writer } from '../protocol/writer.js';
 
@@ -41,6 +42,10 @@ export interface RequestContext {
   /** Aborts when the connection closes or the server stops (a long-poll Fetch stops waiting). */
   readonly signal: AbortSignal;
   readonly logger: Logger;
+  /** The node's consumer-group coordinator (the group APIs). */
+  readonly groups: GroupCoordinator;
+  /** The client's address (DescribeGroups shows it). */
+  readonly clientHost: string;
 }
 
 /** Whether `version` of `api` is flexible. */

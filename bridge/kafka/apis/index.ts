@@ -6,5 +6,17 @@ import { fetch } from './fetch.js';
 import { listOffsets } from './list-offsets.js';
 import { metadata } from './metadata.js';
 import { produce } from './produce.js';
+import { describeGroups } from './describe-groups.js';
+import { findCoordinator } from './find-coordinator.js';
+import { heartbeat } from './heartbeat.js';
+import { joinGroup } from './join-group.js';
+import { leaveGroup } from './leave-group.js';
+import { listGroups } from './list-groups.js';
+import { offsetCommit } from './offset-commit.js';
+import { offsetFetch } from './offset-fetch.js';
+import { syncGroup } from './sync-group.js';
 
-export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions];
+/** The consumer-group APIs (classic rebalance protocol): ../groups/. */
+const GROUP_APIS: readonly ApiHandler[] = [offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups];
+
+export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions, ...GROUP_APIS];

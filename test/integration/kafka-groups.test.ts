@@ -175,3 +175,28 @@ test("@platformatic/kafka's Consumer with a groupId reads, commits, and a later 
   const batch2 = await publish(mqtt, 4, 7);
   assert.deepEqual(sorted(await consumeOnce(3)), sorted(batch2));
 });
+
+test("two @platformatic/kafka Consumers of one group split the partitions; when one leaves, the other gets both", async (t) => {
+  const { port, mqtt } = await startNode(t, tempDir(t));
+  await publish(mqtt, 0, 6);
+  const member = async (clientId: string): Promise<{ consumer: Consumer<string, string, string, string>; close(): Promise<void> }> => {
+    const consumer = new Consumer({ groupId: 'platformatic-pair', clientId, bootstrapBrokers: [`127.0.0.1:${port}`], deserializers: stringDeserializers, sessionTimeout: 60_000, heartbeatInterval: 500, retries: 0 });
+    onCleanup(t, () => consumer.close(true));
+    const stream = await consumer.consume({ topics: ['mqtt'], mode: 'committed', fallbackMode: 'earliest', autocommit: false });
+    stream.resume(); // read on, so that the stream does not hold the consumer back
+    return {
+      consumer,
+      close: async () => {
+        await stream.close();
+        await consumer.close();
+      },
+    };
+  };
+  const partitions = (m: { consumer: Consumer<string, string, string, string> }): number[] => (m.consumer.assignments ?? []).flatMap((a) => a.partitions).sort();
+  const first = await member('first');
+  await waitFor(() => partitions(first).length === 2, 'the first member has both partitions', 45_000);
+  const second = await member('second');
+  await waitFor(() => partitions(first).length === 1 && partitions(second).length === 1 && new Set([...partitions(first), ...partitions(second)]).size === 2, 'one partition each', 45_000);
+  await second.close(); // LeaveGroup; the 60 s session has not passed when waitFor gives up
+  await waitFor(() => partitions(first).length === 2, 'the remaining member has both partitions after the other left', 45_000);
+});

@@ -52,7 +52,8 @@ export class GroupCoordinator {
       group = new ClassicGroup(groupId, (idle) => this.forget(idle));
       this.groups.set(groupId, group);
     }
-    return group.join(request);
+    // A rebalance timeout that is not positive (v0 has none) is the session timeout, as for v0.
+    return group.join(request.rebalanceTimeoutMs > 0 ? request : { ...request, rebalanceTimeoutMs: request.sessionTimeoutMs });
   }
 
   sync(groupId: string, memberId: string, generationId: number, protocolType: string | null, protocolName: string | null, assignments: ReadonlyMap<string, Buffer>): Promise<SyncResult> {
@@ -84,7 +85,10 @@ export class GroupCoordinator {
     else if (generationId >= 0 || memberId !== '') error = GroupErrorCode.ILLEGAL_GENERATION;
     if (error !== ErrorCode.NONE) return entries.map(() => error);
 
-    const answers = entries.map((e) => this.entryError(e));
+    const partitionCounts = new Map<string, number>();
+    for (const topic of new Set(entries.map((e) => e.topic))) partitionCounts.set(topic, this.partitionCount(topic));
+
+    const answers = entries.map((e) => this.entryError(e, partitionCounts));
     const stored: CommittedOffset[] = entries.filter((_, i) => answers[i] === ErrorCode.NONE).map((e) => ({ topic: e.topic, partition: e.partition, offset: e.offset }));
     try {
       this.offsets.commit(groupId, stored);
@@ -130,12 +134,21 @@ export class GroupCoordinator {
     this.groups.clear();
   }
 
-  private entryError(entry: OffsetCommitEntry): number {
+  private entryError(entry: OffsetCommitEntry, partitionCounts: ReadonlyMap<string, number>): number {
     if (entry.metadata !== null && Buffer.byteLength(entry.metadata) > MAX_METADATA_BYTES) return GroupErrorCode.OFFSET_METADATA_TOO_LARGE;
     if (entry.offset < 0) return GroupErrorCode.INVALID_COMMIT_OFFSET_SIZE;
-    const partitions = this.log.topics().find((t) => t.name === entry.topic)?.partitions ?? [];
-    if (!partitions.some((p) => p.partition === entry.partition)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    if (entry.partition < 0 || entry.partition >= (partitionCounts.get(entry.topic) ?? 0)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
     return ErrorCode.NONE;
+  }
+
+  /** The topic's partition count, 0 for a topic the log does not have. */
+  private partitionCount(topic: string): number {
+    try {
+      return this.log.partitionCount(topic);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'TRIB_UNKNOWN_TOPIC') return 0;
+      throw err;
+    }
   }
 
   private missing(groupId: string): number {

@@ -43,9 +43,9 @@ interface Joined {
 }
 
 /** JoinGroup v5 (classic encoding, group_instance_id present): sends it; the answer comes when the join completes. */
-function sendJoin(kafka: RawKafka, memberId: string, options: { version?: number; sessionTimeoutMs?: number; instanceId?: string | null } = {}): void {
+function sendJoin(kafka: RawKafka, memberId: string, options: { version?: number; sessionTimeoutMs?: number; rebalanceTimeoutMs?: number; instanceId?: string | null } = {}): void {
   const version = options.version ?? 5;
-  const w = new Writer().string('g', false).int32(options.sessionTimeoutMs ?? 30_000).int32(30_000).string(memberId, false);
+  const w = new Writer().string('g', false).int32(options.sessionTimeoutMs ?? 30_000).int32(options.rebalanceTimeoutMs ?? 30_000).string(memberId, false);
   if (version >= 5) w.string(options.instanceId ?? null, false);
   w.string('consumer', false).array(['range'], false, (w, name) => bytesField(w.string(name, false), Buffer.from(`meta-${memberId.slice(0, 4)}`)));
   kafka.send(11, version, body(w));
@@ -253,4 +253,44 @@ test('committed offsets are in the cursor store: a restarted server answers Offs
   const server = await startServer(t, dataDir);
   const kafka = await RawKafka.open(t, server.port);
   assert.deepEqual(await fetchOffsets(kafka), [42, 42]);
+});
+
+test('the rebalance timeout ends a join without the member that did not rejoin', async (t) => {
+  const server = await startServer(t);
+  const one = await RawKafka.open(t, server.port);
+  const two = await RawKafka.open(t, server.port);
+  // The first member's rebalance timeout, 5 s, is only its time to send SyncGroup after its join
+  // (it does at once); the second member's join below waits that long for it to rejoin.
+  const first = await joinNew(one);
+  sendJoin(one, first, { rebalanceTimeoutMs: 5_000 });
+  assert.equal((await joinAnswer(one)).generation, 1);
+  sendSync(one, first, 1, [[first, 'all']]);
+  assert.equal((await syncAnswer(one)).error, NONE);
+
+  // The first member does not rejoin: the join completes without it, the second member leads alone.
+  sendJoin(two, '', { version: 3, rebalanceTimeoutMs: 1 });
+  const alone = await joinAnswer(two, 3);
+  assert.deepEqual([alone.error, alone.generation, alone.leader, alone.members], [NONE, 2, alone.memberId, [alone.memberId]]);
+  assert.equal(await heartbeat(one, first, 1), UNKNOWN_MEMBER_ID, 'the member that did not rejoin is out');
+});
+
+test('a leader that does not send its assignments within the rebalance timeout is removed; the waiting follower is told', async (t) => {
+  const server = await startServer(t);
+  const one = await RawKafka.open(t, server.port);
+  const two = await RawKafka.open(t, server.port);
+  sendJoin(one, '', { version: 3 });
+  const leader = await joinAnswer(one, 3);
+  sendSync(one, leader.memberId, 1, [[leader.memberId, 'all']]);
+  assert.equal((await syncAnswer(one)).error, NONE);
+  sendJoin(two, '', { version: 3, rebalanceTimeoutMs: 1 });
+  assert.equal(await heartbeat(one, leader.memberId, 1), REBALANCE_IN_PROGRESS);
+  sendJoin(one, leader.memberId, { version: 3, rebalanceTimeoutMs: 1 });
+  const [rejoined, follower] = [await joinAnswer(one, 3), await joinAnswer(two, 3)];
+  assert.deepEqual([rejoined.generation, rejoined.leader, follower.generation], [2, leader.memberId, 2]);
+  // The leader never syncs. The follower's SyncGroup is answered once the 1 ms sync phase has
+  // ended: REBALANCE_IN_PROGRESS if it was waiting then, UNKNOWN_MEMBER_ID if it came after (it
+  // had not synced either); without the timeout it would wait forever.
+  sendSync(two, follower.memberId, 2, []);
+  assert.ok([REBALANCE_IN_PROGRESS, UNKNOWN_MEMBER_ID].includes((await syncAnswer(two)).error));
+  assert.equal(await heartbeat(one, leader.memberId, 2), UNKNOWN_MEMBER_ID, 'the leader that did not sync is out');
 });

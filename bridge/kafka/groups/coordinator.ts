@@ -49,7 +49,7 @@ export class GroupCoordinator {
     if (request.sessionTimeoutMs < MIN_SESSION_TIMEOUT_MS || request.sessionTimeoutMs > MAX_SESSION_TIMEOUT_MS) return refuse(GroupErrorCode.INVALID_SESSION_TIMEOUT);
     let group = this.groups.get(groupId);
     if (group === undefined) {
-      group = new ClassicGroup(groupId, (idle) => this.forget(idle));
+      group = new ClassicGroup(groupId, (idle) => this.forget(idle), this.logger);
       this.groups.set(groupId, group);
     }
     // A rebalance timeout that is not positive (v0 has none) is the session timeout, as for v0.

@@ -13,6 +13,7 @@
 // join, is removed; a JoinGroup v4+ without a member id gets MEMBER_ID_REQUIRED and a pending id
 // that must come back within the session timeout (KIP-394).
 import { randomUUID } from 'node:crypto';
+import type { Logger } from '../../logger.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { GroupErrorCode } from './error-codes.js';
 
@@ -92,6 +93,7 @@ export class ClassicGroup {
     readonly groupId: string,
     /** Told when the group has no member and no timer left (it may be forgotten). */
     private readonly onIdle: (group: ClassicGroup) => void,
+    private readonly logger: Logger,
   ) {}
 
   get state(): GroupState {
@@ -314,7 +316,11 @@ export class ClassicGroup {
   private completeJoin(): void {
     if (this.stateNow !== 'PreparingRebalance') return;
     this.clearPhaseTimer();
-    for (const m of [...this.members.values()]) if (m.joinWaiter === null) this.remove(m);
+    for (const m of [...this.members.values()]) {
+      if (m.joinWaiter !== null) continue;
+      this.logger.info({ group: this.groupId, member: m.memberId, clientId: m.clientId }, 'Kafka group member removed: it did not rejoin within the rebalance timeout');
+      this.remove(m);
+    }
     for (const timer of this.pending.values()) clearTimeout(timer);
     this.pending.clear();
     this.generation++;
@@ -328,6 +334,7 @@ export class ClassicGroup {
     this.protocol = this.selectProtocol();
     if (this.leaderId === null || !this.members.has(this.leaderId)) this.leaderId = this.members.keys().next().value!;
     this.stateNow = 'CompletingRebalance';
+    this.logger.info({ group: this.groupId, generation: this.generation, members: this.members.size, leader: this.leaderId, protocol: this.protocol }, 'Kafka group rebalanced');
     for (const m of this.members.values()) {
       const waiter = m.joinWaiter!;
       m.joinWaiter = null;
@@ -344,7 +351,11 @@ export class ClassicGroup {
   private syncExpired(generation: number): void {
     this.phaseTimer = null;
     if (this.stateNow !== 'CompletingRebalance' || this.generation !== generation) return;
-    for (const m of [...this.members.values()]) if (m.syncWaiter === null) this.remove(m);
+    for (const m of [...this.members.values()]) {
+      if (m.syncWaiter !== null) continue;
+      this.logger.info({ group: this.groupId, member: m.memberId, clientId: m.clientId }, 'Kafka group member removed: no SyncGroup within the rebalance timeout');
+      this.remove(m);
+    }
     this.afterRemoval();
   }
 
@@ -388,6 +399,7 @@ export class ClassicGroup {
     member.session = null;
     if (this.members.get(member.memberId) !== member) return;
     if (member.joinWaiter !== null || member.syncWaiter !== null) return this.touch(member);
+    this.logger.info({ group: this.groupId, member: member.memberId, clientId: member.clientId, sessionTimeoutMs: member.sessionTimeoutMs }, 'Kafka group member removed: no heartbeat within its session timeout');
     this.remove(member);
     this.afterRemoval();
   }

@@ -53,7 +53,9 @@ export class GroupCoordinator {
       this.groups.set(groupId, group);
     }
     // A rebalance timeout that is not positive (v0 has none) is the session timeout, as for v0.
-    return group.join(request.rebalanceTimeoutMs > 0 ? request : { ...request, rebalanceTimeoutMs: request.sessionTimeoutMs });
+    const result = group.join(request.rebalanceTimeoutMs > 0 ? request : { ...request, rebalanceTimeoutMs: request.sessionTimeoutMs });
+    if (group.idle) this.forget(group); // a refused join leaves nothing behind
+    return result;
   }
 
   sync(groupId: string, memberId: string, generationId: number, protocolType: string | null, protocolName: string | null, assignments: ReadonlyMap<string, Buffer>): Promise<SyncResult> {

@@ -112,6 +112,11 @@ export class ClassicGroup {
     return this.members.size;
   }
 
+  /** No member, no pending member id, nothing under way: the group may be forgotten. */
+  get idle(): boolean {
+    return this.stateNow === 'Empty' && this.members.size === 0 && this.pending.size === 0;
+  }
+
   hasMember(memberId: string): boolean {
     return this.members.has(memberId);
   }

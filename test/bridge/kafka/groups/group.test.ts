@@ -19,6 +19,7 @@ const ILLEGAL_GENERATION = 22;
 const UNKNOWN_MEMBER_ID = 25;
 const INVALID_SESSION_TIMEOUT = 26;
 const REBALANCE_IN_PROGRESS = 27;
+const INCONSISTENT_GROUP_PROTOCOL = 23;
 const UNSUPPORTED_VERSION = 35;
 const MEMBER_ID_REQUIRED = 79;
 
@@ -43,11 +44,11 @@ interface Joined {
 }
 
 /** JoinGroup v5 (classic encoding, group_instance_id present): sends it; the answer comes when the join completes. */
-function sendJoin(kafka: RawKafka, memberId: string, options: { version?: number; sessionTimeoutMs?: number; rebalanceTimeoutMs?: number; instanceId?: string | null } = {}): void {
+function sendJoin(kafka: RawKafka, memberId: string, options: { version?: number; sessionTimeoutMs?: number; rebalanceTimeoutMs?: number; instanceId?: string | null; protocolType?: string } = {}): void {
   const version = options.version ?? 5;
   const w = new Writer().string('g', false).int32(options.sessionTimeoutMs ?? 30_000).int32(options.rebalanceTimeoutMs ?? 30_000).string(memberId, false);
   if (version >= 5) w.string(options.instanceId ?? null, false);
-  w.string('consumer', false).array(['range'], false, (w, name) => bytesField(w.string(name, false), Buffer.from(`meta-${memberId.slice(0, 4)}`)));
+  w.string(options.protocolType ?? 'consumer', false).array(['range'], false, (w, name) => bytesField(w.string(name, false), Buffer.from(`meta-${memberId.slice(0, 4)}`)));
   kafka.send(11, version, body(w));
 }
 
@@ -157,6 +158,13 @@ test('JoinGroup refuses a static member and a session timeout out of range; v4+ 
   assert.equal((await joinAnswer(kafka)).error, UNSUPPORTED_VERSION, 'static membership is refused, not served as dynamic');
   sendJoin(kafka, '', { sessionTimeoutMs: 1000 });
   assert.equal((await joinAnswer(kafka)).error, INVALID_SESSION_TIMEOUT);
+  sendJoin(kafka, '', { protocolType: '' });
+  assert.equal((await joinAnswer(kafka)).error, INCONSISTENT_GROUP_PROTOCOL);
+  kafka.send(16, 0, Buffer.alloc(0));
+  const listed = new Reader((await kafka.response())!);
+  listed.int32();
+  assert.equal(listed.int16(), NONE);
+  assert.deepEqual(listed.array(false, (r) => r.string(false)), [], 'a refused join leaves no group behind');
 
   const memberId = await joinNew(kafka);
   assert.equal(await heartbeat(kafka, memberId, 0), UNKNOWN_MEMBER_ID, 'not a member until it joins with the id');

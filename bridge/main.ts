@@ -108,7 +108,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     const cursors = CursorStore.open(log.dataDir);
     stops.push(async () => cursors.close());
 
-    // The Kafka endpoint reads the log only; it stops before the log closes (stops run in reverse).
+    // The Kafka endpoint reads the log, and keeps consumer groups' offsets in the cursor store; it
+    // stops before both close (stops run in reverse).
     const kafka = config.kafka.enabled
       ? await KafkaServer.start({
           host: config.kafka.host,

@@ -1,5 +1,6 @@
 // The Kafka endpoint's listener: accepts connections and gives each a KafkaConnection. The node is
-// one broker (id 0) leading every partition of the log. Plaintext only for now.
+// one broker (id 0) leading every partition of the log, and the coordinator of every consumer
+// group (./groups/). Plaintext only for now.
 // TODO(next slice): TLS, SASL (PLAIN, SCRAM) against the MQTT users, ACLs per log topic, an
 // idle timeout and per-address limits like MQTT's.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';

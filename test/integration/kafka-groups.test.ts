@@ -5,22 +5,27 @@
 // when one leaves (SIGTERM: LeaveGroup) or stops heartbeating (SIGSTOP: its session expires).
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { test, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { Consumer, stringDeserializers } from '@platformatic/kafka';
 import type { MqttClient } from 'mqtt';
+import { CursorStore } from '../../broker/cursors.js';
+import { Reader } from '../../bridge/kafka/protocol/reader.js';
+import { Writer } from '../../bridge/kafka/protocol/writer.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { kafkaToolsClasspath } from '../helpers/kafka.js';
 import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
+import { RawKafka } from '../helpers/raw-kafka.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
 const SETTINGS = { topics: [{ name: 'mqtt', partitions: 2 }], kafka: { enabled: true, port: 0 } };
 
-async function startNode(t: TestContext, dataDir: string): Promise<{ node: TestNode; port: number; mqtt: MqttClient }> {
-  const node = await startTestNode(t, SETTINGS, dataDir);
+async function startNode(t: TestContext, dataDir: string, kafkaPort = 0): Promise<{ node: TestNode; port: number; mqtt: MqttClient }> {
+  const node = await startTestNode(t, { ...SETTINGS, kafka: { enabled: true, port: kafkaPort } }, dataDir);
   assert.ok(node.node.kafka !== null, 'the Kafka endpoint started');
   const mqtt = await connect(t, node.url, { clientId: 'kafka-groups-test' });
   return { node, port: node.node.kafka.port, mqtt };
@@ -199,4 +204,80 @@ test("two @platformatic/kafka Consumers of one group split the partitions; when 
   await waitFor(() => partitions(first).length === 1 && partitions(second).length === 1 && new Set([...partitions(first), ...partitions(second)]).size === 2, 'one partition each', 45_000);
   await second.close(); // LeaveGroup; the 60 s session has not passed when waitFor gives up
   await waitFor(() => partitions(first).length === 2, 'the remaining member has both partitions after the other left', 45_000);
+});
+
+/** A port that was free a moment ago (for a node restarted on the same Kafka port). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** The group's state and member count as DescribeGroups v0 gives them. */
+async function describeGroup(t: TestContext, port: number, group: string): Promise<{ state: string; members: number }> {
+  const kafka = await RawKafka.open(t, port);
+  try {
+    kafka.send(15, 0, Buffer.concat(new Writer().array([group], false, (w, g) => w.string(g, false)).chunks()));
+    const r = new Reader((await kafka.response())!);
+    r.int32();
+    r.int32(); // one group
+    r.int16();
+    r.string(false);
+    const state = r.string(false);
+    r.string(false);
+    r.string(false);
+    return { state, members: r.int32() };
+  } finally {
+    await kafka.close();
+  }
+}
+
+test('a Java consumer that stays up through a node restart joins the restarted node\'s group again and reads on: nothing twice, nothing missed', async (t) => {
+  // (kcat is not used here: it exits when every broker connection is down.)
+  const classpath = await kafkaToolsClasspath();
+  const dataDir = tempDir(t);
+  const kafkaPort = await freePort();
+  const first = await startNode(t, dataDir, kafkaPort);
+  const batch1 = await publish(first.mqtt, 0, 6);
+  const read: string[] = [];
+  const child = spawn('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', `127.0.0.1:${kafkaPort}`, '--topic', 'mqtt', '--group', 'live', '--from-beginning',
+    '--consumer-property', 'auto.commit.interval.ms=100', '--consumer-property', 'session.timeout.ms=6000', '--consumer-property', 'heartbeat.interval.ms=500', '--consumer-property', 'reconnect.backoff.max.ms=200'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise((resolve) => child.on('close', resolve));
+  const stderr: string[] = [];
+  createInterface({ input: child.stdout! }).on('line', (line) => read.push(line));
+  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  onCleanup(t, async () => {
+    child.kill('SIGKILL');
+    await exited;
+  });
+  const said = (err: Error): never => {
+    throw new Error(`${err.message}; read ${JSON.stringify(read)}; the consumer said:\n${stderr.slice(-30).join('\n')}`);
+  };
+  await waitFor(() => read.length === batch1.length, 'the first batch read', 60_000).catch(said);
+
+  // Once its commits of the first batch are durable, the node stops.
+  const ends = [0, 1].map((p) => first.node.node.log.partition('mqtt', p).highWatermark);
+  const cursors = CursorStore.open(dataDir);
+  try {
+    await waitFor(() => [0, 1].every((p) => cursors.get('kafka:live', 'mqtt', p) === ends[p]), 'the first batch committed', 45_000);
+  } finally {
+    cursors.close();
+  }
+  await first.mqtt.endAsync();
+  await first.node.close();
+
+  const second = await startNode(t, dataDir, kafkaPort);
+  // The restarted node has no members: the consumer's heartbeat is told UNKNOWN_MEMBER_ID, its
+  // commit ILLEGAL_GENERATION, and it joins again.
+  for (let i = 0; ; i++) {
+    const group = await describeGroup(t, kafkaPort, 'live');
+    if (group.state === 'Stable' && group.members === 1) break;
+    if (i === 600) said(new Error(`the consumer did not join the restarted node's group (${JSON.stringify(group)})`));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  const batch2 = await publish(second.mqtt, 6, 10);
+  await waitFor(() => read.length >= batch1.length + batch2.length, 'the second batch read after the restart', 60_000).catch(said);
+  assert.deepEqual(sorted(read), sorted([...batch1, ...batch2]));
 });

@@ -104,7 +104,13 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       'MQTT listening',
     );
 
-    // The Kafka endpoint reads and appends to the log; it stops before the log closes (stops run in reverse).
+    // Named replay readers' positions (docs/replay.md), the at-least-once forwarder's cursors and
+    // the Kafka consumer groups' committed offsets.
+    const cursors = CursorStore.open(log.dataDir);
+    stops.push(async () => cursors.close());
+
+    // The Kafka endpoint reads and appends to the log, and keeps consumer groups' offsets in the
+    // cursor store; it stops before both close (stops run in reverse).
     const kafka = config.kafka.enabled
       ? await KafkaServer.start({
           host: config.kafka.host,
@@ -118,6 +124,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           maxMessageBytes: config.kafka.maxMessageBytes,
           clusterId: config.node.id,
           log,
+          cursors,
           logger: logger.child({ component: 'kafka' }),
         })
       : null;
@@ -127,10 +134,6 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       const security = config.kafka.tls === null ? 'plaintext' : 'TLS';
       logger.info({ address: `${config.kafka.host}:${kafka.port}`, security, acl: config.kafka.acl !== null }, 'Kafka listening');
     }
-
-    // Named replay readers' positions (docs/replay.md) and the at-least-once forwarder's cursors.
-    const cursors = CursorStore.open(log.dataDir);
-    stops.push(async () => cursors.close());
 
     // The Kafka client is loaded only when upstream is on: it is a third of an idle node's memory.
     upstream = forwarding ? (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' })) : null;

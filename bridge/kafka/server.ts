@@ -1,9 +1,11 @@
 // The Kafka endpoint's listener: accepts connections (plaintext, or TLS with kafka.tls) and gives
 // each a KafkaConnection. The node is one broker (id 0) leading every partition of the log. Who a
-// connection is (SASL) and what it may do (kafka.acl): sasl/session.ts and authorization.ts.
+// connection is (SASL) and what it may do (kafka.acl): sasl/session.ts and authorization.ts. It is
+// also the coordinator of every consumer group (./groups/).
 // TODO: an idle timeout and per-address limits like MQTT's.
 import { KafkaTraffic } from './traffic.js';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { CursorStore } from '../../broker/cursors.js';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
 import type { Log } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
@@ -13,6 +15,8 @@ import type { ApiHandler, BrokerIdentity } from './apis/api.js';
 import { APIS, SASL_APIS } from './apis/index.js';
 import { KafkaAuthorizer } from './authorization.js';
 import { KafkaConnection } from './connection.js';
+import { GroupCoordinator } from './groups/coordinator.js';
+import { GroupOffsets } from './groups/offsets.js';
 import type { KafkaSecurity } from './sasl/session.js';
 import { KafkaUsers } from './sasl/users.js';
 
@@ -35,6 +39,8 @@ export interface KafkaServerOptions {
   security?: KafkaSecurity;
   /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
   maxMessageBytes?: number;
+  /** Where consumer groups' committed offsets are kept; default: the log's cursors.db, opened and closed by the server. */
+  cursors?: CursorStore;
   /** The APIs served; default all of ./apis/index.ts (tests narrow it). */
   apis?: readonly ApiHandler[];
 }
@@ -52,6 +58,9 @@ export class KafkaServer {
   private readonly connections = new Set<KafkaConnection>();
   private readonly apis: readonly ApiHandler[];
   private readonly byKey: ReadonlyMap<number, ApiHandler>;
+  private readonly groups: GroupCoordinator;
+  /** The cursor store the server opened itself (none given), closed with it. */
+  private readonly ownCursors: CursorStore | null;
   private closing: Promise<void> | null = null;
   /** Connections closed at once because kafka.maxConnections were open. */
   private refused = 0;
@@ -67,6 +76,9 @@ export class KafkaServer {
   ) {
     this.apis = options.apis ?? [...APIS, ...SASL_APIS];
     this.byKey = new Map(this.apis.map((api) => [api.key, api]));
+    this.ownCursors = options.cursors === undefined ? CursorStore.open(options.log.dataDir) : null;
+    const cursors = options.cursors ?? this.ownCursors!;
+    this.groups = new GroupCoordinator(new GroupOffsets(cursors), options.log, options.logger.child({ part: 'groups' }));
   }
 
   static async start(options: KafkaServerOptions): Promise<KafkaServer> {
@@ -75,7 +87,7 @@ export class KafkaServer {
       const server = createServer();
       const kafka = new KafkaServer(server, options);
       server.on('connection', (socket) => kafka.accept(socket));
-      await listen(server, 'Kafka (kafka.port)', options.host, options.port);
+      await kafka.listenOrRelease(() => listen(server, 'Kafka (kafka.port)', options.host, options.port));
       return kafka;
     }
     const server = createTlsServer({ ...loadTlsFiles(tls), requestCert: tls.clientCertificates !== 'none', rejectUnauthorized: tls.clientCertificates === 'require' });
@@ -87,8 +99,19 @@ export class KafkaServer {
       kafka.accept(socket);
     });
     server.on('tlsClientError', (err, socket) => options.logger.debug({ err, remote: socket.remoteAddress }, 'Kafka TLS handshake failed'));
-    await listen(server, 'Kafka over TLS (kafka.port, kafka.tls)', options.host, options.port);
+    await kafka.listenOrRelease(() => listen(server, 'Kafka over TLS (kafka.port, kafka.tls)', options.host, options.port));
     return kafka;
+  }
+
+  /** Listens; if that fails, the groups' timers and the server's own cursor store go with it. */
+  private async listenOrRelease(listening: () => Promise<void>): Promise<void> {
+    try {
+      await listening();
+    } catch (err) {
+      this.groups.close();
+      this.ownCursors?.close();
+      throw err;
+    }
   }
 
   /** The port listened on (the configured one, or the one the system chose for port 0). */
@@ -105,7 +128,11 @@ export class KafkaServer {
 
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
-      this.server.close(() => resolve());
+      this.server.close(() => {
+        this.ownCursors?.close();
+        resolve();
+      });
+      this.groups.close();
       for (const connection of this.connections) connection.destroy();
       for (const socket of this.handshaking.values()) socket.destroy();
     });
@@ -135,7 +162,7 @@ export class KafkaServer {
     const connection = new KafkaConnection(socket, {
       maxRequestSize: this.options.maxRequestSize,
       apis: this.byKey,
-      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket), maxMessageBytes: this.options.maxMessageBytes },
+      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket), maxMessageBytes: this.options.maxMessageBytes, groups: this.groups, clientHost: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') },
       security: this.options.security ?? OPEN,
       logger: this.options.logger,
       traffic: this.traffic,

@@ -110,6 +110,141 @@ function initProducerId(v: number, rng: Rng): Buffer {
   return bytes(w);
 }
 
+// The consumer-group APIs, with group and member ids a client would send (or none).
+const groupId = (rng: Rng): string => rng.pick(['fuzz-group', '', 'other']);
+const memberId = (rng: Rng): string => rng.pick(['', 'fuzz-member', 'rdkafka-0']);
+
+function findCoordinator(v: number, rng: Rng): Buffer {
+  const f = v >= 3;
+  const w = new Writer();
+  if (v <= 3) w.string(groupId(rng), f);
+  if (v >= 1) w.int8(rng.pick([0, 1, 2]));
+  if (v >= 4) w.array([groupId(rng), 'b'], f, (w, k) => w.string(k, f));
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function joinGroup(v: number, rng: Rng): Buffer {
+  const f = v >= 6;
+  const w = new Writer().string(groupId(rng), f).int32(rng.pick([6000, 10, 45000]));
+  if (v >= 1) w.int32(rng.pick([0, 1000, 300000]));
+  w.string(memberId(rng), f);
+  if (v >= 5) w.string(rng.chance(0.8) ? null : 'static-1', f);
+  w.string(rng.pick(['consumer', '']), f);
+  w.array([rng.pick(['range', 'roundrobin'])], f, (w, name) => {
+    w.string(name, f);
+    const metadata = rng.bytes(rng.int(20));
+    if (f) w.uvarint(metadata.length + 1);
+    else w.int32(metadata.length);
+    w.bytes(metadata);
+    if (f) w.taggedFields();
+  });
+  if (v >= 8) w.string(null, f);
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function syncGroup(v: number, rng: Rng): Buffer {
+  const f = v >= 4;
+  const w = new Writer().string(groupId(rng), f).int32(rng.pick([-1, 0, 1])).string(memberId(rng), f);
+  if (v >= 3) w.string(null, f);
+  if (v >= 5) w.string('consumer', f).string('range', f);
+  w.array([memberId(rng)], f, (w, m) => {
+    w.string(m, f);
+    if (f) w.uvarint(1);
+    else w.int32(0);
+    if (f) w.taggedFields();
+  });
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function heartbeat(v: number, rng: Rng): Buffer {
+  const f = v >= 4;
+  const w = new Writer().string(groupId(rng), f).int32(rng.pick([-1, 0, 1])).string(memberId(rng), f);
+  if (v >= 3) w.string(null, f);
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function leaveGroup(v: number, rng: Rng): Buffer {
+  const f = v >= 4;
+  const w = new Writer().string(groupId(rng), f);
+  if (v <= 2) w.string(memberId(rng), f);
+  else {
+    w.array([memberId(rng)], f, (w, m) => {
+      w.string(m, f).string(null, f);
+      if (v >= 5) w.string('fuzz', f);
+      if (f) w.taggedFields();
+    });
+  }
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function offsetCommit(v: number, rng: Rng): Buffer {
+  const f = v >= 8;
+  const w = new Writer().string(groupId(rng), f);
+  if (v >= 1) w.int32(rng.pick([-1, 0, 1])).string(memberId(rng), f);
+  if (v >= 7) w.string(null, f);
+  if (v >= 2 && v <= 4) w.int64(-1);
+  w.array([rng.pick(['mqtt', 'missing'])], f, (w, name) => {
+    w.string(name, f);
+    w.array([rng.int(3)], f, (w, index) => {
+      w.int32(index).int64(rng.pick([0, 1, 5]));
+      if (v >= 6) w.int32(-1);
+      if (v === 1) w.int64(-1);
+      w.string(rng.chance(0.5) ? null : '', f);
+      if (f) w.taggedFields();
+    });
+    if (f) w.taggedFields();
+  });
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function offsetFetch(v: number, rng: Rng): Buffer {
+  const f = v >= 6;
+  const w = new Writer();
+  const topics = (w: Writer): void => {
+    w.array(rng.chance(0.3) && v >= 2 ? null : [rng.pick(['mqtt', 'missing'])], f, (w, name) => {
+      w.string(name, f).array([rng.int(3)], f, (w, p) => w.int32(p));
+      if (f) w.taggedFields();
+    });
+  };
+  if (v <= 7) {
+    w.string(groupId(rng), f);
+    topics(w);
+  } else {
+    w.array([groupId(rng)], f, (w, g) => {
+      w.string(g, f);
+      if (v >= 9) w.string(null, f).int32(-1);
+      topics(w);
+      w.taggedFields();
+    });
+  }
+  if (v >= 7) w.bool(false);
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function listGroups(v: number, rng: Rng): Buffer {
+  const f = v >= 3;
+  const w = new Writer();
+  if (v >= 4) w.array(rng.pick([[], ['Stable'], ['Empty', 'Dead']]), f, (w, s) => w.string(s, f));
+  if (v >= 5) w.array(rng.pick([[], ['classic'], ['consumer']]), f, (w, s) => w.string(s, f));
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function describeGroups(v: number, rng: Rng): Buffer {
+  const f = v >= 5;
+  const w = new Writer().array([groupId(rng)], f, (w, g) => w.string(g, f));
+  if (v >= 3) w.bool(rng.chance(0.5));
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
 /** [api key, first version, last version, first flexible version, body]. */
 const APIS: Array<[number, number, number, number, (v: number, rng: Rng) => Buffer]> = [
   [18, 0, 4, 3, apiVersions],
@@ -118,6 +253,15 @@ const APIS: Array<[number, number, number, number, (v: number, rng: Rng) => Buff
   [1, 4, 17, 12, fetch],
   [0, 3, 9, 9, produce],
   [22, 0, 5, 2, initProducerId],
+  [8, 0, 9, 8, offsetCommit],
+  [9, 0, 9, 6, offsetFetch],
+  [10, 0, 6, 3, findCoordinator],
+  [11, 0, 9, 6, joinGroup],
+  [12, 0, 4, 4, heartbeat],
+  [13, 0, 5, 4, leaveGroup],
+  [14, 0, 5, 4, syncGroup],
+  [15, 0, 5, 5, describeGroups],
+  [16, 0, 5, 3, listGroups],
 ];
 
 /** A well-formed request of a served API and version. */

@@ -4,6 +4,7 @@
 import type { Log } from '../../../broker/log/log.js';
 import type { Logger } from '../../logger.js';
 import type { Operation } from '../authorization.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { Reader } from '../protocol/reader.js';
 import type { Writer } from '../protocol/writer.js';
 import type { KafkaSession } from '../sasl/session.js';
@@ -53,6 +54,10 @@ export interface RequestContext {
   authorize(operation: Operation, topic: string): boolean;
   /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
   readonly maxMessageBytes?: number;
+  /** The node's consumer-group coordinator (the group APIs). */
+  readonly groups: GroupCoordinator;
+  /** The client's address (DescribeGroups shows it). */
+  readonly clientHost: string;
 }
 
 /** Whether `version` of `api` is flexible. */

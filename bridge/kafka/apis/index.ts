@@ -10,8 +10,20 @@ import { metadata } from './metadata.js';
 import { produce } from './produce.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
 import { saslHandshake } from './sasl-handshake.js';
+import { describeGroups } from './describe-groups.js';
+import { findCoordinator } from './find-coordinator.js';
+import { heartbeat } from './heartbeat.js';
+import { joinGroup } from './join-group.js';
+import { leaveGroup } from './leave-group.js';
+import { listGroups } from './list-groups.js';
+import { offsetCommit } from './offset-commit.js';
+import { offsetFetch } from './offset-fetch.js';
+import { syncGroup } from './sync-group.js';
 
-export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions, describeConfigs, initProducerId];
+/** The consumer-group APIs (classic rebalance protocol): ../groups/. */
+const GROUP_APIS: readonly ApiHandler[] = [offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups];
+
+export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions, describeConfigs, initProducerId, ...GROUP_APIS];
 
 /** SASL (sasl/session.ts): served on every listener, needed only where kafka.sasl.required. */
 export const SASL_APIS: readonly ApiHandler[] = [saslHandshake, saslAuthenticate];

@@ -44,6 +44,8 @@ function readApiVersionsV0(frame: Buffer): { correlationId: number; error: numbe
 }
 
 const SERVED = { 0: [3, 9], 1: [4, 17], 2: [1, 7], 3: [0, 12], 17: [0, 1], 18: [0, 4], 22: [0, 5], 32: [0, 4], 36: [0, 2] };
+// The consumer-group APIs: OffsetCommit, OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups.
+Object.assign(SERVED, { 8: [0, 9], 9: [0, 9], 10: [0, 6], 11: [0, 9], 12: [0, 4], 13: [0, 5], 14: [0, 5], 15: [0, 5], 16: [0, 5] });
 
 test('ApiVersions lists every API served with its versions, in the classic (v0) and flexible (v3) forms', async (t) => {
   const { server } = await startServer(t);
@@ -79,7 +81,7 @@ test('an ApiVersions version above ours gets UNSUPPORTED_VERSION with our ranges
 test('an API key or a version not served is answered UNSUPPORTED_VERSION, never a silent close', async (t) => {
   const { server, lines } = await startServer(t);
   const kafka = await RawKafka.open(t, server.port);
-  for (const [apiKey, version] of [[11, 5], [1, 3], [2, 0], [999, 0]] as const) {
+  for (const [apiKey, version] of [[57, 0], [1, 3], [2, 0], [999, 0]] as const) {
     const id = kafka.send(apiKey, version, Buffer.alloc(8));
     const r = new Reader((await kafka.response())!);
     assert.equal(r.int32(), id);
@@ -87,7 +89,7 @@ test('an API key or a version not served is answered UNSUPPORTED_VERSION, never 
   }
   const id = kafka.send(18, 0, Buffer.alloc(0));
   assert.equal(readApiVersionsV0((await kafka.response())!).correlationId, id);
-  assert.ok(lines.some((l) => l.apiKey === 11 && l.apiVersion === 5 && l.clientId === 'raw-test' && l.level === 40));
+  assert.ok(lines.some((l) => l.apiKey === 57 && l.apiVersion === 0 && l.clientId === 'raw-test' && l.level === 40));
 });
 
 test('a malformed request closes that connection with a log line naming the cause; the server goes on', async (t) => {

@@ -142,3 +142,32 @@ test('kafka.acl: a topic not granted is TOPIC_AUTHORIZATION_FAILED in Metadata, 
   });
   assert.deepEqual(errors, [['mqtt', 0], ['secret', 29]]);
 });
+
+test('kafka.acl: group offsets of a topic not granted are neither committed nor fetched (TOPIC_AUTHORIZATION_FAILED)', async (t) => {
+  const { port } = await startServer(t);
+  const kafka = await RawKafka.open(t, port);
+  assert.equal((await plainV1(kafka, 'reader', 'reader-secret')).error, 0);
+
+  // OffsetCommit v2 outside any generation: group generation member retention [topic [partition offset metadata]]
+  const commit = new Writer().string('g', false).int32(-1).string('', false).int64(-1);
+  kafka.send(8, 2, body(commit.array(['mqtt', 'secret'], false, (w, name) => w.string(name, false).array([0], false, (w, p) => w.int32(p).int64(1).string('', false)))));
+  const committed = new Reader((await kafka.response())!);
+  committed.int32();
+  assert.deepEqual(committed.array(false, (r) => [r.string(false), r.array(false, (r) => (r.int32(), r.int16()))[0]]), [['mqtt', 0], ['secret', 29]]);
+
+  // OffsetFetch v1: the granted topic's offset; the other TOPIC_AUTHORIZATION_FAILED, offset -1.
+  kafka.send(9, 1, body(new Writer().string('g', false).array(['mqtt', 'secret'], false, (w, name) => w.string(name, false).array([0], false, (w, p) => w.int32(p)))));
+  const fetched = new Reader((await kafka.response())!);
+  fetched.int32();
+  const answers = fetched.array(false, (r) => {
+    const name = r.string(false);
+    const [answer] = r.array(false, (r) => {
+      r.int32();
+      const offset = r.int64();
+      r.nullableString(false);
+      return [offset, r.int16()];
+    });
+    return [name, ...answer!];
+  });
+  assert.deepEqual(answers, [['mqtt', 1, 0], ['secret', -1, 29]]);
+});

@@ -2,11 +2,14 @@
 // position (group `upstream`); readers live in a namespace of their own (group `reader:NAME`, and
 // a reader name cannot hold ':'), so nothing a reader does can move or delete another keeper's
 // position. Readers stored before the namespace existed (group `NAME`) are still found and
-// listed, and move under `reader:` at their next commit.
+// listed, and move under `reader:` at their next commit. Kafka consumer groups' committed offsets
+// (group `kafka:GROUP`, written by the Kafka endpoint) are listed beside them as `kafka:GROUP`, a
+// name no reader can have; they are changed only through Kafka (OffsetCommit).
 import type { CursorStore } from '../../broker/cursors.js';
 import { checkName, RESERVED_NAMES } from './reader-name.js';
 
 const PREFIX = 'reader:';
+const KAFKA_GROUP_PREFIX = 'kafka:';
 
 export interface ReaderPosition {
   reader: string;
@@ -57,6 +60,7 @@ export class ReaderPositions {
 /** The reader a cursor-store group belongs to, or null for the node's own groups. */
 function readerOf(group: string): string | null {
   if (group.startsWith(PREFIX)) return group.slice(PREFIX.length);
+  if (group.startsWith(KAFKA_GROUP_PREFIX)) return group;
   if (group.includes(':') || RESERVED_NAMES.has(group)) return null;
   return group;
 }

@@ -51,3 +51,24 @@ test('the forwarder position is out of the readers reach; a legacy reader is sti
   t.after(() => after.close());
   assert.deepEqual(after.list().map((c) => [c.group, c.nextOffset]), [['reader:legacy', 100], ['upstream', 60]], 'the forwarder position is untouched');
 });
+
+test('a Kafka consumer group committed offsets are listed beside the readers, as kafka:GROUP, and readers cannot move them', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const log = await Log.open({ dataDir, durability: 'write' });
+  await seed(log, 'telemetry', 1, 100);
+  await log.close();
+  const store = CursorStore.open(dataDir);
+  store.commit('kafka:historian', 'telemetry', 0, 42); // as the Kafka endpoint's OffsetCommit stores it
+  store.close();
+
+  const viaDataDir = await runCliAsync(['readers', '--data-dir', dataDir]);
+  assert.equal(viaDataDir.status, 0, viaDataDir.stderr);
+  assert.match(viaDataDir.stdout, /kafka:historian\s+telemetry\s+0\s+42/);
+
+  const n = await startTestNode(t, {}, dataDir);
+  const base = `http://127.0.0.1:${n.node.http.port}`;
+  const listing = (await (await fetch(`${base}/api/readers`)).json()) as { readers: Array<{ reader: string; nextOffset: number }> };
+  assert.deepEqual(listing.readers.map((r) => [r.reader, r.nextOffset]), [['kafka:historian', 42]]);
+  const post = await fetch(`${base}/api/readers/kafka:historian/positions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ topic: 'telemetry', positions: [{ partition: 0, nextOffset: 100 }] }) });
+  assert.equal(post.status, 400, 'a reader name cannot hold ":": the group is moved only through Kafka');
+});

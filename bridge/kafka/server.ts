@@ -126,6 +126,11 @@ export class KafkaServer {
     return { connections: this.connections.size, answering, refused: this.refused };
   }
 
+  /** Consumer groups: members and lag per committed partition (/metrics). */
+  groupStats(): ReturnType<GroupCoordinator['stats']> {
+    return this.groups.stats();
+  }
+
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.server.close(() => {

@@ -44,6 +44,7 @@ export interface UpstreamSource {
 /** What the metrics read of the Kafka endpoint (KafkaServer has it). */
 export interface KafkaSource {
   readonly stats: { connections: number; refused: number };
+  groupStats(): Array<{ groupId: string; members: number; lag: Array<{ topic: string; partition: number; records: number }> }>;
   readonly traffic: {
     readonly requests: ReadonlyMap<string, number>;
     readonly failures: ReadonlyMap<string, number>;
@@ -214,6 +215,26 @@ export class Metrics {
     counterFrom(registers, 'tributary_kafka_sent_bytes_total', 'Bytes of Kafka responses sent', () => metrics.#kafka?.traffic.bytesSent);
     new Gauge({ name: 'tributary_kafka_connections', help: 'Kafka clients connected now', registers, collect() { this.set(metrics.#kafka?.stats.connections ?? 0); } });
     counterFrom(registers, 'tributary_kafka_connections_refused_total', 'Kafka connections refused at kafka.maxConnections', () => metrics.#kafka?.stats.refused);
+    new Gauge({
+      name: 'tributary_kafka_group_members',
+      help: 'Members of each Kafka consumer group now (0 for a group known only by its committed offsets)',
+      labelNames: ['group'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of metrics.#kafka?.groupStats() ?? []) this.set({ group: g.groupId }, g.members);
+      },
+    });
+    new Gauge({
+      name: 'tributary_kafka_group_lag_records',
+      help: "Records committed to the log that a Kafka consumer group has not committed past, per partition it committed",
+      labelNames: ['group', 'topic', 'partition'],
+      registers,
+      collect() {
+        this.reset();
+        for (const g of metrics.#kafka?.groupStats() ?? []) for (const l of g.lag) this.set({ group: g.groupId, topic: l.topic, partition: String(l.partition) }, l.records);
+      },
+    });
   }
 
   private registerMqtt(registers: Registry[]): void {

@@ -119,6 +119,24 @@ export class GroupCoordinator {
     return [...listed.values()].sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   }
 
+  /**
+   * Every group with its member count and, per committed partition, the lag: records committed to
+   * the log (its high watermark) that the group has not committed past (/metrics).
+   */
+  stats(): Array<{ groupId: string; members: number; lag: Array<{ topic: string; partition: number; records: number }> }> {
+    return this.list().map(({ groupId }) => ({
+      groupId,
+      members: this.groups.get(groupId)?.memberCount ?? 0,
+      lag: this.offsets.all(groupId).flatMap((c) => {
+        try {
+          return [{ topic: c.topic, partition: c.partition, records: Math.max(0, this.log.partition(c.topic, c.partition).highWatermark - c.offset) }];
+        } catch {
+          return []; // a partition the log no longer has
+        }
+      }),
+    }));
+  }
+
   /** As DescribeGroups: a group unknown here is Dead; one known only by its offsets is Empty. */
   describe(groupId: string): GroupSummary {
     const group = this.groups.get(groupId);

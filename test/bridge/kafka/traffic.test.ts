@@ -1,11 +1,13 @@
 // The Kafka endpoint's traffic in /metrics: requests by API from a real client (kcat), a request
-// that closes its connection counted by cause, bytes each way.
+// that closes its connection counted by cause, bytes each way; a consumer group's members and lag.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { connect } from 'node:net';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
+import { Writer } from '../../../bridge/kafka/protocol/writer.js';
 import { startTestNode } from '../../helpers/mqtt-node.js';
+import { RawKafka } from '../../helpers/raw-kafka.js';
 
 const run = promisify(execFile);
 
@@ -31,4 +33,14 @@ test('Kafka requests by API, failures by cause and bytes each way are in /metric
   assert.equal(sample(text, 'tributary_kafka_request_failures_total{cause="malformed"}'), 1);
   assert.ok(sample(text, 'tributary_kafka_received_bytes_total') > 0);
   assert.ok(sample(text, 'tributary_kafka_sent_bytes_total') > 0);
+
+  // A group that committed offset 1 of a partition holding 3 records: lag 2, no members.
+  for (let i = 0; i < 3; i++) await node.log.append('mqtt', 0, [{ timestamp: Date.now(), key: null, value: Buffer.from(`r${i}`) }]);
+  const kafka = await RawKafka.open(t, node.kafka!.port);
+  const commit = new Writer().string('historian', false).int32(-1).string('', false).int64(-1);
+  kafka.send(8, 2, Buffer.concat(commit.array(['mqtt'], false, (w, name) => w.string(name, false).array([0], false, (w, p) => w.int32(p).int64(1).string('', false))).chunks()));
+  await kafka.response();
+  const after = await metrics();
+  assert.equal(sample(after, 'tributary_kafka_group_lag_records{group="historian",topic="mqtt",partition="0"}'), 2, after);
+  assert.equal(sample(after, 'tributary_kafka_group_members{group="historian"}'), 0);
 });

@@ -87,3 +87,14 @@ export async function kafkaToolsClasspath(): Promise<string> {
     throw new Error(`cannot provision the Kafka tools for this test: ${stderr.trim() || (err as Error).message}`);
   }
 }
+
+/** Runs one of Kafka's Java tools (kafkaToolsClasspath) to its end; its stdout lines, or an error with its stderr. */
+export async function runKafkaTool(classpath: string, tool: string, ...args: string[]): Promise<string[]> {
+  try {
+    const { stdout } = await run('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, tool, ...args], { timeout: 120_000 });
+    return stdout.split('\n').filter((line) => line !== '');
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException & { stderr?: string };
+    throw new Error(`${tool} ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
+  }
+}

@@ -10,7 +10,7 @@ import { Consumer } from '@platformatic/kafka';
 import type { Log } from '../../broker/log/log.js';
 import { connect, startTestNode } from '../helpers/mqtt-node.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { kafkaToolsClasspath } from '../helpers/kafka.js';
+import { kafkaToolsClasspath, runKafkaTool } from '../helpers/kafka.js';
 
 const run = promisify(execFile);
 
@@ -102,22 +102,13 @@ test("@platformatic/kafka's Consumer reads the stored log: metadata, offsets by 
   );
 });
 
-async function java(classpath: string, tool: string, ...args: string[]): Promise<string[]> {
-  try {
-    const { stdout } = await run('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, tool, ...args], { timeout: 120_000 });
-    return stdout.split('\n').filter((line) => line !== '');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    throw new Error(`${tool} ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
-  }
-}
 
 test("the Java client (Kafka's ConsoleConsumer and GetOffsetShell) reads from the beginning and lists the offsets", async (t) => {
   const classpath = await kafkaToolsClasspath();
   const { port, published, log } = await nodeWithRecords(t, 3);
   const bootstrap = `127.0.0.1:${port}`;
   // Assigned partition and explicit position: no consumer group (the next slice) is needed.
-  const lines = await java(classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--partition', '0', '--offset', 'earliest', '--max-messages', '3',
+  const lines = await runKafkaTool(classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--partition', '0', '--offset', 'earliest', '--max-messages', '3',
     '--property', 'print.offset=true', '--property', 'print.key=true', '--property', 'print.headers=true');
   assert.deepEqual(
     lines.map((line) => {
@@ -126,10 +117,10 @@ test("the Java client (Kafka's ConsoleConsumer and GetOffsetShell) reads from th
     }),
     published.map((p, i) => ({ offset: `Offset:${i}`, topicHeader: p.topic, key: p.topic, value: p.payload })),
   );
-  assert.deepEqual(await java(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-2'), ['mqtt:0:0']);
-  assert.deepEqual(await java(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-1'), ['mqtt:0:3']);
+  assert.deepEqual(await runKafkaTool(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-2'), ['mqtt:0:0']);
+  assert.deepEqual(await runKafkaTool(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-1'), ['mqtt:0:3']);
   // -3, the record with the largest timestamp (ListOffsets v7, KIP-734): the first one holding it.
   const timestamps = log.read('mqtt', 0, 0).records.map((r) => r.timestamp);
   const newest = timestamps.indexOf(Math.max(...timestamps));
-  assert.deepEqual(await java(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-3'), [`mqtt:0:${newest}`]);
+  assert.deepEqual(await runKafkaTool(classpath, 'org.apache.kafka.tools.GetOffsetShell', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--time', '-3'), [`mqtt:0:${newest}`]);
 });

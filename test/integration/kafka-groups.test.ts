@@ -15,7 +15,7 @@ import { CursorStore } from '../../broker/cursors.js';
 import { Reader } from '../../bridge/kafka/protocol/reader.js';
 import { Writer } from '../../bridge/kafka/protocol/writer.js';
 import { onCleanup } from '../helpers/cleanup.js';
-import { kafkaToolsClasspath } from '../helpers/kafka.js';
+import { kafkaToolsClasspath, runKafkaTool } from '../helpers/kafka.js';
 import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
 import { RawKafka } from '../helpers/raw-kafka.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -130,15 +130,6 @@ test('two kcat members split a 2-partition topic; the group rebalances when one 
   await waitForAssignment([[a, 2]], 'the remaining member has both partitions after the stopped one timed out');
 });
 
-async function java(classpath: string, tool: string, ...args: string[]): Promise<string[]> {
-  try {
-    const { stdout } = await run('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, tool, ...args], { timeout: 120_000 });
-    return stdout.split('\n').filter((line) => line !== '');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    throw new Error(`${tool} ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
-  }
-}
 
 test("the Java ConsoleConsumer with --group commits; ConsumerGroupCommand lists and describes the group's offsets and lag", async (t) => {
   const classpath = await kafkaToolsClasspath();
@@ -146,14 +137,14 @@ test("the Java ConsoleConsumer with --group commits; ConsumerGroupCommand lists 
   const bootstrap = `127.0.0.1:${port}`;
   const batch1 = await publish(mqtt, 0, 5);
   const consume = (count: number): Promise<string[]> =>
-    java(classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--group', 'java-readers', '--from-beginning', '--max-messages', String(count));
+    runKafkaTool(classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', bootstrap, '--topic', 'mqtt', '--group', 'java-readers', '--from-beginning', '--max-messages', String(count));
   assert.deepEqual(sorted(await consume(5)), sorted(batch1));
 
   const ends = [0, 1].map((p) => node.node.log.partition('mqtt', p).highWatermark);
-  const describe = await java(classpath, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', bootstrap, '--describe', '--group', 'java-readers');
+  const describe = await runKafkaTool(classpath, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', bootstrap, '--describe', '--group', 'java-readers');
   const rows = describe.filter((line) => line.startsWith('java-readers ')).map((line) => line.split(/\s+/).slice(1, 6));
   assert.deepEqual(rows, [0, 1].map((p) => ['mqtt', String(p), String(ends[p]), String(ends[p]), '0']), describe.join('\n'));
-  assert.ok((await java(classpath, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', bootstrap, '--list')).includes('java-readers'));
+  assert.ok((await runKafkaTool(classpath, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', bootstrap, '--list')).includes('java-readers'));
 
   const batch2 = await publish(mqtt, 5, 7);
   assert.deepEqual(sorted(await consume(2)), sorted(batch2), 'the second run starts at the committed offsets');

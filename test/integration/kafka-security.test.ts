@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import YAML from 'yaml';
 import type { ConfigInput } from '../../bridge/config/schema.js';
 import { connect, startTestNode } from '../helpers/mqtt-node.js';
-import { kafkaToolsClasspath } from '../helpers/kafka.js';
+import { kafkaToolsClasspath, runKafkaTool } from '../helpers/kafka.js';
 import { makePki } from '../helpers/pki.js';
 
 const run = promisify(execFile);
@@ -113,15 +113,6 @@ test('kcat reads over TLS with SASL SCRAM-SHA-512 (SASL_SSL)', async (t) => {
   assert.deepEqual(out.lines, EXPECTED);
 });
 
-async function java(classpath: string, tool: string, ...args: string[]): Promise<string[]> {
-  try {
-    const { stdout } = await run('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, tool, ...args], { timeout: 120_000 });
-    return stdout.split('\n').filter((line) => line !== '');
-  } catch (err) {
-    const e = err as NodeJS.ErrnoException & { stderr?: string };
-    throw new Error(`${tool} ${args.join(' ')} failed: ${e.message}\n${e.stderr ?? ''}`);
-  }
-}
 
 test("the Java client (Kafka's ConsoleConsumer) reads over TLS, and over SASL_SSL with SCRAM-SHA-256", async (t) => {
   const classpath = await kafkaToolsClasspath();
@@ -129,7 +120,7 @@ test("the Java client (Kafka's ConsoleConsumer) reads over TLS, and over SASL_SS
   // Authentication optional here, so that one node serves both: TLS alone, and SCRAM over TLS.
   const { port } = await secureNode(t, { tls: { cert: pki.serverCert, key: pki.serverKey }, sasl: { required: false }, acl: null });
   const consume = (...properties: string[]): Promise<string[]> =>
-    java(classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', `127.0.0.1:${port}`, '--topic', 'mqtt', '--partition', '0', '--offset', 'earliest', '--max-messages', '3',
+    runKafkaTool(classpath, 'org.apache.kafka.tools.consumer.ConsoleConsumer', '--bootstrap-server', `127.0.0.1:${port}`, '--topic', 'mqtt', '--partition', '0', '--offset', 'earliest', '--max-messages', '3',
       '--property', 'print.key=true', ...properties.flatMap((p) => ['--consumer-property', p]));
   // A PEM trust store (Kafka 2.7+, KIP-651): the test CA as it is.
   const trust = ['ssl.truststore.type=PEM', `ssl.truststore.location=${pki.ca}`];

@@ -56,6 +56,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       dataDir: config.dataDir,
       durability: config.log.durability,
       fsyncIntervalMs: config.log.fsyncInterval,
+      commitDelayMs: config.log.commitDelay,
       defaultRetention,
       topics: config.topics.map((t) => ({
         name: t.name,

@@ -253,6 +253,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       durability: z.enum(['fsync', 'interval', 'write']).default('fsync'),
       fsyncInterval: duration.default(1000),
+      /** How long a group commit waits for more appends at low rates (docs/performance.md); 0: none. */
+      commitDelay: duration.refine((ms) => ms <= 100, 'at most 100ms').default(0),
       retention: retention.prefault({}),
       retentionSchedule: z
         .string()

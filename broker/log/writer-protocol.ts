@@ -8,6 +8,8 @@ export interface WriterInit {
   dataDir: string;
   durability: Durability;
   fsyncIntervalMs: number;
+  /** How long a group commit waits for more appends after the first one arrives (0: none). */
+  commitDelayMs: number;
 }
 
 /**

@@ -111,7 +111,10 @@ port.on('message', (requests: WriterRequest[]) => {
   for (const request of requests) queue.push(request);
   if (!drainScheduled) {
     drainScheduled = true;
-    setImmediate(drain);
+    // An idle writer: commit at once, or wait the configured moment for more appends to share the
+    // fsync. Under load the queue is never empty after a commit and the next drain is immediate.
+    if (init.commitDelayMs > 0) setTimeout(drain, init.commitDelayMs);
+    else setImmediate(drain);
   }
 });
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Runs every compiled test file under dist/test with node:test. Node 20 has no glob support in
 // `node --test`, so the files are listed here. Extra arguments narrow the run: a path fragment
-// ("broker/log") keeps the files whose path contains it.
-import { readdirSync } from 'node:fs';
+// ("broker/log") keeps the files whose path contains it. A compiled test whose source is gone (a
+// test moved or deleted since the last build: tsc does not remove its output) is not run.
+import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawnSync } from 'node:child_process';
 
@@ -18,6 +19,7 @@ function walk(dir) {
 }
 
 const files = walk(root)
+  .filter((file) => existsSync(join('test', relative(root, file)).replace(/\.js$/, '.ts')))
   .filter((file) => filters.length === 0 || filters.some((f) => relative(root, file).includes(f)))
   .sort();
 if (files.length === 0) {

@@ -32,8 +32,17 @@ export function measureDiskUse(dataDir: string): DiskUse {
     const stat = statSync(join(dataDir, entry.name), { throwIfNoEntry: false });
     if (stat !== undefined) usedBytes += stat.blocks * 512;
   }
-  const fs = statfsSync(dataDir);
-  return { usedBytes, freeBytes: fs.bavail * fs.bsize };
+  return { usedBytes, freeBytes: freeBytes(dataDir) };
+}
+
+/** Free bytes on `dir`'s file system for this process (as `df` shows available); Infinity if it cannot be asked. */
+export function freeBytes(dir: string): number {
+  try {
+    const stats = statfsSync(dir);
+    return stats.bavail * stats.bsize;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
 }
 
 /**

@@ -403,9 +403,7 @@ export class Log {
       }
     }
     const result = await this.writer.retention(policies);
-    this.diskBytesPerStoredByte = result.diskBytesPerStoredByte ?? this.diskBytesPerStoredByte;
-    this.adopt(result.states);
-    this.options.observer?.retentionRan?.(result);
+    this.adoptDeletion(result);
     if (result.batchesDeleted > 0) {
       this.options.logger?.info(
         { batches: result.batchesDeleted, records: result.recordsDeleted, bytes: result.bytesDeleted },
@@ -435,10 +433,15 @@ export class Log {
       }
     }
     const result = await this.writer.reclaim(diskBytes, floors);
+    this.adoptDeletion(result);
+    return result;
+  }
+
+  /** The writer deleted batches (retention or the disk budget): new log starts, the file's measured disk ratio, the observer told. */
+  private adoptDeletion(result: RetentionResult): void {
     this.diskBytesPerStoredByte = result.diskBytesPerStoredByte ?? this.diskBytesPerStoredByte;
     this.adopt(result.states);
     this.options.observer?.retentionRan?.(result);
-    return result;
   }
 
   /**

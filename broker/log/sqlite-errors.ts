@@ -1,6 +1,7 @@
 // Turns SQLite's failures into the log's typed errors, so that callers (and the MQTT front end's
 // backpressure) can tell a full disk from a read-only one from a corrupt file.
-import { accessSync, constants, statfsSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
+import { freeBytes } from './disk-budget.js';
 import { DiskFullError, LogDamagedError, ReadOnlyStorageError, StorageError, TributaryError } from '../errors.js';
 
 interface SqliteLikeError {
@@ -49,14 +50,6 @@ function isWritable(dir: string): boolean {
   }
 }
 
-function freeBytes(dir: string): number {
-  try {
-    const stats = statfsSync(dir);
-    return stats.bavail * stats.bsize;
-  } catch {
-    return Number.POSITIVE_INFINITY;
-  }
-}
 
 /** SQLite's "database disk image is malformed" (and kin) as the log's non-retriable error. */
 export function damaged(err: unknown, dataDir: string): LogDamagedError {

@@ -6,15 +6,14 @@ import { connect } from 'node:net';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import { Writer } from '../../../bridge/kafka/protocol/writer.js';
+import { sample as sampleOf } from '../../helpers/metrics-text.js';
 import { startTestNode } from '../../helpers/mqtt-node.js';
 import { RawKafka } from '../../helpers/raw-kafka.js';
 
 const run = promisify(execFile);
 
-function sample(metrics: string, series: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.split(' ')[1]);
-}
+/** A series' value, 0 when it is not exposed. */
+const sample = (metrics: string, series: string): number => sampleOf(metrics, series) ?? 0;
 
 test('Kafka requests by API, failures by cause and bytes each way are in /metrics', async (t) => {
   const { node } = await startTestNode(t, { kafka: { enabled: true, port: 0 } });

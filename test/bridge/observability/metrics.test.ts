@@ -4,14 +4,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { Metrics } from '../../../bridge/observability/metrics.js';
 import type { Overview } from '../../../bridge/observability/overview.js';
+import { sample } from '../../helpers/metrics-text.js';
 import { connect, startTestNode } from '../../helpers/mqtt-node.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
-/** The value of one sample line, e.g. sample(text, 'tributary_mqtt_publishes_refused_total{reason="topic too long"}'). */
-function sample(text: string, series: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 async function scrape(port: number): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${port}/metrics`);

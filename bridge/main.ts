@@ -123,6 +123,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           tls: config.kafka.tls,
           security: kafkaSecurity(config, logger.child({ component: 'kafka' })),
           maxMessageBytes: config.kafka.maxMessageBytes,
+          maxUncompressedBytes: config.kafka.maxUncompressedBytes,
           clusterId: config.node.id,
           log,
           cursors,

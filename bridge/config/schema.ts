@@ -344,6 +344,8 @@ export const configSchema = z.strictObject({
       acl: z.array(kafkaAclRule).nullable().default(null),
       /** The largest record batch a Produce request may carry per partition (Kafka's message.max.bytes); a larger one gets MESSAGE_TOO_LARGE. */
       maxMessageBytes: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(1_048_588),
+      /** What one Produce request's compressed batches may expand to together (they are stored uncompressed); more gets MESSAGE_TOO_LARGE. Bounds a zip bomb. */
+      maxUncompressedBytes: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(32 * 1024 * 1024),
     })
     .prefault({}),
   logging: z

@@ -9,6 +9,7 @@ export const KAFKA_ERROR_CODES = [
   'TRIB_KAFKA_FRAME_TOO_LARGE',
   'TRIB_KAFKA_UNAUTHENTICATED_REQUEST',
   'TRIB_KAFKA_AUTHENTICATION_FAILED',
+  'TRIB_KAFKA_DECOMPRESSION',
 ] as const;
 export type KafkaErrorCode = (typeof KAFKA_ERROR_CODES)[number];
 
@@ -48,5 +49,26 @@ export class AuthenticationFailedError extends TributaryError<KafkaErrorCode> {
   readonly retriable = false;
   constructor(readonly user: string | null = null, reason = 'bad user name or password') {
     super(`Kafka SASL authentication failed${user === null ? '' : ` for user '${user}'`}: ${reason}`);
+  }
+}
+
+/** What is wrong with a compressed batch: a codec id Kafka does not define, bytes that do not decode, or more than the limit once decoded. */
+export type DecompressionProblem = 'unsupported' | 'corrupt' | 'too-large';
+
+/**
+ * A Produce partition's compressed batch that could not be turned into an uncompressed one
+ * (protocol/compression.ts): answered UNSUPPORTED_COMPRESSION_TYPE, CORRUPT_MESSAGE or
+ * MESSAGE_TOO_LARGE, with a warning naming the client, the partition and the cause; nothing of it
+ * is stored and the connection goes on.
+ */
+export class DecompressionError extends TributaryError<KafkaErrorCode> {
+  readonly code = 'TRIB_KAFKA_DECOMPRESSION';
+  readonly retriable = false;
+  constructor(
+    readonly problem: DecompressionProblem = 'corrupt',
+    readonly codec: string = 'unknown',
+    reason = 'the compressed records do not decode',
+  ) {
+    super(reason);
   }
 }

@@ -39,6 +39,8 @@ export interface KafkaServerOptions {
   security?: KafkaSecurity;
   /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
   maxMessageBytes?: number;
+  /** What one Produce request's compressed batches may expand to together (kafka.maxUncompressedBytes); default 32 MiB. */
+  maxUncompressedBytes?: number;
   /** Where consumer groups' committed offsets are kept; default: the log's cursors.db, opened and closed by the server. */
   cursors?: CursorStore;
   /** The APIs served; default all of ./apis/index.ts (tests narrow it). */
@@ -167,7 +169,7 @@ export class KafkaServer {
     const connection = new KafkaConnection(socket, {
       maxRequestSize: this.options.maxRequestSize,
       apis: this.byKey,
-      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket), maxMessageBytes: this.options.maxMessageBytes, groups: this.groups, clientHost: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') },
+      context: { log: this.options.log, apis: this.apis, broker: this.identity(socket), maxMessageBytes: this.options.maxMessageBytes, maxUncompressedBytes: this.options.maxUncompressedBytes, groups: this.groups, clientHost: (socket.remoteAddress ?? '').replace(/^::ffff:/, '') },
       security: this.options.security ?? OPEN,
       logger: this.options.logger,
       traffic: this.traffic,

@@ -7,8 +7,9 @@
 // partition are exactly one batch of magic 2; the CRC-32C holds; no control batch comes from a
 // client; the records' offset deltas are 0..n-1 and the header's count and last delta agree; an
 // idempotent batch (producerId >= 0) carries a sequence. Compressed batches are refused: the log's
-// readers (replay, NDJSON, the forwarder) decode records and hold no codecs, so a compressed batch
-// stored as sent could be served to Kafka consumers but not read by anything else.
+// readers (replay, NDJSON, the forwarder) decode records and hold no codecs, so the log stores
+// uncompressed batches only; the Kafka endpoint decompresses a producer's batch before it comes here
+// (bridge/kafka/protocol/compressed-batch.ts).
 import { InvalidBatchError } from '../errors.js';
 import { BatchFormatError, type BatchHeader, readBatchHeader, RecordView, scanBatch } from './record-batch.js';
 

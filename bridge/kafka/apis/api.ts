@@ -54,6 +54,8 @@ export interface RequestContext {
   authorize(operation: Operation, topic: string): boolean;
   /** The largest record batch a Produce partition takes (kafka.maxMessageBytes); default Kafka's 1048588. */
   readonly maxMessageBytes?: number;
+  /** What one Produce request's compressed batches may expand to together (kafka.maxUncompressedBytes); default 32 MiB. */
+  readonly maxUncompressedBytes?: number;
   /** The node's consumer-group coordinator (the group APIs). */
   readonly groups: GroupCoordinator;
   /** The client's address (DescribeGroups shows it). */

@@ -32,13 +32,17 @@
 // (TRANSACTIONAL_ID_AUTHORIZATION_FAILED): this endpoint has no transactions.
 import type { AppendInfo } from '../../../broker/log/log.js';
 import type { Reader } from '../protocol/reader.js';
+import { DecompressionBudget } from '../protocol/compressed-batch.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { Writer } from '../protocol/writer.js';
+import { DecompressionError } from '../errors.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
 import { errorCodeOf } from './partition-errors.js';
 
 /** Kafka's broker default message.max.bytes: the largest batch a partition takes (kafka.maxMessageBytes). */
 export const DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+/** What one request's compressed batches may expand to together (kafka.maxUncompressedBytes). */
+export const DEFAULT_MAX_UNCOMPRESSED_BYTES = 32 * 1024 * 1024;
 export const NO_TRANSACTIONS = 'this Tributary endpoint has no transactions: a transactional id is not served';
 
 interface PartitionData {
@@ -78,13 +82,14 @@ export const produce: ApiHandler = {
     });
     if (flexible) request.taggedFields();
 
+    const budget = new DecompressionBudget(context.maxUncompressedBytes ?? DEFAULT_MAX_UNCOMPRESSED_BYTES);
     const refuse = (errorCode: number, message: string) => (p: PartitionData) => Promise.resolve(answerOf(p.index, errorCode, message));
     const store =
       transactionalId !== null
         ? () => refuse(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, NO_TRANSACTIONS)
         : acks !== 0 && acks !== 1 && acks !== -1
           ? () => refuse(ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, not ${acks}`)
-          : (topic: string) => (p: PartitionData) => appendPartition(context, topic, p, acks === -1 ? timeoutMs : null);
+          : (topic: string) => (p: PartitionData) => appendPartition(context, topic, p, budget, acks === -1 ? timeoutMs : null);
     const answers = await Promise.all(topics.map(async (t) => ({ name: t.name, partitions: await Promise.all(t.partitions.map((p) => store(t.name)(p))) })));
     if (acks === 0) {
       for (const t of answers) for (const p of t.partitions) if (p.errorCode !== ErrorCode.NONE) context.logger.debug({ topic: t.name, partition: p.index, errorCode: p.errorCode, message: p.message }, 'acks=0 produce not stored');
@@ -109,10 +114,10 @@ export const produce: ApiHandler = {
 };
 
 /**
- * Stores one partition's batch, and with `commitTimeoutMs` (acks -1) waits up to that long for it to
+ * Stores one partition's batch (decompressed first if it is compressed), and with `commitTimeoutMs` (acks -1) waits up to that long for it to
  * be committed; every failure is this partition's error code.
  */
-async function appendPartition(context: RequestContext, topic: string, p: PartitionData, commitTimeoutMs: number | null): Promise<PartitionAnswer> {
+async function appendPartition(context: RequestContext, topic: string, p: PartitionData, budget: DecompressionBudget, commitTimeoutMs: number | null): Promise<PartitionAnswer> {
   const maxBytes = context.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   // kafka.acl, before anything else about the topic (as Fetch), so that a client cannot probe for names.
   if (!context.authorize('write', topic)) return answerOf(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not allowed to write to '${topic}' (kafka.acl)`);
@@ -120,11 +125,12 @@ async function appendPartition(context: RequestContext, topic: string, p: Partit
   if (p.records.length > maxBytes) return answerOf(p.index, ErrorCode.MESSAGE_TOO_LARGE, `a batch of ${p.records.length} bytes is over kafka.maxMessageBytes (${maxBytes})`);
   let info: AppendInfo;
   try {
-    info = await context.log.appendBatch(topic, p.index, p.records);
+    info = await context.log.appendBatch(topic, p.index, await budget.uncompressed(p.records));
     if (commitTimeoutMs !== null && !(await context.log.waitFor(topic, p.index, info.lastOffset, Math.max(0, commitTimeoutMs), context.signal))) {
       return answerOf(p.index, ErrorCode.REQUEST_TIMED_OUT, `stored at ${info.baseOffset}, not committed within timeout_ms (${commitTimeoutMs} ms)`);
     }
   } catch (err) {
+    if (err instanceof DecompressionError) context.logger.warn({ clientId: context.clientId, topic, partition: p.index, codec: err.codec, problem: err.problem, code: err.code }, `compressed batch refused: ${err.message}`);
     return answerOf(p.index, produceErrorCode(err, context, { topic, partition: p.index }), (err as Error).message);
   }
   const logStartOffset = context.log.partition(topic, p.index).logStartOffset;
@@ -137,6 +143,10 @@ function produceErrorCode(err: unknown, context: RequestContext, what: Record<st
   switch (e?.code) {
     case 'TRIB_LOG_INVALID_BATCH':
       return e.problem === 'compressed' ? ErrorCode.UNSUPPORTED_COMPRESSION_TYPE : e.problem === 'corrupt' ? ErrorCode.CORRUPT_MESSAGE : ErrorCode.INVALID_RECORD;
+    case 'TRIB_KAFKA_DECOMPRESSION':
+      // A codec Kafka does not define; bytes that do not decode; more than kafka.maxUncompressedBytes
+      // (the Java producer splits a batch answered MESSAGE_TOO_LARGE and sends the halves).
+      return e.problem === 'unsupported' ? ErrorCode.UNSUPPORTED_COMPRESSION_TYPE : e.problem === 'too-large' ? ErrorCode.MESSAGE_TOO_LARGE : ErrorCode.CORRUPT_MESSAGE;
     case 'TRIB_LOG_OUT_OF_ORDER_SEQUENCE':
       return ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
     case 'TRIB_LOG_PRODUCER_FENCED':

@@ -153,11 +153,11 @@ test('a YAML warning (an unknown tag or directive) refuses the file instead of l
 
 test('kafka: off by default on 127.0.0.1:9092; set from the file and TRIBUTARY_KAFKA_*; unknown keys and bad values named', (t) => {
   const secure = { tls: null, sasl: { mechanisms: ['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512'], required: null }, acl: null };
-  assert.deepEqual({ ...defaultConfig().kafka }, { enabled: false, host: '127.0.0.1', port: 9092, advertisedHost: null, advertisedPort: null, maxRequestSize: 16 * 1024 * 1024, maxConnections: 1000, maxMessageBytes: 1_048_588, ...secure });
+  assert.deepEqual({ ...defaultConfig().kafka }, { enabled: false, host: '127.0.0.1', port: 9092, advertisedHost: null, advertisedPort: null, maxRequestSize: 16 * 1024 * 1024, maxConnections: 1000, maxMessageBytes: 1_048_588, maxUncompressedBytes: 32 * 1024 * 1024, ...secure });
   const file = join(tempDir(t), 'tributary.yaml');
   writeFileSync(file, 'kafka: { enabled: true, host: 0.0.0.0, advertisedHost: gateway-7.local, maxRequestSize: 1MiB, maxMessageBytes: 512KiB }\n');
   const c = loadConfig({ file, env: { TRIBUTARY_KAFKA_PORT: '19092', TRIBUTARY_KAFKA_ADVERTISED_PORT: '29092' } });
-  assert.deepEqual({ ...c.kafka }, { enabled: true, host: '0.0.0.0', port: 19092, advertisedHost: 'gateway-7.local', advertisedPort: 29092, maxRequestSize: 1024 * 1024, maxConnections: 1000, maxMessageBytes: 512 * 1024, ...secure });
+  assert.deepEqual({ ...c.kafka }, { enabled: true, host: '0.0.0.0', port: 19092, advertisedHost: 'gateway-7.local', advertisedPort: 29092, maxRequestSize: 1024 * 1024, maxConnections: 1000, maxMessageBytes: 512 * 1024, maxUncompressedBytes: 32 * 1024 * 1024, ...secure });
   writeFileSync(file, 'kafka: { enabled: true, tls: { cert: a.pem, port: 9093 }, maxRequestSize: 10, sasl: { mechanisms: [GSSAPI] }, acl: [{ user: ops, read: ["telemetry.*"], reed: [] }, { write: ["a/b"] }] }\n');
   assert.throws(() => loadConfig({ file, env: {} }), (err: unknown) => {
     assert.ok(err instanceof ConfigInvalidError);

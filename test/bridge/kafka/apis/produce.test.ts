@@ -7,19 +7,21 @@ import { test, type TestContext } from 'node:test';
 import { Log, type CommitPolicy } from '../../../../broker/log/log.js';
 import { KafkaServer } from '../../../../bridge/kafka/server.js';
 import { createLogger } from '../../../../bridge/logger.js';
-import { clientBatch, type ProducerFields } from '../../../helpers/client-batch.js';
+import { readBatchHeader } from '../../../../broker/log/record-batch.js';
+import type { Logger } from '../../../../bridge/logger.js';
+import { clientBatch, compressedClientBatch, rechecksum, type ProducerFields, type TestCodec } from '../../../helpers/client-batch.js';
 import { initProducerId, produce, type PartitionResponse } from '../../../helpers/kafka-produce.js';
 import { onCleanup } from '../../../helpers/cleanup.js';
 import { RawKafka } from '../../../helpers/raw-kafka.js';
 import { makeRecords, values } from '../../../helpers/records.js';
 import { tempDir } from '../../../helpers/temp-dir.js';
 
-async function startServer(t: TestContext, options: { commitPolicy?: CommitPolicy; maxMessageBytes?: number } = {}): Promise<{ kafka: RawKafka; log: Log; dataDir: string }> {
+async function startServer(t: TestContext, options: { commitPolicy?: CommitPolicy; maxMessageBytes?: number; maxUncompressedBytes?: number; logger?: Logger } = {}): Promise<{ kafka: RawKafka; log: Log; dataDir: string }> {
   const dataDir = tempDir(t);
   const log = await Log.open({ dataDir, topics: [{ name: 'in', partitions: 2 }], ...(options.commitPolicy === undefined ? {} : { commitPolicy: options.commitPolicy }) });
   onCleanup(t, () => log.close());
-  const logger = createLogger('silent');
-  const server = await KafkaServer.start({ host: '127.0.0.1', port: 0, advertisedHost: null, advertisedPort: null, maxRequestSize: 1 << 20, maxConnections: 10, clusterId: 'test', log, logger, maxMessageBytes: options.maxMessageBytes ?? 1_048_588 });
+  const logger = options.logger ?? createLogger('silent');
+  const server = await KafkaServer.start({ host: '127.0.0.1', port: 0, advertisedHost: null, advertisedPort: null, maxRequestSize: 1 << 20, maxConnections: 10, clusterId: 'test', log, logger, maxMessageBytes: options.maxMessageBytes ?? 1_048_588, ...(options.maxUncompressedBytes === undefined ? {} : { maxUncompressedBytes: options.maxUncompressedBytes }) });
   onCleanup(t, () => server.close());
   return { kafka: await RawKafka.open(t, server.port), log, dataDir };
 }
@@ -88,7 +90,7 @@ test('each partition of a request gets its own error; the good one is stored', a
     { topic: 'in', partition: 1, records: corrupt },
     { topic: 'in', partition: 7, records: good },
     { topic: 'nope', partition: 0, records: good },
-    { topic: 'in', partition: 1, records: clientBatch(makeRecords(2), { attributes: 3 }) },
+    { topic: 'in', partition: 1, records: clientBatch(makeRecords(2), { attributes: 5 }) },
     { topic: 'in', partition: 1, records: big },
     { topic: 'in', partition: 1, records: Buffer.concat([good, good]) },
     { topic: 'in', partition: 1, records: null },
@@ -97,7 +99,7 @@ test('each partition of a request gets its own error; the good one is stored', a
     ['in', 0, 0, 0],
     ['in', 1, 2, -1], // CORRUPT_MESSAGE
     ['in', 7, 3, -1], // UNKNOWN_TOPIC_OR_PARTITION
-    ['in', 1, 76, -1], // UNSUPPORTED_COMPRESSION_TYPE (lz4)
+    ['in', 1, 76, -1], // UNSUPPORTED_COMPRESSION_TYPE (codec id 5 names no codec)
     ['in', 1, 10, -1], // MESSAGE_TOO_LARGE
     ['in', 1, 87, -1], // INVALID_RECORD: one batch per partition
     ['in', 1, 87, -1], // INVALID_RECORD: no records
@@ -128,4 +130,65 @@ test('acks=-1 waits for the commit (the high watermark), up to timeout_ms: REQUE
   const committed = await produce(kafka, 9, [{ topic: 'in', partition: 0, records: clientBatch(makeRecords(1, 'all')) }], { acks: -1, timeoutMs: 30_000 });
   assert.deepEqual(summary(committed), [['in', 0, 0, 2]]);
   assert.deepEqual(values(log.read('in', 0, 0).records), ['held-0', 'leader-0', 'all-0']);
+});
+
+test('compressed batches (gzip, snappy raw and xerial, lz4, zstd) are stored uncompressed with the producer fields, timestamps, keys, values and headers as sent', async (t) => {
+  const { kafka, log } = await startServer(t);
+  const [, producerId] = await initProducerId(kafka, 4);
+  const codecs: TestCodec[] = ['gzip', 'snappy', 'snappy-xerial', 'lz4', 'zstd'];
+  let sequence = 0;
+  for (const [i, codec] of codecs.entries()) {
+    const records = makeRecords(3 + i, codec, 1_700_000_000_000 + i * 1000);
+    const batch = compressedClientBatch(records, codec, idempotent(producerId, sequence));
+    const answer = await produce(kafka, i % 2 === 0 ? 9 : 3, [{ topic: 'in', partition: 0, records: batch }]);
+    assert.deepEqual(summary(answer), [['in', 0, 0, sequence]], codec);
+    const retry = await produce(kafka, 9, [{ topic: 'in', partition: 0, records: batch }]);
+    assert.deepEqual(summary(retry), [['in', 0, 0, sequence]], `${codec}: the retry is recognised as the same batch`);
+    sequence += records.length;
+  }
+  const stored = log.readBatches('in', 0, 0, 1 << 30);
+  assert.equal(stored.length, codecs.length, 'one batch each, the retries not stored again');
+  let expectedSequence = 0;
+  for (const [i, b] of stored.entries()) {
+    const h = readBatchHeader(b.bytes, true); // the new CRC holds
+    assert.deepEqual([h.attributes & 7, h.producerId, h.producerEpoch, h.baseSequence, h.recordCount, h.firstTimestamp, h.maxTimestamp], [0, producerId, 0, expectedSequence, 3 + i, 1_700_000_000_000 + i * 1000, 1_700_000_000_000 + i * 1000 + 2 + i], codecs[i]);
+    expectedSequence += 3 + i;
+  }
+  const read = log.read('in', 0, 0, { maxRecords: 100 }).records;
+  const sent = codecs.flatMap((codec, i) => makeRecords(3 + i, codec, 1_700_000_000_000 + i * 1000));
+  assert.deepEqual(read.map((r) => [r.offset, r.timestamp, r.key?.toString(), r.value?.toString(), r.headers.map(([k, v]) => `${k}=${v?.toString()}`)]),
+    sent.map((r, offset) => [offset, r.timestamp, r.key?.toString(), r.value?.toString(), r.headers!.map(([k, v]) => `${k}=${v?.toString()}`)]));
+});
+
+test('a corrupt compressed payload gets CORRUPT_MESSAGE, a bomb or a request past kafka.maxUncompressedBytes MESSAGE_TOO_LARGE, a codec id that does not exist UNSUPPORTED_COMPRESSION_TYPE, each with a warning; nothing of them is stored and the connection goes on', async (t) => {
+  const lines: Array<{ msg: string; problem?: string; codec?: string }> = [];
+  const logger = createLogger('warn', { write: (line: string) => lines.push(JSON.parse(line) as { msg: string }) });
+  const { kafka, log } = await startServer(t, { maxUncompressedBytes: 1 << 20, logger });
+  const corrupt = compressedClientBatch(makeRecords(50, 'c'), 'gzip');
+  corrupt.fill(0x55, 80, 90); // inside the deflate stream, then a CRC that matches: the bytes arrived as sent, but do not decode
+  rechecksum(corrupt);
+  const bomb = compressedClientBatch([{ timestamp: 1, key: null, value: Buffer.alloc(8 << 20) }], 'zstd');
+  const half = [{ timestamp: 1, key: null, value: Buffer.alloc(700 << 10, 'a') }];
+  const answers = await produce(kafka, 9, [
+    { topic: 'in', partition: 0, records: corrupt },
+    { topic: 'in', partition: 0, records: bomb },
+    { topic: 'in', partition: 0, records: clientBatch(makeRecords(1), { attributes: 6 }) },
+    { topic: 'in', partition: 1, records: compressedClientBatch(half, 'lz4') },
+    { topic: 'in', partition: 1, records: compressedClientBatch(half, 'snappy') },
+  ]);
+  assert.deepEqual(summary(answers), [
+    ['in', 0, 2, -1],
+    ['in', 0, 10, -1],
+    ['in', 0, 76, -1],
+    ['in', 1, 0, 0],
+    ['in', 1, 10, -1], // the two together are over the request's 1 MiB
+  ]);
+  assert.match(answers![0]!.message!, /gzip data does not decode/);
+  assert.match(answers![1]!.message!, /zstd records expand past kafka\.maxUncompressedBytes \(1048576 bytes\)/);
+  assert.match(answers![2]!.message!, /codec id 6 names no codec/);
+  assert.match(answers![4]!.message!, /snappy records expand past what kafka\.maxUncompressedBytes \(1048576 bytes\) leaves of the request: its earlier batches took 7168\d\d bytes/);
+  assert.deepEqual(lines.filter((l) => /compressed batch refused/.test(l.msg)).map((l) => [l.problem, l.codec]), [['corrupt', 'gzip'], ['too-large', 'zstd'], ['unsupported', '6'], ['too-large', 'snappy']]);
+  assert.deepEqual([log.partition('in', 0).logEndOffset, log.partition('in', 1).logEndOffset], [0, 1]);
+  assert.deepEqual(summary(await produce(kafka, 9, [{ topic: 'in', partition: 0, records: compressedClientBatch(makeRecords(2, 'after'), 'gzip') }])), [['in', 0, 0, 0]], 'the same connection goes on');
+  assert.deepEqual(values(log.read('in', 0, 0).records), ['after-0', 'after-1']);
 });

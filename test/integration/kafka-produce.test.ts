@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { Producer, stringSerializers } from '@platformatic/kafka';
 import { readBatchHeader } from '../../broker/log/record-batch.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { runCliAsync } from '../helpers/cli.js';
 import { kafkaToolsClasspath } from '../helpers/kafka.js';
 import { startTestNode, type TestNode } from '../helpers/mqtt-node.js';
 
@@ -108,4 +109,51 @@ test("@platformatic/kafka's Producer writes plain and idempotent batches; the an
   const producerIds = batches(n, 'produced', 0).map(([, producerId]) => producerId);
   assert.deepEqual(producerIds.slice(0, 3), [-1, -1, -1], 'plain batches carry no producer id');
   assert.ok(producerIds.slice(3).every((id) => id >= 0), 'idempotent ones do');
+});
+
+test('compressed batches from kcat -z (gzip, snappy, lz4, zstd), the Java producer (compression.type) and @platformatic/kafka (compression) are stored uncompressed and read back by kcat -C, the HTTP replay and tributary replay', async (t) => {
+  const classpath = await kafkaToolsClasspath();
+  const { n, bootstrap } = await kafkaNode(t);
+  const codecs = ['gzip', 'snappy', 'lz4', 'zstd'] as const;
+  const expected: string[] = [];
+  for (const codec of codecs) {
+    const lines = [0, 1, 2].map((i) => `kcat-${codec}-k${i}:${`kcat ${codec} value ${i} `.repeat(20)}`);
+    await runWithInput('kcat', ['-b', bootstrap, '-P', '-t', 'produced', '-p', '0', '-K:', '-H', `codec=${codec}`, '-z', codec, '-X', 'enable.idempotence=true'], lines.join('\n') + '\n');
+    expected.push(...lines.map((l) => `${l.replace(':', ' ')} codec=${codec}`));
+  }
+  for (const codec of codecs) {
+    const input = [0, 1, 2].map((i) => `java-${codec}-k${i}\t${`java ${codec} value ${i} `.repeat(20)}`).join('\n') + '\n';
+    await runWithInput('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'org.apache.kafka.tools.ConsoleProducer', '--bootstrap-server', bootstrap, '--topic', 'produced',
+      '--property', 'parse.key=true', '--property', 'key.separator=\t', '--property', 'parse.headers=false', '--producer-property', `compression.type=${codec}`, '--producer-property', 'partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner'], input);
+  }
+  // @platformatic/kafka compresses zstd with node:zlib, which Node 20 lacks: gzip, snappy and lz4 here.
+  for (const codec of ['gzip', 'snappy', 'lz4'] as const) {
+    const producer = new Producer({ clientId: `platformatic-${codec}`, bootstrapBrokers: [bootstrap], serializers: stringSerializers, idempotent: true, compression: codec });
+    onCleanup(t, () => producer.close());
+    await producer.send({ messages: [0, 1, 2].map((i) => ({ topic: 'produced', partition: 1, key: `pk-${codec}-${i}`, value: `platformatic ${codec} ${i} `.repeat(20), headers: new Map([['codec', codec]]) })) });
+  }
+
+  // Every stored batch is uncompressed; kcat's carry its producer id.
+  for (const p of [0, 1]) {
+    for (const b of n.node.log.readBatches('produced', p, 0, 1 << 30)) assert.equal(readBatchHeader(b.bytes, true).attributes & 7, 0, `partition ${p} offset ${b.baseOffset}`);
+  }
+  const all = [0, 1].flatMap((p) => n.node.log.read('produced', p, 0, { maxRecords: 1000 }).records);
+  const javaValues = all.map((r) => r.value!.toString()).filter((v) => v.startsWith('java '));
+  assert.deepEqual(javaValues.sort(), codecs.flatMap((codec) => [0, 1, 2].map((i) => `java ${codec} value ${i} `.repeat(20))).sort(), 'the Java producer: every line once, each codec');
+  const platformatic = n.node.log.read('produced', 1, 0, { maxRecords: 1000 }).records.filter((r) => r.key!.toString().startsWith('pk-'));
+  assert.deepEqual(platformatic.map((r) => [r.key!.toString(), r.value!.toString(), r.headers.map(([k, v]) => `${k}=${v?.toString()}`).join()]),
+    ['gzip', 'snappy', 'lz4'].flatMap((codec) => [0, 1, 2].map((i) => [`pk-${codec}-${i}`, `platformatic ${codec} ${i} `.repeat(20), `codec=${codec}`])));
+
+  // kcat -C reads kcat's records back over Fetch with keys and headers.
+  const { stdout } = await run('kcat', ['-b', bootstrap, '-C', '-t', 'produced', '-p', '0', '-e', '-o', 'beginning', '-f', '%k %s %h\n'], { timeout: 60_000, maxBuffer: 1 << 24 });
+  assert.deepEqual(stdout.split('\n').filter((l) => l.startsWith('kcat-')), expected);
+
+  // The HTTP NDJSON replay and `tributary replay` decode them like any record.
+  const res = await fetch(`http://127.0.0.1:${n.node.http.port}/api/topics/produced/records?partition=0`);
+  const ndjson = (await res.text()).trim().split('\n').map((line) => JSON.parse(line) as { key: string; value: string; headers: Array<[string, string]> });
+  assert.deepEqual(ndjson.filter((r) => r.key.startsWith('kcat-')).map((r) => `${r.key} ${r.value} ${r.headers.map(([k, v]) => `${k}=${v}`).join()}`), expected);
+  const replay = await runCliAsync(['replay', '--topic', 'produced', '--partition', '0', '--url', `http://127.0.0.1:${n.node.http.port}`]);
+  assert.equal(replay.status, 0, replay.stderr);
+  const replayed = replay.stdout.trim().split('\n').map((line) => JSON.parse(line) as { key: string; value: string });
+  assert.deepEqual(replayed.filter((r) => r.key.startsWith('kcat-')).map((r) => `${r.key} ${r.value}`), expected.map((e) => e.replace(/ codec=\w+$/, '')));
 });

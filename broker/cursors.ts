@@ -23,6 +23,7 @@ export class CursorStore {
   private readonly upsert;
   private readonly selectAll;
   private readonly deleteGroup;
+  private readonly deleteOne;
   private readonly adoptGroup;
 
   private constructor(private readonly db: Database.Database) {
@@ -35,6 +36,7 @@ export class CursorStore {
       'SELECT grp AS "group", topic, partition, next_offset AS nextOffset, updated_at AS updatedAt FROM cursors ORDER BY grp, topic, partition',
     );
     this.deleteGroup = db.prepare('DELETE FROM cursors WHERE grp = ?');
+    this.deleteOne = db.prepare('DELETE FROM cursors WHERE grp = ? AND topic = ? AND partition = ?');
     this.adoptGroup = db.prepare('INSERT OR IGNORE INTO cursors SELECT ?, topic, partition, next_offset, updated_at FROM cursors WHERE grp = ?');
   }
 
@@ -85,6 +87,11 @@ export class CursorStore {
   /** Forgets every cursor of `group`; returns how many there were. */
   delete(group: string): number {
     return this.deleteGroup.run(group).changes;
+  }
+
+  /** Forgets the cursors of `group` in these partitions, in one transaction; returns how many there were. */
+  deleteMany(group: string, entries: ReadonlyArray<{ topic: string; partition: number }>): number {
+    return this.db.transaction(() => entries.reduce((n, e) => n + this.deleteOne.run(group, e.topic, e.partition).changes, 0))();
   }
 
   /**

@@ -4,7 +4,7 @@
 // position. Readers stored before the namespace existed (group `NAME`) are still found and
 // listed, and move under `reader:` at their next commit. Kafka consumer groups' committed offsets
 // (group `kafka:GROUP`, written by the Kafka endpoint) are listed beside them as `kafka:GROUP`, a
-// name no reader can have; they are changed only through Kafka (OffsetCommit).
+// name no reader can have; they are changed only through Kafka (OffsetCommit, DeleteGroups, OffsetDelete).
 import type { CursorStore } from '../../broker/cursors.js';
 import { checkName, RESERVED_NAMES } from './reader-name.js';
 

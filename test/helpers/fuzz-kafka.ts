@@ -245,6 +245,19 @@ function describeGroups(v: number, rng: Rng): Buffer {
   return bytes(w);
 }
 
+function deleteGroups(v: number, rng: Rng): Buffer {
+  const f = v >= 2;
+  const w = new Writer().array([groupId(rng)], f, (w, g) => w.string(g, f));
+  if (f) w.taggedFields();
+  return bytes(w);
+}
+
+function offsetDelete(_v: number, rng: Rng): Buffer {
+  const w = new Writer().string(groupId(rng), false);
+  w.array([rng.pick(['mqtt', 'missing'])], false, (w, name) => w.string(name, false).array([rng.int(3)], false, (w, p) => w.int32(p)));
+  return bytes(w);
+}
+
 /** [api key, first version, last version, first flexible version, body]. */
 const APIS: Array<[number, number, number, number, (v: number, rng: Rng) => Buffer]> = [
   [18, 0, 4, 3, apiVersions],
@@ -262,6 +275,8 @@ const APIS: Array<[number, number, number, number, (v: number, rng: Rng) => Buff
   [14, 0, 5, 4, syncGroup],
   [15, 0, 5, 5, describeGroups],
   [16, 0, 5, 3, listGroups],
+  [42, 0, 2, 2, deleteGroups],
+  [47, 0, 0, 1, offsetDelete],
 ];
 
 /** A well-formed request of a served API and version. */

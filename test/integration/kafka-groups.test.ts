@@ -15,6 +15,7 @@ import { CursorStore } from '../../broker/cursors.js';
 import { Reader } from '../../bridge/kafka/protocol/reader.js';
 import { Writer } from '../../bridge/kafka/protocol/writer.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { runCliAsync } from '../helpers/cli.js';
 import { kafkaToolsClasspath, runKafkaTool } from '../helpers/kafka.js';
 import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
 import { RawKafka } from '../helpers/raw-kafka.js';
@@ -271,4 +272,63 @@ test('a Java consumer that stays up through a node restart joins the restarted n
   const batch2 = await publish(second.mqtt, 6, 10);
   await waitFor(() => read.length >= batch1.length + batch2.length, 'the second batch read after the restart', 60_000).catch(said);
   assert.deepEqual(sorted(read), sorted([...batch1, ...batch2]));
+});
+
+/** ConsumerGroupCommand with `args`: its exit code and output (stdout and stderr), failing or not. */
+async function groupCommand(classpath: string, bootstrap: string, ...args: string[]): Promise<{ code: number; output: string }> {
+  try {
+    const { stdout, stderr } = await run('java', ['-Xshare:auto', '-XX:TieredStopAtLevel=1', '-cp', classpath, 'org.apache.kafka.tools.consumer.group.ConsumerGroupCommand', '--bootstrap-server', bootstrap, ...args], { timeout: 120_000 });
+    return { code: 0, output: stdout + stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, output: (e.stdout ?? '') + (e.stderr ?? '') };
+  }
+}
+
+test('ConsumerGroupCommand --delete-offsets and --delete are refused while a member is in the group, then remove the offsets durably: gone from --list, tributary readers and /api/readers', async (t) => {
+  const classpath = await kafkaToolsClasspath();
+  const dataDir = tempDir(t);
+  const { port, mqtt, node } = await startNode(t, dataDir);
+  const bootstrap = `127.0.0.1:${port}`;
+  await publish(mqtt, 0, 6);
+  for (const group of ['doomed', 'kept']) assert.equal((await kcatGroupToEnd(port, group)).length, 6, group);
+  /** The Kafka groups' partitions in cursors.db, read by a connection of its own. */
+  const kafkaGroups = (): string[] => {
+    const cursors = CursorStore.open(dataDir);
+    try {
+      return cursors.list().filter((c) => c.group.startsWith('kafka:')).map((c) => `${c.group}/${c.partition}`);
+    } finally {
+      cursors.close();
+    }
+  };
+  assert.deepEqual(kafkaGroups(), ['kafka:doomed/0', 'kafka:doomed/1', 'kafka:kept/0', 'kafka:kept/1']);
+
+  // A member in the group (kcat -G, subscribed to mqtt): neither is allowed.
+  const member = spawn('kcat', ['-b', bootstrap, '-G', 'doomed', '-f', '%s\n', 'mqtt'], { stdio: 'ignore' });
+  onCleanup(t, () => void member.kill('SIGKILL'));
+  await waitFor(() => node.node.kafka!.groupStats().find((g) => g.groupId === 'doomed')?.members === 1, 'kcat joined doomed', 60_000);
+  const notEmpty = await groupCommand(classpath, bootstrap, '--delete', '--group', 'doomed');
+  assert.match(notEmpty.output, /GroupNotEmptyException/, notEmpty.output);
+  const subscribed = await groupCommand(classpath, bootstrap, '--delete-offsets', '--group', 'doomed', '--topic', 'mqtt');
+  assert.match(subscribed.output, /GroupSubscribedToTopicException|subscribed/i, subscribed.output);
+  assert.deepEqual(kafkaGroups(), ['kafka:doomed/0', 'kafka:doomed/1', 'kafka:kept/0', 'kafka:kept/1'], 'nothing deleted');
+
+  // The member leaves (kcat's SIGTERM: LeaveGroup): the group is empty now.
+  member.kill('SIGTERM');
+  await waitFor(() => node.node.kafka!.groupStats().find((g) => g.groupId === 'doomed')?.members === 0, 'kcat left doomed', 60_000);
+  const offsetDeleted = await groupCommand(classpath, bootstrap, '--delete-offsets', '--group', 'doomed', '--topic', 'mqtt:0');
+  assert.equal(offsetDeleted.code, 0, offsetDeleted.output);
+  assert.deepEqual(kafkaGroups(), ['kafka:doomed/1', 'kafka:kept/0', 'kafka:kept/1']);
+  const deleted = await groupCommand(classpath, bootstrap, '--delete', '--group', 'doomed');
+  assert.match(deleted.output, /Deletion of requested consumer groups \('doomed'\) was successful/, deleted.output);
+  const unknown = await groupCommand(classpath, bootstrap, '--delete', '--group', 'never-was');
+  assert.match(unknown.output, /GroupIdNotFoundException/, unknown.output);
+
+  assert.deepEqual(kafkaGroups(), ['kafka:kept/0', 'kafka:kept/1'], 'cursors.db, read by another connection');
+  const list = await groupCommand(classpath, bootstrap, '--list');
+  assert.deepEqual(list.output.split('\n').filter((l) => l === 'doomed' || l === 'kept'), ['kept']);
+  const readers = (await (await fetch(`http://127.0.0.1:${node.node.http.port}/api/readers`)).json()) as unknown;
+  assert.ok(!JSON.stringify(readers).includes('kafka:doomed') && JSON.stringify(readers).includes('kafka:kept'), JSON.stringify(readers));
+  const cli = await runCliAsync(['readers', '--url', `http://127.0.0.1:${node.node.http.port}`]);
+  assert.ok(!cli.stdout.includes('kafka:doomed') && cli.stdout.includes('kafka:kept'), cli.stdout);
 });

@@ -10,6 +10,7 @@ import { metadata } from './metadata.js';
 import { produce } from './produce.js';
 import { saslAuthenticate } from './sasl-authenticate.js';
 import { saslHandshake } from './sasl-handshake.js';
+import { deleteGroups } from './delete-groups.js';
 import { describeGroups } from './describe-groups.js';
 import { findCoordinator } from './find-coordinator.js';
 import { heartbeat } from './heartbeat.js';
@@ -17,11 +18,12 @@ import { joinGroup } from './join-group.js';
 import { leaveGroup } from './leave-group.js';
 import { listGroups } from './list-groups.js';
 import { offsetCommit } from './offset-commit.js';
+import { offsetDelete } from './offset-delete.js';
 import { offsetFetch } from './offset-fetch.js';
 import { syncGroup } from './sync-group.js';
 
 /** The consumer-group APIs (classic rebalance protocol): ../groups/. */
-const GROUP_APIS: readonly ApiHandler[] = [offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups];
+const GROUP_APIS: readonly ApiHandler[] = [offsetCommit, offsetFetch, findCoordinator, joinGroup, heartbeat, leaveGroup, syncGroup, describeGroups, listGroups, deleteGroups, offsetDelete];
 
 export const APIS: readonly ApiHandler[] = [produce, fetch, listOffsets, metadata, apiVersions, describeConfigs, initProducerId, ...GROUP_APIS];
 

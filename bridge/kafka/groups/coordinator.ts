@@ -101,6 +101,61 @@ export class GroupCoordinator {
     return answers;
   }
 
+  /**
+   * Deletes a group that has no members: its committed offsets go from the cursor store (durably),
+   * so it is gone from ListGroups, `tributary readers` and /api/readers. NON_EMPTY_GROUP while it
+   * has members, GROUP_ID_NOT_FOUND when there is nothing of it (as Kafka's coordinator).
+   */
+  deleteGroup(groupId: string): number {
+    if (this.closed) return GroupErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (groupId === '') return GroupErrorCode.INVALID_GROUP_ID;
+    const group = this.groups.get(groupId);
+    if (group !== undefined && (group.state !== 'Empty' || group.memberCount > 0)) return GroupErrorCode.NON_EMPTY_GROUP;
+    let deleted: number;
+    try {
+      deleted = this.offsets.deleteGroup(groupId);
+    } catch (err) {
+      this.logger.error({ err, group: groupId }, 'Kafka group offsets could not be deleted');
+      return ErrorCode.KAFKA_STORAGE_ERROR;
+    }
+    if (group === undefined && deleted === 0) return GroupErrorCode.GROUP_ID_NOT_FOUND;
+    if (group?.idle === true) this.forget(group);
+    this.logger.info({ group: groupId, offsets: deleted }, 'Kafka consumer group deleted');
+    return ErrorCode.NONE;
+  }
+
+  /**
+   * Deletes the group's committed offsets of these partitions (OffsetDelete), as Kafka's
+   * coordinator: all of them while the group is Empty; while it has members, those of topics its
+   * members do not subscribe to (a subscribed topic's partitions get GROUP_SUBSCRIBED_TO_TOPIC), and
+   * none of a group that is not a consumer group (NON_EMPTY_GROUP). A partition the log does not
+   * have gets UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  deleteOffsets(groupId: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): { error: number; partitions: number[] } {
+    const refuse = (error: number) => ({ error, partitions: partitions.map(() => error) });
+    if (this.closed) return refuse(GroupErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (groupId === '') return refuse(GroupErrorCode.INVALID_GROUP_ID);
+    const group = this.groups.get(groupId);
+    const active = group !== undefined && (group.state !== 'Empty' || group.memberCount > 0);
+    if (!active && this.offsets.all(groupId).length === 0) return refuse(GroupErrorCode.GROUP_ID_NOT_FOUND);
+    if (active && group?.protocolType !== 'consumer') return refuse(GroupErrorCode.NON_EMPTY_GROUP);
+    const subscribed = active ? (group?.subscribedTopics() ?? null) : new Set<string>();
+    const partitionCounts = new Map<string, number>();
+    for (const topic of new Set(partitions.map((p) => p.topic))) partitionCounts.set(topic, this.partitionCount(topic));
+    const answers = partitions.map((p) => {
+      if (p.partition < 0 || p.partition >= (partitionCounts.get(p.topic) ?? 0)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      if (subscribed === null || subscribed.has(p.topic)) return GroupErrorCode.GROUP_SUBSCRIBED_TO_TOPIC;
+      return ErrorCode.NONE;
+    });
+    try {
+      this.offsets.deletePartitions(groupId, partitions.filter((_, i) => answers[i] === ErrorCode.NONE));
+    } catch (err) {
+      this.logger.error({ err, group: groupId }, 'Kafka group offsets could not be deleted');
+      return refuse(ErrorCode.KAFKA_STORAGE_ERROR);
+    }
+    return { error: ErrorCode.NONE, partitions: answers };
+  }
+
   /** The group's committed offset of topic/partition, or -1. */
   committed(groupId: string, topic: string, partition: number): number {
     return this.offsets.get(groupId, topic, partition) ?? -1;

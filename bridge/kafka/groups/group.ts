@@ -121,6 +121,26 @@ export class ClassicGroup {
     return this.members.has(memberId);
   }
 
+  /**
+   * The topics the members subscribe to, read from their `consumer` protocol metadata
+   * (ConsumerProtocolSubscription: version INT16, topics [STRING], ...); null when the group is not
+   * a consumer group or a member's metadata does not parse (then it counts as subscribed to every
+   * topic, as Kafka's GroupMetadata.isSubscribedToTopic does).
+   */
+  subscribedTopics(): Set<string> | null {
+    if (this.type !== 'consumer') return null;
+    const topics = new Set<string>();
+    for (const m of this.members.values()) {
+      for (const p of m.protocols) {
+        if (this.protocol !== null && p.name !== this.protocol) continue;
+        const named = subscriptionTopics(p.metadata);
+        if (named === null) return null;
+        for (const t of named) topics.add(t);
+      }
+    }
+    return topics;
+  }
+
   /** Members as DescribeGroups shows them: metadata and assignment only when Stable, as Kafka. */
   describeMembers(): MemberView[] {
     const stable = this.stateNow === 'Stable';
@@ -450,4 +470,22 @@ export class ClassicGroup {
 
 function sameProtocols(a: readonly Protocol[], b: readonly Protocol[]): boolean {
   return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));
+}
+
+/** The topics of a ConsumerProtocolSubscription (any version: they follow its INT16 version), or null. */
+function subscriptionTopics(metadata: Buffer): string[] | null {
+  if (metadata.length < 6) return null;
+  const count = metadata.readInt32BE(2);
+  if (count < 0 || count > metadata.length) return null;
+  const topics: string[] = [];
+  let pos = 6;
+  for (let i = 0; i < count; i++) {
+    if (pos + 2 > metadata.length) return null;
+    const length = metadata.readInt16BE(pos);
+    pos += 2;
+    if (length < 0 || pos + length > metadata.length) return null;
+    topics.push(metadata.toString('utf8', pos, pos + length));
+    pos += length;
+  }
+  return topics;
 }

@@ -28,6 +28,16 @@ export class GroupOffsets {
     this.cursors.commitMany(KAFKA_GROUP_PREFIX + group, offsets.map((o) => ({ topic: o.topic, partition: o.partition, nextOffset: o.offset })));
   }
 
+  /** Forgets every committed offset of the group (durably); how many there were. */
+  deleteGroup(group: string): number {
+    return this.cursors.delete(KAFKA_GROUP_PREFIX + group);
+  }
+
+  /** Forgets the group's committed offsets of these partitions, in one transaction (durably). */
+  deletePartitions(group: string, partitions: ReadonlyArray<{ topic: string; partition: number }>): void {
+    if (partitions.length > 0) this.cursors.deleteMany(KAFKA_GROUP_PREFIX + group, partitions);
+  }
+
   /** Every committed offset of the group. */
   all(group: string): CommittedOffset[] {
     const name = KAFKA_GROUP_PREFIX + group;

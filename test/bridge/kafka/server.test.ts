@@ -46,6 +46,8 @@ function readApiVersionsV0(frame: Buffer): { correlationId: number; error: numbe
 const SERVED = { 0: [3, 9], 1: [4, 17], 2: [1, 7], 3: [0, 12], 17: [0, 1], 18: [0, 4], 22: [0, 5], 32: [0, 4], 36: [0, 2] };
 // The consumer-group APIs: OffsetCommit, OffsetFetch, FindCoordinator, JoinGroup, Heartbeat, LeaveGroup, SyncGroup, DescribeGroups, ListGroups.
 Object.assign(SERVED, { 8: [0, 9], 9: [0, 9], 10: [0, 6], 11: [0, 9], 12: [0, 4], 13: [0, 5], 14: [0, 5], 15: [0, 5], 16: [0, 5] });
+// Deleting groups and their offsets: DeleteGroups, OffsetDelete.
+Object.assign(SERVED, { 42: [0, 2], 47: [0, 0] });
 
 test('ApiVersions lists every API served with its versions, in the classic (v0) and flexible (v3) forms', async (t) => {
   const { server } = await startServer(t);

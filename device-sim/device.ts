@@ -94,14 +94,16 @@ export class SimDevice {
       wasUp = false;
       this.#unackedAtClose = this.#inFlight;
     });
+    // A probe with several addresses: why each attempt failed, in the order MQTT.js walks them.
     const failures: string[] = [];
     let lastError: Error | null = null;
-    applyBackoff(client, o.urls.length, () => {
-      // The probe's view of each failed attempt, in the order MQTT.js walks the addresses.
+    const onAttemptFailed = (): void => {
+      if (failures.length >= o.urls.length) return; // the probe is over: it connected or gave up
       const at = displayUrl(o.urls[failures.length % o.urls.length]!);
       failures.push((lastError === null ? closedBeforeConnack(at) : describeConnectFailure(at, lastError)).message);
       lastError = null;
-    });
+    };
+    applyBackoff(client, o.urls.length, probe && several ? onAttemptFailed : undefined);
     if (!probe) {
       client.on('error', () => this.stats.connectionErrors++);
       return Promise.resolve();

@@ -36,7 +36,8 @@ Options for passwd:
                      credentials the Kafka endpoint needs for SCRAM-SHA-256/512
 
 Options for topics:
-  --url URL          a running node's HTTP API (default http://127.0.0.1:8080)
+  --url URL          a running node's HTTP API (default http://127.0.0.1:8080); a cluster's
+                     nodes comma-separated: the next is tried when one is down
   --token TOKEN      the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --data-dir DIR     read a stopped node's data directory instead
   --json             print JSON

@@ -1,11 +1,13 @@
 // One simulated device: its own MQTT.js connection, a sensor, a publishing schedule and a window
 // of unacknowledged messages. A device that is offline or whose window is full skips its samples
 // (counted as `skipped`) rather than buffering without bound. MQTT.js resends unacknowledged
-// QoS 1/2 messages itself after a reconnect.
+// QoS 1/2 messages itself after a reconnect (counted as `resent`); with several --url addresses it
+// moves to the next one when a connection fails or is refused (failover.ts).
 import { performance } from 'node:perf_hooks';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { encodeBinary, encodeJson } from './encoding.js';
-import { closedBeforeConnack, describeConnectFailure } from './errors.js';
+import { SimConnectError, closedBeforeConnack, describeConnectFailure } from './errors.js';
+import { FAILOVER_MS, RECONNECT_MS, applyBackoff, serverOptions } from './failover.js';
 import type { DeviceIdentity } from './fleet-plan.js';
 import type { SimOptions } from './options.js';
 import { Random } from './random.js';
@@ -19,8 +21,6 @@ export interface FleetControl {
   take(): boolean;
 }
 
-const RECONNECT_MS = 1000;
-
 export class SimDevice {
   readonly #sensor: Sensor;
   readonly #random: Random;
@@ -29,6 +29,8 @@ export class SimDevice {
   #inFlight = 0;
   #refillScheduled = false;
   #everConnected = false;
+  /** QoS 1/2 messages unacknowledged when the last connection closed: MQTT.js sends them again on the next. */
+  #unackedAtClose = 0;
   #timer: NodeJS.Timeout | null = null;
   #scheduleStart = 0;
   #scheduled = 0;
@@ -57,12 +59,15 @@ export class SimDevice {
    */
   start(probe: boolean): Promise<void> {
     const o = this.options;
+    const several = o.urls.length > 1;
     const clientOptions: IClientOptions = {
       clientId: `${o.clientPrefix}${this.identity.id}`,
       clean: o.clean,
       keepalive: o.keepaliveS,
       protocolVersion: 4,
-      reconnectPeriod: probe ? 0 : RECONNECT_MS,
+      // A probe with one address fails at once; with several it tries each once (below).
+      reconnectPeriod: several ? FAILOVER_MS : probe ? 0 : RECONNECT_MS,
+      ...serverOptions(o.urls),
       connectTimeout: 10_000,
       // MQTT.js's debug logging costs a few percent of CPU per message even when it is off.
       log: () => undefined,
@@ -79,13 +84,26 @@ export class SimDevice {
       this.stats.connected++;
       wasUp = true;
       if (this.#everConnected) this.stats.reconnects++;
+      if (o.qos > 0) this.stats.resent += this.#unackedAtClose;
+      this.#unackedAtClose = 0;
       this.#everConnected = true;
       this.#resume();
     });
     client.on('close', () => {
       if (wasUp) this.stats.connected--;
       wasUp = false;
+      this.#unackedAtClose = this.#inFlight;
     });
+    // A probe with several addresses: why each attempt failed, in the order MQTT.js walks them.
+    const failures: string[] = [];
+    let lastError: Error | null = null;
+    const onAttemptFailed = (): void => {
+      if (failures.length >= o.urls.length) return; // the probe is over: it connected or gave up
+      const at = displayUrl(o.urls[failures.length % o.urls.length]!);
+      failures.push((lastError === null ? closedBeforeConnack(at) : describeConnectFailure(at, lastError)).message);
+      lastError = null;
+    };
+    applyBackoff(client, o.urls.length, probe && several ? onAttemptFailed : undefined);
     if (!probe) {
       client.on('error', () => this.stats.connectionErrors++);
       return Promise.resolve();
@@ -93,18 +111,21 @@ export class SimDevice {
     return new Promise<void>((resolve, reject) => {
       const where = displayUrl(o.url);
       const onError = (err: Error): void => {
+        lastError = err;
+        if (several) return; // counted when its connection closes
         settle();
         client.end(true);
         reject(describeConnectFailure(where, err));
       };
       const onClose = (): void => {
+        if (several && failures.length < o.urls.length) return;
         settle();
         client.end(true);
-        reject(closedBeforeConnack(where));
+        reject(several ? new SimConnectError(`no broker of the ${o.urls.length} given took the connection: ${failures.join('; ')}`) : closedBeforeConnack(where));
       };
       const onConnect = (): void => {
         settle();
-        client.options.reconnectPeriod = RECONNECT_MS;
+        client.options.reconnectPeriod = several ? FAILOVER_MS : RECONNECT_MS;
         client.on('error', () => this.stats.connectionErrors++);
         resolve();
       };

@@ -67,7 +67,7 @@ async function run(options: SimOptions, stats: Stats, control: FleetControl, sto
   if (options.ackedOut !== undefined) writeAckedOut(options.ackedOut, devices);
   return {
     mode: 'mqtt.js',
-    url: displayUrl(options.url),
+    url: options.urls.map(displayUrl).join(','),
     devices: options.devices,
     connected,
     qos: options.qos,
@@ -82,6 +82,7 @@ async function run(options: SimOptions, stats: Stats, control: FleetControl, sto
     msgsPerSec: (options.qos === 0 ? stats.sent : stats.acked) / seconds,
     latency: stats.latency(),
     reconnects: stats.reconnects,
+    resent: stats.resent,
     connectionErrors: stats.connectionErrors,
     chaosDrops: stats.chaosDrops,
     cpuCores: (cpu.user + cpu.system) / 1e6 / seconds,

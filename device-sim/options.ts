@@ -7,7 +7,10 @@ import { SimUsageError } from './errors.js';
 import { PROFILES, profileNamed, type Profile } from './profiles/index.js';
 
 export interface SimOptions {
+  /** The first of `urls`. */
   url: URL;
+  /** Every gateway's address (--url list): devices move to the next one when a connection fails or a node answers CONNACK 3. */
+  urls: readonly URL[];
   devices: number;
   /** Messages per second per device; 'max' = as fast as acknowledgements allow (closed loop). */
   rate: number | 'max';
@@ -43,7 +46,9 @@ export const SIM_HELP = `Usage: tributary sim [options]
 
 A fleet of simulated devices, each its own MQTT connection, publishing telemetry.
 
-  --url URL              broker: mqtt://, mqtts://, ws://, wss:// (default mqtt://127.0.0.1:1883)
+  --url URL[,URL...]     broker: mqtt://, mqtts://, ws://, wss:// (default mqtt://127.0.0.1:1883);
+                         several (a list, or --url again): the gateways of a cluster, tried in
+                         turn when a connection fails or a node refuses with CONNACK 3
   --devices N            number of devices (default 10)
   --rate R               messages per second per device, or "max" (default 1)
   --qos 0|1|2            (default 1)
@@ -80,7 +85,7 @@ High-rate mode (benchmarks): pre-encoded QoS 1 packets over raw TCP sockets
   --raw-window N         messages in flight per socket (default 100)`;
 
 const FLAGS = {
-  url: { type: 'string' },
+  url: { type: 'string', multiple: true },
   devices: { type: 'string' },
   rate: { type: 'string' },
   qos: { type: 'string' },
@@ -168,6 +173,16 @@ function parseUrl(text: string): URL {
   return url;
 }
 
+/** `--url a,b --url c` -> [a, b, c]; one scheme (and WebSocket path) for all, as one client config serves them. */
+function parseUrls(texts: readonly string[]): URL[] {
+  const urls = texts.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '').map(parseUrl);
+  if (urls.length === 0) throw new SimUsageError('--url is empty');
+  const first = urls[0]!;
+  const odd = urls.find((u) => u.protocol !== first.protocol || u.pathname !== first.pathname || u.username !== first.username || u.password !== first.password);
+  if (odd !== undefined) throw new SimUsageError(`--url: every address must use the same scheme, path and credentials as the first (${first.protocol}//...${first.pathname}), got '${odd.href}'`);
+  return urls;
+}
+
 function parseStartTime(text: string): number {
   const ms = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
   if (!Number.isSafeInteger(ms) || ms < 0 || ms > 2 ** 48 - 1) throw new SimUsageError(`--start-time must be an ISO 8601 time or milliseconds since 1970, got '${text}'`);
@@ -199,7 +214,8 @@ export function parseSimOptions(argv: readonly string[]): SimOptions | null {
     throw new SimUsageError(`${(err as Error).message} (see tributary sim --help)`);
   }
   if (values.help === true) return null;
-  const url = parseUrl(values.url ?? 'mqtt://127.0.0.1:1883');
+  const urls = parseUrls(values.url ?? ['mqtt://127.0.0.1:1883']);
+  const url = urls[0]!;
   const raw = values.raw === true;
   const rateText = values.rate ?? (raw ? 'max' : '1');
   let rate: number | 'max' = 'max';
@@ -236,6 +252,7 @@ export function parseSimOptions(argv: readonly string[]): SimOptions | null {
   if (values.key !== undefined) tls.key = readTlsFile('--key', values.key);
   return Object.freeze({
     url,
+    urls: Object.freeze(urls),
     devices: integer('--devices', values.devices ?? '10', 1, 100_000),
     rate,
     qos,

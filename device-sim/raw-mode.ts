@@ -14,8 +14,8 @@ import { Stats, displayUrl, type SimSummary } from './stats.js';
 
 /** What a worker process is given: plain data, so it crosses the IPC channel. */
 export interface RawShare {
-  host: string;
-  port: number;
+  /** The gateways, in the order each socket tries them until one takes it (CONNACK 0). */
+  addresses: Array<{ host: string; port: number }>;
   username?: string;
   password?: string;
   clientIdPrefix: string;
@@ -39,8 +39,9 @@ type Progress = (totals: { sent: number; acked: number }) => void;
 export function shareOptions(share: RawShare, signal?: AbortSignal, onProgress?: Progress): RawPublisherOptions {
   const payloads = share.payloadsBase64.map((p) => Buffer.from(p, 'base64'));
   return {
-    host: share.host,
-    port: share.port,
+    host: share.addresses[0]!.host,
+    port: share.addresses[0]!.port,
+    addresses: share.addresses,
     connections: share.topics.length,
     payloadBytes: payloads[0]!.length,
     payload: (i) => payloads[i]!,
@@ -103,7 +104,7 @@ export async function runRawMode(options: SimOptions): Promise<SimSummary> {
   const latencies = results.map((r) => r.latency).filter((l) => l !== null);
   return {
     mode: 'raw',
-    url: displayUrl(options.url),
+    url: options.urls.map(displayUrl).join(','),
     devices: raw.connections,
     connected: raw.connections,
     qos: 1,
@@ -119,6 +120,7 @@ export async function runRawMode(options: SimOptions): Promise<SimSummary> {
     // With several workers, the worst worker's percentiles (a conservative bound, not a merge).
     latency: latencies.length === 0 ? null : { p50Ms: Math.max(...latencies.map((l) => l.p50Ms)), p99Ms: Math.max(...latencies.map((l) => l.p99Ms)), maxMs: Math.max(...latencies.map((l) => l.p99Ms)) },
     reconnects: 0,
+    resent: 0,
     connectionErrors: 0,
     chaosDrops: 0,
     cpuCores: (workerCpu + parentCpu) / wall,
@@ -135,8 +137,7 @@ function splitShares(options: SimOptions, devices: Array<{ topic: string; payloa
     const mine = devices.filter((_, i) => i % workers === w);
     const portion = (total: number): number => Math.floor(total / workers) + (w < total % workers ? 1 : 0);
     return {
-      host: options.url.hostname,
-      port: Number(options.url.port || 1883),
+      addresses: options.urls.map((u) => ({ host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port || 1883) })),
       ...(options.username === undefined ? {} : { username: options.username }),
       ...(options.password === undefined ? {} : { password: options.password }),
       clientIdPrefix: `${options.clientPrefix}raw-${w}`,

@@ -9,6 +9,13 @@ import mqttPacket from 'mqtt-packet';
 export interface RawPublisherOptions {
   host: string;
   port: number;
+  /**
+   * Several gateways (a cluster): each socket tries them in turn, from the first, until one answers
+   * CONNACK 0; a refused connection or a CONNACK 3 (a follower) moves it to the next. Once the run
+   * has started, a closed connection still ends it (no resend: this generator measures, it does not
+   * survive failovers). Unset: host and port.
+   */
+  addresses?: Array<{ host: string; port: number }>;
   connections: number;
   /** Size of an 'x'-filled payload, unless `payload` gives the bytes (of connection i) themselves. */
   payloadBytes: number;
@@ -109,14 +116,14 @@ class Lane {
   }
 }
 
-async function openLane(options: RawPublisherOptions, i: number, payload: (connection: number) => Buffer, onAck: (ms: number) => void, afterRead: (lane: Lane) => void): Promise<Lane> {
-  const socket = tcpConnect(options.port, options.host);
+/** A socket that took our CONNECT (CONNACK 0), with what came after the CONNACK. */
+async function connectOne(host: string, port: number, clientId: string, options: RawPublisherOptions): Promise<{ socket: Socket; rest: Buffer }> {
+  const socket = tcpConnect(port, host);
   socket.setNoDelay(true);
   await new Promise<void>((resolve, reject) => {
     socket.once('connect', resolve);
-    socket.once('error', (err) => reject(new Error(`cannot reach the broker at ${options.host}:${options.port}: ${err.message}`)));
+    socket.once('error', (err) => reject(new Error(`cannot reach the broker at ${host}:${port}: ${err.message}`)));
   });
-  const clientId = `${options.clientIdPrefix ?? 'rawpub'}-${i}`;
   const credentials = {
     ...(options.username === undefined ? {} : { username: options.username }),
     ...(options.password === undefined ? {} : { password: Buffer.from(options.password) }),
@@ -132,12 +139,38 @@ async function openLane(options: RawPublisherOptions, i: number, payload: (conne
       resolve(received);
     };
     socket.on('data', onData);
-    socket.once('close', () => reject(new BrokerRefusedError(`the broker closed ${clientId}'s connection before CONNACK`)));
+    socket.once('close', () => reject(new BrokerRefusedError(`the broker at ${host}:${port} closed ${clientId}'s connection before CONNACK`)));
   });
-  if (connack[0] !== CONNACK || connack[3] !== 0) throw new BrokerRefusedError(`the broker refused ${clientId}: CONNACK return code ${connack[3]}`);
+  if (connack[0] !== CONNACK || connack[3] !== 0) {
+    socket.destroy();
+    throw new BrokerRefusedError(`the broker at ${host}:${port} refused ${clientId}: CONNACK return code ${connack[3]}`);
+  }
+  return { socket, rest: connack.subarray(4) };
+}
+
+async function openLane(options: RawPublisherOptions, i: number, payload: (connection: number) => Buffer, onAck: (ms: number) => void, afterRead: (lane: Lane) => void): Promise<Lane> {
+  const clientId = `${options.clientIdPrefix ?? 'rawpub'}-${i}`;
+  const addresses = options.addresses ?? [{ host: options.host, port: options.port }];
+  let connected: { socket: Socket; rest: Buffer } | null = null;
+  const failures: Error[] = [];
+  for (const { host, port } of addresses) {
+    try {
+      connected = await connectOne(host, port, clientId, options);
+      break;
+    } catch (err) {
+      failures.push(err as Error);
+    }
+  }
+  if (connected === null) {
+    if (failures.length === 1) throw failures[0]!;
+    const refused = failures.some((f) => f instanceof BrokerRefusedError);
+    const message = `no broker of the ${addresses.length} given took ${clientId}: ${failures.map((f) => f.message).join('; ')}`;
+    throw refused ? new BrokerRefusedError(message) : new Error(`cannot reach the broker: ${message}`);
+  }
+  const { socket, rest } = connected;
   const topic = options.topic?.(i) ?? `bench/${clientId}/data`;
   const lane = new Lane(socket, topic, payload(i), onAck);
-  if (connack.length > 4) lane.read(connack.subarray(4));
+  if (rest.length > 0) lane.read(rest);
   socket.on('data', (chunk: Buffer) => {
     lane.read(chunk);
     afterRead(lane);

@@ -25,6 +25,8 @@ export interface SimSummary {
   msgsPerSec: number;
   latency: LatencySummary | null;
   reconnects: number;
+  /** QoS 1/2 messages sent again on a new connection because their PUBACK had not come: at QoS 1, possible duplicates in the log. */
+  resent: number;
   connectionErrors: number;
   chaosDrops: number;
   /** The simulator's own CPU over the run (all its processes), in cores. */
@@ -39,6 +41,7 @@ export class Stats {
   failed = 0;
   skipped = 0;
   reconnects = 0;
+  resent = 0;
   connectionErrors = 0;
   chaosDrops = 0;
   connected = 0;
@@ -106,7 +109,7 @@ export function formatSummary(s: SimSummary): string {
     `tributary sim (${s.mode}): ${s.devices} ${s.mode === 'raw' ? 'connections' : 'devices'} -> ${s.url}, ${s.seconds.toFixed(1)} s, QoS ${s.qos}, ${s.format}, seed ${s.seed}`,
     `  sent ${s.sent}  acked ${s.acked}  failed ${s.failed}  unacked ${s.unacked}  skipped ${s.skipped}`,
     `  ${Math.round(s.msgsPerSec).toLocaleString('en')} msg/s  ${latency}`,
-    `  reconnects ${s.reconnects}  connection errors ${s.connectionErrors}  chaos drops ${s.chaosDrops}  CPU ${s.cpuCores.toFixed(2)} cores${s.loopDelayP99Ms === null ? '' : `  event-loop delay p99 ${s.loopDelayP99Ms.toFixed(1)} ms`}`,
+    `  reconnects ${s.reconnects}  resent ${s.resent}${s.qos === 1 && s.resent > 0 ? ' (QoS 1: possible duplicates)' : ''}  connection errors ${s.connectionErrors}  chaos drops ${s.chaosDrops}  CPU ${s.cpuCores.toFixed(2)} cores${s.loopDelayP99Ms === null ? '' : `  event-loop delay p99 ${s.loopDelayP99Ms.toFixed(1)} ms`}`,
   ].join('\n');
 }
 

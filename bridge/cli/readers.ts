@@ -14,7 +14,8 @@ import { type CliEnvironment, nodeClient } from './node-client.js';
 export const READERS_HELP = `Usage: tributary readers [--url URL | --data-dir DIR] [--json] [--delete NAME]
 
 Lists named replay readers (replay --reader NAME): position and lag per topic partition.
-  --url URL        a running node (default http://127.0.0.1:8080)
+  --url URL        a running node (default http://127.0.0.1:8080); a cluster's nodes
+                   comma-separated: the next is tried when one is down, deletes go to the leader
   --token TOKEN    the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --data-dir DIR   a stopped node's data directory instead
   --json           print JSON

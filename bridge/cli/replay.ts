@@ -44,7 +44,9 @@ Output:
     --rate N | --speed 1x|10x|max   messages/s, or the original timing sped up (default max)
 
 Source:
-  --url URL              a running node (default http://127.0.0.1:8080)
+  --url URL              a running node (default http://127.0.0.1:8080); a cluster's nodes
+                         comma-separated: the next is tried when one is down, and a
+                         reader's commits go to the leader
   --token TOKEN          the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --data-dir DIR         a stopped node's data directory instead`;
 

@@ -8,7 +8,8 @@ import { checkDataDir } from './data-dir.js';
 export const TOPICS_HELP = `Usage: tributary topics [--url URL | --data-dir DIR] [--json]
 
 Lists topics with their partitions, offsets and sizes.
-  --url URL        a running node (default http://127.0.0.1:8080)
+  --url URL        a running node (default http://127.0.0.1:8080); a cluster's nodes
+                   comma-separated: the next is tried when one is down
   --token TOKEN    the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --data-dir DIR   a stopped node's data directory instead
   --json           print JSON`;

@@ -224,6 +224,7 @@ export class Network {
     const args = ['tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem'];
     if (settings.delayMs !== undefined) args.push('delay', `${settings.delayMs}ms`, ...(settings.jitterMs === undefined ? [] : [`${settings.jitterMs}ms`]));
     if (settings.loss !== undefined) args.push('loss', `${settings.loss * 100}%`);
+    if (!hasNetem(this)) throw new Error('netem: this kernel has no sch_netem (CONFIG_NET_SCH_NETEM), so no delay fault; loss uses nftables (lossOut), slowness tbf (rateLimit)');
     this.exec(node, args);
   }
 

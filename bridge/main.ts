@@ -2,7 +2,8 @@
 // forwarder -> HTTP. Shutdown runs in reverse (MQTT stops taking publishes before the log closes);
 // each close() is idempotent.
 import { CursorStore } from '../broker/cursors.js';
-import { Log, type RetentionSpec } from '../broker/log/log.js';
+import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
@@ -29,6 +30,8 @@ export interface Node {
   readonly upstream: Upstream | null;
   /** The Kafka endpoint (Kafka clients read the log); null while kafka.enabled is off. */
   readonly kafka: KafkaServer | null;
+  /** Replication (docs/replication.md); null without a cluster block. */
+  readonly cluster: ClusterNode | null;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // after the log: until then nothing counts as sent).
     let upstream: Upstream | null = null;
     const forwarding = config.upstream?.enabled === true;
+    // Replication: a record is committed (readers see it, its publisher is acknowledged) once a
+    // quorum holds it, not when it is durable here (docs/replication.md).
+    let cluster: ClusterNode | null = null;
     const log = await Log.open({
+      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const }),
       dataDir: config.dataDir,
       durability: config.log.durability,
       fsyncIntervalMs: config.log.fsyncInterval,
@@ -71,6 +78,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       logger: logger.child({ component: 'log' }),
       observer: {
         ...metrics.logObserver,
+        appended: (append) => {
+          metrics.logObserver.appended?.(append);
+          cluster?.appended();
+        },
         corruptBatch: (batch) => {
           metrics.logObserver.corruptBatch?.(batch);
           errors.add('log', 'corrupt batch, never served (TRIB_LOG_CORRUPT_BATCH)', `${batch.topic}-${batch.partition} offsets ${batch.fromOffset}..${batch.toOffset}: ${batch.reason}`);
@@ -80,6 +91,13 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     stops.push(() => log.close());
     metrics.watchLog(log);
     logger.info({ dataDir: log.dataDir, durability: config.log.durability, topics: log.topics().length }, 'log open');
+
+    if (config.cluster !== null) {
+      const c = config.cluster;
+      cluster = await ClusterNode.start({ ...c, peers: c.peers, log, dataDir: log.dataDir, logger: logger.child({ component: 'cluster' }) });
+      stops.push(() => cluster!.close());
+      logger.info({ nodeId: c.nodeId, address: `${c.listen.host}:${cluster.port}`, peers: c.peers.map((p) => p.id), acks: c.acks }, 'replication listening');
+    }
 
     const retention = new RetentionScheduler(log, config.log.retentionSchedule, logger.child({ component: 'retention' }), (err) =>
       errors.add('retention', 'retention pass failed', err.message),
@@ -93,8 +111,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       log,
       logger: logger.child({ component: 'mqtt' }),
       onProblem: (summary, detail) => errors.add('mqtt', summary, detail),
+      connectGate: cluster === null ? undefined : () => (cluster!.role === 'leader' ? null : `not the cluster leader${cluster!.leaderId === null ? '' : ` (the leader is ${cluster!.leaderId})`}`),
     });
     stops.push(() => mqtt.close());
+    // A leader that steps down closes its MQTT clients: they reconnect to the new leader.
+    const unwatchRole = cluster?.onRoleChange((role) => {
+      if (role !== 'leader') mqtt.closeClients();
+    });
+    stops.push(async () => unwatchRole?.());
     metrics.watchMqtt(mqtt);
     const throughput = new ThroughputHistory(() => mqtt.stats);
     throughput.start();
@@ -156,6 +180,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
         topics: () => log.topics(),
         overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, throughput, isReady }),
         upstream: () => upstream?.status() ?? null,
+        cluster: () => cluster?.status() ?? null,
       },
       records: new LogRecordsReader(log, cursors),
       token: config.http.token,
@@ -175,6 +200,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       errors,
       upstream,
       kafka,
+      cluster,
       close: () => {
         ready = false;
         closing ??= closeAll();

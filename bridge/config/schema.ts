@@ -415,6 +415,13 @@ export const configSchema = z.strictObject({
       format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
+}).superRefine((config, ctx) => {
+  // A follower reports a position only once it is fsynced, and the leader counts it toward an
+  // acknowledgement (docs/replication.md, invariant 2): without fsync a power cut on a majority
+  // loses what was acknowledged (Jepsen's NATS 2.12.1 analysis).
+  if (config.cluster !== null && config.log.durability !== 'fsync') {
+    ctx.addIssue({ code: 'custom', path: ['log', 'durability'], message: `must be fsync with a cluster block: replicas count toward acknowledgements only what they have fsynced (got ${config.log.durability})` });
+  }
 });
 
 /** The configuration as the program sees it: validated, defaults filled in, frozen. */

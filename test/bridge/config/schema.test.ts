@@ -91,3 +91,8 @@ test('a witness is refused until it is built; a fetch wait near the election tim
   assert.match(found['cluster.peers[1].witness'] ?? '', /not built yet/);
   assert.match(found['cluster.fetchMaxWaitMs'] ?? '', /below half/);
 });
+
+test('a cluster needs log.durability fsync', (t) => {
+  const found = problems(t, 'log: { durability: interval }\ncluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: c, address: "h:2" }] }\n');
+  assert.match(found['log.durability'] ?? '', /must be fsync/);
+});

@@ -37,18 +37,22 @@ test('a follower stores the leader entries byte for byte at the leader positions
   assert.equal(follower.partition('a', 0).highWatermark, 3); // a plain log commits what is durable
 });
 
-test('positions go on after retention emptied the log (they are never handed out twice)', async (t) => {
-  const log = await openLog(t);
+test('positions go on after retention emptied the log, across a restart (they are never handed out twice)', async (t) => {
+  const dataDir = tempDir(t);
+  const log = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 2 }] });
   await log.append('a', 0, makeRecords(2, 'old', 1_000));
   await log.append('a', 1, makeRecords(1, 'old', 1_000));
   assert.deepEqual(log.lastEntry().seq, 2);
   await log.createTopic('a', 2, { maxAgeMs: 1, maxBytes: null });
   const result = await log.enforceRetention();
   assert.equal(result.batchesDeleted, 2);
-  assert.deepEqual(log.readEntries(0, 1 << 20), []);
-  assert.equal(log.lastEntry().seq, 2, 'the deleted last entry is still the position');
-  await log.append('a', 0, makeRecords(1, 'new'));
-  assert.deepEqual(log.readEntries(0, 1 << 20).map((e) => e.seq), [3]);
+  await log.close();
+  const reopened = await Log.open({ dataDir });
+  t.after(() => reopened.close());
+  assert.deepEqual(reopened.readEntries(0, 1 << 20), []);
+  assert.equal(reopened.lastEntry().seq, 2, 'the deleted last entry is still the position');
+  await reopened.append('a', 0, makeRecords(1, 'new'));
+  assert.deepEqual(reopened.readEntries(0, 1 << 20).map((e) => e.seq), [3]);
 });
 
 test('truncateEntriesAfter cuts a divergent tail across partitions; the epoch boundary is found per epoch', async (t) => {

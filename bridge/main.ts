@@ -96,6 +96,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       const c = config.cluster;
       cluster = await ClusterNode.start({ ...c, peers: c.peers, log, dataDir: log.dataDir, logger: logger.child({ component: 'cluster' }) });
       stops.push(() => cluster!.close());
+      metrics.watchCluster(cluster);
       logger.info({ nodeId: c.nodeId, address: `${c.listen.host}:${cluster.port}`, peers: c.peers.map((p) => p.id), acks: c.acks }, 'replication listening');
     }
 

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
+import { runCliAsync } from '../helpers/cli.js';
 import { storedEntries, storedValues, startReplicas, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
 
 function connect(replica: Replica, clientId: string): Promise<MqttClient> {
@@ -71,6 +72,15 @@ test('three nodes elect one leader; PUBACKed messages are on all three byte for 
   assert.equal(role.status, 503);
   assert.equal(((await role.json()) as { role: string }).role, 'follower');
   assert.equal((await fetch(`http://127.0.0.1:${leader.httpPort}/api/cluster/role`)).status, 200);
+
+  // Operations: the CLI and the metrics say the same.
+  const cli = await runCliAsync(['cluster', 'status', '--url', `http://127.0.0.1:${leader.httpPort}`]);
+  assert.equal(cli.status, 0, cli.stderr);
+  assert.match(cli.stdout, new RegExp(`${leader.id}\\s+leader\\s+\\d+\\s+${leader.id}`));
+  for (const f of followers) assert.match(cli.stdout, new RegExp(`^${f.id}\\s+\\d+\\s+\\d+`, 'm'));
+  const exposition = await (await fetch(`http://127.0.0.1:${leader.httpPort}/metrics`)).text();
+  assert.match(exposition, /^tributary_cluster_role\{role="leader"\} 1$/m);
+  assert.match(exposition, /^tributary_cluster_elections_total [1-9]\d*$/m);
 
   const client = await connect(leader, 'publisher-1');
   const acked = await publish(client, 'before', 200);

@@ -162,12 +162,40 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     }
 
     // The Kafka client is loaded only when upstream is on: it is a third of an idle node's memory.
-    upstream = forwarding ? (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' })) : null;
-    if (upstream !== null) {
-      stops.push(() => upstream.close());
+    // With replication only the leader forwards (docs/replication.md): the forwarder starts when
+    // this node starts leading and stops when it stops.
+    let unwatchUpstream: (() => void) | null = null;
+    const startForwarding = async (): Promise<void> => {
+      if (upstream !== null) return;
+      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }));
+      if (upstream === null) return;
       metrics.watchUpstream(upstream.metricsSource);
-      const unwatch = watchUpstreamErrors(upstream.metricsSource, errors);
-      stops.push(async () => unwatch());
+      unwatchUpstream = watchUpstreamErrors(upstream.metricsSource, errors);
+    };
+    const stopForwarding = async (): Promise<void> => {
+      const running = upstream;
+      upstream = null;
+      unwatchUpstream?.();
+      unwatchUpstream = null;
+      await running?.close();
+    };
+    if (forwarding) {
+      stops.push(stopForwarding);
+      if (cluster === null) {
+        await startForwarding();
+      } else {
+        const node = cluster;
+        let turn: Promise<void> = node.role === 'leader' ? startForwarding() : Promise.resolve();
+        const unwatch = node.onRoleChange((role) => {
+          turn = turn
+            .then(() => (role === 'leader' ? startForwarding() : stopForwarding()))
+            .catch((err: unknown) => logger.error({ err }, 'the upstream forwarder could not start or stop with the cluster role'));
+        });
+        stops.push(async () => {
+          unwatch();
+          await turn;
+        });
+      }
     }
 
     // Ready: the log is open with its writer alive and every listener is up (they are, once here).
@@ -199,7 +227,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       http,
       metrics,
       errors,
-      upstream,
+      get upstream() {
+        return upstream;
+      },
       kafka,
       cluster,
       close: () => {

@@ -41,7 +41,7 @@ export interface ClusterStatusJson {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number } = {}): Promise<Replica[]> {
+export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; extraYaml?: string } = {}): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort() })));
   const root = tempDir(t, 'tributary-replicas-');
@@ -61,7 +61,7 @@ cluster:
   electionTimeoutMs: ${options.electionTimeoutMs ?? 1000}
   fetchMaxWaitMs: 100
   peers: [${peers.join(', ')}]
-`,
+${options.extraYaml ?? ''}`,
     );
     return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http);
   });

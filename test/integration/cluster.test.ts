@@ -111,10 +111,14 @@ test('three nodes elect one leader; PUBACKed messages are on all three byte for 
   assertReplicasAgree(replicas, [...acked, ...acked2]);
 });
 
-test('a SIGSTOPped leader acknowledges nothing; a new leader is elected; on SIGCONT the old one steps down and ends with the new leader log', async (t) => {
-  const replicas = await startReplicas(t, 3);
+test('a SIGSTOPped leader acknowledges nothing; a new leader is elected; on SIGCONT the old one steps down and ends with the new leader log; only the leader runs the upstream forwarder', async (t) => {
+  // Upstream to a port where no Kafka listens: the forwarder runs (and retries) wherever this node leads.
+  const replicas = await startReplicas(t, 3, { extraYaml: 'upstream: { enabled: true, brokers: ["127.0.0.1:9"] }\n' });
   const leader = await waitForLeader(replicas);
   const others = replicas.filter((r) => r !== leader);
+  const forwarding = async (r: Replica): Promise<boolean> => ((await (await fetch(`http://127.0.0.1:${r.httpPort}/api/upstream`)).json()) as { enabled: boolean }).enabled;
+  for (let i = 0; i < 100 && !(await forwarding(leader)); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await Promise.all(replicas.map(forwarding)), replicas.map((r) => r === leader));
   const client = await connect(leader, 'publisher-stopped');
   const acked = await publish(client, 'first', 50);
   assert.equal(acked.length, 50);
@@ -136,6 +140,8 @@ test('a SIGSTOPped leader acknowledges nothing; a new leader is elected; on SIGC
   leader.signal('SIGCONT');
   const after = await waitForLeader(replicas);
   assert.equal(after.id, next.id, 'the old leader must not lead again at once');
+  for (let i = 0; i < 100 && (await forwarding(leader)); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(await Promise.all(replicas.map(forwarding)), replicas.map((r) => r === next), 'only the new leader forwards');
   await waitForReplicated(replicas, (await next.status())!.last.seq);
   // Its connection is closed without a PUBACK for what it took while deposed.
   for (let i = 0; i < 400 && client.connected; i++) await new Promise((r) => setTimeout(r, 25));

@@ -95,6 +95,8 @@ export class ClusterNode {
   #leaseTimer: NodeJS.Timeout | null = null;
   /** When this node last heard from the leader of its epoch (a fetch answer or BeginQuorumEpoch). */
   #leaderSeenAt = 0;
+  /** When this node started leading: its lease holds for one election timeout before followers must have fetched. */
+  #leaseStart = 0;
   #epochStart = Number.MAX_SAFE_INTEGER;
   #commitSeq = 0;
   readonly #followers = new Map<string, FollowerState>();
@@ -427,8 +429,6 @@ export class ClusterNode {
       this.options.logger.error({ err }, 'the epoch-start entry could not be appended');
     }
   }
-
-  #leaseStart = 0;
 
   /** BeginQuorumEpoch to one peer, again until it answers or this node no longer leads the epoch. */
   private async announce(peer: PeerConnection, epoch: number): Promise<void> {

@@ -32,6 +32,7 @@ import {
   type FetchResponse,
   type Reader,
   type VoteRequest,
+  type VoteResponse,
 } from './messages.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
@@ -231,7 +232,12 @@ export class ClusterNode {
    * log is behind this node's; when this node voted for another in that epoch. A real vote moves
    * this node to the candidate's epoch and is fsynced (cluster.db) before the answer leaves.
    */
-  private onVote(request: VoteRequest): { epoch: number; granted: boolean } {
+  private onVote(request: VoteRequest): VoteResponse {
+    const answer = this.voteAnswer(request);
+    return { ...answer, leaderId: answer.granted ? null : this.#leaderId };
+  }
+
+  private voteAnswer(request: VoteRequest): { epoch: number; granted: boolean } {
     this.knownPeer(request.candidateId);
     const refuse = { epoch: this.state.epoch, granted: false };
     if (request.epoch < this.state.epoch) return refuse;
@@ -395,8 +401,11 @@ export class ClusterNode {
           .request(API_VOTE, encodeVote(new Writer(), request), this.options.electionTimeoutMs)
           .then((body) => {
             const vote = decodeVoteResponse(body);
-            if (vote.epoch > this.state.epoch && !request.preVote) this.follow(vote.epoch, null, false);
             if (vote.granted) granted++;
+            // A refusal that names a leader of this epoch or a newer one: follow it (KIP-595). A node
+            // that restarted after the leader's announcement, or with a wiped disk, finds it so.
+            else if (vote.leaderId !== null && vote.leaderId !== this.options.nodeId && vote.epoch >= this.state.epoch && this.#peers.has(vote.leaderId)) this.follow(vote.epoch, vote.leaderId, false);
+            else if (vote.epoch > this.state.epoch && !request.preVote) this.follow(vote.epoch, null, false);
           })
           .catch(() => undefined)
           .finally(() => {

@@ -29,10 +29,12 @@ export interface VoteRequest {
   /** KRaft's pre-vote: would the voter grant it? Nothing changes at the voter. */
   preVote: boolean;
 }
-// VoteResponse: epoch int32, granted int8
+// VoteResponse: epoch int32, granted int8, leader_id nullable string
 export interface VoteResponse {
   epoch: number;
   granted: boolean;
+  /** The leader the voter follows in `epoch`, if it knows one (KIP-595): a node that lost track (restarted, wiped) finds it so. */
+  leaderId: string | null;
 }
 // BeginQuorumEpoch: leader_id string, epoch int32 -> epoch int32
 export interface BeginQuorumEpochRequest {
@@ -72,10 +74,10 @@ export function decodeVote(r: Reader): VoteRequest {
   return { candidateId: r.string(false), epoch: r.int32(), last: { epoch: r.int32(), seq: r.int64() }, preVote: r.bool() };
 }
 export function encodeVoteResponse(w: Writer, v: VoteResponse): Writer {
-  return w.int32(v.epoch).bool(v.granted);
+  return w.int32(v.epoch).bool(v.granted).string(v.leaderId, false);
 }
 export function decodeVoteResponse(r: Reader): VoteResponse {
-  return { epoch: r.int32(), granted: r.bool() };
+  return { epoch: r.int32(), granted: r.bool(), leaderId: r.nullableString(false) };
 }
 
 export function encodeBeginQuorumEpoch(w: Writer, b: BeginQuorumEpochRequest): Writer {

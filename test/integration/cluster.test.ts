@@ -2,6 +2,7 @@
 // nodes, MQTT.js publishers, faults by signal. The checker: every PUBACKed message is in the log
 // of every replica, and the replicas hold the same entries, byte for byte, at the same positions.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { runCliAsync } from '../helpers/cli.js';
@@ -61,7 +62,7 @@ function assertReplicasAgree(replicas: readonly Replica[], acked: readonly strin
   }
 }
 
-test('three nodes elect one leader; PUBACKed messages are on all three byte for byte; a follower refuses CONNECT with 3; after SIGKILL of the leader another leads with every acknowledged message, and the killed node catches up on restart', async (t) => {
+test('three nodes elect one leader; PUBACKed messages are on all three byte for byte; a follower refuses CONNECT with 3; after SIGKILL of the leader another leads with every acknowledged message, the killed node catches up on restart, and so does a follower whose disk was wiped', async (t) => {
   const replicas = await startReplicas(t, 3);
   const leader = await waitForLeader(replicas);
   const followers = replicas.filter((r) => r !== leader);
@@ -107,6 +108,15 @@ test('three nodes elect one leader; PUBACKed messages are on all three byte for 
   await leader.restart();
   const same = await waitForLeader(replicas);
   assert.equal(same.id, next.id);
+  await waitForReplicated(replicas, (await next.status())!.last.seq);
+  assertReplicasAgree(replicas, [...acked, ...acked2]);
+
+  // A follower whose data directory is wiped comes back empty and copies the whole log again.
+  const wiped = replicas.find((r) => r !== next)!;
+  await wiped.kill();
+  rmSync(wiped.dir, { recursive: true, force: true });
+  await wiped.restart();
+  await waitForLeader(replicas);
   await waitForReplicated(replicas, (await next.status())!.last.seq);
   assertReplicasAgree(replicas, [...acked, ...acked2]);
 });

@@ -5,13 +5,13 @@ import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
-import { API_VOTE, decodeVoteResponse, encodeVote, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
+import { API_BEGIN_QUORUM_EPOCH, API_VOTE, decodeVoteResponse, encodeBeginQuorumEpoch, encodeVote, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
 import { PeerConnection } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-async function startVoter(t: TestContext, dataDir: string, log?: Log): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }> }> {
+async function startVoter(t: TestContext, dataDir: string, log?: Log): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
   const theLog = log ?? (await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed' }));
   const node = await ClusterNode.start({
     nodeId: 'v',
@@ -31,8 +31,11 @@ async function startVoter(t: TestContext, dataDir: string, log?: Log): Promise<{
   });
   const peer = new PeerConnection('v', '127.0.0.1', node.port, 1 << 20);
   t.after(() => peer.close());
-  const ask = async (r: VoteRequest): Promise<{ epoch: number; granted: boolean }> => decodeVoteResponse(await peer.request(API_VOTE, encodeVote(new Writer(), r), 5000));
-  return { node, log: theLog, ask };
+  const ask = async (r: VoteRequest): Promise<{ epoch: number; granted: boolean }> => {
+    const { epoch, granted } = decodeVoteResponse(await peer.request(API_VOTE, encodeVote(new Writer(), r), 5000));
+    return { epoch, granted };
+  };
+  return { node, log: theLog, ask, peer };
 }
 
 test('one vote per epoch, kept across a restart (cluster.db is written before the answer)', async (t) => {
@@ -73,4 +76,16 @@ test('a candidate whose log is behind the voter is refused, in a pre-vote and a 
   assert.equal((await voter.ask({ candidateId: 'c1', epoch: 3, last: { epoch: 2, seq: 1 }, preVote: true })).granted, false);
   assert.equal((await voter.ask({ candidateId: 'c1', epoch: 3, last: { epoch: 1, seq: 9 }, preVote: false })).granted, false);
   assert.equal((await voter.ask({ candidateId: 'c2', epoch: 3, last: { epoch: 2, seq: 2 }, preVote: false })).granted, true);
+});
+
+test('a voter that follows a leader refuses other candidates and names the leader, so a node that lost track finds it', async (t) => {
+  const voter = await startVoter(t, tempDir(t));
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  assert.equal(voter.node.leaderId, 'c1');
+  const answer = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
+  assert.deepEqual(answer, { epoch: 3, granted: false, leaderId: 'c1' });
 });

@@ -58,7 +58,7 @@ logging: { level: info, format: json }
 cluster:
   nodeId: ${id}
   listen: { host: 127.0.0.1, port: ${ports[i]!.cluster} }
-  electionTimeoutMs: ${options.electionTimeoutMs ?? 1000}
+  electionTimeoutMs: ${options.electionTimeoutMs ?? 1500}
   fetchMaxWaitMs: 100
   peers: [${peers.join(', ')}]
 ${options.extraYaml ?? ''}`,

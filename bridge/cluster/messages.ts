@@ -11,6 +11,7 @@ import type { EntryPosition, StoredEntry } from '../../broker/log/log.js';
 export const API_FETCH = 1;
 export const API_VOTE = 52;
 export const API_BEGIN_QUORUM_EPOCH = 53;
+export const API_END_QUORUM_EPOCH = 54;
 
 /** Fetch answers' errors (Kafka's numbers where one fits). */
 export const NONE = 0;
@@ -36,7 +37,8 @@ export interface VoteResponse {
   /** The leader the voter follows in `epoch`, if it knows one (KIP-595): a node that lost track (restarted, wiped) finds it so. */
   leaderId: string | null;
 }
-// BeginQuorumEpoch: leader_id string, epoch int32 -> epoch int32
+// BeginQuorumEpoch and EndQuorumEpoch (a leader stopping cleanly resigns its epoch):
+//   leader_id string, epoch int32 -> epoch int32
 export interface BeginQuorumEpochRequest {
   leaderId: string;
   epoch: number;

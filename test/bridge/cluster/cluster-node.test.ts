@@ -5,7 +5,7 @@ import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
-import { API_BEGIN_QUORUM_EPOCH, API_VOTE, decodeVoteResponse, encodeBeginQuorumEpoch, encodeVote, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
+import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_VOTE, decodeVoteResponse, encodeBeginQuorumEpoch, encodeVote, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
 import { PeerConnection } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
@@ -78,7 +78,7 @@ test('a candidate whose log is behind the voter is refused, in a pre-vote and a 
   assert.equal((await voter.ask({ candidateId: 'c2', epoch: 3, last: { epoch: 2, seq: 2 }, preVote: false })).granted, true);
 });
 
-test('a voter that follows a leader refuses other candidates and names the leader, so a node that lost track finds it', async (t) => {
+test('a voter that follows a leader refuses other candidates and names the leader, so a node that lost track finds it; once the leader resigns it grants', async (t) => {
   const voter = await startVoter(t, tempDir(t));
   t.after(async () => {
     await voter.node.close();
@@ -88,4 +88,10 @@ test('a voter that follows a leader refuses other candidates and names the leade
   assert.equal(voter.node.leaderId, 'c1');
   const answer = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
   assert.deepEqual(answer, { epoch: 3, granted: false, leaderId: 'c1' });
+
+  // The leader resigns (a clean stop): no leader is alive any more, so the same pre-vote is granted.
+  await voter.peer.request(API_END_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  assert.equal(voter.node.leaderId, null);
+  const after = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
+  assert.deepEqual(after, { epoch: 3, granted: true, leaderId: null });
 });

@@ -205,3 +205,30 @@ test('a leader cut off by SIGSTOPping both followers stores but never acknowledg
   assert.ok(((await old.status()) as { truncations?: number }).truncations! >= 1, 'the old leader truncated nothing');
   for (const r of replicas) assert.ok(!storedValues(r).some((v) => v.startsWith('alone-')), `${r.id} kept the unacknowledged tail`);
 });
+
+test('acks all: with one follower stopped nothing is acknowledged; once it is back the held publish is', async (t) => {
+  const replicas = await startReplicas(t, 3, { acks: 'all', electionTimeoutMs: 3000 });
+  const leader = await waitForLeader(replicas);
+  const [stopped] = replicas.filter((r) => r !== leader) as [Replica];
+  const client = await connect(leader, 'publisher-all');
+  client.on('error', () => undefined);
+  assert.equal((await publish(client, 'both', 10)).length, 10);
+
+  const lastBefore = (await leader.status())!.last.seq;
+  stopped.signal('SIGSTOP');
+  let acked = false;
+  client.publish('plant/line/power', 'held', { qos: 1 }, (err) => {
+    if (err == null) acked = true;
+  });
+  // Stored on the leader and on the running follower: a majority, which acks all does not take.
+  const running = replicas.find((r) => r !== leader && r !== stopped)!;
+  for (let i = 0; i < 400 && ((await running.status())?.last.seq ?? 0) <= lastBefore; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok((await running.status())!.last.seq > lastBefore, 'the running follower did not get the entry');
+  assert.equal(acked, false, 'acknowledged without every replica');
+  assert.ok((await leader.status())!.commitSeq <= lastBefore, 'committed without every replica');
+
+  stopped.signal('SIGCONT');
+  for (let i = 0; i < 400 && !acked; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(acked, true, 'not acknowledged once every replica had it');
+  client.end(true);
+});

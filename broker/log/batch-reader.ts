@@ -111,6 +111,22 @@ export class BatchReader {
       .all(afterSeq, uptoSeq) as { partitionId: number; end: number }[];
   }
 
+  /**
+   * Per partition id, the end offset of its last batch at a position at or below `uptoSeq`: each
+   * partition's offset index walked back from its end past the positions above (a few rows), so a
+   * first commit after a restart does not read the whole table.
+   */
+  endsAtOrBelow(uptoSeq: number): { partitionId: number; end: number }[] {
+    return this.db
+      .prepare(
+        `SELECT p.id AS partitionId,
+                (SELECT b.last_offset + 1 FROM batches b WHERE b.partition_id = p.id AND b.id <= ? ORDER BY b.base_offset DESC LIMIT 1) AS end
+           FROM partitions p`,
+      )
+      .all(uptoSeq)
+      .filter((row) => (row as { end: number | null }).end !== null) as { partitionId: number; end: number }[];
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -82,6 +82,12 @@ export interface LogOptions {
    * are refused meanwhile (refuseAppends). Default 'durable': once the batch is durable here.
    */
   acknowledge?: 'durable' | 'committed';
+  /**
+   * Whether what the log holds when it is opened counts as committed (the high watermarks start
+   * at the log ends). Default true; replication passes false: its high watermarks start at the log
+   * starts and move with commitEntries.
+   */
+  committedOnOpen?: boolean;
 }
 
 export interface AppendInfo {
@@ -116,6 +122,8 @@ export interface PartitionInfo {
 }
 
 const MAX_CORRUPT_KEPT = 256;
+/** commitEntries reads the rows of at most this many newly committed entries; past it, each partition's tail. */
+const ENTRIES_SCANNED_AT_MOST = 10_000;
 const CAP_SLACK_MIN_BYTES = 1024 * 1024;
 const NO_RETENTION: RetentionSpec = { maxAgeMs: null, maxBytes: null };
 
@@ -377,7 +385,9 @@ export class Log {
     if (upto <= this.committed) return;
     const byId = new Map<number, Partition>();
     for (const parts of this.topicPartitions.values()) for (const p of parts) byId.set(p.id, p);
-    for (const { partitionId, end } of this.reader.endsBetween(this.committed, upto)) byId.get(partitionId)?.advanceHighWatermark(end);
+    // A few entries (the usual step): the rows between. Many (the first commit after a start): each partition's tail.
+    const ends = upto - this.committed <= ENTRIES_SCANNED_AT_MOST ? this.reader.endsBetween(this.committed, upto) : this.reader.endsAtOrBelow(upto);
+    for (const { partitionId, end } of ends) byId.get(partitionId)?.advanceHighWatermark(end);
     this.committed = upto;
   }
 
@@ -624,7 +634,7 @@ export class Log {
       this.topicPartitions.set(state.topic, parts);
       const existing = parts[state.partition];
       if (existing === undefined) {
-        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
+        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err), this.options.committedOnOpen ?? true);
         if (state.latestEpoch > 0) this.leaderEpochs.set(state.id, state.latestEpoch);
         added = true;
       } else existing.update(state);

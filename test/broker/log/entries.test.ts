@@ -98,3 +98,32 @@ test('under acknowledge committed an append resolves only when committed, and fa
   await assert.rejects(pending, { code: 'TRIB_LOG_NOT_LEADER' });
   await assert.rejects(log.append('a', 0, makeRecords(1, 'three')), { code: 'TRIB_LOG_NOT_LEADER', message: /a follower now/ });
 });
+
+test('with committedOnOpen false a reopened log commits nothing until commitEntries says so (a replica tail may be truncated yet)', async (t) => {
+  const dataDir = tempDir(t);
+  const plain = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 1 }] });
+  await plain.append('a', 0, makeRecords(2, 'one'));
+  await plain.append('a', 0, makeRecords(1, 'two'));
+  await plain.close();
+  const log = await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed', committedOnOpen: false });
+  t.after(() => log.close());
+  assert.equal(log.partition('a', 0).highWatermark, 0);
+  assert.deepEqual(values(log.read('a', 0, 0).records), []);
+  log.commitEntries(1);
+  assert.equal(log.partition('a', 0).highWatermark, 2);
+  assert.deepEqual(values(log.read('a', 0, 0).records), ['one-0', 'one-1']);
+});
+
+test('a first commit of many entries (after a start) moves every partition to its last batch at or below the position', async (t) => {
+  const dataDir = tempDir(t);
+  const plain = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 2 }] });
+  // 10,100 one-record batches, alternating partitions (positions 1..10100), appended together: few commits.
+  await Promise.all(Array.from({ length: 10_100 }, (_, i) => plain.append('a', i % 2, makeRecords(1, `r${i}`))));
+  await plain.close();
+  const log = await Log.open({ dataDir, commitPolicy: replicatedCommit, committedOnOpen: false });
+  t.after(() => log.close());
+  log.commitEntries(10_001); // position 10,001 is partition 0's 5,001st batch; 10,000 partition 1's 5,000th
+  assert.deepEqual([log.partition('a', 0).highWatermark, log.partition('a', 1).highWatermark], [5001, 5000]);
+  log.commitEntries(10_004); // a few more: the rows between
+  assert.deepEqual([log.partition('a', 0).highWatermark, log.partition('a', 1).highWatermark], [5002, 5002]);
+});

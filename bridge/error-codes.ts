@@ -3,6 +3,7 @@
 // its code; this module only gathers them, so it may import every part's errors module and no
 // part imports it.
 import { LOG_ERROR_CODES } from '../broker/errors.js';
+import { CLUSTER_ERROR_CODES } from './cluster/errors.js';
 import { CONFIG_ERROR_CODES } from './config/errors.js';
 import { HTTP_ERROR_CODES } from './http/errors.js';
 import { KAFKA_ERROR_CODES } from './kafka/errors.js';
@@ -21,6 +22,7 @@ export const ERROR_TABLES = {
   'bridge/replay/errors.ts': REPLAY_ERROR_CODES,
   'bridge/upstream/errors.ts': UPSTREAM_ERROR_CODES,
   'bridge/kafka/errors.ts': KAFKA_ERROR_CODES,
+  'bridge/cluster/errors.ts': CLUSTER_ERROR_CODES,
 } as const;
 
 export const ERROR_CODES = Object.values(ERROR_TABLES).flat();

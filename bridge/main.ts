@@ -2,7 +2,8 @@
 // forwarder -> HTTP. Shutdown runs in reverse (MQTT stops taking publishes before the log closes);
 // each close() is idempotent.
 import { CursorStore } from '../broker/cursors.js';
-import { Log, type RetentionSpec } from '../broker/log/log.js';
+import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js';
+import { ClusterNode } from './cluster/cluster-node.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
@@ -29,6 +30,8 @@ export interface Node {
   readonly upstream: Upstream | null;
   /** The Kafka endpoint (Kafka clients read the log); null while kafka.enabled is off. */
   readonly kafka: KafkaServer | null;
+  /** Replication (docs/replication.md); null without a cluster block. */
+  readonly cluster: ClusterNode | null;
   close(): Promise<void>;
 }
 
@@ -52,7 +55,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // after the log: until then nothing counts as sent).
     let upstream: Upstream | null = null;
     const forwarding = config.upstream?.enabled === true;
+    // Replication: a record is committed (readers see it, its publisher is acknowledged) once a
+    // quorum holds it, not when it is durable here (docs/replication.md).
+    let cluster: ClusterNode | null = null;
     const log = await Log.open({
+      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false }),
       dataDir: config.dataDir,
       durability: config.log.durability,
       fsyncIntervalMs: config.log.fsyncInterval,
@@ -71,6 +78,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       logger: logger.child({ component: 'log' }),
       observer: {
         ...metrics.logObserver,
+        appended: (append) => {
+          metrics.logObserver.appended?.(append);
+          cluster?.appended();
+        },
         corruptBatch: (batch) => {
           metrics.logObserver.corruptBatch?.(batch);
           errors.add('log', 'corrupt batch, never served (TRIB_LOG_CORRUPT_BATCH)', `${batch.topic}-${batch.partition} offsets ${batch.fromOffset}..${batch.toOffset}: ${batch.reason}`);
@@ -80,6 +91,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     stops.push(() => log.close());
     metrics.watchLog(log);
     logger.info({ dataDir: log.dataDir, durability: config.log.durability, topics: log.topics().length }, 'log open');
+
+    if (config.cluster !== null) {
+      const c = config.cluster;
+      cluster = await ClusterNode.start({ ...c, peers: c.peers, log, dataDir: log.dataDir, logger: logger.child({ component: 'cluster' }) });
+      stops.push(() => cluster!.close());
+      metrics.watchCluster(cluster);
+      logger.info({ nodeId: c.nodeId, address: `${c.listen.host}:${cluster.port}`, peers: c.peers.map((p) => p.id), acks: c.acks }, 'replication listening');
+    }
 
     const retention = new RetentionScheduler(log, config.log.retentionSchedule, logger.child({ component: 'retention' }), (err) =>
       errors.add('retention', 'retention pass failed', err.message),
@@ -93,8 +112,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       log,
       logger: logger.child({ component: 'mqtt' }),
       onProblem: (summary, detail) => errors.add('mqtt', summary, detail),
+      connectGate: cluster === null ? undefined : () => (cluster!.role === 'leader' ? null : `not the cluster leader${cluster!.leaderId === null ? '' : ` (the leader is ${cluster!.leaderId})`}`),
     });
     stops.push(() => mqtt.close());
+    // A leader that steps down closes its MQTT clients: they reconnect to the new leader.
+    const unwatchRole = cluster?.onRoleChange((role) => {
+      if (role !== 'leader') mqtt.closeClients();
+    });
+    stops.push(async () => unwatchRole?.());
     metrics.watchMqtt(mqtt);
     const throughput = new ThroughputHistory(() => mqtt.stats);
     throughput.start();
@@ -138,12 +163,40 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     }
 
     // The Kafka client is loaded only when upstream is on: it is a third of an idle node's memory.
-    upstream = forwarding ? (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' })) : null;
-    if (upstream !== null) {
-      stops.push(() => upstream.close());
+    // With replication only the leader forwards (docs/replication.md): the forwarder starts when
+    // this node starts leading and stops when it stops.
+    let unwatchUpstream: (() => void) | null = null;
+    const startForwarding = async (): Promise<void> => {
+      if (upstream !== null) return;
+      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }));
+      if (upstream === null) return;
       metrics.watchUpstream(upstream.metricsSource);
-      const unwatch = watchUpstreamErrors(upstream.metricsSource, errors);
-      stops.push(async () => unwatch());
+      unwatchUpstream = watchUpstreamErrors(upstream.metricsSource, errors);
+    };
+    const stopForwarding = async (): Promise<void> => {
+      const running = upstream;
+      upstream = null;
+      unwatchUpstream?.();
+      unwatchUpstream = null;
+      await running?.close();
+    };
+    if (forwarding) {
+      stops.push(stopForwarding);
+      if (cluster === null) {
+        await startForwarding();
+      } else {
+        const node = cluster;
+        let turn: Promise<void> = node.role === 'leader' ? startForwarding() : Promise.resolve();
+        const unwatch = node.onRoleChange((role) => {
+          turn = turn
+            .then(() => (role === 'leader' ? startForwarding() : stopForwarding()))
+            .catch((err: unknown) => logger.error({ err }, 'the upstream forwarder could not start or stop with the cluster role'));
+        });
+        stops.push(async () => {
+          unwatch();
+          await turn;
+        });
+      }
     }
 
     // Ready: the log is open with its writer alive and every listener is up (they are, once here).
@@ -157,6 +210,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
         topics: () => log.topics(),
         overview: () => buildOverview({ nodeId: config.node.id, log, mqtt, metrics, errors, throughput, isReady }),
         upstream: () => upstream?.status() ?? null,
+        cluster: () => cluster?.status() ?? null,
       },
       records: new LogRecordsReader(log, cursors),
       token: config.http.token,
@@ -174,8 +228,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       http,
       metrics,
       errors,
-      upstream,
+      get upstream() {
+        return upstream;
+      },
       kafka,
+      cluster,
       close: () => {
         ready = false;
         closing ??= closeAll();

@@ -30,6 +30,7 @@ export const LOG_ERROR_CODES = [
   'TRIB_LOG_INVALID_BATCH',
   'TRIB_LOG_OUT_OF_ORDER_SEQUENCE',
   'TRIB_LOG_PRODUCER_FENCED',
+  'TRIB_LOG_NOT_LEADER',
 ] as const;
 export type LogErrorCode = (typeof LOG_ERROR_CODES)[number];
 
@@ -331,5 +332,17 @@ export class ProducerFencedError extends TributaryError<LogErrorCode> {
     readonly epoch: number,
   ) {
     super(`${topic}-${partition}: producer ${producerId} used epoch ${epoch}, older than its current epoch ${currentEpoch}`);
+  }
+}
+
+/**
+ * The log takes no leader appends now: this node is a replication follower, or a leader that lost
+ * its majority (docs/replication.md). Not retriable here: the client goes to the leader.
+ */
+export class NotLeaderError extends TributaryError<LogErrorCode> {
+  readonly code = 'TRIB_LOG_NOT_LEADER';
+  readonly retriable = false;
+  constructor(readonly reason: string) {
+    super(`this node takes no appends: ${reason}`);
   }
 }

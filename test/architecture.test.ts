@@ -48,10 +48,19 @@ const RULES: IForbiddenRuleType[] = [
   },
   {
     name: 'replication-imports-neither-mqtt-nor-upstream',
-    comment: 'replication (broker/replication/ or a top-level replication/) uses the log and the Kafka codec only',
+    comment: 'replication (bridge/cluster/; broker/replication/ or a top-level replication/ were the other places named) uses the log and the Kafka codec only',
     severity: 'error',
-    from: { path: '^(broker/replication|replication)/' },
+    from: { path: '^(bridge/cluster|broker/replication|replication)/' },
     to: { path: '^bridge/(mqtt|upstream)/' },
+  },
+  {
+    // bridge/cluster/ is replication: votes, epochs, followers' fetches, the commit rule. MQTT,
+    // the forwarder and HTTP learn of its role through bridge/main.ts (callbacks, a status port).
+    name: 'cluster-imports-only-the-log-and-the-kafka-codec',
+    comment: 'bridge/cluster/ imports only its own files, broker/, the Kafka protocol codec (and its errors), bridge/net/listen.ts and bridge/logger.ts',
+    severity: 'error',
+    from: { path: '^bridge/cluster/' },
+    to: { path: OURS, pathNot: '^(bridge/cluster/|broker/|bridge/kafka/protocol/|bridge/kafka/errors\\.ts$|bridge/net/listen\\.ts$|bridge/logger\\.ts$)' },
   },
   {
     name: 'config-imports-no-other-part',
@@ -94,7 +103,7 @@ const RULES: IForbiddenRuleType[] = [
     name: 'parts-do-not-import-http',
     comment: 'HTTP reads the parts; the parts never call into the HTTP server (bridge/cli/node-client.ts is the HTTP client)',
     severity: 'error',
-    from: { path: '^(broker|bridge/(mqtt|upstream|replay|config|shared|observability))/' },
+    from: { path: '^(broker|bridge/(mqtt|upstream|replay|config|shared|observability|cluster))/' },
     to: { path: '^bridge/http/' },
   },
   {

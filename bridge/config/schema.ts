@@ -241,6 +241,66 @@ const kafkaAclRule = z.strictObject({
   write: z.array(kafkaTopicPattern).default([]),
 });
 
+/** host:port, or [v6 address]:port. */
+const HOST_PORT = /^(?:[^\s:[\]]+|\[[0-9A-Fa-f:.]+\]):(\d{1,5})$/;
+
+const clusterPeer = z.strictObject({
+  /** The peer's cluster.nodeId. */
+  id: z.string().min(1),
+  /** Where its replication listener (its cluster.listen) is reached: host:port. */
+  address: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:9093)').refine((a) => { const m = HOST_PORT.exec(a); return m === null || Number(m[1]) <= 65535; }, 'port above 65535'),
+  /** A witness votes and stores no telemetry (docs/replication.md); not built yet. */
+  witness: z.boolean().default(false),
+});
+
+/**
+ * Replication (docs/replication.md): this node, its peers, and when a record counts as committed.
+ * Null (no block): one node, exactly as without replication.
+ */
+const cluster = z
+  .strictObject({
+    /** This node's id in the cluster; peers name it in their peers lists. */
+    nodeId: z.string().min(1),
+    /** The replication listener: votes and followers' fetches. */
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default('0.0.0.0'),
+        port: port.default(9093),
+      })
+      .prefault({}),
+    /** Every other voter of the cluster. */
+    peers: z.array(clusterPeer).min(1, 'list the other nodes of the cluster (two more for three voters)'),
+    /** quorum: a majority of voters has a record fsynced before it is acknowledged; all: every data replica has. */
+    acks: z.enum(['quorum', 'all']).default('quorum'),
+    /** A follower that hears nothing from a leader this long starts an election; a leader that hears from no majority this long steps down. Randomised up to 2x. */
+    electionTimeoutMs: z.number().int().min(100).max(60_000).default(1500),
+    /** The longest a follower's fetch waits at the leader for new entries (the leader's heartbeat); well below electionTimeoutMs. */
+    fetchMaxWaitMs: z.number().int().min(10).max(10_000).default(250),
+    /** The most entry bytes one fetch answer carries. */
+    fetchMaxBytes: size.refine((bytes) => bytes >= 64 * 1024, 'at least 64KiB').default(4 * 1024 * 1024),
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    const addresses = new Map<string, number>();
+    c.peers.forEach((peer, i) => {
+      if (peer.id === c.nodeId) ctx.addIssue({ code: 'custom', path: ['peers', i, 'id'], message: `'${peer.id}' is this node's own id (cluster.nodeId); list only the other nodes` });
+      if (seen.has(peer.id)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'id'], message: `'${peer.id}' is listed twice (also peers[${seen.get(peer.id)}])` });
+      seen.set(peer.id, i);
+      if (addresses.has(peer.address)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'address'], message: `'${peer.address}' is listed twice (also peers[${addresses.get(peer.address)}])` });
+      addresses.set(peer.address, i);
+      if (peer.witness) ctx.addIssue({ code: 'custom', path: ['peers', i, 'witness'], message: 'witnesses are not built yet (docs/replication.md): use three data nodes' });
+    });
+    const voters = c.peers.length + 1;
+    if (voters === 2) {
+      ctx.addIssue({ code: 'custom', path: ['peers'], message: 'two voters alone cannot fail over: neither is a majority without the other (add a third node or a witness)' });
+    } else if (voters % 2 === 0) {
+      ctx.addIssue({ code: 'custom', path: ['peers'], message: `${voters} voters survive no more failures than ${voters - 1}, and need a larger majority: use an odd number of voters` });
+    }
+    if (c.fetchMaxWaitMs * 2 >= c.electionTimeoutMs) {
+      ctx.addIssue({ code: 'custom', path: ['fetchMaxWaitMs'], message: `must be below half of cluster.electionTimeoutMs (${c.electionTimeoutMs}), or followers start elections against a live leader` });
+    }
+  });
+
 export const configSchema = z.strictObject({
   node: z
     .strictObject({
@@ -348,6 +408,8 @@ export const configSchema = z.strictObject({
       maxUncompressedBytes: size.refine((bytes) => bytes >= 1024, 'at least 1KiB').default(32 * 1024 * 1024),
     })
     .prefault({}),
+  /** Replication (docs/replication.md); null: one node. */
+  cluster: cluster.nullable().default(null),
   logging: z
     .strictObject({
       level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -355,6 +417,13 @@ export const configSchema = z.strictObject({
       format: z.enum(['auto', 'json', 'pretty']).default('auto'),
     })
     .prefault({}),
+}).superRefine((config, ctx) => {
+  // A follower reports a position only once it is fsynced, and the leader counts it toward an
+  // acknowledgement (docs/replication.md, invariant 2): without fsync a power cut on a majority
+  // loses what was acknowledged (Jepsen's NATS 2.12.1 analysis).
+  if (config.cluster !== null && config.log.durability !== 'fsync') {
+    ctx.addIssue({ code: 'custom', path: ['log', 'durability'], message: `must be fsync with a cluster block: replicas count toward acknowledgements only what they have fsynced (got ${config.log.durability})` });
+  }
 });
 
 /** The configuration as the program sees it: validated, defaults filled in, frozen. */

@@ -17,6 +17,11 @@ export interface NodeStatus {
   overview(): Snapshot;
   /** GET /api/upstream: the forwarder's status; null while upstream is off. */
   upstream(): Snapshot | null;
+  /**
+   * GET /api/cluster: replication's status (bridge/cluster/cluster-node.ts); null or absent: one
+   * node. GET /api/cluster/role answers 200 when its `role` is 'leader', 503 otherwise.
+   */
+  cluster?(): (Snapshot & { role: string }) | null;
 }
 
 /** GET /metrics: the exposition text and its content type (bridge/observability/metrics.ts). */

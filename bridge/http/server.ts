@@ -49,6 +49,14 @@ export class HttpServer {
     return http;
   }
 
+  /** 200 on the node that takes publishes (the cluster leader, or a node alone), 503 elsewhere: a health check for a virtual IP. */
+  private sendRole(res: ServerResponse): void {
+    const cluster = this.options.status.cluster?.() ?? null;
+    if (cluster === null) return sendJson(res, 200, { role: 'leader', clustered: false });
+    const { role, epoch, leaderId, nodeId } = cluster as { role: string; epoch?: number; leaderId?: string | null; nodeId?: string };
+    sendJson(res, role === 'leader' ? 200 : 503, { role, nodeId, epoch, leaderId, clustered: true });
+  }
+
   get port(): number {
     return (this.server.address() as AddressInfo).port;
   }
@@ -77,6 +85,8 @@ export class HttpServer {
       if (url.pathname === '/api/overview') return sendJson(res, 200, this.options.status.overview());
       if (url.pathname === '/metrics') return this.sendMetrics(res);
       if (url.pathname === '/api/upstream') return sendJson(res, 200, this.options.status.upstream() ?? { enabled: false });
+      if (url.pathname === '/api/cluster') return sendJson(res, 200, this.options.status.cluster?.() ?? { enabled: false, role: 'leader' });
+      if (url.pathname === '/api/cluster/role') return this.sendRole(res);
       sendJson(res, 404, httpError('TRIB_HTTP_NOT_FOUND', `no route for ${url.pathname}`));
     } catch (err) {
       this.fail(res, err, url);

@@ -45,6 +45,8 @@ export interface MqttFrontEndOptions {
   logger: Logger;
   /** Told of each refusal and client error, for the dashboard's recent errors. */
   onProblem?: (summary: string, detail: string) => void;
+  /** Why a CONNECT is refused now with return code 3 (replication: this node is not the leader); null admits. */
+  connectGate?: () => string | null;
 }
 
 /** Counters since start; bridge/observability/metrics.ts exports them. */
@@ -274,6 +276,13 @@ export class MqttFrontEnd {
     password: Buffer | undefined,
     done: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void {
+    const unavailable = this.options.connectGate?.() ?? null;
+    if (unavailable !== null) {
+      // Replication: only the leader serves MQTT; CONNACK 3 (server unavailable) sends the client to another address.
+      this.refuseConnection('not the cluster leader');
+      done(new ConnectRefusal(unavailable, 3), false);
+      return;
+    }
     if (this.#emptyIdWithSession.has(client)) {
       this.refuseConnection('empty client id without clean session');
       done(new ConnectRefusal('a zero-length client id needs clean session [MQTT-3.1.3-8]', 2), false);
@@ -483,6 +492,11 @@ export class MqttFrontEnd {
 
   private async deliveriesDone(): Promise<void> {
     for (let turns = 0; this.#deliveries > 0 && turns < 10_000; turns++) await new Promise((resolve) => setImmediate(resolve));
+  }
+
+  /** Closes every client connection (replication: this node stopped leading); their sessions stay. */
+  closeClients(): void {
+    for (const client of Object.values((this.aedes as unknown as { clients: Record<string, Client> }).clients)) client.close();
   }
 
   /** Stops listening, disconnects clients, waits for their appends and deliveries, closes the session store. Idempotent. */

@@ -96,6 +96,7 @@ export class Metrics {
   #mqtt: MqttFrontEnd | null = null;
   #upstream: UpstreamSource | null = null;
   #kafka: KafkaSource | null = null;
+  #cluster: ClusterSource | null = null;
   /** Appended since start, by the log's observer (the dashboard's throughput). */
   readonly appended = { batches: 0, records: 0, bytes: 0 };
   readonly retentionDeleted = { batches: 0, records: 0, bytes: 0 };
@@ -134,6 +135,12 @@ export class Metrics {
     this.registerMqtt(registers);
     this.registerKafka(registers);
     this.registerUpstream(registers);
+    this.registerCluster(registers);
+  }
+
+  /** Replication's status (bridge/cluster/cluster-node.ts), read at scrape time. */
+  watchCluster(cluster: ClusterSource): void {
+    this.#cluster = cluster;
   }
 
   watchLog(log: Log): void {
@@ -311,4 +318,45 @@ export class Metrics {
       if (s !== undefined) this.set(s.connected ? 1 : 0);
     } });
   }
+
+  private registerCluster(registers: Registry[]): void {
+    const metrics = this;
+    const status = (): ClusterSourceStatus | undefined => metrics.#cluster?.status();
+    const gauge = (name: string, help: string, read: (s: ClusterSourceStatus) => number): void => {
+      new Gauge({ name, help, registers, collect() {
+        this.reset();
+        const s = status();
+        if (s !== undefined) this.set(read(s));
+      } });
+    };
+    new Gauge({ name: 'tributary_cluster_role', help: '1 for this node\'s replication role (leader, follower, candidate); absent without a cluster block', labelNames: ['role'], registers, collect() {
+      this.reset();
+      const s = status();
+      if (s !== undefined) for (const role of ['leader', 'follower', 'candidate']) this.set({ role }, s.role === role ? 1 : 0);
+    } });
+    gauge('tributary_cluster_epoch', 'The replication epoch this node is in', (s) => s.epoch);
+    gauge('tributary_cluster_commit_position', 'The replication-log position committed (held by a quorum) as this node knows it', (s) => s.commitSeq);
+    gauge('tributary_cluster_last_position', 'The position of the last entry in this node\'s log', (s) => s.last.seq);
+    counterFrom(registers, 'tributary_cluster_elections_total', 'Elections this node stood in (it became a candidate)', () => status()?.elections);
+    counterFrom(registers, 'tributary_cluster_truncations_total', 'Times this node truncated a tail that diverged from its leader\'s log', () => status()?.truncations);
+    new Gauge({ name: 'tributary_cluster_follower_lag_entries', help: 'On the leader: entries a follower lacks (-1 before it fetched)', labelNames: ['follower'], registers, collect() {
+      this.reset();
+      for (const f of status()?.followers ?? []) this.set({ follower: f.id }, f.lag ?? -1);
+    } });
+  }
+}
+
+/** What the metrics read of replication (structurally bridge/cluster/cluster-node.ts's ClusterNode). */
+export interface ClusterSource {
+  status(): ClusterSourceStatus;
+}
+
+export interface ClusterSourceStatus {
+  role: string;
+  epoch: number;
+  commitSeq: number;
+  last: { seq: number };
+  elections: number;
+  truncations: number;
+  followers: ReadonlyArray<{ id: string; lag: number | null }>;
 }

@@ -115,6 +115,8 @@ export class LaneTable {
     const { topics, topicTemplate, node, log } = this.options;
     for (const topic of log.topics()) {
       if (topics !== null && !topics.includes(topic.name)) continue;
+      // Tributary's own internal topics (replication's epoch-start entries: docs/replication.md) stay at the edge unless named.
+      if (topics === null && topic.name.startsWith('__tributary_')) continue;
       for (const p of topic.partitions) {
         const key = partitionKey(topic.name, p.partition);
         if (this.lanes.has(key)) continue;

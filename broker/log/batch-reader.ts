@@ -1,7 +1,7 @@
 // The read side of the log's SQLite file: a read-only connection on the main thread. SQLite's WAL
 // gives each read a snapshot of committed transactions, so a read runs while the writer thread
 // commits and never sees half of a batch.
-import { openDatabase, type Db } from './schema.js';
+import { lastDeletedEntry, openDatabase, type Db } from './schema.js';
 
 export interface StoredBatchRow {
   baseOffset: number;
@@ -60,9 +60,89 @@ export class BatchReader {
       .all(partitionId) as EpochStart[];
   }
 
+  /** The replication log's last entry (the newest batch's position and epoch; retention's record of it when none is left). */
+  lastEntry(): EntryPosition {
+    const newest = this.db.prepare(`SELECT id AS seq, leader_epoch AS epoch FROM batches ORDER BY id DESC LIMIT 1`).get() as EntryPosition | undefined;
+    return newest ?? lastDeletedEntry(this.db);
+  }
+
+  /** Replication-log entries after position `seq`, in order, up to about `maxBytes` (at least one). */
+  entriesAfter(seq: number, maxBytes: number): StoredEntry[] {
+    const entries: StoredEntry[] = [];
+    let bytes = 0;
+    const rows = this.db
+      .prepare(
+        `SELECT b.id AS seq, b.leader_epoch AS epoch, p.topic, p.partition, b.data AS batch
+           FROM batches b JOIN partitions p ON p.id = b.partition_id WHERE b.id > ? ORDER BY b.id`,
+      )
+      .iterate(seq) as IterableIterator<StoredEntry>;
+    for (const row of rows) {
+      if (entries.length > 0 && bytes + row.batch.length > maxBytes) break;
+      entries.push(row);
+      bytes += row.batch.length;
+    }
+    return entries;
+  }
+
+  /**
+   * The last entry of the largest epoch at or below `epoch`: per partition the last batch before
+   * the first epoch above `epoch` starts (the leader-epoch cache and the offset index: a few index
+   * seeks per partition, whatever the log's length), the newest of those. seq 0 / epoch -1: none.
+   */
+  lastEntryAtOrBelowEpoch(epoch: number): EntryPosition {
+    const row = this.db
+      .prepare(
+        `SELECT b.id AS seq, b.leader_epoch AS epoch FROM partitions p JOIN batches b ON b.id = (
+           SELECT id FROM batches WHERE partition_id = p.id
+              AND base_offset < COALESCE((SELECT MIN(start_offset) FROM leader_epochs e WHERE e.partition_id = p.id AND e.epoch > @epoch), 9007199254740991)
+            ORDER BY base_offset DESC LIMIT 1)
+          ORDER BY b.id DESC LIMIT 1`,
+      )
+      .get({ epoch }) as EntryPosition | undefined;
+    if (row !== undefined) return row;
+    const deleted = lastDeletedEntry(this.db);
+    return deleted.epoch <= epoch ? deleted : { seq: 0, epoch: -1 };
+  }
+
+  /** Per partition id, the end offset (last offset + 1) of its last batch at positions in (afterSeq, uptoSeq]. */
+  endsBetween(afterSeq: number, uptoSeq: number): { partitionId: number; end: number }[] {
+    return this.db
+      .prepare(`SELECT partition_id AS partitionId, MAX(last_offset) + 1 AS end FROM batches WHERE id > ? AND id <= ? GROUP BY partition_id`)
+      .all(afterSeq, uptoSeq) as { partitionId: number; end: number }[];
+  }
+
+  /**
+   * Per partition id, the end offset of its last batch at a position at or below `uptoSeq`: each
+   * partition's offset index walked back from its end past the positions above (a few rows), so a
+   * first commit after a restart does not read the whole table.
+   */
+  endsAtOrBelow(uptoSeq: number): { partitionId: number; end: number }[] {
+    return this.db
+      .prepare(
+        `SELECT p.id AS partitionId,
+                (SELECT b.last_offset + 1 FROM batches b WHERE b.partition_id = p.id AND b.id <= ? ORDER BY b.base_offset DESC LIMIT 1) AS end
+           FROM partitions p`,
+      )
+      .all(uptoSeq)
+      .filter((row) => (row as { end: number | null }).end !== null) as { partitionId: number; end: number }[];
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }
+}
+
+/** A position in the replication log: an entry's seq and leader epoch. */
+export interface EntryPosition {
+  epoch: number;
+  seq: number;
+}
+
+/** One replication-log entry: a stored batch, byte for byte, at its position. */
+export interface StoredEntry extends EntryPosition {
+  topic: string;
+  partition: number;
+  batch: Buffer;
 }
 
 export interface EpochStart {

@@ -3,7 +3,7 @@
 import { CorruptBatchError, OffsetMismatchError, OutOfOrderSequenceError, ProducerFencedError, StaleEpochError, TopicConflictError } from '../errors.js';
 import { dropProducerBatchesFrom, dropUnretainedProducers, ProducerStates } from './producer-state.js';
 import { BASE_OFFSET_POSITION, BatchFormatError, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
-import { rebuildLeaderEpochs, trimLeaderEpochs, type Db } from './schema.js';
+import { lastDeletedEntry, rebuildLeaderEpochs, trimLeaderEpochs, type Db } from './schema.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -46,11 +46,18 @@ export class BatchStore {
   private readonly pageSize: number;
   private readonly treeBytes;
   private readonly smallTrees;
+  /**
+   * The position (rowid) of the last batch ever appended, the replication log's `seq`: every new
+   * row gets the next one, explicitly, so that a position is never handed out twice even when
+   * retention has emptied the table (SQLite would restart rowids at 1), and a follower stores a
+   * batch at the leader's position (appendEntries).
+   */
+  private lastSeq = 0;
 
   constructor(private readonly db: Db) {
     this.insertBatch = db.prepare(
-      `INSERT INTO batches (partition_id, base_offset, last_offset, max_timestamp, ts_high, leader_epoch, size, data)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO batches (id, partition_id, base_offset, last_offset, max_timestamp, ts_high, leader_epoch, size, data)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.insertTopic = db.prepare(`INSERT INTO topics (name, partitions, created_at) VALUES (?, ?, ?)`);
     this.insertPartition = db.prepare(`INSERT INTO partitions (topic, partition) VALUES (?, ?)`);
@@ -91,7 +98,14 @@ export class BatchStore {
       .prepare(`SELECT name FROM sqlite_schema WHERE type IN ('table', 'index') AND name NOT LIKE 'batches%' UNION ALL SELECT 'sqlite_schema'`)
       .pluck();
     this.loadStates();
+    this.loadLastSeq();
     this.producers = new ProducerStates(db);
+  }
+
+  /** The last position: the newest row's, or the newest one retention deleted (meta 'last_entry'). */
+  private loadLastSeq(): void {
+    const newest = (this.db.prepare(`SELECT MAX(id) FROM batches`).pluck().get() as number | null) ?? 0;
+    this.lastSeq = Math.max(newest, lastDeletedEntry(this.db).seq);
   }
 
   states(): PartitionState[] {
@@ -145,6 +159,7 @@ export class BatchStore {
    */
   appendGroup(requests: readonly AppendRequest[]): Array<AppendResult | AppendRefusal> {
     const before = new Map<number, WriterPartition>();
+    const seqBefore = this.lastSeq;
     let producersTouched = false;
     try {
       return this.db.transaction(() =>
@@ -163,6 +178,7 @@ export class BatchStore {
       )();
     } catch (err) {
       for (const [id, saved] of before) this.partitions.set(id, saved);
+      this.lastSeq = seqBefore;
       if (producersTouched) this.producers.load(); // the table was rolled back with the batches
       throw err;
     }
@@ -188,7 +204,7 @@ export class BatchStore {
     batch.writeBigInt64BE(BigInt(baseOffset), BASE_OFFSET_POSITION);
     batch.writeInt32BE(req.leaderEpoch, LEADER_EPOCH_POSITION);
     const tsHigh = Math.max(state.tsHigh, header.maxTimestamp);
-    this.insertBatch.run(state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, req.leaderEpoch, batch.length, batch);
+    this.insertBatch.run(++this.lastSeq, state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, req.leaderEpoch, batch.length, batch);
     state.logEndOffset = lastOffset + 1;
     state.bytes += batch.length;
     state.tsHigh = tsHigh;
@@ -210,15 +226,59 @@ export class BatchStore {
   appendStored(partitionId: number, batches: readonly Buffer[], options: { contiguous?: boolean } = {}): AppendResult[] {
     const state = this.partition(partitionId);
     const saved = { ...state };
+    const seqBefore = this.lastSeq;
     try {
-      return this.db.transaction(() => batches.map((batch) => this.appendStoredOne(state, batch, options.contiguous === true)))();
+      return this.db.transaction(() => batches.map((batch) => this.appendStoredOne(state, batch, options.contiguous === true, this.lastSeq + 1)))();
     } catch (err) {
       Object.assign(state, saved);
+      this.lastSeq = seqBefore;
       throw err;
     }
   }
 
-  private appendStoredOne(state: WriterPartition, batch: Buffer, contiguous: boolean): AppendResult {
+  /**
+   * A follower's append of replication-log entries (the leader's batches, each at the leader's
+   * position `seq`, in order) across partitions, in one transaction: all or nothing, one fsync.
+   * Each batch is checked as appendStored checks it (CRC, starts at its partition's log end, epoch
+   * never back); each seq must be above the last one stored (OffsetMismatchError otherwise).
+   */
+  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): PartitionState[] {
+    const before = new Map<number, WriterPartition>();
+    const seqBefore = this.lastSeq;
+    try {
+      this.db.transaction(() => {
+        for (const entry of entries) {
+          const state = this.partition(entry.partitionId);
+          if (!before.has(state.id)) before.set(state.id, { ...state });
+          if (!Number.isSafeInteger(entry.seq) || entry.seq <= this.lastSeq) {
+            throw new OffsetMismatchError(state.topic, state.partition, this.lastSeq + 1, entry.seq, `a replicated entry must come after the last position ${this.lastSeq}, not at ${entry.seq}`);
+          }
+          this.appendStoredOne(state, entry.batch, true, entry.seq);
+        }
+      })();
+    } catch (err) {
+      for (const [id, saved] of before) this.partitions.set(id, saved);
+      this.lastSeq = seqBefore;
+      throw err;
+    }
+    return [...before.keys()].map((id) => publicState(this.partition(id)));
+  }
+
+  /**
+   * Removes every replication-log entry after position `seq`: in each partition, its batches from
+   * the first one stored after `seq` (truncateTo, one transaction per partition; a crash between
+   * two leaves entries after `seq` that a repeat removes). For a follower whose tail diverged.
+   */
+  truncateEntriesAfter(seq: number): PartitionState[] {
+    const cuts = this.db
+      .prepare(`SELECT partition_id AS partitionId, MIN(base_offset) AS offset FROM batches WHERE id > ? GROUP BY partition_id`)
+      .all(seq) as { partitionId: number; offset: number }[];
+    for (const cut of cuts) this.truncateTo(cut.partitionId, cut.offset);
+    this.loadLastSeq();
+    return cuts.map((cut) => publicState(this.partition(cut.partitionId)));
+  }
+
+  private appendStoredOne(state: WriterPartition, batch: Buffer, contiguous: boolean, seq: number): AppendResult {
     let header;
     try {
       header = readBatchHeader(batch, true);
@@ -236,7 +296,8 @@ export class BatchStore {
     }
     this.noteEpoch(state, header.partitionLeaderEpoch, baseOffset);
     const tsHigh = Math.max(state.tsHigh, header.maxTimestamp);
-    this.insertBatch.run(state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, header.partitionLeaderEpoch, batch.length, batch);
+    this.insertBatch.run(seq, state.id, baseOffset, lastOffset, header.maxTimestamp, tsHigh, header.partitionLeaderEpoch, batch.length, batch);
+    this.lastSeq = seq;
     state.logEndOffset = lastOffset + 1;
     state.bytes += batch.length;
     state.tsHigh = tsHigh;
@@ -283,6 +344,7 @@ export class BatchStore {
       rebuildLeaderEpochs(this.db, state.id, offset); // no batches from `offset` on: drops the epochs starting there
     })();
     this.loadStates();
+    this.loadLastSeq();
     this.producers.load();
     return publicState(this.partition(partitionId));
   }
@@ -364,6 +426,12 @@ export class BatchStore {
   /** Deletes each partition's batches below its cut's new log start, in one transaction. */
   private cutHeads(cuts: ReadonlyMap<WriterPartition, HeadCut>, result: RetentionResult): void {
     this.db.transaction(() => {
+      // The newest entry's position and epoch outlive it, should this pass delete it (an idle log
+      // past its age): positions go on from there, and a replica's position stays what it was.
+      if (cuts.size > 0) {
+        const newest = this.db.prepare(`SELECT id AS seq, leader_epoch AS epoch FROM batches ORDER BY id DESC LIMIT 1`).get() as { seq: number; epoch: number } | undefined;
+        if (newest !== undefined) this.setMeta('last_entry', `${newest.seq}:${newest.epoch}`);
+      }
       for (const [state, cut] of cuts) {
         this.deleteBelow.run(state.id, cut.newLogStart);
         this.setLogStart.run(cut.newLogStart, state.id);
@@ -494,3 +562,4 @@ function publicState(s: WriterPartition): PartitionState {
     latestEpoch: s.latestEpoch,
   };
 }
+

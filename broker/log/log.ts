@@ -5,8 +5,8 @@ import { existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DiskBudget, NO_DISK_BUDGET, type DiskBudgetSpec, type DiskBudgetStatus, type ReclaimOutcome } from './disk-budget.js';
-import { type CorruptBatchError, DiskBudgetError, DataDirError, StaleEpochError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
-import { BatchReader, type EpochStart } from './batch-reader.js';
+import { type CorruptBatchError, DiskBudgetError, DataDirError, NotLeaderError, StaleEpochError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { BatchReader, type EntryPosition, type EpochStart, type StoredEntry } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
 import { encodeBatch, type RecordInput } from './record-batch.js';
@@ -20,7 +20,7 @@ import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, Retent
 
 export type { Durability, IdempotenceKey } from './writer-protocol.js';
 export type { Isolation } from './partition.js';
-export type { EpochStart } from './batch-reader.js';
+export type { EntryPosition, EpochStart, StoredEntry } from './batch-reader.js';
 
 /**
  * Where a partition's high watermark may go now that its durable log end is `partition.logEndOffset`:
@@ -31,6 +31,9 @@ export type CommitPolicy = (partition: Partition) => number;
 
 /** A single node: what is durable is committed (replication will hold this back to what a quorum holds). */
 export const singleNodeCommit: CommitPolicy = (partition) => partition.logEndOffset;
+
+/** Replication: durable is not committed; the high watermark moves only by commitEntries (what a quorum holds). */
+export const replicatedCommit: CommitPolicy = (partition) => partition.highWatermark;
 export type { CorruptBatchObservation, LogObserver } from './log-observer.js';
 
 export interface RetentionSpec {
@@ -73,6 +76,18 @@ export interface LogOptions {
    * Absent: nothing is forwarded (no upstream), any record may go.
    */
   forwardedBelow?: (topic: string, partition: number) => number | null;
+  /**
+   * 'committed': append and appendBatch resolve only once the partition's high watermark covers
+   * the batch (replication: a quorum has it fsynced), and reject with NotLeaderError if appends
+   * are refused meanwhile (refuseAppends). Default 'durable': once the batch is durable here.
+   */
+  acknowledge?: 'durable' | 'committed';
+  /**
+   * Whether what the log holds when it is opened counts as committed (the high watermarks start
+   * at the log ends). Default true; replication passes false: its high watermarks start at the log
+   * starts and move with commitEntries.
+   */
+  committedOnOpen?: boolean;
 }
 
 export interface AppendInfo {
@@ -107,6 +122,8 @@ export interface PartitionInfo {
 }
 
 const MAX_CORRUPT_KEPT = 256;
+/** commitEntries reads the rows of at most this many newly committed entries; past it, each partition's tail. */
+const ENTRIES_SCANNED_AT_MOST = 10_000;
 const CAP_SLACK_MIN_BYTES = 1024 * 1024;
 const NO_RETENTION: RetentionSpec = { maxAgeMs: null, maxBytes: null };
 
@@ -128,6 +145,14 @@ export class Log {
   private readonly partitionListeners = new Set<() => void>();
   /** The current leader epoch of each partition (by id), stamped into leader appends. */
   private readonly leaderEpochs = new Map<number, number>();
+  /** The cluster epoch a replication leader stamps into every partition's appends (becomeClusterLeader). */
+  private epochFloor = 0;
+  /** Why leader appends are refused now (a replication follower); null: they are taken. */
+  private refusal: string | null = null;
+  /** Aborted when appends become refused: appends waiting to be committed then fail. */
+  private leadership = new AbortController();
+  /** Replication-log position up to which the high watermarks have been moved (commitEntries). */
+  private committed = 0;
 
   private constructor(
     readonly dataDir: string,
@@ -218,6 +243,8 @@ export class Log {
   async append(topic: string, partition: number, records: readonly RecordInput[], options: AppendOptions = {}): Promise<AppendInfo> {
     const target = this.partition(topic, partition);
     validateRecords(records);
+    if (this.refusal !== null) throw new NotLeaderError(this.refusal);
+    const leadership = this.leadership.signal;
     if (this.budget?.held === true) throw new DiskBudgetError(this.dataDir, this.budget.reason());
     const started = performance.now();
     const batch = encodeBatch(records);
@@ -228,7 +255,18 @@ export class Log {
     this.retainIfOverCap(target);
     this.budget?.noteAppended(bytes);
     this.options.observer?.appended?.({ topic, partition, records: records.length, bytes, seconds: (performance.now() - started) / 1000 });
+    await this.acknowledgeable(target, result.lastOffset, leadership);
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
+  }
+
+  /**
+   * Under acknowledge 'committed', waits until the high watermark covers `lastOffset`;
+   * NotLeaderError if the leadership the append was taken under (`signal`) ends first.
+   */
+  private async acknowledgeable(target: Partition, lastOffset: number, signal: AbortSignal): Promise<void> {
+    if (this.options.acknowledge !== 'committed' || target.highWatermark > lastOffset) return;
+    const committed = await target.waitFor(lastOffset, 2 ** 31 - 1, signal);
+    if (!committed) throw new NotLeaderError(this.refusal ?? 'leadership ended before the append was committed');
   }
 
   /**
@@ -245,6 +283,8 @@ export class Log {
   async appendBatch(topic: string, partition: number, batch: Buffer): Promise<AppendInfo> {
     const target = this.partition(topic, partition);
     const header = checkClientBatch(batch);
+    if (this.refusal !== null) throw new NotLeaderError(this.refusal);
+    const leadership = this.leadership.signal;
     if (this.budget?.held === true) throw new DiskBudgetError(this.dataDir, this.budget.reason());
     const started = performance.now();
     const result = await this.writer.appendClient(target.id, batch, this.leaderEpoch(target));
@@ -255,6 +295,7 @@ export class Log {
       this.budget?.noteAppended(batch.length);
       this.options.observer?.appended?.({ topic, partition, records: header.recordCount, bytes: batch.length, seconds: (performance.now() - started) / 1000 });
     }
+    await this.acknowledgeable(target, result.lastOffset, leadership);
     return { topic, partition, baseOffset: result.baseOffset, lastOffset: result.lastOffset, duplicate: result.duplicate };
   }
 
@@ -280,6 +321,97 @@ export class Log {
     this.commit(target);
     this.retainIfOverCap(target);
     return { topic, partition, baseOffset: results[0]!.baseOffset, lastOffset: last.lastOffset, duplicate: false };
+  }
+
+  // The replication log (docs/replication.md): every stored batch of every partition, in append
+  // order, at its position `seq` (the batches' rowid, the same on every replica: a follower stores
+  // each batch at the leader's position). Its epochs are the batches' leader epochs.
+
+  /** The position and epoch of the last entry; { seq: 0, epoch: -1 } for an empty log. */
+  lastEntry(): EntryPosition {
+    return this.reader.lastEntry();
+  }
+
+  /** Entries after position `seq`, byte for byte as stored, in order, up to about `maxBytes` (at least one). */
+  readEntries(afterSeq: number, maxBytes: number): StoredEntry[] {
+    return this.reader.entriesAfter(afterSeq, maxBytes);
+  }
+
+  /** The last entry of the largest epoch at or below `epoch` (where that epoch ends here); { seq: 0, epoch: -1 } if none. */
+  lastEntryAtOrBelowEpoch(epoch: number): EntryPosition {
+    return this.reader.lastEntryAtOrBelowEpoch(epoch);
+  }
+
+  /**
+   * The follower's append of the leader's entries, in one transaction (one fsync): each batch at
+   * its partition's log end and at the leader's position, CRC checked (appendAsFollower's rules).
+   * Topics and partitions the log lacks are created first.
+   */
+  async appendEntries(entries: readonly StoredEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const wanted = new Map<string, number>();
+    for (const e of entries) wanted.set(e.topic, Math.max(wanted.get(e.topic) ?? 0, e.partition + 1));
+    for (const [topic, partitions] of wanted) {
+      const have = this.topicPartitions.get(topic)?.length ?? 0;
+      if (have < partitions) await this.createTopic(topic, partitions, this.retention.get(topic));
+    }
+    const states = await this.writer.appendEntries(entries.map((e) => ({ partitionId: this.partition(e.topic, e.partition).id, seq: e.seq, batch: e.batch })));
+    for (const state of states) {
+      const target = this.partition(state.topic, state.partition);
+      target.update(state);
+      this.leaderEpochs.set(target.id, Math.max(this.leaderEpoch(target), state.latestEpoch));
+      this.commit(target);
+      this.retainIfOverCap(target);
+    }
+  }
+
+  /** Removes every entry after position `seq` (a follower whose tail diverged from the leader's). Never below what is committed. */
+  async truncateEntriesAfter(seq: number): Promise<void> {
+    if (seq < this.committed) throw new InvalidRecordError(`cannot truncate the replication log to ${seq}, below its commit position ${this.committed}`);
+    this.adopt(await this.writer.truncateEntries(seq));
+  }
+
+  /** The replication-log position up to which the high watermarks have been moved. */
+  get commitPosition(): number {
+    return this.committed;
+  }
+
+  /**
+   * Entries up to position `seq` are committed (a quorum holds them): each partition's high
+   * watermark moves past its last batch among them. Only forward; waiters wake.
+   */
+  commitEntries(seq: number): void {
+    const upto = Math.min(seq, this.reader.lastEntry().seq);
+    if (upto <= this.committed) return;
+    const byId = new Map<number, Partition>();
+    for (const parts of this.topicPartitions.values()) for (const p of parts) byId.set(p.id, p);
+    // A few entries (the usual step): the rows between. Many (the first commit after a start): each partition's tail.
+    const ends = upto - this.committed <= ENTRIES_SCANNED_AT_MOST ? this.reader.endsBetween(this.committed, upto) : this.reader.endsAtOrBelow(upto);
+    for (const { partitionId, end } of ends) byId.get(partitionId)?.advanceHighWatermark(end);
+    this.committed = upto;
+  }
+
+  /**
+   * This node leads the replication log in `epoch`: appends to every partition, also ones created
+   * later, are stamped with it, and taken again (refuseAppends undone).
+   */
+  becomeClusterLeader(epoch: number): void {
+    if (epoch < this.epochFloor) throw new StaleEpochError('*', 0, this.epochFloor, epoch);
+    this.epochFloor = epoch;
+    for (const parts of this.topicPartitions.values()) for (const p of parts) this.leaderEpochs.set(p.id, Math.max(this.leaderEpoch(p), epoch));
+    this.refusal = null;
+  }
+
+  /** Leader appends fail with NotLeaderError(reason) from now on, and appends waiting to be committed fail too. */
+  refuseAppends(reason: string): void {
+    this.refusal = reason;
+    this.leadership.abort();
+    this.leadership = new AbortController();
+  }
+
+  /** Why leader appends are refused; null while they are taken. */
+  get appendRefusal(): string | null {
+    return this.refusal;
   }
 
   /**
@@ -502,7 +634,7 @@ export class Log {
       this.topicPartitions.set(state.topic, parts);
       const existing = parts[state.partition];
       if (existing === undefined) {
-        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err));
+        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err), this.options.committedOnOpen ?? true);
         if (state.latestEpoch > 0) this.leaderEpochs.set(state.id, state.latestEpoch);
         added = true;
       } else existing.update(state);
@@ -512,7 +644,7 @@ export class Log {
   }
 
   private leaderEpoch(partition: Partition): number {
-    return this.leaderEpochs.get(partition.id) ?? 0;
+    return Math.max(this.leaderEpochs.get(partition.id) ?? 0, this.epochFloor);
   }
 
   /** The writer reported `partition`'s durable offsets: its high watermark goes where the commit policy says. */

@@ -62,9 +62,12 @@ export class Partition {
     private state: PartitionState,
     private readonly reader: BatchReader,
     private readonly onCorrupt: CorruptionListener = () => undefined,
+    committedOnOpen = true,
   ) {
     // What the log holds when it is opened was committed before (single node: durable = committed).
-    this.hw = state.logEndOffset;
+    // Not with replication: a replica's tail may never have been committed, and may yet be
+    // truncated; the high watermark starts at the log start until the commit position is known.
+    this.hw = committedOnOpen ? state.logEndOffset : state.logStartOffset;
   }
 
   get id(): number {

@@ -246,3 +246,11 @@ interface EpochRow {
 function rowKey(r: EpochRow): string {
   return `${r.epoch}:${r.start_offset}`;
 }
+
+/** The newest replication-log entry a retention pass saw before it deleted batches (meta 'last_entry'); seq 0 when none. */
+export function lastDeletedEntry(db: Db): { seq: number; epoch: number } {
+  const value = db.prepare(`SELECT value FROM meta WHERE key = 'last_entry'`).pluck().get() as string | undefined;
+  if (value === undefined) return { seq: 0, epoch: -1 };
+  const [seq, epoch] = value.split(':').map(Number);
+  return { seq: seq ?? 0, epoch: epoch ?? -1 };
+}

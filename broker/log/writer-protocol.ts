@@ -106,9 +106,25 @@ export interface TruncateRequest {
   offset: number;
 }
 
+/** A follower's append of replication-log entries across partitions, each at the leader's position. */
+export interface AppendEntriesRequest {
+  op: 'appendEntries';
+  id: number;
+  entries: { partitionId: number; seq: number; batch: Uint8Array }[];
+}
+
+/** Removes every replication-log entry after position `seq`. */
+export interface TruncateEntriesRequest {
+  op: 'truncateEntries';
+  id: number;
+  seq: number;
+}
+
 export type WriterRequest =
   | AppendRequest
   | AppendStoredRequest
+  | AppendEntriesRequest
+  | TruncateEntriesRequest
   | TruncateRequest
   | CreateTopicRequest
   | RetentionRequest

@@ -226,6 +226,18 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
         uncheckpointedCommits = true;
         return { id: request.id, ok: true, value };
       }
+      case 'appendEntries': {
+        const entries = request.entries.map((e) => ({ partitionId: e.partitionId, seq: e.seq, batch: Buffer.from(e.batch.buffer, e.batch.byteOffset, e.batch.byteLength) }));
+        const value = store.appendEntries(entries);
+        uncheckpointedCommits = true;
+        return { id: request.id, ok: true, value };
+      }
+      case 'truncateEntries': {
+        const value = store.truncateEntriesAfter(request.seq);
+        uncheckpointedCommits = true;
+        vacuumDue = true;
+        return { id: request.id, ok: true, value };
+      }
       case 'truncate': {
         const value = store.truncateTo(request.partitionId, request.offset);
         uncheckpointedCommits = true;

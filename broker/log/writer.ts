@@ -121,6 +121,15 @@ export class LogWriter {
     return this.request({ op: 'appendStored', partitionId, batches: batches.map((b) => Uint8Array.from(b)) }) as Promise<AppendResult[]>;
   }
 
+  /** A follower's append of replication-log entries (copied, not transferred: the fetch answer's buffers stay with the reader). */
+  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): Promise<PartitionState[]> {
+    return this.request({ op: 'appendEntries', entries: entries.map((e) => ({ partitionId: e.partitionId, seq: e.seq, batch: Uint8Array.from(e.batch) })) }) as Promise<PartitionState[]>;
+  }
+
+  truncateEntries(seq: number): Promise<PartitionState[]> {
+    return this.request({ op: 'truncateEntries', seq }) as Promise<PartitionState[]>;
+  }
+
   truncate(partitionId: number, offset: number): Promise<PartitionState> {
     return this.request({ op: 'truncate', partitionId, offset }) as Promise<PartitionState>;
   }

@@ -16,6 +16,8 @@ export function errorCodeOf(err: unknown, context: RequestContext, what: Record<
       // Never served; the log has counted and reported it (the range is in /metrics and the dashboard).
       context.logger.warn({ ...what, err }, 'corrupt batch not served to a Kafka client');
       return ErrorCode.CORRUPT_MESSAGE;
+    case 'TRIB_LOG_NOT_LEADER':
+      return ErrorCode.NOT_LEADER_OR_FOLLOWER;
     case 'TRIB_LOG_CLOSED':
     case 'TRIB_LOG_STORAGE':
     case 'TRIB_LOG_DAMAGED':

@@ -28,5 +28,7 @@ export const ErrorCode = {
   UNSUPPORTED_SASL_MECHANISM: 33,
   ILLEGAL_SASL_STATE: 34,
   SASL_AUTHENTICATION_FAILED: 58,
+  /** Replication: this node is not the cluster leader (docs/replication.md); the client asks another. */
+  NOT_LEADER_OR_FOLLOWER: 6,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -1,0 +1,64 @@
+// `tributary cluster status`: a running node's view of its replicated cluster (GET /api/cluster):
+// role, epoch, leader, positions, and on the leader each follower's position and lag.
+import { UsageError } from '../../broker/errors.js';
+import { type CliEnvironment, nodeClient } from './node-client.js';
+import { parseFlags, printTable } from './command-line.js';
+
+export const CLUSTER_HELP = `Usage: tributary cluster status [--url URL] [--json]
+
+Shows the cluster as the node sees it: its role, the epoch, the leader, its last and committed
+positions, and (asked of the leader) each follower's position and lag.
+  --url URL        a running node (default http://127.0.0.1:8080)
+  --token TOKEN    the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
+  --json           print JSON`;
+
+const OPTIONS = {
+  url: { type: 'string' },
+  token: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+interface ClusterBody {
+  enabled?: false;
+  nodeId: string;
+  role: string;
+  epoch: number;
+  leaderId: string | null;
+  last: { seq: number; epoch: number };
+  commitSeq: number;
+  acks: string;
+  elections: number;
+  followers: Array<{ id: string; seq: number | null; lag: number | null; lastFetchMsAgo: number | null }>;
+}
+
+export async function clusterCommand(argv: string[], env: CliEnvironment): Promise<number> {
+  const [sub, ...rest] = argv;
+  const values = parseFlags('cluster', rest, OPTIONS);
+  if (values.help || sub === '--help' || sub === '-h') {
+    process.stdout.write(`${CLUSTER_HELP}\n`);
+    return 0;
+  }
+  if (sub !== 'status') throw new UsageError(`cluster: unknown subcommand '${sub ?? ''}' (known: status)`);
+  const body = (await nodeClient(values, env).json('/api/cluster')) as ClusterBody;
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
+    return 0;
+  }
+  if (body.enabled === false) {
+    process.stdout.write('one node (no cluster block)\n');
+    return 0;
+  }
+  printTable([
+    ['NODE', 'ROLE', 'EPOCH', 'LEADER', 'LAST', 'COMMITTED', 'ACKS', 'ELECTIONS'],
+    [body.nodeId, body.role, String(body.epoch), body.leaderId ?? '-', `${body.last.seq} (epoch ${body.last.epoch})`, String(body.commitSeq), body.acks, String(body.elections)],
+  ]);
+  if (body.followers.length > 0) {
+    process.stdout.write('\n');
+    printTable([
+      ['FOLLOWER', 'POSITION', 'LAG', 'LAST FETCH'],
+      ...body.followers.map((f) => [f.id, f.seq === null ? '-' : String(f.seq), f.lag === null ? '-' : String(f.lag), f.lastFetchMsAgo === null ? 'never' : `${f.lastFetchMsAgo} ms ago`]),
+    ]);
+  }
+  return 0;
+}

@@ -1,0 +1,557 @@
+// One node of a replicated Tributary (docs/replication.md): its role in the current epoch, the
+// election (KIP-595's Raft: randomised timeouts, pre-vote, durable votes, a candidate's log at
+// least as up to date as the voter's), the leader's side of replication (answering followers'
+// fetches, diverging-epoch answers, the commit position) and the follower's (fetching, truncating,
+// appending). The log does the storing; this decides what is stored where and when it counts.
+import type { Log, EntryPosition } from '../../broker/log/log.js';
+import type { Logger } from '../logger.js';
+import { ElectionState } from './election-state.js';
+import { UnknownPeerError } from './errors.js';
+import {
+  API_BEGIN_QUORUM_EPOCH,
+  API_END_QUORUM_EPOCH,
+  API_FETCH,
+  API_VOTE,
+  decodeBeginQuorumEpoch,
+  decodeEpochResponse,
+  decodeFetch,
+  decodeFetchResponse,
+  decodeVote,
+  decodeVoteResponse,
+  encodeBeginQuorumEpoch,
+  encodeEpochResponse,
+  encodeFetch,
+  encodeFetchResponse,
+  encodeVote,
+  encodeVoteResponse,
+  FENCED_LEADER_EPOCH,
+  NONE,
+  NOT_LEADER,
+  UNKNOWN_MEMBER,
+  Writer,
+  type FetchRequest,
+  type FetchResponse,
+  type Reader,
+  type VoteRequest,
+  type VoteResponse,
+} from './messages.js';
+import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
+import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
+
+export type Role = 'leader' | 'follower' | 'candidate';
+
+/** The internal topic a new leader's epoch-start entry goes to (invariant 2). */
+export const EPOCHS_TOPIC = '__tributary_epochs';
+
+export interface ClusterOptions {
+  nodeId: string;
+  listen: { host: string; port: number };
+  peers: readonly { id: string; address: string }[];
+  acks: 'quorum' | 'all';
+  electionTimeoutMs: number;
+  fetchMaxWaitMs: number;
+  fetchMaxBytes: number;
+  log: Log;
+  dataDir: string;
+  logger: Logger;
+}
+
+export interface FollowerStatus {
+  id: string;
+  /** Its last position as it reported it (fsynced, matching this leader's log); null until it fetched. */
+  seq: number | null;
+  lag: number | null;
+  /** Since its last fetch; null: never. */
+  lastFetchMsAgo: number | null;
+}
+
+export interface ClusterStatus {
+  nodeId: string;
+  role: Role;
+  epoch: number;
+  leaderId: string | null;
+  /** This node's last entry. */
+  last: EntryPosition;
+  /** The commit position this node knows. */
+  commitSeq: number;
+  acks: 'quorum' | 'all';
+  voters: string[];
+  elections: number;
+  /** How many times this node truncated a tail that diverged from its leader's log. */
+  truncations: number;
+  /** On the leader: each follower's position and lag (entries); elsewhere empty. */
+  followers: FollowerStatus[];
+}
+
+interface FollowerState {
+  seq: number | null;
+  lastFetchAt: number | null;
+}
+
+export class ClusterNode {
+  #role: Role = 'follower';
+  #leaderId: string | null = null;
+  #elections = 0;
+  #truncations = 0;
+  #electionTimer: NodeJS.Timeout | null = null;
+  #leaseTimer: NodeJS.Timeout | null = null;
+  /** When this node last heard from the leader of its epoch (a fetch answer or BeginQuorumEpoch). */
+  #leaderSeenAt = 0;
+  /** When this node started leading: its lease holds for one election timeout before followers must have fetched. */
+  #leaseStart = 0;
+  #epochStart = Number.MAX_SAFE_INTEGER;
+  #commitSeq = 0;
+  readonly #followers = new Map<string, FollowerState>();
+  readonly #peers = new Map<string, PeerConnection>();
+  /** Fetches parked at the leader until new entries come (or their wait ends). */
+  readonly #parked = new Set<() => void>();
+  readonly #roleListeners = new Set<(role: Role) => void>();
+  #fetching = false;
+  #closed = false;
+  #server: ReplicationServer | null = null;
+
+  private constructor(
+    private readonly options: ClusterOptions,
+    private readonly state: ElectionState,
+  ) {
+    for (const peer of options.peers) {
+      const { host, port } = parseAddress(peer.address);
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes));
+    }
+  }
+
+  /** Opens cluster.db, starts the replication listener; the node starts as a follower that takes no appends. */
+  static async start(options: ClusterOptions): Promise<ClusterNode> {
+    const state = ElectionState.open(options.dataDir);
+    const node = new ClusterNode(options, state);
+    options.log.refuseAppends('this node is not the cluster leader');
+    try {
+      node.#server = await ReplicationServer.start({
+        host: options.listen.host,
+        port: options.listen.port,
+        maxBytes: options.fetchMaxBytes,
+        handler: (apiKey, body) => node.handle(apiKey, body),
+        logger: options.logger,
+      });
+    } catch (err) {
+      state.close();
+      throw err;
+    }
+    node.resetElectionTimer();
+    return node;
+  }
+
+  get port(): number {
+    return this.#server?.port ?? 0;
+  }
+  get role(): Role {
+    return this.#role;
+  }
+  get epoch(): number {
+    return this.state.epoch;
+  }
+  get leaderId(): string | null {
+    return this.#leaderId;
+  }
+  get elections(): number {
+    return this.#elections;
+  }
+
+  /** Told of every change of role (MQTT refuses or closes clients, the forwarder starts or stops). */
+  onRoleChange(listener: (role: Role) => void): () => void {
+    this.#roleListeners.add(listener);
+    return () => this.#roleListeners.delete(listener);
+  }
+
+  /** The log has new entries (a local append became durable): parked fetches answer now. */
+  appended(): void {
+    if (this.#role !== 'leader') return;
+    for (const wake of [...this.#parked]) wake();
+  }
+
+  status(): ClusterStatus {
+    const last = this.options.log.lastEntry();
+    const now = Date.now();
+    return {
+      nodeId: this.options.nodeId,
+      role: this.#role,
+      epoch: this.state.epoch,
+      leaderId: this.#leaderId,
+      last,
+      commitSeq: this.#commitSeq,
+      acks: this.options.acks,
+      voters: [this.options.nodeId, ...this.options.peers.map((p) => p.id)],
+      elections: this.#elections,
+      truncations: this.#truncations,
+      followers:
+        this.#role !== 'leader'
+          ? []
+          : this.options.peers.map((p) => {
+              const f = this.#followers.get(p.id);
+              const seq = f?.seq ?? null;
+              return { id: p.id, seq, lag: seq === null ? null : Math.max(0, last.seq - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt };
+            }),
+    };
+  }
+
+  /**
+   * Stops. A leader first resigns (EndQuorumEpoch to every peer, briefly awaited): it acknowledges
+   * nothing more, and the others elect a successor at once instead of after their election timeout
+   * (a rolling restart hands over in a round trip).
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#role === 'leader') {
+      const epoch = this.state.epoch;
+      this.#leaderId = null;
+      this.setRole('follower', 'stopping');
+      const timeout = Math.min(1000, this.options.electionTimeoutMs);
+      await Promise.allSettled(
+        [...this.#peers.values()].map((peer) => peer.request(API_END_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: this.options.nodeId, epoch }), timeout)),
+      );
+    }
+    this.#closed = true;
+    this.clearTimers();
+    for (const wake of [...this.#parked]) wake();
+    for (const peer of this.#peers.values()) peer.close();
+    await this.#server?.close();
+    this.state.close();
+  }
+
+  // ---- requests from peers ----
+
+  private async handle(apiKey: number, body: Reader): Promise<Writer> {
+    switch (apiKey) {
+      case API_VOTE:
+        return encodeVoteResponse(new Writer(), this.onVote(decodeVote(body)));
+      case API_BEGIN_QUORUM_EPOCH: {
+        const begin = decodeBeginQuorumEpoch(body);
+        this.knownPeer(begin.leaderId);
+        if (begin.epoch >= this.state.epoch) this.follow(begin.epoch, begin.leaderId, true);
+        return encodeEpochResponse(new Writer(), this.state.epoch);
+      }
+      case API_END_QUORUM_EPOCH: {
+        const end = decodeBeginQuorumEpoch(body);
+        this.knownPeer(end.leaderId);
+        if (end.epoch === this.state.epoch && end.leaderId === this.#leaderId) {
+          // The leader resigned: no leader is alive now, and an election comes after a short random wait.
+          this.options.logger.info({ epoch: end.epoch, leader: end.leaderId }, 'the cluster leader resigned');
+          this.#leaderId = null;
+          this.#leaderSeenAt = 0;
+          this.resetElectionTimer(this.options.electionTimeoutMs / 4);
+        }
+        return encodeEpochResponse(new Writer(), this.state.epoch);
+      }
+      case API_FETCH:
+        return encodeFetchResponse(new Writer(), await this.onFetch(decodeFetch(body)));
+      default:
+        throw new Error(`unknown replication API ${apiKey}`);
+    }
+  }
+
+  private knownPeer(id: string): void {
+    if (!this.#peers.has(id)) throw new UnknownPeerError(id);
+  }
+
+  /**
+   * A vote (or pre-vote) request. Refused when its epoch is older; while this node hears from a
+   * live leader (check-quorum: a node cut off and back does not depose it); when the candidate's
+   * log is behind this node's; when this node voted for another in that epoch. A real vote moves
+   * this node to the candidate's epoch and is fsynced (cluster.db) before the answer leaves.
+   */
+  private onVote(request: VoteRequest): VoteResponse {
+    const answer = this.voteAnswer(request);
+    return { ...answer, leaderId: answer.granted ? null : this.#leaderId };
+  }
+
+  private voteAnswer(request: VoteRequest): { epoch: number; granted: boolean } {
+    this.knownPeer(request.candidateId);
+    const refuse = { epoch: this.state.epoch, granted: false };
+    if (request.epoch < this.state.epoch) return refuse;
+    const leaderAlive =
+      (this.#role === 'leader' && this.hasLease()) ||
+      (this.#role === 'follower' && this.#leaderId !== null && Date.now() - this.#leaderSeenAt < this.options.electionTimeoutMs);
+    if (leaderAlive && request.candidateId !== this.#leaderId) return refuse;
+    const upToDate = atLeastAsUpToDate(request.last, this.options.log.lastEntry());
+    if (request.preVote) return { epoch: this.state.epoch, granted: upToDate };
+    if (request.epoch > this.state.epoch) this.follow(request.epoch, null, false);
+    if (!upToDate) return { epoch: this.state.epoch, granted: false };
+    const voted = this.state.votedFor;
+    if (voted !== null && voted !== request.candidateId) return { epoch: this.state.epoch, granted: false };
+    this.state.set(request.epoch, request.candidateId); // fsynced before the answer goes
+    this.resetElectionTimer();
+    return { epoch: this.state.epoch, granted: true };
+  }
+
+  /** The leader's side of a follower's fetch. */
+  private async onFetch(request: FetchRequest): Promise<FetchResponse> {
+    const answer = (error: number, extra: Partial<FetchResponse> = {}): FetchResponse => ({
+      error,
+      epoch: this.state.epoch,
+      leaderId: this.#leaderId,
+      commitSeq: this.#commitSeq,
+      diverging: null,
+      entries: [],
+      ...extra,
+    });
+    if (!this.#peers.has(request.replicaId)) return answer(UNKNOWN_MEMBER);
+    if (request.epoch > this.state.epoch) {
+      // A newer epoch exists: this node is no leader of it.
+      this.follow(request.epoch, null, false);
+      return answer(NOT_LEADER);
+    }
+    if (request.epoch < this.state.epoch) return answer(FENCED_LEADER_EPOCH);
+    if (this.#role !== 'leader') return answer(NOT_LEADER);
+    const log = this.options.log;
+    // KIP-595's diverging-epoch check: the follower's last entry must be in this log, at the same epoch.
+    const { last } = request;
+    if (last.seq > 0) {
+      const end = log.lastEntryAtOrBelowEpoch(last.epoch);
+      if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
+    }
+    const follower = this.#followers.get(request.replicaId) ?? { seq: null, lastFetchAt: null };
+    follower.seq = last.seq;
+    follower.lastFetchAt = Date.now();
+    this.#followers.set(request.replicaId, follower);
+    this.advanceCommit();
+    if (log.lastEntry().seq <= last.seq && request.maxWaitMs > 0) await this.park(Math.min(request.maxWaitMs, this.options.fetchMaxWaitMs));
+    if (this.#role !== 'leader') return answer(NOT_LEADER);
+    return answer(NONE, { entries: log.readEntries(last.seq, Math.min(request.maxBytes, this.options.fetchMaxBytes)) });
+  }
+
+  private park(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.#parked.delete(wake);
+        resolve();
+      };
+      const timer = setTimeout(wake, ms);
+      this.#parked.add(wake);
+    });
+  }
+
+  /** The leader's commit position from its own and its followers' positions; high watermarks follow. */
+  private advanceCommit(): void {
+    if (this.#role !== 'leader') return;
+    const positions = [this.options.log.lastEntry().seq, ...this.options.peers.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
+    const next = commitPosition(positions, this.options.acks, this.#epochStart, this.#commitSeq);
+    if (next > this.#commitSeq) {
+      this.#commitSeq = next;
+      this.options.log.commitEntries(next);
+    }
+  }
+
+  // ---- roles ----
+
+  /** Follows `leaderId` (null: not known yet) in `epoch`; steps down if leading. Durable epoch change. */
+  private follow(epoch: number, leaderId: string | null, heardFromLeader: boolean): void {
+    if (epoch > this.state.epoch) this.state.set(epoch, null);
+    const wasLeader = this.#role === 'leader';
+    this.#leaderId = leaderId;
+    if (heardFromLeader) this.#leaderSeenAt = Date.now();
+    if (this.#role !== 'follower') this.setRole('follower', wasLeader ? 'a newer epoch or lost majority' : 'an election ended');
+    this.resetElectionTimer();
+    if (leaderId !== null && leaderId !== this.options.nodeId) void this.fetchLoop();
+  }
+
+  private setRole(role: Role, why: string): void {
+    const previous = this.#role;
+    this.#role = role;
+    if (role !== 'leader') {
+      if (previous === 'leader') {
+        this.options.log.refuseAppends('this node is not the cluster leader');
+        for (const wake of [...this.#parked]) wake();
+        if (this.#leaseTimer !== null) clearInterval(this.#leaseTimer);
+        this.#leaseTimer = null;
+      }
+    }
+    if (previous !== role) {
+      this.options.logger.info({ role, epoch: this.state.epoch, leader: this.#leaderId, why }, `cluster role: ${role}`);
+      for (const listener of [...this.#roleListeners]) listener(role);
+    }
+  }
+
+  /** The next election in a random 1-2x `baseMs` (the election timeout) unless a leader is heard from first. */
+  private resetElectionTimer(baseMs = this.options.electionTimeoutMs): void {
+    if (this.#electionTimer !== null) clearTimeout(this.#electionTimer);
+    this.#electionTimer = null;
+    if (this.#closed || this.#role === 'leader') return;
+    const timeout = baseMs * (1 + Math.random());
+    this.#electionTimer = setTimeout(() => void this.stand(), timeout);
+  }
+
+  private clearTimers(): void {
+    if (this.#electionTimer !== null) clearTimeout(this.#electionTimer);
+    if (this.#leaseTimer !== null) clearInterval(this.#leaseTimer);
+    this.#electionTimer = null;
+    this.#leaseTimer = null;
+  }
+
+  /** The election timeout passed without a leader: a pre-vote round, then, with a majority, a real election. */
+  private async stand(): Promise<void> {
+    this.#electionTimer = null;
+    if (this.#closed || this.#role === 'leader') return;
+    this.resetElectionTimer(); // the next attempt, should this one not finish
+    const last = this.options.log.lastEntry();
+    const epoch = Math.max(this.state.epoch, last.epoch) + 1;
+    const pre = await this.requestVotes({ candidateId: this.options.nodeId, epoch, last, preVote: true });
+    if (!pre || this.#closed || this.isLeader()) return;
+    if (this.state.epoch >= epoch) return; // someone else moved on meanwhile
+    this.state.set(epoch, this.options.nodeId); // the vote for itself, fsynced
+    this.#leaderId = null;
+    this.#elections++;
+    this.setRole('candidate', 'election timeout');
+    const won = await this.requestVotes({ candidateId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), preVote: false });
+    if (won && this.#role === 'candidate' && this.state.epoch === epoch && !this.#closed) await this.lead(epoch);
+  }
+
+  private isLeader(): boolean {
+    return this.#role === 'leader';
+  }
+
+  /** Asks every peer; true once a majority (this node included) granted. */
+  private requestVotes(request: VoteRequest): Promise<boolean> {
+    const needed = majority(this.options.peers.length + 1);
+    return new Promise((resolve) => {
+      let granted = 1;
+      let answered = 0;
+      let done = false;
+      const finish = (result: boolean): void => {
+        if (!done) {
+          done = true;
+          resolve(result);
+        }
+      };
+      if (granted >= needed) finish(true);
+      for (const peer of this.#peers.values()) {
+        peer
+          .request(API_VOTE, encodeVote(new Writer(), request), this.options.electionTimeoutMs)
+          .then((body) => {
+            const vote = decodeVoteResponse(body);
+            if (vote.granted) granted++;
+            // A refusal that names a leader of this epoch or a newer one: follow it (KIP-595). A node
+            // that restarted after the leader's announcement, or with a wiped disk, finds it so.
+            else if (vote.leaderId !== null && vote.leaderId !== this.options.nodeId && vote.epoch >= this.state.epoch && this.#peers.has(vote.leaderId)) this.follow(vote.epoch, vote.leaderId, false);
+            else if (vote.epoch > this.state.epoch && !request.preVote) this.follow(vote.epoch, null, false);
+          })
+          .catch(() => undefined)
+          .finally(() => {
+            answered++;
+            if (granted >= needed) finish(true);
+            else if (answered === this.#peers.size) finish(false);
+          });
+      }
+    });
+  }
+
+  /** Won `epoch`: leads it. Appends are stamped with it; the epoch-start entry goes first. */
+  private async lead(epoch: number): Promise<void> {
+    const log = this.options.log;
+    this.#leaderId = this.options.nodeId;
+    this.#followers.clear();
+    this.#epochStart = log.lastEntry().seq + 1;
+    log.becomeClusterLeader(epoch);
+    this.setRole('leader', 'won the election');
+    if (this.#electionTimer !== null) clearTimeout(this.#electionTimer);
+    this.#electionTimer = null;
+    this.#leaseStart = Date.now();
+    this.#leaseTimer = setInterval(() => this.checkLease(), Math.max(10, Math.floor(this.options.electionTimeoutMs / 4)));
+    for (const peer of this.#peers.values()) void this.announce(peer, epoch);
+    try {
+      await log.createTopic(EPOCHS_TOPIC, 1);
+      // Not awaited: under acknowledge 'committed' it resolves once committed, which needs followers.
+      log.append(EPOCHS_TOPIC, 0, [{ timestamp: Date.now(), key: null, value: Buffer.from(JSON.stringify({ epoch, leader: this.options.nodeId })), headers: [] }]).catch(() => undefined);
+    } catch (err) {
+      this.options.logger.error({ err }, 'the epoch-start entry could not be appended');
+    }
+  }
+
+  /** BeginQuorumEpoch to one peer, again until it answers or this node no longer leads the epoch. */
+  private async announce(peer: PeerConnection, epoch: number): Promise<void> {
+    while (!this.#closed && this.#role === 'leader' && this.state.epoch === epoch) {
+      try {
+        const theirs = decodeEpochResponse(await peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: this.options.nodeId, epoch }), this.options.electionTimeoutMs));
+        if (theirs > epoch) this.follow(theirs, null, false);
+        return;
+      } catch {
+        await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+      }
+    }
+  }
+
+  /** Whether a majority (this node included) was heard from within the election timeout. */
+  private hasLease(): boolean {
+    const now = Date.now();
+    if (now - this.#leaseStart < this.options.electionTimeoutMs) return true;
+    let heard = 1;
+    for (const f of this.#followers.values()) if (f.lastFetchAt !== null && now - f.lastFetchAt < this.options.electionTimeoutMs) heard++;
+    return heard >= majority(this.options.peers.length + 1);
+  }
+
+  /** A leader that has not heard from a majority within its lease steps down: it acknowledges nothing more. */
+  private checkLease(): void {
+    if (this.#role !== 'leader' || this.hasLease()) return;
+    this.options.logger.warn({ epoch: this.state.epoch }, 'cluster leader heard from no majority within the election timeout; stepping down');
+    this.#leaderId = null;
+    this.setRole('follower', 'lost its majority');
+    this.resetElectionTimer();
+  }
+
+  // ---- follower ----
+
+  /** Fetches from the leader while this node follows one: appends, truncates, learns the commit position. */
+  private async fetchLoop(): Promise<void> {
+    if (this.#fetching) return;
+    this.#fetching = true;
+    try {
+      while (!this.#closed && this.#role === 'follower' && this.#leaderId !== null && this.#leaderId !== this.options.nodeId) {
+        const leader = this.#peers.get(this.#leaderId);
+        if (leader === undefined) break;
+        const epoch = this.state.epoch;
+        let response: FetchResponse;
+        try {
+          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: this.options.fetchMaxBytes };
+          response = decodeFetchResponse(await leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
+        } catch {
+          await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+          continue;
+        }
+        if (this.state.epoch !== epoch || this.#role !== 'follower') continue;
+        if (response.error !== NONE) {
+          if (response.epoch > this.state.epoch) this.follow(response.epoch, response.leaderId, false);
+          else if (response.error === NOT_LEADER) this.#leaderId = null;
+          await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+          continue;
+        }
+        this.#leaderSeenAt = Date.now();
+        this.resetElectionTimer();
+        try {
+          await this.applyFetch(response);
+        } catch (err) {
+          this.options.logger.error({ err }, 'a fetched answer could not be applied; fetching again');
+          await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+        }
+      }
+    } finally {
+      this.#fetching = false;
+    }
+  }
+
+  private async applyFetch(response: FetchResponse): Promise<void> {
+    const log = this.options.log;
+    if (response.diverging !== null) {
+      const last = log.lastEntry();
+      const to = Math.min(last.seq, response.diverging.seq);
+      this.options.logger.warn({ last, leaderEnd: response.diverging, truncateAfter: to }, 'log diverged from the leader; truncating its tail');
+      await log.truncateEntriesAfter(to);
+      this.#truncations++;
+      return;
+    }
+    if (response.entries.length > 0) await log.appendEntries(response.entries);
+    if (response.commitSeq > this.#commitSeq) {
+      this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
+      log.commitEntries(this.#commitSeq);
+    }
+  }
+}

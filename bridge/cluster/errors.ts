@@ -1,0 +1,33 @@
+// Replication's errors (docs/replication.md): its durable election state and its wire messages.
+import { TributaryError, type TributaryErrorOptions } from '../../broker/errors.js';
+
+export const CLUSTER_ERROR_CODES = [
+  'TRIB_CLUSTER_STATE',
+  'TRIB_CLUSTER_MALFORMED',
+  'TRIB_CLUSTER_UNKNOWN_PEER',
+] as const;
+export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
+
+/** cluster.db (the current epoch and the vote cast in it) cannot be read or written: the node does not vote or lead without it. */
+export class ClusterStateError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_STATE';
+  readonly retriable = false;
+  constructor(file: string, reason: string, options?: TributaryErrorOptions) {
+    super(`cluster state ${file}: ${reason}`, options);
+  }
+}
+
+/** A replication message that breaks its grammar (or an unknown API): the connection is closed. */
+export class ReplicationMessageError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_MALFORMED';
+  readonly retriable = false;
+}
+
+/** A request from a node id that is not among cluster.peers: refused, named in the log. */
+export class UnknownPeerError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_UNKNOWN_PEER';
+  readonly retriable = false;
+  constructor(readonly peerId: string) {
+    super(`a replication request from '${peerId}', which is not in cluster.peers`);
+  }
+}

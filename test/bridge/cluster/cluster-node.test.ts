@@ -1,0 +1,97 @@
+// One ClusterNode as a voter, with a real log and its real replication listener; the requests are
+// sent as a peer would send them (transport.ts, messages.ts).
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import pino from 'pino';
+import { Log, replicatedCommit } from '../../../broker/log/log.js';
+import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
+import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_VOTE, decodeVoteResponse, encodeBeginQuorumEpoch, encodeVote, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
+import { PeerConnection } from '../../../bridge/cluster/transport.js';
+import { freePort } from '../../helpers/cli.js';
+import { makeRecords } from '../../helpers/records.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+async function startVoter(t: TestContext, dataDir: string, log?: Log): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
+  const theLog = log ?? (await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed' }));
+  const node = await ClusterNode.start({
+    nodeId: 'v',
+    listen: { host: '127.0.0.1', port: 0 },
+    // Nobody listens there: the voter never wins an election of its own, and a long timeout keeps it from trying.
+    peers: [
+      { id: 'c1', address: `127.0.0.1:${await freePort()}` },
+      { id: 'c2', address: `127.0.0.1:${await freePort()}` },
+    ],
+    acks: 'quorum',
+    electionTimeoutMs: 60_000,
+    fetchMaxWaitMs: 100,
+    fetchMaxBytes: 1 << 20,
+    log: theLog,
+    dataDir,
+    logger: pino({ level: 'silent' }),
+  });
+  const peer = new PeerConnection('v', '127.0.0.1', node.port, 1 << 20);
+  t.after(() => peer.close());
+  const ask = async (r: VoteRequest): Promise<{ epoch: number; granted: boolean }> => {
+    const { epoch, granted } = decodeVoteResponse(await peer.request(API_VOTE, encodeVote(new Writer(), r), 5000));
+    return { epoch, granted };
+  };
+  return { node, log: theLog, ask, peer };
+}
+
+test('one vote per epoch, kept across a restart (cluster.db is written before the answer)', async (t) => {
+  const dir = tempDir(t);
+  const first = await startVoter(t, dir);
+  const empty = { epoch: -1, seq: 0 };
+  assert.deepEqual(await first.ask({ candidateId: 'c1', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: true });
+  assert.deepEqual(await first.ask({ candidateId: 'c2', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: false });
+  // The same candidate asking again (a lost answer) gets the same vote.
+  assert.deepEqual(await first.ask({ candidateId: 'c1', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: true });
+  await first.node.close();
+  await first.log.close();
+
+  const restarted = await startVoter(t, dir);
+  t.after(async () => {
+    await restarted.node.close();
+    await restarted.log.close();
+  });
+  assert.equal(restarted.node.epoch, 5);
+  assert.deepEqual(await restarted.ask({ candidateId: 'c2', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: false });
+  assert.deepEqual(await restarted.ask({ candidateId: 'c2', epoch: 4, last: empty, preVote: false }), { epoch: 5, granted: false });
+  assert.deepEqual(await restarted.ask({ candidateId: 'c2', epoch: 6, last: empty, preVote: false }), { epoch: 6, granted: true });
+});
+
+test('a candidate whose log is behind the voter is refused, in a pre-vote and a vote', async (t) => {
+  const dir = tempDir(t);
+  const log = await Log.open({ dataDir: dir, topics: [{ name: 'a', partitions: 1 }] });
+  log.becomeClusterLeader(2);
+  await log.append('a', 0, makeRecords(1));
+  await log.append('a', 0, makeRecords(1));
+  await log.close();
+  const voter = await startVoter(t, dir);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  assert.deepEqual(voter.log.lastEntry(), { seq: 2, epoch: 2 });
+  assert.equal((await voter.ask({ candidateId: 'c1', epoch: 3, last: { epoch: 2, seq: 1 }, preVote: true })).granted, false);
+  assert.equal((await voter.ask({ candidateId: 'c1', epoch: 3, last: { epoch: 1, seq: 9 }, preVote: false })).granted, false);
+  assert.equal((await voter.ask({ candidateId: 'c2', epoch: 3, last: { epoch: 2, seq: 2 }, preVote: false })).granted, true);
+});
+
+test('a voter that follows a leader refuses other candidates and names the leader, so a node that lost track finds it; once the leader resigns it grants', async (t) => {
+  const voter = await startVoter(t, tempDir(t));
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  assert.equal(voter.node.leaderId, 'c1');
+  const answer = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
+  assert.deepEqual(answer, { epoch: 3, granted: false, leaderId: 'c1' });
+
+  // The leader resigns (a clean stop): no leader is alive any more, so the same pre-vote is granted.
+  await voter.peer.request(API_END_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  assert.equal(voter.node.leaderId, null);
+  const after = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
+  assert.deepEqual(after, { epoch: 3, granted: true, leaderId: null });
+});

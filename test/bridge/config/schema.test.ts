@@ -1,0 +1,98 @@
+// The cluster block at the config door (docs/configuration.md, docs/replication.md).
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { ConfigInvalidError } from '../../../bridge/config/errors.js';
+import { loadConfig } from '../../../bridge/config/load.js';
+import type { Config } from '../../../bridge/config/schema.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+function load(t: TestContext, yaml: string): Config {
+  const file = join(tempDir(t), 'cluster.yaml');
+  writeFileSync(file, yaml);
+  return loadConfig({ file, env: {} });
+}
+
+function problems(t: TestContext, yaml: string): Record<string, string> {
+  try {
+    load(t, yaml);
+  } catch (err) {
+    assert.ok(err instanceof ConfigInvalidError, String(err));
+    return Object.fromEntries(err.problems.map((p) => [p.key, p.message]));
+  }
+  assert.fail('the config was accepted');
+}
+
+test('no cluster block: one node (cluster is null)', (t) => {
+  assert.equal(load(t, 'dataDir: ./d\n').cluster, null);
+});
+
+test('a three-node cluster block gets its defaults', (t) => {
+  const c = load(t, `cluster:
+  nodeId: gw-a
+  peers:
+    - { id: gw-b, address: 10.0.0.12:9093 }
+    - { id: gw-c, address: "[fd00::3]:9093" }
+`).cluster;
+  assert.deepEqual(c, {
+    nodeId: 'gw-a',
+    listen: { host: '0.0.0.0', port: 9093 },
+    peers: [
+      { id: 'gw-b', address: '10.0.0.12:9093', witness: false },
+      { id: 'gw-c', address: '[fd00::3]:9093', witness: false },
+    ],
+    acks: 'quorum',
+    electionTimeoutMs: 1500,
+    fetchMaxWaitMs: 250,
+    fetchMaxBytes: 4 * 1024 * 1024,
+  });
+});
+
+test('two voters alone are refused, naming the key', (t) => {
+  const found = problems(t, 'cluster: { nodeId: a, peers: [{ id: b, address: "h:1" }] }\n');
+  assert.match(found['cluster.peers'] ?? '', /two voters alone cannot fail over/);
+});
+
+test('an even number of voters is refused', (t) => {
+  const found = problems(t, 'cluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: c, address: "h:2" }, { id: d, address: "h:3" }] }\n');
+  assert.match(found['cluster.peers'] ?? '', /odd number of voters/);
+});
+
+test('own id in peers, a duplicate id, a duplicate address: each named', (t) => {
+  const found = problems(
+    t,
+    `cluster:
+  nodeId: a
+  peers:
+    - { id: a, address: "h:1" }
+    - { id: b, address: "h:1" }
+    - { id: b, address: "h:2" }
+`,
+  );
+  assert.match(found['cluster.peers[0].id'] ?? '', /this node's own id/);
+  assert.match(found['cluster.peers[1].address'] ?? '', /listed twice/);
+  assert.match(found['cluster.peers[2].id'] ?? '', /listed twice/);
+});
+
+test('a bad address, a bad acks, an unknown key: all named at once', (t) => {
+  const found = problems(t, 'cluster: { nodeId: a, acks: most, nope: 1, peers: [{ id: b, address: h }, { id: c, address: "h:70000" }] }\n');
+  assert.match(found['cluster.peers[0].address'] ?? '', /host:port/);
+  assert.match(found['cluster.peers[1].address'] ?? '', /above 65535/);
+  assert.ok('cluster.acks' in found, Object.keys(found).join());
+  assert.match(found['cluster.nope'] ?? '', /unknown key/);
+});
+
+test('a witness is refused until it is built; a fetch wait near the election timeout is refused', (t) => {
+  const found = problems(
+    t,
+    'cluster: { nodeId: a, electionTimeoutMs: 400, fetchMaxWaitMs: 300, peers: [{ id: b, address: "h:1" }, { id: w, address: "h:2", witness: true }] }\n',
+  );
+  assert.match(found['cluster.peers[1].witness'] ?? '', /not built yet/);
+  assert.match(found['cluster.fetchMaxWaitMs'] ?? '', /below half/);
+});
+
+test('a cluster needs log.durability fsync', (t) => {
+  const found = problems(t, 'log: { durability: interval }\ncluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: c, address: "h:2" }] }\n');
+  assert.match(found['log.durability'] ?? '', /must be fsync/);
+});

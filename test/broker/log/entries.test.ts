@@ -1,0 +1,129 @@
+// The replication log the log exposes (log.ts: lastEntry, readEntries, appendEntries,
+// truncateEntriesAfter, commitEntries; docs/replication.md): every stored batch in append order at
+// a position that is the same on every replica.
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { Log, replicatedCommit, type LogOptions } from '../../../broker/log/log.js';
+import { makeRecords, values } from '../../helpers/records.js';
+import { tempDir } from '../../helpers/temp-dir.js';
+
+async function openLog(t: TestContext, options: Partial<LogOptions> = {}): Promise<Log> {
+  const log = await Log.open({ dataDir: tempDir(t), topics: [{ name: 'a', partitions: 2 }], ...options });
+  t.after(() => log.close());
+  return log;
+}
+
+test('a follower stores the leader entries byte for byte at the leader positions, creating their topics', async (t) => {
+  const leader = await openLog(t);
+  await leader.createTopic('b', 1);
+  leader.becomeClusterLeader(3);
+  await leader.append('a', 1, makeRecords(2, 'x'));
+  await leader.append('b', 0, makeRecords(1, 'y'));
+  await leader.append('a', 0, makeRecords(3, 'z'));
+  const entries = leader.readEntries(0, 1 << 20);
+  assert.deepEqual(entries.map((e) => [e.seq, e.epoch, e.topic, e.partition]), [[1, 3, 'a', 1], [2, 3, 'b', 0], [3, 3, 'a', 0]]);
+  assert.deepEqual(leader.lastEntry(), { seq: 3, epoch: 3 });
+
+  const follower = await openLog(t, { topics: [] });
+  await follower.appendEntries(entries.slice(0, 2));
+  await follower.appendEntries(entries.slice(2));
+  assert.deepEqual(follower.lastEntry(), { seq: 3, epoch: 3 });
+  const copied = follower.readEntries(0, 1 << 20);
+  assert.deepEqual(copied.map((e) => e.seq), [1, 2, 3]);
+  for (let i = 0; i < 3; i++) assert.ok(copied[i]!.batch.equals(entries[i]!.batch));
+  // A position already held is refused: entries go in order, once.
+  await assert.rejects(follower.appendEntries(entries.slice(2)), { code: 'TRIB_LOG_OFFSET_MISMATCH' });
+  // Nothing is committed until commitEntries says so; then readers see it.
+  assert.equal(follower.partition('a', 0).highWatermark, 3); // a plain log commits what is durable
+});
+
+test('positions go on after retention emptied the log, across a restart (they are never handed out twice)', async (t) => {
+  const dataDir = tempDir(t);
+  const log = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 2 }] });
+  await log.append('a', 0, makeRecords(2, 'old', 1_000));
+  await log.append('a', 1, makeRecords(1, 'old', 1_000));
+  assert.deepEqual(log.lastEntry().seq, 2);
+  await log.createTopic('a', 2, { maxAgeMs: 1, maxBytes: null });
+  const result = await log.enforceRetention();
+  assert.equal(result.batchesDeleted, 2);
+  await log.close();
+  const reopened = await Log.open({ dataDir });
+  t.after(() => reopened.close());
+  assert.deepEqual(reopened.readEntries(0, 1 << 20), []);
+  assert.equal(reopened.lastEntry().seq, 2, 'the deleted last entry is still the position');
+  await reopened.append('a', 0, makeRecords(1, 'new'));
+  assert.deepEqual(reopened.readEntries(0, 1 << 20).map((e) => e.seq), [3]);
+});
+
+test('truncateEntriesAfter cuts a divergent tail across partitions; the epoch boundary is found per epoch', async (t) => {
+  const log = await openLog(t);
+  log.becomeClusterLeader(1);
+  await log.append('a', 0, makeRecords(1, 'e1'));
+  await log.append('a', 1, makeRecords(1, 'e1'));
+  log.becomeClusterLeader(2);
+  await log.append('a', 1, makeRecords(1, 'e2'));
+  await log.append('a', 0, makeRecords(2, 'e2'));
+  log.becomeClusterLeader(4);
+  await log.append('a', 0, makeRecords(1, 'e4'));
+  assert.deepEqual(log.lastEntryAtOrBelowEpoch(1), { seq: 2, epoch: 1 });
+  assert.deepEqual(log.lastEntryAtOrBelowEpoch(3), { seq: 4, epoch: 2 });
+  assert.deepEqual(log.lastEntryAtOrBelowEpoch(9), { seq: 5, epoch: 4 });
+  assert.deepEqual(log.lastEntryAtOrBelowEpoch(0), { seq: 0, epoch: -1 });
+  await log.truncateEntriesAfter(2);
+  assert.deepEqual(log.lastEntry(), { seq: 2, epoch: 1 });
+  assert.deepEqual(values(log.read('a', 0, 0, { isolation: 'logEnd' }).records), ['e1-0']);
+  assert.deepEqual(values(log.read('a', 1, 0, { isolation: 'logEnd' }).records), ['e1-0']);
+});
+
+test('under acknowledge committed an append resolves only when committed, and fails when leadership ends', async (t) => {
+  const log = await openLog(t, { commitPolicy: replicatedCommit, acknowledge: 'committed' });
+  log.becomeClusterLeader(1);
+  let done = false;
+  const first = log.append('a', 0, makeRecords(1, 'one')).then((info) => {
+    done = true;
+    return info;
+  });
+  // Durable but not committed.
+  for (let i = 0; i < 2000 && log.partition('a', 0).logEndOffset < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(done, false);
+  assert.equal(log.partition('a', 0).logEndOffset, 1);
+  assert.equal(log.partition('a', 0).highWatermark, 0);
+  log.commitEntries(1);
+  assert.equal((await first).baseOffset, 0);
+  assert.equal(log.partition('a', 0).highWatermark, 1);
+  const pending = log.append('a', 0, makeRecords(1, 'two'));
+  await new Promise((r) => setImmediate(r));
+  log.refuseAppends('a follower now');
+  await assert.rejects(pending, { code: 'TRIB_LOG_NOT_LEADER' });
+  await assert.rejects(log.append('a', 0, makeRecords(1, 'three')), { code: 'TRIB_LOG_NOT_LEADER', message: /a follower now/ });
+});
+
+test('with committedOnOpen false a reopened log commits nothing until commitEntries says so (a replica tail may be truncated yet)', async (t) => {
+  const dataDir = tempDir(t);
+  const plain = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 1 }] });
+  await plain.append('a', 0, makeRecords(2, 'one'));
+  await plain.append('a', 0, makeRecords(1, 'two'));
+  await plain.close();
+  const log = await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed', committedOnOpen: false });
+  t.after(() => log.close());
+  assert.equal(log.partition('a', 0).highWatermark, 0);
+  assert.deepEqual(values(log.read('a', 0, 0).records), []);
+  log.commitEntries(1);
+  assert.equal(log.partition('a', 0).highWatermark, 2);
+  assert.deepEqual(values(log.read('a', 0, 0).records), ['one-0', 'one-1']);
+});
+
+test('a first commit of many entries (after a start) moves every partition to its last batch at or below the position', async (t) => {
+  const dataDir = tempDir(t);
+  const plain = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 2 }] });
+  // 10,100 one-record batches, alternating partitions (positions 1..10100), appended together: few commits.
+  await Promise.all(Array.from({ length: 10_100 }, (_, i) => plain.append('a', i % 2, makeRecords(1, `r${i}`))));
+  await plain.close();
+  const log = await Log.open({ dataDir, commitPolicy: replicatedCommit, committedOnOpen: false });
+  t.after(() => log.close());
+  log.commitEntries(10_001); // position 10,001 is partition 0's 5,001st batch; 10,000 partition 1's 5,000th
+  assert.deepEqual([log.partition('a', 0).highWatermark, log.partition('a', 1).highWatermark], [5001, 5000]);
+  log.commitEntries(10_004); // a few more: the rows between
+  assert.deepEqual([log.partition('a', 0).highWatermark, log.partition('a', 1).highWatermark], [5002, 5002]);
+});

@@ -30,7 +30,7 @@ import { AckQueue } from './ack-queue.js';
 import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
 import { AppendFailures, HeldAppends } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
-import { messageEmitter, willOf, wrapPublish } from './aedes-internals.js';
+import { messageEmitter, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
@@ -107,6 +107,8 @@ export class MqttFrontEnd {
   #closing: Promise<void> | null = null;
   #expiry: SessionExpiry | null = null;
   #deliveries = 0;
+  /** Wills being published: aedes deletes each from the session store after its publish. */
+  readonly #wills = new WillsUnderWay();
 
   private constructor(
     private readonly options: MqttFrontEndOptions,
@@ -139,6 +141,7 @@ export class MqttFrontEnd {
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
       onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
+      onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
     });
     const aedes = await Aedes.createBroker({
       id: options.nodeId,
@@ -472,6 +475,10 @@ export class MqttFrontEnd {
    * so a message acknowledged just before a shutdown is still queued for its offline subscribers.
    */
   private countBrokerPublishes(): void {
+    wrapPublishWill(this.aedes, (publishWill) => (client, will) => {
+      this.#wills.started(client.id);
+      publishWill(client, will);
+    });
     wrapPublish(this.aedes, (publish) => (packet, client, done) => {
       this.#deliveries++;
       publish(packet, client, (err?: Error) => {
@@ -479,6 +486,10 @@ export class MqttFrontEnd {
         done(err);
       });
     });
+  }
+
+  private willDeleted(clientId: string): void {
+    this.#wills.settled(clientId);
   }
 
   private async deliveriesDone(): Promise<void> {
@@ -494,9 +505,40 @@ export class MqttFrontEnd {
       await this.deliveriesDone();
       await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
       await this.sink.drain();
-      await this.deliveriesDone(); // wills of the clients just disconnected
+      await this.#wills.settledAll(); // wills of the clients just disconnected: stored, delivered, deleted
+      await this.deliveriesDone();
       await this.persistence.destroy();
     })();
     return this.#closing;
+  }
+}
+
+/** Wills aedes is publishing (publishWill), each until its delete from the session store (delWill). */
+class WillsUnderWay {
+  readonly #count = new Map<string, number>();
+  #waiting: Array<() => void> = [];
+
+  started(clientId: string): void {
+    this.#count.set(clientId, (this.#count.get(clientId) ?? 0) + 1);
+  }
+
+  /** delWill ran for `clientId` (also for a will that was not being published: then nothing changes). */
+  settled(clientId: string): void {
+    const left = (this.#count.get(clientId) ?? 0) - 1;
+    if (left > 0) this.#count.set(clientId, left);
+    else this.#count.delete(clientId);
+    if (this.#count.size === 0) for (const resolve of this.#waiting.splice(0)) resolve();
+  }
+
+  /** Once every will has settled, or after `boundMs` (a will stuck elsewhere must not hold a shutdown). */
+  settledAll(boundMs = 5_000): Promise<void> {
+    if (this.#count.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, boundMs).unref();
+      this.#waiting.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

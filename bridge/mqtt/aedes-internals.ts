@@ -22,6 +22,8 @@
 // - `aedes.publishWill(client, will)` (aedes.js, new in 2.x): a will's publish and then its delete
 //   from the session store (delWill); wrapped to count wills under way, so that the store shuts
 //   after their delete (front-end.ts countBrokerPublishes).
+// - `client._serverKeepAlive` (handlers/connect.js, 2.x): the MQTT 5.0 Server Keep Alive; set in
+//   preConnect, aedes times the connection by it and announces it in CONNACK (front-end.ts).
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
@@ -113,6 +115,11 @@ export function checkParsing(client: Client, checks: ParseChecks): Client {
     return result;
   };
   return client;
+}
+
+/** Gives an MQTT 5.0 client `seconds` as its keep-alive, announced in CONNACK (Server Keep Alive); before aedes's init. */
+export function setServerKeepAlive(client: Client, seconds: number): void {
+  (client as Client & { _serverKeepAlive?: number })._serverKeepAlive = seconds;
 }
 
 /** The will of the CONNECT being handled (set before the authenticate hook runs), or null. */

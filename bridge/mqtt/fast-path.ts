@@ -39,7 +39,7 @@ export interface Subscribers {
 export interface FastPathOptions {
   /** Where taken publishes go; its topicsVersion changes when plainRoute() may answer otherwise. */
   readonly sink: PublishSink;
-  readonly limits: { readonly maxPayload: number; readonly maxTopicLength: number; readonly maxTopicLevels: number };
+  readonly limits: { readonly maxPayload: number; readonly maxTopicLength: number; readonly maxTopicLevels: number; readonly maxPropertiesSize?: number };
   /** Whether `client` may publish on `topic` (the front end's topic checks and ACL); if not, aedes refuses it. */
   mayPublish(client: Client, topic: string): boolean;
   /** A publish with a subscriber is aedes's to deliver. */
@@ -63,10 +63,12 @@ const AEDES_MAX_TOPIC_LEVELS = 100;
 
 /**
  * The longest PUBLISH a connection may announce once connected: 2-byte topic length + topic (up to
- * 4 bytes a character) + packet id + payload. Anything announcing more is refused unread.
+ * 4 bytes a character) + packet id + payload, and for MQTT 5.0 its properties with their length (a
+ * Variable Byte Integer, up to 4 bytes). Anything announcing more is refused unread.
  */
-export function maxPublishLength(limits: { readonly maxTopicLength: number; readonly maxPayload: number }): number {
-  return 2 + limits.maxTopicLength * 4 + 2 + limits.maxPayload;
+export function maxPublishLength(limits: { readonly maxTopicLength: number; readonly maxPayload: number; readonly maxPropertiesSize?: number }): number {
+  const properties = limits.maxPropertiesSize === undefined ? 0 : 4 + limits.maxPropertiesSize;
+  return 2 + limits.maxTopicLength * 4 + 2 + properties + limits.maxPayload;
 }
 
 /** The fast paths of all connections: what they share, and each connection's by its socket. */

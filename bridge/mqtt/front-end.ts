@@ -25,12 +25,13 @@ import type { Logger } from '../logger.js';
 import { AccessControl } from './access.js';
 import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
+import { wireSize } from './frame-guard.js';
 import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
 import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
 import { AppendFailures, HeldAppends } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
-import { messageEmitter, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
+import { messageEmitter, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
@@ -143,10 +144,16 @@ export class MqttFrontEnd {
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
     });
+    // What a PUBLISH may announce (its properties included), refused unread above (frame-guard.ts).
+    const publishLimits = { ...config.limits, maxPropertiesSize: config.v5.maxPropertiesSize };
     const aedes = await Aedes.createBroker({
       id: options.nodeId,
       persistence,
       maxTopicLevels: config.limits.maxTopicLevels,
+      // MQTT 5.0 CONNACK properties; 3.1.1 clients are not told, nor held to them by aedes.
+      receiveMaximum: config.v5.receiveMaximum,
+      topicAliasMaximum: config.v5.topicAliasMaximum,
+      maximumPacketSize: wireSize(maxPublishLength(publishLimits)),
       // The listeners time the wait from the TCP accept (pending-connects.ts); this is aedes's own backstop.
       connectTimeout: config.limits.connectTimeout,
       preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet, done),
@@ -178,7 +185,7 @@ export class MqttFrontEnd {
     try {
       frontEnd.#listeners = await MqttListeners.start({
         config,
-        packetLimits: { maxRemainingLength: maxPublishLength(limits), maxConnectLength: limits.maxConnectSize },
+        packetLimits: { maxRemainingLength: maxPublishLength(publishLimits), maxConnectLength: limits.maxConnectSize },
         admission,
         pending: { max: limits.maxPendingConnects, maxPerAddress: limits.maxPendingConnectsPerAddress, timeoutMs: limits.connectTimeout },
         ...(fastPaths !== null ? { intake: (socket: Duplex) => fastPaths.open(socket) } : {}),
@@ -201,7 +208,7 @@ export class MqttFrontEnd {
     const { persistence } = this;
     return new FastPaths({
       sink: this.sink,
-      limits: this.options.config.limits,
+      limits: { ...this.options.config.limits, maxPropertiesSize: this.options.config.v5.maxPropertiesSize },
       mayPublish: (client, topic) => this.topicRefusal(client, topic) === null,
       subscribers: {
         hasSubscriber: (topic) => live.hasSubscriber(topic) || persistence.hasSubscriber(topic),
@@ -267,6 +274,11 @@ export class MqttFrontEnd {
     if (packet.clientId === '') {
       if (!(packet.clean ?? true)) this.#emptyIdWithSession.add(client);
       this.#assignedIds.add(client);
+    }
+    // [MQTT-3.2.2-21] a v5 client asking for no keep-alive, or a longer one, is told the server's.
+    const serverKeepAlive = this.options.config.v5.serverKeepAlive;
+    if (packet.protocolVersion === 5 && serverKeepAlive !== null && (!packet.keepalive || packet.keepalive * 1000 > serverKeepAlive)) {
+      setServerKeepAlive(client, serverKeepAlive / 1000);
     }
     done(null, true);
   }

@@ -117,6 +117,13 @@ const v5 = z.strictObject({
     .default(null),
   /** Property bytes a PUBLISH may carry beyond limits.maxPayload; with it, the Maximum Packet Size announced. */
   maxPropertiesSize: size.default(16_384),
+  /** User properties stored as record headers: named prefix + name; `allow` lists the names stored (null: all). */
+  userProperties: z
+    .strictObject({
+      prefix: z.string().default('mqtt.user.'),
+      allow: z.array(z.string().min(1)).nullable().default(null),
+    })
+    .prefault({}),
 });
 
 /** Persistent sessions (clean session off): their offline queues and their expiry (docs/mqtt.md). */

@@ -33,6 +33,7 @@ import { AppendFailures, HeldAppends } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
 import { messageEmitter, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
+import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
@@ -110,6 +111,8 @@ export class MqttFrontEnd {
   #deliveries = 0;
   /** Wills being published: aedes deletes each from the session store after its publish. */
   readonly #wills = new WillsUnderWay();
+  /** An MQTT 5.0 publish's properties as record headers. */
+  readonly #propertyHeaders: PropertyHeaders;
 
   private constructor(
     private readonly options: MqttFrontEndOptions,
@@ -118,7 +121,9 @@ export class MqttFrontEnd {
     private readonly sink: PublishSink,
     private readonly access: AccessControl,
     private readonly failures: AppendFailures,
-  ) {}
+  ) {
+    this.#propertyHeaders = new PropertyHeaders(options.config.v5.userProperties);
+  }
 
   /** Set once the listeners are up; the hooks exist before, as a client may connect meanwhile. */
   #listeners: MqttListeners | null = null;
@@ -396,6 +401,8 @@ export class MqttFrontEnd {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
+    const properties = (packet as { properties?: PublishProperties }).properties;
+    if (properties !== undefined) publish.headers = this.#propertyHeaders.of(properties);
     const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
   }

@@ -122,3 +122,49 @@ test('mosquitto_pub and mosquitto_sub -V mqttv5: QoS 0, 1 and 2 stored, user pro
   await waitFor(() => stored(node).length === 4, 'the QoS 0 publish stored');
   assert.deepEqual(stored(node).map((r) => r.value), ['yes', 'at qos 1', 'at qos 2', 'at qos 0']);
 });
+
+function headersOf(node: TestNode['node'], index: number): Array<[string, string]> {
+  const record = node.log.read('mqtt', 0, 0, { maxRecords: 1000 }).records[index]!;
+  return record.headers.map(([name, value]) => [name, value === null ? '<null>' : name === 'mqtt.correlation_data' ? value.toString('hex') : value.toString()]);
+}
+
+test('MQTT 5.0 properties are stored as record headers after the mqtt.* ones; a 3.1.1 record has only those', async (t) => {
+  const { node, url } = await startTestNode(t, { mqtt: { v5 } });
+  const { client } = await connect5(t, url, { clientId: 'props' });
+  await client.publishAsync('lab/ph', '7.1', {
+    qos: 1,
+    properties: {
+      payloadFormatIndicator: true,
+      messageExpiryInterval: 3600,
+      contentType: 'text/plain',
+      responseTopic: 'lab/ph/reply',
+      correlationData: Buffer.from([0xca, 0xfe]),
+      userProperties: { site: 'hall-3', line: ['1', '2'] },
+      topicAlias: 2,
+    },
+  });
+  assert.deepEqual(headersOf(node, 0), [
+    ['mqtt.topic', 'lab/ph'],
+    ['mqtt.qos', '1'],
+    ['mqtt.retain', 'false'],
+    ['mqtt.client_id', 'props'],
+    ['mqtt.payload_format', '1'],
+    ['mqtt.message_expiry', '3600'],
+    ['mqtt.content_type', 'text/plain'],
+    ['mqtt.response_topic', 'lab/ph/reply'],
+    ['mqtt.correlation_data', 'cafe'],
+    ['mqtt.user.site', 'hall-3'],
+    ['mqtt.user.line', '1'],
+    ['mqtt.user.line', '2'],
+  ]);
+  const old = await connect(t, url, { clientId: 'props-311', protocolVersion: 4 });
+  await old.publishAsync('lab/ph', '7.2', { qos: 1 });
+  assert.deepEqual(headersOf(node, 1).map(([name]) => name), ['mqtt.topic', 'mqtt.qos', 'mqtt.retain', 'mqtt.client_id']);
+});
+
+test('mqtt.v5.userProperties: a prefix of one\'s own, and only the allowed names stored', async (t) => {
+  const { node, url } = await startTestNode(t, { mqtt: { v5: { ...v5, userProperties: { prefix: 'u_', allow: ['site'] } } } });
+  const { client } = await connect5(t, url, { clientId: 'allow' });
+  await client.publishAsync('lab/ph', '7.1', { qos: 1, properties: { userProperties: { site: 'hall-3', secret: 'x' } } });
+  assert.deepEqual(headersOf(node, 0).slice(4), [['u_site', 'hall-3']]);
+});

@@ -14,10 +14,12 @@
 // (authorizePublish): count it; refuse it on a limit or the ACL (topicRefusal, which the fast path
 // asks too); take its turn among the connection's acknowledgements; store it, holding it while a
 // failure may pass (storeWithRetry, AppendFailures); settle the outcome in its turn (settle).
+import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import { finished, type Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
+import { DiskBudgetError, DiskFullError } from '../../broker/errors.js';
 import { ConnectRefusal, ProtocolViolationError, PublishRefusedError, isRefusal } from './errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Config } from '../config/schema.js';
@@ -34,6 +36,7 @@ import { LiveSubscriptions } from './live-subscriptions.js';
 import { messageEmitter, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
+import { pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
@@ -388,23 +391,33 @@ export class MqttFrontEnd {
 
   /**
    * Decides whether a publish (or a client's will) is accepted, and stores it in the log first.
-   * An error disconnects the client: MQTT 3.1.1 has no negative acknowledgement for a publish.
+   * An error disconnects a 3.1.1 client (it has no negative acknowledgement for a publish); an
+   * MQTT 5.0 client is answered with the error's reason code instead (reason-codes.ts).
    */
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const counts = this.#counts;
     counts.publishesReceived++;
     counts.bytesReceived += packet.payload.length;
     const clientId = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId ?? '';
-    const refusal = packet.payload.length > this.options.config.limits.maxPayload ? 'payload too large' : this.topicRefusal(client, packet.topic);
-    if (refusal !== null) return done(this.refusePublish(clientId, packet.topic, refusal));
-
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const properties = (packet as { properties?: PublishProperties }).properties;
+    // A refusal, a v5 one answered in PUBACK, takes its turn too [MQTT-4.6.0-2].
+    const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
+    const refusal = this.publishRefusal(client, packet.topic, payload, properties);
+    if (refusal !== null) return inTurn(() => done(this.refusePublish(clientId, packet.topic, refusal)));
+
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
-    const properties = (packet as { properties?: PublishProperties }).properties;
     if (properties !== undefined) publish.headers = this.#propertyHeaders.of(properties);
-    const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
+  }
+
+  /** Why a publish through aedes is refused before it is stored (a limit, its payload's format, its topic), or null. */
+  private publishRefusal(client: Client | null, topic: string, payload: Buffer, properties: PublishProperties | undefined): string | null {
+    if (payload.length > this.options.config.limits.maxPayload) return 'payload too large';
+    // [MQTT-3.3.2.3.2] a payload said to be UTF-8 (Payload Format Indicator 1) that is not: 0x99.
+    if (properties?.payloadFormatIndicator === true && !isUtf8(payload)) return 'payload format invalid';
+    return this.topicRefusal(client, topic);
   }
 
   /**
@@ -431,7 +444,8 @@ export class MqttFrontEnd {
    * Retries an append that failed for a passing reason (a full disk) for as long as the client
    * stays connected; the socket is not read meanwhile, so nothing piles up. The client's own
    * keep-alive ends the wait if it takes too long, and an unacknowledged message is then the
-   * client's to resend.
+   * client's to resend. An MQTT 5.0 client's QoS 1/2 publish is not held on a full disk or disk
+   * budget: PUBACK / PUBREC 0x97 (quota exceeded) tells it at once.
    */
   private storeWithRetry(client: Client | null, publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
     // Made at the first failure: one publish held on its own, its backoff growing with each failure.
@@ -439,6 +453,9 @@ export class MqttFrontEnd {
     const store = (): void =>
       this.sink.store(publish, (err, outcome) => {
         if (err === null || client === null || client.closed || !this.failures.retried(err)) return done(err, outcome);
+        if (client.version === 5 && publish.qos > 0 && (err instanceof DiskFullError || err instanceof DiskBudgetError)) {
+          return done(null, { kind: 'refused', reason: 'quota exceeded', detail: err.message });
+        }
         held ??= new HeldAppends(store, false);
         this.failures.retrying(client.id, err, held.hold(publish));
       });
@@ -464,7 +481,7 @@ export class MqttFrontEnd {
 
   /** A publish refused: counted by reason and reported; the error closes the connection. */
   private refusePublish(clientId: string, topic: string, reason: string, detail?: string): PublishRefusedError {
-    const err = new PublishRefusedError(topic, reason, detail);
+    const err = new PublishRefusedError(topic, reason, detail, pubackReasonCode(reason));
     this.count(this.#counts.refused, reason);
     this.options.onProblem?.(`publish refused: ${reason}`, `client '${clientId}': ${err.message}`);
     return err;

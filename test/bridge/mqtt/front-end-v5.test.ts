@@ -168,3 +168,42 @@ test('mqtt.v5.userProperties: a prefix of one\'s own, and only the allowed names
   await client.publishAsync('lab/ph', '7.1', { qos: 1, properties: { userProperties: { site: 'hall-3', secret: 'x' } } });
   assert.deepEqual(headersOf(node, 0).slice(4), [['u_site', 'hall-3']]);
 });
+
+/** The reason code MQTT.js reports for a refused QoS 1/2 publish (its error's code), or 'accepted'. */
+async function outcome(client: MqttClient, topic: string, payload: Buffer | string, options: Parameters<MqttClient['publishAsync']>[2]): Promise<number | 'accepted'> {
+  try {
+    await client.publishAsync(topic, payload, options);
+    return 'accepted';
+  } catch (err) {
+    return (err as { code?: number }).code ?? -1;
+  }
+}
+
+test('MQTT 5.0 PUBACK/PUBREC reason codes: 0x90 topic, 0x99 payload format, 0x83 payload size, the connection kept, nothing refused stored', async (t) => {
+  const { node, url } = await startTestNode(t, {
+    mqtt: { v5, limits: { maxTopicLength: 24, maxPayload: 64 }, mapping: { unmatched: 'refuse', rules: [{ filter: 'lab/#', topic: 'mqtt' }] } },
+  });
+  const { client } = await connect5(t, url, { clientId: 'refused' });
+  const utf8 = { payloadFormatIndicator: true };
+  const results = await Promise.all([
+    outcome(client, 'lab/ok/1', 'first', { qos: 1 }),
+    outcome(client, 'lab/' + 'x'.repeat(30), 'long topic', { qos: 1 }),
+    outcome(client, 'elsewhere/1', 'no rule', { qos: 1 }),
+    outcome(client, 'lab/bytes', Buffer.from([0xff, 0xfe]), { qos: 1, properties: utf8 }),
+    outcome(client, 'lab/bytes', Buffer.from([0xff, 0xfe]), { qos: 2, properties: utf8 }),
+    outcome(client, 'lab/big', Buffer.alloc(80, 0x61), { qos: 1 }),
+    outcome(client, 'lab/text', 'grüße', { qos: 1, properties: utf8 }),
+    outcome(client, 'lab/ok/2', 'last', { qos: 2 }),
+  ]);
+  assert.deepEqual(results, ['accepted', 0x90, 0x90, 0x99, 0x99, 0x83, 'accepted', 'accepted']);
+  assert.ok(client.connected, 'a v5 publisher is answered, not disconnected');
+  // The QoS 2 one is a batch of its own (its idempotence key): the log's order may differ.
+  assert.deepEqual(stored(node).map((r) => r.value).sort(), ['first', 'grüße', 'last']);
+  assert.deepEqual(node.mqtt.stats.refused, { 'topic too long': 1, 'no mapping rule matches': 1, 'payload format invalid': 2, 'payload too large': 1 });
+
+  // A 3.1.1 publisher has no reason code: the same refusal closes its connection, as before.
+  const old = await connect(t, url, { clientId: 'refused-311', protocolVersion: 4 });
+  const closed = new Promise<void>((resolve) => old.once('close', () => resolve()));
+  old.publish('elsewhere/1', 'no rule', { qos: 1 });
+  await closed;
+});

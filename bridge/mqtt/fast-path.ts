@@ -9,7 +9,9 @@
 // event-loop turn, and acknowledged from here once durable. Everything else (CONNECT, SUBSCRIBE,
 // QoS 2, retained messages, topics with a subscriber, anything refused or odd) goes to aedes
 // unchanged, and so does every packet after it in the same read, so that the turns taken in the
-// connection's AckQueue follow arrival order [MQTT-4.6.0-2].
+// connection's AckQueue follow arrival order [MQTT-4.6.0-2]. Of an MQTT 5.0 connection it takes the
+// PUBLISHes without properties (a topic alias or a user property is aedes's to handle); their
+// PUBACK is the same 4 bytes, as a v5 PUBACK with reason code 0x00 may omit it [MQTT-3.4.2.1].
 //
 // A publish taken here is acknowledged on the same terms as through aedes: only once its append is
 // durable; a log that cannot keep up (or a full disk) stops the reading of the socket, and a failed
@@ -158,6 +160,8 @@ export class FastPath implements StreamIntake {
   /** The connection's acknowledgements, shared with the publishes aedes handles. */
   readonly acks: AckQueue;
   #started = false;
+  /** MQTT 5.0: a PUBLISH has a Property Length after its packet id; only those with none are taken. */
+  #v5 = false;
   /** A packet split across reads: its parts so far, until the rest arrives. */
   #partial: Buffer[] = [];
   #partialBytes = 0;
@@ -194,8 +198,9 @@ export class FastPath implements StreamIntake {
   active(): boolean {
     if (this.#started) return true;
     const client = this.#client();
-    // MQTT 3.1 and 3.1.1 only: a version 5 PUBLISH carries properties.
-    this.#started = client !== null && client.connected && !client.closed && (client.version === 3 || client.version === 4);
+    // MQTT 3.1, 3.1.1 and 5.0; of a 5.0 connection, only PUBLISHes without properties (#takePublish).
+    this.#started = client !== null && client.connected && !client.closed && (client.version === 3 || client.version === 4 || client.version === 5);
+    this.#v5 = this.#started && client!.version === 5;
     return this.#started;
   }
 
@@ -251,7 +256,13 @@ export class FastPath implements StreamIntake {
     const topicStart = bodyStart(data, at) + 2;
     if (topicStart > end) return false;
     const topicEnd = topicStart + ((data[topicStart - 2]! << 8) | data[topicStart - 1]!);
-    const payloadStart = topicEnd + qos * 2;
+    let payloadStart = topicEnd + qos * 2;
+    if (this.#v5) {
+      // [MQTT-3.3.2.3] a Property Length of 0 (one byte): no properties, so no topic alias, nothing
+      // to store beyond what a 3.1.1 publish has. Anything else is aedes's.
+      if (payloadStart >= end || data[payloadStart] !== 0) return false;
+      payloadStart++;
+    }
     if (payloadStart > end) return false;
     const messageId = qos === 1 ? (data[topicEnd]! << 8) | data[topicEnd + 1]! : 0;
     if (qos === 1 && messageId === 0) return false; // [MQTT-2.3.1-1]

@@ -162,6 +162,9 @@ export class MqttFrontEnd {
       receiveMaximum: config.v5.receiveMaximum,
       topicAliasMaximum: config.v5.topicAliasMaximum,
       maximumPacketSize: wireSize(maxPublishLength(publishLimits)),
+      // A v5 client asking for a longer Session Expiry Interval is told mqtt.sessions.expiry, the
+      // most an offline session is kept here anyway (session-expiry.ts) [MQTT-3.2.2-3.2].
+      sessionExpiryIntervalLimit: config.sessions.expiry === null ? 0 : Math.ceil(config.sessions.expiry / 1000),
       // The listeners time the wait from the TCP accept (pending-connects.ts); this is aedes's own backstop.
       connectTimeout: config.limits.connectTimeout,
       preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet, done),

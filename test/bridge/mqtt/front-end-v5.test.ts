@@ -207,3 +207,11 @@ test('MQTT 5.0 PUBACK/PUBREC reason codes: 0x90 topic, 0x99 payload format, 0x83
   old.publish('elsewhere/1', 'no rule', { qos: 1 });
   await closed;
 });
+
+test('MQTT 5.0 Session Expiry Interval: a longer one than mqtt.sessions.expiry is clamped to it and announced in CONNACK', async (t) => {
+  const { url } = await startTestNode(t, { mqtt: { v5, sessions: { expiry: '1h' } } });
+  const { connack: forever } = await connect5(t, url, { clientId: 'forever', clean: false, properties: { sessionExpiryInterval: 0xffffffff } });
+  assert.equal(forever.properties?.sessionExpiryInterval, 3600);
+  const { connack: short } = await connect5(t, url, { clientId: 'short', clean: false, properties: { sessionExpiryInterval: 60 } });
+  assert.equal(short.properties?.sessionExpiryInterval, undefined, 'a shorter one stands, not announced');
+});

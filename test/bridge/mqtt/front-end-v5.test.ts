@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { IConnackPacket } from 'mqtt-packet';
 import { connect, startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
+import { runRawPublisher } from '../../../device-sim/raw-publisher.js';
 import { makePki } from '../../helpers/pki.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
@@ -18,7 +19,7 @@ const run = promisify(execFile);
 const v5 = { receiveMaximum: 50, topicAliasMaximum: 8, serverKeepAlive: '20s' };
 
 function stored(node: TestNode['node']): Array<{ key: string; value: string }> {
-  return node.log.read('mqtt', 0, 0, { maxRecords: 1000 }).records.map((r) => ({ key: r.key!.toString(), value: r.value!.toString() }));
+  return node.log.read('mqtt', 0, 0, { maxRecords: 100_000 }).records.map((r) => ({ key: r.key!.toString(), value: r.value!.toString() }));
 }
 
 /** Connects with MQTT 5.0 and resolves with the client and its CONNACK. */
@@ -214,4 +215,12 @@ test('MQTT 5.0 Session Expiry Interval: a longer one than mqtt.sessions.expiry i
   assert.equal(forever.properties?.sessionExpiryInterval, 3600);
   const { connack: short } = await connect5(t, url, { clientId: 'short', clean: false, properties: { sessionExpiryInterval: 60 } });
   assert.equal(short.properties?.sessionExpiryInterval, undefined, 'a shorter one stands, not announced');
+});
+
+test('the raw load generator with protocolVersion 5: every acknowledged message is stored, taken by the fast path', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { v5 } });
+  const result = await runRawPublisher({ host: '127.0.0.1', port: node.mqtt.ports.tcp, connections: 2, payloadBytes: 20, count: 2000, window: 50, protocolVersion: 5 });
+  assert.equal(result.acked, 2000);
+  assert.equal(stored(node).length, 2000);
+  assert.equal(node.mqtt.stats.publishesFastPath, 2000);
 });

@@ -8,10 +8,11 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import type { IClientOptions, MqttClient } from 'mqtt';
-import type { IConnackPacket } from 'mqtt-packet';
+import mqttPacket, { type IConnackPacket } from 'mqtt-packet';
 import { connect, startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
 import { runRawPublisher } from '../../../device-sim/raw-publisher.js';
 import { makePki } from '../../helpers/pki.js';
+import { RawMqtt } from '../../helpers/raw-mqtt.js';
 import { waitFor } from '../../helpers/wait-for.js';
 
 const run = promisify(execFile);
@@ -223,4 +224,19 @@ test('the raw load generator with protocolVersion 5: every acknowledged message 
   assert.equal(result.acked, 2000);
   assert.equal(stored(node).length, 2000);
   assert.equal(node.mqtt.stats.publishesFastPath, 2000);
+});
+
+test('MQTT 5.0 bad topic aliases: one never set, or above mqtt.v5.topicAliasMaximum, gets DISCONNECT 0x94 and nothing is stored', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { v5 } });
+  for (const [name, alias] of [['never-set', 5], ['too-high', 9]] as const) {
+    const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+    t.after(() => raw.destroy());
+    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: `alias-${name}`, clean: true, keepalive: 60 });
+    await raw.next('connack');
+    raw.socket.write(mqttPacket.generate({ cmd: 'publish', topic: alias === 5 ? '' : 'a/b', payload: Buffer.from(name), qos: 1, messageId: 1, dup: false, retain: false, properties: { topicAlias: alias } }, { protocolVersion: 5 }));
+    const disconnect = (await raw.next('disconnect')) as { reasonCode?: number };
+    assert.equal(disconnect.reasonCode, 0x94, name);
+    await raw.closed;
+  }
+  assert.deepEqual(stored(node), []);
 });

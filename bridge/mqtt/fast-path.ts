@@ -26,7 +26,8 @@ import type { Client } from 'aedes';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
 import { clientOf, keepAliveRefresh } from './aedes-internals.js';
-import { HeldAppends, type AppendFailures } from './held-appends.js';
+import { HeldAppends, quotaExceeded, type AppendFailures } from './held-appends.js';
+import { PubackReasonCode } from './reason-codes.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
@@ -58,6 +59,8 @@ export interface FastPathStats {
   bytes: number;
   /** Publishes taken and stored. */
   stored: number;
+  /** MQTT 5.0 QoS 1 publishes taken and answered 0x97 (quota exceeded): the disk was full or at its budget. */
+  quotaExceeded: number;
 }
 
 /** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
@@ -75,7 +78,7 @@ export function maxPublishLength(limits: { readonly maxTopicLength: number; read
 
 /** The fast paths of all connections: what they share, and each connection's by its socket. */
 export class FastPaths {
-  readonly stats: FastPathStats = { publishes: 0, bytes: 0, stored: 0 };
+  readonly stats: FastPathStats = { publishes: 0, bytes: 0, stored: 0, quotaExceeded: 0 };
   readonly maxRemainingLength: number;
   readonly maxPayload: number;
   readonly sink: PublishSink;
@@ -125,6 +128,7 @@ export class FastPaths {
 const HOLD_BYTES = 64 * 1024;
 
 const PUBLISH = 3;
+const PUBACK_QUOTA_EXCEEDED = PubackReasonCode.quotaExceeded;
 const QOS_MASK = 0x06;
 const RETAIN = 0x01;
 const DUP = 0x08;
@@ -308,6 +312,12 @@ export class FastPath implements StreamIntake {
     const client = this.#client();
     if (client === null || client.closed || this.socket.destroyed) return this.#settled(publish);
     const { failures } = this.shared;
+    if (this.#v5 && publish.turn !== null && quotaExceeded(err) && failures.retried(err)) {
+      // [MQTT-3.4.2.1] a v5 client is told 0x97 (quota exceeded) rather than held, as through aedes.
+      this.#settled(publish);
+      this.shared.stats.quotaExceeded++;
+      return publish.turn.refuse(PUBACK_QUOTA_EXCEEDED);
+    }
     if (failures.retried(err)) {
       // Unreferenced: a held publisher must not keep a stopping process alive.
       this.#held ??= new HeldAppends((held) => this.#retry(held), true);

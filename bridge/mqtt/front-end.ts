@@ -19,7 +19,6 @@ import { join } from 'node:path';
 import { finished, type Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
 import mqttPacket from 'mqtt-packet';
-import { DiskBudgetError, DiskFullError } from '../../broker/errors.js';
 import { ConnectRefusal, ProtocolViolationError, PublishRefusedError, isRefusal } from './errors.js';
 import type { Log } from '../../broker/log/log.js';
 import type { Config } from '../config/schema.js';
@@ -31,7 +30,7 @@ import { wireSize } from './frame-guard.js';
 import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
 import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
-import { AppendFailures, HeldAppends } from './held-appends.js';
+import { AppendFailures, HeldAppends, quotaExceeded } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
 import { messageEmitter, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
@@ -40,6 +39,7 @@ import { pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
+import { WillsUnderWay } from './wills-under-way.js';
 import { SessionExpiry } from './session-expiry.js';
 
 export interface MqttFrontEndOptions {
@@ -77,7 +77,15 @@ export interface FrontEndStats {
 /** The counters the front end keeps itself; the fast path and AppendFailures keep the rest. */
 type OwnCounts = Omit<FrontEndStats, 'publishesFastPath' | 'appendRetries'>;
 
-const NO_FAST_PATH: FastPathStats = { publishes: 0, bytes: 0, stored: 0 };
+const NO_FAST_PATH: FastPathStats = { publishes: 0, bytes: 0, stored: 0, quotaExceeded: 0 };
+
+/** The refusals counted by the front end, with those of AppendFailures and the fast path added. */
+function withFastPathRefusals(own: Record<string, number>, failures: number, quotaExceeded: number): Record<string, number> {
+  const refused = { ...own };
+  if (failures > 0) refused['log append failed'] = failures;
+  if (quotaExceeded > 0) refused['quota exceeded'] = (refused['quota exceeded'] ?? 0) + quotaExceeded;
+  return refused;
+}
 
 /** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
 const producerOf = (clientId: string): string => `mqtt:${clientId}`;
@@ -243,7 +251,7 @@ export class MqttFrontEnd {
       publishesStored: own.publishesStored + fast.stored,
       publishesFastPath: fast.publishes,
       appendRetries: retries,
-      refused: failures === 0 ? own.refused : { ...own.refused, 'log append failed': failures },
+      refused: failures === 0 && fast.quotaExceeded === 0 ? own.refused : withFastPathRefusals(own.refused, failures, fast.quotaExceeded),
     };
   }
 
@@ -456,7 +464,7 @@ export class MqttFrontEnd {
     const store = (): void =>
       this.sink.store(publish, (err, outcome) => {
         if (err === null || client === null || client.closed || !this.failures.retried(err)) return done(err, outcome);
-        if (client.version === 5 && publish.qos > 0 && (err instanceof DiskFullError || err instanceof DiskBudgetError)) {
+        if (client.version === 5 && publish.qos > 0 && quotaExceeded(err)) {
           return done(null, { kind: 'refused', reason: 'quota exceeded', detail: err.message });
         }
         held ??= new HeldAppends(store, false);
@@ -482,7 +490,7 @@ export class MqttFrontEnd {
     }
   }
 
-  /** A publish refused: counted by reason and reported; the error closes the connection. */
+  /** A publish refused: counted by reason and reported; the error closes a 3.1.1 connection, and answers a v5 one (reason-codes.ts). */
   private refusePublish(clientId: string, topic: string, reason: string, detail?: string): PublishRefusedError {
     const err = new PublishRefusedError(topic, reason, detail, pubackReasonCode(reason));
     this.count(this.#counts.refused, reason);
@@ -549,35 +557,5 @@ export class MqttFrontEnd {
       await this.persistence.destroy();
     })();
     return this.#closing;
-  }
-}
-
-/** Wills aedes is publishing (publishWill), each until its delete from the session store (delWill). */
-class WillsUnderWay {
-  readonly #count = new Map<string, number>();
-  #waiting: Array<() => void> = [];
-
-  started(clientId: string): void {
-    this.#count.set(clientId, (this.#count.get(clientId) ?? 0) + 1);
-  }
-
-  /** delWill ran for `clientId` (also for a will that was not being published: then nothing changes). */
-  settled(clientId: string): void {
-    const left = (this.#count.get(clientId) ?? 0) - 1;
-    if (left > 0) this.#count.set(clientId, left);
-    else this.#count.delete(clientId);
-    if (this.#count.size === 0) for (const resolve of this.#waiting.splice(0)) resolve();
-  }
-
-  /** Once every will has settled, or after `boundMs` (a will stuck elsewhere must not hold a shutdown). */
-  settledAll(boundMs = 5_000): Promise<void> {
-    if (this.#count.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, boundMs).unref();
-      this.#waiting.push(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
   }
 }

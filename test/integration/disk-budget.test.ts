@@ -76,8 +76,15 @@ test('at the disk budget an MQTT 5.0 QoS 1 publish is answered PUBACK 0x97 (quot
   }
   const end = node.log.partition('mqtt', 0).logEndOffset;
   const before = refusals.length;
-  await publish(Buffer.from('refused'));
+  const quotaBefore = node.mqtt.stats.refused['quota exceeded'] ?? 0;
+  await publish(Buffer.from('refused')); // no properties: the fast path's
   assert.deepEqual(refusals.slice(before), [0x97], 'PUBACK 0x97 for the publish made while the budget holds');
+  // With a property it goes through aedes: the same answer.
+  await client.publishAsync('plant/press', 'refused too', { qos: 1, properties: { userProperties: { k: 'v' } } }).then(
+    () => assert.fail('acknowledged while the budget holds'),
+    (err: { code?: number }) => assert.equal(err.code, 0x97),
+  );
+  assert.equal(node.mqtt.stats.refused['quota exceeded'], quotaBefore + 2, 'counted by both paths');
   assert.ok(client.connected, 'the publisher stays connected');
   assert.equal(node.log.partition('mqtt', 0).logEndOffset, end, 'nothing stored for it');
   assert.ok(refusals.every((code) => code === 0x97), `every refusal was quota exceeded: ${refusals.join(',')}`);

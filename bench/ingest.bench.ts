@@ -3,8 +3,9 @@
 // driven by the same raw-socket load generator (device-sim/raw-publisher.ts), in alternating runs.
 // A bare aedes (the MQTT core Tributary is built on, in memory, storing nothing) runs too, as a
 // reference for what the core alone costs.
-// Then PUBACK latency of each at a fixed rate. Prints a table, then one JSON line
-// ({"bench":"ingest", ...}).
+// Then PUBACK latency of each at a fixed rate. The same runs again with MQTT 5.0 (the generator's
+// PUBLISHes without properties), alternating with the 3.1.1 ones. Prints a table per protocol, then
+// one JSON line ({"bench":"ingest", ..., "v5": {...}}).
 //
 // BENCH_QUICK=1 for a short smoke run; BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WINDOW,
 // BENCH_RATE to change the load; BENCH_DIR for the data directory (default .bench-data, on the
@@ -56,7 +57,7 @@ async function startBareAedes(): Promise<Broker> {
   return { name: 'bare-aedes', port, process: child };
 }
 
-async function drive(broker: Broker, rate?: number): Promise<RawPublisherResult & { brokerCpu: number }> {
+async function drive(broker: Broker, rate?: number, protocolVersion: 4 | 5 = 4): Promise<RawPublisherResult & { brokerCpu: number }> {
   const before = cpuSeconds(broker.process);
   const result = await runRawPublisher({
     host: '127.0.0.1',
@@ -65,7 +66,8 @@ async function drive(broker: Broker, rate?: number): Promise<RawPublisherResult 
     payloadBytes: PAYLOAD,
     window: WINDOW,
     durationMs: SECONDS * 1000,
-    clientIdPrefix: broker.name,
+    clientIdPrefix: `${broker.name}-v${protocolVersion}`,
+    protocolVersion,
     ...(rate === undefined ? {} : { rate }),
   });
   if (result.acked !== result.sent) throw new Error(`${broker.name}: ${result.sent - result.acked} of ${result.sent} messages never acknowledged`);
@@ -94,45 +96,64 @@ async function main(): Promise<void> {
     // Warm-up (JIT, SQLite caches, TCP), then alternating runs so that drift hits both alike.
     for (const b of brokers) await runRawPublisher({ host: '127.0.0.1', port: b.port, connections: CONNECTIONS, payloadBytes: PAYLOAD, window: WINDOW, durationMs: 1000, clientIdPrefix: `${b.name}-warm` });
     const runs: Record<Broker['name'], Array<Awaited<ReturnType<typeof drive>>>> = { mosquitto: [], tributary: [], 'bare-aedes': [] };
-    for (let i = 0; i < RUNS; i++) for (const b of brokers) runs[b.name].push(await drive(b));
+    const runs5: typeof runs = { mosquitto: [], tributary: [], 'bare-aedes': [] };
+    for (let i = 0; i < RUNS; i++) {
+      for (const b of brokers) runs[b.name].push(await drive(b));
+      for (const b of brokers) runs5[b.name].push(await drive(b, undefined, 5));
+    }
     const fixed = { mosquitto: await drive(mosquitto, RATE), tributary: await drive(tributary, RATE), 'bare-aedes': await drive(bareAedes, RATE) };
-
-    const summary = Object.fromEntries(
-      brokers.map((b) => {
-        const r = runs[b.name];
-        return [
-          b.name,
-          {
-            msgsPerSec: Math.round(median(r.map((x) => x.msgsPerSec))),
-            runs: r.map((x) => Math.round(x.msgsPerSec)),
-            brokerCpuCores: Number(median(r.map((x) => x.brokerCpu)).toFixed(2)),
-            generatorCpuCores: Number(median(r.map((x) => x.cpuShare)).toFixed(2)),
-            p50Ms: fixed[b.name].latency?.p50Ms ?? null,
-            p99Ms: fixed[b.name].latency?.p99Ms ?? null,
-          },
-        ];
-      }),
-    ) as Record<Broker['name'], { msgsPerSec: number; runs: number[]; brokerCpuCores: number; generatorCpuCores: number; p50Ms: number | null; p99Ms: number | null }>;
+    const fixed5 = { mosquitto: await drive(mosquitto, RATE, 5), tributary: await drive(tributary, RATE, 5), 'bare-aedes': await drive(bareAedes, RATE, 5) };
+    const summary = summarize(brokers, runs, fixed);
+    const summary5 = summarize(brokers, runs5, fixed5);
     const ratio = Number((summary.tributary.msgsPerSec / summary.mosquitto.msgsPerSec).toFixed(2));
+    const ratio5 = Number((summary5.tributary.msgsPerSec / summary5.mosquitto.msgsPerSec).toFixed(2));
 
-    const rows = [
-      ['broker', 'msgs/s (median)', 'runs', 'broker CPU', 'generator CPU', `p50 @${RATE / 1000}k/s`, `p99 @${RATE / 1000}k/s`],
-      ...brokers.map((b) => {
-        const s = summary[b.name];
-        return [b.name, String(s.msgsPerSec), s.runs.join(' '), `${s.brokerCpuCores} cores`, `${s.generatorCpuCores} cores`, `${s.p50Ms} ms`, `${s.p99Ms} ms`];
-      }),
-    ];
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     console.log(`MQTT QoS 1 ingest, ${CONNECTIONS} connections x ${WINDOW} in flight, ${PAYLOAD}-byte payloads, ${RUNS} x ${SECONDS} s each`);
-    for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-    console.log(`ratio tributary / mosquitto: ${ratio}x (Tributary fsyncs before each PUBACK; Mosquitto keeps messages in memory)`);
-    console.log(`reference: bare aedes / mosquitto ${(summary['bare-aedes'].msgsPerSec / summary.mosquitto.msgsPerSec).toFixed(2)}x, tributary / bare aedes ${(summary.tributary.msgsPerSec / summary['bare-aedes'].msgsPerSec).toFixed(2)}x`);
+    for (const [label, s, r] of [['MQTT 3.1.1', summary, ratio], ['MQTT 5.0', summary5, ratio5]] as const) {
+      console.log(`\n${label}`);
+      printTable(brokers, s);
+      console.log(`ratio tributary / mosquitto: ${r}x (Tributary fsyncs before each PUBACK; Mosquitto keeps messages in memory)`);
+      console.log(`reference: bare aedes / mosquitto ${(s['bare-aedes'].msgsPerSec / s.mosquitto.msgsPerSec).toFixed(2)}x, tributary / bare aedes ${(s.tributary.msgsPerSec / s['bare-aedes'].msgsPerSec).toFixed(2)}x`);
+    }
     console.log(
-      JSON.stringify({ bench: 'ingest', connections: CONNECTIONS, window: WINDOW, payloadBytes: PAYLOAD, qos: 1, durability: 'fsync', seconds: SECONDS, rate: RATE, ...summary, ratio }),
+      JSON.stringify({ bench: 'ingest', connections: CONNECTIONS, window: WINDOW, payloadBytes: PAYLOAD, qos: 1, durability: 'fsync', seconds: SECONDS, rate: RATE, ...summary, ratio, v5: { ...summary5, ratio: ratio5 } }),
     );
   } finally {
     cleanup();
   }
+}
+
+type Summary = Record<Broker['name'], { msgsPerSec: number; runs: number[]; brokerCpuCores: number; generatorCpuCores: number; p50Ms: number | null; p99Ms: number | null }>;
+
+function summarize(brokers: Broker[], runs: Record<Broker['name'], Array<RawPublisherResult & { brokerCpu: number }>>, fixed: Record<Broker['name'], RawPublisherResult>): Summary {
+  return Object.fromEntries(
+    brokers.map((b) => {
+      const r = runs[b.name];
+      return [
+        b.name,
+        {
+          msgsPerSec: Math.round(median(r.map((x) => x.msgsPerSec))),
+          runs: r.map((x) => Math.round(x.msgsPerSec)),
+          brokerCpuCores: Number(median(r.map((x) => x.brokerCpu)).toFixed(2)),
+          generatorCpuCores: Number(median(r.map((x) => x.cpuShare)).toFixed(2)),
+          p50Ms: fixed[b.name].latency?.p50Ms ?? null,
+          p99Ms: fixed[b.name].latency?.p99Ms ?? null,
+        },
+      ];
+    }),
+  ) as Summary;
+}
+
+function printTable(brokers: Broker[], summary: Summary): void {
+  const rows = [
+    ['broker', 'msgs/s (median)', 'runs', 'broker CPU', 'generator CPU', `p50 @${RATE / 1000}k/s`, `p99 @${RATE / 1000}k/s`],
+    ...brokers.map((b) => {
+      const s = summary[b.name];
+      return [b.name, String(s.msgsPerSec), s.runs.join(' '), `${s.brokerCpuCores} cores`, `${s.generatorCpuCores} cores`, `${s.p50Ms} ms`, `${s.p99Ms} ms`];
+    }),
+  ];
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
+  for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
 }
 
 await main();

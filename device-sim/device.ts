@@ -4,7 +4,7 @@
 // QoS 1/2 messages itself after a reconnect (counted as `resent`); with several --url addresses it
 // moves to the next one when a connection fails or is refused (failover.ts).
 import { performance } from 'node:perf_hooks';
-import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
 import { encodeBinary, encodeJson } from './encoding.js';
 import { SimConnectError, closedBeforeConnack, describeConnectFailure } from './errors.js';
 import { FAILOVER_MS, RECONNECT_MS, applyBackoff, serverOptions } from './failover.js';
@@ -64,7 +64,7 @@ export class SimDevice {
       clientId: `${o.clientPrefix}${this.identity.id}`,
       clean: o.clean,
       keepalive: o.keepaliveS,
-      protocolVersion: 4,
+      protocolVersion: o.protocolVersion,
       // A probe with one address fails at once; with several it tries each once (below).
       reconnectPeriod: several ? FAILOVER_MS : probe ? 0 : RECONNECT_MS,
       ...serverOptions(o.urls),
@@ -222,7 +222,8 @@ export class SimDevice {
     // QoS 0 is paced by the socket; the fleet's in-flight figure counts QoS 1/2 only.
     this.#inFlight++;
     if (qos > 0) this.stats.inFlight++;
-    this.#client!.publish(topic, payload, { qos }, (err) => {
+    const publishOptions: IClientPublishOptions = this.options.protocolVersion === 5 ? { qos, properties: { userProperties: { device: id, profile: profile.name, seq: String(seq) } } } : { qos };
+    this.#client!.publish(topic, payload, publishOptions, (err) => {
       this.#inFlight--;
       if (qos > 0) this.stats.inFlight--;
       if (err) this.stats.failed++;

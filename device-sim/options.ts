@@ -40,6 +40,8 @@ export interface SimOptions {
   live: boolean;
   ackedOut: string | undefined;
   raw: { connections: number; workers: number; window: number } | null;
+  /** MQTT 3.1.1 (4) or 5.0 (5); with 5, a device's publishes carry user properties (device, profile, seq). */
+  protocolVersion: 4 | 5;
 }
 
 export const SIM_HELP = `Usage: tributary sim [options]
@@ -52,6 +54,8 @@ A fleet of simulated devices, each its own MQTT connection, publishing telemetry
   --devices N            number of devices (default 10)
   --rate R               messages per second per device, or "max" (default 1)
   --qos 0|1|2            (default 1)
+  --protocol 4|5         MQTT 3.1.1 or 5.0 (default 4); with 5 each publish carries the user
+                         properties device, profile and seq (--raw: none, as a bare sensor sends)
   --profile LIST         climate,vibration,gps,energy or "mix" (default mix: round-robin)
   --format json|binary   payload encoding (default json; binary layout: docs/simulator.md)
   --topic PATTERN        placeholders {site} {line} {device} {profile} {n}
@@ -120,6 +124,7 @@ const FLAGS = {
   connections: { type: 'string' },
   workers: { type: 'string' },
   'raw-window': { type: 'string' },
+  protocol: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -291,5 +296,11 @@ export function parseSimOptions(argv: readonly string[]): SimOptions | null {
           window: integer('--raw-window', values['raw-window'] ?? '100', 1, 65_000),
         }
       : null,
+    protocolVersion: parseProtocol(values.protocol ?? '4'),
   });
+}
+
+function parseProtocol(text: string): 4 | 5 {
+  if (text === '4' || text === '5') return Number(text) as 4 | 5;
+  throw new SimUsageError(`--protocol must be 4 (MQTT 3.1.1) or 5 (MQTT 5.0), got '${text}'`);
 }

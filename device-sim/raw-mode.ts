@@ -26,6 +26,7 @@ export interface RawShare {
   durationMs?: number;
   count?: number;
   rate?: number;
+  protocolVersion: 4 | 5;
 }
 
 export type WorkerReply = { result: RawPublisherResult } | { error: string; connect: boolean };
@@ -48,6 +49,7 @@ export function shareOptions(share: RawShare, signal?: AbortSignal, onProgress?:
     window: share.window,
     clientIdPrefix: share.clientIdPrefix,
     topic: (i) => share.topics[i]!,
+    protocolVersion: share.protocolVersion,
     ...(share.username === undefined ? {} : { username: share.username }),
     ...(share.password === undefined ? {} : { password: share.password }),
     ...(share.durationMs === undefined ? {} : { durationMs: share.durationMs }),
@@ -144,6 +146,7 @@ function splitShares(options: SimOptions, devices: Array<{ topic: string; payloa
       topics: mine.map((d) => d.topic),
       payloadsBase64: mine.map((d) => d.payloadBase64),
       window: raw.window,
+      protocolVersion: options.protocolVersion,
       ...(options.durationMs === undefined ? {} : { durationMs: options.durationMs }),
       ...(options.count === undefined ? {} : { count: portion(options.count) }),
       ...(options.rate === 'max' ? {} : { rate: options.rate * mine.length }),

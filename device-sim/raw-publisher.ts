@@ -37,6 +37,8 @@ export interface RawPublisherOptions {
   clientIdPrefix?: string;
   /** Topic of connection i (default `bench/<prefix>-<i>/data`). */
   topic?: (connection: number) => string;
+  /** 4 (MQTT 3.1.1, the default) or 5 (MQTT 5.0: PUBLISHes without properties). */
+  protocolVersion?: 4 | 5;
 }
 
 export interface RawPublisherResult {
@@ -71,11 +73,13 @@ class Lane {
     topic: string,
     payload: Buffer,
     private readonly onAck: (latencyMs: number) => void,
+    protocolVersion: 4 | 5 = 4,
   ) {
     // Encoded with id 1, then the id bytes are overwritten per message: they sit right after the
-    // topic, i.e. at the end of the packet minus the payload.
-    this.#template = mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, messageId: 1, dup: false, retain: false });
-    this.#idAt = this.#template.length - payload.length - 2;
+    // topic, i.e. at the end of the packet minus the payload (and, in MQTT 5.0, minus the one-byte
+    // Property Length 0 between them).
+    this.#template = mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 1, messageId: 1, dup: false, retain: false }, { protocolVersion });
+    this.#idAt = this.#template.length - payload.length - 2 - (protocolVersion === 5 ? 1 : 0);
   }
 
   /** Writes `n` messages in one syscall. */
@@ -96,7 +100,10 @@ class Lane {
     this.socket.write(batch);
   }
 
-  /** Consumes PUBACK frames (0x40 0x02 id id); anything else from the broker is skipped whole. */
+  /**
+   * Consumes PUBACK frames (0x40 0x02 id id; in MQTT 5.0 also with a reason code and properties,
+   * counted when the code is a success); anything else from the broker is skipped whole.
+   */
   read(chunk: Buffer): void {
     let data = this.#pending.length === 0 ? chunk : Buffer.concat([this.#pending, chunk]);
     let at = 0;
@@ -104,7 +111,7 @@ class Lane {
     while (data.length - at >= 2) {
       const length = data[at + 1]!;
       if (data.length - at < 2 + length) break;
-      if (data[at]! >> 4 === PUBACK >> 4 && length === 2) {
+      if (data[at]! >> 4 === PUBACK >> 4 && length >= 2 && (length === 2 || data[at + 4]! < 0x80)) {
         const id = data.readUInt16BE(at + 2);
         this.inFlight--;
         this.acked++;
@@ -128,13 +135,15 @@ async function connectOne(host: string, port: number, clientId: string, options:
     ...(options.username === undefined ? {} : { username: options.username }),
     ...(options.password === undefined ? {} : { password: Buffer.from(options.password) }),
   };
-  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clientId, clean: true, keepalive: 300, ...credentials }));
-  // CONNACK is 4 bytes, which may arrive in more than one segment.
+  const protocolVersion = options.protocolVersion ?? 4;
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion, clientId, clean: true, keepalive: 300, ...credentials }, { protocolVersion }));
+  // CONNACK is 4 bytes in 3.1.1 (more in 5.0: its properties, here under 128 bytes), which may
+  // arrive in more than one segment.
   const connack = await new Promise<Buffer>((resolve, reject) => {
     let received = Buffer.alloc(0);
     const onData = (chunk: Buffer): void => {
       received = Buffer.concat([received, chunk]);
-      if (received.length < 4) return;
+      if (received.length < 2 || received.length < 2 + received[1]!) return;
       socket.off('data', onData);
       resolve(received);
     };
@@ -145,7 +154,7 @@ async function connectOne(host: string, port: number, clientId: string, options:
     socket.destroy();
     throw new BrokerRefusedError(`the broker at ${host}:${port} refused ${clientId}: CONNACK return code ${connack[3]}`);
   }
-  return { socket, rest: connack.subarray(4) };
+  return { socket, rest: connack.subarray(2 + connack[1]!) };
 }
 
 async function openLane(options: RawPublisherOptions, i: number, payload: (connection: number) => Buffer, onAck: (ms: number) => void, afterRead: (lane: Lane) => void): Promise<Lane> {
@@ -169,7 +178,7 @@ async function openLane(options: RawPublisherOptions, i: number, payload: (conne
   }
   const { socket, rest } = connected;
   const topic = options.topic?.(i) ?? `bench/${clientId}/data`;
-  const lane = new Lane(socket, topic, payload(i), onAck);
+  const lane = new Lane(socket, topic, payload(i), onAck, options.protocolVersion);
   if (rest.length > 0) lane.read(rest);
   socket.on('data', (chunk: Buffer) => {
     lane.read(chunk);

@@ -104,6 +104,28 @@ const limits = z.strictObject({
   maxConnectSize: size.default(65_536),
 });
 
+/** What an MQTT 5.0 client is told in CONNACK, and held to (docs/mqtt5.md). */
+const v5 = z.strictObject({
+  /** Receive Maximum: QoS 1/2 publishes a client may have unacknowledged at once. */
+  receiveMaximum: z.number().int().min(1).max(65_535).default(1000),
+  /** Topic Alias Maximum: the highest topic alias a client may set; 0 refuses topic aliases. */
+  topicAliasMaximum: z.number().int().min(0).max(65_535).default(32),
+  /** Server Keep Alive: a client asking for no keep-alive, or a longer one, is given this one. null = the client's. */
+  serverKeepAlive: duration
+    .refine((ms) => ms >= 1000 && ms <= 65_535_000 && ms % 1000 === 0, 'whole seconds, from 1s to 65535s')
+    .nullable()
+    .default(null),
+  /** Property bytes a PUBLISH may carry beyond limits.maxPayload; with it, the Maximum Packet Size announced. */
+  maxPropertiesSize: size.default(16_384),
+  /** User properties stored as record headers: named prefix + name; `allow` lists the names stored (null: all). */
+  userProperties: z
+    .strictObject({
+      prefix: z.string().default('mqtt.user.'),
+      allow: z.array(z.string().min(1)).nullable().default(null),
+    })
+    .prefault({}),
+});
+
 /** Persistent sessions (clean session off): their offline queues and their expiry (docs/mqtt.md). */
 const sessions = z.strictObject({
   /** Most messages queued for one offline session; newer ones are not queued (counted, logged once). null = no bound. */
@@ -360,6 +382,8 @@ export const configSchema = z.strictObject({
       /** QoS 0/1 publishes that only go to the log skip aedes's per-message work (docs/mqtt.md). */
       fastPath: z.boolean().default(true),
       sessions: sessions.prefault({}),
+      /** MQTT 5.0 (3.1.1 clients are not affected). */
+      v5: v5.prefault({}),
     })
     .prefault({}),
   http: z

@@ -4,16 +4,20 @@
 //
 // Two kinds of turn share the queue: a completion to run (a publish aedes handles; aedes writes
 // its PUBACK itself) and a PUBACK the fast path writes (fast-path.ts). Consecutive PUBACKs of the
-// fast path leave in one write.
+// fast path leave in one write: 4 bytes each, or 5 for an MQTT 5.0 PUBACK that carries a failure
+// reason code (no properties, so no Property Length [MQTT-3.4.2.2.1]).
 
 const PUBACK = 0x40;
 const PUBACK_SIZE = 4;
+const PUBACK_WITH_REASON_SIZE = 5;
 
 /** A turn in the queue; `done` marks it ready. */
 export class AckTurn {
   /** The completion to run in turn, or null for a PUBACK the queue writes itself. */
   run: (() => void) | null = null;
   ready = false;
+  /** MQTT 5.0: the PUBACK's reason code; 0 (success) leaves it out. */
+  reasonCode = 0;
 
   constructor(
     private readonly queue: AckQueue,
@@ -24,6 +28,12 @@ export class AckTurn {
   done(): void {
     this.ready = true;
     this.queue.release();
+  }
+
+  /** MQTT 5.0: the PUBACK, in its turn, says the publish was not accepted, with `reasonCode` (>= 0x80). */
+  refuse(reasonCode: number): void {
+    this.reasonCode = reasonCode;
+    this.done();
   }
 }
 
@@ -93,15 +103,22 @@ export class AckQueue {
   }
 
   #writePubacks(from: number, count: number): void {
-    const bytes = Buffer.allocUnsafe(count * PUBACK_SIZE);
+    const bytes = Buffer.allocUnsafe(count * PUBACK_WITH_REASON_SIZE);
+    let at = 0;
     for (let i = 0; i < count; i++) {
-      const id = this.#turns[from + i]!.messageId;
-      const at = i * PUBACK_SIZE;
+      const { messageId: id, reasonCode } = this.#turns[from + i]!;
       bytes[at] = PUBACK;
-      bytes[at + 1] = 2;
       bytes[at + 2] = id >> 8;
       bytes[at + 3] = id & 0xff;
+      if (reasonCode === 0) {
+        bytes[at + 1] = 2;
+        at += PUBACK_SIZE;
+      } else {
+        bytes[at + 1] = 3;
+        bytes[at + 4] = reasonCode;
+        at += PUBACK_WITH_REASON_SIZE;
+      }
     }
-    this.write(bytes);
+    this.write(at === bytes.length ? bytes : bytes.subarray(0, at));
   }
 }

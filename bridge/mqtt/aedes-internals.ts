@@ -1,6 +1,6 @@
 // The one place that reads or writes what aedes does not publish in its types (types/*.d.ts).
-// Checked against aedes 1.2.0 (with mqtt-packet 9.0.2 and mqemitter 7.1.0); an upgrade is to be
-// checked here, and test/bridge/mqtt/aedes-internals.test.ts tries each of these on a real aedes.
+// Checked against aedes 2.0.0-beta.1 as patched on install (patches/, docs/mqtt5.md; with
+// mqtt-packet 9.0.2 and mqemitter 7.1.0); an upgrade is to be checked here, and test/bridge/mqtt/aedes-internals.test.ts tries each of these on a real aedes.
 //
 // What is used, and why:
 // - `conn.client` (lib/client.js sets it on the stream): the fast path (fast-path.ts) sees the
@@ -19,13 +19,18 @@
 //   unsubscribe calls are mirrored to know which topics have a live subscriber (live-subscriptions.ts).
 // - `aedes.publish(packet, client, done)`: typed with two arguments, called by aedes with three
 //   (the publishing client); wrapped to count deliveries under way (front-end.ts countBrokerPublishes).
+// - `aedes.publishWill(client, will)` (aedes.js, new in 2.x): a will's publish and then its delete
+//   from the session store (delWill); wrapped to count wills under way, so that the store shuts
+//   after their delete (front-end.ts countBrokerPublishes).
+// - `client._serverKeepAlive` (handlers/connect.js, 2.x): the MQTT 5.0 Server Keep Alive; set in
+//   preConnect, aedes times the connection by it and announces it in CONNACK (front-end.ts).
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { MessageEmitter } from './live-subscriptions.js';
 
 /** The aedes version this module was checked against. */
-export const AEDES_CHECKED_VERSION = '1.2.0';
+export const AEDES_CHECKED_VERSION = '2.0.0-beta.1';
 
 /** The parts of mqtt-packet's Parser that checkParsing wraps (parser.js). */
 interface ParserInternals {
@@ -50,6 +55,9 @@ interface ClientInternals {
 
 /** aedes.publish as aedes itself calls it: with the publishing client (null for the broker's own). */
 export type BrokerPublish = (packet: PublishPacket, client: Client | null, done: (err?: Error) => void) => void;
+
+/** aedes.publishWill: publishes a client's will, then deletes it from the session store (delWill). */
+export type PublishWill = (client: Client, will: PublishPacket) => void;
 
 /** The client aedes made for `conn` (aedes.handle), or null before that. */
 export function clientOf(conn: Duplex): Client | null {
@@ -109,6 +117,11 @@ export function checkParsing(client: Client, checks: ParseChecks): Client {
   return client;
 }
 
+/** Gives an MQTT 5.0 client `seconds` as its keep-alive, announced in CONNACK (Server Keep Alive); before aedes's init. */
+export function setServerKeepAlive(client: Client, seconds: number): void {
+  (client as Client & { _serverKeepAlive?: number })._serverKeepAlive = seconds;
+}
+
 /** The will of the CONNECT being handled (set before the authenticate hook runs), or null. */
 export function willOf(client: Client): { topic: string } | null {
   return (client as Client & ClientInternals)._will ?? null;
@@ -122,6 +135,15 @@ export function isAuthorized(client: { id: string }): boolean {
 /** aedes's message emitter (mqemitter), through which it subscribes its connected clients. */
 export function messageEmitter(aedes: Aedes): MessageEmitter {
   return (aedes as unknown as { mq: MessageEmitter }).mq;
+}
+
+/**
+ * Replaces aedes.publishWill(client, will) (aedes.js, 2.x) with `wrap(original)`. aedes publishes a
+ * will through it (authorizePublish, publish), then deletes the will from the session store.
+ */
+export function wrapPublishWill(aedes: Aedes, wrap: (publishWill: PublishWill) => PublishWill): void {
+  const internals = aedes as unknown as { publishWill: PublishWill };
+  internals.publishWill = wrap(internals.publishWill.bind(aedes));
 }
 
 /** Replaces aedes.publish with `wrap(original)`; aedes calls it with (packet, client, done) or (packet, done). */

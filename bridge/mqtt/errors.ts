@@ -50,6 +50,8 @@ export class PublishRefusedError extends Refusal {
     readonly topic: string,
     readonly reason: string,
     detail?: string,
+    /** What an MQTT 5.0 publisher is told in PUBACK / PUBREC (reason-codes.ts); aedes reads it. */
+    readonly reasonCode?: number,
   ) {
     super(`publish to '${topic}' refused: ${reason}${detail === undefined ? '' : ` ${detail}`}`);
   }
@@ -63,6 +65,8 @@ export class PublishRefusedError extends Refusal {
 export class AppendFailedError extends Refusal {
   readonly code = 'TRIB_MQTT_APPEND_FAILED';
   readonly retriable: boolean;
+  /** An MQTT 5.0 publisher is told 0x80 (unspecified error) in PUBACK / PUBREC; aedes reads it. */
+  readonly reasonCode = 0x80;
   constructor(cause?: unknown) {
     super(cause instanceof Error ? cause.message : String(cause), { cause });
     this.retriable = cause instanceof TributaryError && cause.retriable;

@@ -9,7 +9,9 @@
 // event-loop turn, and acknowledged from here once durable. Everything else (CONNECT, SUBSCRIBE,
 // QoS 2, retained messages, topics with a subscriber, anything refused or odd) goes to aedes
 // unchanged, and so does every packet after it in the same read, so that the turns taken in the
-// connection's AckQueue follow arrival order [MQTT-4.6.0-2].
+// connection's AckQueue follow arrival order [MQTT-4.6.0-2]. Of an MQTT 5.0 connection it takes the
+// PUBLISHes without properties (a topic alias or a user property is aedes's to handle); their
+// PUBACK is the same 4 bytes, as a v5 PUBACK with reason code 0x00 may omit it [MQTT-3.4.2.1].
 //
 // A publish taken here is acknowledged on the same terms as through aedes: only once its append is
 // durable; a log that cannot keep up (or a full disk) stops the reading of the socket, and a failed
@@ -24,7 +26,8 @@ import type { Client } from 'aedes';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
 import { clientOf, keepAliveRefresh } from './aedes-internals.js';
-import { HeldAppends, type AppendFailures } from './held-appends.js';
+import { HeldAppends, quotaExceeded, type AppendFailures } from './held-appends.js';
+import { PubackReasonCode } from './reason-codes.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
@@ -39,7 +42,7 @@ export interface Subscribers {
 export interface FastPathOptions {
   /** Where taken publishes go; its topicsVersion changes when plainRoute() may answer otherwise. */
   readonly sink: PublishSink;
-  readonly limits: { readonly maxPayload: number; readonly maxTopicLength: number; readonly maxTopicLevels: number };
+  readonly limits: { readonly maxPayload: number; readonly maxTopicLength: number; readonly maxTopicLevels: number; readonly maxPropertiesSize?: number };
   /** Whether `client` may publish on `topic` (the front end's topic checks and ACL); if not, aedes refuses it. */
   mayPublish(client: Client, topic: string): boolean;
   /** A publish with a subscriber is aedes's to deliver. */
@@ -56,6 +59,8 @@ export interface FastPathStats {
   bytes: number;
   /** Publishes taken and stored. */
   stored: number;
+  /** MQTT 5.0 QoS 1 publishes taken and answered 0x97 (quota exceeded): the disk was full or at its budget. */
+  quotaExceeded: number;
 }
 
 /** aedes refuses deeper topics whatever maxTopicLevels says (its topic matcher has that limit). */
@@ -63,15 +68,17 @@ const AEDES_MAX_TOPIC_LEVELS = 100;
 
 /**
  * The longest PUBLISH a connection may announce once connected: 2-byte topic length + topic (up to
- * 4 bytes a character) + packet id + payload. Anything announcing more is refused unread.
+ * 4 bytes a character) + packet id + payload, and for MQTT 5.0 its properties with their length (a
+ * Variable Byte Integer, up to 4 bytes). Anything announcing more is refused unread.
  */
-export function maxPublishLength(limits: { readonly maxTopicLength: number; readonly maxPayload: number }): number {
-  return 2 + limits.maxTopicLength * 4 + 2 + limits.maxPayload;
+export function maxPublishLength(limits: { readonly maxTopicLength: number; readonly maxPayload: number; readonly maxPropertiesSize?: number }): number {
+  const properties = limits.maxPropertiesSize === undefined ? 0 : 4 + limits.maxPropertiesSize;
+  return 2 + limits.maxTopicLength * 4 + 2 + properties + limits.maxPayload;
 }
 
 /** The fast paths of all connections: what they share, and each connection's by its socket. */
 export class FastPaths {
-  readonly stats: FastPathStats = { publishes: 0, bytes: 0, stored: 0 };
+  readonly stats: FastPathStats = { publishes: 0, bytes: 0, stored: 0, quotaExceeded: 0 };
   readonly maxRemainingLength: number;
   readonly maxPayload: number;
   readonly sink: PublishSink;
@@ -121,6 +128,7 @@ export class FastPaths {
 const HOLD_BYTES = 64 * 1024;
 
 const PUBLISH = 3;
+const PUBACK_QUOTA_EXCEEDED = PubackReasonCode.quotaExceeded;
 const QOS_MASK = 0x06;
 const RETAIN = 0x01;
 const DUP = 0x08;
@@ -156,6 +164,8 @@ export class FastPath implements StreamIntake {
   /** The connection's acknowledgements, shared with the publishes aedes handles. */
   readonly acks: AckQueue;
   #started = false;
+  /** MQTT 5.0: a PUBLISH has a Property Length after its packet id; only those with none are taken. */
+  #v5 = false;
   /** A packet split across reads: its parts so far, until the rest arrives. */
   #partial: Buffer[] = [];
   #partialBytes = 0;
@@ -192,8 +202,9 @@ export class FastPath implements StreamIntake {
   active(): boolean {
     if (this.#started) return true;
     const client = this.#client();
-    // MQTT 3.1 and 3.1.1 only: a version 5 PUBLISH carries properties.
-    this.#started = client !== null && client.connected && !client.closed && (client.version === 3 || client.version === 4);
+    // MQTT 3.1, 3.1.1 and 5.0; of a 5.0 connection, only PUBLISHes without properties (#takePublish).
+    this.#started = client !== null && client.connected && !client.closed && (client.version === 3 || client.version === 4 || client.version === 5);
+    this.#v5 = this.#started && client!.version === 5;
     return this.#started;
   }
 
@@ -249,7 +260,13 @@ export class FastPath implements StreamIntake {
     const topicStart = bodyStart(data, at) + 2;
     if (topicStart > end) return false;
     const topicEnd = topicStart + ((data[topicStart - 2]! << 8) | data[topicStart - 1]!);
-    const payloadStart = topicEnd + qos * 2;
+    let payloadStart = topicEnd + qos * 2;
+    if (this.#v5) {
+      // [MQTT-3.3.2.3] a Property Length of 0 (one byte): no properties, so no topic alias, nothing
+      // to store beyond what a 3.1.1 publish has. Anything else is aedes's.
+      if (payloadStart >= end || data[payloadStart] !== 0) return false;
+      payloadStart++;
+    }
     if (payloadStart > end) return false;
     const messageId = qos === 1 ? (data[topicEnd]! << 8) | data[topicEnd + 1]! : 0;
     if (qos === 1 && messageId === 0) return false; // [MQTT-2.3.1-1]
@@ -295,6 +312,12 @@ export class FastPath implements StreamIntake {
     const client = this.#client();
     if (client === null || client.closed || this.socket.destroyed) return this.#settled(publish);
     const { failures } = this.shared;
+    if (this.#v5 && publish.turn !== null && quotaExceeded(err) && failures.retried(err)) {
+      // [MQTT-3.4.2.1] a v5 client is told 0x97 (quota exceeded) rather than held, as through aedes.
+      this.#settled(publish);
+      this.shared.stats.quotaExceeded++;
+      return publish.turn.refuse(PUBACK_QUOTA_EXCEEDED);
+    }
     if (failures.retried(err)) {
       // Unreferenced: a held publisher must not keep a stopping process alive.
       this.#held ??= new HeldAppends((held) => this.#retry(held), true);

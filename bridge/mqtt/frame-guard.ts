@@ -126,6 +126,12 @@ export function packetLength(data: Uint8Array, at: number, maxRemainingLength: n
   return length >= 0 && at + length <= data.length ? length : -1;
 }
 
+/** The whole size of a packet whose Remaining Length is `remainingLength`: type byte, the length's own bytes, body. */
+export function wireSize(remainingLength: number): number {
+  const lengthBytes = remainingLength < 128 ? 1 : remainingLength < 16_384 ? 2 : remainingLength < 2_097_152 ? 3 : 4;
+  return 1 + lengthBytes + remainingLength;
+}
+
 /** Where the body of the packet at `at` starts (after its type byte and Remaining Length); the packet is whole. */
 export function bodyStart(data: Uint8Array, at: number): number {
   let i = at + 1;

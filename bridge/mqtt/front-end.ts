@@ -14,6 +14,7 @@
 // (authorizePublish): count it; refuse it on a limit or the ACL (topicRefusal, which the fast path
 // asks too); take its turn among the connection's acknowledgements; store it, holding it while a
 // failure may pass (storeWithRetry, AppendFailures); settle the outcome in its turn (settle).
+import { isUtf8 } from 'node:buffer';
 import { join } from 'node:path';
 import { finished, type Duplex } from 'node:stream';
 import { Aedes, type AedesPublishPacket, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
@@ -25,16 +26,20 @@ import type { Logger } from '../logger.js';
 import { AccessControl } from './access.js';
 import { ConnectionAdmission } from './admission.js';
 import { MqttListeners, type ListenerPorts } from './listeners.js';
+import { wireSize } from './frame-guard.js';
 import { TopicMapper } from './mapping.js';
 import { AckQueue } from './ack-queue.js';
 import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
-import { AppendFailures, HeldAppends } from './held-appends.js';
+import { AppendFailures, HeldAppends, quotaExceeded } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
-import { messageEmitter, willOf, wrapPublish } from './aedes-internals.js';
+import { messageEmitter, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
+import { PropertyHeaders, type PublishProperties } from './property-headers.js';
+import { pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
+import { WillsUnderWay } from './wills-under-way.js';
 import { SessionExpiry } from './session-expiry.js';
 
 export interface MqttFrontEndOptions {
@@ -74,7 +79,15 @@ export interface FrontEndStats {
 /** The counters the front end keeps itself; the fast path and AppendFailures keep the rest. */
 type OwnCounts = Omit<FrontEndStats, 'publishesFastPath' | 'appendRetries'>;
 
-const NO_FAST_PATH: FastPathStats = { publishes: 0, bytes: 0, stored: 0 };
+const NO_FAST_PATH: FastPathStats = { publishes: 0, bytes: 0, stored: 0, quotaExceeded: 0 };
+
+/** The refusals counted by the front end, with those of AppendFailures and the fast path added. */
+function withFastPathRefusals(own: Record<string, number>, failures: number, quotaExceeded: number): Record<string, number> {
+  const refused = { ...own };
+  if (failures > 0) refused['log append failed'] = failures;
+  if (quotaExceeded > 0) refused['quota exceeded'] = (refused['quota exceeded'] ?? 0) + quotaExceeded;
+  return refused;
+}
 
 /** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
 const producerOf = (clientId: string): string => `mqtt:${clientId}`;
@@ -109,6 +122,10 @@ export class MqttFrontEnd {
   #closing: Promise<void> | null = null;
   #expiry: SessionExpiry | null = null;
   #deliveries = 0;
+  /** Wills being published: aedes deletes each from the session store after its publish. */
+  readonly #wills = new WillsUnderWay();
+  /** An MQTT 5.0 publish's properties as record headers. */
+  readonly #propertyHeaders: PropertyHeaders;
 
   private constructor(
     private readonly options: MqttFrontEndOptions,
@@ -117,7 +134,9 @@ export class MqttFrontEnd {
     private readonly sink: PublishSink,
     private readonly access: AccessControl,
     private readonly failures: AppendFailures,
-  ) {}
+  ) {
+    this.#propertyHeaders = new PropertyHeaders(options.config.v5.userProperties);
+  }
 
   /** Set once the listeners are up; the hooks exist before, as a client may connect meanwhile. */
   #listeners: MqttListeners | null = null;
@@ -141,11 +160,21 @@ export class MqttFrontEnd {
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
       onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
+      onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
     });
+    // What a PUBLISH may announce (its properties included), refused unread above (frame-guard.ts).
+    const publishLimits = { ...config.limits, maxPropertiesSize: config.v5.maxPropertiesSize };
     const aedes = await Aedes.createBroker({
       id: options.nodeId,
       persistence,
       maxTopicLevels: config.limits.maxTopicLevels,
+      // MQTT 5.0 CONNACK properties; 3.1.1 clients are not told, nor held to them by aedes.
+      receiveMaximum: config.v5.receiveMaximum,
+      topicAliasMaximum: config.v5.topicAliasMaximum,
+      maximumPacketSize: wireSize(maxPublishLength(publishLimits)),
+      // A v5 client asking for a longer Session Expiry Interval is told mqtt.sessions.expiry, the
+      // most an offline session is kept here anyway (session-expiry.ts) [MQTT-3.2.2-3.2].
+      sessionExpiryIntervalLimit: config.sessions.expiry === null ? 0 : Math.ceil(config.sessions.expiry / 1000),
       // The listeners time the wait from the TCP accept (pending-connects.ts); this is aedes's own backstop.
       connectTimeout: config.limits.connectTimeout,
       preConnect: (client, packet, done) => frontEnd!.preConnect(client, packet, done),
@@ -177,7 +206,7 @@ export class MqttFrontEnd {
     try {
       frontEnd.#listeners = await MqttListeners.start({
         config,
-        packetLimits: { maxRemainingLength: maxPublishLength(limits), maxConnectLength: limits.maxConnectSize },
+        packetLimits: { maxRemainingLength: maxPublishLength(publishLimits), maxConnectLength: limits.maxConnectSize },
         admission,
         pending: { max: limits.maxPendingConnects, maxPerAddress: limits.maxPendingConnectsPerAddress, timeoutMs: limits.connectTimeout },
         ...(fastPaths !== null ? { intake: (socket: Duplex) => fastPaths.open(socket) } : {}),
@@ -200,7 +229,7 @@ export class MqttFrontEnd {
     const { persistence } = this;
     return new FastPaths({
       sink: this.sink,
-      limits: this.options.config.limits,
+      limits: { ...this.options.config.limits, maxPropertiesSize: this.options.config.v5.maxPropertiesSize },
       mayPublish: (client, topic) => this.topicRefusal(client, topic) === null,
       subscribers: {
         hasSubscriber: (topic) => live.hasSubscriber(topic) || persistence.hasSubscriber(topic),
@@ -224,7 +253,7 @@ export class MqttFrontEnd {
       publishesStored: own.publishesStored + fast.stored,
       publishesFastPath: fast.publishes,
       appendRetries: retries,
-      refused: failures === 0 ? own.refused : { ...own.refused, 'log append failed': failures },
+      refused: failures === 0 && fast.quotaExceeded === 0 ? own.refused : withFastPathRefusals(own.refused, failures, fast.quotaExceeded),
     };
   }
 
@@ -266,6 +295,11 @@ export class MqttFrontEnd {
     if (packet.clientId === '') {
       if (!(packet.clean ?? true)) this.#emptyIdWithSession.add(client);
       this.#assignedIds.add(client);
+    }
+    // [MQTT-3.2.2-21] a v5 client asking for no keep-alive, or a longer one, is told the server's.
+    const serverKeepAlive = this.options.config.v5.serverKeepAlive;
+    if (packet.protocolVersion === 5 && serverKeepAlive !== null && (!packet.keepalive || packet.keepalive * 1000 > serverKeepAlive)) {
+      setServerKeepAlive(client, serverKeepAlive / 1000);
     }
     done(null, true);
   }
@@ -377,21 +411,33 @@ export class MqttFrontEnd {
 
   /**
    * Decides whether a publish (or a client's will) is accepted, and stores it in the log first.
-   * An error disconnects the client: MQTT 3.1.1 has no negative acknowledgement for a publish.
+   * An error disconnects a 3.1.1 client (it has no negative acknowledgement for a publish); an
+   * MQTT 5.0 client is answered with the error's reason code instead (reason-codes.ts).
    */
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (err?: Error | null) => void): void {
     const counts = this.#counts;
     counts.publishesReceived++;
     counts.bytesReceived += packet.payload.length;
     const clientId = client?.id ?? (packet as PublishPacket & { clientId?: string }).clientId ?? '';
-    const refusal = packet.payload.length > this.options.config.limits.maxPayload ? 'payload too large' : this.topicRefusal(client, packet.topic);
-    if (refusal !== null) return done(this.refusePublish(clientId, packet.topic, refusal));
-
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload) : packet.payload;
+    const properties = (packet as { properties?: PublishProperties }).properties;
+    // A refusal, a v5 one answered in PUBACK, takes its turn too [MQTT-4.6.0-2].
+    const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
+    const refusal = this.publishRefusal(client, packet.topic, payload, properties);
+    if (refusal !== null) return inTurn(() => done(this.refusePublish(clientId, packet.topic, refusal)));
+
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
-    const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
+    if (properties !== undefined) publish.headers = this.#propertyHeaders.of(properties);
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
+  }
+
+  /** Why a publish through aedes is refused before it is stored (a limit, its payload's format, its topic), or null. */
+  private publishRefusal(client: Client | null, topic: string, payload: Buffer, properties: PublishProperties | undefined): string | null {
+    if (payload.length > this.options.config.limits.maxPayload) return 'payload too large';
+    // [MQTT-3.3.2.3.2] a payload said to be UTF-8 (Payload Format Indicator 1) that is not: 0x99.
+    if (properties?.payloadFormatIndicator === true && !isUtf8(payload)) return 'payload format invalid';
+    return this.topicRefusal(client, topic);
   }
 
   /**
@@ -418,7 +464,8 @@ export class MqttFrontEnd {
    * Retries an append that failed for a passing reason (a full disk) for as long as the client
    * stays connected; the socket is not read meanwhile, so nothing piles up. The client's own
    * keep-alive ends the wait if it takes too long, and an unacknowledged message is then the
-   * client's to resend.
+   * client's to resend. An MQTT 5.0 client's QoS 1/2 publish is not held on a full disk or disk
+   * budget: PUBACK / PUBREC 0x97 (quota exceeded) tells it at once.
    */
   private storeWithRetry(client: Client | null, publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
     // Made at the first failure: one publish held on its own, its backoff growing with each failure.
@@ -426,6 +473,9 @@ export class MqttFrontEnd {
     const store = (): void =>
       this.sink.store(publish, (err, outcome) => {
         if (err === null || client === null || client.closed || !this.failures.retried(err)) return done(err, outcome);
+        if (client.version === 5 && publish.qos > 0 && quotaExceeded(err)) {
+          return done(null, { kind: 'refused', reason: 'quota exceeded', detail: err.message });
+        }
         held ??= new HeldAppends(store, false);
         this.failures.retrying(client.id, err, held.hold(publish));
       });
@@ -449,9 +499,9 @@ export class MqttFrontEnd {
     }
   }
 
-  /** A publish refused: counted by reason and reported; the error closes the connection. */
+  /** A publish refused: counted by reason and reported; the error closes a 3.1.1 connection, and answers a v5 one (reason-codes.ts). */
   private refusePublish(clientId: string, topic: string, reason: string, detail?: string): PublishRefusedError {
-    const err = new PublishRefusedError(topic, reason, detail);
+    const err = new PublishRefusedError(topic, reason, detail, pubackReasonCode(reason));
     this.count(this.#counts.refused, reason);
     this.options.onProblem?.(`publish refused: ${reason}`, `client '${clientId}': ${err.message}`);
     return err;
@@ -481,6 +531,10 @@ export class MqttFrontEnd {
    * so a message acknowledged just before a shutdown is still queued for its offline subscribers.
    */
   private countBrokerPublishes(): void {
+    wrapPublishWill(this.aedes, (publishWill) => (client, will) => {
+      this.#wills.started(client.id);
+      publishWill(client, will);
+    });
     wrapPublish(this.aedes, (publish) => (packet, client, done) => {
       this.#deliveries++;
       publish(packet, client, (err?: Error) => {
@@ -488,6 +542,10 @@ export class MqttFrontEnd {
         done(err);
       });
     });
+  }
+
+  private willDeleted(clientId: string): void {
+    this.#wills.settled(clientId);
   }
 
   private async deliveriesDone(): Promise<void> {
@@ -508,7 +566,8 @@ export class MqttFrontEnd {
       await this.deliveriesDone();
       await new Promise<void>((resolve) => this.aedes.close(() => resolve()));
       await this.sink.drain();
-      await this.deliveriesDone(); // wills of the clients just disconnected
+      await this.#wills.settledAll(); // wills of the clients just disconnected: stored, delivered, deleted
+      await this.deliveriesDone();
       await this.persistence.destroy();
     })();
     return this.#closing;

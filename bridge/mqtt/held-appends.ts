@@ -6,7 +6,7 @@
 // the aedes path holds each publish on its own (front-end.ts storeWithRetry). The publisher's
 // socket is not read meanwhile, so nothing piles up; the client's own keep-alive ends a wait that
 // lasts too long.
-import { TributaryError } from '../../broker/errors.js';
+import { DiskBudgetError, DiskFullError, TributaryError } from '../../broker/errors.js';
 import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../logger.js';
 import { AppendFailedError } from './errors.js';
@@ -14,6 +14,14 @@ import { AppendFailedError } from './errors.js';
 /** Held appends are retried from 100 ms, doubling up to 5 s (with jitter). */
 export const RETRY_FIRST_MS = 100;
 export const RETRY_MAX_MS = 5000;
+
+/**
+ * Whether an append failed for want of disk (full, or at the disk budget): an MQTT 5.0 QoS 1/2
+ * publish is then answered 0x97 (quota exceeded) instead of held, on both paths.
+ */
+export function quotaExceeded(err: unknown): err is DiskFullError | DiskBudgetError {
+  return err instanceof DiskFullError || err instanceof DiskBudgetError;
+}
 
 /** Whether an append failure may pass, so that the append is worth retrying. */
 export function retriableAppendFailure(err: unknown): err is TributaryError {

@@ -19,6 +19,8 @@ export interface IncomingPublish {
   retain: boolean;
   /** Set for QoS 2: stored at most once while held (released at PUBREL). */
   idempotenceKey?: IdempotenceKey;
+  /** Stored after the mqtt.* headers: an MQTT 5.0 publish's properties (property-headers.ts). */
+  headers?: readonly RecordHeader[];
 }
 
 export type StoreOutcome =
@@ -107,12 +109,9 @@ export class PublishSink {
 
   private storeIn(route: Routed, partitions: number, publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
     const partition = route.key === null ? this.#spreader.next(route.topic, partitions) : partitionForKey(route.key, partitions);
-    const record: RecordInput = {
-      timestamp: Date.now(),
-      key: route.key,
-      value: publish.payload,
-      headers: mqttHeaders(Buffer.from(publish.topic), publish.qos, publish.retain, this.clientIdBytes(publish.clientId)),
-    };
+    const headers = mqttHeaders(Buffer.from(publish.topic), publish.qos, publish.retain, this.clientIdBytes(publish.clientId));
+    if (publish.headers !== undefined) headers.push(...publish.headers);
+    const record: RecordInput = { timestamp: Date.now(), key: route.key, value: publish.payload, headers };
     const stored = (offset: number, duplicate: boolean): void => done(null, { kind: 'stored', topic: route.topic, partition, offset, duplicate });
     if (publish.idempotenceKey === undefined) {
       this.enqueue(route.topic, partition, { record, stored, failed: done });

@@ -95,6 +95,8 @@ export interface SqlitePersistenceOptions {
   onIncomingReleased?: (clientId: string, messageId: number) => void;
   /** A client's inbound QoS 2 state was dropped (a clean session began). */
   onIncomingCleaned?: (clientId: string) => void;
+  /** delWill has run for a client (the will deleted, or none there, or the delete failed). */
+  onWillDeleted?: (clientId: string) => void;
 }
 
 export class SqlitePersistence {
@@ -458,9 +460,13 @@ export class SqlitePersistence {
   }
 
   async delWill(client: ClientRef): Promise<StoredPacket | undefined> {
-    const will = await this.getWill(client);
-    if (will !== undefined) this.write(() => this.#sql.delWill.run(client.id));
-    return will;
+    try {
+      const will = await this.getWill(client);
+      if (will !== undefined) this.write(() => this.#sql.delWill.run(client.id));
+      return will;
+    } finally {
+      this.options.onWillDeleted?.(client.id);
+    }
   }
 
   /** The wills of clients whose broker is not alive (here: wills left by a previous run). */

@@ -46,3 +46,27 @@ test('a refused CONNECT and an unreachable broker are clear errors', async (t) =
   await new Promise((done) => closed.close(done));
   await assert.rejects(runRawPublisher({ host: '127.0.0.1', port, connections: 1, payloadBytes: 10, count: 1 }), /cannot reach the broker at 127\.0\.0\.1:\d+: connect ECONNREFUSED/);
 });
+
+test('MQTT 5.0 (protocolVersion 5): every message reaches the broker as a v5 PUBLISH with its own packet id, and is counted once acknowledged', async (t) => {
+  const versions = new Set<number>();
+  const payloads = new Set<string>();
+  let seen = 0;
+  const broker = await Aedes.createBroker({
+    authorizePublish: (client, packet, done) => {
+      seen++;
+      versions.add(client!.version!);
+      payloads.add(packet.payload.toString());
+      done(null);
+    },
+  });
+  const server = createServer(broker.handle);
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  t.after(() => new Promise<void>((done) => server.close(() => broker.close(() => done()))));
+  const port = (server.address() as AddressInfo).port;
+  const result = await runRawPublisher({ host: '127.0.0.1', port, connections: 3, payloadBytes: 40, count: 6000, window: 50, protocolVersion: 5 });
+  assert.equal(result.sent, 6000);
+  assert.equal(result.acked, 6000);
+  assert.equal(seen, 6000);
+  assert.deepEqual([...versions], [5]);
+  assert.deepEqual([...payloads], ['x'.repeat(40)], 'the packet id was stamped where it is, not into the payload');
+});

@@ -300,3 +300,23 @@ test('--seed with --start-time: every run sends the same payloads, device by dev
   const differing = [...a!.keys()].filter((k) => c!.has(k) && a!.get(k) !== c!.get(k));
   assert.ok(differing.length > 0, 'another seed, other payloads');
 });
+
+test('--protocol 5: devices publish MQTT 5.0 with user properties (stored as headers); --raw --protocol 5 goes through the fast path', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const summary = await simJson(['--url', url, '--protocol', '5', '--devices', '4', '--rate', 'max', '--count', '400', '--seed', '3']);
+  assert.equal(summary.acked, 400);
+  const records = node.log.read('mqtt', 0, 0, { maxRecords: 10_000 }).records;
+  assert.equal(records.length, 400);
+  for (const r of records) {
+    const headers = new Map(r.headers.map(([k, v]) => [k, v!.toString()]));
+    const sample = JSON.parse(r.value!.toString()) as { device: string; seq: number; profile: string };
+    assert.equal(headers.get('mqtt.user.device'), sample.device);
+    assert.equal(headers.get('mqtt.user.seq'), String(sample.seq));
+    assert.equal(headers.get('mqtt.user.profile'), sample.profile);
+  }
+
+  const raw = await simJson(['--url', url, '--raw', '--protocol', '5', '--connections', '2', '--count', '4000', '--seed', '3']);
+  assert.equal(raw.acked, 4000);
+  assert.equal(node.mqtt.stats.publishesFastPath, 4000, 'v5 PUBLISHes without properties: the fast path');
+  assert.equal((await sim(['--url', url, '--protocol', '3'])).code, 2, '--protocol 3 is refused');
+});

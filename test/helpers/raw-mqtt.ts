@@ -9,8 +9,11 @@ export class RawMqtt {
   #waiters: Array<{ test: (p: Packet) => boolean; resolve: (p: Packet) => void }> = [];
   closed: Promise<void>;
 
-  private constructor(readonly socket: Socket) {
-    const parser = mqttPacket.parser();
+  private constructor(
+    readonly socket: Socket,
+    protocolVersion: 4 | 5,
+  ) {
+    const parser = mqttPacket.parser({ protocolVersion });
     parser.on('packet', (packet: Packet) => {
       this.received.push(packet);
       const i = this.#waiters.findIndex((w) => w.test(packet));
@@ -21,11 +24,14 @@ export class RawMqtt {
     socket.on('error', () => undefined);
   }
 
-  /** `localAddress`: the loopback address to connect from (Linux routes all of 127.0.0.0/8 to lo). */
-  static async open(port: number, localAddress?: string): Promise<RawMqtt> {
+  /**
+   * `localAddress`: the loopback address to connect from (Linux routes all of 127.0.0.0/8 to lo).
+   * `protocolVersion`: how what the server sends is parsed (5: with reason codes and properties).
+   */
+  static async open(port: number, localAddress?: string, protocolVersion: 4 | 5 = 4): Promise<RawMqtt> {
     const socket = tcpConnect({ port, host: '127.0.0.1', ...(localAddress === undefined ? {} : { localAddress }) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-    return new RawMqtt(socket);
+    return new RawMqtt(socket, protocolVersion);
   }
 
   send(...packets: Packet[]): void {

@@ -51,3 +51,41 @@ test('at the disk budget a QoS 1 publisher is held, then acknowledged once space
   assert.equal(last.value!.toString(), 'held', 'the held publish is the last record stored');
   assert.equal(p.logEndOffset, sent + 1, 'every acknowledged publish was stored once');
 });
+
+test('at the disk budget an MQTT 5.0 QoS 1 publish is answered PUBACK 0x97 (quota exceeded) at once, not held; a 3.1.1 one is still held', async (t) => {
+  const budget = 16 * MiB;
+  const { node, url } = await startTestNode(t, {
+    log: { disk: { maxBytes: budget, minFreeBytes: null } },
+    topics: [{ name: 'mqtt', partitions: 1 }],
+    upstream: { enabled: true, brokers: ['127.0.0.1:1'], retryInitial: 100, retryMax: 1000, requestTimeout: 1000 },
+  });
+  const client = await connect(t, url, { clientId: 'budget-v5', protocolVersion: 5 });
+  const payload = Buffer.alloc(8000, 120);
+  let sent = 0;
+  const refusals: number[] = [];
+  const publish = (body: Buffer): Promise<void> =>
+    client.publishAsync('plant/press', body, { qos: 1 }).then(
+      () => undefined,
+      (err: { code?: number }) => void refusals.push(err.code ?? -1),
+    );
+  while (!node.log.diskStatus().holding) {
+    const burst = Array.from({ length: 50 }, () => publish(payload));
+    sent += burst.length;
+    await Promise.race([Promise.all(burst), waitFor(() => node.log.diskStatus().holding, 'holding', 60_000)]);
+    assert.ok(sent < 20_000, 'the budget held before 160 MB were sent');
+  }
+  const end = node.log.partition('mqtt', 0).logEndOffset;
+  const before = refusals.length;
+  const quotaBefore = node.mqtt.stats.refused['quota exceeded'] ?? 0;
+  await publish(Buffer.from('refused')); // no properties: the fast path's
+  assert.deepEqual(refusals.slice(before), [0x97], 'PUBACK 0x97 for the publish made while the budget holds');
+  // With a property it goes through aedes: the same answer.
+  await client.publishAsync('plant/press', 'refused too', { qos: 1, properties: { userProperties: { k: 'v' } } }).then(
+    () => assert.fail('acknowledged while the budget holds'),
+    (err: { code?: number }) => assert.equal(err.code, 0x97),
+  );
+  assert.equal(node.mqtt.stats.refused['quota exceeded'], quotaBefore + 2, 'counted by both paths');
+  assert.ok(client.connected, 'the publisher stays connected');
+  assert.equal(node.log.partition('mqtt', 0).logEndOffset, end, 'nothing stored for it');
+  assert.ok(refusals.every((code) => code === 0x97), `every refusal was quota exceeded: ${refusals.join(',')}`);
+});

@@ -17,6 +17,7 @@ import {
   parserOf,
   willOf,
   wrapPublish,
+  wrapPublishWill,
   type BrokerPublish,
 } from '../../../bridge/mqtt/aedes-internals.js';
 import { LiveSubscriptions } from '../../../bridge/mqtt/live-subscriptions.js';
@@ -44,6 +45,11 @@ test('each aedes internal is where aedes-internals.ts reads it', async (t) => {
   wrapPublish(aedes, (publish: BrokerPublish): BrokerPublish => (packet, client, done) => {
     if (!packet.topic.startsWith('$SYS')) calls.push({ topic: packet.topic, clientId: client?.id ?? null });
     publish(packet, client, done);
+  });
+  const willsPublished: string[] = [];
+  wrapPublishWill(aedes, (publishWill) => (client, will) => {
+    willsPublished.push(`${client.id} ${will.topic}`);
+    publishWill(client, will);
   });
   const live = LiveSubscriptions.watch(messageEmitter(aedes));
   const clients: Client[] = [];
@@ -101,4 +107,9 @@ test('each aedes internal is where aedes-internals.ts reads it', async (t) => {
     ],
     `aedes.publish is not called as (packet, client, done): ${change}`,
   );
+
+  // aedes.publishWill: a connection lost without DISCONNECT publishes its will through it
+  mqtt.stream.destroy();
+  await waitFor(() => willsPublished.length > 0);
+  assert.deepEqual(willsPublished, ['probe wills/probe'], `a will is not published through aedes.publishWill(client, will): ${change}`);
 });

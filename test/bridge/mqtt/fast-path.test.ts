@@ -185,3 +185,35 @@ test('mqtt.fastPath: false leaves every packet to aedes; publishes are stored an
   assert.equal(values(node, 'mqtt', 3).length, ids.length);
   assert.equal(node.mqtt.stats.publishesFastPath, 0);
 });
+
+test('MQTT 5.0: the fast path takes PUBLISHes without properties; one with properties or a topic alias goes to aedes, in order', async (t) => {
+  const { node } = await startTestNode(t);
+  const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+  t.after(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'v5-fast', clean: true, keepalive: 60, properties: { topicAliasMaximum: 0 } });
+  const connack = await raw.next('connack');
+  assert.equal((connack as { reasonCode?: number }).reasonCode, 0);
+  const packets: Packet[] = [
+    publish('plant/v5/a', 1),
+    publish('plant/v5/a', 2, { qos: 0 }),
+    { ...publish('plant/v5/a', 3), properties: { userProperties: { line: '7' } } } as Packet,
+    { ...publish('plant/v5/b', 4), properties: { topicAlias: 1 } } as Packet,
+    { ...publish('', 5), properties: { topicAlias: 1 } } as Packet,
+    publish('plant/v5/a', 6),
+  ];
+  raw.socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p, { protocolVersion: 5 }))));
+  await waitFor(() => pubackIds(raw).length === 5, 'the QoS 1 PUBACKs');
+  assert.deepEqual(pubackIds(raw), [1, 3, 4, 5, 6]);
+  assert.ok(raw.received.filter((p) => p.cmd === 'puback').every((p) => ((p as { reasonCode?: number }).reasonCode ?? 0) === 0));
+  await waitFor(() => values(node).length === 6, 'all six stored');
+  assert.deepEqual(values(node), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
+  assert.equal(node.mqtt.stats.publishesFastPath, 2, 'the two before the first with properties; the rest of that read went to aedes');
+  const records = node.log.read('mqtt', 0, 0).records;
+  assert.deepEqual(records.map((r) => r.key!.toString()), ['plant/v5/a', 'plant/v5/a', 'plant/v5/a', 'plant/v5/b', 'plant/v5/b', 'plant/v5/a']);
+  assert.deepEqual(records[2]!.headers.map(([name]) => name).slice(4), ['mqtt.user.line']);
+
+  // A later read of plain v5 publishes is the fast path's again.
+  raw.socket.write(mqttPacket.generate(publish('plant/v5/a', 7), { protocolVersion: 5 }));
+  await waitFor(() => pubackIds(raw).includes(7), 'PUBACK 7');
+  assert.equal(node.mqtt.stats.publishesFastPath, 3);
+});

@@ -1,0 +1,111 @@
+// The patches applied to aedes 2.0.0-beta.1 on install (patches/, docs/mqtt5.md), one test each, on
+// a whole Tributary node over real sockets: the four fixes of aedes 1.2.0 that the beta lacks, and
+// the beta's loss of queued messages on a v5 resume. Each fails on the unpatched beta.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Packet } from 'mqtt-packet';
+import { connect, startTestNode } from '../helpers/mqtt-node.js';
+import { RawMqtt } from '../helpers/raw-mqtt.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+const portOf = (url: string): number => Number(new URL(url).port);
+
+function storedValues(node: Awaited<ReturnType<typeof startTestNode>>['node']): string[] {
+  return node.log.read('mqtt', 0, 0, { maxRecords: 10_000 }).records.map((r) => r.value!.toString());
+}
+
+async function rawClient(t: Parameters<typeof startTestNode>[0], url: string): Promise<RawMqtt> {
+  const raw = await RawMqtt.open(portOf(url));
+  t.after(() => raw.destroy());
+  return raw;
+}
+
+test('GHSA-52qw-whmv-87c5: client id "constructor" and filters "__proto__", "constructor" in one SUBSCRIBE work like any other', async (t) => {
+  const { url } = await startTestNode(t);
+  const received: string[] = [];
+  const client = await connect(t, url, { clientId: 'constructor' }, (topic, payload) => received.push(`${topic}=${payload.toString()}`));
+  const granted = await client.subscribeAsync(['__proto__', 'constructor'], { qos: 1 });
+  assert.deepEqual(
+    granted.map((g) => `${g.topic}:${g.qos}`).sort(),
+    ['__proto__:1', 'constructor:1'],
+  );
+  const other = await connect(t, url, { clientId: '__proto__' });
+  await other.publishAsync('__proto__', 'a', { qos: 1 });
+  await other.publishAsync('constructor', 'b', { qos: 1 });
+  await waitFor(() => received.length === 2, 'both messages');
+  assert.deepEqual(received.sort(), ['__proto__=a', 'constructor=b']);
+  // A second connection with the id takes the session over [MQTT-3.1.4-2].
+  const closed = new Promise<void>((resolve) => client.once('close', () => resolve()));
+  await connect(t, url, { clientId: 'constructor' });
+  await closed;
+});
+
+test('a failing PUBREL delete (a duplicate PUBREL in the same read) still gets PUBCOMP and does not take the process down', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const raw = await rawClient(t, url);
+  await raw.connect('pubrel-twice');
+  raw.send({ cmd: 'publish', topic: 'lines/7', payload: Buffer.from('once'), qos: 2, messageId: 7, retain: false, dup: false });
+  await raw.next('pubrec', 7);
+  raw.send({ cmd: 'pubrel', messageId: 7 }, { cmd: 'pubrel', messageId: 7 });
+  await raw.next('pubcomp', 7);
+  await raw.next('pubcomp', 7);
+  // The connection and the node go on.
+  raw.send({ cmd: 'publish', topic: 'lines/7', payload: Buffer.from('after'), qos: 2, messageId: 8, retain: false, dup: false });
+  await raw.next('pubrec', 8);
+  assert.deepEqual(storedValues(node), ['once', 'after']);
+});
+
+test('a QoS 2 flood without PUBREL is cut off at 1,000 messages awaiting PUBREL (aedes maxInflightInbound)', async (t) => {
+  const { url } = await startTestNode(t);
+  const raw = await rawClient(t, url);
+  await raw.connect('half-open');
+  const publishes: Packet[] = Array.from({ length: 1001 }, (_, i) => ({
+    cmd: 'publish', topic: 'flood', payload: Buffer.from(String(i)), qos: 2, messageId: i + 1, retain: false, dup: false,
+  }));
+  for (let i = 0; i < publishes.length; i += 100) raw.send(...publishes.slice(i, i + 100));
+  // PUBRECs still waiting their turn when the connection closes are not sent: the client resends those.
+  const outcome = await Promise.race([raw.closed.then(() => 'closed'), raw.next('pubrec', 1001).then(() => 'PUBREC for the 1,001st')]);
+  assert.equal(outcome, 'closed', 'the 1,001st is refused by closing the connection');
+  assert.equal(raw.received.filter((p) => p.cmd === 'pubrec' && p.messageId === 1001).length, 0);
+});
+
+test('[MQTT-3.1.2-6] a clean session leaves no QoS 2 state behind: the same packet id is a new message in the next clean session', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const received: string[] = [];
+  await connect(t, url, { clientId: 'watcher' }, (_topic, payload) => received.push(payload.toString()));
+  const watcher = await connect(t, url, { clientId: 'watcher-2' }, (_topic, payload) => received.push(payload.toString()));
+  await watcher.subscribeAsync('valves/#', { qos: 2 });
+
+  const first = await rawClient(t, url);
+  await first.connect('valve-9', true);
+  first.send({ cmd: 'publish', topic: 'valves/9', payload: Buffer.from('open'), qos: 2, messageId: 5, retain: false, dup: false });
+  await first.next('pubrec', 5);
+  first.destroy(); // gone before PUBREL: the session (clean) ends here
+  await first.closed;
+  await waitFor(() => received.includes('open'), 'the first message');
+
+  const second = await rawClient(t, url);
+  await second.connect('valve-9', true);
+  second.send({ cmd: 'publish', topic: 'valves/9', payload: Buffer.from('closed'), qos: 2, messageId: 5, retain: false, dup: false });
+  await second.next('pubrec', 5);
+  second.send({ cmd: 'pubrel', messageId: 5 });
+  await second.next('pubcomp', 5);
+  await waitFor(() => received.includes('closed'), 'the second message, delivered: not taken for a duplicate of the first');
+  assert.deepEqual(storedValues(node), ['open', 'closed']);
+});
+
+test('[MQTT-3.1.2-5] a v5 session resumed without a Session Expiry Interval gets the messages queued while it was away', async (t) => {
+  const { url } = await startTestNode(t);
+  const away = await connect(t, url, { clientId: 'oqws', protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 99_999 } });
+  await away.subscribeAsync('oqws/#', { qos: 2 });
+  await away.endAsync();
+
+  const publisher = await connect(t, url, { clientId: 'oqws-publisher', protocolVersion: 5 });
+  await publisher.publishAsync('oqws/1', 'queued', { qos: 1 });
+
+  const received: string[] = [];
+  const back = await connect(t, url, { clientId: 'oqws', protocolVersion: 5, clean: false }, (topic, payload) => received.push(`${topic}=${payload.toString()}`));
+  assert.equal((back as unknown as { connackPacket?: { sessionPresent?: boolean } }).connackPacket?.sessionPresent ?? true, true);
+  await waitFor(() => received.length === 1, 'the queued message');
+  assert.deepEqual(received, ['oqws/1=queued']);
+});

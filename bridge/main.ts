@@ -168,7 +168,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     let unwatchUpstream: (() => void) | null = null;
     const startForwarding = async (): Promise<void> => {
       if (upstream !== null) return;
-      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }));
+      // In a cluster every replica forwards as the cluster (its name and log id), so that a new
+      // leader takes over the old one's producer and cursors (docs/replication.md, Upstream).
+      const node = cluster;
+      const identity =
+        node === null || config.cluster === null
+          ? { name: config.node.id }
+          : { name: config.cluster.name!, logId: node.logId ?? undefined, leads: () => node.leadsWithLease() };
+      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }), identity);
       if (upstream === null) return;
       metrics.watchUpstream(upstream.metricsSource);
       unwatchUpstream = watchUpstreamErrors(upstream.metricsSource, errors);

@@ -41,7 +41,7 @@ export interface ClusterStatusJson {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string } = {}): Promise<Replica[]> {
+export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string } = {}): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort() })));
   const root = tempDir(t, 'tributary-replicas-');
@@ -57,6 +57,7 @@ http: { port: ${ports[i]!.http} }
 logging: { level: info, format: json }
 cluster:
   nodeId: ${id}
+  name: ${options.name ?? 'test-cluster'}
   listen: { host: 127.0.0.1, port: ${ports[i]!.cluster} }
   electionTimeoutMs: ${options.electionTimeoutMs ?? 1500}
   fetchMaxWaitMs: 100

@@ -4,6 +4,7 @@
 import { CursorStore } from '../broker/cursors.js';
 import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { kafkaClusterView } from './kafka-cluster.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
@@ -149,7 +150,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           security: kafkaSecurity(config, logger.child({ component: 'kafka' })),
           maxMessageBytes: config.kafka.maxMessageBytes,
           maxUncompressedBytes: config.kafka.maxUncompressedBytes,
-          clusterId: config.node.id,
+          // Every node of a cluster reports the same cluster id, and the cluster's leader (kafka-cluster.ts).
+          clusterId: config.cluster?.name ?? config.node.id,
+          ...(cluster === null || config.cluster === null ? {} : { cluster: kafkaClusterView(config.cluster, cluster) }),
           log,
           cursors,
           logger: logger.child({ component: 'kafka' }),

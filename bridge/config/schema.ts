@@ -251,6 +251,11 @@ const clusterPeer = z.strictObject({
   address: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:9093)').refine((a) => { const m = HOST_PORT.exec(a); return m === null || Number(m[1]) <= 65535; }, 'port above 65535'),
   /** A witness votes and stores no telemetry (docs/replication.md); not built yet. */
   witness: z.boolean().default(false),
+  /**
+   * Where Kafka clients reach the peer's Kafka endpoint (its kafka.advertisedHost/Port): host:port.
+   * Metadata lists it as a broker, so clients given any node find the leader. null: not listed.
+   */
+  kafka: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:9092)').nullable().default(null),
 });
 
 /**

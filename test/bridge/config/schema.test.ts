@@ -40,8 +40,8 @@ test('a three-node cluster block gets its defaults', (t) => {
     name: null,
     listen: { host: '0.0.0.0', port: 9093 },
     peers: [
-      { id: 'gw-b', address: '10.0.0.12:9093', witness: false },
-      { id: 'gw-c', address: '[fd00::3]:9093', witness: false },
+      { id: 'gw-b', address: '10.0.0.12:9093', witness: false, kafka: null },
+      { id: 'gw-c', address: '[fd00::3]:9093', witness: false, kafka: null },
     ],
     acks: 'quorum',
     electionTimeoutMs: 1500,

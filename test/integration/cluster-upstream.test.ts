@@ -122,6 +122,9 @@ test('every replica forwards as the cluster: across a SIGKILL and a SIGSTOP of t
   await waitForwarding(third, forwardedBefore + 60);
   await publisher.stop();
   assert.ok(second.child.exitCode === null && second.child.signalCode === null, `${second.id} exited:\n${second.output().slice(-3000)}`);
+  // What the resumed leader's forwarder met (fenced in a transaction, or stopped before its next one).
+  const met = second.output().split('\n').filter((l) => /TRIB_UPSTREAM_FENCED|no longer leads|forwarder/.test(l) && l.includes('"component":"upstream"'));
+  t.diagnostic(`${second.id} after SIGCONT: ${met.slice(-3).join(' | ')}`);
 
   // The leader catches up with everything committed; then Kafka is read, read_committed.
   let status: UpstreamStatus | null = null;
@@ -156,4 +159,7 @@ test('every replica forwards as the cluster: across a SIGKILL and a SIGSTOP of t
   );
   assert.ok(records.every((r) => r.headers['tributary.node'] === CLUSTER), 'a record was not forwarded as the cluster');
   assert.ok(publisher.acked.length > 200, `only ${publisher.acked.length} messages acknowledged`);
+  // Records of aborted transactions (the faults' open ones, aborted by the next leader's InitProducerId): invisible above.
+  const raw = await readUpstream(kafka.bootstrap, 'edge.mqtt', ['-X', 'isolation.level=read_uncommitted']);
+  t.diagnostic(`${records.length} records committed upstream, ${raw.length - records.length} in aborted transactions; ${publisher.acked.length} acknowledged`);
 });

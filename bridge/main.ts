@@ -4,6 +4,7 @@
 import { CursorStore } from '../broker/cursors.js';
 import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { kafkaClusterView } from './kafka-cluster.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
@@ -149,7 +150,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
           security: kafkaSecurity(config, logger.child({ component: 'kafka' })),
           maxMessageBytes: config.kafka.maxMessageBytes,
           maxUncompressedBytes: config.kafka.maxUncompressedBytes,
-          clusterId: config.node.id,
+          // Every node of a cluster reports the same cluster id, and the cluster's leader (kafka-cluster.ts).
+          clusterId: config.cluster?.name ?? config.node.id,
+          ...(cluster === null || config.cluster === null ? {} : { cluster: kafkaClusterView(config.cluster, cluster) }),
           log,
           cursors,
           logger: logger.child({ component: 'kafka' }),
@@ -168,7 +171,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     let unwatchUpstream: (() => void) | null = null;
     const startForwarding = async (): Promise<void> => {
       if (upstream !== null) return;
-      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }));
+      // In a cluster every replica forwards as the cluster (its name and log id), so that a new
+      // leader takes over the old one's producer and cursors (docs/replication.md, Upstream).
+      const node = cluster;
+      const identity =
+        node === null || config.cluster === null
+          ? { name: config.node.id }
+          : { name: config.cluster.name!, logId: node.logId ?? undefined, leads: () => node.leadsWithLease() };
+      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }), identity);
       if (upstream === null) return;
       metrics.watchUpstream(upstream.metricsSource);
       unwatchUpstream = watchUpstreamErrors(upstream.metricsSource, errors);

@@ -57,10 +57,10 @@ const RULES: IForbiddenRuleType[] = [
     // bridge/cluster/ is replication: votes, epochs, followers' fetches, the commit rule. MQTT,
     // the forwarder and HTTP learn of its role through bridge/main.ts (callbacks, a status port).
     name: 'cluster-imports-only-the-log-and-the-kafka-codec',
-    comment: 'bridge/cluster/ imports only its own files, broker/, the Kafka protocol codec (and its errors), bridge/net/listen.ts and bridge/logger.ts',
+    comment: 'bridge/cluster/ imports only its own files, broker/, the Kafka protocol codec (and its errors), bridge/net/listen.ts, bridge/logger.ts and the pure helpers of bridge/shared/',
     severity: 'error',
     from: { path: '^bridge/cluster/' },
-    to: { path: OURS, pathNot: '^(bridge/cluster/|broker/|bridge/kafka/protocol/|bridge/kafka/errors\\.ts$|bridge/net/listen\\.ts$|bridge/logger\\.ts$)' },
+    to: { path: OURS, pathNot: '^(bridge/cluster/|broker/|bridge/kafka/protocol/|bridge/kafka/errors\\.ts$|bridge/net/listen\\.ts$|bridge/logger\\.ts$|bridge/shared/)' },
   },
   {
     name: 'config-imports-no-other-part',

@@ -6,6 +6,7 @@
 import type { Log, EntryPosition } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
+import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
 import { UnknownPeerError } from './errors.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
@@ -41,7 +42,7 @@ import { parseAddress, PeerConnection, ReplicationServer } from './transport.js'
 export type Role = 'leader' | 'follower' | 'candidate';
 
 /** The internal topic a new leader's epoch-start entry goes to (invariant 2). */
-export const EPOCHS_TOPIC = '__tributary_epochs';
+export { EPOCHS_TOPIC };
 
 export interface ClusterOptions {
   nodeId: string;
@@ -108,6 +109,8 @@ export class ClusterNode {
   readonly #roleListeners = new Set<(role: Role) => void>();
   #fetching = false;
   #closed = false;
+  /** The cluster's log id as this node led with it (epoch-record.ts); null before it first led. */
+  #logId: string | null = null;
   #server: ReplicationServer | null = null;
 
   private constructor(
@@ -155,6 +158,19 @@ export class ClusterNode {
   }
   get elections(): number {
     return this.#elections;
+  }
+  /** The cluster's log id this leader wrote in its epoch record (the upstream cursors carry it); null before it led. */
+  get logId(): string | null {
+    return this.#logId;
+  }
+
+  /**
+   * Whether this node leads and still holds its lease (a majority heard from within the election
+   * timeout). Read before the upstream forwarder (re)connects: a leader resumed from SIGSTOP has no
+   * lease even before its lease check runs, and must not fence the new leader's producer.
+   */
+  leadsWithLease(): boolean {
+    return this.#role === 'leader' && this.hasLease();
   }
 
   /** Told of every change of role (MQTT refuses or closes clients, the forwarder starts or stops). */
@@ -451,6 +467,7 @@ export class ClusterNode {
     this.#leaderId = this.options.nodeId;
     this.#followers.clear();
     this.#epochStart = log.lastEntry().seq + 1;
+    this.#logId = clusterLogId(log, this.options.dataDir);
     log.becomeClusterLeader(epoch);
     this.setRole('leader', 'won the election');
     if (this.#electionTimer !== null) clearTimeout(this.#electionTimer);
@@ -461,7 +478,7 @@ export class ClusterNode {
     try {
       await log.createTopic(EPOCHS_TOPIC, 1);
       // Not awaited: under acknowledge 'committed' it resolves once committed, which needs followers.
-      log.append(EPOCHS_TOPIC, 0, [{ timestamp: Date.now(), key: null, value: Buffer.from(JSON.stringify({ epoch, leader: this.options.nodeId })), headers: [] }]).catch(() => undefined);
+      log.append(EPOCHS_TOPIC, 0, [{ timestamp: Date.now(), key: null, value: encodeEpochRecord({ epoch, leader: this.options.nodeId, log: this.#logId }), headers: [] }]).catch(() => undefined);
     } catch (err) {
       this.options.logger.error({ err }, 'the epoch-start entry could not be appended');
     }
@@ -548,7 +565,12 @@ export class ClusterNode {
       this.#truncations++;
       return;
     }
-    if (response.entries.length > 0) await log.appendEntries(response.entries);
+    if (response.entries.length > 0) {
+      await log.appendEntries(response.entries);
+      // The cluster's log id, kept should this node lead after retention deleted the epoch records.
+      const logId = logIdInEntries(response.entries);
+      if (logId !== null) keepLogId(this.options.dataDir, logId);
+    }
     if (response.commitSeq > this.#commitSeq) {
       this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
       log.commitEntries(this.#commitSeq);

@@ -273,6 +273,11 @@ const clusterPeer = z.strictObject({
   address: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:9093)').refine((a) => { const m = HOST_PORT.exec(a); return m === null || Number(m[1]) <= 65535; }, 'port above 65535'),
   /** A witness votes and stores no telemetry (docs/replication.md); not built yet. */
   witness: z.boolean().default(false),
+  /**
+   * Where Kafka clients reach the peer's Kafka endpoint (its kafka.advertisedHost/Port): host:port.
+   * Metadata lists it as a broker, so clients given any node find the leader. null: not listed.
+   */
+  kafka: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:9092)').nullable().default(null),
 });
 
 /**
@@ -283,6 +288,12 @@ const cluster = z
   .strictObject({
     /** This node's id in the cluster; peers name it in their peers lists. */
     nodeId: z.string().min(1),
+    /**
+     * The cluster's name, the same on every node (needed with upstream): the upstream forwarder of
+     * whichever node leads forwards as it (transactional id, cursors, {node} in topic names), so a
+     * new leader resumes where the old one stopped and fences it (docs/replication.md, Upstream).
+     */
+    name: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/, 'letters, digits, ".", "_" and "-" (it goes into upstream topic names)').nullable().default(null),
     /** The replication listener: votes and followers' fetches. */
     listen: z
       .strictObject({
@@ -447,6 +458,10 @@ export const configSchema = z.strictObject({
   // loses what was acknowledged (Jepsen's NATS 2.12.1 analysis).
   if (config.cluster !== null && config.log.durability !== 'fsync') {
     ctx.addIssue({ code: 'custom', path: ['log', 'durability'], message: `must be fsync with a cluster block: replicas count toward acknowledgements only what they have fsynced (got ${config.log.durability})` });
+  }
+  // Every replica forwards as the cluster, not as itself (docs/replication.md, Upstream).
+  if (config.cluster !== null && config.cluster.name === null && config.upstream?.enabled === true) {
+    ctx.addIssue({ code: 'custom', path: ['cluster', 'name'], message: 'needed with upstream enabled: every node forwards as the cluster (the same name on every node; a former single node\'s node.id keeps its upstream topics and cursors)' });
   }
 });
 

@@ -12,6 +12,7 @@ import type { Logger } from '../logger.js';
 import { listen } from '../net/listen.js';
 import { loadTlsFiles, type TlsFiles } from '../net/tls-files.js';
 import type { ApiHandler, BrokerIdentity } from './apis/api.js';
+import { brokerIds, type KafkaClusterView } from './cluster-view.js';
 import { APIS, SASL_APIS } from './apis/index.js';
 import { KafkaAuthorizer } from './authorization.js';
 import { KafkaConnection } from './connection.js';
@@ -45,6 +46,8 @@ export interface KafkaServerOptions {
   cursors?: CursorStore;
   /** The APIs served; default all of ./apis/index.ts (tests narrow it). */
   apis?: readonly ApiHandler[];
+  /** With replication: the cluster's nodes and leader, for Metadata (./cluster-view.ts); absent: one broker, id 0. */
+  cluster?: KafkaClusterView;
 }
 
 const NODE_ID = 0;
@@ -193,10 +196,11 @@ export class KafkaServer {
   }
 
   private identity(socket: Socket): BrokerIdentity {
-    const { host, advertisedHost, advertisedPort, clusterId } = this.options;
+    const { host, advertisedHost, advertisedPort, clusterId, cluster } = this.options;
     let advertised = advertisedHost ?? host;
     if (advertisedHost === null && isWildcard(host)) advertised = (socket.localAddress ?? '127.0.0.1').replace(/^::ffff:/, '');
-    return { nodeId: NODE_ID, clusterId, host: advertised, port: advertisedPort ?? this.port };
+    const nodeId = cluster === undefined ? NODE_ID : brokerIds(cluster).get(cluster.selfId)!;
+    return { nodeId, clusterId, host: advertised, port: advertisedPort ?? this.port, ...(cluster === undefined ? {} : { cluster }) };
   }
 }
 

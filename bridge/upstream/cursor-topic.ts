@@ -2,9 +2,6 @@
 // key `<node>/<topic>/<partition>`, value {"nextOffset": N, "log": "<log id>"}. A cursor record is
 // written in the same Kafka transaction as the records it covers, so a read_committed reader sees
 // both or neither. The log id tells this gateway's log from another one that uses the same node.id.
-import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Consumer } from '@platformatic/kafka';
 import { partitionKey } from '../shared/partition-key.js';
 import { UpstreamCursorConflictError, UpstreamCursorTopicError } from './errors.js';
@@ -12,7 +9,7 @@ import { readCommitted, type ReadCommittedOptions } from './committed-reader.js'
 import type { UpstreamMessage } from './upstream-record.js';
 import type { UpstreamTopics } from './upstream-topics.js';
 
-export const LOG_ID_FILE = 'upstream-log-id';
+export { LOG_ID_FILE, logIdentity } from '../shared/log-identity.js';
 
 /**
  * The cursor topic as created here: compacted, and compacted soon. Kafka never compacts the active
@@ -99,24 +96,4 @@ function parseCursor(value: Buffer): CursorValue | null {
     // not JSON
   }
   return null;
-}
-
-/** The id of this data directory's log, made once (fsynced) and kept beside it. */
-export function logIdentity(dataDir: string): string {
-  const file = join(dataDir, LOG_ID_FILE);
-  try {
-    const id = readFileSync(file, 'utf8').trim();
-    if (id !== '') return id;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
-  const id = randomUUID();
-  const fd = openSync(file, 'w');
-  try {
-    writeSync(fd, `${id}\n`);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  return id;
 }

@@ -16,6 +16,7 @@ import { BatchBuilder, type Draft } from './batch-builder.js';
 import { AdaptiveBatchSize } from './batch-size.js';
 import { UpstreamConnection } from './connection.js';
 import { logIdentity } from './cursor-topic.js';
+import { UpstreamFencedError } from './errors.js';
 import { upstreamError } from './kafka-errors.js';
 import type { UpstreamConfig } from './kafka-options.js';
 import { LaneTable } from './lane-table.js';
@@ -34,7 +35,20 @@ const IDLE_WAIT_MS = 60_000;
 
 export interface ForwarderOptions {
   config: UpstreamConfig;
+  /**
+   * The name this forwarder forwards as: the transactional id (`tributary-<node>`), the cursor keys,
+   * `{node}` in upstream topic names and the `tributary.node` header. `node.id` on a single node,
+   * `cluster.name` in a cluster (every replica forwards as the same producer).
+   */
   node: string;
+  /** The log id the exactly-once cursors carry; default: the data directory's own (a single node). */
+  logId?: string;
+  /**
+   * In a cluster: whether this node still leads with its lease. Checked before every connect and
+   * every batch: a deposed leader (resumed from SIGSTOP, cut off) neither starts a transaction nor
+   * re-initialises the producer, which would fence the new leader's. Absent: always.
+   */
+  leads?: () => boolean;
   log: Log;
   /** The local cursor store (at-least-once mode). */
   cursors: CursorStore;
@@ -58,7 +72,7 @@ export class Forwarder {
 
   private constructor(private readonly options: ForwarderOptions) {
     const { config, node, log, logger } = options;
-    this.logId = logIdentity(log.dataDir);
+    this.logId = options.logId ?? logIdentity(log.dataDir);
     this.lanes = new LaneTable({ log, node, topics: config.topics, topicTemplate: config.topicTemplate });
     this.size = new AdaptiveBatchSize(config, logger);
     this.batches = new BatchBuilder({
@@ -120,6 +134,14 @@ export class Forwarder {
     const { config, logger } = this.options;
     let attempt = 0;
     while (!this.closing) {
+      if (!this.leading()) {
+        // Not the leader (any more): no connect, whose InitProducerId would fence the leader's producer.
+        // The node stops this forwarder when its role changes; until then it looks again now and then.
+        if (this.state !== 'stopped') logger.warn('this node no longer leads the cluster: upstream forwarding stops here');
+        this.state = 'stopped';
+        await this.pause(config.retryInitial);
+        continue;
+      }
       try {
         this.state = 'connecting';
         await this.connect();
@@ -173,6 +195,7 @@ export class Forwarder {
     while (!this.closing) {
       const connection = this.connection;
       if (connection === null) return;
+      if (!this.leading()) throw new UpstreamFencedError('this node no longer leads the cluster: it forwards nothing more (the new leader resumes from the cursors upstream)');
       await this.lanes.prepare((wishes) => connection.guard(connection.topics.ensure(wishes), `making sure the upstream topics ${wishes.map((w) => w.name).join(', ')} exist`));
       // What was read ahead, topped up with what arrived since: a record appended while a
       // delivery is under way goes in the very next one, not in the one after.
@@ -196,6 +219,10 @@ export class Forwarder {
       this.options.logger.debug({ records: current.messages.length, partitions: current.cursors.length, ms: Math.round(performance.now() - started) }, 'batch delivered');
       ahead = read.value;
     }
+  }
+
+  private leading(): boolean {
+    return this.options.leads?.() ?? true;
   }
 
   private applied(delivery: Delivery): void {

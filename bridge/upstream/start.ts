@@ -15,12 +15,25 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
+/**
+ * Who forwards: on a single node its `node.id` and its data directory's log id; in a cluster
+ * (docs/replication.md, Upstream) the cluster's name and log id, the same on every replica, so that
+ * a new leader resumes from the same exactly-once cursors as the same producer and fences the old one.
+ */
+export interface UpstreamIdentity {
+  name: string;
+  /** Absent: the data directory's own log id. */
+  logId?: string;
+  /** In a cluster: whether this node still leads with its lease (see ForwarderOptions.leads). */
+  leads?: () => boolean;
+}
+
 /** `cursors` (the node's cursor store, closed by its owner) keeps the at-least-once positions. */
-export function startUpstream(config: Config, log: Log, cursors: CursorStore, logger: Logger): Upstream | null {
+export function startUpstream(config: Config, log: Log, cursors: CursorStore, logger: Logger, identity: UpstreamIdentity = { name: config.node.id }): Upstream | null {
   const upstream = config.upstream;
   if (upstream === null || !upstream.enabled) return null;
-  const forwarder = Forwarder.start({ config: upstream, node: config.node.id, log, cursors, logger });
-  logger.info({ brokers: upstream.brokers, mode: upstream.mode, topicTemplate: upstream.topicTemplate }, 'upstream forwarder started');
+  const forwarder = Forwarder.start({ config: upstream, node: identity.name, logId: identity.logId, leads: identity.leads, log, cursors, logger });
+  logger.info({ brokers: upstream.brokers, mode: upstream.mode, topicTemplate: upstream.topicTemplate, as: identity.name }, 'upstream forwarder started');
   let closing: Promise<void> | null = null;
   return {
     status: () => forwarder.status(),

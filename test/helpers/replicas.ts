@@ -16,6 +16,8 @@ export interface Replica {
   dir: string;
   mqttPort: number;
   httpPort: number;
+  /** Its Kafka endpoint's port (startReplicas with { kafka: true }); 0 without one. */
+  kafkaPort: number;
   child: ChildProcess;
   /** Everything it printed, for failure messages. */
   output(): string;
@@ -41,22 +43,24 @@ export interface ClusterStatusJson {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string } = {}): Promise<Replica[]> {
+export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string; kafka?: boolean } = {}): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-  const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort() })));
+  const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
   const root = tempDir(t, 'tributary-replicas-');
   const replicas = ids.map((id, i) => {
     const dir = join(root, id);
     const config = join(root, `${id}.yaml`);
-    const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}" }`]));
+    const kafkaOf = (j: number): string => (options.kafka === true ? `, kafka: "127.0.0.1:${ports[j]!.kafka}"` : '');
+    const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}"${kafkaOf(j)} }`]));
     writeFileSync(
       config,
       `dataDir: ${JSON.stringify(dir)}
 mqtt: { host: 127.0.0.1, port: ${ports[i]!.mqtt}, websocket: { enabled: false } }
 http: { port: ${ports[i]!.http} }
-logging: { level: info, format: json }
+${options.kafka === true ? `kafka: { enabled: true, host: 127.0.0.1, port: ${ports[i]!.kafka} }\n` : ''}logging: { level: info, format: json }
 cluster:
   nodeId: ${id}
+  name: ${options.name ?? 'test-cluster'}
   listen: { host: 127.0.0.1, port: ${ports[i]!.cluster} }
   electionTimeoutMs: ${options.electionTimeoutMs ?? 1500}
   fetchMaxWaitMs: 100
@@ -64,13 +68,13 @@ cluster:
   peers: [${peers.join(', ')}]
 ${options.extraYaml ?? ''}`,
     );
-    return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http);
+    return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http, ports[i]!.kafka);
   });
   for (const r of replicas) await r.restart();
   return replicas;
 }
 
-function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number): Replica {
+function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number, kafkaPort = 0): Replica {
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let output = '';
@@ -79,6 +83,7 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
     dir,
     mqttPort,
     httpPort,
+    kafkaPort,
     get child() {
       return child!;
     },

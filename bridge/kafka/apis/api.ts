@@ -7,6 +7,7 @@ import type { Operation } from '../authorization.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { Reader } from '../protocol/reader.js';
 import type { Writer } from '../protocol/writer.js';
+import type { KafkaClusterView } from '../cluster-view.js';
 import type { KafkaSession } from '../sasl/session.js';
 
 export interface ApiHandler {
@@ -26,8 +27,13 @@ export interface ApiHandler {
   handle(request: Reader, version: number, context: RequestContext): Writer | null | Promise<Writer | null>;
 }
 
-/** The node as Kafka clients see it: one broker, id 0, leader of every partition. */
+/**
+ * The node as Kafka clients see it: one broker, id 0, leader of every partition; or, with
+ * replication, one broker of the cluster (`cluster`), whose leader leads every partition.
+ */
 export interface BrokerIdentity {
+  /** With replication (../cluster-view.ts): the other nodes and who leads. */
+  readonly cluster?: KafkaClusterView;
   readonly nodeId: number;
   readonly clusterId: string;
   /** host and port the client should connect to (Metadata); the host may depend on the connection. */

@@ -1,5 +1,9 @@
 // Metadata (key 3), versions 0-12: the one broker (this node) and the log's topics, each partition
-// led by it (MetadataRequest.json / MetadataResponse.json). Flexible from v9.
+// led by it (MetadataRequest.json / MetadataResponse.json). Flexible from v9. With replication
+// (../cluster-view.ts): every node with a known Kafka address is a broker, and the cluster's leader
+// leads every partition, so a client given any node's address produces to the leader and, after a
+// NOT_LEADER_OR_FOLLOWER or a lost connection, finds the next one here; no known leader (an
+// election) is LEADER_NOT_AVAILABLE per partition, which clients retry.
 //
 //   Metadata Request => [topics] allow_auto_topic_creation include_cluster_authorized_operations
 //                       include_topic_authorized_operations TAG_BUFFER
@@ -31,6 +35,7 @@ import { isTopicName } from '../../../broker/log/topic-name.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
+import { clusterMetadata, type ClusterMetadata } from '../cluster-view.js';
 import { topicId, topicNameById } from '../topic-ids.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
 
@@ -97,15 +102,20 @@ function describe(context: RequestContext, name: string): TopicAnswer {
 
 function writeMetadata(w: Writer, version: number, flexible: boolean, context: RequestContext, topics: readonly TopicAnswer[]): Writer {
   const { broker } = context;
-  const self = [broker.nodeId];
+  const view: ClusterMetadata =
+    broker.cluster === undefined
+      ? { brokers: [broker], leader: broker.nodeId, replicas: [broker.nodeId], isr: [broker.nodeId] }
+      : clusterMetadata(broker.cluster, broker);
+  const partitionError = view.leader === -1 ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE;
   if (version >= 3) w.int32(0);
-  w.array([broker], flexible, (w, b) => {
+  w.array(view.brokers, flexible, (w, b) => {
     w.int32(b.nodeId).string(b.host, flexible).int32(b.port);
     if (version >= 1) w.string(null, flexible);
     if (flexible) w.taggedFields();
   });
   if (version >= 2) w.string(broker.clusterId, flexible);
-  if (version >= 1) w.int32(broker.nodeId);
+  // The controller: the cluster's leader (Kafka's clients only use it for admin requests).
+  if (version >= 1) w.int32(view.leader);
   w.array(topics, flexible, (w, t) => {
     w.int16(t.error);
     // A name is null only in v12+, for a topic asked by an id we do not know.
@@ -113,10 +123,10 @@ function writeMetadata(w: Writer, version: number, flexible: boolean, context: R
     if (version >= 10) w.uuid(t.id);
     if (version >= 1) w.bool(false);
     w.array(t.partitions, flexible, (w, p) => {
-      w.int16(ErrorCode.NONE).int32(p.index).int32(broker.nodeId);
+      w.int16(partitionError).int32(p.index).int32(view.leader);
       if (version >= 7) w.int32(p.leaderEpoch);
-      w.array(self, flexible, (w, id) => w.int32(id));
-      w.array(self, flexible, (w, id) => w.int32(id));
+      w.array(view.replicas, flexible, (w, id) => w.int32(id));
+      w.array(view.isr, flexible, (w, id) => w.int32(id));
       if (version >= 5) w.array([], flexible, () => undefined);
       if (flexible) w.taggedFields();
     });

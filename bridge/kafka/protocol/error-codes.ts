@@ -30,5 +30,7 @@ export const ErrorCode = {
   SASL_AUTHENTICATION_FAILED: 58,
   /** Replication: this node is not the cluster leader (docs/replication.md); the client asks another. */
   NOT_LEADER_OR_FOLLOWER: 6,
+  /** Replication: no cluster leader is known, or not its Kafka address (Metadata); the client asks again. */
+  LEADER_NOT_AVAILABLE: 5,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

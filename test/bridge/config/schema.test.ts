@@ -37,10 +37,11 @@ test('a three-node cluster block gets its defaults', (t) => {
 `).cluster;
   assert.deepEqual(c, {
     nodeId: 'gw-a',
+    name: null,
     listen: { host: '0.0.0.0', port: 9093 },
     peers: [
-      { id: 'gw-b', address: '10.0.0.12:9093', witness: false },
-      { id: 'gw-c', address: '[fd00::3]:9093', witness: false },
+      { id: 'gw-b', address: '10.0.0.12:9093', witness: false, kafka: null },
+      { id: 'gw-c', address: '[fd00::3]:9093', witness: false, kafka: null },
     ],
     acks: 'quorum',
     electionTimeoutMs: 1500,
@@ -95,4 +96,13 @@ test('a witness is refused until it is built; a fetch wait near the election tim
 test('a cluster needs log.durability fsync', (t) => {
   const found = problems(t, 'log: { durability: interval }\ncluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: c, address: "h:2" }] }\n');
   assert.match(found['log.durability'] ?? '', /must be fsync/);
+});
+
+test('cluster.name: needed with upstream (every node forwards as the cluster), optional without, refused when it cannot go into a topic name', (t) => {
+  const block = 'cluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: c, address: "h:2" }]';
+  const upstream = 'upstream: { enabled: true, brokers: ["k:9092"] }\n';
+  assert.match(problems(t, `${block} }\n${upstream}`)['cluster.name'] ?? '', /needed with upstream enabled/);
+  assert.equal(load(t, `${block}, name: plant-3 }\n${upstream}`).cluster!.name, 'plant-3');
+  assert.equal(load(t, `${block} }\n`).cluster!.name, null);
+  assert.match(problems(t, `${block}, name: "plant 3" }\n`)['cluster.name'] ?? '', /letters, digits/);
 });

@@ -64,13 +64,16 @@ function startPublisher(replicas: readonly Replica[]): { acked: string[]; stop()
         });
         client.once('connect', () => {
           const pump = (): void => {
-            while (!stopped && open < 10 && client.connected) {
+            // MQTT.js fails a publish on a closing client synchronously, and `connected` is still
+            // true then: pumping again from a failed callback would recurse without end.
+            while (!stopped && open < 10 && client.connected && !client.disconnecting) {
               const payload = `m-${next++}`;
               open++;
               client.publish('plant/line/power', payload, { qos: 1 }, (err) => {
                 open--;
                 progressAt = Date.now();
-                if (err == null) acked.push(payload);
+                if (err != null) return;
+                acked.push(payload);
                 pump();
               });
             }

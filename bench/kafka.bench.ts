@@ -10,6 +10,9 @@
 //     its defaults (it does not fsync per acknowledgement).
 // Goals: fetch >= 1.0x Kafka's broker; produce >= 0.8x. Prints a table, then one JSON line
 // ({"bench":"kafka", ...}). BENCH_QUICK=1: 200k records, 1 run each. BENCH_DIR: where data lives.
+// BENCH_ONLY=fetch or produce: that half only (the other's figures are empty). BENCH_PROFILE=DIR:
+// Tributary runs with --cpu-prof, one .cpuprofile per thread and process into DIR (for the
+// breakdowns in docs/kafka.md; profiling slows it, so those figures are not the ones to quote).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,6 +26,8 @@ const run = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
 const RECORDS = QUICK ? 200_000 : 1_000_000;
 const RUNS = QUICK ? 1 : 3;
+const ONLY = process.env.BENCH_ONLY ?? '';
+const PROFILE = process.env.BENCH_PROFILE;
 const TOPIC = 'bench';
 const KAFKA_SH = fileURLToPath(new URL('../../test/kafka/kafka.sh', import.meta.url));
 const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
@@ -53,7 +58,8 @@ async function startTributary(dir: string, dataDir: string, durability: 'fsync' 
   const [port, mqttPort] = [await freePort(), await freePort()];
   const config = join(dir, `tributary-${durability}.yaml`);
   writeFileSync(config, `log:\n  durability: ${durability}\n  retention: { maxAge: null }\ntopics:\n  - { name: ${TOPIC}, partitions: 1 }\n  - { name: ${TOPIC}-produce, partitions: 1 }\nkafka:\n  enabled: true\n  port: ${port}\n`);
-  const child = spawn(process.execPath, [...LAUNCH.nodeFlags, CLI, 'start', '--config', config, '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--ws-port', '0', '--http-port', '0'], {
+  const profile = PROFILE === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', PROFILE];
+  const child = spawn(process.execPath, [...LAUNCH.nodeFlags, ...profile, CLI, 'start', '--config', config, '--data-dir', dataDir, '--mqtt-port', String(mqttPort), '--ws-port', '0', '--http-port', '0'], {
     stdio: ['ignore', 'ignore', 'inherit'],
     env: { ...LAUNCH.env, ...process.env, LOG_LEVEL: 'warn' },
   });
@@ -99,7 +105,7 @@ async function main(): Promise<void> {
     let tributary = await startTributary(dir, dataDir, 'fsync');
     children.push(tributary.process);
     const fetch = { tributary: [] as number[], kafka: [] as number[], tributaryWithJoin: [] as number[], kafkaWithJoin: [] as number[] };
-    for (let i = 0; i < RUNS; i++) {
+    for (let i = 0; i < RUNS && ONLY !== 'produce'; i++) {
       const t = await consume(classpath, tributary.bootstrap, `perf-${i}`);
       const k = await consume(classpath, kafkaBootstrap, `perf-${i}`);
       fetch.tributary.push(t.fetchMsgsPerSec);
@@ -109,13 +115,13 @@ async function main(): Promise<void> {
     }
 
     const producing = { fsync: [] as number[], interval: [] as number[], kafka: [] as number[] };
-    for (const durability of ['fsync', 'interval'] as const) {
+    for (const durability of ONLY === 'fetch' ? [] : (['fsync', 'interval'] as const)) {
       if (durability === 'interval') {
         await stop(tributary.process);
         tributary = await startTributary(dir, dataDir, 'interval');
         children.push(tributary.process);
       }
-      for (let i = 0; i < RUNS; i++) {
+      for (let i = 0; i < RUNS && ONLY !== 'fetch'; i++) {
         producing[durability].push(await produce(classpath, tributary.bootstrap, `${TOPIC}-produce`));
         if (durability === 'fsync') producing.kafka.push(await produce(classpath, kafkaBootstrap, `${TOPIC}-produce-${i}`));
       }

@@ -33,7 +33,7 @@ export interface ConnectionOptions {
   maxRequestSize: number;
   apis: ReadonlyMap<number, ApiHandler>;
   /** What handlers see of the node (the broker identity may depend on the address the client reached). */
-  context: Omit<ConnectionContext, 'signal' | 'logger' | 'session'>;
+  context: Omit<ConnectionContext, 'signal' | 'logger' | 'session' | 'afterAnswer'>;
   security: KafkaSecurity;
   logger: Logger;
   /** Where requests and bytes are counted (the server's, for /metrics). */
@@ -51,6 +51,8 @@ interface Started {
   produce: boolean;
   bytes: number;
   outcome: Promise<Outcome>;
+  /** Run once its answer is handed to the socket in full (RequestContext.afterAnswer). */
+  afterAnswer: Array<() => void>;
 }
 
 export class KafkaConnection {
@@ -143,12 +145,13 @@ export class KafkaConnection {
     if (this.started.length > 0) this.options.traffic?.pipelined();
     let header: RequestHeader | null = null;
     const raw = this.session.rawTokens;
-    const reply = raw ? this.rawToken(frame) : this.request(frame, (h) => (header = h));
+    const afterAnswer: Array<() => void> = [];
+    const reply = raw ? this.rawToken(frame) : this.request(frame, (h) => (header = h), afterAnswer);
     const outcome = reply.then(
       (frame): Outcome => ({ ok: true, frame }),
       (err: unknown): Outcome => ({ ok: false, err, header }),
     );
-    this.started.push({ produce: !raw && isProduce(frame), bytes: frame.length, outcome });
+    this.started.push({ produce: !raw && isProduce(frame), bytes: frame.length, outcome, afterAnswer });
     this.startedBytes += frame.length;
   }
 
@@ -166,7 +169,9 @@ export class KafkaConnection {
           this.refuse(outcome.err, outcome.header);
           return;
         }
-        const drained = outcome.frame === null || this.write(outcome.frame);
+        let drained = true;
+        if (outcome.frame === null) runAll(head.afterAnswer);
+        else drained = this.write(outcome.frame, head.afterAnswer);
         if (this.session.closeAfterAnswer) {
           this.socket.end();
           this.closed.abort();
@@ -185,8 +190,9 @@ export class KafkaConnection {
     }
   }
 
-  private async request(frame: Buffer, onHeader: (header: RequestHeader) => void): Promise<Buffer[] | null> {
-    const reply = await answer(frame, this.options.apis, { ...this.options.context, signal: this.closed.signal, logger: this.logger, session: this.session }, (header) => {
+  private async request(frame: Buffer, onHeader: (header: RequestHeader) => void, afterAnswer: Array<() => void>): Promise<Buffer[] | null> {
+    const context = { ...this.options.context, signal: this.closed.signal, logger: this.logger, session: this.session, afterAnswer: (task: () => void) => void afterAnswer.push(task) };
+    const reply = await answer(frame, this.options.apis, context, (header) => {
       this.last = header;
       onHeader(header);
     });
@@ -211,10 +217,14 @@ export class KafkaConnection {
     return new Writer().int32(result.bytes.length).bytes(result.bytes).chunks();
   }
 
-  private write(frame: readonly Buffer[]): boolean {
+  /** Writes an answer's chunks in one go; `written` runs once the socket has handed all of them to the system. */
+  private write(frame: readonly Buffer[], written: Array<() => void> = []): boolean {
     this.socket.cork();
     let ok = true;
-    for (const chunk of frame) ok = this.socket.write(chunk);
+    const last = frame.length - 1;
+    frame.forEach((chunk, i) => {
+      ok = i === last && written.length > 0 ? this.socket.write(chunk, (err) => err == null && runAll(written)) : this.socket.write(chunk);
+    });
     this.socket.uncork();
     return ok;
   }
@@ -249,4 +259,15 @@ export class KafkaConnection {
 /** A Produce request (its api key, the frame's first two bytes). */
 function isProduce(frame: Buffer): boolean {
   return frame.length >= 2 && frame.readInt16BE(0) === PRODUCE_KEY;
+}
+
+/** Runs each task; one that throws does not stop the others (they are optional work, such as a read-ahead). */
+function runAll(tasks: ReadonlyArray<() => void>): void {
+  for (const task of tasks) {
+    try {
+      task();
+    } catch {
+      // the work is redone, or its failure met, when it is needed
+    }
+  }
 }

@@ -118,10 +118,11 @@ export const fetch: ApiHandler = {
 
 /**
  * A consumer asks for the next range of a partition only once it has processed this answer (one
- * fetch in flight per partition): that range is read now, after this answer is written (the next
- * turn of the event loop), while the client is busy with it, so that the next Fetch does not wait
- * for the read (Log.readAhead; what is kept was CRC-checked when it was read, and is dropped if
- * the log changes under it). Only where this answer served data and more is committed.
+ * fetch in flight per partition): that range is read once this answer has gone to the socket in
+ * full (not before: a client with a small receive window takes a large answer in pieces, which the
+ * event loop must keep feeding), while the client is busy with it, so that the next Fetch does not
+ * wait for the read (Log.readAhead; what is kept was CRC-checked when it was read, and is dropped
+ * if the log changes under it). Only where this answer served data and more is committed.
  */
 function readNextAhead(req: FetchRequest, answers: readonly TopicAnswer[], context: RequestContext): void {
   const next: Array<[string, number, number, number]> = [];
@@ -133,7 +134,8 @@ function readNextAhead(req: FetchRequest, answers: readonly TopicAnswer[], conte
     }
   }
   if (next.length === 0) return;
-  setImmediate(() => {
+  const afterAnswer = context.afterAnswer ?? ((task: () => void) => void setImmediate(task));
+  afterAnswer(() => {
     if (context.signal.aborted) return;
     for (const [topic, partition, from, maxBytes] of next) {
       try {

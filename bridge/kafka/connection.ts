@@ -67,6 +67,8 @@ export class KafkaConnection {
   private answering_ = false;
   /** An answer waits for the client to read (the socket's 'drain'). */
   private stalled = false;
+  /** The socket is corked until the end of this tick (write). */
+  private corked = false;
   private readonly logger: Logger;
   private readonly session: KafkaSession;
   /** The header of the request last started, for log lines. */
@@ -217,8 +219,21 @@ export class KafkaConnection {
     return new Writer().int32(result.bytes.length).bytes(result.bytes).chunks();
   }
 
-  /** Writes an answer's chunks in one go; `written` runs once the socket has handed all of them to the system. */
+  /**
+   * Writes an answer's chunks in one go; `written` runs once the socket has handed all of them to
+   * the system. Answers written in the same tick (a group commit completes several Produce
+   * requests of the pipeline at once) leave in one system call: the socket stays corked until the
+   * tick's end.
+   */
   private write(frame: readonly Buffer[], written: Array<() => void> = []): boolean {
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
     this.socket.cork();
     let ok = true;
     const last = frame.length - 1;

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { Log } from '../../../broker/log/log.js';
 import { PIPELINE_DEPTH } from '../../../bridge/kafka/connection.js';
+import { Writer } from '../../../bridge/kafka/protocol/writer.js';
 import { KafkaServer } from '../../../bridge/kafka/server.js';
 import { createLogger } from '../../../bridge/logger.js';
 import { clientBatch } from '../../helpers/client-batch.js';
@@ -78,4 +79,36 @@ test('a request of another API behind Produce requests waits for them and is ans
   assert.equal(readProduceResponse((await kafka.response())!, 9, produced)[0]!.error, 0);
   assert.equal((await kafka.response())!.readInt32BE(0), versions);
   assert.deepEqual(readProduceResponse((await kafka.response())!, 9, after).map((a) => [a.partition, a.error, a.baseOffset]), [[1, 0, 0]]);
+});
+
+/** A Fetch v12 request for all of partition 1 of 'in' from offset 0, up to `maxBytes`. */
+function fetchAll(maxBytes: number): Buffer {
+  const w = new Writer().int32(-1).int32(0).int32(1).int32(maxBytes).int8(0).int32(0).int32(-1);
+  w.array(['in'], true, (w, name) => {
+    w.string(name, true);
+    w.array([1], true, (w, index) => w.int32(index).int32(-1).int64(0).int32(-1).int64(-1).int32(maxBytes).taggedFields());
+    w.taggedFields();
+  });
+  return Buffer.concat(w.array([], true, () => undefined).string('', true).taggedFields().chunks());
+}
+
+test('a client that never reads its answers: the connection stops taking requests once the socket is full, and answers all of them, in order, when it reads', async (t) => {
+  const { kafka, log, server } = await startServer(t);
+  // About 2 MiB committed in partition 1: each Fetch answer carries all of it.
+  for (let b = 0; b < 20; b++) await log.append('in', 1, Array.from({ length: 100 }, (_, i) => ({ timestamp: 1_700_000_000_000 + i, key: null, value: Buffer.alloc(1000, 0x61 + (b % 26)) })));
+  const requests = 64;
+  kafka.pause();
+  const ids = Array.from({ length: requests }, () => kafka.send(1, 12, fetchAll(8 << 20), true));
+  await waitFor(() => (server.traffic.requests.get('Fetch') ?? 0) > 0, 'the first Fetch answered');
+  // Another connection's answer and a writer round trip later, most requests are still unread:
+  // the socket and the client's receive buffer hold a few answers, the node at most one more.
+  const other = await RawKafka.open(t, server.port);
+  other.send(18, 0, Buffer.alloc(0));
+  assert.ok((await other.response()) !== null);
+  await log.append('in', 0, makeRecords(1, 'round-trip'));
+  const answered = server.traffic.requests.get('Fetch')!;
+  assert.ok(answered < requests / 2, `${answered} of ${requests} Fetch requests answered while the client reads nothing`);
+  kafka.resume();
+  for (const id of ids) assert.equal((await kafka.response())!.readInt32BE(0), id);
+  assert.equal(server.traffic.requests.get('Fetch'), requests);
 });

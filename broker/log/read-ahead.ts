@@ -11,7 +11,16 @@
 //
 // Bounded: one slot per partition, MAX_BYTES in all (the oldest slots go first), and a slot not
 // taken within TTL_MS is dropped, so an idle consumer holds nothing.
-import type { Isolation, RawBatch } from './partition.js';
+
+/** A stored batch as read (partition.ts's RawBatch; declared here, as partition.ts imports this file). */
+export interface KeptBatch {
+  baseOffset: number;
+  lastOffset: number;
+  bytes: Buffer;
+}
+
+/** Where the read stopped at most (partition.ts's Isolation). */
+type ReadBound = 'highWatermark' | 'logEnd';
 
 /** What all partitions' read-ahead slots may hold at once. */
 export const READ_AHEAD_MAX_BYTES = 16 * 1024 * 1024;
@@ -21,12 +30,12 @@ const TTL_MS = 2_000;
 export interface ReadAheadSlot {
   from: number;
   maxBytes: number;
-  isolation: Isolation;
+  isolation: ReadBound;
   /** The end (high watermark or log end) the read stopped at or before. */
   end: number;
   /** The read stopped because the next batch would pass maxBytes: a later end would not add to it. */
   full: boolean;
-  batches: RawBatch[];
+  batches: KeptBatch[];
   bytes: number;
 }
 
@@ -54,7 +63,7 @@ export class ReadAhead {
    * The kept read of exactly (from, maxBytes, isolation), if it still is what a fresh read would
    * return with the partition's log start at `logStart` and its end at `end`; the slot goes either way.
    */
-  take(partitionId: number, from: number, maxBytes: number, isolation: Isolation, logStart: number, end: number): RawBatch[] | null {
+  take(partitionId: number, from: number, maxBytes: number, isolation: ReadBound, logStart: number, end: number): KeptBatch[] | null {
     const kept = this.slots.get(partitionId)?.slot;
     if (kept === undefined) return null;
     this.forget(partitionId);

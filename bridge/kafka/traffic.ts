@@ -10,10 +10,16 @@ export class KafkaTraffic {
   readonly failures = new Map<RequestFailure, number>();
   bytesReceived = 0;
   bytesSent = 0;
+  /** Requests started while an earlier one of their connection was not answered yet (Produce pipelining, connection.ts). */
+  pipelinedRequests = 0;
 
   request(api: string, frameBytes: number): void {
     this.requests.set(api, (this.requests.get(api) ?? 0) + 1);
     this.bytesReceived += frameBytes + 4; // the size prefix
+  }
+
+  pipelined(): void {
+    this.pipelinedRequests++;
   }
 
   failure(cause: RequestFailure): void {

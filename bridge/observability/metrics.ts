@@ -50,6 +50,7 @@ export interface KafkaSource {
     readonly failures: ReadonlyMap<string, number>;
     readonly bytesReceived: number;
     readonly bytesSent: number;
+    readonly pipelinedRequests?: number;
   };
 }
 
@@ -220,6 +221,7 @@ export class Metrics {
     byLabel('tributary_kafka_request_failures_total', 'Kafka requests not served, by cause: an API or version not served (answered), or one that closed its connection (malformed, unauthenticated, failed)', 'cause', (k) => k.traffic.failures);
     counterFrom(registers, 'tributary_kafka_received_bytes_total', 'Bytes of Kafka requests received', () => metrics.#kafka?.traffic.bytesReceived);
     counterFrom(registers, 'tributary_kafka_sent_bytes_total', 'Bytes of Kafka responses sent', () => metrics.#kafka?.traffic.bytesSent);
+    counterFrom(registers, 'tributary_kafka_requests_pipelined_total', 'Kafka Produce requests started while an earlier request of their connection was not answered yet', () => metrics.#kafka?.traffic.pipelinedRequests);
     new Gauge({ name: 'tributary_kafka_connections', help: 'Kafka clients connected now', registers, collect() { this.set(metrics.#kafka?.stats.connections ?? 0); } });
     counterFrom(registers, 'tributary_kafka_connections_refused_total', 'Kafka connections refused at kafka.maxConnections', () => metrics.#kafka?.stats.refused);
     new Gauge({

@@ -12,6 +12,7 @@ import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadRe
 import { encodeBatch, type RecordInput } from './record-batch.js';
 import { checkClientBatch } from './client-batch.js';
 import type { CorruptBatchObservation, LogObserver } from './log-observer.js';
+import { ReadAhead } from './read-ahead.js';
 import { DATABASE_FILE } from './schema.js';
 import { damaged, isSqliteCorruption } from './sqlite-errors.js';
 import { isTopicName, TOPIC_NAME_RULE } from './topic-name.js';
@@ -153,6 +154,8 @@ export class Log {
   private leadership = new AbortController();
   /** Replication-log position up to which the high watermarks have been moved (commitEntries). */
   private committed = 0;
+  /** Batches read ahead for sequential readers, all partitions' within one bound (read-ahead.ts). */
+  private readonly ahead = new ReadAhead();
 
   private constructor(
     readonly dataDir: string,
@@ -492,6 +495,17 @@ export class Log {
   }
 
   /**
+   * Reads now what readBatches(topic, partition, from, maxBytes, isolation) will be asked next, and
+   * keeps it for that call (bounded, briefly: read-ahead.ts). For a sequential reader such as a
+   * Kafka consumer, called in the idle moment after its last answer went out, so that its next
+   * request does not wait for the read. Does nothing where there is nothing to read.
+   */
+  readAhead(topic: string, partition: number, from: number, maxBytes?: number, isolation?: Isolation): void {
+    if (this.closing !== null) return;
+    this.partition(topic, partition).readAhead(from, maxBytes, isolation);
+  }
+
+  /**
    * Resolves true once the partition's high watermark passes `offset` (the record at `offset` can
    * be read), false after `timeoutMs` or when `signal` aborts; at once when it already has. Rejects
    * with LogClosedError when the log closes meanwhile. Nothing polls: waiters are woken where the
@@ -634,7 +648,7 @@ export class Log {
       this.topicPartitions.set(state.topic, parts);
       const existing = parts[state.partition];
       if (existing === undefined) {
-        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err), this.options.committedOnOpen ?? true);
+        parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err), this.options.committedOnOpen ?? true, this.ahead);
         if (state.latestEpoch > 0) this.leaderEpochs.set(state.id, state.latestEpoch);
         added = true;
       } else existing.update(state);

@@ -9,6 +9,7 @@ import { BatchFormatError, decodeBatch, readBatchHeader, type DecodedBatch, type
 import { DAMAGED, firstBaseAfterDamage, trySeek } from './damage-probe.js';
 import { isSqliteCorruption } from './sqlite-errors.js';
 import { OffsetWaiters } from './offset-waiters.js';
+import { ReadAhead } from './read-ahead.js';
 import type { PartitionState } from './writer-protocol.js';
 
 export interface ReadOptions {
@@ -63,6 +64,7 @@ export class Partition {
     private readonly reader: BatchReader,
     private readonly onCorrupt: CorruptionListener = () => undefined,
     committedOnOpen = true,
+    private readonly ahead: ReadAhead = new ReadAhead(),
   ) {
     // What the log holds when it is opened was committed before (single node: durable = committed).
     // Not with replication: a replica's tail may never have been committed, and may yet be
@@ -98,6 +100,8 @@ export class Partition {
 
   /** Applies a state the writer reported (replies arrive in commit order, so the last one wins). */
   update(state: PartitionState): void {
+    // The tail was truncated: rows past the new end are gone, and the offsets may be stored again.
+    if (state.logEndOffset < this.state.logEndOffset) this.ahead.forget(state.id);
     this.state = state;
     // The high watermark stays within the stored offsets (a partition given a new start offset moves it up).
     this.hw = Math.min(Math.max(this.hw, state.logStartOffset), state.logEndOffset);
@@ -176,10 +180,35 @@ export class Partition {
    */
   readBatches(from: number, maxBytes = DEFAULT_MAX_BYTES, isolation: Isolation = 'highWatermark'): RawBatch[] {
     this.checkOffset(from);
+    const end = this.endFor(isolation);
+    const ahead = this.ahead.take(this.id, from, maxBytes, isolation, this.logStartOffset, end);
+    if (ahead !== null) return ahead;
+    return this.readStored(from, maxBytes, end).batches;
+  }
+
+  /**
+   * Reads now what readBatches(from, maxBytes, isolation) would return, and keeps it for that call
+   * (read-ahead.ts): for a sequential reader, in the idle moment after its last answer went out.
+   * Nothing is kept when there is nothing to read there, or the read fails (the call itself will
+   * meet and report the failure).
+   */
+  readAhead(from: number, maxBytes = DEFAULT_MAX_BYTES, isolation: Isolation = 'highWatermark'): void {
+    const end = this.endFor(isolation);
+    if (!Number.isSafeInteger(from) || from < this.logStartOffset || from >= end) return;
+    try {
+      const read = this.readStored(from, maxBytes, end);
+      if (read.batches.length > 0) this.ahead.keep(this.id, { from, maxBytes, isolation, end, ...read });
+    } catch {
+      // not kept: readBatches reads again and throws it to its caller
+    }
+  }
+
+  /** Whole stored batches from the one holding `from` to `end`, CRC verified; `full` when maxBytes stopped the read. */
+  private readStored(from: number, maxBytes: number, end: number): { batches: RawBatch[]; bytes: number; full: boolean } {
     const batches: RawBatch[] = [];
     let bytes = 0;
-    const end = this.endFor(isolation);
-    if (from >= end) return batches;
+    let full = false;
+    if (from >= end) return { batches, bytes, full };
     let next = from;
     try {
       for (const row of this.reader.batchesFrom(this.id, from, end)) {
@@ -187,7 +216,10 @@ export class Partition {
         if (row.lastOffset < from) continue;
         // A batch reaching past the bound (the high watermark inside it) waits until all of it is committed.
         if (row.lastOffset >= end) break;
-        if (batches.length > 0 && bytes + row.data.length > maxBytes) break;
+        if (batches.length > 0 && bytes + row.data.length > maxBytes) {
+          full = true;
+          break;
+        }
         if (row.baseOffset > next) throw this.missing(next, row.baseOffset);
         this.verify(row);
         batches.push({ baseOffset: row.baseOffset, lastOffset: row.lastOffset, bytes: row.data });
@@ -197,7 +229,7 @@ export class Partition {
     } catch (err) {
       if (batches.length === 0) throw this.asCorruption(err, next);
     }
-    return batches;
+    return { batches, bytes, full };
   }
 
   /** The first committed offset whose record has a timestamp at or after `timestamp`, or null if none does. */

@@ -22,7 +22,25 @@ export interface PartitionResponse {
 }
 
 /** Sends a Produce request of `version` and returns its answer per partition, or null when none came before the probe's (acks 0). */
-export async function produce(kafka: RawKafka, version: number, partitions: PartitionRequest[], options: { acks?: number; timeoutMs?: number; transactionalId?: string } = {}): Promise<PartitionResponse[] | null> {
+export async function produce(kafka: RawKafka, version: number, partitions: PartitionRequest[], options: ProduceOptions = {}): Promise<PartitionResponse[] | null> {
+  const id = sendProduce(kafka, version, partitions, options);
+  const probe = kafka.send(18, 0, Buffer.alloc(0));
+  const frame = (await kafka.response())!;
+  if (frame.readInt32BE(0) === probe) return null;
+  const answers = readProduceResponse(frame, version, id);
+  const r = new Reader((await kafka.response())!);
+  assert.equal(r.int32(), probe);
+  return answers;
+}
+
+export interface ProduceOptions {
+  acks?: number;
+  timeoutMs?: number;
+  transactionalId?: string;
+}
+
+/** Sends a Produce request of `version` without waiting for its answer; returns its correlation id. */
+export function sendProduce(kafka: RawKafka, version: number, partitions: PartitionRequest[], options: ProduceOptions = {}): number {
   const f = version >= 9;
   const w = new Writer().string(options.transactionalId ?? null, f).int16(options.acks ?? -1).int32(options.timeoutMs ?? 30_000);
   const topics = [...new Set(partitions.map((p) => p.topic))];
@@ -43,12 +61,14 @@ export async function produce(kafka: RawKafka, version: number, partitions: Part
     if (f) w.taggedFields();
   });
   if (f) w.taggedFields();
-  const id = kafka.send(0, version, Buffer.concat(w.chunks()), f);
-  const probe = kafka.send(18, 0, Buffer.alloc(0));
-  let r = new Reader((await kafka.response())!);
-  const correlationId = r.int32();
-  if (correlationId === probe) return null;
-  assert.equal(correlationId, id);
+  return kafka.send(0, version, Buffer.concat(w.chunks()), f);
+}
+
+/** A Produce response frame of `version` (asserted to carry `correlationId`): the answer per partition. */
+export function readProduceResponse(frame: Buffer, version: number, correlationId: number): PartitionResponse[] {
+  const f = version >= 9;
+  const r = new Reader(frame);
+  assert.equal(r.int32(), correlationId);
   if (f) r.taggedFields();
   const answers = r.array(f, (r) => {
     const topic = r.string(f);
@@ -68,8 +88,6 @@ export async function produce(kafka: RawKafka, version: number, partitions: Part
     });
   }).flat();
   assert.equal(r.int32(), 0); // throttle
-  r = new Reader((await kafka.response())!);
-  assert.equal(r.int32(), probe);
   return answers;
 }
 

@@ -62,6 +62,15 @@ export class RawKafka {
     await this.closed;
   }
 
+  /** Stops reading the socket (a client that does not read its answers); resume() reads on. */
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
+
   sendRaw(bytes: Buffer): void {
     this.socket.write(bytes);
   }

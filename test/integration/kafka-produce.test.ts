@@ -11,7 +11,7 @@ import { Producer, stringSerializers } from '@platformatic/kafka';
 import { readBatchHeader } from '../../broker/log/record-batch.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { runCliAsync } from '../helpers/cli.js';
-import { kafkaToolsClasspath } from '../helpers/kafka.js';
+import { kafkaToolsClasspath, runKafkaTool } from '../helpers/kafka.js';
 import { startTestNode, type TestNode } from '../helpers/mqtt-node.js';
 
 const run = promisify(execFile);
@@ -156,4 +156,28 @@ test('compressed batches from kcat -z (gzip, snappy, lz4, zstd), the Java produc
   assert.equal(replay.status, 0, replay.stderr);
   const replayed = replay.stdout.trim().split('\n').map((line) => JSON.parse(line) as { key: string; value: string });
   assert.deepEqual(replayed.filter((r) => r.key.startsWith('kcat-')).map((r) => `${r.key} ${r.value}`), expected.map((e) => e.replace(/ codec=\w+$/, '')));
+});
+
+test("Kafka's Java ProducerPerformance (acks=all, idempotent, 5 requests in flight on one connection): its requests are served pipelined, every record stored once, in sequence order", async (t) => {
+  const classpath = await kafkaToolsClasspath();
+  const { n, bootstrap } = await kafkaNode(t);
+  const records = 20_000;
+  // Small batches, no linger: many Produce requests, up to 5 of them in flight at once.
+  await runKafkaTool(classpath, 'org.apache.kafka.tools.ProducerPerformance', '--topic', 'produced', '--num-records', String(records), '--record-size', '100', '--throughput', '-1',
+    '--producer-props', `bootstrap.servers=${bootstrap}`, 'acks=all', 'enable.idempotence=true', 'max.in.flight.requests.per.connection=5', 'batch.size=2048', 'linger.ms=0', 'partitioner.class=org.apache.kafka.clients.producer.RoundRobinPartitioner');
+  let stored = 0;
+  for (const partition of [0, 1]) {
+    let sequence = 0;
+    let producerId: number | null = null;
+    for (const batch of n.node.log.readBatches('produced', partition, 0, 1 << 30)) {
+      const h = readBatchHeader(batch.bytes, true);
+      producerId ??= h.producerId;
+      assert.deepEqual([h.producerId, h.baseSequence], [producerId, sequence], `partition ${partition} at offset ${batch.baseOffset}: the producer's next sequence, once`);
+      sequence += h.recordCount;
+    }
+    assert.ok(producerId !== null && producerId >= 0);
+    stored += sequence;
+  }
+  assert.equal(stored, records, 'every record once');
+  assert.ok(n.node.kafka!.traffic.pipelinedRequests > 0, 'Produce requests were started while earlier ones of the connection waited for their commit');
 });

@@ -66,6 +66,13 @@ export interface RequestContext {
   readonly groups: GroupCoordinator;
   /** The client's address (DescribeGroups shows it). */
   readonly clientHost: string;
+  /**
+   * Runs `task` once this request's answer has been handed to the socket in full (at once when
+   * there is none): work for the client's next request (Fetch's read-ahead) that must not hold up
+   * the transfer of this answer, which the event loop feeds to the socket as the client reads it.
+   * Absent outside a connection; then such work runs on the next turn of the event loop.
+   */
+  readonly afterAnswer?: (task: () => void) => void;
 }
 
 /** Whether `version` of `api` is flexible. */

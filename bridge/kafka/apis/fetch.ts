@@ -91,6 +91,8 @@ interface PartitionAnswer {
   diverging: { epoch: number; endOffset: number } | null;
   /** Where to wait for more (the high watermark to pass it); null: an error, answer at once. */
   waitOffset: number | null;
+  /** The offset after the last batch served, where this client's next fetch of the partition starts; null: none served. */
+  nextOffset: number | null;
 }
 
 interface TopicAnswer {
@@ -108,9 +110,42 @@ export const fetch: ApiHandler = {
     const flexible = isFlexible(this, version);
     const req = readFetch(request, version, flexible, context.log);
     if (req.sessionId !== 0) return writeFetch(version, flexible, req, ErrorCode.FETCH_SESSION_ID_NOT_FOUND, []);
-    return writeFetch(version, flexible, req, ErrorCode.NONE, await longPoll(req, version, context));
+    const answers = await longPoll(req, version, context);
+    readNextAhead(req, answers, context);
+    return writeFetch(version, flexible, req, ErrorCode.NONE, answers);
   },
 };
+
+/**
+ * A consumer asks for the next range of a partition only once it has processed this answer (one
+ * fetch in flight per partition): that range is read once this answer has gone to the socket in
+ * full (not before: a client with a small receive window takes a large answer in pieces, which the
+ * event loop must keep feeding), while the client is busy with it, so that the next Fetch does not
+ * wait for the read (Log.readAhead; what is kept was CRC-checked when it was read, and is dropped
+ * if the log changes under it). Only where this answer served data and more is committed.
+ */
+function readNextAhead(req: FetchRequest, answers: readonly TopicAnswer[], context: RequestContext): void {
+  const next: Array<[string, number, number, number]> = [];
+  for (const t of answers) {
+    for (const p of t.partitions) {
+      if (p.nextOffset === null || p.nextOffset >= p.highWatermark) continue;
+      const asked = t.topic.partitions.find((q) => q.index === p.index)!;
+      next.push([t.topic.name!, p.index, p.nextOffset, Math.max(Math.min(asked.maxBytes, req.maxBytes), 1)]);
+    }
+  }
+  if (next.length === 0) return;
+  const afterAnswer = context.afterAnswer ?? ((task: () => void) => void setImmediate(task));
+  afterAnswer(() => {
+    if (context.signal.aborted) return;
+    for (const [topic, partition, from, maxBytes] of next) {
+      try {
+        context.log.readAhead(topic, partition, from, maxBytes);
+      } catch {
+        // the partition went away or the log closed: the next Fetch answers that
+      }
+    }
+  });
+}
 
 function readFetch(r: Reader, version: number, flexible: boolean, log: Log): FetchRequest {
   if (version <= 14) r.int32(); // replica id
@@ -215,7 +250,7 @@ function readAll(req: FetchRequest, version: number, context: RequestContext): T
 }
 
 function readPartition(context: RequestContext, version: number, topic: TopicRequest, p: PartitionRequest, limit: number, firstWithData: boolean): PartitionAnswer {
-  const failed = (error: number, highWatermark = -1, logStartOffset = -1): PartitionAnswer => ({ index: p.index, error, highWatermark, logStartOffset, records: [], bytes: 0, diverging: null, waitOffset: null });
+  const failed = (error: number, highWatermark = -1, logStartOffset = -1): PartitionAnswer => ({ index: p.index, error, highWatermark, logStartOffset, records: [], bytes: 0, diverging: null, waitOffset: null, nextOffset: null });
   if (topic.name === null) return failed(ErrorCode.UNKNOWN_TOPIC_ID);
   // Before anything is read, as Kafka does: a refused client learns nothing of the partition.
   if (!context.authorize('read', topic.name)) return failed(ErrorCode.TOPIC_AUTHORIZATION_FAILED);
@@ -229,7 +264,7 @@ function readPartition(context: RequestContext, version: number, topic: TopicReq
   }
   const highWatermark = partition.highWatermark;
   const logStartOffset = partition.logStartOffset;
-  const answer: PartitionAnswer = { index: p.index, error: ErrorCode.NONE, highWatermark, logStartOffset, records: [], bytes: 0, diverging: null, waitOffset: Math.max(p.fetchOffset, highWatermark) };
+  const answer: PartitionAnswer = { index: p.index, error: ErrorCode.NONE, highWatermark, logStartOffset, records: [], bytes: 0, diverging: null, waitOffset: Math.max(p.fetchOffset, highWatermark), nextOffset: null };
   try {
     const fenced = leaderEpochError(log, name, p.index, p.currentLeaderEpoch);
     if (fenced !== ErrorCode.NONE) return failed(fenced, highWatermark, logStartOffset);
@@ -245,6 +280,7 @@ function readPartition(context: RequestContext, version: number, topic: TopicReq
     if (batches.length === 0 || (!firstWithData && batches[0]!.bytes.length > limit)) return answer;
     answer.records = batches.map((b) => b.bytes);
     answer.bytes = answer.records.reduce((sum, b) => sum + b.length, 0);
+    answer.nextOffset = batches.at(-1)!.lastOffset + 1;
     return answer;
   } catch (err) {
     return failed(errorCodeOf(err, context, { api: 'Fetch', topic: name, partition: p.index, offset: p.fetchOffset }), highWatermark, logStartOffset);

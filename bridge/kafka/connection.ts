@@ -7,7 +7,9 @@
 // commits instead of waiting for one fsync each. Their appends are issued in request order: a
 // handler issues its appends before its first await (Produce: Log.appendBatch, which hands the
 // batch to the writer thread at once), and requests are started in order, so sequence checks and
-// offsets follow the request order. Answers are written strictly in that order. Any other request
+// offsets follow the request order; a handler that must await first (a compressed batch is
+// decompressed before it is appended) issues its appends through RequestContext.inOrder, which
+// runs them in the order asked. Answers are written strictly in that order. Any other request
 // waits until everything before it is answered, and nothing starts behind it until it is answered
 // (SASL state, group APIs and the rest see the connection as one request at a time).
 // Backpressure: the socket is paused while the pipeline is full or a frame waits to start, and
@@ -192,8 +194,16 @@ export class KafkaConnection {
     }
   }
 
+  /** The last step queued by inOrder (RequestContext.inOrder): the next one starts once it settles. */
+  private lastStep: Promise<unknown> = Promise.resolve();
+  private readonly inOrder = <T>(step: () => Promise<T>): Promise<T> => {
+    const run = this.lastStep.then(step);
+    this.lastStep = run.catch(() => undefined);
+    return run;
+  };
+
   private async request(frame: Buffer, onHeader: (header: RequestHeader) => void, afterAnswer: Array<() => void>): Promise<Buffer[] | null> {
-    const context = { ...this.options.context, signal: this.closed.signal, logger: this.logger, session: this.session, afterAnswer: (task: () => void) => void afterAnswer.push(task) };
+    const context = { ...this.options.context, signal: this.closed.signal, logger: this.logger, session: this.session, afterAnswer: (task: () => void) => void afterAnswer.push(task), inOrder: this.inOrder };
     const reply = await answer(frame, this.options.apis, context, (header) => {
       this.last = header;
       onHeader(header);

@@ -73,6 +73,12 @@ export interface RequestContext {
    * Absent outside a connection; then such work runs on the next turn of the event loop.
    */
   readonly afterAnswer?: (task: () => void) => void;
+  /**
+   * Runs `step` after the steps this connection asked for before it have settled: how Produce
+   * keeps its appends in request order when a step awaits before it appends (decompressing a
+   * batch) while later requests of the pipeline start. Absent outside a connection: run at once.
+   */
+  readonly inOrder?: <T>(step: () => Promise<T>) => Promise<T>;
 }
 
 /** Whether `version` of `api` is flexible. */

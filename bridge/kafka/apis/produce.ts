@@ -125,7 +125,13 @@ async function appendPartition(context: RequestContext, topic: string, p: Partit
   if (p.records.length > maxBytes) return answerOf(p.index, ErrorCode.MESSAGE_TOO_LARGE, `a batch of ${p.records.length} bytes is over kafka.maxMessageBytes (${maxBytes})`);
   let info: AppendInfo;
   try {
-    info = await context.log.appendBatch(topic, p.index, await budget.uncompressed(p.records));
+    // Decompressing awaits: the append is issued in request order all the same (inOrder), so a
+    // later pipelined request's batch cannot overtake this one's sequence. The step ends once the
+    // append is handed to the log (wrapped: not once it is durable, which the pipeline overlaps).
+    const records = p.records;
+    const issue = async (): Promise<{ appended: Promise<AppendInfo> }> => ({ appended: context.log.appendBatch(topic, p.index, await budget.uncompressed(records)) });
+    const { appended } = await (context.inOrder ? context.inOrder(issue) : issue());
+    info = await appended;
     if (commitTimeoutMs !== null && !(await context.log.waitFor(topic, p.index, info.lastOffset, Math.max(0, commitTimeoutMs), context.signal))) {
       return answerOf(p.index, ErrorCode.REQUEST_TIMED_OUT, `stored at ${info.baseOffset}, not committed within timeout_ms (${commitTimeoutMs} ms)`);
     }

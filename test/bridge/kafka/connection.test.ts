@@ -8,7 +8,7 @@ import { PIPELINE_DEPTH } from '../../../bridge/kafka/connection.js';
 import { Writer } from '../../../bridge/kafka/protocol/writer.js';
 import { KafkaServer } from '../../../bridge/kafka/server.js';
 import { createLogger } from '../../../bridge/logger.js';
-import { clientBatch } from '../../helpers/client-batch.js';
+import { clientBatch, compressedClientBatch } from '../../helpers/client-batch.js';
 import { onCleanup } from '../../helpers/cleanup.js';
 import { initProducerId, readProduceResponse, sendProduce } from '../../helpers/kafka-produce.js';
 import { RawKafka } from '../../helpers/raw-kafka.js';
@@ -63,6 +63,21 @@ test(`an idempotent producer's requests in flight are appended in request order 
     assert.deepEqual(answer.map((a) => [a.error, a.baseOffset]), [[0, 2 * i]], `request ${i}`);
   }
   assert.deepEqual(values(log.read('in', 0, 0, { maxRecords: 2 * requests }).records), Array.from({ length: requests }, (_, i) => [`r${i}-0`, `r${i}-1`]).flat());
+});
+
+test("a compressed batch (decompressed off the event loop) and the next request's plain batch, back to back from one idempotent producer: appended in request order, both sequences accepted", async (t) => {
+  const { kafka, log, release } = await startServer(t);
+  const [, producerId] = await initProducerId(kafka, 4);
+  // Large enough that inflating it takes a while on the thread pool, while the plain batch behind it needs no wait.
+  const big = makeRecords(2000, 'z'.repeat(400));
+  const first = sendProduce(kafka, 9, [{ topic: 'in', partition: 0, records: compressedClientBatch(big, 'gzip', { producerId, producerEpoch: 0, baseSequence: 0 }) }], { acks: -1, timeoutMs: 60_000 });
+  const second = sendProduce(kafka, 9, [{ topic: 'in', partition: 0, records: clientBatch(makeRecords(1, 'after'), { producerId, producerEpoch: 0, baseSequence: 2000 }) }], { acks: -1, timeoutMs: 60_000 });
+  await waitFor(() => log.partition('in', 0).logEndOffset === 2001, 'both requests stored');
+  release.held = false;
+  log.advanceHighWatermark('in', 0, 2001);
+  assert.deepEqual(readProduceResponse((await kafka.response())!, 9, first).map((a) => [a.error, a.baseOffset]), [[0, 0]]);
+  assert.deepEqual(readProduceResponse((await kafka.response())!, 9, second).map((a) => [a.error, a.baseOffset]), [[0, 2000]]);
+  assert.deepEqual(values(log.read('in', 0, 1999, { maxRecords: 2 }).records), [big[1999]!.value!.toString(), 'after-0']);
 });
 
 test('a request of another API behind Produce requests waits for them and is answered after them; nothing starts behind it', async (t) => {

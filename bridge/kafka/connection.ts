@@ -144,7 +144,7 @@ export class KafkaConnection {
     return this.started.length < PIPELINE_DEPTH && this.startedBytes < this.options.maxRequestSize && this.started.every((s) => s.produce);
   }
 
-  /** Runs a request's handler now (it issues its appends before its first await); its outcome is awaited in order by answerAll. */
+  /** Runs a request's handler now (its appends are issued in order: before its first await, or through inOrder); its outcome is awaited in order by answerAll. */
   private start(frame: Buffer): void {
     if (this.started.length > 0) this.options.traffic?.pipelined();
     let header: RequestHeader | null = null;

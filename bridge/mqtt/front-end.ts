@@ -206,7 +206,7 @@ export class MqttFrontEnd {
     try {
       frontEnd.#listeners = await MqttListeners.start({
         config,
-        packetLimits: { maxRemainingLength: maxPublishLength(publishLimits), maxConnectLength: limits.maxConnectSize },
+        packetLimits: { maxRemainingLength: maxPublishLength(publishLimits), maxConnectLength: limits.maxConnectSize, receiveMaximum: config.v5.receiveMaximum },
         admission,
         pending: { max: limits.maxPendingConnects, maxPerAddress: limits.maxPendingConnectsPerAddress, timeoutMs: limits.connectTimeout },
         ...(fastPaths !== null ? { intake: (socket: Duplex) => fastPaths.open(socket) } : {}),

@@ -41,14 +41,16 @@ export interface ClusterStatusJson {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string } = {}): Promise<Replica[]> {
+export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; peerMqtt?: boolean } = {}): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort() })));
   const root = tempDir(t, 'tributary-replicas-');
   const replicas = ids.map((id, i) => {
     const dir = join(root, id);
     const config = join(root, `${id}.yaml`);
-    const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}" }`]));
+    // peerMqtt: each peer's MQTT address too (cluster.peers[].mqtt, the MQTT 5.0 redirect).
+    const mqttOf = (j: number): string => (options.peerMqtt === true ? `, mqtt: "127.0.0.1:${ports[j]!.mqtt}"` : '');
+    const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}"${mqttOf(j)} }`]));
     writeFileSync(
       config,
       `dataDir: ${JSON.stringify(dir)}

@@ -114,6 +114,8 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       logger: logger.child({ component: 'mqtt' }),
       onProblem: (summary, detail) => errors.add('mqtt', summary, detail),
       connectGate: cluster === null ? undefined : () => (cluster!.role === 'leader' ? null : `not the cluster leader${cluster!.leaderId === null ? '' : ` (the leader is ${cluster!.leaderId})`}`),
+      // MQTT 5.0 redirect: to the leader this node hears from; none while it hears from none.
+      redirect: cluster === null ? undefined : () => config.cluster?.peers.find((peer) => peer.id === cluster!.liveLeaderId)?.mqtt ?? null,
     });
     stops.push(() => mqtt.close());
     // A leader that steps down closes its MQTT clients: they reconnect to the new leader.

@@ -156,6 +156,12 @@ export class ClusterNode {
   get leaderId(): string | null {
     return this.#leaderId;
   }
+
+  /** The leader this follower has heard from within the election timeout, else null (MQTT 5.0 redirects go there). */
+  get liveLeaderId(): string | null {
+    const heard = this.#role === 'follower' && this.#leaderId !== null && Date.now() - this.#leaderSeenAt < this.options.electionTimeoutMs;
+    return heard ? this.#leaderId : null;
+  }
   get elections(): number {
     return this.#elections;
   }

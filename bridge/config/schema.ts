@@ -278,6 +278,8 @@ const clusterPeer = z.strictObject({
    * Metadata lists it as a broker, so clients given any node find the leader. null: not listed.
    */
   kafka: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:9092)').nullable().default(null),
+  /** Where MQTT clients reach it: host:port. A follower sends MQTT 5.0 clients there (CONNACK 0x9C, Server Reference) while it is the leader. */
+  mqtt: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:1883)').refine((a) => { const m = HOST_PORT.exec(a); return m === null || Number(m[1]) <= 65535; }, 'port above 65535').optional(),
 });
 
 /**

@@ -8,7 +8,7 @@
 // - `client._keepaliveInterval`, `client._keepaliveTimer` (handlers/connect.js): aedes refreshes
 //   the keep-alive timer on each packet it handles (handlers/index.js); the fast path refreshes it
 //   for the packets it takes, which aedes never sees.
-// - `client._parser` and its `_parseString`, `_parseMessageId`, `_parseUnsubscribe`, `_emitError`,
+// - `client._parser` and its `_parseString`, `_parseMessageId`, `_parseUnsubscribe`, `_parseProperties`, `_emitError`,
 //   `_list`, `_pos`, `packet`, `error` (mqtt-packet's parser.js): wrapped here (checkParsing) to
 //   refuse what MQTT 3.1.1 forbids and mqtt-packet lets through (protocol-checks.ts enforceStrictParsing).
 // - `client._will` (handlers/connect.js, set before authenticate runs): the will's topic is
@@ -24,6 +24,8 @@
 //   after their delete (front-end.ts countBrokerPublishes).
 // - `client._serverKeepAlive` (handlers/connect.js, 2.x): the MQTT 5.0 Server Keep Alive; set in
 //   preConnect, aedes times the connection by it and announces it in CONNACK (front-end.ts).
+// - `client.broker` (lib/client.js): the frame guard reports a refusal it answers with a v5
+//   DISCONNECT as aedes reports a connection's error, with the broker's 'clientError' event.
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
@@ -41,6 +43,7 @@ interface ParserInternals {
   _parseString(): string | null;
   _parseMessageId(): boolean;
   _parseUnsubscribe(): unknown;
+  _parseProperties(): Record<string, unknown> | false;
   _emitError(err: Error): void;
 }
 
@@ -64,6 +67,11 @@ export function clientOf(conn: Duplex): Client | null {
   return (conn as Duplex & { client?: Client }).client ?? null;
 }
 
+/** Reports `err` as aedes reports a client's error: the broker's 'clientError' event. */
+export function reportClientError(client: Client, err: Error): void {
+  (client as Client & { broker: Aedes }).broker.emit('clientError', client, err);
+}
+
 /** Refreshes the client's keep-alive timer, as aedes does on each packet it handles (handlers/index.js). */
 export function keepAliveRefresh(client: Client): void {
   const internals = client as Client & ClientInternals;
@@ -83,6 +91,13 @@ export interface ParseChecks {
   messageId(messageId: number | undefined): string | null;
   /** An UNSUBSCRIBE's filters were read (mqtt-packet found nothing wrong). */
   unsubscribe(filters: string[] | undefined): string | null;
+  /** MQTT 5.0: a packet's properties were read (mqtt-packet found nothing wrong); `raw` from their Property Length on. */
+  properties(raw: Buffer): string | null;
+}
+
+/** A packet broke a rule of MQTT 5.0 that is a Protocol Error (DISCONNECT 0x82) rather than a Malformed Packet (0x81). */
+export class ProtocolErrorInPacket extends Error {
+  readonly reasonCode = 0x82;
 }
 
 /**
@@ -113,6 +128,26 @@ export function checkParsing(client: Client, checks: ParseChecks): Client {
     const violation = this.error === null ? checks.unsubscribe(this.packet.unsubscriptions) : null;
     if (violation !== null) this._emitError(new Error(violation));
     return result;
+  };
+  const parseProperties = parser._parseProperties;
+  parser._parseProperties = function checkedProperties(this: ParserInternals): Record<string, unknown> | false {
+    const start = this._pos;
+    const result = parseProperties.call(this);
+    const violation = result === false ? null : checks.properties(this._list.slice(start, this._pos));
+    if (violation !== null) this._emitError(new ProtocolErrorInPacket(violation));
+    return result;
+  };
+  // [MQTT-4.13.1-1] an MQTT 5.0 client is told why with a DISCONNECT (0x81 Malformed Packet, or the
+  // error's own reason code) before aedes closes the connection on the parser's error. Written
+  // straight to the socket: aedes destroys it in the same turn, and the write coalescer flushes
+  // before a destroy (write-coalescer.ts).
+  const emitError = parser._emitError;
+  parser._emitError = function answeredError(this: ParserInternals, err: Error): void {
+    if (client.version === 5 && client.connected && !client.closed && !client.conn.destroyed) {
+      const reasonCode = (err as { reasonCode?: number }).reasonCode ?? 0x81;
+      client.conn.write(Buffer.from([0xe0, 0x01, reasonCode]));
+    }
+    emitError.call(this, err);
   };
   return client;
 }

@@ -79,12 +79,16 @@ export class AppendFailedError extends Refusal {
  * user name or password, 5 not authorized). Not a TributaryError: it never leaves the front end.
  */
 export class ConnectRefusal extends Error {
+  /** MQTT 5.0: the server to use instead; aedes answers CONNACK 0x9C (Use another server) with it as Server Reference. */
+  readonly serverReference?: string;
+
   constructor(
     message: string,
     readonly returnCode: 2 | 3 | 4 | 5,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; serverReference?: string },
   ) {
     super(message, options);
     this.name = 'ConnectRefusal';
+    if (options?.serverReference !== undefined) this.serverReference = options.serverReference;
   }
 }

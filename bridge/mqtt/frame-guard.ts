@@ -5,6 +5,8 @@
 // unchanged, except to the ingest fast path (fast-path.ts), which takes whole PUBLISH packets off
 // the stream before aedes parses it.
 import type { Duplex } from 'node:stream';
+import { clientOf, reportClientError } from './aedes-internals.js';
+import { ReceiveMaximumExceededError, ReceiveWindow } from './receive-window.js';
 import { coalesceWrites } from './write-coalescer.js';
 
 export class PacketTooLargeError extends Error {
@@ -51,6 +53,8 @@ export class FrameScanner {
   constructor(
     readonly maxRemainingLength: number,
     readonly maxConnectLength = maxRemainingLength,
+    /** Called with each packet's first byte (type and flags) as it arrives; may throw to refuse it. */
+    private readonly onPacket?: (first: number) => void,
   ) {}
 
   /** Whole packets scanned so far. */
@@ -77,6 +81,7 @@ export class FrameScanner {
       if (this.#headerBytes < 0) {
         this.#headerBytes = 0; // the type byte
         if (this.#packets === 0 && byte !== CONNECT) throw new NotConnectError();
+        this.onPacket?.(byte);
         continue;
       }
       this.#length += (byte & 0x7f) * this.#multiplier;
@@ -143,6 +148,8 @@ export function bodyStart(data: Uint8Array, at: number): number {
 export interface PacketLimits {
   maxRemainingLength: number;
   maxConnectLength: number;
+  /** The Receive Maximum announced to MQTT 5.0 clients, enforced on them (receive-window.ts); none if absent. */
+  receiveMaximum?: number;
 }
 
 /** Takes what it handles itself off a connection's stream (fast-path.ts). */
@@ -160,36 +167,79 @@ export interface StreamIntake {
 
 /**
  * Makes a connection check what aedes reads with the scanner, and gathers its writes per event-loop
- * turn (write-coalescer.ts). An oversized or malformed packet destroys the connection with the
- * scanner's error. `onFirstPacket` runs once the first packet (the CONNECT, [MQTT-3.1.0-1]) has
- * arrived whole.
+ * turn (write-coalescer.ts). An oversized or malformed packet ends the connection with the
+ * scanner's error: an MQTT 5.0 client is told why first, with a DISCONNECT carrying the reason code
+ * (0x95 Packet too large [MQTT-3.2.2-15], 0x93 Receive Maximum exceeded [MQTT-3.3.4-9], 0x81
+ * Malformed Packet), a 3.1.1 client has no such packet and the connection is just closed.
+ * `onFirstPacket` runs once the first packet (the CONNECT, [MQTT-3.1.0-1]) has arrived whole.
  *
  * The socket itself goes to aedes, its read() wrapped: aedes takes bytes only through
  * `conn.read(null)` on 'readable'. Wrapping streams around it instead (a Transform joined to a
  * Writable by Duplex.from) cost three more streams per connection, ~15 kB each at rest, and their
  * allocations on every chunk, which bench:footprint showed as garbage under load.
+ *
+ * Every read is scanned, also what the intake (the fast path) takes, so that the Receive Maximum
+ * counts the publishes of both paths; the scanner reads fixed headers only and skips bodies.
  */
 export function guardConnection(socket: Duplex, limits: PacketLimits, intake?: StreamIntake, onFirstPacket?: () => void): Duplex {
-  const scanner = new FrameScanner(limits.maxRemainingLength, limits.maxConnectLength);
+  const window = limits.receiveMaximum === undefined ? undefined : new ReceiveWindow(limits.receiveMaximum, () => clientOf(socket)?.version === 5);
+  const scanner = new FrameScanner(limits.maxRemainingLength, limits.maxConnectLength, window === undefined ? undefined : (first) => window.received(first));
   let firstPacket = onFirstPacket;
+  let refused = false;
+  let intakeOn = false;
   const read = socket.read.bind(socket);
   socket.read = (size?: number): unknown => {
-    if (intake?.refuseRead()) return null;
+    if (refused || intake?.refuseRead()) return null;
     const chunk: unknown = read(size);
     if (chunk === null || chunk === undefined) return chunk;
     try {
-      if (intake !== undefined && scanner.atBoundary && intake.active()) return intake.take(chunk as Buffer);
+      // The intake may start only where a packet starts, and never stops once started.
+      if (!intakeOn && intake !== undefined && scanner.atBoundary && intake.active()) intakeOn = true;
       scanner.scan(chunk as Uint8Array);
+      if (intakeOn) return intake!.take(chunk as Buffer);
       if (firstPacket !== undefined && scanner.packets > 0) {
         firstPacket();
         firstPacket = undefined;
       }
     } catch (err) {
-      socket.destroy(err as Error);
+      refused = true;
+      refuse(socket, err as Error);
       return null;
     }
     return chunk;
   };
   coalesceWrites(socket);
+  if (window !== undefined) countAnswers(socket, window);
   return socket;
+}
+
+/** The MQTT 5.0 DISCONNECT reason code for what the guard refuses. */
+function disconnectReasonCode(err: Error): number {
+  if (err instanceof PacketTooLargeError) return 0x95;
+  if (err instanceof ReceiveMaximumExceededError) return err.reasonCode;
+  return 0x81; // Malformed Packet: a Remaining Length of more than 4 bytes
+}
+
+/** Ends the connection for `err`: a connected MQTT 5.0 client gets a DISCONNECT with the reason code first. */
+function refuse(socket: Duplex, err: Error): void {
+  const client = clientOf(socket);
+  if (client === null || client.version !== 5 || !client.connected || client.closed) {
+    socket.destroy(err);
+    return;
+  }
+  // aedes reports it as a client error, as the connection's error would be, then writes the
+  // DISCONNECT and closes the connection.
+  reportClientError(client, err);
+  client.disconnect({ reasonCode: disconnectReasonCode(err) }, () => undefined);
+}
+
+/** Lets `window` see what is written to the client (after the write coalescer: every write call). */
+function countAnswers(socket: Duplex, window: ReceiveWindow): void {
+  const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+  socket.write = ((...args: unknown[]): boolean => {
+    const chunk = args[0];
+    if (chunk instanceof Uint8Array) window.sent(chunk);
+    else if (typeof chunk === 'string') window.sentOther(Buffer.byteLength(chunk, typeof args[1] === 'string' ? (args[1] as BufferEncoding) : 'utf8'));
+    return write(...args);
+  }) as Duplex['write'];
 }

@@ -52,6 +52,8 @@ export interface MqttFrontEndOptions {
   onProblem?: (summary: string, detail: string) => void;
   /** Why a CONNECT is refused now with return code 3 (replication: this node is not the leader); null admits. */
   connectGate?: () => string | null;
+  /** Where MQTT clients reach the node that takes them when connectGate refuses (the leader's host:port), or null when none is known. */
+  redirect?: () => string | null;
 }
 
 /** Counters since start; bridge/observability/metrics.ts exports them. */
@@ -206,7 +208,7 @@ export class MqttFrontEnd {
     try {
       frontEnd.#listeners = await MqttListeners.start({
         config,
-        packetLimits: { maxRemainingLength: maxPublishLength(publishLimits), maxConnectLength: limits.maxConnectSize },
+        packetLimits: { maxRemainingLength: maxPublishLength(publishLimits), maxConnectLength: limits.maxConnectSize, receiveMaximum: config.v5.receiveMaximum },
         admission,
         pending: { max: limits.maxPendingConnects, maxPerAddress: limits.maxPendingConnectsPerAddress, timeoutMs: limits.connectTimeout },
         ...(fastPaths !== null ? { intake: (socket: Duplex) => fastPaths.open(socket) } : {}),
@@ -313,8 +315,11 @@ export class MqttFrontEnd {
     const unavailable = this.options.connectGate?.() ?? null;
     if (unavailable !== null) {
       // Replication: only the leader serves MQTT; CONNACK 3 (server unavailable) sends the client to another address.
+      // MQTT 5.0 (section 4.11): CONNACK 0x9C (Use another server) with the leader's address as
+      // Server Reference when it is known, else 0x88 (Server unavailable).
       this.refuseConnection('not the cluster leader');
-      done(new ConnectRefusal(unavailable, 3), false);
+      const leader = client.version === 5 ? (this.options.redirect?.() ?? null) : null;
+      done(new ConnectRefusal(unavailable, 3, leader === null ? {} : { serverReference: leader }), false);
       return;
     }
     if (this.#emptyIdWithSession.has(client)) {

@@ -1,4 +1,4 @@
-// What MQTT 3.1.1 requires of a client's packets and aedes 1.x (with mqtt-packet 9) lets through.
+// What MQTT 3.1.1 and 5.0 require of a client's packets and aedes (with mqtt-packet 9) lets through.
 // Each breach closes the connection, as the specification says of a protocol violation [MQTT-4.8.0-1]
 // ("unless stated otherwise ... MUST close the Network Connection").
 import { isUtf8 } from 'node:buffer';
@@ -14,7 +14,8 @@ import { checkParsing, type ParseChecks } from './aedes-internals.js';
  * - a packet identifier of 0 in PUBLISH (QoS > 0), SUBSCRIBE, UNSUBSCRIBE and the acknowledgements
  *   [MQTT-2.3.1-1];
  * - an UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2] (mqtt-packet's own check counts the
- *   packet id as payload).
+ *   packet id as payload);
+ * - MQTT 5.0: a property other than User Property given more than once (DISCONNECT 0x82).
  * The parser stops at an error: the packet is never emitted, and aedes closes the connection.
  */
 export function enforceStrictParsing(client: Client): Client {
@@ -28,7 +29,39 @@ const strictChecks: ParseChecks = {
   },
   messageId: (messageId) => (messageId === 0 ? 'packet identifier 0 [MQTT-2.3.1-1]' : null),
   unsubscribe: (filters) => (filters?.length === 0 ? 'an UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]' : null),
+  properties: duplicateProperty,
 };
+
+/** MQTT 5.0 properties by identifier: the size of their value (section 2.2.2.2), -1 a Variable Byte Integer, -2 a string or binary, -3 a string pair. */
+const PROPERTY_SIZES: Readonly<Record<number, number>> = {
+  0x01: 1, 0x02: 4, 0x03: -2, 0x08: -2, 0x09: -2, 0x0b: -1, 0x11: 4, 0x12: -2, 0x13: 2, 0x15: -2, 0x16: -2, 0x17: 1, 0x18: 4, 0x19: 1,
+  0x1a: -2, 0x1c: -2, 0x1f: -2, 0x21: 2, 0x22: 2, 0x23: 2, 0x24: 1, 0x25: 1, 0x26: -3, 0x27: 4, 0x28: 1, 0x29: 1, 0x2a: 1,
+};
+const USER_PROPERTY = 0x26;
+
+/**
+ * MQTT 5.0: "It is a Protocol Error to include" each property "more than once" (section 2.2.2.2 and
+ * each packet's property list), User Property aside. mqtt-packet keeps a repeated one as an array,
+ * or overwrites it when the first value was 0, so the bytes themselves are read here: `raw` from the
+ * Property Length on, already found well-formed by mqtt-packet.
+ */
+function duplicateProperty(raw: Buffer): string | null {
+  let at = 0;
+  while (raw[at]! & 0x80) at++; // the Property Length
+  at++;
+  const seen = new Set<number>();
+  while (at < raw.length) {
+    const id = raw[at++]!;
+    if (id !== USER_PROPERTY && seen.has(id)) return `property 0x${id.toString(16).padStart(2, '0')} more than once (a Protocol Error, MQTT 5.0 section 2.2.2.2)`;
+    seen.add(id);
+    const size = PROPERTY_SIZES[id];
+    if (size === undefined) return null; // mqtt-packet refuses an unknown one itself
+    if (size > 0) at += size;
+    else if (size === -1) while (raw[at++]! & 0x80);
+    else for (let strings = size === -3 ? 2 : 1; strings > 0; strings--) at += 2 + ((raw[at]! << 8) | raw[at + 1]!);
+  }
+  return null;
+}
 
 /** Why a CONNECT breaks the rules aedes does not check, or null. */
 export function connectViolation(packet: ConnectPacket): string | null {

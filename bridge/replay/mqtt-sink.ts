@@ -3,11 +3,13 @@
 // Pacing: as fast as the broker acknowledges (max), a fixed rate, or the original inter-arrival
 // times sped up k times. A chunk counts as delivered only once every publish of it was
 // acknowledged (QoS 1/2) or written to the socket (QoS 0); only then may a reader position move.
+// Over MQTT 5.0 a record's stored properties (mqtt.* headers) go out as the PUBLISH's properties.
 import { setTimeout as sleep } from 'node:timers/promises';
 import mqtt, { type MqttClient } from 'mqtt';
 import { ReplayTargetError } from './errors.js';
 import type { LogRecord } from '../../broker/log/record-batch.js';
 import type { MqttTarget, Pace } from './mqtt-target.js';
+import { propertiesOf, type ReplayedProperties } from './mqtt-properties.js';
 import { PartialDelivery } from './positions.js';
 
 const IN_FLIGHT = 16;
@@ -43,7 +45,10 @@ export class MqttReplaySink {
 
   static async connect(target: MqttTarget, logTopic: string, qos: 0 | 1 | 2, pace: Pace): Promise<MqttReplaySink> {
     try {
-      const client = await mqtt.connectAsync(target.brokerUrl, { reconnectPeriod: 0, connectTimeout: 10_000, clientId: `tributary-replay-${process.pid}-${Date.now().toString(36)}` });
+      const options = { reconnectPeriod: 0, connectTimeout: 10_000, clientId: `tributary-replay-${process.pid}-${Date.now().toString(36)}` };
+      // MQTT 5.0, so that stored properties go out as properties (mqtt-properties.ts); a broker
+      // that refuses 5.0 is asked again with 3.1.1, and gets the records without them.
+      const client = await mqtt.connectAsync(target.brokerUrl, { ...options, protocolVersion: 5 }).catch(() => mqtt.connectAsync(target.brokerUrl, options));
       return new MqttReplaySink(client, target, logTopic, qos, pace);
     } catch (err) {
       throw new ReplayTargetError(`cannot connect to ${target.brokerUrl}: ${(err as Error).message}`, { cause: err });
@@ -68,7 +73,7 @@ export class MqttReplaySink {
       if (i >= IN_FLIGHT) failure = await acks[i - IN_FLIGHT]!;
       failure ??= this.lost;
       if (failure !== null) break;
-      acks.push(this.publishOne(this.topicOf(r), r.value ?? Buffer.alloc(0)));
+      acks.push(this.publishOne(this.topicOf(r), r.value ?? Buffer.alloc(0), this.v5 ? propertiesOf(r.headers) : undefined));
       this.sent++;
     }
     const results = await Promise.all(acks);
@@ -77,8 +82,14 @@ export class MqttReplaySink {
     if (failure !== null) throw new PartialDelivery(firstFailed < 0 ? acks.length : firstFailed, failure);
   }
 
-  private publishOne(topic: string, payload: Buffer): Promise<Error | null> {
-    return Promise.race([this.client.publishAsync(topic, payload, { qos: this.qos }), this.closed]).then(
+  /** The connection speaks MQTT 5.0: records' properties go out with them. */
+  private get v5(): boolean {
+    return this.client.options.protocolVersion === 5;
+  }
+
+  private publishOne(topic: string, payload: Buffer, properties: ReplayedProperties | undefined): Promise<Error | null> {
+    const options = properties === undefined ? { qos: this.qos } : { qos: this.qos, properties };
+    return Promise.race([this.client.publishAsync(topic, payload, options), this.closed]).then(
       () => null,
       (err: Error) => (err instanceof ReplayTargetError ? err : new ReplayTargetError(`publish to ${this.target.brokerUrl} failed: ${err.message}`, { cause: err })),
     );

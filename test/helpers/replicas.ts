@@ -43,7 +43,7 @@ export interface ClusterStatusJson {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string; kafka?: boolean } = {}): Promise<Replica[]> {
+export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string; kafka?: boolean; peerMqtt?: boolean } = {}): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
   const root = tempDir(t, 'tributary-replicas-');
@@ -51,7 +51,9 @@ export async function startReplicas(t: TestContext, count = 3, options: { electi
     const dir = join(root, id);
     const config = join(root, `${id}.yaml`);
     const kafkaOf = (j: number): string => (options.kafka === true ? `, kafka: "127.0.0.1:${ports[j]!.kafka}"` : '');
-    const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}"${kafkaOf(j)} }`]));
+    // peerMqtt: each peer's MQTT address too (cluster.peers[].mqtt, the MQTT 5.0 redirect).
+    const mqttOf = (j: number): string => (options.peerMqtt === true ? `, mqtt: "127.0.0.1:${ports[j]!.mqtt}"` : '');
+    const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}"${kafkaOf(j)}${mqttOf(j)} }`]));
     writeFileSync(
       config,
       `dataDir: ${JSON.stringify(dir)}

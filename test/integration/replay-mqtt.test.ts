@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
+import mqtt from 'mqtt';
 import { Log } from '../../broker/log/log.js';
 import { freePort, runCli, runCliAsync, startCliNode } from '../helpers/cli.js';
 import { payload, seed, SPACING_MS } from '../helpers/replay-data.js';
@@ -157,4 +158,45 @@ test('the broker killed mid-replay: one clear line, non-zero exit, the reader co
     assert.ok(position !== undefined && position > 0 && position < 3000, `${mode}: committed ${position}`);
     for (let i = 0; i < position!; i++) assert.ok(received.has(payload(0, i).toString('hex')), `${mode}: offset ${i} below the position ${position} was not received`);
   }
+});
+
+test('replay --to-mqtt speaks MQTT 5.0: stored mqtt.* property headers go out as properties to a v5 subscriber', async (t) => {
+  const { port } = await startMosquitto(t);
+  const dataDir = join(tempDir(t), 'data');
+  const log = await Log.open({ dataDir, durability: 'write' });
+  await log.createTopic('mqtt', 1);
+  const h = (name: string, value: string | Buffer): [string, Buffer] => [name, Buffer.from(value)];
+  await log.append('mqtt', 0, [
+    {
+      timestamp: Date.now(),
+      key: Buffer.from('props/a'),
+      value: Buffer.from('{"t":21.5}'),
+      headers: [
+        h('mqtt.topic', 'props/a'), h('mqtt.qos', '1'), h('mqtt.payload_format', '1'), h('mqtt.message_expiry', '3600'),
+        h('mqtt.content_type', 'application/json'), h('mqtt.response_topic', 'props/reply'), h('mqtt.correlation_data', Buffer.from([0, 1, 2])),
+        h('mqtt.user.site', 'hall-3'), h('mqtt.user.line', '7'), h('mqtt.user.line', '8'),
+      ],
+    },
+    // A 3.1.1 publish's record: no properties.
+    { timestamp: Date.now(), key: Buffer.from('props/b'), value: Buffer.from('plain'), headers: [h('mqtt.topic', 'props/b'), h('mqtt.qos', '1')] },
+  ]);
+  await log.close();
+  const received: Array<{ topic: string; payload: string; properties: Record<string, unknown> | undefined }> = [];
+  const subscriber = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { protocolVersion: 5, clientId: 'v5-sub', reconnectPeriod: 0 });
+  t.after(() => subscriber.end(true));
+  subscriber.on('message', (topic, payload, packet) => received.push({ topic, payload: payload.toString(), properties: packet.properties as Record<string, unknown> | undefined }));
+  await subscriber.subscribeAsync('props/#', { qos: 1 });
+  const r = await runCliAsync(['replay', '--data-dir', dataDir, '--topic', 'mqtt', '--to-mqtt', `mqtt://127.0.0.1:${port}`]);
+  assert.equal(r.status, 0, r.stderr);
+  await waitFor(() => received.length === 2, 'both messages');
+  const [a, b] = received;
+  assert.equal(a!.topic, 'props/a');
+  const p = a!.properties!;
+  assert.equal(p.payloadFormatIndicator, true);
+  assert.ok(typeof p.messageExpiryInterval === 'number' && p.messageExpiryInterval <= 3600 && p.messageExpiryInterval > 0);
+  assert.equal(p.contentType, 'application/json');
+  assert.equal(p.responseTopic, 'props/reply');
+  assert.deepEqual([...(p.correlationData as Buffer)], [0, 1, 2]);
+  assert.deepEqual({ ...(p.userProperties as object) }, { site: 'hall-3', line: ['7', '8'] });
+  assert.deepEqual({ topic: b!.topic, payload: b!.payload, userProperties: b!.properties?.userProperties }, { topic: 'props/b', payload: 'plain', userProperties: undefined });
 });

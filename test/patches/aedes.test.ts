@@ -3,7 +3,7 @@
 // the beta's loss of queued messages on a v5 resume. Each fails on the unpatched beta.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Packet } from 'mqtt-packet';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import { connect, startTestNode } from '../helpers/mqtt-node.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -108,4 +108,34 @@ test('[MQTT-3.1.2-5] a v5 session resumed without a Session Expiry Interval gets
   assert.equal((back as unknown as { connackPacket?: { sessionPresent?: boolean } }).connackPacket?.sessionPresent ?? true, true);
   await waitFor(() => received.length === 1, 'the queued message');
   assert.deepEqual(received, ['oqws/1=queued']);
+});
+
+test('[MQTT-3.3.4-7] [MQTT-3.1.2-25] deliveries keep to a v5 client\'s Receive Maximum and Maximum Packet Size', async (t) => {
+  const { url } = await startTestNode(t);
+  const raw = await RawMqtt.open(portOf(url), undefined, 5);
+  t.after(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'window-2', clean: true, keepalive: 60, properties: { receiveMaximum: 2, maximumPacketSize: 100 } });
+  await raw.next('connack');
+  const send5 = (packet: Packet): boolean => raw.socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
+  send5({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'win/#', qos: 1 }, { topic: 'mark/#', qos: 0 }] });
+  await raw.next('suback');
+  const publishes = (): Array<{ topic: string; payload: string; messageId?: number }> =>
+    raw.received.filter((p) => p.cmd === 'publish').map((p) => ({ topic: (p as { topic: string }).topic, payload: String((p as { payload: Buffer }).payload), messageId: (p as { messageId?: number }).messageId }));
+
+  const publisher = await connect(t, url, { clientId: 'window-publisher', protocolVersion: 5 });
+  // Too large for the client (100 bytes): discarded, as if delivered, at QoS 1 and 0.
+  await publisher.publishAsync('win/big', Buffer.alloc(200, 0x62), { qos: 1 });
+  await publisher.publishAsync('mark/big', Buffer.alloc(200, 0x62), { qos: 0 });
+  for (let i = 1; i <= 5; i++) await publisher.publishAsync('win/m', `m${i}`, { qos: 1 });
+  // QoS 0 is outside the window: once this marker is here, the five have been handled.
+  await publisher.publishAsync('mark/1', 'after five', { qos: 0 });
+  await waitFor(() => publishes().some((p) => p.topic === 'mark/1'), 'the marker');
+  assert.deepEqual(publishes().filter((p) => p.topic === 'win/m').map((p) => p.payload), ['m1', 'm2'], 'two in flight, no more');
+  // Each PUBACK lets the next one out, in order.
+  for (let answered = 0; answered < 5; answered++) {
+    const sent = publishes().filter((p) => p.topic === 'win/m');
+    send5({ cmd: 'puback', messageId: sent[answered]!.messageId! });
+    if (answered + 2 < 5) await waitFor(() => publishes().filter((p) => p.topic === 'win/m').length === answered + 3, `m${answered + 3}`);
+  }
+  assert.deepEqual(publishes().map((p) => p.payload), ['m1', 'm2', 'after five', 'm3', 'm4', 'm5']);
 });

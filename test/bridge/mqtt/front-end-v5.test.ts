@@ -240,3 +240,46 @@ test('MQTT 5.0 bad topic aliases: one never set, or above mqtt.v5.topicAliasMaxi
   }
   assert.deepEqual(stored(node), []);
 });
+
+/** A v5 QoS 1 PUBLISH on `bad/props` whose property bytes are `properties` as given (Property Length first). */
+function publishWithProperties(messageId: number, properties: Buffer): Buffer {
+  const topic = Buffer.from('bad/props');
+  const body = Buffer.concat([Buffer.from([0, topic.length]), topic, Buffer.from([messageId >> 8, messageId & 0xff, properties.length]), properties, Buffer.from('x')]);
+  return Buffer.concat([Buffer.from([0x32, body.length]), body]);
+}
+
+test('MQTT 5.0 bad input gets its DISCONNECT reason code: 0x95 over Maximum Packet Size (before its body), 0x81 malformed properties, 0x82 a property twice', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { v5, limits: { maxPayload: '1KiB' } } });
+  const contentType = (text: string): Buffer => Buffer.concat([Buffer.from([0x03, 0, text.length]), Buffer.from(text)]);
+  const cases: Array<[string, Buffer, number]> = [
+    // Only the fixed header and a few bytes of a PUBLISH announcing 64 KiB: refused unread.
+    ['too large', Buffer.from([0x32, 0x80, 0x80, 0x04, 0x00, 0x01, 0x61]), 0x95],
+    ['unknown property', publishWithProperties(2, Buffer.from([0x7f, 0x00])), 0x81],
+    ['property past its length', publishWithProperties(3, Buffer.from([0x03, 0x00, 0x09, 0x61])), 0x81],
+    ['content type twice', publishWithProperties(4, Buffer.concat([contentType('a'), contentType('b')])), 0x82],
+    ['payload format twice', publishWithProperties(5, Buffer.from([0x01, 0x00, 0x01, 0x01])), 0x82],
+  ];
+  for (const [name, bytes, reasonCode] of cases) {
+    const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+    t.after(() => raw.destroy());
+    raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: `bad-${name.replaceAll(' ', '-')}`, clean: true, keepalive: 60 });
+    await raw.next('connack');
+    // One good publish first: acknowledged, so it must be in the log whatever follows.
+    raw.socket.write(mqttPacket.generate({ cmd: 'publish', topic: 'good/first', payload: Buffer.from(name), qos: 1, messageId: 1, dup: false, retain: false }, { protocolVersion: 5 }));
+    await raw.next('puback', 1);
+    raw.socket.write(bytes);
+    // Without the checks, the bad publish is taken and acknowledged instead (or the connection just closed).
+    await Promise.race([raw.closed, raw.next('puback')]);
+    const disconnect = raw.received.find((p) => p.cmd === 'disconnect') as { reasonCode?: number } | undefined;
+    assert.equal(disconnect?.reasonCode, reasonCode, name);
+  }
+  assert.deepEqual(stored(node).map((r) => r.key), cases.map(() => 'good/first'));
+
+  // A 3.1.1 client has no DISCONNECT to receive: the oversized packet just closes its connection.
+  const old = await RawMqtt.open(node.mqtt.ports.tcp);
+  t.after(() => old.destroy());
+  await old.connect('too-large-311');
+  old.socket.write(Buffer.from([0x32, 0x80, 0x80, 0x04, 0x00, 0x01, 0x61]));
+  await old.closed;
+  assert.deepEqual(old.received.map((p) => p.cmd), []);
+});

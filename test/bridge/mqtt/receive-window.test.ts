@@ -1,0 +1,104 @@
+// MQTT 5.0 Receive Maximum, inbound (issue 18): a client with more QoS 1/2 PUBLISHes unanswered
+// than the server announced gets DISCONNECT 0x93 [MQTT-3.3.4-9], whether the fast path or aedes
+// would have taken them; answers (PUBACK, PUBCOMP, a failing PUBREC) free their slot; a 3.1.1
+// client has no Receive Maximum. Raw frames on a real node: a client library keeps the window.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import mqttPacket, { type Packet } from 'mqtt-packet';
+import { startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
+import { RawMqtt } from '../../helpers/raw-mqtt.js';
+import { waitFor } from '../../helpers/wait-for.js';
+
+const MAX = 5;
+
+function values(node: TestNode['node']): string[] {
+  return node.log.read('mqtt', 0, 0, { maxRecords: 100_000 }).records.map((r) => r.value!.toString());
+}
+
+function publish(id: number, qos: 1 | 2, properties?: Record<string, unknown>): Packet {
+  return { cmd: 'publish', topic: `rm/${id}`, payload: Buffer.from(`m${id}`), qos, messageId: id, dup: false, retain: false, ...(properties ? { properties } : {}) } as Packet;
+}
+
+function bytes(packets: Packet[], protocolVersion: 4 | 5 = 5): Buffer {
+  return Buffer.concat(packets.map((p) => mqttPacket.generate(p, { protocolVersion })));
+}
+
+async function open5(t: Parameters<typeof startTestNode>[0], node: TestNode['node'], clientId: string): Promise<RawMqtt> {
+  const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+  t.after(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 60 });
+  const connack = (await raw.next('connack')) as { reasonCode?: number; properties?: { receiveMaximum?: number } };
+  assert.equal(connack.properties?.receiveMaximum, MAX);
+  return raw;
+}
+
+const acked = (raw: RawMqtt): number[] => raw.received.filter((p) => p.cmd === 'puback').map((p) => (p as { messageId: number }).messageId);
+
+test('MQTT 5.0 Receive Maximum exceeded: DISCONNECT 0x93 on the fast path and through aedes; nothing acknowledged is lost', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { v5: { receiveMaximum: MAX } } });
+  const cases: Array<[string, (id: number) => Packet]> = [
+    ['fast path', (id) => publish(id, 1)],
+    ['aedes', (id) => publish(id, 1, { userProperties: { line: '7' } })],
+  ];
+  for (const [name, make] of cases) {
+    const raw = await open5(t, node, `rm-${name.replace(' ', '-')}`);
+    // MAX + 1 in one write: none of them can have been answered before the last arrives.
+    raw.socket.write(bytes(Array.from({ length: MAX + 1 }, (_, i) => make(100 + i))));
+    // Without the check, all MAX + 1 are acknowledged instead.
+    await waitFor(() => acked(raw).length === MAX + 1 || raw.received.some((p) => p.cmd === 'disconnect'), 'an answer');
+    const disconnect = raw.received.find((p) => p.cmd === 'disconnect') as { reasonCode?: number } | undefined;
+    assert.equal(disconnect?.reasonCode, 0x93, name);
+    await raw.closed;
+    assert.deepEqual(acked(raw), [], `${name}: nothing acknowledged`);
+  }
+  // QoS 2 flows count until PUBCOMP: MAX PUBRECs without a PUBREL, then one publish more.
+  const raw = await open5(t, node, 'rm-qos2');
+  raw.socket.write(bytes(Array.from({ length: MAX }, (_, i) => publish(200 + i, 2))));
+  for (let i = 0; i < MAX; i++) await raw.next('pubrec', 200 + i);
+  raw.socket.write(bytes([publish(300, 1)]));
+  const answer = await Promise.race([raw.next('disconnect'), raw.next('puback', 300)]);
+  assert.equal(answer.cmd, 'disconnect');
+  assert.equal((answer as { reasonCode?: number }).reasonCode, 0x93);
+  await raw.closed;
+  assert.ok(
+    Array.from({ length: MAX }, (_, i) => `m${200 + i}`).every((v) => values(node).includes(v)),
+    'every PUBREC-ed message is in the log',
+  );
+});
+
+test('MQTT 5.0 Receive Maximum: answered publishes free their slots, so a client within the window publishes on and on', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { v5: { receiveMaximum: MAX } } });
+  const raw = await open5(t, node, 'rm-good');
+  // QoS 2 flows: PUBREC, PUBREL, PUBCOMP; then the window is free again.
+  raw.socket.write(bytes(Array.from({ length: MAX }, (_, i) => publish(1 + i, 2))));
+  for (let i = 0; i < MAX; i++) await raw.next('pubrec', 1 + i);
+  raw.socket.write(bytes(Array.from({ length: MAX }, (_, i) => ({ cmd: 'pubrel', messageId: 1 + i }) as Packet)));
+  for (let i = 0; i < MAX; i++) await raw.next('pubcomp', 1 + i);
+  // Rounds of a full window of QoS 1, on both paths, each sent once the last round is acknowledged.
+  let id = 100;
+  for (let round = 0; round < 4; round++) {
+    const packets = Array.from({ length: MAX }, (_, i) => publish(id + i, 1, round % 2 === 0 ? undefined : { contentType: 'text/plain' }));
+    raw.socket.write(bytes(packets));
+    for (let i = 0; i < MAX; i++) await raw.next('puback', id + i);
+    id += MAX;
+  }
+  // Refused QoS 2 publishes (PUBREC 0x99: marked UTF-8, and not) end their flows at PUBREC.
+  const notUtf8 = (n: number): Packet => ({ ...publish(n, 2, { payloadFormatIndicator: true }), payload: Buffer.from([0xff, 0xfe]) }) as Packet;
+  raw.socket.write(bytes(Array.from({ length: MAX }, (_, i) => notUtf8(900 + i))));
+  for (let i = 0; i < MAX; i++) assert.equal(((await raw.next('pubrec', 900 + i)) as { reasonCode?: number }).reasonCode, 0x99);
+  raw.socket.write(bytes(Array.from({ length: MAX }, (_, i) => publish(id + i, 1))));
+  for (let i = 0; i < MAX; i++) await raw.next('puback', id + i);
+  assert.equal(raw.received.filter((p) => p.cmd === 'disconnect').length, 0);
+  assert.ok(!raw.socket.destroyed);
+  await waitFor(() => values(node).length === MAX * 6, 'all stored');
+});
+
+test('MQTT 3.1.1 has no Receive Maximum: more QoS 1 publishes in flight than mqtt.v5.receiveMaximum are all acknowledged', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { v5: { receiveMaximum: MAX } } });
+  const raw = await RawMqtt.open(node.mqtt.ports.tcp);
+  t.after(() => raw.destroy());
+  await raw.connect('rm-311');
+  raw.socket.write(bytes(Array.from({ length: MAX * 3 }, (_, i) => publish(1 + i, 1)), 4));
+  await waitFor(() => acked(raw).length === MAX * 3, 'all acknowledged');
+  assert.equal(values(node).length, MAX * 3);
+});

@@ -114,6 +114,23 @@ test('many appends waiting to be committed at once raise no listener-leak warnin
   assert.deepEqual(warnings, []);
 });
 
+test('a commit that names an entry before its append result reached the main thread still covers it once the result arrives (a follower can fetch and report a row the leader wrote before the leader processed the result)', async (t) => {
+  const log = await openLog(t, { commitPolicy: replicatedCommit, acknowledge: 'committed' });
+  log.becomeClusterLeader(1);
+  const appended = log.append('a', 0, makeRecords(1, 'raced'));
+  // The writer thread is sent the batch on a microtask; its answer comes as a message (a macrotask).
+  for (let i = 0; i < 10; i++) await null;
+  // Without yielding to macrotasks: wait until the row is in the database, then commit it.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 10_000 && log.lastEntry().seq < 1; i++) Atomics.wait(pause, 0, 0, 1);
+  assert.equal(log.lastEntry().seq, 1, 'the row is stored');
+  assert.equal(log.partition('a', 0).logEndOffset, 0, 'and its result not yet processed');
+  log.commitEntries(1);
+  for (let i = 0; i < 2000 && log.partition('a', 0).logEndOffset < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(log.partition('a', 0).highWatermark, 1);
+  assert.equal((await appended).baseOffset, 0);
+});
+
 test('with committedOnOpen false a reopened log commits nothing until commitEntries says so (a replica tail may be truncated yet)', async (t) => {
   const dataDir = tempDir(t);
   const plain = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 1 }] });

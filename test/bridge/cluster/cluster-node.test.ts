@@ -95,3 +95,25 @@ test('a voter that follows a leader refuses other candidates and names the leade
   const after = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
   assert.deepEqual(after, { epoch: 3, granted: true, leaderId: null });
 });
+
+test('a voter that knows nothing (empty log, no election state: new or wiped) grants no candidate with data, only an empty one; once it has an election state it votes by the usual rule', async (t) => {
+  const dir = tempDir(t);
+  const fresh = await startVoter(t, dir);
+  const withData = { epoch: 1, seq: 5 };
+  try {
+    assert.equal((await fresh.ask({ candidateId: 'c1', epoch: 2, last: withData, preVote: true })).granted, false);
+    assert.equal((await fresh.ask({ candidateId: 'c1', epoch: 2, last: withData, preVote: false })).granted, false);
+    assert.deepEqual(await fresh.ask({ candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 2, granted: true });
+  } finally {
+    await fresh.node.close();
+    await fresh.log.close();
+  }
+
+  // A restart with epoch 2 in cluster.db: not a new node; a candidate ahead of its (empty) log is granted.
+  const known = await startVoter(t, dir);
+  t.after(async () => {
+    await known.node.close();
+    await known.log.close();
+  });
+  assert.deepEqual(await known.ask({ candidateId: 'c1', epoch: 3, last: withData, preVote: false }), { epoch: 3, granted: true });
+});

@@ -523,7 +523,17 @@ export class ClusterNode {
         try {
           const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: this.options.fetchMaxBytes };
           response = decodeFetchResponse(await leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
-        } catch {
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && this.#leaderId === leader.peerId) {
+            // Nothing listens at the leader's replication address: its process is gone (a cut link
+            // drops packets, it does not refuse). As after a resignation: no live leader, so this
+            // node grants votes again (check-quorum) and stands after a quarter of its timeout.
+            this.options.logger.info({ leader: leader.peerId, epoch }, 'the cluster leader refuses connections; an election comes soon');
+            this.#leaderId = null;
+            this.#leaderSeenAt = 0;
+            this.resetElectionTimer(this.options.electionTimeoutMs / 4);
+            break;
+          }
           await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
           continue;
         }

@@ -15,9 +15,10 @@
 // BENCH_RATE (the latency run's msg/s), BENCH_RUNS; BENCH_DIR for the data directories (default
 // .bench-data: /tmp may be a tmpfs where fsync costs nothing).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import mqtt from 'mqtt';
 import { runRawPublisher } from '../device-sim/raw-publisher.js';
 import { median } from './figures.js';
 import { startNatsCluster } from './nats-cluster.js';
@@ -30,6 +31,7 @@ const WINDOW = Number(process.env.BENCH_WINDOW ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 2000);
 const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
 const PAYLOAD = 100;
+const FAILOVER_KILLS = Number(process.env.BENCH_FAILOVER_KILLS ?? (QUICK ? 1 : 5));
 const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
 
 /** A running peer: where to publish (every address of a cluster), its processes, how to stop it. */
@@ -65,14 +67,151 @@ async function startNats(dir: string): Promise<Peer> {
   };
 }
 
+/** One node of the Tributary cluster: its ports and process, started again by `start()` on the same data. */
+interface ClusterNodeProcess {
+  name: string;
+  mqttPort: number;
+  httpPort: number;
+  process: ChildProcess;
+  start(): Promise<void>;
+}
+
+/** The running Tributary cluster, for the failover measurement after the ingest runs. */
+let tributaryCluster: { nodes: ClusterNodeProcess[]; children: ChildProcess[] } | null = null;
+
+/** GET /api/cluster/role: 200 on the leader. */
+async function isLeader(node: ClusterNodeProcess): Promise<boolean> {
+  try {
+    return (await fetch(`http://127.0.0.1:${node.httpPort}/api/cluster/role`, { signal: AbortSignal.timeout(1000) })).status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function waitForClusterLeader(nodes: readonly ClusterNodeProcess[]): Promise<ClusterNodeProcess> {
+  for (let i = 0; i < 600; i++) {
+    const leaders = (await Promise.all(nodes.map(async (n) => ((await isLeader(n)) ? n : null)))).filter((n) => n !== null);
+    if (leaders.length === 1) return leaders[0]!;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error('the Tributary cluster elected no leader');
+}
+
 /**
  * Three Tributary nodes with a cluster block (durability fsync, acks quorum) on loopback, their
- * MQTT addresses leader first. Replication is not built yet: null, and the bench says so. When it
- * lands, this function starts the three `tributary start` processes and waits for a leader
- * (GET /api/cluster/role answering 200 on one node); nothing else in this file changes.
+ * MQTT addresses leader first (the generator's connections go to the first that accepts them:
+ * followers answer CONNACK 3).
  */
-async function startTributaryCluster(_dir: string): Promise<Peer | null> {
-  return null;
+async function startTributaryCluster(dir: string): Promise<Peer | null> {
+  const launch = startScriptSettings();
+  const ids = ['t1', 't2', 't3'];
+  const ports: Array<{ mqtt: number; http: number; cluster: number }> = [];
+  for (const _ of ids) ports.push({ mqtt: await freePort(), http: await freePort(), cluster: await freePort() });
+  const children: ChildProcess[] = [];
+  const nodes = ids.map((id, i): ClusterNodeProcess => {
+    const dataDir = join(dir, `tributary-${id}`);
+    mkdirSync(dataDir, { recursive: true });
+    const config = join(dir, `tributary-${id}.yaml`);
+    const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}" }`]));
+    writeFileSync(
+      config,
+      [
+        `dataDir: ${JSON.stringify(dataDir)}`,
+        `mqtt: { host: 127.0.0.1, port: ${ports[i]!.mqtt}, websocket: { enabled: false } }`,
+        `http: { port: ${ports[i]!.http} }`,
+        'log: { durability: fsync }',
+        `cluster: { nodeId: ${id}, listen: { host: 127.0.0.1, port: ${ports[i]!.cluster} }, acks: quorum, peers: [${peers.join(', ')}] }`,
+        '',
+      ].join('\n'),
+    );
+    const node: ClusterNodeProcess = {
+      name: id,
+      mqttPort: ports[i]!.mqtt,
+      httpPort: ports[i]!.http,
+      process: null as unknown as ChildProcess,
+      start: async () => {
+        const child = spawn(process.execPath, [...launch.nodeFlags, CLI, 'start', '--config', config], {
+          stdio: ['ignore', 'ignore', 'inherit'],
+          env: { ...launch.env, ...process.env, LOG_LEVEL: 'warn' },
+        });
+        node.process = child;
+        children.push(child);
+        await waitForPort(node.httpPort, child, `tributary ${id}`);
+      },
+    };
+    return node;
+  });
+  for (const node of nodes) await node.start();
+  const leader = await waitForClusterLeader(nodes);
+  tributaryCluster = { nodes, children };
+  return {
+    name: 'tributary-cluster',
+    addresses: [leader, ...nodes.filter((n) => n !== leader)].map((n) => ({ host: '127.0.0.1', port: n.mqttPort })),
+    processes: nodes.map((n) => ({ name: n.name, process: n.process })),
+    describe: `3 nodes, fsync, acks quorum, leader ${leader.name}`,
+    stop: () => stopChildren(children),
+  };
+}
+
+/**
+ * Failover as a device that knows every address sees it: an MQTT.js publisher sends QoS 1 messages
+ * one after another (moving to the next address when its connection ends or is refused); the leader
+ * is SIGKILLed; the figure is the time from the kill to the first PUBACK from another node. The
+ * killed node is started again and the cluster settles before the next kill.
+ */
+async function measureFailover(kills: number): Promise<{ samplesMs: number[]; p50Ms: number; maxMs: number } | null> {
+  if (tributaryCluster === null) return null;
+  const { nodes } = tributaryCluster;
+  const samples: number[] = [];
+  for (let k = 0; k < kills; k++) {
+    const leader = await waitForClusterLeader(nodes);
+    let killedAt = 0;
+    let firstAckAt = 0;
+    let stop = false;
+    const publisher = (async () => {
+      for (let turn = 0; !stop; turn++) {
+        const node = nodes[turn % nodes.length]!;
+        const client = mqtt.connect(`mqtt://127.0.0.1:${node.mqttPort}`, { clientId: `failover-${k}`, reconnectPeriod: 0, connectTimeout: 1000, keepalive: 2 });
+        const up = await new Promise<boolean>((done) => {
+          client.once('connect', () => done(true));
+          client.once('error', () => done(false));
+          client.once('close', () => done(false));
+        });
+        if (!up) {
+          client.end(true);
+          if (turn % nodes.length === nodes.length - 1) await new Promise((done) => setTimeout(done, 20));
+          continue;
+        }
+        while (!stop && client.connected) {
+          const ok = await new Promise<boolean>((done) => {
+            const closed = (): void => done(false);
+            client.once('close', closed);
+            client.publish('bench/failover', 'x', { qos: 1 }, (err) => {
+              client.removeListener('close', closed);
+              done(err == null);
+            });
+          });
+          if (ok && killedAt > 0 && node !== leader && firstAckAt === 0) firstAckAt = Date.now();
+          if (!ok) break;
+        }
+        client.end(true);
+      }
+    })();
+    await new Promise((done) => setTimeout(done, 1000)); // the publisher runs on the leader
+    killedAt = Date.now();
+    const exited = new Promise<void>((done) => leader.process.once('close', () => done()));
+    leader.process.kill('SIGKILL');
+    await exited;
+    for (let i = 0; i < 600 && firstAckAt === 0; i++) await new Promise((done) => setTimeout(done, 10));
+    stop = true;
+    await publisher;
+    if (firstAckAt > 0) samples.push(firstAckAt - killedAt);
+    await leader.start();
+    await waitForClusterLeader(nodes);
+    await new Promise((done) => setTimeout(done, 2000)); // the restarted node catches up
+  }
+  if (samples.length === 0) return { samplesMs: [], p50Ms: NaN, maxMs: NaN };
+  return { samplesMs: samples, p50Ms: median(samples), maxMs: Math.max(...samples) };
 }
 
 async function startTributarySingle(dir: string): Promise<Peer> {
@@ -148,7 +287,7 @@ async function main(): Promise<void> {
       }
     }
     if (missing.includes('tributary-cluster')) {
-      process.stderr.write('bench:cluster: the Tributary cluster side is not there yet (replication is not built); measuring the peers only, ratios and failover stay null\n');
+      process.stderr.write('bench:cluster: the Tributary cluster did not start; measuring the peers only, ratios and failover stay null\n');
     }
     const runs = new Map<string, Run[]>(peers.map((p) => [p.name, []]));
     for (let r = 0; r < RUNS; r++) {
@@ -175,9 +314,10 @@ async function main(): Promise<void> {
       missing,
       ratioVsNats: ratio('tributary-cluster', 'nats-r3'),
       ratioVsSingle: ratio('tributary-cluster', 'tributary-single'),
-      // SIGKILL of the leader under load, time to the first PUBACK from the new one: with the Tributary cluster.
-      failover: null,
+      // SIGKILL of the leader under load, time to the first PUBACK from the new one.
+      failover: await measureFailover(FAILOVER_KILLS),
     };
+    if (summary.failover !== null) process.stdout.write(`failover (SIGKILL of the leader to the first PUBACK from another node, ${FAILOVER_KILLS} kills): ${summary.failover.samplesMs.join(' / ')} ms, p50 ${summary.failover.p50Ms} ms, max ${summary.failover.maxMs} ms\n`);
     process.stdout.write(`${JSON.stringify(summary)}\n`);
   } finally {
     for (const peer of peers) await peer.stop();

@@ -102,6 +102,13 @@ export class ClusterNode {
   #leaseStart = 0;
   #epochStart = Number.MAX_SAFE_INTEGER;
   #commitSeq = 0;
+  /**
+   * Started with an empty log and no election state: a new node, or one whose disk was wiped. It
+   * cannot tell which, nor what the cluster committed, so its vote must not make a leader of a
+   * candidate that lacks committed entries: until it has caught up with a leader's commit position
+   * it grants only candidates whose log is empty too (a cluster's first election).
+   */
+  #knowsNothing = false;
   readonly #followers = new Map<string, FollowerState>();
   readonly #peers = new Map<string, PeerConnection>();
   /** Fetches parked at the leader until new entries come (or their wait ends). */
@@ -127,6 +134,7 @@ export class ClusterNode {
   static async start(options: ClusterOptions): Promise<ClusterNode> {
     const state = ElectionState.open(options.dataDir);
     const node = new ClusterNode(options, state);
+    node.#knowsNothing = state.epoch === 0 && options.log.lastEntry().seq === 0;
     options.log.refuseAppends('this node is not the cluster leader');
     try {
       node.#server = await ReplicationServer.start({
@@ -294,7 +302,8 @@ export class ClusterNode {
       (this.#role === 'leader' && this.hasLease()) ||
       (this.#role === 'follower' && this.#leaderId !== null && Date.now() - this.#leaderSeenAt < this.options.electionTimeoutMs);
     if (leaderAlive && request.candidateId !== this.#leaderId) return refuse;
-    const upToDate = atLeastAsUpToDate(request.last, this.options.log.lastEntry());
+    // A node that knows nothing (new, or wiped) vouches only for a candidate that holds nothing either.
+    const upToDate = atLeastAsUpToDate(request.last, this.options.log.lastEntry()) && !(this.#knowsNothing && request.last.seq > 0);
     if (request.preVote) return { epoch: this.state.epoch, granted: upToDate };
     if (request.epoch > this.state.epoch) this.follow(request.epoch, null, false);
     if (!upToDate) return { epoch: this.state.epoch, granted: false };
@@ -474,6 +483,7 @@ export class ClusterNode {
     this.#followers.clear();
     this.#epochStart = log.lastEntry().seq + 1;
     this.#logId = clusterLogId(log, this.options.dataDir);
+    this.#knowsNothing = false;
     log.becomeClusterLeader(epoch);
     this.setRole('leader', 'won the election');
     if (this.#electionTimer !== null) clearTimeout(this.#electionTimer);
@@ -536,7 +546,17 @@ export class ClusterNode {
         try {
           const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: this.options.fetchMaxBytes };
           response = decodeFetchResponse(await leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
-        } catch {
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && this.#leaderId === leader.peerId) {
+            // Nothing listens at the leader's replication address: its process is gone (a cut link
+            // drops packets, it does not refuse). As after a resignation: no live leader, so this
+            // node grants votes again (check-quorum) and stands after a quarter of its timeout.
+            this.options.logger.info({ leader: leader.peerId, epoch }, 'the cluster leader refuses connections; an election comes soon');
+            this.#leaderId = null;
+            this.#leaderSeenAt = 0;
+            this.resetElectionTimer(this.options.electionTimeoutMs / 4);
+            break;
+          }
           await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
           continue;
         }
@@ -577,6 +597,10 @@ export class ClusterNode {
       const logId = logIdInEntries(response.entries);
       if (logId !== null) keepLogId(this.options.dataDir, logId);
     }
+    // Caught up: it holds the leader's epoch-start entry (so every entry of earlier epochs the
+    // leader has, which includes every committed one) and the leader's commit position.
+    const end = log.lastEntry();
+    if (end.epoch === response.epoch && end.seq >= response.commitSeq) this.#knowsNothing = false;
     if (response.commitSeq > this.#commitSeq) {
       this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
       log.commitEntries(this.#commitSeq);

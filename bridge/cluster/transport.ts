@@ -135,7 +135,8 @@ export class PeerConnection {
       try {
         frames = decoder.push(chunk);
       } catch (err) {
-        this.drop(err as Error);
+        if (this.socket === socket) this.drop(err as Error);
+        else socket.destroy();
         return;
       }
       for (const frame of frames) {
@@ -147,8 +148,14 @@ export class PeerConnection {
         pending.resolve(reader);
       }
     });
-    socket.on('error', (err) => this.drop(err));
-    socket.on('close', () => this.drop(new Error(`connection to ${this.peerId} closed`)));
+    // Only the current connection's end fails the requests in flight: a connection dropped earlier
+    // (a timeout) closes a moment later, when its successor may already carry a request.
+    socket.on('error', (err) => {
+      if (this.socket === socket) this.drop(err);
+    });
+    socket.on('close', () => {
+      if (this.socket === socket) this.drop(new Error(`connection to ${this.peerId} closed`));
+    });
     this.socket = socket;
     return socket;
   }

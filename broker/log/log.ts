@@ -1,6 +1,7 @@
 // The edge commit log: topics of partitions of records, stored as Kafka record batches in one
 // SQLite file in the data directory. Appends go to the writer thread (group commit); reads run
 // here on a read-only connection. Knows nothing of MQTT or Kafka clients.
+import { setMaxListeners } from 'node:events';
 import { existsSync, lstatSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
@@ -151,7 +152,7 @@ export class Log {
   /** Why leader appends are refused now (a replication follower); null: they are taken. */
   private refusal: string | null = null;
   /** Aborted when appends become refused: appends waiting to be committed then fail. */
-  private leadership = new AbortController();
+  private leadership = leadershipController();
   /** Replication-log position up to which the high watermarks have been moved (commitEntries). */
   private committed = 0;
   /** Batches read ahead for sequential readers, all partitions' within one bound (read-ahead.ts). */
@@ -409,7 +410,7 @@ export class Log {
   refuseAppends(reason: string): void {
     this.refusal = reason;
     this.leadership.abort();
-    this.leadership = new AbortController();
+    this.leadership = leadershipController();
   }
 
   /** Why leader appends are refused; null while they are taken. */
@@ -737,4 +738,14 @@ function isSymbolicLink(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The signal appends waiting to be committed listen on, one listener each (removed when the append
+ * resolves): a leader under load has thousands at once, which is no leak, so no listener limit.
+ */
+function leadershipController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }

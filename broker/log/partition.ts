@@ -57,6 +57,12 @@ export type CorruptionListener = (err: CorruptBatchError) => void;
 
 export class Partition {
   private hw: number;
+  /**
+   * The furthest end a commit named (advanceHighWatermark). It can be past the log end this object
+   * knows: with replication a follower may fetch, store and report a batch the writer has stored
+   * before its result reached this thread; the high watermark follows when the result arrives.
+   */
+  private committedEnd = 0;
   private readonly waiters = new OffsetWaiters();
 
   constructor(
@@ -100,11 +106,16 @@ export class Partition {
 
   /** Applies a state the writer reported (replies arrive in commit order, so the last one wins). */
   update(state: PartitionState): void {
-    // The tail was truncated: rows past the new end are gone, and the offsets may be stored again.
-    if (state.logEndOffset < this.state.logEndOffset) this.ahead.forget(state.id);
+    // The tail was truncated: rows past the new end are gone, and the offsets may be stored again;
+    // a commit named above the new end is taken back (only ever uncommitted offsets with replication).
+    if (state.logEndOffset < this.state.logEndOffset) {
+      this.ahead.forget(state.id);
+      this.committedEnd = Math.min(this.committedEnd, state.logEndOffset);
+    }
     this.state = state;
-    // The high watermark stays within the stored offsets (a partition given a new start offset moves it up).
-    this.hw = Math.min(Math.max(this.hw, state.logStartOffset), state.logEndOffset);
+    // The high watermark stays within the stored offsets (a partition given a new start offset
+    // moves it up) and reaches a commit named before these offsets were known here.
+    this.hw = Math.min(Math.max(this.hw, this.committedEnd, state.logStartOffset), state.logEndOffset);
     this.waiters.wake(this.hw);
   }
 
@@ -113,6 +124,7 @@ export class Partition {
    * Wakes the waiters for offsets below it. Called by the log's commit policy (Log.commit).
    */
   advanceHighWatermark(offset: number): void {
+    this.committedEnd = Math.max(this.committedEnd, offset);
     const next = Math.min(offset, this.logEndOffset);
     if (next <= this.hw) return;
     this.hw = next;

@@ -1,6 +1,7 @@
 // One ClusterNode as a voter, with a real log and its real replication listener; the requests are
 // sent as a peer would send them (transport.ts, messages.ts).
 import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log, replicatedCommit } from '../../../broker/log/log.js';
@@ -11,14 +12,14 @@ import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-async function startVoter(t: TestContext, dataDir: string, log?: Log): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
+async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?: string): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
   const theLog = log ?? (await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed' }));
   const node = await ClusterNode.start({
     nodeId: 'v',
     listen: { host: '127.0.0.1', port: 0 },
     // Nobody listens there: the voter never wins an election of its own, and a long timeout keeps it from trying.
     peers: [
-      { id: 'c1', address: `127.0.0.1:${await freePort()}` },
+      { id: 'c1', address: c1Address ?? `127.0.0.1:${await freePort()}` },
       { id: 'c2', address: `127.0.0.1:${await freePort()}` },
     ],
     acks: 'quorum',
@@ -78,8 +79,23 @@ test('a candidate whose log is behind the voter is refused, in a pre-vote and a 
   assert.equal((await voter.ask({ candidateId: 'c2', epoch: 3, last: { epoch: 2, seq: 2 }, preVote: false })).granted, true);
 });
 
+/** A listener that takes connections and never answers: a leader that is alive but slow (no refusal). */
+async function silentListener(t: TestContext): Promise<string> {
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    for (const socket of sockets) socket.destroy();
+    server.close();
+  });
+  return `127.0.0.1:${(server.address() as { port: number }).port}`;
+}
+
 test('a voter that follows a leader refuses other candidates and names the leader, so a node that lost track finds it; once the leader resigns it grants', async (t) => {
-  const voter = await startVoter(t, tempDir(t));
+  const voter = await startVoter(t, tempDir(t), undefined, await silentListener(t));
   t.after(async () => {
     await voter.node.close();
     await voter.log.close();
@@ -94,4 +110,46 @@ test('a voter that follows a leader refuses other candidates and names the leade
   assert.equal(voter.node.leaderId, null);
   const after = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
   assert.deepEqual(after, { epoch: 3, granted: true, leaderId: null });
+});
+
+test('a voter that knows nothing (empty log, no election state: new or wiped) grants no candidate with data, only an empty one; once it has an election state it votes by the usual rule', async (t) => {
+  const dir = tempDir(t);
+  const fresh = await startVoter(t, dir);
+  const withData = { epoch: 1, seq: 5 };
+  try {
+    assert.equal((await fresh.ask({ candidateId: 'c1', epoch: 2, last: withData, preVote: true })).granted, false);
+    assert.equal((await fresh.ask({ candidateId: 'c1', epoch: 2, last: withData, preVote: false })).granted, false);
+    assert.deepEqual(await fresh.ask({ candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 2, granted: true });
+  } finally {
+    await fresh.node.close();
+    await fresh.log.close();
+  }
+
+  // A restart with epoch 2 in cluster.db: not a new node; a candidate ahead of its (empty) log is granted.
+  const known = await startVoter(t, dir);
+  t.after(async () => {
+    await known.node.close();
+    await known.log.close();
+  });
+  assert.deepEqual(await known.ask({ candidateId: 'c1', epoch: 3, last: withData, preVote: false }), { epoch: 3, granted: true });
+});
+
+test('a follower whose leader refuses connections (its process is gone) forgets it and grants votes again, without waiting for its election timeout', async (t) => {
+  const dir = tempDir(t);
+  // Peers c1 (the leader, nothing listening at its address) and c2; an election timeout of a minute.
+  const voter = await startVoter(t, dir);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  const announce = await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 1 }), 5000);
+  assert.ok(announce);
+  const candidate = { candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: true };
+  let granted = false;
+  for (let i = 0; i < 100 && !granted; i++) {
+    granted = (await voter.ask(candidate)).granted;
+    if (!granted) await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(granted, true, 'still refusing: it holds on to a leader that is gone');
+  assert.equal(voter.node.leaderId, null);
 });

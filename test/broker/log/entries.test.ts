@@ -99,6 +99,38 @@ test('under acknowledge committed an append resolves only when committed, and fa
   await assert.rejects(log.append('a', 0, makeRecords(1, 'three')), { code: 'TRIB_LOG_NOT_LEADER', message: /a follower now/ });
 });
 
+test('many appends waiting to be committed at once raise no listener-leak warning (a leader under load: one abort listener each on the leadership signal, each removed when it resolves)', async (t) => {
+  const log = await openLog(t, { commitPolicy: replicatedCommit, acknowledge: 'committed' });
+  log.becomeClusterLeader(1);
+  const warnings: string[] = [];
+  const onWarning = (w: Error): void => void warnings.push(`${w.name}: ${w.message}`);
+  process.on('warning', onWarning);
+  t.after(() => process.off('warning', onWarning));
+  const appends = Array.from({ length: 50 }, (_, i) => log.append('a', 0, makeRecords(1, `w${i}`)));
+  for (let i = 0; i < 2000 && log.partition('a', 0).logEndOffset < 50; i++) await new Promise((r) => setTimeout(r, 5));
+  log.commitEntries(log.lastEntry().seq);
+  await Promise.all(appends);
+  await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+  assert.deepEqual(warnings, []);
+});
+
+test('a commit that names an entry before its append result reached the main thread still covers it once the result arrives (a follower can fetch and report a row the leader wrote before the leader processed the result)', async (t) => {
+  const log = await openLog(t, { commitPolicy: replicatedCommit, acknowledge: 'committed' });
+  log.becomeClusterLeader(1);
+  const appended = log.append('a', 0, makeRecords(1, 'raced'));
+  // The writer thread is sent the batch on a microtask; its answer comes as a message (a macrotask).
+  for (let i = 0; i < 10; i++) await null;
+  // Without yielding to macrotasks: wait until the row is in the database, then commit it.
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < 10_000 && log.lastEntry().seq < 1; i++) Atomics.wait(pause, 0, 0, 1);
+  assert.equal(log.lastEntry().seq, 1, 'the row is stored');
+  assert.equal(log.partition('a', 0).logEndOffset, 0, 'and its result not yet processed');
+  log.commitEntries(1);
+  for (let i = 0; i < 2000 && log.partition('a', 0).logEndOffset < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(log.partition('a', 0).highWatermark, 1);
+  assert.equal((await appended).baseOffset, 0);
+});
+
 test('with committedOnOpen false a reopened log commits nothing until commitEntries says so (a replica tail may be truncated yet)', async (t) => {
   const dataDir = tempDir(t);
   const plain = await Log.open({ dataDir, topics: [{ name: 'a', partitions: 1 }] });

@@ -219,6 +219,14 @@ export class Network {
     this.exec(node, ['nft', 'add', 'rule', 'inet', 'trbfault', 'output', 'oifname', 'eth0', ...which, 'drop']);
   }
 
+  /** Drops a share (0..1) of what `a` sends to `b` only (one-way loss on one link; numgen, no netem). */
+  lossTo(a: NetNode, b: NetNode, share: number): void {
+    const perMille = Math.round(share * 1000);
+    if (perMille <= 0) return;
+    const which = perMille >= 1000 ? [] : ['numgen', 'random', 'mod', '1000', '<', String(perMille)];
+    this.exec(a, ['nft', 'add', 'rule', 'inet', 'trbfault', 'output', 'ip', 'daddr', b.address, ...which, 'drop']);
+  }
+
   /** netem on what a node sends: delay (ms) and loss (share); throws where the kernel lacks netem. */
   netem(node: NetNode, settings: { delayMs?: number; jitterMs?: number; loss?: number }): void {
     const args = ['tc', 'qdisc', 'replace', 'dev', 'eth0', 'root', 'netem'];

@@ -1,0 +1,196 @@
+// Replication under network and process faults (issue 17, docs/replication.md "How it is proven"):
+// three `tributary start` nodes, one per network namespace, cluster.peers by the namespaces'
+// addresses; publishers (MQTT.js, QoS 1 and QoS 2) that know every address publish numbered
+// messages throughout; faults from the harness; after healing and a quiet period the checker reads
+// every node's records:
+// - no acknowledged message lost (invariant 2);
+// - per publisher, the first copies in sending order ([MQTT-4.6.0-6]);
+// - replicas identical below their high watermarks (invariant 3);
+// - QoS 2 stored once, except the known gap: QoS 2 idempotence keys are not replicated yet, so a
+//   QoS 2 message resent on a new leader after a failover may be stored twice. Such duplicates are
+//   counted and reported, and each must be one whose sending spanned two nodes (else it is a bug);
+// - a leader cut off from its peers acknowledges nothing sent after the cut (invariant 4), steps
+//   down (its role endpoint, still reachable by clients, says so), and the others elect a leader.
+// Root only (the harness's namespaces); CI runs as root with TRIBUTARY_REQUIRE_NETNS=1. The seeded
+// nemesis replays with FAULT_SEED (and FAULT_COUNT faults).
+import assert from 'node:assert/strict';
+import { test, type TestContext } from 'node:test';
+import { check, type CheckReport } from '../helpers/cluster/checker.js';
+import { statusOf, waitForConverged, waitForLeader } from '../helpers/cluster/cluster-status.js';
+import { describeFault, faultSchedule, Nemesis } from '../helpers/cluster/nemesis.js';
+import { Network, skipUnlessNetns, type NetNode } from '../helpers/cluster/network.js';
+import { CLUSTER_TOKEN, startNodes, type NodeProcess } from '../helpers/cluster/node-process.js';
+import { idOf, progress, Publisher, type Sent } from '../helpers/cluster/publishers.js';
+import { readReplica } from '../helpers/cluster/replica.js';
+
+const skip = skipUnlessNetns();
+const REPLICATION_PORT = 9093;
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function clusterSettings(net: Network): (at: NetNode) => Record<string, unknown> {
+  return (at) => ({
+    log: { durability: 'fsync' },
+    cluster: {
+      nodeId: `n${at.index}`,
+      listen: { host: at.address, port: REPLICATION_PORT },
+      peers: net.nodes.filter((o) => o !== at).map((o) => ({ id: `n${o.index}`, address: `${o.address}:${REPLICATION_PORT}` })),
+      acks: 'quorum',
+      fetchMaxWaitMs: 100,
+    },
+  });
+}
+
+async function startCluster(t: TestContext): Promise<{ net: Network; nodes: NodeProcess[]; publishers: Publisher[] }> {
+  const net = Network.create(t, 3);
+  const nodes = await startNodes(t, net, clusterSettings(net));
+  await waitForLeader(nodes);
+  const targets = nodes.map((n) => ({ node: `n${n.at.index}`, url: n.mqttUrl }));
+  const publishers = [new Publisher('q1a', 1, targets), new Publisher('q1b', 1, targets), new Publisher('q2a', 2, targets), new Publisher('q2b', 2, targets)];
+  for (const p of publishers) p.start();
+  t.after(() => Promise.all(publishers.map((p) => p.stop())));
+  await progress(publishers, 40);
+  return { net, nodes, publishers };
+}
+
+const name = (node: NodeProcess): string => `n${node.at.index}`;
+
+/** Waits (bounded) until a node that clients still reach says it no longer leads. */
+async function waitForStepDown(node: NodeProcess): Promise<string> {
+  let role: string | undefined;
+  for (let i = 0; i < 600; i++) {
+    role = (await statusOf(node))?.role;
+    if (role !== undefined && role !== 'leader') return role;
+    await sleep(100);
+  }
+  throw new Error(`${name(node)} still says ${role ?? 'nothing'}`);
+}
+
+/** Publishers stopped, the cluster quiet and caught up: the checker over every node's records. */
+async function checkAll(t: TestContext, nodes: readonly NodeProcess[], publishers: readonly Publisher[], context: string): Promise<CheckReport> {
+  await Promise.all(publishers.map((p) => p.stop()));
+  let statuses;
+  try {
+    statuses = await waitForConverged(nodes);
+  } catch (err) {
+    for (const n of nodes) t.diagnostic(`${name(n)} output (end): ${n.output.slice(-6000)}`);
+    throw err;
+  }
+  const leader = statuses.find((s) => s.role === 'leader')!.nodeId;
+  const replicas = await Promise.all(nodes.map((n) => readReplica(name(n), n.httpUrl, CLUSTER_TOKEN, 'mqtt', idOf)));
+  const history: Sent[] = publishers.flatMap((p) => p.sent);
+  const report = check(history, replicas, { reference: leader });
+  t.diagnostic(`${context}: ${report.summary}`);
+  assert.deepEqual(report.lost.map((op) => op.id), [], `acknowledged messages lost (${context})`);
+  assert.deepEqual(report.orderViolations, [], `order (${context})`);
+  assert.deepEqual(report.divergent, [], `replicas differ below their high watermarks (${context})`);
+  // The known gap (QoS 2 keys not replicated): a duplicate is allowed only where the message was sent on two nodes.
+  const byId = new Map(history.map((op) => [op.id, op]));
+  const unexplained = report.qos2Duplicates.filter((d) => new Set(byId.get(d.id)!.attempts.map((a) => a.node)).size < 2);
+  assert.deepEqual(unexplained, [], `QoS 2 duplicates without a resend on another node (${context})`);
+  if (report.qos2Duplicates.length > 0) t.diagnostic(`known gap: ${report.qos2Duplicates.length} QoS 2 messages stored twice after a resend across a failover (QoS 2 keys are not replicated yet)`);
+  const everyAck = history.filter((op) => op.acked).length;
+  assert.ok(everyAck > 0 && report.acknowledged === everyAck);
+  return report;
+}
+
+test('a three-node cluster under faults: leader cut off from its peers, follower isolated, one-way loss, leader paused, leader killed, follower wiped; nothing acknowledged is lost, order kept, replicas identical', { skip }, async (t) => {
+  const { net, nodes, publishers } = await startCluster(t);
+  let leader = await waitForLeader(nodes);
+
+  // 1. The leader cut off from its peers while the clients still reach it: it acknowledges nothing
+  // sent after the cut (no follower can fetch it), steps down within its lease; the others elect.
+  const cutOff = leader;
+  const cutAt = Date.now();
+  net.cutFromPeers(cutOff.at);
+  leader = await waitForLeader(nodes.filter((n) => n !== cutOff));
+  await waitForStepDown(cutOff);
+  await progress(publishers, 40);
+  const late = publishers.flatMap((p) => p.sent).filter((op) => op.attempts.some((a) => a.node === name(cutOff) && a.sentAt > cutAt && a.ackedAt !== null));
+  assert.deepEqual(late.map((op) => op.id), [], `${name(cutOff)} acknowledged messages sent after it was cut off from its peers`);
+  net.heal(cutOff.at);
+  leader = await waitForLeader(nodes);
+  await progress(publishers, 20);
+
+  // 2. A follower isolated (clients and peers), then healed: the others go on; it catches up (checked at the end).
+  const isolated = nodes.find((n) => n !== leader)!;
+  net.isolate(isolated.at);
+  await progress(publishers, 40);
+  net.heal(isolated.at);
+  await waitForLeader(nodes);
+
+  // 3. One-way loss: half of what the leader sends to one follower, and of what the other follower sends to the leader.
+  const [f1, f2] = nodes.filter((n) => n !== leader);
+  net.lossTo(leader.at, f1!.at, 0.5);
+  net.lossTo(f2!.at, leader.at, 0.5);
+  await progress(publishers, 40);
+  net.healAll();
+
+  // 4. The leader SIGSTOPped until another leads, then SIGCONT: it follows the new one.
+  leader = await waitForLeader(nodes);
+  const paused = leader;
+  await paused.pause();
+  leader = await waitForLeader(nodes.filter((n) => n !== paused));
+  await progress(publishers, 40);
+  await paused.resume();
+  leader = await waitForLeader(nodes);
+
+  // 5. The leader SIGKILLed; another leads; the killed node restarts on its data and follows.
+  const killed = leader;
+  await killed.kill('SIGKILL');
+  leader = await waitForLeader(nodes.filter((n) => n !== killed));
+  await progress(publishers, 40);
+  await killed.start();
+  leader = await waitForLeader(nodes);
+
+  // 6. A follower restarted with its data directory wiped (while the others have a leader): it copies the log again.
+  const wiped = nodes.find((n) => n !== leader)!;
+  await wiped.restart({ wipe: true });
+  await progress(publishers, 40);
+
+  await checkAll(t, nodes, publishers, 'faults in turn');
+});
+
+test('a leader restarted with its disk wiped while no leader is left: its empty vote does not elect a follower that lacks committed messages', { skip }, async (t) => {
+  const { net, nodes, publishers } = await startCluster(t);
+  const leader = await waitForLeader(nodes);
+  const [behind, holder] = nodes.filter((n) => n !== leader);
+  // The leader and `holder` commit messages that `behind` (isolated) does not get.
+  net.isolate(behind!.at);
+  await progress(publishers, 40);
+  // `holder` paused, the leader wiped: of the two that hold the committed messages, one is silent, one forgot them.
+  await holder!.pause();
+  await leader.restart({ wipe: true });
+  net.heal(behind!.at);
+  // `behind` stands against the wiped node; give it some elections' time (bounded), then the holder returns.
+  const before = (await statusOf(behind!))?.epoch ?? 0;
+  for (let i = 0; i < 60; i++) {
+    const s = await statusOf(behind!);
+    if (s !== null && (s.role === 'leader' || s.epoch >= before + 3)) break;
+    await sleep(100);
+  }
+  await holder!.resume();
+  await waitForLeader(nodes);
+  await progress(publishers, 20);
+  await checkAll(t, nodes, publishers, 'wiped leader, lagging follower');
+});
+
+test('a seeded nemesis (FAULT_SEED replays it): faults one at a time under load, each healed; the checker finds nothing', { skip }, async (t) => {
+  const seed = process.env.FAULT_SEED ?? 'ci-17';
+  const count = Number(process.env.FAULT_COUNT ?? 6);
+  const { net, nodes, publishers } = await startCluster(t);
+  const nemesis = new Nemesis(net, nodes);
+  t.diagnostic(`FAULT_SEED=${seed} FAULT_COUNT=${count}: ${faultSchedule(seed, count).map((f) => describeFault(f)).join('; ')}`);
+  try {
+    for (const fault of faultSchedule(seed, count)) {
+      await waitForLeader(nodes);
+      await nemesis.apply(fault);
+      await progress(publishers, 30); // a majority is always left: the cluster must go on
+      await nemesis.heal();
+      await waitForLeader(nodes);
+      await progress(publishers, 10);
+    }
+    await checkAll(t, nodes, publishers, `nemesis FAULT_SEED=${seed}`);
+  } finally {
+    t.diagnostic(`nemesis log: ${nemesis.log.join('; ')}`);
+  }
+});

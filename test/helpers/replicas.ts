@@ -1,6 +1,7 @@
 // Real `tributary start` processes forming a replicated cluster on loopback, for tests: one data
 // directory and set of ports each, a cluster block naming the others. Faults are signals
 // (SIGKILL, SIGSTOP, SIGCONT) and restarts; network faults are another helper's job.
+import type { ClusterStatus } from '../../bridge/cluster/cluster-node.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,15 +31,8 @@ export interface Replica {
   status(): Promise<ClusterStatusJson | null>;
 }
 
-export interface ClusterStatusJson {
-  nodeId: string;
-  role: string;
-  epoch: number;
-  leaderId: string | null;
-  last: { seq: number; epoch: number };
-  commitSeq: number;
-  followers: { id: string; seq: number | null; lag: number | null }[];
-}
+/** What GET /api/cluster answers: the node's ClusterStatus as JSON. */
+export type ClusterStatusJson = ClusterStatus;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -11,7 +11,7 @@
 //   counted and reported, and each must be one whose sending spanned two nodes (else it is a bug);
 // - a leader cut off from its peers acknowledges nothing sent after the cut (invariant 4), steps
 //   down (its role endpoint, still reachable by clients, says so), and the others elect a leader.
-// Root only (the harness's namespaces); CI runs as root with TRIBUTARY_REQUIRE_NETNS=1. The seeded
+// Root only (the harness's namespaces); CI runs as root with REQUIRE_NETNS_TESTS=1. The seeded
 // nemesis replays with FAULT_SEED (and FAULT_COUNT faults).
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';

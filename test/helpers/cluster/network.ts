@@ -38,7 +38,7 @@ function shQuiet(file: string, args: readonly string[]): void {
 
 /**
  * Why this process cannot build namespaces, or null when it can: root and the tools. Tests skip
- * with this message, unless TRIBUTARY_REQUIRE_NETNS=1 (CI sets it), which turns it into a failure.
+ * with this message, unless REQUIRE_NETNS_TESTS=1 (CI sets it), which turns it into a failure.
  */
 export function netnsUnavailable(): string | null {
   if (process.getuid?.() !== 0) return 'the namespace harness needs root (ip netns, nftables, tc)';
@@ -52,7 +52,7 @@ export function netnsUnavailable(): string | null {
 export function skipUnlessNetns(): string | false {
   const reason = netnsUnavailable();
   if (reason === null) return false;
-  if (process.env.TRIBUTARY_REQUIRE_NETNS === '1') throw new Error(`TRIBUTARY_REQUIRE_NETNS=1 but ${reason}`);
+  if (process.env.REQUIRE_NETNS_TESTS === '1') throw new Error(`REQUIRE_NETNS_TESTS=1 but ${reason}`);
   return reason;
 }
 

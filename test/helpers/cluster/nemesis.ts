@@ -62,7 +62,10 @@ async function roleOf(node: NodeProcess): Promise<string | null> {
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => {
         try {
-          resolve(res.statusCode === 200 || res.statusCode === 503 ? ((JSON.parse(body) as { role?: string }).role ?? null) : null);
+          const answer = res.statusCode === 200 || res.statusCode === 503 ? (JSON.parse(body) as { role?: string; clustered?: boolean }) : null;
+          // A node without a cluster block answers 200 "leader" (it leads itself, for keepalived's
+          // check): that is no role among several nodes.
+          resolve(answer === null || answer.clustered === false ? null : (answer.role ?? null));
         } catch {
           resolve(null);
         }

@@ -6,16 +6,9 @@
 // Payload Format Indicator, Message Expiry Interval, Content Type, Response Topic, Correlation Data,
 // User Property. Topic Alias and Subscription Identifier are about the connection: not stored.
 import type { RecordHeader } from '../../broker/log/record-batch.js';
+import { PROPERTY_HEADERS, type PublishProperties } from '../shared/mqtt-property-headers.js';
 
-/** A PUBLISH's properties as mqtt-packet parses them. */
-export interface PublishProperties {
-  payloadFormatIndicator?: boolean;
-  messageExpiryInterval?: number;
-  contentType?: string;
-  responseTopic?: string;
-  correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
-}
+export type { PublishProperties };
 
 /** Which user properties are stored, and under which header names (mqtt.v5.userProperties). */
 export interface UserPropertyHeaders {
@@ -39,11 +32,11 @@ export class PropertyHeaders {
   of(properties: PublishProperties | undefined): RecordHeader[] {
     if (properties === undefined) return [];
     const headers: RecordHeader[] = [];
-    if (properties.payloadFormatIndicator !== undefined) headers.push(['mqtt.payload_format', properties.payloadFormatIndicator ? ONE : ZERO]);
-    if (properties.messageExpiryInterval !== undefined) headers.push(['mqtt.message_expiry', Buffer.from(String(properties.messageExpiryInterval))]);
-    if (properties.contentType !== undefined) headers.push(['mqtt.content_type', Buffer.from(properties.contentType)]);
-    if (properties.responseTopic !== undefined) headers.push(['mqtt.response_topic', Buffer.from(properties.responseTopic)]);
-    if (properties.correlationData !== undefined) headers.push(['mqtt.correlation_data', properties.correlationData]);
+    if (properties.payloadFormatIndicator !== undefined) headers.push([PROPERTY_HEADERS.payloadFormat, properties.payloadFormatIndicator ? ONE : ZERO]);
+    if (properties.messageExpiryInterval !== undefined) headers.push([PROPERTY_HEADERS.messageExpiry, Buffer.from(String(properties.messageExpiryInterval))]);
+    if (properties.contentType !== undefined) headers.push([PROPERTY_HEADERS.contentType, Buffer.from(properties.contentType)]);
+    if (properties.responseTopic !== undefined) headers.push([PROPERTY_HEADERS.responseTopic, Buffer.from(properties.responseTopic)]);
+    if (properties.correlationData !== undefined) headers.push([PROPERTY_HEADERS.correlationData, properties.correlationData]);
     for (const [name, value] of Object.entries(properties.userProperties ?? {})) {
       if (this.#allow !== null && !this.#allow.has(name)) continue;
       // [MQTT-3.3.2-18] a name may appear more than once: one header each, in order.

@@ -4,16 +4,10 @@
 // under the default prefix `mqtt.user.` (a node with another mqtt.v5.userProperties.prefix stores
 // them under that one, which replay does not know).
 import type { RecordHeader } from '../../broker/log/record-batch.js';
+import { PROPERTY_HEADERS, type PublishProperties } from '../shared/mqtt-property-headers.js';
 
 /** MQTT.js's PUBLISH properties, as far as headers carry them. */
-export interface ReplayedProperties {
-  payloadFormatIndicator?: boolean;
-  messageExpiryInterval?: number;
-  contentType?: string;
-  responseTopic?: string;
-  correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
-}
+export type ReplayedProperties = PublishProperties;
 
 const USER_PREFIX = 'mqtt.user.';
 
@@ -22,11 +16,11 @@ export function propertiesOf(headers: readonly RecordHeader[]): ReplayedProperti
   const properties: ReplayedProperties = {};
   for (const [name, value] of headers) {
     if (value === null) continue;
-    if (name === 'mqtt.payload_format') properties.payloadFormatIndicator = value.toString() === '1';
-    else if (name === 'mqtt.message_expiry' && /^\d+$/.test(value.toString())) properties.messageExpiryInterval = Number(value.toString());
-    else if (name === 'mqtt.content_type') properties.contentType = value.toString('utf8');
-    else if (name === 'mqtt.response_topic') properties.responseTopic = value.toString('utf8');
-    else if (name === 'mqtt.correlation_data') properties.correlationData = Buffer.from(value);
+    if (name === PROPERTY_HEADERS.payloadFormat) properties.payloadFormatIndicator = value.toString() === '1';
+    else if (name === PROPERTY_HEADERS.messageExpiry && /^\d+$/.test(value.toString())) properties.messageExpiryInterval = Number(value.toString());
+    else if (name === PROPERTY_HEADERS.contentType) properties.contentType = value.toString('utf8');
+    else if (name === PROPERTY_HEADERS.responseTopic) properties.responseTopic = value.toString('utf8');
+    else if (name === PROPERTY_HEADERS.correlationData) properties.correlationData = Buffer.from(value);
     else if (name.startsWith(USER_PREFIX)) addUserProperty(properties, name.slice(USER_PREFIX.length), value.toString('utf8'));
   }
   return Object.keys(properties).length > 0 ? properties : undefined;

@@ -2,6 +2,7 @@
 // directory and set of ports each, a cluster block naming the others. Faults are signals
 // (SIGKILL, SIGSTOP, SIGCONT) and restarts; network faults are another helper's job.
 import type { ClusterStatus } from '../../bridge/cluster/cluster-node.js';
+import { singleLeader } from './cluster/cluster-status.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -125,10 +126,8 @@ export async function waitForLeader(replicas: readonly Replica[], rounds = 300):
   for (let i = 0; i < rounds; i++) {
     const statuses = await Promise.all(replicas.map((r) => r.status()));
     last = statuses;
-    const leaders = statuses.filter((s) => s?.role === 'leader');
-    if (leaders.length === 1 && statuses.every((s) => s !== null && s.epoch === leaders[0]!.epoch && s.leaderId === leaders[0]!.nodeId)) {
-      return replicas.find((r) => r.id === leaders[0]!.nodeId)!;
-    }
+    const index = singleLeader(statuses);
+    if (index >= 0) return replicas[index]!;
     await sleep(50);
   }
   throw new Error(`no single leader: ${JSON.stringify(last)}`);

@@ -1,14 +1,20 @@
 // What the nodes of a harness cluster say about themselves (GET /api/cluster), and bounded waits
 // on it: a single leader the others follow, every node caught up with the leader's log.
+import type { ClusterStatus } from '../../../bridge/cluster/cluster-node.js';
 import { CLUSTER_TOKEN, type NodeProcess } from './node-process.js';
 
-export interface NodeStatus {
-  nodeId: string;
-  role: string;
-  epoch: number;
-  leaderId: string | null;
-  last: { seq: number; epoch: number };
-  commitSeq: number;
+/** What GET /api/cluster answers: the node's ClusterStatus. */
+export type NodeStatus = ClusterStatus;
+
+/**
+ * The index of the one node that leads an epoch every other node follows it in, or -1: the rule
+ * both cluster test helpers wait on (this one, over namespaces, and ../replicas.ts, on loopback).
+ */
+export function singleLeader(statuses: ReadonlyArray<NodeStatus | null>): number {
+  const leaders = statuses.filter((s) => s?.role === 'leader');
+  const leader = leaders.length === 1 ? leaders[0]! : null;
+  if (leader === null || !statuses.every((s) => s !== null && s.epoch === leader.epoch && s.leaderId === leader.nodeId)) return -1;
+  return statuses.indexOf(leader);
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -33,12 +39,8 @@ export async function waitForLeader(among: readonly NodeProcess[], options: { no
   for (let i = 0; i < (options.rounds ?? 600); i++) {
     const statuses = await Promise.all(among.map(statusOf));
     seen = statuses;
-    const leaders = statuses.filter((s) => s?.role === 'leader');
-    const leader = leaders.length === 1 ? leaders[0]! : null;
-    if (leader !== null && statuses.every((s) => s !== null && s.epoch === leader.epoch && s.leaderId === leader.nodeId)) {
-      const node = among.find((_, j) => statuses[j] === leader)!;
-      if (node !== options.not) return node;
-    }
+    const index = singleLeader(statuses);
+    if (index >= 0 && among[index] !== options.not) return among[index]!;
     await sleep(100);
   }
   throw new Error(`no single leader among ${among.map((n) => `n${n.at.index}`).join(', ')}: ${JSON.stringify(seen)}`);

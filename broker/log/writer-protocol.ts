@@ -10,6 +10,21 @@ export interface WriterInit {
   fsyncIntervalMs: number;
   /** How long a group commit waits for more appends after the first one arrives (0: none). */
   commitDelayMs: number;
+  /**
+   * Post each group's new rows ('staged') before its COMMIT and fsync, so that a replication
+   * leader can send them to followers while it syncs (Raft, section 10.2.1). A group that then
+   * fails to commit fences its leader epoch: the writer takes no more appends of that epoch
+   * ('stagedLost'), since followers may hold the lost rows at positions it would hand out again.
+   */
+  stageBeforeSync?: boolean;
+}
+
+/** A row a leader's group wrote, before its commit: the batch as stored, at its position. */
+export interface StagedEntry {
+  seq: number;
+  partitionId: number;
+  epoch: number;
+  batch: Uint8Array;
 }
 
 /**
@@ -188,7 +203,11 @@ export type WriterReply =
 export type WriterMessage =
   | { kind: 'ready'; states: PartitionState[]; recovery: RecoveryReport | null; notes: string[] }
   | { kind: 'failed'; error: WireError }
-  | { kind: 'replies'; replies: WriterReply[]; commits: CommitSize[] };
+  | { kind: 'replies'; replies: WriterReply[]; commits: CommitSize[]; lastSeq: number }
+  /** A group's rows, written and about to be committed (stageBeforeSync). */
+  | { kind: 'staged'; entries: StagedEntry[] }
+  /** A staged group failed to commit: its rows from `fromSeq` are lost, and appends of epochs up to `epoch` are refused from now on. */
+  | { kind: 'stagedLost'; fromSeq: number; epoch: number };
 
 /** The size of one group commit, reported with its replies (for the log's observer). */
 export interface CommitSize {

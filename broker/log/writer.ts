@@ -17,6 +17,7 @@ import {
   LogDamagedError,
   OutOfOrderSequenceError,
   ProducerFencedError,
+  NotLeaderError,
 } from '../errors.js';
 import type {
   AppendResult,
@@ -27,6 +28,7 @@ import type {
   RetentionPolicy,
   ReclaimResult,
   RetentionResult,
+  StagedEntry,
   WireError,
   WriterInit,
   WriterMessage,
@@ -56,6 +58,12 @@ export class LogWriter {
   private crashed: Error | null = null;
   /** Told the size of every group commit (the log's observer). */
   onCommit: ((commit: CommitSize) => void) | null = null;
+  /** Told of each group's rows before their commit (WriterInit.stageBeforeSync). */
+  onStaged: ((entries: StagedEntry[]) => void) | null = null;
+  /** Told that a staged group failed to commit: rows from `fromSeq` are lost, appends of `epoch` and older are refused. */
+  onStagedLost: ((fromSeq: number, epoch: number) => void) | null = null;
+  /** Told the writer's last position after each drain whose replies arrived (staged rows up to it are committed or lost). */
+  onSettled: ((lastSeq: number) => void) | null = null;
 
   private constructor(private readonly init: WriterInit) {
     this.worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
@@ -85,8 +93,17 @@ export class LogWriter {
 
   private listen(): void {
     this.worker.on('message', (message: WriterMessage) => {
+      if (message.kind === 'staged') {
+        this.onStaged?.(message.entries);
+        return;
+      }
+      if (message.kind === 'stagedLost') {
+        this.onStagedLost?.(message.fromSeq, message.epoch);
+        return;
+      }
       if (message.kind !== 'replies') return;
       if (this.onCommit !== null) for (const commit of message.commits) this.onCommit(commit);
+      this.onSettled?.(message.lastSeq);
       this.settle(message.replies);
     });
     this.worker.on('error', (err) => this.fail(new StorageError(`log writer failed: ${err.message}`, { cause: err })));
@@ -121,9 +138,24 @@ export class LogWriter {
     return this.request({ op: 'appendStored', partitionId, batches: batches.map((b) => Uint8Array.from(b)) }) as Promise<AppendResult[]>;
   }
 
-  /** A follower's append of replication-log entries (copied, not transferred: the fetch answer's buffers stay with the reader). */
+  /**
+   * A follower's append of replication-log entries. The batches are copied into one block of
+   * their own, which is transferred (the fetch answer's buffer stays with the reader; a view of it
+   * would be cloned whole, once per entry).
+   */
   appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): Promise<PartitionState[]> {
-    return this.request({ op: 'appendEntries', entries: entries.map((e) => ({ partitionId: e.partitionId, seq: e.seq, batch: Uint8Array.from(e.batch) })) }) as Promise<PartitionState[]>;
+    let total = 0;
+    for (const e of entries) total += e.batch.byteLength;
+    const block = new Uint8Array(total);
+    let at = 0;
+    const copied = entries.map((e) => {
+      block.set(e.batch, at);
+      const batch = block.subarray(at, at + e.batch.byteLength);
+      at += e.batch.byteLength;
+      return { partitionId: e.partitionId, seq: e.seq, batch };
+    });
+    this.transfers.push(block.buffer);
+    return this.request({ op: 'appendEntries', entries: copied }) as Promise<PartitionState[]>;
   }
 
   truncateEntries(seq: number): Promise<PartitionState[]> {
@@ -207,6 +239,8 @@ export class LogWriter {
 
   private toError(wire: WireError): TributaryError {
     switch (wire.code) {
+      case 'TRIB_LOG_NOT_LEADER':
+        return new NotLeaderError(wire.message);
       case 'TRIB_LOG_DISK_FULL':
         return new DiskFullError(this.init.dataDir);
       case 'TRIB_LOG_READ_ONLY':

@@ -355,9 +355,13 @@ export class ClusterNode {
     if (request.epoch < this.state.epoch) return answer(FENCED_LEADER_EPOCH);
     if (this.#role !== 'leader') return answer(NOT_LEADER);
     const log = this.options.log;
-    // KIP-595's diverging-epoch check: the follower's last entry must be in this log, at the same epoch.
+    // KIP-595's diverging-epoch check: the follower's last entry must be in this log, at the same
+    // epoch. An entry of this leader's own epoch is: only this node wrote entries of it, and it
+    // never loses one while it leads (a lost staged group makes it step down first), so the check
+    // (a query on every fetch) is needed only for older epochs.
     const { last } = request;
-    if (last.seq > 0) {
+    const ownEpochEntry = last.epoch === this.state.epoch && last.seq >= this.#epochStart;
+    if (last.seq > 0 && !ownEpochEntry) {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }

@@ -479,6 +479,7 @@ export class Log {
    * watermark moves past its last batch among them. Only forward; waiters wake.
    */
   commitEntries(seq: number): void {
+    if (seq <= this.committed) return;
     const upto = Math.min(seq, this.reader.lastEntry().seq);
     if (upto <= this.committed) return;
     const byId = this.partitionsById;

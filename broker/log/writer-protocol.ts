@@ -1,6 +1,8 @@
 // Messages between the log (main thread) and its writer thread, which owns the only write
 // connection. Requests carry an id; each gets exactly one reply, in request order.
 
+import type { EntryBlock, PackedEntry } from './entry-block.js';
+
 export type Durability = 'fsync' | 'interval' | 'write';
 
 export interface WriterInit {
@@ -20,12 +22,7 @@ export interface WriterInit {
 }
 
 /** A row a leader's group wrote, before its commit: the batch as stored, at its position. */
-export interface StagedEntry {
-  seq: number;
-  partitionId: number;
-  epoch: number;
-  batch: Uint8Array;
-}
+export type StagedEntry = Required<PackedEntry>;
 
 /**
  * One batch to append. `batch` is encoded with baseOffset 0; the writer assigns the offsets and
@@ -125,7 +122,8 @@ export interface TruncateRequest {
 export interface AppendEntriesRequest {
   op: 'appendEntries';
   id: number;
-  entries: { partitionId: number; seq: number; batch: Uint8Array }[];
+  /** The entries (entry-block.ts; their epochs are in the batches). */
+  entries: EntryBlock;
 }
 
 /** Removes every replication-log entry after position `seq`. */
@@ -205,7 +203,7 @@ export type WriterMessage =
   | { kind: 'failed'; error: WireError }
   | { kind: 'replies'; replies: WriterReply[]; commits: CommitSize[]; lastSeq: number }
   /** A group's rows, written and about to be committed (stageBeforeSync). */
-  | { kind: 'staged'; entries: StagedEntry[] }
+  | { kind: 'staged'; entries: EntryBlock }
   /** A staged group failed to commit: its rows from `fromSeq` are lost, and appends of epochs up to `epoch` are refused from now on. */
   | { kind: 'stagedLost'; fromSeq: number; epoch: number };
 

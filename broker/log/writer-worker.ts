@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CorruptBatchError, OffsetMismatchError, OutOfOrderSequenceError, ProducerFencedError, StaleEpochError, TributaryError } from '../errors.js';
 import { BatchStore } from './batch-store.js';
+import { blockTransfers, packEntries, unpackEntries } from './entry-block.js';
 import { LogRecovery } from './recovery.js';
 import { openDatabase, type Db } from './schema.js';
 import { toWriteError } from './sqlite-errors.js';
@@ -214,8 +215,9 @@ function commitAppends(requests: AppendRequest[]): WriterReply[] {
     init.stageBeforeSync === true
       ? (entries: StagedEntry[]): void => {
           staged = entries;
-          // The batches' memory is this thread's alone and SQLite holds its copy: moved, not copied.
-          if (entries.length > 0) port.postMessage({ kind: 'staged', entries } satisfies WriterMessage, entries.map((e) => e.batch.buffer as ArrayBuffer));
+          if (entries.length === 0) return;
+          const block = packEntries(entries);
+          port.postMessage({ kind: 'staged', entries: block } satisfies WriterMessage, blockTransfers(block));
         }
       : undefined;
   try {
@@ -260,8 +262,7 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
         return { id: request.id, ok: true, value };
       }
       case 'appendEntries': {
-        const entries = request.entries.map((e) => ({ partitionId: e.partitionId, seq: e.seq, batch: Buffer.from(e.batch.buffer, e.batch.byteOffset, e.batch.byteLength) }));
-        const value = store.appendEntries(entries);
+        const value = store.appendEntries(unpackEntries(request.entries));
         uncheckpointedCommits = true;
         return { id: request.id, ok: true, value };
       }

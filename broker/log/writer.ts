@@ -3,6 +3,7 @@
 // ends: the writer starts committing while the main thread goes on to the next socket, and what
 // arrives during a commit joins the next group. Each batch's bytes are transferred, not copied.
 import { Worker } from 'node:worker_threads';
+import { blockTransfers, packEntries, unpackEntries } from './entry-block.js';
 import {
   CorruptBatchError,
   OffsetMismatchError,
@@ -28,7 +29,6 @@ import type {
   RetentionPolicy,
   ReclaimResult,
   RetentionResult,
-  StagedEntry,
   WireError,
   WriterInit,
   WriterMessage,
@@ -59,7 +59,7 @@ export class LogWriter {
   /** Told the size of every group commit (the log's observer). */
   onCommit: ((commit: CommitSize) => void) | null = null;
   /** Told of each group's rows before their commit (WriterInit.stageBeforeSync). */
-  onStaged: ((entries: StagedEntry[]) => void) | null = null;
+  onStaged: ((entries: ReturnType<typeof unpackEntries>) => void) | null = null;
   /** Told that a staged group failed to commit: rows from `fromSeq` are lost, appends of `epoch` and older are refused. */
   onStagedLost: ((fromSeq: number, epoch: number) => void) | null = null;
   /** Told the writer's last position after each drain whose replies arrived (staged rows up to it are committed or lost). */
@@ -94,7 +94,7 @@ export class LogWriter {
   private listen(): void {
     this.worker.on('message', (message: WriterMessage) => {
       if (message.kind === 'staged') {
-        this.onStaged?.(message.entries);
+        this.onStaged?.(unpackEntries(message.entries));
         return;
       }
       if (message.kind === 'stagedLost') {
@@ -140,22 +140,13 @@ export class LogWriter {
 
   /**
    * A follower's append of replication-log entries. The batches are copied into one block of
-   * their own, which is transferred (the fetch answer's buffer stays with the reader; a view of it
-   * would be cloned whole, once per entry).
+   * their own, which is transferred with its index (entry-block.ts; the fetch answer's buffer
+   * stays with the reader).
    */
   appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): Promise<PartitionState[]> {
-    let total = 0;
-    for (const e of entries) total += e.batch.byteLength;
-    const block = new Uint8Array(total);
-    let at = 0;
-    const copied = entries.map((e) => {
-      block.set(e.batch, at);
-      const batch = block.subarray(at, at + e.batch.byteLength);
-      at += e.batch.byteLength;
-      return { partitionId: e.partitionId, seq: e.seq, batch };
-    });
-    this.transfers.push(block.buffer);
-    return this.request({ op: 'appendEntries', entries: copied }) as Promise<PartitionState[]>;
+    const block = packEntries(entries);
+    this.transfers.push(...blockTransfers(block));
+    return this.request({ op: 'appendEntries', entries: block }) as Promise<PartitionState[]>;
   }
 
   truncateEntries(seq: number): Promise<PartitionState[]> {

@@ -60,7 +60,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // quorum holds it, not when it is durable here (docs/replication.md).
     let cluster: ClusterNode | null = null;
     const log = await Log.open({
-      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false }),
+      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false, stageBeforeSync: true }),
       dataDir: config.dataDir,
       durability: config.log.durability,
       fsyncIntervalMs: config.log.fsyncInterval,

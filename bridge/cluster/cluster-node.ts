@@ -136,6 +136,9 @@ export class ClusterNode {
     const node = new ClusterNode(options, state);
     node.#knowsNothing = state.epoch === 0 && options.log.lastEntry().seq === 0;
     options.log.refuseAppends('this node is not the cluster leader');
+    // Followers fetch what the leader has written before its fsync ends (Raft, section 10.2.1).
+    options.log.onEntriesStaged(() => node.wakeParked());
+    options.log.onEntriesLost((reason) => node.stepDown(reason));
     try {
       node.#server = await ReplicationServer.start({
         host: options.listen.host,
@@ -193,10 +196,28 @@ export class ClusterNode {
     return () => this.#roleListeners.delete(listener);
   }
 
-  /** The log has new entries (a local append became durable): parked fetches answer now. */
+  /**
+   * A local append became durable: parked fetches answer now, and the high watermarks reach a
+   * commit position that followers' copies made before this node's own fsync ended.
+   */
   appended(): void {
     if (this.#role !== 'leader') return;
+    this.wakeParked();
+    this.options.log.commitEntries(this.#commitSeq);
+  }
+
+  private wakeParked(): void {
+    if (this.#role !== 'leader') return;
     for (const wake of [...this.#parked]) wake();
+  }
+
+  /** This leader's written entries failed to commit (Log.onEntriesLost): it must not lead this epoch on. */
+  private stepDown(reason: string): void {
+    if (this.#role !== 'leader') return;
+    this.options.logger.error({ epoch: this.state.epoch, reason }, 'cluster leader stepping down: its log lost entries followers could fetch');
+    this.#leaderId = null;
+    this.setRole('follower', 'its log lost entries');
+    this.resetElectionTimer();
   }
 
   status(): ClusterStatus {
@@ -334,9 +355,13 @@ export class ClusterNode {
     if (request.epoch < this.state.epoch) return answer(FENCED_LEADER_EPOCH);
     if (this.#role !== 'leader') return answer(NOT_LEADER);
     const log = this.options.log;
-    // KIP-595's diverging-epoch check: the follower's last entry must be in this log, at the same epoch.
+    // KIP-595's diverging-epoch check: the follower's last entry must be in this log, at the same
+    // epoch. An entry of this leader's own epoch is: only this node wrote entries of it, and it
+    // never loses one while it leads (a lost staged group makes it step down first), so the check
+    // (a query on every fetch) is needed only for older epochs.
     const { last } = request;
-    if (last.seq > 0) {
+    const ownEpochEntry = last.epoch === this.state.epoch && last.seq >= this.#epochStart;
+    if (last.seq > 0 && !ownEpochEntry) {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
@@ -345,9 +370,17 @@ export class ClusterNode {
     follower.lastFetchAt = Date.now();
     this.#followers.set(request.replicaId, follower);
     this.advanceCommit();
-    if (log.lastEntry().seq <= last.seq && request.maxWaitMs > 0) await this.park(Math.min(request.maxWaitMs, this.options.fetchMaxWaitMs));
-    if (this.#role !== 'leader') return answer(NOT_LEADER);
-    return answer(NONE, { entries: log.readEntries(last.seq, Math.min(request.maxBytes, this.options.fetchMaxBytes)) });
+    // Entries written here, also those whose fsync is still running: the follower stores and
+    // fsyncs them while this node does (Raft, section 10.2.1); the commit counts this node's own
+    // copy only once durable (advanceCommit reads the durable end).
+    const maxBytes = Math.min(request.maxBytes, this.options.fetchMaxBytes);
+    let entries = log.readEntries(last.seq, maxBytes);
+    if (entries.length === 0 && request.maxWaitMs > 0) {
+      await this.park(Math.min(request.maxWaitMs, this.options.fetchMaxWaitMs));
+      if (this.#role !== 'leader') return answer(NOT_LEADER);
+      entries = log.readEntries(last.seq, maxBytes);
+    }
+    return answer(NONE, { entries });
   }
 
   private park(ms: number): Promise<void> {
@@ -481,7 +514,7 @@ export class ClusterNode {
     const log = this.options.log;
     this.#leaderId = this.options.nodeId;
     this.#followers.clear();
-    this.#epochStart = log.lastEntry().seq + 1;
+    this.#epochStart = log.lastAppendedEntry().seq + 1;
     this.#logId = clusterLogId(log, this.options.dataDir);
     this.#knowsNothing = false;
     log.becomeClusterLeader(epoch);

@@ -14,6 +14,11 @@ export class BatchReader {
   private readonly fromOffset;
   private readonly atTime;
   private readonly nextBase;
+  // Prepared once: a replication leader asks these on every follower fetch and commit.
+  private readonly newest;
+  private readonly entriesFrom;
+  private readonly atOrBelowEpoch;
+  private readonly ends;
 
   constructor(databaseFile: string) {
     this.db = openDatabase(databaseFile, { readonly: true });
@@ -36,6 +41,19 @@ export class BatchReader {
     this.nextBase = this.db
       .prepare(`SELECT base_offset, length(data) FROM batches WHERE partition_id = ? AND base_offset > ? ORDER BY base_offset LIMIT 1`)
       .pluck();
+    this.newest = this.db.prepare(`SELECT id AS seq, leader_epoch AS epoch FROM batches ORDER BY id DESC LIMIT 1`);
+    this.entriesFrom = this.db.prepare(
+      `SELECT b.id AS seq, b.leader_epoch AS epoch, p.topic, p.partition, b.data AS batch
+         FROM batches b JOIN partitions p ON p.id = b.partition_id WHERE b.id > ? ORDER BY b.id`,
+    );
+    this.atOrBelowEpoch = this.db.prepare(
+      `SELECT b.id AS seq, b.leader_epoch AS epoch FROM partitions p JOIN batches b ON b.id = (
+         SELECT id FROM batches WHERE partition_id = p.id
+            AND base_offset < COALESCE((SELECT MIN(start_offset) FROM leader_epochs e WHERE e.partition_id = p.id AND e.epoch > @epoch), 9007199254740991)
+          ORDER BY base_offset DESC LIMIT 1)
+        ORDER BY b.id DESC LIMIT 1`,
+    );
+    this.ends = this.db.prepare(`SELECT partition_id AS partitionId, MAX(last_offset) + 1 AS end FROM batches WHERE id > ? AND id <= ? GROUP BY partition_id`);
   }
 
   /** The base offset of the first batch stored after `offset`, if any: where a damaged one ends. */
@@ -62,7 +80,7 @@ export class BatchReader {
 
   /** The replication log's last entry (the newest batch's position and epoch; retention's record of it when none is left). */
   lastEntry(): EntryPosition {
-    const newest = this.db.prepare(`SELECT id AS seq, leader_epoch AS epoch FROM batches ORDER BY id DESC LIMIT 1`).get() as EntryPosition | undefined;
+    const newest = this.newest.get() as EntryPosition | undefined;
     return newest ?? lastDeletedEntry(this.db);
   }
 
@@ -70,14 +88,9 @@ export class BatchReader {
   entriesAfter(seq: number, maxBytes: number): StoredEntry[] {
     const entries: StoredEntry[] = [];
     let bytes = 0;
-    const rows = this.db
-      .prepare(
-        `SELECT b.id AS seq, b.leader_epoch AS epoch, p.topic, p.partition, b.data AS batch
-           FROM batches b JOIN partitions p ON p.id = b.partition_id WHERE b.id > ? ORDER BY b.id`,
-      )
-      .iterate(seq) as IterableIterator<StoredEntry>;
+    const rows = this.entriesFrom.iterate(seq) as IterableIterator<StoredEntry>;
     for (const row of rows) {
-      if (entries.length > 0 && bytes + row.batch.length > maxBytes) break;
+      if (entries.length > 0 && bytes + row.batch.length > maxBytes) break; // for-of's break ends the statement's iteration
       entries.push(row);
       bytes += row.batch.length;
     }
@@ -90,15 +103,7 @@ export class BatchReader {
    * seeks per partition, whatever the log's length), the newest of those. seq 0 / epoch -1: none.
    */
   lastEntryAtOrBelowEpoch(epoch: number): EntryPosition {
-    const row = this.db
-      .prepare(
-        `SELECT b.id AS seq, b.leader_epoch AS epoch FROM partitions p JOIN batches b ON b.id = (
-           SELECT id FROM batches WHERE partition_id = p.id
-              AND base_offset < COALESCE((SELECT MIN(start_offset) FROM leader_epochs e WHERE e.partition_id = p.id AND e.epoch > @epoch), 9007199254740991)
-            ORDER BY base_offset DESC LIMIT 1)
-          ORDER BY b.id DESC LIMIT 1`,
-      )
-      .get({ epoch }) as EntryPosition | undefined;
+    const row = this.atOrBelowEpoch.get({ epoch }) as EntryPosition | undefined;
     if (row !== undefined) return row;
     const deleted = lastDeletedEntry(this.db);
     return deleted.epoch <= epoch ? deleted : { seq: 0, epoch: -1 };
@@ -106,9 +111,7 @@ export class BatchReader {
 
   /** Per partition id, the end offset (last offset + 1) of its last batch at positions in (afterSeq, uptoSeq]. */
   endsBetween(afterSeq: number, uptoSeq: number): { partitionId: number; end: number }[] {
-    return this.db
-      .prepare(`SELECT partition_id AS partitionId, MAX(last_offset) + 1 AS end FROM batches WHERE id > ? AND id <= ? GROUP BY partition_id`)
-      .all(afterSeq, uptoSeq) as { partitionId: number; end: number }[];
+    return this.ends.all(afterSeq, uptoSeq) as { partitionId: number; end: number }[];
   }
 
   /**

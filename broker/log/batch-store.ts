@@ -7,6 +7,7 @@ import { lastDeletedEntry, rebuildLeaderEpochs, trimLeaderEpochs, type Db } from
 import type {
   AppendRequest,
   AppendResult,
+  StagedEntry,
   PartitionState,
   ReclaimResult,
   RetentionPolicy,
@@ -53,6 +54,11 @@ export class BatchStore {
    * batch at the leader's position (appendEntries).
    */
   private lastSeq = 0;
+
+  /** The position of the last row written (the replication log's last `seq` once committed). */
+  get lastPosition(): number {
+    return this.lastSeq;
+  }
 
   constructor(private readonly db: Db) {
     this.insertBatch = db.prepare(
@@ -157,13 +163,13 @@ export class BatchStore {
    * Appends a group of batches in one transaction (one fsync under `durability: fsync`): offsets
    * are assigned here, so they stay dense even when a group fails and is rolled back.
    */
-  appendGroup(requests: readonly AppendRequest[]): Array<AppendResult | AppendRefusal> {
+  appendGroup(requests: readonly AppendRequest[], beforeCommit?: (entries: StagedEntry[]) => void): Array<AppendResult | AppendRefusal> {
     const before = new Map<number, WriterPartition>();
     const seqBefore = this.lastSeq;
     let producersTouched = false;
     try {
-      return this.db.transaction(() =>
-        requests.map((req) => {
+      return this.db.transaction(() => {
+        const results = requests.map((req) => {
           const state = this.partition(req.partitionId);
           if (!before.has(state.id)) before.set(state.id, { ...state });
           producersTouched ||= req.client === true;
@@ -174,14 +180,31 @@ export class BatchStore {
             if (err instanceof OutOfOrderSequenceError || err instanceof ProducerFencedError) return err;
             throw err;
           }
-        }),
-      )();
+        });
+        // Every row is written, the COMMIT (and its fsync) comes next: the stored bytes of the
+        // new rows, for a replication leader to serve while it syncs (Raft, section 10.2.1).
+        if (beforeCommit !== undefined) beforeCommit(this.stagedRows(requests, results, seqBefore));
+        return results;
+      })();
     } catch (err) {
       for (const [id, saved] of before) this.partitions.set(id, saved);
       this.lastSeq = seqBefore;
       if (producersTouched) this.producers.load(); // the table was rolled back with the batches
       throw err;
     }
+  }
+
+  /** The rows a group wrote (positions after `seqBefore`, in order): each request's batch as stored. */
+  private stagedRows(requests: readonly AppendRequest[], results: ReadonlyArray<AppendResult | AppendRefusal>, seqBefore: number): StagedEntry[] {
+    const staged: StagedEntry[] = [];
+    let seq = seqBefore;
+    for (let i = 0; i < requests.length; i++) {
+      const result = results[i]!;
+      if (result instanceof OutOfOrderSequenceError || result instanceof ProducerFencedError || result.duplicate) continue;
+      const req = requests[i]!;
+      staged.push({ seq: ++seq, partitionId: req.partitionId, epoch: req.leaderEpoch, batch: req.batch });
+    }
+    return staged;
   }
 
   private appendOne(state: WriterPartition, req: AppendRequest): AppendResult {

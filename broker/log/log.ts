@@ -90,6 +90,14 @@ export interface LogOptions {
    * starts and move with commitEntries.
    */
   committedOnOpen?: boolean;
+  /**
+   * A replication leader's: each group's entries are readable by readEntries (and counted by
+   * lastAppendedEntry, lastEntryAtOrBelowEpoch) as soon as the writer has written them, before
+   * their commit and fsync, so followers fetch them while the leader syncs (Raft, section 10.2.1).
+   * lastEntry stays the durable end (a leader counts its own copy only once fsynced). A group that
+   * then fails to commit refuses appends until a new leader epoch (onEntriesLost). Default false.
+   */
+  stageBeforeSync?: boolean;
 }
 
 export interface AppendInfo {
@@ -157,6 +165,11 @@ export class Log {
   private committed = 0;
   /** Batches read ahead for sequential readers, all partitions' within one bound (read-ahead.ts). */
   private readonly ahead = new ReadAhead();
+  private readonly partitionsById = new Map<number, Partition>();
+  /** Entries written but not yet known committed (stageBeforeSync), in position order. */
+  private unsynced: StoredEntry[] = [];
+  private readonly stagedListeners = new Set<() => void>();
+  private readonly lostListeners = new Set<(reason: string) => void>();
 
   private constructor(
     readonly dataDir: string,
@@ -185,11 +198,17 @@ export class Log {
         durability: options.durability ?? 'fsync',
         fsyncIntervalMs: options.fsyncIntervalMs ?? 1000,
         commitDelayMs: options.commitDelayMs ?? 0,
+        stageBeforeSync: options.stageBeforeSync === true,
       });
       writer = started.writer;
       const observer = options.observer;
       if (observer?.committed !== undefined) writer.onCommit = (commit) => observer.committed!(commit);
       const log = new Log(dataDir, writer, new BatchReader(join(dataDir, DATABASE_FILE)), lock, options, started.ready.recovery);
+      if (options.stageBeforeSync === true) {
+        writer.onStaged = (entries) => log.staged(entries);
+        writer.onSettled = (lastSeq) => log.settled(lastSeq);
+        writer.onStagedLost = (fromSeq, epoch) => log.stagedLost(fromSeq, epoch);
+      }
       log.adopt(started.ready.states);
       log.reportRecovery();
       log.budget = new DiskBudget({
@@ -336,14 +355,88 @@ export class Log {
     return this.reader.lastEntry();
   }
 
-  /** Entries after position `seq`, byte for byte as stored, in order, up to about `maxBytes` (at least one). */
+  /**
+   * Entries after position `seq`, byte for byte as stored, in order, up to about `maxBytes` (at
+   * least one). With stageBeforeSync, the committed ones are followed by those written but not yet
+   * committed (a leader's followers fetch them while it syncs).
+   */
   readEntries(afterSeq: number, maxBytes: number): StoredEntry[] {
-    return this.reader.entriesAfter(afterSeq, maxBytes);
+    const entries = this.reader.entriesAfter(afterSeq, maxBytes);
+    if (this.unsynced.length === 0) return entries;
+    let bytes = 0;
+    for (const e of entries) bytes += e.batch.length;
+    let next = entries.length > 0 ? entries[entries.length - 1]!.seq + 1 : afterSeq + 1;
+    // The staged entries follow the durable ones without a gap: the durable read may already hold
+    // some of them (committed since), never stop short of the first.
+    for (const e of this.unsynced) {
+      if (e.seq < next) continue;
+      if (e.seq > next || (entries.length > 0 && bytes + e.batch.length > maxBytes)) break;
+      entries.push(e);
+      bytes += e.batch.length;
+      next++;
+    }
+    return entries;
   }
 
-  /** The last entry of the largest epoch at or below `epoch` (where that epoch ends here); { seq: 0, epoch: -1 } if none. */
+  /** The last entry written, committed or not (with stageBeforeSync; otherwise lastEntry). */
+  lastAppendedEntry(): EntryPosition {
+    const staged = this.unsynced[this.unsynced.length - 1];
+    const durable = this.reader.lastEntry();
+    return staged !== undefined && staged.seq > durable.seq ? { seq: staged.seq, epoch: staged.epoch } : durable;
+  }
+
+  /**
+   * The last entry of the largest epoch at or below `epoch` (where that epoch ends here), entries
+   * written but not yet committed included; { seq: 0, epoch: -1 } if none.
+   */
   lastEntryAtOrBelowEpoch(epoch: number): EntryPosition {
-    return this.reader.lastEntryAtOrBelowEpoch(epoch);
+    const durable = this.reader.lastEntryAtOrBelowEpoch(epoch);
+    for (let i = this.unsynced.length - 1; i >= 0; i--) {
+      const e = this.unsynced[i]!;
+      if (e.seq <= durable.seq) break;
+      if (e.epoch <= epoch) return { seq: e.seq, epoch: e.epoch };
+    }
+    return durable;
+  }
+
+  /** Calls `listener` when new entries are written, before their commit (stageBeforeSync). Returns the unsubscribe. */
+  onEntriesStaged(listener: () => void): () => void {
+    this.stagedListeners.add(listener);
+    return () => this.stagedListeners.delete(listener);
+  }
+
+  /**
+   * Calls `listener` when written entries failed to commit after followers could read them: appends
+   * are refused (as after refuseAppends) until becomeClusterLeader starts a newer epoch, and the
+   * leader should step down. Returns the unsubscribe.
+   */
+  onEntriesLost(listener: (reason: string) => void): () => void {
+    this.lostListeners.add(listener);
+    return () => this.lostListeners.delete(listener);
+  }
+
+  private staged(entries: readonly { seq: number; partitionId: number; epoch: number; batch: Uint8Array }[]): void {
+    for (const e of entries) {
+      const p = this.partitionsById.get(e.partitionId);
+      if (p === undefined) break; // not adopted yet (cannot be: appends name known partitions); readEntries stops at the gap
+      this.unsynced.push({ seq: e.seq, epoch: e.epoch, topic: p.topic, partition: p.partition, batch: Buffer.from(e.batch.buffer, e.batch.byteOffset, e.batch.byteLength) });
+    }
+    for (const listener of [...this.stagedListeners]) listener();
+  }
+
+  /** The writer's drain ended at `lastSeq`: staged entries up to it are committed (readable as stored) or were lost. */
+  private settled(lastSeq: number): void {
+    let n = 0;
+    while (n < this.unsynced.length && this.unsynced[n]!.seq <= lastSeq) n++;
+    if (n > 0) this.unsynced.splice(0, n);
+  }
+
+  private stagedLost(fromSeq: number, epoch: number): void {
+    this.unsynced = this.unsynced.filter((e) => e.seq < fromSeq);
+    const reason = `entries of leader epoch ${epoch} from position ${fromSeq} failed to commit after followers could fetch them`;
+    this.options.logger?.error({ fromSeq, epoch }, 'staged entries failed to commit; appends wait for a new leader epoch');
+    this.refuseAppends(reason);
+    for (const listener of [...this.lostListeners]) listener(reason);
   }
 
   /**
@@ -373,6 +466,7 @@ export class Log {
   async truncateEntriesAfter(seq: number): Promise<void> {
     if (seq < this.committed) throw new InvalidRecordError(`cannot truncate the replication log to ${seq}, below its commit position ${this.committed}`);
     this.adopt(await this.writer.truncateEntries(seq));
+    this.unsynced = this.unsynced.filter((e) => e.seq <= seq);
   }
 
   /** The replication-log position up to which the high watermarks have been moved. */
@@ -385,10 +479,10 @@ export class Log {
    * watermark moves past its last batch among them. Only forward; waiters wake.
    */
   commitEntries(seq: number): void {
+    if (seq <= this.committed) return;
     const upto = Math.min(seq, this.reader.lastEntry().seq);
     if (upto <= this.committed) return;
-    const byId = new Map<number, Partition>();
-    for (const parts of this.topicPartitions.values()) for (const p of parts) byId.set(p.id, p);
+    const byId = this.partitionsById;
     // A few entries (the usual step): the rows between. Many (the first commit after a start): each partition's tail.
     const ends = upto - this.committed <= ENTRIES_SCANNED_AT_MOST ? this.reader.endsBetween(this.committed, upto) : this.reader.endsAtOrBelow(upto);
     for (const { partitionId, end } of ends) byId.get(partitionId)?.advanceHighWatermark(end);
@@ -650,6 +744,7 @@ export class Log {
       const existing = parts[state.partition];
       if (existing === undefined) {
         parts[state.partition] = new Partition(state, this.reader, (err) => this.noteCorrupt(err), this.options.committedOnOpen ?? true, this.ahead);
+        this.partitionsById.set(state.id, parts[state.partition]!);
         if (state.latestEpoch > 0) this.leaderEpochs.set(state.id, state.latestEpoch);
         added = true;
       } else existing.update(state);

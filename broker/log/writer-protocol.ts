@@ -1,6 +1,8 @@
 // Messages between the log (main thread) and its writer thread, which owns the only write
 // connection. Requests carry an id; each gets exactly one reply, in request order.
 
+import type { EntryBlock, PackedEntry } from './entry-block.js';
+
 export type Durability = 'fsync' | 'interval' | 'write';
 
 export interface WriterInit {
@@ -10,7 +12,17 @@ export interface WriterInit {
   fsyncIntervalMs: number;
   /** How long a group commit waits for more appends after the first one arrives (0: none). */
   commitDelayMs: number;
+  /**
+   * Post each group's new rows ('staged') before its COMMIT and fsync, so that a replication
+   * leader can send them to followers while it syncs (Raft, section 10.2.1). A group that then
+   * fails to commit fences its leader epoch: the writer takes no more appends of that epoch
+   * ('stagedLost'), since followers may hold the lost rows at positions it would hand out again.
+   */
+  stageBeforeSync?: boolean;
 }
+
+/** A row a leader's group wrote, before its commit: the batch as stored, at its position. */
+export type StagedEntry = Required<PackedEntry>;
 
 /**
  * One batch to append. `batch` is encoded with baseOffset 0; the writer assigns the offsets and
@@ -110,7 +122,8 @@ export interface TruncateRequest {
 export interface AppendEntriesRequest {
   op: 'appendEntries';
   id: number;
-  entries: { partitionId: number; seq: number; batch: Uint8Array }[];
+  /** The entries (entry-block.ts; their epochs are in the batches). */
+  entries: EntryBlock;
 }
 
 /** Removes every replication-log entry after position `seq`. */
@@ -188,7 +201,11 @@ export type WriterReply =
 export type WriterMessage =
   | { kind: 'ready'; states: PartitionState[]; recovery: RecoveryReport | null; notes: string[] }
   | { kind: 'failed'; error: WireError }
-  | { kind: 'replies'; replies: WriterReply[]; commits: CommitSize[] };
+  | { kind: 'replies'; replies: WriterReply[]; commits: CommitSize[]; lastSeq: number }
+  /** A group's rows, written and about to be committed (stageBeforeSync). */
+  | { kind: 'staged'; entries: EntryBlock }
+  /** A staged group failed to commit: its rows from `fromSeq` are lost, and appends of epochs up to `epoch` are refused from now on. */
+  | { kind: 'stagedLost'; fromSeq: number; epoch: number };
 
 /** The size of one group commit, reported with its replies (for the log's observer). */
 export interface CommitSize {

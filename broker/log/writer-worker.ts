@@ -7,6 +7,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { CorruptBatchError, OffsetMismatchError, OutOfOrderSequenceError, ProducerFencedError, StaleEpochError, TributaryError } from '../errors.js';
 import { BatchStore } from './batch-store.js';
+import { blockTransfers, packEntries, unpackEntries } from './entry-block.js';
 import { LogRecovery } from './recovery.js';
 import { openDatabase, type Db } from './schema.js';
 import { toWriteError } from './sqlite-errors.js';
@@ -14,6 +15,7 @@ import type {
   AppendRequest,
   CommitSize,
   RecoveryReport,
+  StagedEntry,
   WireError,
   WriterInit,
   WriterMessage,
@@ -39,6 +41,8 @@ let keepFreeBytes = KEEP_FREE_BYTES;
 let vacuumedPages = 0;
 let pageSize = 4096;
 let syncTimer: NodeJS.Timeout | undefined;
+/** The newest leader epoch a staged group was lost in (-1: none); appends of it and older ones are refused. */
+let fencedEpoch = -1;
 
 function post(message: WriterMessage): void {
   port.postMessage(message);
@@ -130,8 +134,10 @@ function drain(): void {
   let appends: AppendRequest[] = [];
   const flushAppends = (): void => {
     if (appends.length > 0) {
+      // Counted first: staging moves the batches' memory to the main thread.
+      const bytes = appends.reduce((sum, a) => sum + a.batch.byteLength, 0);
       replies.push(...commitAppends(appends));
-      commits.push({ batches: appends.length, bytes: appends.reduce((sum, a) => sum + a.batch.byteLength, 0) });
+      commits.push({ batches: appends.length, bytes });
     }
     appends = [];
   };
@@ -144,7 +150,7 @@ function drain(): void {
     replies.push(runOther(request));
   }
   flushAppends();
-  if (replies.length > 0) post({ kind: 'replies', replies, commits });
+  if (replies.length > 0) post({ kind: 'replies', replies, commits, lastSeq: store.lastPosition });
   if (vacuumDue) vacuumStep();
 }
 
@@ -192,15 +198,44 @@ function takeGroup(): WriterRequest[] {
   return queue.splice(0, count);
 }
 
-function commitAppends(group: AppendRequest[]): WriterReply[] {
-  try {
-    const results = store.appendGroup(group);
-    uncheckpointedCommits = true;
-    return results.map((value, i): WriterReply => (value instanceof TributaryError ? { id: group[i]!.id, ok: false, error: wire(value) } : { id: group[i]!.id, ok: true, value }));
-  } catch (err) {
-    const error = wire(err);
-    return group.map((req) => ({ id: req.id, ok: false, error }));
+function commitAppends(requests: AppendRequest[]): WriterReply[] {
+  const replies: WriterReply[] = [];
+  let group = requests;
+  if (fencedEpoch >= 0) {
+    // A staged group of this leader epoch was lost after followers could fetch it: a new row of
+    // the epoch would take a lost one's position, and a follower holding the lost one would take
+    // the two for the same entry. The leader must step down; a new epoch starts afresh.
+    const error: WireError = { code: 'TRIB_LOG_NOT_LEADER', message: `an append of leader epoch ${fencedEpoch} failed after followers could fetch it; appends wait for a new epoch` };
+    for (const req of requests) if (req.leaderEpoch <= fencedEpoch) replies.push({ id: req.id, ok: false, error });
+    group = requests.filter((req) => req.leaderEpoch > fencedEpoch);
+    if (group.length === 0) return replies;
   }
+  let staged: StagedEntry[] = [];
+  const stage =
+    init.stageBeforeSync === true
+      ? (entries: StagedEntry[]): void => {
+          staged = entries;
+          if (entries.length === 0) return;
+          const block = packEntries(entries);
+          port.postMessage({ kind: 'staged', entries: block } satisfies WriterMessage, blockTransfers(block));
+        }
+      : undefined;
+  try {
+    const results = store.appendGroup(group, stage);
+    uncheckpointedCommits = true;
+    for (let i = 0; i < results.length; i++) {
+      const value = results[i]!;
+      replies.push(value instanceof TributaryError ? { id: group[i]!.id, ok: false, error: wire(value) } : { id: group[i]!.id, ok: true, value });
+    }
+  } catch (err) {
+    if (staged.length > 0) {
+      fencedEpoch = Math.max(fencedEpoch, ...staged.map((e) => e.epoch));
+      post({ kind: 'stagedLost', fromSeq: staged[0]!.seq, epoch: fencedEpoch });
+    }
+    const error = wire(err);
+    for (const req of group) replies.push({ id: req.id, ok: false, error });
+  }
+  return replies;
 }
 
 function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
@@ -227,8 +262,7 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
         return { id: request.id, ok: true, value };
       }
       case 'appendEntries': {
-        const entries = request.entries.map((e) => ({ partitionId: e.partitionId, seq: e.seq, batch: Buffer.from(e.batch.buffer, e.batch.byteOffset, e.batch.byteLength) }));
-        const value = store.appendEntries(entries);
+        const value = store.appendEntries(unpackEntries(request.entries));
         uncheckpointedCommits = true;
         return { id: request.id, ok: true, value };
       }

@@ -3,6 +3,7 @@
 // ends: the writer starts committing while the main thread goes on to the next socket, and what
 // arrives during a commit joins the next group. Each batch's bytes are transferred, not copied.
 import { Worker } from 'node:worker_threads';
+import { blockTransfers, packEntries, unpackEntries } from './entry-block.js';
 import {
   CorruptBatchError,
   OffsetMismatchError,
@@ -17,6 +18,7 @@ import {
   LogDamagedError,
   OutOfOrderSequenceError,
   ProducerFencedError,
+  NotLeaderError,
 } from '../errors.js';
 import type {
   AppendResult,
@@ -56,6 +58,12 @@ export class LogWriter {
   private crashed: Error | null = null;
   /** Told the size of every group commit (the log's observer). */
   onCommit: ((commit: CommitSize) => void) | null = null;
+  /** Told of each group's rows before their commit (WriterInit.stageBeforeSync). */
+  onStaged: ((entries: ReturnType<typeof unpackEntries>) => void) | null = null;
+  /** Told that a staged group failed to commit: rows from `fromSeq` are lost, appends of `epoch` and older are refused. */
+  onStagedLost: ((fromSeq: number, epoch: number) => void) | null = null;
+  /** Told the writer's last position after each drain whose replies arrived (staged rows up to it are committed or lost). */
+  onSettled: ((lastSeq: number) => void) | null = null;
 
   private constructor(private readonly init: WriterInit) {
     this.worker = new Worker(new URL('./writer-worker.js', import.meta.url), { workerData: init });
@@ -85,8 +93,17 @@ export class LogWriter {
 
   private listen(): void {
     this.worker.on('message', (message: WriterMessage) => {
+      if (message.kind === 'staged') {
+        this.onStaged?.(unpackEntries(message.entries));
+        return;
+      }
+      if (message.kind === 'stagedLost') {
+        this.onStagedLost?.(message.fromSeq, message.epoch);
+        return;
+      }
       if (message.kind !== 'replies') return;
       if (this.onCommit !== null) for (const commit of message.commits) this.onCommit(commit);
+      this.onSettled?.(message.lastSeq);
       this.settle(message.replies);
     });
     this.worker.on('error', (err) => this.fail(new StorageError(`log writer failed: ${err.message}`, { cause: err })));
@@ -121,9 +138,15 @@ export class LogWriter {
     return this.request({ op: 'appendStored', partitionId, batches: batches.map((b) => Uint8Array.from(b)) }) as Promise<AppendResult[]>;
   }
 
-  /** A follower's append of replication-log entries (copied, not transferred: the fetch answer's buffers stay with the reader). */
+  /**
+   * A follower's append of replication-log entries. The batches are copied into one block of
+   * their own, which is transferred with its index (entry-block.ts; the fetch answer's buffer
+   * stays with the reader).
+   */
   appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): Promise<PartitionState[]> {
-    return this.request({ op: 'appendEntries', entries: entries.map((e) => ({ partitionId: e.partitionId, seq: e.seq, batch: Uint8Array.from(e.batch) })) }) as Promise<PartitionState[]>;
+    const block = packEntries(entries);
+    this.transfers.push(...blockTransfers(block));
+    return this.request({ op: 'appendEntries', entries: block }) as Promise<PartitionState[]>;
   }
 
   truncateEntries(seq: number): Promise<PartitionState[]> {
@@ -207,6 +230,8 @@ export class LogWriter {
 
   private toError(wire: WireError): TributaryError {
     switch (wire.code) {
+      case 'TRIB_LOG_NOT_LEADER':
+        return new NotLeaderError(wire.message);
       case 'TRIB_LOG_DISK_FULL':
         return new DiskFullError(this.init.dataDir);
       case 'TRIB_LOG_READ_ONLY':

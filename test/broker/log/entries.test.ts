@@ -3,7 +3,7 @@
 // a position that is the same on every replica.
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
-import { Log, replicatedCommit, type LogOptions } from '../../../broker/log/log.js';
+import { Log, replicatedCommit, type EntryPosition, type LogOptions, type StoredEntry } from '../../../broker/log/log.js';
 import { makeRecords, values } from '../../helpers/records.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -158,4 +158,32 @@ test('a first commit of many entries (after a start) moves every partition to it
   assert.deepEqual([log.partition('a', 0).highWatermark, log.partition('a', 1).highWatermark], [5001, 5000]);
   log.commitEntries(10_004); // a few more: the rows between
   assert.deepEqual([log.partition('a', 0).highWatermark, log.partition('a', 1).highWatermark], [5002, 5002]);
+});
+
+test('with stageBeforeSync a leader serves new entries before its own commit of them ends, byte for byte as it then stores them (Raft, section 10.2.1)', async (t) => {
+  const leader = await openLog(t, { stageBeforeSync: true });
+  leader.becomeClusterLeader(4);
+  await leader.append('a', 0, makeRecords(1, 'first'));
+  let resolved = false;
+  const seen: Array<{ resolved: boolean; entries: StoredEntry[]; atOrBelow: EntryPosition; appended: EntryPosition }> = [];
+  leader.onEntriesStaged(() => {
+    seen.push({ resolved, entries: leader.readEntries(1, 1 << 20), atOrBelow: leader.lastEntryAtOrBelowEpoch(4), appended: leader.lastAppendedEntry() });
+  });
+  await leader.append('a', 1, makeRecords(2, 'second')).then(() => {
+    resolved = true;
+  });
+  assert.equal(seen.length, 1, 'told once, for the one group');
+  const early = seen[0]!;
+  assert.equal(early.resolved, false, 'readable before the append resolved (before its commit was reported)');
+  assert.deepEqual(early.entries.map((e) => [e.seq, e.epoch, e.topic, e.partition]), [[2, 4, 'a', 1]]);
+  assert.deepEqual(early.atOrBelow, { seq: 2, epoch: 4 }, 'a follower that stored it early does not diverge');
+  assert.deepEqual(early.appended, { seq: 2, epoch: 4 });
+  const stored = leader.readEntries(0, 1 << 20);
+  assert.ok(early.entries[0]!.batch.equals(stored[1]!.batch), 'served as it is stored (offsets and epoch patched in)');
+  // A follower stores what it was served early, at the leader's positions.
+  const follower = await openLog(t, { topics: [] });
+  await follower.appendEntries(stored.slice(0, 1));
+  await follower.appendEntries(early.entries);
+  assert.deepEqual(follower.lastEntry(), { seq: 2, epoch: 4 });
+  assert.deepEqual(values(follower.read('a', 1, 0).records), ['second-0', 'second-1']);
 });

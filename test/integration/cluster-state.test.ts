@@ -1,0 +1,93 @@
+// What lives beside the records replicates too (docs/replication.md, "State beside the records"):
+// three real `tributary start` nodes on loopback, real MQTT and Kafka clients, the leader
+// SIGKILLed; what a client committed or left on the old leader is found on the new one.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { test } from 'node:test';
+import { promisify } from 'node:util';
+import mqtt, { type MqttClient } from 'mqtt';
+import { startReplicas, waitForLeader, type Replica } from '../helpers/replicas.js';
+
+const run = promisify(execFile);
+
+function connect(replica: Replica, clientId: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
+  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  return new Promise((resolve, reject) => {
+    client.once('connect', () => resolve(client));
+    client.once('error', (err) => {
+      client.end(true);
+      reject(err);
+    });
+  });
+}
+
+async function publishAll(replica: Replica, clientId: string, payloads: readonly string[]): Promise<void> {
+  const client = await connect(replica, clientId);
+  for (const payload of payloads) await client.publishAsync('plant/line/power', payload, { qos: 1 });
+  await client.endAsync();
+}
+
+/** kcat in group `group` on `replica`'s Kafka endpoint, to the end of `mqtt`, then closed (committing what it read): the values read. */
+async function kcatGroupToEnd(replica: Replica, group: string): Promise<string[]> {
+  const { stdout } = await run('kcat', ['-b', `127.0.0.1:${replica.kafkaPort}`, '-G', group, '-X', 'auto.offset.reset=earliest', '-e', '-f', '%s\n', 'mqtt'], { timeout: 60_000 });
+  return stdout.split('\n').filter((line) => line !== '');
+}
+
+interface ReaderJson {
+  reader: string;
+  topic: string;
+  partition: number;
+  nextOffset: number;
+}
+
+async function readers(replica: Replica): Promise<ReaderJson[]> {
+  const res = await fetch(`http://127.0.0.1:${replica.httpPort}/api/readers`);
+  assert.equal(res.status, 200);
+  return ((await res.json()) as { readers: ReaderJson[] }).readers;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test("a replay reader's and a Kafka group's committed positions are on the new leader after the old one is SIGKILLed", async (t) => {
+  const replicas = await startReplicas(t, 3, { kafka: true });
+  const leader = await waitForLeader(replicas);
+  await publishAll(leader, 'positions-1', ['a', 'b', 'c', 'd', 'e']);
+
+  // A named replay reader commits through the HTTP API; a Kafka group through kcat (OffsetCommit).
+  const commit = await fetch(`http://127.0.0.1:${leader.httpPort}/api/readers/dashboard/positions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ topic: 'mqtt', positions: [{ partition: 0, nextOffset: 3 }] }),
+  });
+  assert.equal(commit.status, 200, await commit.text());
+  assert.deepEqual((await kcatGroupToEnd(leader, 'archiver')).sort(), ['a', 'b', 'c', 'd', 'e']);
+  const before = (await readers(leader)).map((r) => [r.reader, r.topic, r.partition, r.nextOffset]);
+  assert.deepEqual(before, [['dashboard', 'mqtt', 0, 3], ['kafka:archiver', 'mqtt', 0, 5]]);
+
+  // Each position committed on the leader is a record the followers apply; wait until both hold them.
+  const followers = replicas.filter((r) => r !== leader);
+  let seen: unknown = null;
+  for (let i = 0; i < 200; i++) {
+    const lists = await Promise.all(followers.map(async (f) => (await readers(f)).map((r) => [r.reader, r.topic, r.partition, r.nextOffset])));
+    seen = lists;
+    if (lists.every((l) => JSON.stringify(l) === JSON.stringify(before))) break;
+    await sleep(50);
+  }
+  assert.deepEqual(seen, [before, before], 'the followers hold the leader positions');
+
+  await leader.kill();
+  const next = await waitForLeader(followers);
+  assert.deepEqual((await readers(next)).map((r) => [r.reader, r.topic, r.partition, r.nextOffset]), before);
+  // The group resumes on the new leader where it committed on the old one.
+  await publishAll(next, 'positions-2', ['f', 'g']);
+  assert.deepEqual((await kcatGroupToEnd(next, 'archiver')).sort(), ['f', 'g']);
+  // And its new commit is on the follower that is left (and on the old leader once it is back).
+  await leader.restart();
+  let back: ReaderJson[] = [];
+  for (let i = 0; i < 200; i++) {
+    back = await readers(leader).catch(() => []); // its HTTP API may not be up yet
+    if (back.some((r) => r.reader === 'kafka:archiver' && r.nextOffset === 7)) break;
+    await sleep(50);
+  }
+  assert.deepEqual(back.map((r) => [r.reader, r.nextOffset]), [['dashboard', 3], ['kafka:archiver', 7]]);
+});

@@ -5,6 +5,7 @@ import { CursorStore } from '../broker/cursors.js';
 import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js';
 import { ClusterNode } from './cluster/cluster-node.js';
 import { replicatePositions } from './cluster/replicated-positions.js';
+import { replicateRetained, retainedWriter } from './cluster/replicated-retained.js';
 import { ReplicatedState } from './cluster/replicated-state.js';
 import { kafkaClusterView } from './kafka-cluster.js';
 import { RetentionScheduler } from '../broker/retention.js';
@@ -38,8 +39,8 @@ export interface Node {
   close(): Promise<void>;
 }
 
-/** How many kinds of state a cluster node replicates beside the records (replicated-state.ts): positions. */
-const REPLICATED_KINDS = 1;
+/** How many kinds of state a cluster node replicates beside the records (replicated-state.ts): positions, retained messages. */
+const REPLICATED_KINDS = 2;
 
 export async function startNode(config: Config, logger: Logger): Promise<Node> {
   const stops: Array<() => Promise<void>> = [];
@@ -125,8 +126,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       connectGate: cluster === null ? undefined : () => (cluster!.role === 'leader' ? null : `not the cluster leader${cluster!.leaderId === null ? '' : ` (the leader is ${cluster!.leaderId})`}`),
       // MQTT 5.0 redirect: to the leader this node hears from; none while it hears from none.
       redirect: cluster === null ? undefined : () => config.cluster?.peers.find((peer) => peer.id === cluster!.liveLeaderId)?.mqtt ?? null,
+      onRetainedChanged: replicated === null ? undefined : retainedWriter(replicated),
     });
     stops.push(() => mqtt.close());
+    if (replicated !== null) replicateRetained(replicated, mqtt.retainedStore);
     // A leader that steps down closes its MQTT clients: they reconnect to the new leader.
     const unwatchRole = cluster?.onRoleChange((role) => {
       if (role !== 'leader') mqtt.closeClients();

@@ -39,6 +39,7 @@ import { pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
+import type { StoredPacket } from './stored-packet.js';
 import { WillsUnderWay } from './wills-under-way.js';
 import { SessionExpiry } from './session-expiry.js';
 
@@ -54,6 +55,8 @@ export interface MqttFrontEndOptions {
   connectGate?: () => string | null;
   /** Where MQTT clients reach the node that takes them when connectGate refuses (the leader's host:port), or null when none is known. */
   redirect?: () => string | null;
+  /** A client set (null: cleared) a retained message; replication writes it to the cluster's log. */
+  onRetainedChanged?: (topic: string, packet: StoredPacket | null) => void;
 }
 
 /** Counters since start; bridge/observability/metrics.ts exports them. */
@@ -163,6 +166,7 @@ export class MqttFrontEnd {
       onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
+      onRetainedChanged: options.onRetainedChanged,
     });
     // What a PUBLISH may announce (its properties included), refused unread above (frame-guard.ts).
     const publishLimits = { ...config.limits, maxPropertiesSize: config.v5.maxPropertiesSize };
@@ -558,6 +562,12 @@ export class MqttFrontEnd {
   }
 
   /** Closes every client connection (replication: this node stopped leading); their sessions stay. */
+  /** The retained messages as replication reads and applies them (a follower applies its leader's). */
+  get retainedStore(): { apply(topic: string, packet: StoredPacket | null): void; list(): Array<[string, StoredPacket]> } {
+    const persistence = this.persistence;
+    return { apply: (topic, packet) => persistence.applyRetained(topic, packet), list: () => persistence.retainedMessages() };
+  }
+
   closeClients(): void {
     for (const client of Object.values((this.aedes as unknown as { clients: Record<string, Client> }).clients)) client.close();
   }

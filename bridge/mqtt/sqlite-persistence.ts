@@ -97,6 +97,8 @@ export interface SqlitePersistenceOptions {
   onIncomingCleaned?: (clientId: string) => void;
   /** delWill has run for a client (the will deleted, or none there, or the delete failed). */
   onWillDeleted?: (clientId: string) => void;
+  /** A retained message was stored (null: cleared) by this broker; not told of applyRetained's (replication). */
+  onRetainedChanged?: (topic: string, packet: StoredPacket | null) => void;
 }
 
 export class SqlitePersistence {
@@ -210,14 +212,25 @@ export class SqlitePersistence {
 
   async storeRetained(packet: StoredPacket): Promise<void> {
     // [MQTT-3.3.1-10] an empty retained payload deletes the retained message.
-    if (packet.payload.length === 0) {
-      this.write(() => this.#sql.delRetained.run(packet.topic));
-      this.#retained.delete(packet.topic);
+    const kept = packet.payload.length === 0 ? null : { ...packet };
+    this.applyRetained(packet.topic, kept);
+    this.options.onRetainedChanged?.(packet.topic, kept);
+  }
+
+  /** Stores (null: clears) the retained message of `topic`; what a cluster follower applies from its leader. */
+  applyRetained(topic: string, packet: StoredPacket | null): void {
+    if (packet === null) {
+      this.write(() => this.#sql.delRetained.run(topic));
+      this.#retained.delete(topic);
       return;
     }
-    const copy = { ...packet };
-    this.write(() => this.#sql.putRetained.run(packet.topic, ...toRow(copy)));
-    this.#retained.set(packet.topic, copy);
+    this.write(() => this.#sql.putRetained.run(topic, ...toRow(packet)));
+    this.#retained.set(topic, packet);
+  }
+
+  /** Every retained message, by topic. */
+  retainedMessages(): Array<[string, StoredPacket]> {
+    return [...this.#retained];
   }
 
   createRetainedStream(pattern: string): Readable {

@@ -91,3 +91,42 @@ test("a replay reader's and a Kafka group's committed positions are on the new l
   }
   assert.deepEqual(back.map((r) => [r.reader, r.nextOffset]), [['dashboard', 3], ['kafka:archiver', 7]]);
 });
+
+/** Subscribes to `filter` on `replica` and collects the retained messages it is sent (they come right after SUBACK). */
+async function retainedOn(replica: Replica, filter: string, expected: number): Promise<Array<[string, string]>> {
+  const client = await connect(replica, `retained-reader-${Date.now()}`);
+  const got: Array<[string, string]> = [];
+  client.on('message', (topic, payload, packet) => {
+    if (packet.retain) got.push([topic, payload.toString()]);
+  });
+  await client.subscribeAsync(filter, { qos: 1 });
+  // Bounded: the retained messages arrive after SUBACK; wait for the expected count, then a round trip more.
+  for (let i = 0; i < 100 && got.length < expected; i++) await sleep(20);
+  await client.publishAsync('probe/done', 'x', { qos: 1 });
+  await client.endAsync();
+  return got.sort();
+}
+
+test('retained messages set and cleared on the leader are what a new subscriber of the new leader gets after a SIGKILL', async (t) => {
+  const replicas = await startReplicas(t, 3);
+  const leader = await waitForLeader(replicas);
+  const publisher = await connect(leader, 'retained-publisher');
+  await publisher.publishAsync('site/press-1/state', 'running', { qos: 1, retain: true });
+  await publisher.publishAsync('site/press-2/state', 'stopped', { qos: 1, retain: true });
+  await publisher.publishAsync('site/press-3/state', 'idle', { qos: 1, retain: true });
+  await publisher.publishAsync('site/press-2/state', '', { qos: 1, retain: true }); // [MQTT-3.3.1-10] clears it
+  await publisher.endAsync();
+  const expected: Array<[string, string]> = [['site/press-1/state', 'running'], ['site/press-3/state', 'idle']];
+  assert.deepEqual(await retainedOn(leader, 'site/#', 2), expected);
+
+  // The followers apply the records as they fetch them: wait until the leader's last entry is everywhere.
+  const last = (await leader.status())!.last.seq;
+  for (let i = 0; i < 200; i++) {
+    const statuses = await Promise.all(replicas.map((r) => r.status()));
+    if (statuses.every((s) => s !== null && s.last.seq >= last)) break;
+    await sleep(50);
+  }
+  await leader.kill();
+  const next = await waitForLeader(replicas.filter((r) => r !== leader));
+  assert.deepEqual(await retainedOn(next, 'site/#', 2), expected);
+});

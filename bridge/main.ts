@@ -67,7 +67,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     let cluster: ClusterNode | null = null;
     let replicated: ReplicatedState | null = null;
     const log = await Log.open({
-      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false }),
+      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false, keysInBatches: true }),
       dataDir: config.dataDir,
       durability: config.log.durability,
       fsyncIntervalMs: config.log.fsyncInterval,

@@ -163,7 +163,11 @@ export class MqttFrontEnd {
       queue: { maxMessages: config.sessions.maxQueuedMessages, maxBytes: config.sessions.maxQueuedBytes },
       onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.#counts.queuedDropped, reason),
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
-      onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
+      onIncomingReleased: (clientId, messageId) =>
+        log.releaseIdempotenceKeys(producerOf(clientId), messageId).then(
+          () => undefined,
+          (err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key'),
+        ),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
       onRetainedChanged: options.onRetainedChanged,

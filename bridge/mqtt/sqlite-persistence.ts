@@ -91,8 +91,8 @@ export interface SqlitePersistenceOptions {
   onQueueFull?: (clientId: string, reason: QueueFullReason) => void;
   /** Queued messages read at a time when a client takes its queue (256). */
   outgoingPage?: number;
-  /** A QoS 2 handshake completed (PUBREL): the packet id may carry a new message. */
-  onIncomingReleased?: (clientId: string, messageId: number) => void;
+  /** A QoS 2 handshake completed (PUBREL): the packet id may carry a new message. A promise returned is awaited before PUBCOMP. */
+  onIncomingReleased?: (clientId: string, messageId: number) => unknown;
   /** A client's inbound QoS 2 state was dropped (a clean session began). */
   onIncomingCleaned?: (clientId: string) => void;
   /** delWill has run for a client (the will deleted, or none there, or the delete failed). */
@@ -440,16 +440,22 @@ export class SqlitePersistence {
     this.write(() => this.#sql.putIncoming.run(client.id, packet.messageId, ...toRow(stored)));
   }
 
-  async incomingGetPacket(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket> {
+  async incomingGetPacket(client: ClientRef, packet: { messageId?: number; cmd?: string }): Promise<StoredPacket> {
     const row = this.#sql.getIncoming.get(client.id, packet.messageId) as { message_id: number; packet: string; payload: Buffer | null } | undefined;
-    if (row === undefined) throw new Error('no such packet');
+    if (row === undefined) {
+      // A PUBREL for a QoS 2 message this broker never received: a former cluster leader did (and
+      // its key came here with the batch). The handshake is complete [MQTT-4.3.3-2]: release it.
+      if (packet.cmd === 'pubrel') await this.options.onIncomingReleased?.(client.id, packet.messageId!);
+      throw new Error('no such packet');
+    }
     return fromRow(row.packet, row.payload);
   }
 
   async incomingDelPacket(client: ClientRef, packet: { messageId?: number }): Promise<void> {
     const { changes } = this.write(() => this.#sql.delIncoming.run(client.id, packet.messageId));
     if (changes === 0) throw new Error('no such packet');
-    this.options.onIncomingReleased?.(client.id, packet.messageId!);
+    // Awaited: aedes sends PUBCOMP after this, so a replicated release is committed first.
+    await this.options.onIncomingReleased?.(client.id, packet.messageId!);
   }
 
   async cleanIncoming(client: ClientRef): Promise<void> {

@@ -6,7 +6,9 @@ import { execFile } from 'node:child_process';
 import { test } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
-import { startReplicas, waitForLeader, type Replica } from '../helpers/replicas.js';
+import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
+import { RawMqtt } from '../helpers/raw-mqtt.js';
+import { startReplicas, storedValues, waitForLeader, type Replica } from '../helpers/replicas.js';
 
 const run = promisify(execFile);
 
@@ -129,4 +131,64 @@ test('retained messages set and cleared on the leader are what a new subscriber 
   await leader.kill();
   const next = await waitForLeader(replicas.filter((r) => r !== leader));
   assert.deepEqual(await retainedOn(next, 'site/#', 2), expected);
+});
+
+/** Waits (bounded) until every running replica holds `leader`'s last entry. */
+async function waitForCopies(replicas: readonly Replica[], leader: Replica): Promise<void> {
+  const last = (await leader.status())!.last.seq;
+  for (let i = 0; i < 200; i++) {
+    const statuses = await Promise.all(replicas.map((r) => r.status()));
+    if (statuses.every((s) => s !== null && s.last.seq >= last)) return;
+    await sleep(50);
+  }
+  throw new Error(`the replicas do not hold entry ${last}`);
+}
+
+const qos2 = (messageId: number, payload: string, dup = false): IPublishPacket => ({ cmd: 'publish', topic: 'plant/line/power', payload: Buffer.from(payload), qos: 2, messageId, dup, retain: false });
+
+test('a QoS 2 publish whose PUBREC was lost to a failover, resent to the new leader, is stored once; a released packet id carries a new message there', async (t) => {
+  const replicas = await startReplicas(t, 3);
+  const leader = await waitForLeader(replicas);
+  const raw = await RawMqtt.open(leader.mqttPort);
+  t.after(() => raw.destroy());
+  assert.equal(((await raw.connect('press-7', false)) as IConnackPacket).returnCode, 0);
+  // Packet id 8: a whole handshake on the old leader; its release must reach the new leader.
+  raw.send(qos2(8, 'eight'));
+  await raw.next('pubrec', 8);
+  raw.send({ cmd: 'pubrel', messageId: 8 });
+  await raw.next('pubcomp', 8);
+  // Packet id 7: stored and committed (PUBREC sent), but the PUBREC is "lost": the client never
+  // goes on to PUBREL, and the leader dies. [MQTT-4.3.3] the client resends the PUBLISH (DUP).
+  raw.send(qos2(7, 'seven'));
+  await raw.next('pubrec', 7);
+  // Packet id 9: PUBREC arrived; the leader dies before the client's PUBREL reaches it.
+  raw.send(qos2(9, 'nine'));
+  await raw.next('pubrec', 9);
+  await waitForCopies(replicas, leader);
+  await leader.kill();
+  raw.destroy();
+
+  const next = await waitForLeader(replicas.filter((r) => r !== leader));
+  const again = await RawMqtt.open(next.mqttPort);
+  t.after(() => again.destroy());
+  assert.equal(((await again.connect('press-7', false)) as IConnackPacket).returnCode, 0);
+  // [MQTT-4.4.0-1] on the new connection: PUBREL for 9 (the new leader never saw its PUBLISH), PUBLISH 7 again.
+  again.send({ cmd: 'pubrel', messageId: 9 });
+  await again.next('pubcomp', 9);
+  again.send(qos2(7, 'seven', true));
+  await again.next('pubrec', 7);
+  again.send({ cmd: 'pubrel', messageId: 7 });
+  await again.next('pubcomp', 7);
+  // Every packet id is free now: new messages under them are stored.
+  again.send(qos2(8, 'eight-again'));
+  await again.next('pubrec', 8);
+  again.send({ cmd: 'pubrel', messageId: 8 });
+  await again.next('pubcomp', 8);
+  again.send(qos2(7, 'seven-again'));
+  await again.next('pubrec', 7);
+  again.send({ cmd: 'pubrel', messageId: 7 });
+  await again.next('pubcomp', 7);
+  again.send(qos2(9, 'nine-again'));
+  await again.next('pubrec', 9);
+  assert.deepEqual(storedValues(next), ['eight', 'seven', 'nine', 'eight-again', 'seven-again', 'nine-again']);
 });

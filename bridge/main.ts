@@ -6,6 +6,7 @@ import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js'
 import { ClusterNode } from './cluster/cluster-node.js';
 import { replicatePositions } from './cluster/replicated-positions.js';
 import { replicateRetained, retainedWriter } from './cluster/replicated-retained.js';
+import { replicateSessions, sessionWriter } from './cluster/replicated-sessions.js';
 import { ReplicatedState } from './cluster/replicated-state.js';
 import { kafkaClusterView } from './kafka-cluster.js';
 import { RetentionScheduler } from '../broker/retention.js';
@@ -39,8 +40,8 @@ export interface Node {
   close(): Promise<void>;
 }
 
-/** How many kinds of state a cluster node replicates beside the records (replicated-state.ts): positions, retained messages. */
-const REPLICATED_KINDS = 2;
+/** How many kinds of state a cluster node replicates beside the records (replicated-state.ts): positions, retained messages, sessions' subscriptions. */
+const REPLICATED_KINDS = 3;
 
 export async function startNode(config: Config, logger: Logger): Promise<Node> {
   const stops: Array<() => Promise<void>> = [];
@@ -127,9 +128,13 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       // MQTT 5.0 redirect: to the leader this node hears from; none while it hears from none.
       redirect: cluster === null ? undefined : () => config.cluster?.peers.find((peer) => peer.id === cluster!.liveLeaderId)?.mqtt ?? null,
       onRetainedChanged: replicated === null ? undefined : retainedWriter(replicated),
+      onSubscriptionsChanged: replicated === null ? undefined : sessionWriter(replicated),
     });
     stops.push(() => mqtt.close());
-    if (replicated !== null) replicateRetained(replicated, mqtt.retainedStore);
+    if (replicated !== null) {
+      replicateRetained(replicated, mqtt.retainedStore);
+      replicateSessions(replicated, mqtt.subscriptionStore);
+    }
     // A leader that steps down closes its MQTT clients: they reconnect to the new leader.
     const unwatchRole = cluster?.onRoleChange((role) => {
       if (role !== 'leader') mqtt.closeClients();

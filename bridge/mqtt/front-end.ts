@@ -38,7 +38,7 @@ import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
-import { SqlitePersistence } from './sqlite-persistence.js';
+import { SqlitePersistence, type SubscriptionChange } from './sqlite-persistence.js';
 import type { StoredPacket } from './stored-packet.js';
 import { WillsUnderWay } from './wills-under-way.js';
 import { SessionExpiry } from './session-expiry.js';
@@ -55,6 +55,8 @@ export interface MqttFrontEndOptions {
   connectGate?: () => string | null;
   /** Where MQTT clients reach the node that takes them when connectGate refuses (the leader's host:port), or null when none is known. */
   redirect?: () => string | null;
+  /** A persistent session's subscriptions changed; replication writes it to the cluster's log. */
+  onSubscriptionsChanged?: (change: SubscriptionChange) => void;
   /** A client set (null: cleared) a retained message; replication writes it to the cluster's log. */
   onRetainedChanged?: (topic: string, packet: StoredPacket | null) => void;
 }
@@ -171,6 +173,7 @@ export class MqttFrontEnd {
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
       onRetainedChanged: options.onRetainedChanged,
+      onSubscriptionsChanged: options.onSubscriptionsChanged,
     });
     // What a PUBLISH may announce (its properties included), refused unread above (frame-guard.ts).
     const publishLimits = { ...config.limits, maxPropertiesSize: config.v5.maxPropertiesSize };
@@ -570,6 +573,12 @@ export class MqttFrontEnd {
   get retainedStore(): { apply(topic: string, packet: StoredPacket | null): void; list(): Array<[string, StoredPacket]> } {
     const persistence = this.persistence;
     return { apply: (topic, packet) => persistence.applyRetained(topic, packet), list: () => persistence.retainedMessages() };
+  }
+
+  /** Persistent sessions' subscriptions as replication reads and applies them (a follower applies its leader's). */
+  get subscriptionStore(): { apply(change: SubscriptionChange): void; list(): ReturnType<SqlitePersistence['allSubscriptions']> } {
+    const persistence = this.persistence;
+    return { apply: (change) => persistence.applySubscriptions(change), list: () => persistence.allSubscriptions() };
   }
 
   closeClients(): void {

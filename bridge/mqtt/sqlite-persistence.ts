@@ -97,9 +97,17 @@ export interface SqlitePersistenceOptions {
   onIncomingCleaned?: (clientId: string) => void;
   /** delWill has run for a client (the will deleted, or none there, or the delete failed). */
   onWillDeleted?: (clientId: string) => void;
+  /** A persistent session's subscriptions changed on this broker; not told of applySubscriptions' (replication). */
+  onSubscriptionsChanged?: (change: SubscriptionChange) => void;
   /** A retained message was stored (null: cleared) by this broker; not told of applyRetained's (replication). */
   onRetainedChanged?: (topic: string, packet: StoredPacket | null) => void;
 }
+
+/** A change of a persistent session's subscriptions (a cluster leader's go to its followers). */
+export type SubscriptionChange =
+  | { op: 'add'; clientId: string; subs: Array<SubscriptionOptions & { topic: string }> }
+  | { op: 'remove'; clientId: string; topics: string[] }
+  | { op: 'clean'; clientId: string };
 
 export class SqlitePersistence {
   readonly #db: Database.Database;
@@ -244,15 +252,43 @@ export class SqlitePersistence {
   }
 
   async addSubscriptions(client: ClientRef, subs: Array<SubscriptionOptions & { topic: string }>): Promise<void> {
-    this.write(() =>
-      this.#db.transaction(() => {
-        for (const { topic, ...options } of subs) this.#sql.putSub.run(client.id, topic, JSON.stringify(options));
-      })(),
-    );
-    for (const { topic, ...options } of subs) this.remember(client.id, topic, options);
+    this.putSubscriptions(client.id, subs);
+    this.options.onSubscriptionsChanged?.({ op: 'add', clientId: client.id, subs });
   }
 
   async removeSubscriptions(client: ClientRef, topics: string[]): Promise<void> {
+    this.dropSubscriptions(client.id, topics);
+    this.options.onSubscriptionsChanged?.({ op: 'remove', clientId: client.id, topics });
+  }
+
+  /** Makes a change of a session's subscriptions; what a cluster follower applies from its leader. */
+  applySubscriptions(change: SubscriptionChange): void {
+    if (change.op === 'add') {
+      this.putSubscriptions(change.clientId, change.subs);
+      // Its expiry clock (session-expiry.ts) runs here from now, should this node lead while the
+      // session is offline; the client connecting here starts it afresh.
+      if (this.#sql.sessionOfflineSince.get(change.clientId) === undefined) this.write(() => this.#sql.sessionOffline.run(change.clientId, Date.now()));
+    }
+    else if (change.op === 'remove') this.dropSubscriptions(change.clientId, change.topics);
+    else this.forgetSubscriptions(change.clientId);
+  }
+
+  /** Every persistent session's subscriptions, by client id. */
+  allSubscriptions(): Array<[string, Array<SubscriptionOptions & { topic: string }>]> {
+    return [...this.#subscriptions].map(([clientId, subs]) => [clientId, [...subs].map(([topic, options]) => ({ topic, ...options }))]);
+  }
+
+  private putSubscriptions(clientId: string, subs: Array<SubscriptionOptions & { topic: string }>): void {
+    this.write(() =>
+      this.#db.transaction(() => {
+        for (const { topic, ...options } of subs) this.#sql.putSub.run(clientId, topic, JSON.stringify(options));
+      })(),
+    );
+    for (const { topic, ...options } of subs) this.remember(clientId, topic, options);
+  }
+
+  private dropSubscriptions(clientId: string, topics: string[]): void {
+    const client = { id: clientId };
     this.write(() =>
       this.#db.transaction(() => {
         for (const topic of topics) this.#sql.delSub.run(client.id, topic);
@@ -294,6 +330,13 @@ export class SqlitePersistence {
   }
 
   async cleanSubscriptions(client: ClientRef): Promise<void> {
+    if (!this.#subscriptions.has(client.id)) return;
+    this.forgetSubscriptions(client.id);
+    this.options.onSubscriptionsChanged?.({ op: 'clean', clientId: client.id });
+  }
+
+  private forgetSubscriptions(clientId: string): void {
+    const client = { id: clientId };
     const stored = this.#subscriptions.get(client.id);
     if (stored === undefined) return;
     this.#subscriptionsVersion++;

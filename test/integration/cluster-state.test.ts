@@ -192,3 +192,43 @@ test('a QoS 2 publish whose PUBREC was lost to a failover, resent to the new lea
   await again.next('pubrec', 9);
   assert.deepEqual(storedValues(next), ['eight', 'seven', 'nine', 'eight-again', 'seven-again', 'nine-again']);
 });
+
+test('a persistent session subscribed on the leader is present on the new leader after a SIGKILL, and gets the messages of its subscription', async (t) => {
+  const replicas = await startReplicas(t, 3);
+  const leader = await waitForLeader(replicas);
+  const subscriber = await connect(leader, 'hmi-3', { clean: false });
+  await subscriber.subscribeAsync('plant/+/alarm', { qos: 1 });
+  await subscriber.subscribeAsync('plant/+/temp', { qos: 1 });
+  await subscriber.unsubscribeAsync('plant/+/temp');
+  await subscriber.endAsync();
+  await waitForCopies(replicas, leader);
+  await leader.kill();
+
+  const next = await waitForLeader(replicas.filter((r) => r !== leader));
+  // Published while the session is offline: queued for it on the new leader [MQTT-3.1.2-5].
+  const publisher = await connect(next, 'plc-1');
+  await publisher.publishAsync('plant/line-2/alarm', 'overheat', { qos: 1 });
+  await publisher.publishAsync('plant/line-2/temp', '95', { qos: 1 });
+  await publisher.endAsync();
+
+  const got: string[] = [];
+  let present: boolean | undefined;
+  const back = mqtt.connect(`mqtt://127.0.0.1:${next.mqttPort}`, { clientId: 'hmi-3', clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
+  t.after(() => back.end(true));
+  back.on('message', (topic, payload) => got.push(`${topic} ${payload.toString()}`));
+  await new Promise<void>((resolve, reject) => {
+    back.once('connect', (connack) => {
+      present = connack.sessionPresent;
+      resolve();
+    });
+    back.once('error', reject);
+  });
+  assert.equal(present, true, 'session present on the new leader');
+  for (let i = 0; i < 100 && got.length === 0; i++) await sleep(20);
+  // A message published now reaches it too; after it, nothing else is owed.
+  const late = await connect(next, 'plc-2');
+  await late.publishAsync('plant/line-3/alarm', 'pressure', { qos: 1 });
+  await late.endAsync();
+  for (let i = 0; i < 100 && got.length < 2; i++) await sleep(20);
+  assert.deepEqual(got, ['plant/line-2/alarm overheat', 'plant/line-3/alarm pressure']);
+});

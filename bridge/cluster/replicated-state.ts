@@ -7,6 +7,7 @@
 // (wiped, or new) finds them even after retention deleted the records they were first written in.
 // The upstream forwarder skips `__tributary_*` topics (bridge/upstream/lane-table.ts).
 import type { Log, StoredEntry } from '../../broker/log/log.js';
+import { KEY_RELEASES_TOPIC } from '../../broker/log/idempotence-header.js';
 import { decodeBatch } from '../../broker/log/record-batch.js';
 import type { Logger } from '../logger.js';
 import type { Role } from './cluster-node.js';
@@ -109,7 +110,8 @@ export class ReplicatedState {
 
   private applyFetched(entries: readonly StoredEntry[]): void {
     for (const entry of entries) {
-      if (!entry.topic.startsWith(STATE_TOPIC_PREFIX) || entry.topic === EPOCHS_TOPIC) continue;
+      // The epochs are the cluster node's own, key releases the log's (its writer applies them).
+      if (!entry.topic.startsWith(STATE_TOPIC_PREFIX) || entry.topic === EPOCHS_TOPIC || entry.topic === KEY_RELEASES_TOPIC) continue;
       const kind = this.#kinds.get(entry.topic);
       if (kind === undefined && this.#kinds.size >= this.expected) continue;
       const records = decodeBatch(entry.batch).records.map((r) => ({ key: r.key ?? Buffer.alloc(0), value: r.value }));

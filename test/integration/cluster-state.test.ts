@@ -50,7 +50,7 @@ async function readers(replica: Replica): Promise<ReaderJson[]> {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test("a replay reader's and a Kafka group's committed positions are on the new leader after the old one is SIGKILLed", async (t) => {
+test("a replay reader's and Kafka groups' committed positions (also of a group that knows only a follower) are on the new leader after the old one is SIGKILLed", async (t) => {
   const replicas = await startReplicas(t, 3, { kafka: true });
   const leader = await waitForLeader(replicas);
   await publishAll(leader, 'positions-1', ['a', 'b', 'c', 'd', 'e']);
@@ -63,11 +63,13 @@ test("a replay reader's and a Kafka group's committed positions are on the new l
   });
   assert.equal(commit.status, 200, await commit.text());
   assert.deepEqual((await kcatGroupToEnd(leader, 'archiver')).sort(), ['a', 'b', 'c', 'd', 'e']);
+  // A group whose client knows only a follower: FindCoordinator there names the leader, where the commit goes.
+  const followers = replicas.filter((r) => r !== leader);
+  assert.deepEqual((await kcatGroupToEnd(followers[0]!, 'auditor')).sort(), ['a', 'b', 'c', 'd', 'e']);
   const before = (await readers(leader)).map((r) => [r.reader, r.topic, r.partition, r.nextOffset]);
-  assert.deepEqual(before, [['dashboard', 'mqtt', 0, 3], ['kafka:archiver', 'mqtt', 0, 5]]);
+  assert.deepEqual(before, [['dashboard', 'mqtt', 0, 3], ['kafka:archiver', 'mqtt', 0, 5], ['kafka:auditor', 'mqtt', 0, 5]]);
 
   // Each position committed on the leader is a record the followers apply; wait until both hold them.
-  const followers = replicas.filter((r) => r !== leader);
   let seen: unknown = null;
   for (let i = 0; i < 200; i++) {
     const lists = await Promise.all(followers.map(async (f) => (await readers(f)).map((r) => [r.reader, r.topic, r.partition, r.nextOffset])));
@@ -91,7 +93,7 @@ test("a replay reader's and a Kafka group's committed positions are on the new l
     if (back.some((r) => r.reader === 'kafka:archiver' && r.nextOffset === 7)) break;
     await sleep(50);
   }
-  assert.deepEqual(back.map((r) => [r.reader, r.nextOffset]), [['dashboard', 3], ['kafka:archiver', 7]]);
+  assert.deepEqual(back.map((r) => [r.reader, r.nextOffset]), [['dashboard', 3], ['kafka:archiver', 7], ['kafka:auditor', 5]]);
 });
 
 /** Subscribes to `filter` on `replica` and collects the retained messages it is sent (they come right after SUBACK). */

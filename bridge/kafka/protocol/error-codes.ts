@@ -34,5 +34,7 @@ export const ErrorCode = {
   LEADER_NOT_AVAILABLE: 5,
   /** A produce to an internal topic (`__tributary_*`): only the node writes them (docs/replication.md). */
   INVALID_TOPIC_EXCEPTION: 17,
+  /** Replication: no cluster leader is known to coordinate groups (FindCoordinator); the client asks again. */
+  COORDINATOR_NOT_AVAILABLE: 15,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -38,7 +38,6 @@ const SNAPSHOT_CHUNK = 500;
 /** The state topics' names start with this; `__tributary_epochs` is the cluster node's own. */
 export const STATE_TOPIC_PREFIX = '__tributary_';
 
-
 export class ReplicatedState {
   readonly #kinds = new Map<string, StateKind>();
   /** Records fetched for a kind not registered yet (a node fetches while its parts still start), applied at registration. */

@@ -4,6 +4,10 @@
 import { CursorStore } from '../broker/cursors.js';
 import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { replicatePositions } from './cluster/replicated-positions.js';
+import { replicateRetained, retainedWriter } from './cluster/replicated-retained.js';
+import { replicateSessions, sessionWriter } from './cluster/replicated-sessions.js';
+import { ReplicatedState } from './cluster/replicated-state.js';
 import { kafkaClusterView } from './kafka-cluster.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
@@ -36,6 +40,9 @@ export interface Node {
   close(): Promise<void>;
 }
 
+/** How many kinds of state a cluster node replicates beside the records (replicated-state.ts): positions, retained messages, sessions' subscriptions. */
+const REPLICATED_KINDS = 3;
+
 export async function startNode(config: Config, logger: Logger): Promise<Node> {
   const stops: Array<() => Promise<void>> = [];
   const closeAll = async (): Promise<void> => {
@@ -59,8 +66,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // Replication: a record is committed (readers see it, its publisher is acknowledged) once a
     // quorum holds it, not when it is durable here (docs/replication.md).
     let cluster: ClusterNode | null = null;
+    let replicated: ReplicatedState | null = null;
     const log = await Log.open({
-      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false, stageBeforeSync: true }),
+      ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false, stageBeforeSync: true, keysInBatches: true }),
       dataDir: config.dataDir,
       durability: config.log.durability,
       fsyncIntervalMs: config.log.fsyncInterval,
@@ -98,6 +106,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       cluster = await ClusterNode.start({ ...c, peers: c.peers, log, dataDir: log.dataDir, logger: logger.child({ component: 'cluster' }) });
       stops.push(() => cluster!.close());
       metrics.watchCluster(cluster);
+      // What lives beside the records replicates through the log too (docs/replication.md,
+      // invariant 5); records fetched before a kind's part started wait for it.
+      replicated = new ReplicatedState(log, cluster, logger.child({ component: 'cluster-state' }), REPLICATED_KINDS);
       logger.info({ nodeId: c.nodeId, address: `${c.listen.host}:${cluster.port}`, peers: c.peers.map((p) => p.id), acks: c.acks }, 'replication listening');
     }
 
@@ -116,8 +127,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       connectGate: cluster === null ? undefined : () => (cluster!.role === 'leader' ? null : `not the cluster leader${cluster!.leaderId === null ? '' : ` (the leader is ${cluster!.leaderId})`}`),
       // MQTT 5.0 redirect: to the leader this node hears from; none while it hears from none.
       redirect: cluster === null ? undefined : () => config.cluster?.peers.find((peer) => peer.id === cluster!.liveLeaderId)?.mqtt ?? null,
+      onRetainedChanged: replicated === null ? undefined : retainedWriter(replicated),
+      onSubscriptionsChanged: replicated === null ? undefined : sessionWriter(replicated),
     });
     stops.push(() => mqtt.close());
+    if (replicated !== null) {
+      replicateRetained(replicated, mqtt.retainedStore);
+      replicateSessions(replicated, mqtt.subscriptionStore);
+    }
     // A leader that steps down closes its MQTT clients: they reconnect to the new leader.
     const unwatchRole = cluster?.onRoleChange((role) => {
       if (role !== 'leader') mqtt.closeClients();
@@ -137,6 +154,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // the Kafka consumer groups' committed offsets.
     const cursors = CursorStore.open(log.dataDir);
     stops.push(async () => cursors.close());
+    if (replicated !== null) {
+      const state = replicated;
+      const unwatchPositions = replicatePositions(state, cursors);
+      stops.push(async () => {
+        unwatchPositions();
+        state.close();
+      });
+    }
 
     // The Kafka endpoint reads and appends to the log, and keeps consumer groups' offsets in the
     // cursor store; it stops before both close (stops run in reverse).

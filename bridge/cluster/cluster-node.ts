@@ -3,7 +3,7 @@
 // least as up to date as the voter's), the leader's side of replication (answering followers'
 // fetches, diverging-epoch answers, the commit position) and the follower's (fetching, truncating,
 // appending). The log does the storing; this decides what is stored where and when it counts.
-import type { Log, EntryPosition } from '../../broker/log/log.js';
+import type { Log, EntryPosition, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
@@ -114,6 +114,7 @@ export class ClusterNode {
   /** Fetches parked at the leader until new entries come (or their wait ends). */
   readonly #parked = new Set<() => void>();
   readonly #roleListeners = new Set<(role: Role) => void>();
+  readonly #entryListeners = new Set<(entries: readonly StoredEntry[]) => void>();
   #fetching = false;
   #closed = false;
   /** The cluster's log id as this node led with it (epoch-record.ts); null before it first led. */
@@ -194,6 +195,12 @@ export class ClusterNode {
   onRoleChange(listener: (role: Role) => void): () => void {
     this.#roleListeners.add(listener);
     return () => this.#roleListeners.delete(listener);
+  }
+
+  /** Told of the entries a follower fetched, once they are stored (replicated-state.ts applies the internal topics' records). */
+  onEntriesFetched(listener: (entries: readonly StoredEntry[]) => void): () => void {
+    this.#entryListeners.add(listener);
+    return () => this.#entryListeners.delete(listener);
   }
 
   /**
@@ -629,6 +636,7 @@ export class ClusterNode {
       // The cluster's log id, kept should this node lead after retention deleted the epoch records.
       const logId = logIdInEntries(response.entries);
       if (logId !== null) keepLogId(this.options.dataDir, logId);
+      for (const listener of [...this.#entryListeners]) listener(response.entries);
     }
     // Caught up: it holds the leader's epoch-start entry (so every entry of earlier epochs the
     // leader has, which includes every committed one) and the leader's commit position.

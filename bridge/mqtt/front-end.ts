@@ -38,7 +38,8 @@ import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
-import { SqlitePersistence } from './sqlite-persistence.js';
+import { SqlitePersistence, type SubscriptionChange } from './sqlite-persistence.js';
+import type { StoredPacket } from './stored-packet.js';
 import { WillsUnderWay } from './wills-under-way.js';
 import { SessionExpiry } from './session-expiry.js';
 
@@ -54,6 +55,10 @@ export interface MqttFrontEndOptions {
   connectGate?: () => string | null;
   /** Where MQTT clients reach the node that takes them when connectGate refuses (the leader's host:port), or null when none is known. */
   redirect?: () => string | null;
+  /** A persistent session's subscriptions changed; replication writes it to the cluster's log. */
+  onSubscriptionsChanged?: (change: SubscriptionChange) => void;
+  /** A client set (null: cleared) a retained message; replication writes it to the cluster's log. */
+  onRetainedChanged?: (topic: string, packet: StoredPacket | null) => void;
 }
 
 /** Counters since start; bridge/observability/metrics.ts exports them. */
@@ -160,9 +165,15 @@ export class MqttFrontEnd {
       queue: { maxMessages: config.sessions.maxQueuedMessages, maxBytes: config.sessions.maxQueuedBytes },
       onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.#counts.queuedDropped, reason),
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
-      onIncomingReleased: (clientId, messageId) => void log.releaseIdempotenceKeys(producerOf(clientId), messageId).catch((err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key')),
+      onIncomingReleased: (clientId, messageId) =>
+        log.releaseIdempotenceKeys(producerOf(clientId), messageId).then(
+          () => undefined,
+          (err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key'),
+        ),
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
+      onRetainedChanged: options.onRetainedChanged,
+      onSubscriptionsChanged: options.onSubscriptionsChanged,
     });
     // What a PUBLISH may announce (its properties included), refused unread above (frame-guard.ts).
     const publishLimits = { ...config.limits, maxPropertiesSize: config.v5.maxPropertiesSize };
@@ -558,6 +569,18 @@ export class MqttFrontEnd {
   }
 
   /** Closes every client connection (replication: this node stopped leading); their sessions stay. */
+  /** The retained messages as replication reads and applies them (a follower applies its leader's). */
+  get retainedStore(): { apply(topic: string, packet: StoredPacket | null): void; list(): Array<[string, StoredPacket]> } {
+    const persistence = this.persistence;
+    return { apply: (topic, packet) => persistence.applyRetained(topic, packet), list: () => persistence.retainedMessages() };
+  }
+
+  /** Persistent sessions' subscriptions as replication reads and applies them (a follower applies its leader's). */
+  get subscriptionStore(): { apply(change: SubscriptionChange): void; list(): ReturnType<SqlitePersistence['allSubscriptions']> } {
+    const persistence = this.persistence;
+    return { apply: (change) => persistence.applySubscriptions(change), list: () => persistence.allSubscriptions() };
+  }
+
   closeClients(): void {
     for (const client of Object.values((this.aedes as unknown as { clients: Record<string, Client> }).clients)) client.close();
   }

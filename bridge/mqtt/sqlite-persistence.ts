@@ -91,13 +91,23 @@ export interface SqlitePersistenceOptions {
   onQueueFull?: (clientId: string, reason: QueueFullReason) => void;
   /** Queued messages read at a time when a client takes its queue (256). */
   outgoingPage?: number;
-  /** A QoS 2 handshake completed (PUBREL): the packet id may carry a new message. */
-  onIncomingReleased?: (clientId: string, messageId: number) => void;
+  /** A QoS 2 handshake completed (PUBREL): the packet id may carry a new message. A promise returned is awaited before PUBCOMP. */
+  onIncomingReleased?: (clientId: string, messageId: number) => unknown;
   /** A client's inbound QoS 2 state was dropped (a clean session began). */
   onIncomingCleaned?: (clientId: string) => void;
   /** delWill has run for a client (the will deleted, or none there, or the delete failed). */
   onWillDeleted?: (clientId: string) => void;
+  /** A persistent session's subscriptions changed on this broker; not told of applySubscriptions' (replication). */
+  onSubscriptionsChanged?: (change: SubscriptionChange) => void;
+  /** A retained message was stored (null: cleared) by this broker; not told of applyRetained's (replication). */
+  onRetainedChanged?: (topic: string, packet: StoredPacket | null) => void;
 }
+
+/** A change of a persistent session's subscriptions (a cluster leader's go to its followers). */
+export type SubscriptionChange =
+  | { op: 'add'; clientId: string; subs: Array<SubscriptionOptions & { topic: string }> }
+  | { op: 'remove'; clientId: string; topics: string[] }
+  | { op: 'clean'; clientId: string };
 
 export class SqlitePersistence {
   readonly #db: Database.Database;
@@ -210,14 +220,25 @@ export class SqlitePersistence {
 
   async storeRetained(packet: StoredPacket): Promise<void> {
     // [MQTT-3.3.1-10] an empty retained payload deletes the retained message.
-    if (packet.payload.length === 0) {
-      this.write(() => this.#sql.delRetained.run(packet.topic));
-      this.#retained.delete(packet.topic);
+    const kept = packet.payload.length === 0 ? null : { ...packet };
+    this.applyRetained(packet.topic, kept);
+    this.options.onRetainedChanged?.(packet.topic, kept);
+  }
+
+  /** Stores (null: clears) the retained message of `topic`; what a cluster follower applies from its leader. */
+  applyRetained(topic: string, packet: StoredPacket | null): void {
+    if (packet === null) {
+      this.write(() => this.#sql.delRetained.run(topic));
+      this.#retained.delete(topic);
       return;
     }
-    const copy = { ...packet };
-    this.write(() => this.#sql.putRetained.run(packet.topic, ...toRow(copy)));
-    this.#retained.set(packet.topic, copy);
+    this.write(() => this.#sql.putRetained.run(topic, ...toRow(packet)));
+    this.#retained.set(topic, packet);
+  }
+
+  /** Every retained message, by topic. */
+  retainedMessages(): Array<[string, StoredPacket]> {
+    return [...this.#retained];
   }
 
   createRetainedStream(pattern: string): Readable {
@@ -231,15 +252,43 @@ export class SqlitePersistence {
   }
 
   async addSubscriptions(client: ClientRef, subs: Array<SubscriptionOptions & { topic: string }>): Promise<void> {
-    this.write(() =>
-      this.#db.transaction(() => {
-        for (const { topic, ...options } of subs) this.#sql.putSub.run(client.id, topic, JSON.stringify(options));
-      })(),
-    );
-    for (const { topic, ...options } of subs) this.remember(client.id, topic, options);
+    this.putSubscriptions(client.id, subs);
+    this.options.onSubscriptionsChanged?.({ op: 'add', clientId: client.id, subs });
   }
 
   async removeSubscriptions(client: ClientRef, topics: string[]): Promise<void> {
+    this.dropSubscriptions(client.id, topics);
+    this.options.onSubscriptionsChanged?.({ op: 'remove', clientId: client.id, topics });
+  }
+
+  /** Makes a change of a session's subscriptions; what a cluster follower applies from its leader. */
+  applySubscriptions(change: SubscriptionChange): void {
+    if (change.op === 'add') {
+      this.putSubscriptions(change.clientId, change.subs);
+      // Its expiry clock (session-expiry.ts) runs here from now, should this node lead while the
+      // session is offline; the client connecting here starts it afresh.
+      if (this.#sql.sessionOfflineSince.get(change.clientId) === undefined) this.write(() => this.#sql.sessionOffline.run(change.clientId, Date.now()));
+    }
+    else if (change.op === 'remove') this.dropSubscriptions(change.clientId, change.topics);
+    else this.forgetSubscriptions(change.clientId);
+  }
+
+  /** Every persistent session's subscriptions, by client id. */
+  allSubscriptions(): Array<[string, Array<SubscriptionOptions & { topic: string }>]> {
+    return [...this.#subscriptions].map(([clientId, subs]) => [clientId, [...subs].map(([topic, options]) => ({ topic, ...options }))]);
+  }
+
+  private putSubscriptions(clientId: string, subs: Array<SubscriptionOptions & { topic: string }>): void {
+    this.write(() =>
+      this.#db.transaction(() => {
+        for (const { topic, ...options } of subs) this.#sql.putSub.run(clientId, topic, JSON.stringify(options));
+      })(),
+    );
+    for (const { topic, ...options } of subs) this.remember(clientId, topic, options);
+  }
+
+  private dropSubscriptions(clientId: string, topics: string[]): void {
+    const client = { id: clientId };
     this.write(() =>
       this.#db.transaction(() => {
         for (const topic of topics) this.#sql.delSub.run(client.id, topic);
@@ -281,6 +330,13 @@ export class SqlitePersistence {
   }
 
   async cleanSubscriptions(client: ClientRef): Promise<void> {
+    if (!this.#subscriptions.has(client.id)) return;
+    this.forgetSubscriptions(client.id);
+    this.options.onSubscriptionsChanged?.({ op: 'clean', clientId: client.id });
+  }
+
+  private forgetSubscriptions(clientId: string): void {
+    const client = { id: clientId };
     const stored = this.#subscriptions.get(client.id);
     if (stored === undefined) return;
     this.#subscriptionsVersion++;
@@ -427,16 +483,22 @@ export class SqlitePersistence {
     this.write(() => this.#sql.putIncoming.run(client.id, packet.messageId, ...toRow(stored)));
   }
 
-  async incomingGetPacket(client: ClientRef, packet: { messageId?: number }): Promise<StoredPacket> {
+  async incomingGetPacket(client: ClientRef, packet: { messageId?: number; cmd?: string }): Promise<StoredPacket> {
     const row = this.#sql.getIncoming.get(client.id, packet.messageId) as { message_id: number; packet: string; payload: Buffer | null } | undefined;
-    if (row === undefined) throw new Error('no such packet');
+    if (row === undefined) {
+      // A PUBREL for a QoS 2 message this broker never received: a former cluster leader did (and
+      // its key came here with the batch). The handshake is complete [MQTT-4.3.3-2]: release it.
+      if (packet.cmd === 'pubrel') await this.options.onIncomingReleased?.(client.id, packet.messageId!);
+      throw new Error('no such packet');
+    }
     return fromRow(row.packet, row.payload);
   }
 
   async incomingDelPacket(client: ClientRef, packet: { messageId?: number }): Promise<void> {
     const { changes } = this.write(() => this.#sql.delIncoming.run(client.id, packet.messageId));
     if (changes === 0) throw new Error('no such packet');
-    this.options.onIncomingReleased?.(client.id, packet.messageId!);
+    // Awaited: aedes sends PUBCOMP after this, so a replicated release is committed first.
+    await this.options.onIncomingReleased?.(client.id, packet.messageId!);
   }
 
   async cleanIncoming(client: ClientRef): Promise<void> {

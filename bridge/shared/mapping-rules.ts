@@ -30,9 +30,12 @@ export interface CompiledRule {
 
 const SPECIAL: Record<string, 'topic' | 'clientId'> = { 'mqtt.topic': 'topic', 'mqtt.clientId': 'clientId' };
 
-/** Whether `name` can be a log topic's name (Kafka's rule: broker/log/topic-name.ts). */
+/**
+ * Whether `name` can be a log topic's name (Kafka's rule: broker/log/topic-name.ts) that a device's
+ * publish may reach: not an internal topic (`__tributary_*`, the node's own: docs/replication.md).
+ */
 export function isLogTopicName(name: string): boolean {
-  return isTopicName(name);
+  return isTopicName(name) && !name.startsWith('__tributary_');
 }
 
 /** Compiles every rule it can; problems are collected, not thrown. */

@@ -4,6 +4,7 @@ import { CorruptBatchError, OffsetMismatchError, OutOfOrderSequenceError, Produc
 import { dropProducerBatchesFrom, dropUnretainedProducers, ProducerStates } from './producer-state.js';
 import { BASE_OFFSET_POSITION, BatchFormatError, LEADER_EPOCH_POSITION, readBatchHeader } from './record-batch.js';
 import { lastDeletedEntry, rebuildLeaderEpochs, trimLeaderEpochs, type Db } from './schema.js';
+import { KEY_RELEASES_TOPIC, keyOfBatch, releasesOfBatch } from './idempotence-header.js';
 import type {
   AppendRequest,
   AppendResult,
@@ -34,6 +35,7 @@ export class BatchStore {
   private readonly selectKey;
   private readonly insertKey;
   private readonly deleteKey;
+  private readonly replaceKey;
   private readonly deleteProducerKeys;
   private readonly insertEpoch;
   private readonly latestEpoch;
@@ -79,6 +81,7 @@ export class BatchStore {
     this.insertKey = db.prepare(
       `INSERT INTO idempotence_keys (producer, sequence, partition_id, base_offset, last_offset) VALUES (?, ?, ?, ?, ?)`,
     );
+    this.replaceKey = db.prepare(`INSERT OR REPLACE INTO idempotence_keys (producer, sequence, partition_id, base_offset, last_offset) VALUES (?, ?, ?, ?, ?)`);
     this.deleteKey = db.prepare(`DELETE FROM idempotence_keys WHERE producer = ? AND sequence = ?`);
     this.deleteProducerKeys = db.prepare(`DELETE FROM idempotence_keys WHERE producer = ?`);
     this.insertEpoch = db.prepare(`INSERT INTO leader_epochs (partition_id, epoch, start_offset) VALUES (?, ?, ?)`);
@@ -276,7 +279,12 @@ export class BatchStore {
           if (!Number.isSafeInteger(entry.seq) || entry.seq <= this.lastSeq) {
             throw new OffsetMismatchError(state.topic, state.partition, this.lastSeq + 1, entry.seq, `a replicated entry must come after the last position ${this.lastSeq}, not at ${entry.seq}`);
           }
-          this.appendStoredOne(state, entry.batch, true, entry.seq);
+          const stored = this.appendStoredOne(state, entry.batch, true, entry.seq);
+          // The leader's key travels in the batch (idempotence-header.ts): held here with it. It
+          // replaces a key of the same name still held here, whose release the leader had.
+          const key = keyOfBatch(entry.batch);
+          if (key !== null) this.replaceKey.run(key.producer, key.sequence, state.id, stored.baseOffset, stored.lastOffset);
+          if (state.topic === KEY_RELEASES_TOPIC) for (const r of releasesOfBatch(entry.batch)) this.releaseKeys(r.producer, r.sequence);
         }
       })();
     } catch (err) {

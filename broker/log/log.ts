@@ -7,6 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { DiskBudget, NO_DISK_BUDGET, type DiskBudgetSpec, type DiskBudgetStatus, type ReclaimOutcome } from './disk-budget.js';
 import { type CorruptBatchError, DiskBudgetError, DataDirError, NotLeaderError, StaleEpochError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
+import { KEY_RELEASES_TOPIC, keyHeader, releaseValue } from './idempotence-header.js';
 import { BatchReader, type EntryPosition, type EpochStart, type StoredEntry } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
@@ -98,6 +99,11 @@ export interface LogOptions {
    * then fails to commit refuses appends until a new leader epoch (onEntriesLost). Default false.
    */
   stageBeforeSync?: boolean;
+  /**
+   * Whether a keyed append carries its idempotence key in its batch (idempotence-header.ts), so
+   * that followers hold it too. Default false; replication passes true.
+   */
+  keysInBatches?: boolean;
 }
 
 export interface AppendInfo {
@@ -270,9 +276,10 @@ export class Log {
     const leadership = this.leadership.signal;
     if (this.budget?.held === true) throw new DiskBudgetError(this.dataDir, this.budget.reason());
     const started = performance.now();
-    const batch = encodeBatch(records);
+    const key = options.idempotenceKey;
+    const batch = encodeBatch(key !== undefined && this.options.keysInBatches === true ? withKeyHeader(records, key) : records);
     const bytes = batch.byteLength; // the batch's buffer is transferred to the writer thread
-    const result = await this.writer.append(target.id, batch, this.leaderEpoch(target), options.idempotenceKey);
+    const result = await this.writer.append(target.id, batch, this.leaderEpoch(target), key);
     target.update(result.state);
     this.commit(target);
     this.retainIfOverCap(target);
@@ -575,8 +582,15 @@ export class Log {
   }
 
   /** Releases one idempotence key, or every key of `producer` when `sequence` is null. */
-  releaseIdempotenceKeys(producer: string, sequence: number | null = null): Promise<number> {
-    return this.writer.releaseKeys(producer, sequence);
+  async releaseIdempotenceKeys(producer: string, sequence: number | null = null): Promise<number> {
+    const released = await this.writer.releaseKeys(producer, sequence);
+    // Replicated: the release goes to the followers as a record, committed before this resolves
+    // (idempotence-header.ts); throws NotLeaderError on a node that does not lead.
+    if (released > 0 && this.options.keysInBatches === true) {
+      if (!this.topicPartitions.has(KEY_RELEASES_TOPIC)) await this.createTopic(KEY_RELEASES_TOPIC, 1);
+      await this.append(KEY_RELEASES_TOPIC, 0, [{ timestamp: Date.now(), key: null, value: releaseValue(producer, sequence) }]);
+    }
+    return released;
   }
 
   /** Reads records from `from`, up to the high watermark unless `options.isolation` says 'logEnd'. */
@@ -843,4 +857,9 @@ function leadershipController(): AbortController {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   return controller;
+}
+
+/** The records with the idempotence key in a header of the first (idempotence-header.ts). */
+function withKeyHeader(records: readonly RecordInput[], key: IdempotenceKey): RecordInput[] {
+  return records.map((r, i) => (i === 0 ? { ...r, headers: [...(r.headers ?? []), keyHeader(key)] } : r));
 }

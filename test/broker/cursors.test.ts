@@ -45,3 +45,28 @@ test('cursors: a commit that returned survives SIGKILL of the process right afte
   t.after(() => store.close());
   assert.equal(store.get('g', 't', 0), 50);
 });
+
+test('onChange tells every durable change of a position (commits, deletes, a rename); applyReplicated tells none', (t) => {
+  const store = CursorStore.open(tempDir(t));
+  t.after(() => store.close());
+  const told: unknown[] = [];
+  store.onChange((changes) => told.push(...changes.map((c) => [c.group, c.topic, c.partition, c.nextOffset])));
+  store.commit('reader:a', 'mqtt', 0, 4);
+  store.commitMany('kafka:g', [{ topic: 'mqtt', partition: 1, nextOffset: 9 }]);
+  store.commit('old', 'mqtt', 2, 1);
+  store.renameAndCommit('old', 'reader:old', [{ topic: 'mqtt', partition: 0, nextOffset: 2 }]);
+  store.deleteMany('kafka:g', [{ topic: 'mqtt', partition: 1 }]);
+  store.delete('reader:a');
+  store.applyReplicated([{ group: 'reader:b', topic: 'mqtt', partition: 0, nextOffset: 7 }]);
+  assert.deepEqual(told, [
+    ['reader:a', 'mqtt', 0, 4],
+    ['kafka:g', 'mqtt', 1, 9],
+    ['old', 'mqtt', 2, 1],
+    ['old', 'mqtt', 2, null],
+    ['reader:old', 'mqtt', 2, 1],
+    ['reader:old', 'mqtt', 0, 2],
+    ['kafka:g', 'mqtt', 1, null],
+    ['reader:a', 'mqtt', 0, null],
+  ]);
+  assert.equal(store.get('reader:b', 'mqtt', 0), 7);
+});

@@ -1,5 +1,6 @@
 // FindCoordinator (key 10), versions 0-6: which broker coordinates a group (or a transactional
-// id): always this node, the only broker (FindCoordinatorRequest.json / FindCoordinatorResponse.json).
+// id): this node, the only broker; with replication the cluster's leader, on every node, or
+// COORDINATOR_NOT_AVAILABLE during an election (FindCoordinatorRequest.json / FindCoordinatorResponse.json).
 // Flexible from v3; from v4 several keys per request (KIP-699).
 //
 //   FindCoordinator Request (v0-v3) => key key_type TAG_BUFFER
@@ -14,11 +15,12 @@
 //   FindCoordinator Response (v4+) => throttle_time_ms [coordinators] TAG_BUFFER
 //     coordinators => key node_id host port error_code error_message TAG_BUFFER
 //
-// Key types 0 and 1 are answered with this node; another type (share groups, KIP-932) gets
+// Key types 0 and 1 are answered with the coordinator; another type (share groups, KIP-932) gets
 // INVALID_REQUEST with a message.
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
+import { clusterMetadata, type KafkaBroker } from '../cluster-view.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
 
 const GROUP = 0;
@@ -28,6 +30,18 @@ interface Coordinator {
   key: string;
   error: number;
   message: string | null;
+}
+
+/**
+ * The coordinator of every group and transaction: this node, or with replication the cluster's
+ * leader, whose committed offsets replicate to the others (docs/replication.md, "State beside the
+ * records"); a follower's would stay on the follower. null: no leader with a Kafka address known.
+ */
+function coordinatorOf(context: RequestContext): KafkaBroker | null {
+  const { broker } = context;
+  if (broker.cluster === undefined) return broker;
+  const view = clusterMetadata(broker.cluster, broker);
+  return view.brokers.find((b) => b.nodeId === view.leader) ?? null;
 }
 
 export const findCoordinator: ApiHandler = {
@@ -43,9 +57,17 @@ export const findCoordinator: ApiHandler = {
     const keys = single === null ? request.array(flexible, (r) => r.string(flexible)) : [single];
     if (flexible) request.taggedFields();
 
-    const served = keyType === GROUP || keyType === TRANSACTION;
-    const answers: Coordinator[] = keys.map((key) => (served ? { key, error: ErrorCode.NONE, message: null } : { key, error: ErrorCode.INVALID_REQUEST, message: `coordinator key type ${keyType} is not served` }));
-    const { nodeId, host, port } = context.broker;
+    const known = keyType === GROUP || keyType === TRANSACTION;
+    const coordinator = coordinatorOf(context);
+    const served = known && coordinator !== null;
+    const answers: Coordinator[] = keys.map((key) =>
+      !known
+        ? { key, error: ErrorCode.INVALID_REQUEST, message: `coordinator key type ${keyType} is not served` }
+        : coordinator === null
+          ? { key, error: ErrorCode.COORDINATOR_NOT_AVAILABLE, message: 'no cluster leader is known now' }
+          : { key, error: ErrorCode.NONE, message: null },
+    );
+    const { nodeId, host, port } = coordinator ?? context.broker;
     const w = new Writer();
     if (version >= 1) w.int32(0);
     if (version <= 3) {

@@ -117,10 +117,15 @@ export const produce: ApiHandler = {
  * Stores one partition's batch (decompressed first if it is compressed), and with `commitTimeoutMs` (acks -1) waits up to that long for it to
  * be committed; every failure is this partition's error code.
  */
+const INTERNAL_TOPIC_PREFIX = '__tributary_';
+
 async function appendPartition(context: RequestContext, topic: string, p: PartitionData, budget: DecompressionBudget, commitTimeoutMs: number | null): Promise<PartitionAnswer> {
   const maxBytes = context.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   // kafka.acl, before anything else about the topic (as Fetch), so that a client cannot probe for names.
   if (!context.authorize('write', topic)) return answerOf(p.index, ErrorCode.TOPIC_AUTHORIZATION_FAILED, `not allowed to write to '${topic}' (kafka.acl)`);
+  // Internal topics (`__tributary_*`: epochs, replicated state, key releases) are the node's own:
+  // followers apply their records, so a client's would change what they hold (docs/replication.md).
+  if (topic.startsWith(INTERNAL_TOPIC_PREFIX)) return answerOf(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `'${topic}' is an internal topic; clients cannot write to it`);
   if (p.records === null || p.records.length === 0) return answerOf(p.index, ErrorCode.INVALID_RECORD, 'no record batch');
   if (p.records.length > maxBytes) return answerOf(p.index, ErrorCode.MESSAGE_TOO_LARGE, `a batch of ${p.records.length} bytes is over kafka.maxMessageBytes (${maxBytes})`);
   let info: AppendInfo;

@@ -32,5 +32,9 @@ export const ErrorCode = {
   NOT_LEADER_OR_FOLLOWER: 6,
   /** Replication: no cluster leader is known, or not its Kafka address (Metadata); the client asks again. */
   LEADER_NOT_AVAILABLE: 5,
+  /** A produce to an internal topic (`__tributary_*`): only the node writes them (docs/replication.md). */
+  INVALID_TOPIC_EXCEPTION: 17,
+  /** Replication: no cluster leader is known to coordinate groups (FindCoordinator); the client asks again. */
+  COORDINATOR_NOT_AVAILABLE: 15,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -83,3 +83,29 @@ test('Metadata on a follower names every node and the cluster leader; LEADER_NOT
   const electing = await metadataV1(kafka);
   assert.deepEqual(electing.partitions.map((p) => [p.error, p.leader]), [[ErrorCode.LEADER_NOT_AVAILABLE, -1], [ErrorCode.LEADER_NOT_AVAILABLE, -1]]);
 });
+
+/** FindCoordinator v1 for group `g`: error, node id, host, port. */
+async function findCoordinatorV1(kafka: RawKafka): Promise<[number, number, string, number]> {
+  kafka.send(10, 1, Buffer.concat(new Writer().string('g', false).int8(0).chunks()));
+  const r = new Reader((await kafka.response())!);
+  r.int32(); // correlation id
+  r.int32(); // throttle
+  const error = r.int16();
+  r.nullableString(false);
+  return [error, r.int32(), r.string(false), r.int32()];
+}
+
+test('FindCoordinator on a follower names the cluster leader (its committed offsets replicate); COORDINATOR_NOT_AVAILABLE during an election', async (t) => {
+  const log = await Log.open({ dataDir: tempDir(t), topics: [{ name: 'mqtt', partitions: 1 }] });
+  onCleanup(t, () => log.close());
+  let leader: string | null = 'c';
+  const cluster: KafkaClusterView = { ...view(null), leaderId: () => leader };
+  const server = await KafkaServer.start({ host: '127.0.0.1', port: 0, advertisedHost: null, advertisedPort: null, maxRequestSize: 64 * 1024, maxConnections: 10, clusterId: 'site', log, logger: createLogger('silent'), cluster });
+  onCleanup(t, () => server.close());
+  const kafka = await RawKafka.open(t, server.port);
+  assert.deepEqual(await findCoordinatorV1(kafka), [ErrorCode.NONE, 2, '10.0.0.13', 9092]);
+  leader = 'b';
+  assert.deepEqual(await findCoordinatorV1(kafka), [ErrorCode.NONE, 1, '127.0.0.1', server.port]);
+  leader = null;
+  assert.deepEqual(await findCoordinatorV1(kafka), [ErrorCode.COORDINATOR_NOT_AVAILABLE, -1, '', -1]);
+});

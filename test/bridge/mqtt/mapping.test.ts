@@ -63,3 +63,9 @@ test('bad rules are listed at start-up, all at once, each naming its key', (t) =
   );
   assert.throws(() => TopicMapper.compile({ rules: [rule('#', 'x}')] }), /unmatched '\}'/);
 });
+
+test('a log topic built from captures that names an internal topic (__tributary_*) is refused', () => {
+  const mapper = TopicMapper.compile({ rules: [rule('site/+name/data', '{name}')] });
+  assert.deepEqual(mapper.route('site/__tributary_retained/data', 'c'), { refused: 'invalid log topic name', detail: "'__tributary_retained' (rule 0)" });
+  assert.equal((mapper.route('site/telemetry/data', 'c') as { topic: string }).topic, 'telemetry');
+});

@@ -220,3 +220,38 @@ test('a session file from before sessions were recorded: its sessions get an exp
   await second.setup(broker);
   assert.deepEqual(await second.expireSessions(0, Date.now() + 1), [{ clientId: 'historian', messages: 0 }]);
 });
+
+test('replication: changes of subscriptions and retained messages are told; applied ones are not, and an applied session expires from then', async (t) => {
+  const told: unknown[] = [];
+  const leader = new SqlitePersistence({ file: join(tempDir(t), 'mqtt.db'), onSubscriptionsChanged: (c) => told.push(c), onRetainedChanged: (topic, p) => told.push([topic, p?.payload.toString() ?? null]) });
+  t.after(() => leader.destroy());
+  await leader.setup(broker);
+  await leader.addSubscriptions(client, [{ topic: 'a/#', qos: 1 }]);
+  await leader.removeSubscriptions(client, ['a/#']);
+  await leader.addSubscriptions(client, [{ topic: 'b', qos: 2 }]);
+  await leader.cleanSubscriptions(client);
+  await leader.storeRetained({ topic: 'r', payload: Buffer.from('on'), qos: 1, retain: true });
+  await leader.storeRetained({ topic: 'r', payload: Buffer.alloc(0), qos: 1, retain: true });
+  assert.deepEqual(told, [
+    { op: 'add', clientId: 'historian', subs: [{ topic: 'a/#', qos: 1 }] },
+    { op: 'remove', clientId: 'historian', topics: ['a/#'] },
+    { op: 'add', clientId: 'historian', subs: [{ topic: 'b', qos: 2 }] },
+    { op: 'clean', clientId: 'historian' },
+    ['r', 'on'],
+    ['r', null],
+  ]);
+
+  const toldFollower: unknown[] = [];
+  const follower = new SqlitePersistence({ file: join(tempDir(t), 'mqtt.db'), onSubscriptionsChanged: (c) => toldFollower.push(c), onRetainedChanged: (topic) => toldFollower.push(topic) });
+  t.after(() => follower.destroy());
+  await follower.setup(broker);
+  follower.applySubscriptions({ op: 'add', clientId: 'historian', subs: [{ topic: 'a/#', qos: 1 }] });
+  follower.applyRetained('r', { topic: 'r', payload: Buffer.from('on'), qos: 1, retain: true });
+  assert.deepEqual(await follower.subscriptionsByClient(client), [{ topic: 'a/#', qos: 1 }]);
+  assert.deepEqual(follower.retainedMessages().map(([topic]) => topic), ['r']);
+  assert.deepEqual(toldFollower, []);
+  // Expired by this node (leading by then): that change is its own, and told.
+  assert.deepEqual((await follower.expireSessions(0, Date.now() + 1)).map((e) => e.clientId), ['historian']);
+  assert.deepEqual(await follower.subscriptionsByClient(client), []);
+  assert.deepEqual(toldFollower, [{ op: 'clean', clientId: 'historian' }]);
+});

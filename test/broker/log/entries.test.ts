@@ -187,3 +187,24 @@ test('with stageBeforeSync a leader serves new entries before its own commit of 
   assert.deepEqual(follower.lastEntry(), { seq: 2, epoch: 4 });
   assert.deepEqual(values(follower.read('a', 1, 0).records), ['second-0', 'second-1']);
 });
+
+test('with keysInBatches a follower holds the idempotence key of a keyed batch it copies, and releases it when the release record comes', async (t) => {
+  const leader = await openLog(t, { keysInBatches: true });
+  leader.becomeClusterLeader(1);
+  const key = { producer: 'mqtt:press-7', sequence: 7 };
+  await leader.append('a', 0, makeRecords(1, 'seven'), { idempotenceKey: key });
+  const follower = await openLog(t, { topics: [] });
+  await follower.appendEntries(leader.readEntries(0, 1 << 20));
+  // The follower, leading now, refuses the resend as a duplicate.
+  follower.becomeClusterLeader(2);
+  const resent = await follower.append('a', 0, makeRecords(1, 'seven'), { idempotenceKey: key });
+  assert.equal(resent.duplicate, true);
+  assert.deepEqual(values(follower.read('a', 0, 0).records), ['seven-0']);
+
+  // A release on the leader travels as a record: a copy of it releases the key on the follower.
+  const other = await openLog(t, { topics: [] });
+  assert.equal(await leader.releaseIdempotenceKeys(key.producer, key.sequence), 1);
+  await other.appendEntries(leader.readEntries(0, 1 << 20));
+  other.becomeClusterLeader(2);
+  assert.equal((await other.append('a', 0, makeRecords(1, 'reused'), { idempotenceKey: key })).duplicate, false);
+});

@@ -192,3 +192,11 @@ test('a corrupt compressed payload gets CORRUPT_MESSAGE, a bomb or a request pas
   assert.deepEqual(summary(await produce(kafka, 9, [{ topic: 'in', partition: 0, records: compressedClientBatch(makeRecords(2, 'after'), 'gzip') }])), [['in', 0, 0, 0]], 'the same connection goes on');
   assert.deepEqual(values(log.read('in', 0, 0).records), ['after-0', 'after-1']);
 });
+
+test('a produce to an internal topic (__tributary_*) gets INVALID_TOPIC_EXCEPTION and nothing is stored', async (t) => {
+  const { kafka, log } = await startServer(t);
+  await log.createTopic('__tributary_positions', 1);
+  const answers = await produce(kafka, 8, [{ topic: '__tributary_positions', partition: 0, records: clientBatch(makeRecords(1, 'forged')) }]);
+  assert.deepEqual(summary(answers), [['__tributary_positions', 0, 17, -1]]);
+  assert.equal(log.partition('__tributary_positions', 0).logEndOffset, 0);
+});

@@ -38,8 +38,9 @@ import {
 } from './messages.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
+import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 
-export type Role = 'leader' | 'follower' | 'candidate';
+export type { ClusterStatus, FollowerStatus, Role };
 
 /** The internal topic a new leader's epoch-start entry goes to (invariant 2). */
 export { EPOCHS_TOPIC };
@@ -57,36 +58,13 @@ export interface ClusterOptions {
   logger: Logger;
 }
 
-export interface FollowerStatus {
-  id: string;
-  /** Its last position as it reported it (fsynced, matching this leader's log); null until it fetched. */
-  seq: number | null;
-  lag: number | null;
-  /** Since its last fetch; null: never. */
-  lastFetchMsAgo: number | null;
-}
-
-export interface ClusterStatus {
-  nodeId: string;
-  role: Role;
-  epoch: number;
-  leaderId: string | null;
-  /** This node's last entry. */
-  last: EntryPosition;
-  /** The commit position this node knows. */
-  commitSeq: number;
-  acks: 'quorum' | 'all';
-  voters: string[];
-  elections: number;
-  /** How many times this node truncated a tail that diverged from its leader's log. */
-  truncations: number;
-  /** On the leader: each follower's position and lag (entries); elsewhere empty. */
-  followers: FollowerStatus[];
-}
-
 interface FollowerState {
   seq: number | null;
   lastFetchAt: number | null;
+  /** This leader's log end at the follower's last fetch. */
+  endAtLastFetch: number;
+  /** When it last held this leader's log end as of its previous fetch (Kafka's lastCaughtUpTimeMs); null: never. */
+  caughtUpAt: number | null;
 }
 
 export class ClusterNode {
@@ -202,6 +180,7 @@ export class ClusterNode {
   status(): ClusterStatus {
     const last = this.options.log.lastEntry();
     const now = Date.now();
+    const followers = this.#role !== 'leader' ? [] : this.options.peers.map((p) => this.followerStatus(p.id, last.seq, now));
     return {
       nodeId: this.options.nodeId,
       role: this.#role,
@@ -213,15 +192,28 @@ export class ClusterNode {
       voters: [this.options.nodeId, ...this.options.peers.map((p) => p.id)],
       elections: this.#elections,
       truncations: this.#truncations,
-      followers:
-        this.#role !== 'leader'
-          ? []
-          : this.options.peers.map((p) => {
-              const f = this.#followers.get(p.id);
-              const seq = f?.seq ?? null;
-              return { id: p.id, seq, lag: seq === null ? null : Math.max(0, last.seq - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt };
-            }),
+      followers,
+      underReplicatedPartitions: this.underReplicatedPartitions(followers),
     };
+  }
+
+  private followerStatus(id: string, end: number, now: number): FollowerStatus {
+    const f = this.#followers.get(id);
+    const seq = f?.seq ?? null;
+    const within = (at: number | null | undefined): boolean => at != null && now - at < this.options.electionTimeoutMs;
+    return { id, seq, lag: seq === null ? null : Math.max(0, end - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt, inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt) };
+  }
+
+  /**
+   * Kafka's UnderReplicatedPartitions, counted by the leader: the partitions holding an entry that
+   * some data follower out of the in-sync set lacks (after its reported, fsynced position; all
+   * partitions with entries when it never fetched). A follower that stopped fetching or fell behind
+   * for longer than the election timeout leaves them on fewer disks than the cluster has.
+   */
+  private underReplicatedPartitions(followers: readonly FollowerStatus[]): number {
+    const behind = followers.filter((f) => !f.inSync);
+    if (behind.length === 0) return 0;
+    return this.options.log.partitionsWithEntriesAfter(Math.min(...behind.map((f) => f.seq ?? 0)));
   }
 
   /**
@@ -340,14 +332,27 @@ export class ClusterNode {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
-    const follower = this.#followers.get(request.replicaId) ?? { seq: null, lastFetchAt: null };
-    follower.seq = last.seq;
-    follower.lastFetchAt = Date.now();
-    this.#followers.set(request.replicaId, follower);
+    this.noteFetch(request.replicaId, last.seq);
     this.advanceCommit();
     if (log.lastEntry().seq <= last.seq && request.maxWaitMs > 0) await this.park(Math.min(request.maxWaitMs, this.options.fetchMaxWaitMs));
     if (this.#role !== 'leader') return answer(NOT_LEADER);
     return answer(NONE, { entries: log.readEntries(last.seq, Math.min(request.maxBytes, this.options.fetchMaxBytes)) });
+  }
+
+  /**
+   * A follower fetched from `seq` (its fsynced end). Kafka's ISR bookkeeping: it is caught up now if
+   * it holds this log's end, or was caught up at its previous fetch if it holds the end as of then.
+   */
+  private noteFetch(id: string, seq: number): void {
+    const now = Date.now();
+    const end = this.options.log.lastEntry().seq;
+    const follower = this.#followers.get(id) ?? { seq: null, lastFetchAt: null, endAtLastFetch: Number.MAX_SAFE_INTEGER, caughtUpAt: null };
+    if (seq >= end) follower.caughtUpAt = now;
+    else if (seq >= follower.endAtLastFetch) follower.caughtUpAt = follower.lastFetchAt;
+    follower.seq = seq;
+    follower.lastFetchAt = now;
+    follower.endAtLastFetch = end;
+    this.#followers.set(id, follower);
   }
 
   private park(ms: number): Promise<void> {

@@ -127,6 +127,14 @@ export class BatchReader {
       .filter((row) => (row as { end: number | null }).end !== null) as { partitionId: number; end: number }[];
   }
 
+  /** How many partitions have a batch at a position after `afterSeq` (what a replica at `afterSeq` lacks): one index seek per partition. */
+  partitionsWithEntriesAfter(afterSeq: number): number {
+    const row = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM partitions p WHERE (SELECT b.id FROM batches b WHERE b.partition_id = p.id ORDER BY b.base_offset DESC LIMIT 1) > ?`)
+      .get(afterSeq) as { n: number };
+    return row.n;
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

@@ -341,6 +341,11 @@ export class Log {
     return this.reader.entriesAfter(afterSeq, maxBytes);
   }
 
+  /** How many partitions hold entries after position `seq`: those a replica whose log ends at `seq` lacks something of. */
+  partitionsWithEntriesAfter(seq: number): number {
+    return this.reader.partitionsWithEntriesAfter(seq);
+  }
+
   /** The last entry of the largest epoch at or below `epoch` (where that epoch ends here); { seq: 0, epoch: -1 } if none. */
   lastEntryAtOrBelowEpoch(epoch: number): EntryPosition {
     return this.reader.lastEntryAtOrBelowEpoch(epoch);

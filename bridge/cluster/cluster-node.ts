@@ -255,7 +255,10 @@ export class ClusterNode {
       case API_END_QUORUM_EPOCH: {
         const end = decodeBeginQuorumEpoch(body);
         this.knownPeer(end.leaderId);
-        if (end.epoch === this.state.epoch && end.leaderId === this.#leaderId) {
+        // Also when this node already forgot the leader: a resigning leader answers the fetches
+        // parked at it NOT_LEADER as it steps down, and that answer may come first. One leader per
+        // epoch, so a resignation of this epoch can only be from its leader.
+        if (end.epoch === this.state.epoch && this.#role === 'follower' && (end.leaderId === this.#leaderId || this.#leaderId === null)) {
           // The leader resigned: no leader is alive now, and an election comes after a short random wait.
           this.options.logger.info({ epoch: end.epoch, leader: end.leaderId }, 'the cluster leader resigned');
           this.#leaderId = null;

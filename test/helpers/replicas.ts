@@ -26,6 +26,8 @@ export interface Replica {
   signal(signal: NodeJS.Signals): void;
   /** SIGKILL and wait for the exit. */
   kill(): Promise<void>;
+  /** SIGTERM (a clean stop) and wait for the exit; its exit code (null: it was not running or ended by a signal). */
+  stop(): Promise<number | null>;
   /** Starts it again on the same directory and ports. */
   restart(): Promise<void>;
   /** GET /api/cluster; null when it does not answer. */
@@ -93,6 +95,13 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
         child.kill('SIGKILL');
       }
       await exited;
+    },
+    stop: async () => {
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return null;
+      const stopping = child;
+      stopping.kill('SIGTERM');
+      await exited;
+      return stopping.exitCode;
     },
     restart: async () => {
       await replica.kill();

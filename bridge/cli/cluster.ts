@@ -42,6 +42,9 @@ export async function clusterCommand(argv: string[], env: CliEnvironment): Promi
     ['NODE', 'ROLE', 'EPOCH', 'LEADER', 'LAST', 'COMMITTED', 'ACKS', 'ELECTIONS', 'UNDER-REPLICATED'],
     [body.nodeId, body.role, String(body.epoch), body.leaderId ?? '-', `${body.last.seq} (epoch ${body.last.epoch})`, String(body.commitSeq), body.acks, String(body.elections), body.role === 'leader' ? String(body.underReplicatedPartitions) : '-'],
   ]);
+  if (body.diskFull !== null) {
+    process.stdout.write(`\nCANNOT STORE what it fetches for ${body.diskFull.sinceMsAgo} ms (${body.diskFull.code}): ${body.diskFull.message}\n`);
+  }
   if (body.followers.length > 0) {
     process.stdout.write('\n');
     printTable([

@@ -7,7 +7,8 @@ import type { Log, EntryPosition } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
-import { UnknownPeerError } from './errors.js';
+import { FollowerDiskFullError, UnknownPeerError } from './errors.js';
+import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
   API_END_QUORUM_EPOCH,
@@ -94,6 +95,8 @@ export class ClusterNode {
   readonly #roleListeners = new Set<(role: Role) => void>();
   #fetching = false;
   #closed = false;
+  /** This follower could not store its last fetch for want of space (the log's error); null: it stores. */
+  #diskFull: { code: string; message: string; since: number } | null = null;
   /** The cluster's log id as this node led with it (epoch-record.ts); null before it first led. */
   #logId: string | null = null;
   #server: ReplicationServer | null = null;
@@ -194,6 +197,7 @@ export class ClusterNode {
       truncations: this.#truncations,
       followers,
       underReplicatedPartitions: this.underReplicatedPartitions(followers),
+      diskFull: this.#diskFull === null ? null : { code: this.#diskFull.code, message: this.#diskFull.message, sinceMsAgo: now - this.#diskFull.since },
     };
   }
 
@@ -552,7 +556,11 @@ export class ClusterNode {
         const epoch = this.state.epoch;
         let response: FetchResponse;
         try {
-          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: this.options.fetchMaxBytes };
+          // Without space: a probe now and then (one entry; within the election timeout, so the
+          // leader is still heard from) rather than the whole answer again at once.
+          if (this.#diskFull !== null) await new Promise((r) => setTimeout(r, this.options.electionTimeoutMs / 4));
+          const maxBytes = this.#diskFull === null ? this.options.fetchMaxBytes : 1;
+          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes };
           response = decodeFetchResponse(await leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && this.#leaderId === leader.peerId) {
@@ -578,10 +586,13 @@ export class ClusterNode {
         this.#leaderSeenAt = Date.now();
         this.resetElectionTimer();
         try {
-          await this.applyFetch(response);
+          if (await this.applyFetch(response)) this.spaceBack();
         } catch (err) {
-          this.options.logger.error({ err }, 'a fetched answer could not be applied; fetching again');
-          await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+          if (isOutOfSpace(err)) this.outOfSpace(err);
+          else {
+            this.options.logger.error({ err }, 'a fetched answer could not be applied; fetching again');
+            await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+          }
         }
       }
     } finally {
@@ -589,7 +600,22 @@ export class ClusterNode {
     }
   }
 
-  private async applyFetch(response: FetchResponse): Promise<void> {
+  /** The follower could not store its fetch for want of space: said once (TRIB_CLUSTER_FOLLOWER_DISK_FULL), then probes. */
+  private outOfSpace(err: TributaryError): void {
+    if (this.#diskFull !== null) return;
+    this.#diskFull = { code: err.code, message: err.message, since: Date.now() };
+    const error = new FollowerDiskFullError(this.options.dataDir, { cause: err });
+    this.options.logger.error({ err: error, cause: err.code }, 'this follower cannot store what it fetches: no space; it falls behind while the others go on');
+  }
+
+  private spaceBack(): void {
+    if (this.#diskFull === null) return;
+    this.options.logger.warn({ code: this.#diskFull.code, afterMs: Date.now() - this.#diskFull.since }, 'this follower stores again; catching up');
+    this.#diskFull = null;
+  }
+
+  /** Applies a fetch answer; true when it stored entries. */
+  private async applyFetch(response: FetchResponse): Promise<boolean> {
     const log = this.options.log;
     if (response.diverging !== null) {
       const last = log.lastEntry();
@@ -597,9 +623,12 @@ export class ClusterNode {
       this.options.logger.warn({ last, leaderEnd: response.diverging, truncateAfter: to }, 'log diverged from the leader; truncating its tail');
       await log.truncateEntriesAfter(to);
       this.#truncations++;
-      return;
+      return false;
     }
     if (response.entries.length > 0) {
+      // Over its disk budget a follower stores nothing more, as the leader takes nothing more: the
+      // space left is for cluster.db's votes and the log's own bookkeeping.
+      if (log.diskStatus().holding) throw new DiskBudgetError(this.options.dataDir, 'the disk budget holds appends (log.disk)');
       await log.appendEntries(response.entries);
       // The cluster's log id, kept should this node lead after retention deleted the epoch records.
       const logId = logIdInEntries(response.entries);
@@ -613,5 +642,11 @@ export class ClusterNode {
       this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
       log.commitEntries(this.#commitSeq);
     }
+    return response.entries.length > 0;
   }
+}
+
+/** The log's errors for want of space: the disk is full, or the disk budget holds appends. */
+function isOutOfSpace(err: unknown): err is TributaryError {
+  return err instanceof TributaryError && (err.code === 'TRIB_LOG_DISK_FULL' || err.code === 'TRIB_LOG_DISK_BUDGET');
 }

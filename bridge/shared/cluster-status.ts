@@ -46,6 +46,12 @@ export interface ClusterStatus {
    * UnderReplicatedPartitions); 0 elsewhere, as in Kafka, where only a partition's leader counts it.
    */
   underReplicatedPartitions: number;
+  /**
+   * On a follower that cannot store what it fetches (its disk is full, or over its disk budget):
+   * the log's error code (TRIB_LOG_DISK_FULL, TRIB_LOG_DISK_BUDGET), its message, and since when;
+   * null otherwise. It falls behind and fetches again now and then until space returns.
+   */
+  diskFull: { code: string; message: string; sinceMsAgo: number } | null;
 }
 
 /** GET /api/cluster on a node without a cluster block. */

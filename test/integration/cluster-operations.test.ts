@@ -1,8 +1,12 @@
 // Operating a replicated cluster (docs/replication.md, "Operations"), with three real
 // `tributary start` processes on loopback: under-replicated partitions as the leader counts them; a
-// rolling restart under load.
+// rolling restart under load; a follower from an empty disk after the leader's retention deleted
+// the log's start.
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import mqtt from 'mqtt';
 import { runCliAsync } from '../helpers/cli.js';
 import { check } from '../helpers/cluster/checker.js';
@@ -129,4 +133,68 @@ test('a rolling restart under QoS 1 load (SIGTERM each node in turn, wait until 
   assert.deepEqual(unexplained, [], `stored twice without having been sent to two nodes: ${report.summary}`);
   assert.ok(report.qos1Duplicates <= publishers.length * leaderRestarts, `at most one message in flight per publisher at each leader's stop: ${report.summary}`);
   for (const r of stored) assert.equal(r.records.length, stored[0]!.records.length, `${r.node} holds as many records as ${stored[0]!.node}`);
+});
+
+/** Each partition's log start offset in a replica's log.db (read-only; the node may be running). */
+function logStarts(replica: Replica, topic: string): number[] {
+  const db = new Database(join(replica.dir, 'log.db'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db.prepare(`SELECT partition, log_start_offset AS start FROM partitions WHERE topic = ? ORDER BY partition`).all(topic) as { partition: number; start: number }[];
+    return rows.map((r) => r.start);
+  } finally {
+    db.close();
+  }
+}
+
+test('a follower restarted with an empty disk after the leader\'s retention deleted the log\'s start begins at the leader\'s log start: same offsets, identical batches, and it follows on', async (t) => {
+  // A byte cap small enough that retention deletes as the publishes come (each node applies it itself).
+  const replicas = await startReplicas(t, 3, { extraYaml: 'topics: [{ name: mqtt, partitions: 2, retention: { maxBytes: 64KiB } }]\n' });
+  let leader = await waitForLeader(replicas);
+  const payload = 'x'.repeat(1024);
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${leader.mqttPort}`, { clientId: 'retention-publisher', reconnectPeriod: 0 });
+  for (let round = 0; round < 20 && !logStarts(leader, 'mqtt').every((start) => start > 0); round++) {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => client.publishAsync(`plant/line-${i % 2}/power`, `${round}-${i}-${payload}`, { qos: 1 })));
+  }
+  await client.endAsync(true);
+  const leaderStarts = logStarts(leader, 'mqtt');
+  assert.ok(leaderStarts.every((start) => start > 0), `the leader's retention deleted each partition's start: ${leaderStarts.join(', ')}`);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq).catch((err: Error) => {
+    throw new Error(`${err.message}\n${replicas.map((r) => r.output().split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":40')).slice(-5).join('\n')).join('\n')}`);
+  });
+
+  // A follower loses its disk and comes back empty.
+  const wiped = replicas.find((r) => r !== leader)!;
+  await wiped.kill();
+  rmSync(wiped.dir, { recursive: true, force: true });
+  await wiped.restart();
+  leader = await waitForLeader(replicas);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq).catch((err: Error) => {
+    throw new Error(`${err.message}\n${wiped.output().split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":40')).slice(-5).join('\n')}`);
+  });
+  const starts = logStarts(wiped, 'mqtt');
+  assert.ok(starts.every((start, p) => start >= leaderStarts[p]!), `it begins at (or, by its own retention, after) the leader's log start: ${starts.join(', ')} against ${leaderStarts.join(', ')}`);
+
+  // It follows on: new publishes reach it.
+  await publishTo(leader, 'after-wipe', 20);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq);
+
+  // Identical from the later of the two log starts: per partition, the shorter list of batches
+  // (position and bytes) is the tail of the longer one.
+  const byPartition = (r: Replica): Map<string, string[]> => {
+    const out = new Map<string, string[]>();
+    for (const e of storedEntries(r)) {
+      const key = `${e.topic}/${e.partition}`;
+      out.set(key, [...(out.get(key) ?? []), `${e.seq}:${e.data.toString('base64')}`]);
+    }
+    return out;
+  };
+  const ours = byPartition(wiped);
+  const theirs = byPartition(leader);
+  assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort());
+  for (const [key, mine] of ours) {
+    const other = theirs.get(key)!;
+    assert.ok(mine.length > 0, `${key} holds batches`);
+    const [shorter, longer] = mine.length <= other.length ? [mine, other] : [other, mine];
+    assert.deepEqual(shorter, longer.slice(longer.length - shorter.length), `${key}: the same batches at the same positions`);
+  }
 });

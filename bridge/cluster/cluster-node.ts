@@ -7,7 +7,7 @@ import type { Log, EntryPosition } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
-import { FollowerDiskFullError, UnknownPeerError } from './errors.js';
+import { FollowerDiskFullError, PeerRefusedError, UnknownPeerError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
@@ -38,7 +38,7 @@ import {
   type VoteResponse,
 } from './messages.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
-import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
+import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
@@ -57,6 +57,8 @@ export interface ClusterOptions {
   log: Log;
   dataDir: string;
   logger: Logger;
+  /** Mutual TLS between the nodes (cluster.tls, its files read); null: plain TCP. */
+  tls?: ReplicationTls | null;
 }
 
 interface FollowerState {
@@ -107,7 +109,7 @@ export class ClusterNode {
   ) {
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
-      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes));
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null));
     }
   }
 
@@ -122,8 +124,10 @@ export class ClusterNode {
         host: options.listen.host,
         port: options.listen.port,
         maxBytes: options.fetchMaxBytes,
-        handler: (apiKey, body) => node.handle(apiKey, body),
+        handler: (apiKey, body, peer) => node.handle(apiKey, body, peer),
         logger: options.logger,
+        tls: options.tls ?? null,
+        peerIds: options.peers.map((p) => p.id),
       });
     } catch (err) {
       state.close();
@@ -246,18 +250,24 @@ export class ClusterNode {
 
   // ---- requests from peers ----
 
-  private async handle(apiKey: number, body: Reader): Promise<Writer> {
+  /** `peer`: the node id the connection's certificate names (mutual TLS); null without TLS. */
+  private async handle(apiKey: number, body: Reader, peer: string | null = null): Promise<Writer> {
     switch (apiKey) {
-      case API_VOTE:
-        return encodeVoteResponse(new Writer(), this.onVote(decodeVote(body)));
+      case API_VOTE: {
+        const vote = decodeVote(body);
+        this.authenticated(vote.candidateId, peer);
+        return encodeVoteResponse(new Writer(), this.onVote(vote));
+      }
       case API_BEGIN_QUORUM_EPOCH: {
         const begin = decodeBeginQuorumEpoch(body);
+        this.authenticated(begin.leaderId, peer);
         this.knownPeer(begin.leaderId);
         if (begin.epoch >= this.state.epoch) this.follow(begin.epoch, begin.leaderId, true);
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
       case API_END_QUORUM_EPOCH: {
         const end = decodeBeginQuorumEpoch(body);
+        this.authenticated(end.leaderId, peer);
         this.knownPeer(end.leaderId);
         // Also when this node already forgot the leader: a resigning leader answers the fetches
         // parked at it NOT_LEADER as it steps down, and that answer may come first. One leader per
@@ -271,11 +281,19 @@ export class ClusterNode {
         }
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
-      case API_FETCH:
-        return encodeFetchResponse(new Writer(), await this.onFetch(decodeFetch(body)));
+      case API_FETCH: {
+        const fetch = decodeFetch(body);
+        this.authenticated(fetch.replicaId, peer);
+        return encodeFetchResponse(new Writer(), await this.onFetch(fetch));
+      }
       default:
         throw new Error(`unknown replication API ${apiKey}`);
     }
+  }
+
+  /** Under mutual TLS a request speaks only for the node its connection's certificate names. */
+  private authenticated(claimed: string, peer: string | null): void {
+    if (peer !== null && claimed !== peer) throw new PeerRefusedError(`a replication request claims to come from '${claimed}' over a connection whose certificate names '${peer}'`);
   }
 
   private knownPeer(id: string): void {

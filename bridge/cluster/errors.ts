@@ -6,6 +6,7 @@ export const CLUSTER_ERROR_CODES = [
   'TRIB_CLUSTER_MALFORMED',
   'TRIB_CLUSTER_UNKNOWN_PEER',
   'TRIB_CLUSTER_FOLLOWER_DISK_FULL',
+  'TRIB_CLUSTER_PEER_REFUSED',
 ] as const;
 export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
 
@@ -45,4 +46,13 @@ export class FollowerDiskFullError extends TributaryError<ClusterErrorCode> {
   constructor(dataDir: string, options: TributaryErrorOptions) {
     super(`this follower cannot store what it fetches from the leader (no space in ${dataDir}); it falls behind until space returns`, options);
   }
+}
+
+/**
+ * Under mutual TLS (cluster.tls), a peer refused: no certificate of the cluster's CA, a certificate
+ * that names no peer, or a request that claims another node's id than its certificate names.
+ */
+export class PeerRefusedError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_PEER_REFUSED';
+  readonly retriable = false;
 }

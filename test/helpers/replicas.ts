@@ -52,6 +52,8 @@ export async function startReplicas(
     peerMqtt?: boolean;
     /** Replica n(index+1)'s data directory on a tmpfs of `sizeMb` of its own (a new one at each start: see tinyDiskCommand). */
     tinyDisk?: { index: number; sizeMb: number };
+    /** Lines added to one replica's cluster block (indented by two spaces), e.g. its own cluster.tls. */
+    clusterYaml?: (id: string) => string;
   } = {},
 ): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
@@ -78,6 +80,7 @@ cluster:
   fetchMaxWaitMs: 100
   acks: ${options.acks ?? 'quorum'}
   peers: [${peers.join(', ')}]
+${options.clusterYaml?.(id) ?? ''}
 ${options.extraYaml ?? ''}`,
     );
     const command = options.tinyDisk?.index === i ? tinyDiskCommand(dir, options.tinyDisk.sizeMb) : undefined;

@@ -13,8 +13,8 @@ export function kafkaClusterView(config: NonNullable<Config['cluster']>, node: C
     inSync: () => {
       const status = node.status();
       if (status.role !== 'leader') return status.leaderId === null ? [status.nodeId] : [status.leaderId, status.nodeId];
-      // A follower is in sync while it fetches (within the lease) and holds everything committed.
-      const current = status.followers.filter((f) => f.seq !== null && f.seq >= status.commitSeq && f.lastFetchMsAgo !== null && f.lastFetchMsAgo < config.electionTimeoutMs);
+      // The node's in-sync set (Kafka's rule, bridge/shared/cluster-status.ts), as its under-replicated count uses it.
+      const current = status.followers.filter((f) => f.inSync);
       return [status.nodeId, ...current.map((f) => f.id)];
     },
   };

@@ -3,11 +3,13 @@
 import { UsageError } from '../../broker/errors.js';
 import { type CliEnvironment, nodeClient } from './node-client.js';
 import { parseFlags, printTable } from './command-line.js';
+import type { ClusterStatusBody } from '../shared/cluster-status.js';
 
 export const CLUSTER_HELP = `Usage: tributary cluster status [--url URL] [--json]
 
 Shows the cluster as the node sees it: its role, the epoch, the leader, its last and committed
-positions, and (asked of the leader) each follower's position and lag.
+positions, and (asked of the leader) each follower's position, lag and whether it is in sync, and
+how many partitions are under-replicated (held by a follower out of the in-sync set short of the leader).
   --url URL        a running node (default http://127.0.0.1:8080)
   --token TOKEN    the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
   --json           print JSON`;
@@ -19,19 +21,6 @@ const OPTIONS = {
   help: { type: 'boolean', short: 'h' },
 } as const;
 
-interface ClusterBody {
-  enabled?: false;
-  nodeId: string;
-  role: string;
-  epoch: number;
-  leaderId: string | null;
-  last: { seq: number; epoch: number };
-  commitSeq: number;
-  acks: string;
-  elections: number;
-  followers: Array<{ id: string; seq: number | null; lag: number | null; lastFetchMsAgo: number | null }>;
-}
-
 export async function clusterCommand(argv: string[], env: CliEnvironment): Promise<number> {
   const [sub, ...rest] = argv;
   const values = parseFlags('cluster', rest, OPTIONS);
@@ -40,24 +29,27 @@ export async function clusterCommand(argv: string[], env: CliEnvironment): Promi
     return 0;
   }
   if (sub !== 'status') throw new UsageError(`cluster: unknown subcommand '${sub ?? ''}' (known: status)`);
-  const body = (await nodeClient(values, env).json('/api/cluster')) as ClusterBody;
+  const body = (await nodeClient(values, env).json('/api/cluster')) as ClusterStatusBody;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);
     return 0;
   }
-  if (body.enabled === false) {
+  if ('enabled' in body) {
     process.stdout.write('one node (no cluster block)\n');
     return 0;
   }
   printTable([
-    ['NODE', 'ROLE', 'EPOCH', 'LEADER', 'LAST', 'COMMITTED', 'ACKS', 'ELECTIONS'],
-    [body.nodeId, body.role, String(body.epoch), body.leaderId ?? '-', `${body.last.seq} (epoch ${body.last.epoch})`, String(body.commitSeq), body.acks, String(body.elections)],
+    ['NODE', 'ROLE', 'EPOCH', 'LEADER', 'LAST', 'COMMITTED', 'ACKS', 'ELECTIONS', 'UNDER-REPLICATED'],
+    [body.nodeId, body.role, String(body.epoch), body.leaderId ?? '-', `${body.last.seq} (epoch ${body.last.epoch})`, String(body.commitSeq), body.acks, String(body.elections), body.role === 'leader' ? String(body.underReplicatedPartitions) : '-'],
   ]);
+  if (body.diskFull !== null) {
+    process.stdout.write(`\nCANNOT STORE what it fetches for ${body.diskFull.sinceMsAgo} ms (${body.diskFull.code}): ${body.diskFull.message}\n`);
+  }
   if (body.followers.length > 0) {
     process.stdout.write('\n');
     printTable([
-      ['FOLLOWER', 'POSITION', 'LAG', 'LAST FETCH'],
-      ...body.followers.map((f) => [f.id, f.seq === null ? '-' : String(f.seq), f.lag === null ? '-' : String(f.lag), f.lastFetchMsAgo === null ? 'never' : `${f.lastFetchMsAgo} ms ago`]),
+      ['FOLLOWER', 'POSITION', 'LAG', 'LAST FETCH', 'IN SYNC'],
+      ...body.followers.map((f) => [f.id, f.seq === null ? '-' : String(f.seq), f.lag === null ? '-' : String(f.lag), f.lastFetchMsAgo === null ? 'never' : `${f.lastFetchMsAgo} ms ago`, f.inSync ? 'yes' : 'no']),
     ]);
   }
   return 0;

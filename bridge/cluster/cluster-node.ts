@@ -7,7 +7,8 @@ import type { Log, EntryPosition, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
-import { UnknownPeerError } from './errors.js';
+import { FollowerDiskFullError, PeerRefusedError, UnknownPeerError } from './errors.js';
+import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
   API_END_QUORUM_EPOCH,
@@ -37,9 +38,10 @@ import {
   type VoteResponse,
 } from './messages.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
-import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
+import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
+import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 
-export type Role = 'leader' | 'follower' | 'candidate';
+export type { ClusterStatus, FollowerStatus, Role };
 
 /** The internal topic a new leader's epoch-start entry goes to (invariant 2). */
 export { EPOCHS_TOPIC };
@@ -55,38 +57,17 @@ export interface ClusterOptions {
   log: Log;
   dataDir: string;
   logger: Logger;
-}
-
-export interface FollowerStatus {
-  id: string;
-  /** Its last position as it reported it (fsynced, matching this leader's log); null until it fetched. */
-  seq: number | null;
-  lag: number | null;
-  /** Since its last fetch; null: never. */
-  lastFetchMsAgo: number | null;
-}
-
-export interface ClusterStatus {
-  nodeId: string;
-  role: Role;
-  epoch: number;
-  leaderId: string | null;
-  /** This node's last entry. */
-  last: EntryPosition;
-  /** The commit position this node knows. */
-  commitSeq: number;
-  acks: 'quorum' | 'all';
-  voters: string[];
-  elections: number;
-  /** How many times this node truncated a tail that diverged from its leader's log. */
-  truncations: number;
-  /** On the leader: each follower's position and lag (entries); elsewhere empty. */
-  followers: FollowerStatus[];
+  /** Mutual TLS between the nodes (cluster.tls, its files read); null: plain TCP. */
+  tls?: ReplicationTls | null;
 }
 
 interface FollowerState {
   seq: number | null;
   lastFetchAt: number | null;
+  /** This leader's log end at the follower's last fetch. */
+  endAtLastFetch: number;
+  /** When it last held this leader's log end as of its previous fetch (Kafka's lastCaughtUpTimeMs); null: never. */
+  caughtUpAt: number | null;
 }
 
 export class ClusterNode {
@@ -117,6 +98,8 @@ export class ClusterNode {
   readonly #entryListeners = new Set<(entries: readonly StoredEntry[]) => void>();
   #fetching = false;
   #closed = false;
+  /** This follower could not store its last fetch for want of space (the log's error); null: it stores. */
+  #diskFull: { code: string; message: string; since: number } | null = null;
   /** The cluster's log id as this node led with it (epoch-record.ts); null before it first led. */
   #logId: string | null = null;
   #server: ReplicationServer | null = null;
@@ -127,7 +110,7 @@ export class ClusterNode {
   ) {
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
-      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes));
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null));
     }
   }
 
@@ -145,8 +128,10 @@ export class ClusterNode {
         host: options.listen.host,
         port: options.listen.port,
         maxBytes: options.fetchMaxBytes,
-        handler: (apiKey, body) => node.handle(apiKey, body),
+        handler: (apiKey, body, peer) => node.handle(apiKey, body, peer),
         logger: options.logger,
+        tls: options.tls ?? null,
+        peerIds: options.peers.map((p) => p.id),
       });
     } catch (err) {
       state.close();
@@ -230,6 +215,7 @@ export class ClusterNode {
   status(): ClusterStatus {
     const last = this.options.log.lastEntry();
     const now = Date.now();
+    const followers = this.#role !== 'leader' ? [] : this.options.peers.map((p) => this.followerStatus(p.id, last.seq, now));
     return {
       nodeId: this.options.nodeId,
       role: this.#role,
@@ -241,15 +227,29 @@ export class ClusterNode {
       voters: [this.options.nodeId, ...this.options.peers.map((p) => p.id)],
       elections: this.#elections,
       truncations: this.#truncations,
-      followers:
-        this.#role !== 'leader'
-          ? []
-          : this.options.peers.map((p) => {
-              const f = this.#followers.get(p.id);
-              const seq = f?.seq ?? null;
-              return { id: p.id, seq, lag: seq === null ? null : Math.max(0, last.seq - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt };
-            }),
+      followers,
+      underReplicatedPartitions: this.underReplicatedPartitions(followers),
+      diskFull: this.#diskFull === null ? null : { code: this.#diskFull.code, message: this.#diskFull.message, sinceMsAgo: now - this.#diskFull.since },
     };
+  }
+
+  private followerStatus(id: string, end: number, now: number): FollowerStatus {
+    const f = this.#followers.get(id);
+    const seq = f?.seq ?? null;
+    const within = (at: number | null | undefined): boolean => at != null && now - at < this.options.electionTimeoutMs;
+    return { id, seq, lag: seq === null ? null : Math.max(0, end - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt, inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt) };
+  }
+
+  /**
+   * Kafka's UnderReplicatedPartitions, counted by the leader: the partitions holding an entry that
+   * some data follower out of the in-sync set lacks (after its reported, fsynced position; all
+   * partitions with entries when it never fetched). A follower that stopped fetching or fell behind
+   * for longer than the election timeout leaves them on fewer disks than the cluster has.
+   */
+  private underReplicatedPartitions(followers: readonly FollowerStatus[]): number {
+    const behind = followers.filter((f) => !f.inSync);
+    if (behind.length === 0) return 0;
+    return this.options.log.partitionsWithEntriesAfter(Math.min(...behind.map((f) => f.seq ?? 0)));
   }
 
   /**
@@ -278,20 +278,29 @@ export class ClusterNode {
 
   // ---- requests from peers ----
 
-  private async handle(apiKey: number, body: Reader): Promise<Writer> {
+  /** `peer`: the node id the connection's certificate names (mutual TLS); null without TLS. */
+  private async handle(apiKey: number, body: Reader, peer: string | null = null): Promise<Writer> {
     switch (apiKey) {
-      case API_VOTE:
-        return encodeVoteResponse(new Writer(), this.onVote(decodeVote(body)));
+      case API_VOTE: {
+        const vote = decodeVote(body);
+        this.authenticated(vote.candidateId, peer);
+        return encodeVoteResponse(new Writer(), this.onVote(vote));
+      }
       case API_BEGIN_QUORUM_EPOCH: {
         const begin = decodeBeginQuorumEpoch(body);
+        this.authenticated(begin.leaderId, peer);
         this.knownPeer(begin.leaderId);
         if (begin.epoch >= this.state.epoch) this.follow(begin.epoch, begin.leaderId, true);
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
       case API_END_QUORUM_EPOCH: {
         const end = decodeBeginQuorumEpoch(body);
+        this.authenticated(end.leaderId, peer);
         this.knownPeer(end.leaderId);
-        if (end.epoch === this.state.epoch && end.leaderId === this.#leaderId) {
+        // Also when this node already forgot the leader: a resigning leader answers the fetches
+        // parked at it NOT_LEADER as it steps down, and that answer may come first. One leader per
+        // epoch, so a resignation of this epoch can only be from its leader.
+        if (end.epoch === this.state.epoch && this.#role === 'follower' && (end.leaderId === this.#leaderId || this.#leaderId === null)) {
           // The leader resigned: no leader is alive now, and an election comes after a short random wait.
           this.options.logger.info({ epoch: end.epoch, leader: end.leaderId }, 'the cluster leader resigned');
           this.#leaderId = null;
@@ -300,11 +309,19 @@ export class ClusterNode {
         }
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
-      case API_FETCH:
-        return encodeFetchResponse(new Writer(), await this.onFetch(decodeFetch(body)));
+      case API_FETCH: {
+        const fetch = decodeFetch(body);
+        this.authenticated(fetch.replicaId, peer);
+        return encodeFetchResponse(new Writer(), await this.onFetch(fetch));
+      }
       default:
         throw new Error(`unknown replication API ${apiKey}`);
     }
+  }
+
+  /** Under mutual TLS a request speaks only for the node its connection's certificate names. */
+  private authenticated(claimed: string, peer: string | null): void {
+    if (peer !== null && claimed !== peer) throw new PeerRefusedError(`a replication request claims to come from '${claimed}' over a connection whose certificate names '${peer}'`);
   }
 
   private knownPeer(id: string): void {
@@ -372,10 +389,7 @@ export class ClusterNode {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
-    const follower = this.#followers.get(request.replicaId) ?? { seq: null, lastFetchAt: null };
-    follower.seq = last.seq;
-    follower.lastFetchAt = Date.now();
-    this.#followers.set(request.replicaId, follower);
+    this.noteFetch(request.replicaId, last.seq);
     this.advanceCommit();
     // Entries written here, also those whose fsync is still running: the follower stores and
     // fsyncs them while this node does (Raft, section 10.2.1); the commit counts this node's own
@@ -388,6 +402,22 @@ export class ClusterNode {
       entries = log.readEntries(last.seq, maxBytes);
     }
     return answer(NONE, { entries });
+  }
+
+  /**
+   * A follower fetched from `seq` (its fsynced end). Kafka's ISR bookkeeping: it is caught up now if
+   * it holds this log's end, or was caught up at its previous fetch if it holds the end as of then.
+   */
+  private noteFetch(id: string, seq: number): void {
+    const now = Date.now();
+    const end = this.options.log.lastEntry().seq;
+    const follower = this.#followers.get(id) ?? { seq: null, lastFetchAt: null, endAtLastFetch: Number.MAX_SAFE_INTEGER, caughtUpAt: null };
+    if (seq >= end) follower.caughtUpAt = now;
+    else if (seq >= follower.endAtLastFetch) follower.caughtUpAt = follower.lastFetchAt;
+    follower.seq = seq;
+    follower.lastFetchAt = now;
+    follower.endAtLastFetch = end;
+    this.#followers.set(id, follower);
   }
 
   private park(ms: number): Promise<void> {
@@ -584,7 +614,11 @@ export class ClusterNode {
         const epoch = this.state.epoch;
         let response: FetchResponse;
         try {
-          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: this.options.fetchMaxBytes };
+          // Without space: a probe now and then (one entry; within the election timeout, so the
+          // leader is still heard from) rather than the whole answer again at once.
+          if (this.#diskFull !== null) await new Promise((r) => setTimeout(r, this.options.electionTimeoutMs / 4));
+          const maxBytes = this.#diskFull === null ? this.options.fetchMaxBytes : 1;
+          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes };
           response = decodeFetchResponse(await leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && this.#leaderId === leader.peerId) {
@@ -610,10 +644,13 @@ export class ClusterNode {
         this.#leaderSeenAt = Date.now();
         this.resetElectionTimer();
         try {
-          await this.applyFetch(response);
+          if (await this.applyFetch(response)) this.spaceBack();
         } catch (err) {
-          this.options.logger.error({ err }, 'a fetched answer could not be applied; fetching again');
-          await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+          if (isOutOfSpace(err)) this.outOfSpace(err);
+          else {
+            this.options.logger.error({ err }, 'a fetched answer could not be applied; fetching again');
+            await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+          }
         }
       }
     } finally {
@@ -621,7 +658,22 @@ export class ClusterNode {
     }
   }
 
-  private async applyFetch(response: FetchResponse): Promise<void> {
+  /** The follower could not store its fetch for want of space: said once (TRIB_CLUSTER_FOLLOWER_DISK_FULL), then probes. */
+  private outOfSpace(err: TributaryError): void {
+    if (this.#diskFull !== null) return;
+    this.#diskFull = { code: err.code, message: err.message, since: Date.now() };
+    const error = new FollowerDiskFullError(this.options.dataDir, { cause: err });
+    this.options.logger.error({ err: error, cause: err.code }, 'this follower cannot store what it fetches: no space; it falls behind while the others go on');
+  }
+
+  private spaceBack(): void {
+    if (this.#diskFull === null) return;
+    this.options.logger.warn({ code: this.#diskFull.code, afterMs: Date.now() - this.#diskFull.since }, 'this follower stores again; catching up');
+    this.#diskFull = null;
+  }
+
+  /** Applies a fetch answer; true when it stored entries. */
+  private async applyFetch(response: FetchResponse): Promise<boolean> {
     const log = this.options.log;
     if (response.diverging !== null) {
       const last = log.lastEntry();
@@ -629,9 +681,12 @@ export class ClusterNode {
       this.options.logger.warn({ last, leaderEnd: response.diverging, truncateAfter: to }, 'log diverged from the leader; truncating its tail');
       await log.truncateEntriesAfter(to);
       this.#truncations++;
-      return;
+      return false;
     }
     if (response.entries.length > 0) {
+      // Over its disk budget a follower stores nothing more, as the leader takes nothing more: the
+      // space left is for cluster.db's votes and the log's own bookkeeping.
+      if (log.diskStatus().holding) throw new DiskBudgetError(this.options.dataDir, 'the disk budget holds appends (log.disk)');
       await log.appendEntries(response.entries);
       // The cluster's log id, kept should this node lead after retention deleted the epoch records.
       const logId = logIdInEntries(response.entries);
@@ -646,5 +701,11 @@ export class ClusterNode {
       this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
       log.commitEntries(this.#commitSeq);
     }
+    return response.entries.length > 0;
   }
+}
+
+/** The log's errors for want of space: the disk is full, or the disk budget holds appends. */
+function isOutOfSpace(err: unknown): err is TributaryError {
+  return err instanceof TributaryError && (err.code === 'TRIB_LOG_DISK_FULL' || err.code === 'TRIB_LOG_DISK_BUDGET');
 }

@@ -5,6 +5,8 @@ export const CLUSTER_ERROR_CODES = [
   'TRIB_CLUSTER_STATE',
   'TRIB_CLUSTER_MALFORMED',
   'TRIB_CLUSTER_UNKNOWN_PEER',
+  'TRIB_CLUSTER_FOLLOWER_DISK_FULL',
+  'TRIB_CLUSTER_PEER_REFUSED',
 ] as const;
 export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
 
@@ -30,4 +32,27 @@ export class UnknownPeerError extends TributaryError<ClusterErrorCode> {
   constructor(readonly peerId: string) {
     super(`a replication request from '${peerId}', which is not in cluster.peers`);
   }
+}
+
+/**
+ * A follower cannot store what it fetched: its disk is full (TRIB_LOG_DISK_FULL) or over its disk
+ * budget (TRIB_LOG_DISK_BUDGET), the cause. It falls behind, fetching again only now and then; the
+ * leader and the other followers go on.
+ */
+export class FollowerDiskFullError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_FOLLOWER_DISK_FULL';
+  // Retriable: once space returns the same entries are fetched and stored.
+  readonly retriable = true;
+  constructor(dataDir: string, options: TributaryErrorOptions) {
+    super(`this follower cannot store what it fetches from the leader (no space in ${dataDir}); it falls behind until space returns`, options);
+  }
+}
+
+/**
+ * Under mutual TLS (cluster.tls), a peer refused: no certificate of the cluster's CA, a certificate
+ * that names no peer, or a request that claims another node's id than its certificate names.
+ */
+export class PeerRefusedError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_PEER_REFUSED';
+  readonly retriable = false;
 }

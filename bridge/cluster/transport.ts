@@ -2,6 +2,7 @@
 // (messages.ts), requests matched to responses by correlation id, several in flight on one
 // connection. A peer connection is made on first use and made again after it drops.
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { connect as tlsConnect, createServer as createTlsServer, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { FrameDecoder } from '../kafka/protocol/frame-decoder.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
@@ -10,7 +11,28 @@ import { Reader, Writer, writeRequestHeader } from './messages.js';
 /** The largest replication frame: a fetch answer of cluster.fetchMaxBytes plus its small fields. */
 const FRAME_SLACK = 64 * 1024;
 
-export type RequestHandler = (apiKey: number, body: Reader) => Promise<Writer>;
+/** `peer`: the node id the connection's client certificate names (mutual TLS), null without TLS. */
+export type RequestHandler = (apiKey: number, body: Reader, peer: string | null) => Promise<Writer>;
+
+/**
+ * Mutual TLS between the nodes (cluster.tls): each presents its certificate, signed by the
+ * cluster's CA and naming its node id (CN or a DNS subjectAltName); each checks the other's.
+ */
+export interface ReplicationTls {
+  cert: Buffer;
+  key: Buffer;
+  ca: Buffer;
+}
+
+/** The node ids a certificate names: its subject CN and its DNS subjectAltNames. */
+export function certificateNames(cert: PeerCertificate): string[] {
+  const names = typeof cert.subject?.CN === 'string' ? [cert.subject.CN] : [];
+  for (const entry of (cert.subjectaltname ?? '').split(',')) {
+    const [kind, value] = entry.trim().split(':');
+    if (kind === 'DNS' && value !== undefined) names.push(value);
+  }
+  return names;
+}
 
 function send(socket: Socket, head: Writer, body: Writer | null): void {
   const size = head.length + (body?.length ?? 0);
@@ -30,9 +52,9 @@ export class ReplicationServer {
     readonly port: number,
   ) {}
 
-  static async start(options: { host: string; port: number; maxBytes: number; handler: RequestHandler; logger: Logger }): Promise<ReplicationServer> {
+  static async start(options: { host: string; port: number; maxBytes: number; handler: RequestHandler; logger: Logger; tls?: ReplicationTls | null; peerIds?: readonly string[] }): Promise<ReplicationServer> {
     const sockets = new Set<Socket>();
-    const server = createServer((socket) => {
+    const serve = (socket: Socket, peer: string | null): void => {
       sockets.add(socket);
       socket.setNoDelay(true);
       socket.on('close', () => sockets.delete(socket));
@@ -60,7 +82,7 @@ export class ReplicationServer {
             socket.destroy();
             return;
           }
-          options.handler(apiKey, reader).then(
+          options.handler(apiKey, reader, peer).then(
             (body) => {
               if (!socket.destroyed) send(socket, new Writer().int32(correlationId), body);
             },
@@ -71,7 +93,9 @@ export class ReplicationServer {
           );
         }
       });
-    });
+    };
+    const tls = options.tls ?? null;
+    const server = tls === null ? createServer((socket) => serve(socket, null)) : peersOnly(tls, options.peerIds ?? [], options.logger, sockets, serve);
     await listen(server, 'the replication listener (cluster.listen)', options.host, options.port);
     return new ReplicationServer(server, sockets, (server.address() as { port: number }).port);
   }
@@ -80,6 +104,28 @@ export class ReplicationServer {
     for (const socket of this.sockets) socket.destroy();
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/**
+ * The listener under mutual TLS: a client without a certificate of the cluster's CA fails the
+ * handshake, one whose certificate names no peer is closed; both are logged (TRIB_CLUSTER_PEER_REFUSED).
+ */
+function peersOnly(tls: ReplicationTls, peerIds: readonly string[], logger: Logger, sockets: Set<Socket>, serve: (socket: Socket, peer: string) => void): Server {
+  const server = createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (socket: TLSSocket) => {
+    const names = certificateNames(socket.getPeerCertificate());
+    const peer = names.find((name) => peerIds.includes(name));
+    if (peer === undefined) {
+      logger.warn({ code: 'TRIB_CLUSTER_PEER_REFUSED', remote: socket.remoteAddress, names }, 'replication connection refused: its certificate names no peer of cluster.peers');
+      socket.destroy();
+      return;
+    }
+    serve(socket, peer);
+  });
+  server.on('tlsClientError', (err, socket) => {
+    logger.warn({ code: 'TRIB_CLUSTER_PEER_REFUSED', remote: socket.remoteAddress, reason: err.message }, 'replication connection refused: no certificate of the cluster\'s CA (cluster.tls.ca)');
+    sockets.delete(socket);
+  });
+  return server;
 }
 
 interface Pending {
@@ -100,6 +146,7 @@ export class PeerConnection {
     private readonly host: string,
     private readonly port: number,
     private readonly maxBytes: number,
+    private readonly tls: ReplicationTls | null = null,
   ) {}
 
   /** Sends a request; resolves with the response body, rejects on timeout or a dropped connection. */
@@ -126,7 +173,7 @@ export class PeerConnection {
 
   private connect(): Socket {
     if (this.socket !== null && !this.socket.destroyed) return this.socket;
-    const socket = createConnection({ host: this.host, port: this.port });
+    const socket = this.tls === null ? createConnection({ host: this.host, port: this.port }) : this.connectTls(this.tls);
     socket.setNoDelay(true);
     const decoder = new FrameDecoder(this.maxBytes + FRAME_SLACK);
     decoder.minBytes = 4;
@@ -158,6 +205,19 @@ export class PeerConnection {
     });
     this.socket = socket;
     return socket;
+  }
+
+  /** Mutual TLS: this node's certificate, and the peer's must be of the cluster's CA and name its id. */
+  private connectTls(tls: ReplicationTls): Socket {
+    return tlsConnect({
+      host: this.host,
+      port: this.port,
+      cert: tls.cert,
+      key: tls.key,
+      ca: tls.ca,
+      minVersion: 'TLSv1.2',
+      checkServerIdentity: (_host, cert) => (certificateNames(cert).includes(this.peerId) ? undefined : new Error(`the certificate at ${this.host}:${this.port} names ${certificateNames(cert).join(', ') || 'nothing'}, not the peer '${this.peerId}'`)),
+    });
   }
 
   private drop(err: Error): void {

@@ -313,6 +313,19 @@ const cluster = z
     fetchMaxWaitMs: z.number().int().min(10).max(10_000).default(250),
     /** The most entry bytes one fetch answer carries. */
     fetchMaxBytes: size.refine((bytes) => bytes >= 64 * 1024, 'at least 64KiB').default(4 * 1024 * 1024),
+    /**
+     * Mutual TLS on the replication listener and to the peers (docs/security.md): PEM files. `cert`
+     * names this node's id (CN or a DNS subjectAltName) and is signed by `ca`, the cluster's CA,
+     * which every peer's certificate must chain to. null: plain TCP, no authentication.
+     */
+    tls: z
+      .strictObject({
+        cert: z.string().min(1),
+        key: z.string().min(1),
+        ca: z.string().min(1),
+      })
+      .nullable()
+      .default(null),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

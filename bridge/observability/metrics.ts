@@ -341,6 +341,8 @@ export class Metrics {
     gauge('tributary_cluster_last_position', 'The position of the last entry in this node\'s log', (s) => s.last.seq);
     counterFrom(registers, 'tributary_cluster_elections_total', 'Elections this node stood in (it became a candidate)', () => status()?.elections);
     counterFrom(registers, 'tributary_cluster_truncations_total', 'Times this node truncated a tail that diverged from its leader\'s log', () => status()?.truncations);
+    gauge('tributary_cluster_under_replicated_partitions', 'On the leader: partitions holding entries a data follower out of the in-sync set lacks (Kafka\'s UnderReplicatedPartitions); 0 elsewhere', (s) => s.underReplicatedPartitions);
+    gauge('tributary_cluster_follower_disk_full', '1 while this follower cannot store what it fetches (its disk is full or over its disk budget: TRIB_CLUSTER_FOLLOWER_DISK_FULL); it falls behind', (s) => (s.diskFull === null ? 0 : 1));
     new Gauge({ name: 'tributary_cluster_follower_lag_entries', help: 'On the leader: entries a follower lacks (-1 before it fetched)', labelNames: ['follower'], registers, collect() {
       this.reset();
       for (const f of status()?.followers ?? []) this.set({ follower: f.id }, f.lag ?? -1);
@@ -361,4 +363,6 @@ export interface ClusterSourceStatus {
   elections: number;
   truncations: number;
   followers: ReadonlyArray<{ id: string; lag: number | null }>;
+  underReplicatedPartitions: number;
+  diskFull: { code: string } | null;
 }

@@ -81,7 +81,10 @@ export class BatchReader {
   /** The replication log's last entry (the newest batch's position and epoch; retention's record of it when none is left). */
   lastEntry(): EntryPosition {
     const newest = this.newest.get() as EntryPosition | undefined;
-    return newest ?? lastDeletedEntry(this.db);
+    // Retention may have deleted the newest entry while older ones of other partitions remain (a
+    // byte cap below one batch, an age): the position is still the deleted one's, as the writer's is.
+    const deleted = lastDeletedEntry(this.db);
+    return newest === undefined || deleted.seq > newest.seq ? deleted : newest;
   }
 
   /** Replication-log entries after position `seq`, in order, up to about `maxBytes` (at least one). */
@@ -104,9 +107,11 @@ export class BatchReader {
    */
   lastEntryAtOrBelowEpoch(epoch: number): EntryPosition {
     const row = this.atOrBelowEpoch.get({ epoch }) as EntryPosition | undefined;
-    if (row !== undefined) return row;
+    // The newest entry retention deleted counts too (see lastEntry): it may be above every row left.
     const deleted = lastDeletedEntry(this.db);
-    return deleted.epoch <= epoch ? deleted : { seq: 0, epoch: -1 };
+    const deletedCounts = deleted.seq > 0 && deleted.epoch <= epoch;
+    if (row !== undefined && !(deletedCounts && deleted.seq > row.seq)) return row;
+    return deletedCounts ? deleted : { seq: 0, epoch: -1 };
   }
 
   /** Per partition id, the end offset (last offset + 1) of its last batch at positions in (afterSeq, uptoSeq]. */
@@ -128,6 +133,14 @@ export class BatchReader {
       )
       .all(uptoSeq)
       .filter((row) => (row as { end: number | null }).end !== null) as { partitionId: number; end: number }[];
+  }
+
+  /** How many partitions have a batch at a position after `afterSeq` (what a replica at `afterSeq` lacks): one index seek per partition. */
+  partitionsWithEntriesAfter(afterSeq: number): number {
+    const row = this.db
+      .prepare(`SELECT COUNT(*) AS n FROM partitions p WHERE (SELECT b.id FROM batches b WHERE b.partition_id = p.id ORDER BY b.base_offset DESC LIMIT 1) > ?`)
+      .get(afterSeq) as { n: number };
+    return row.n;
   }
 
   close(): void {

@@ -267,6 +267,11 @@ export class BatchStore {
    * position `seq`, in order) across partitions, in one transaction: all or nothing, one fsync.
    * Each batch is checked as appendStored checks it (CRC, starts at its partition's log end, epoch
    * never back); each seq must be above the last one stored (OffsetMismatchError otherwise).
+   * One exception to "starts at the log end": a partition that holds nothing (a follower with an
+   * empty disk, or whose own retention emptied it) starts at its first batch's base offset when that
+   * is beyond its end. The leader's retention deleted what came before, so the leader's first entry
+   * of the partition is at the leader's log start, and the follower begins there, at the same
+   * offsets (Kafka's follower does the same on OFFSET_OUT_OF_RANGE: truncateFullyAndStartAt).
    */
   appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): PartitionState[] {
     const before = new Map<number, WriterPartition>();
@@ -279,6 +284,7 @@ export class BatchStore {
           if (!Number.isSafeInteger(entry.seq) || entry.seq <= this.lastSeq) {
             throw new OffsetMismatchError(state.topic, state.partition, this.lastSeq + 1, entry.seq, `a replicated entry must come after the last position ${this.lastSeq}, not at ${entry.seq}`);
           }
+          this.startEmptyAtLeaderStart(state, entry.batch);
           const stored = this.appendStoredOne(state, entry.batch, true, entry.seq);
           // The leader's key travels in the batch (idempotence-header.ts): held here with it. It
           // replaces a key of the same name still held here, whose release the leader had.
@@ -307,6 +313,16 @@ export class BatchStore {
     for (const cut of cuts) this.truncateTo(cut.partitionId, cut.offset);
     this.loadLastSeq();
     return cuts.map((cut) => publicState(this.partition(cut.partitionId)));
+  }
+
+  /** See appendEntries: an empty partition begins where the leader's first batch of it begins. */
+  private startEmptyAtLeaderStart(state: WriterPartition, batch: Buffer): void {
+    if (state.bytes > 0 || state.logEndOffset !== state.logStartOffset || batch.length < 8) return;
+    const baseOffset = Number(batch.readBigInt64BE(0)); // a RecordBatch begins with its int64 baseOffset
+    if (!Number.isSafeInteger(baseOffset) || baseOffset <= state.logEndOffset) return;
+    this.setLogStart.run(baseOffset, state.id);
+    state.logStartOffset = baseOffset;
+    state.logEndOffset = baseOffset;
   }
 
   private appendStoredOne(state: WriterPartition, batch: Buffer, contiguous: boolean, seq: number): AppendResult {

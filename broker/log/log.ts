@@ -385,6 +385,11 @@ export class Log {
     return entries;
   }
 
+  /** How many partitions hold entries after position `seq`: those a replica whose log ends at `seq` lacks something of. */
+  partitionsWithEntriesAfter(seq: number): number {
+    return this.reader.partitionsWithEntriesAfter(seq);
+  }
+
   /** The last entry written, committed or not (with stageBeforeSync; otherwise lastEntry). */
   lastAppendedEntry(): EntryPosition {
     const staged = this.unsynced[this.unsynced.length - 1];

@@ -4,7 +4,7 @@
 import type { ClusterStatus } from '../../bridge/cluster/cluster-node.js';
 import { singleLeader } from './cluster/cluster-status.js';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
@@ -26,6 +26,8 @@ export interface Replica {
   signal(signal: NodeJS.Signals): void;
   /** SIGKILL and wait for the exit. */
   kill(): Promise<void>;
+  /** SIGTERM (a clean stop) and wait for the exit; its exit code (null: it was not running or ended by a signal). */
+  stop(): Promise<number | null>;
   /** Starts it again on the same directory and ports. */
   restart(): Promise<void>;
   /** GET /api/cluster; null when it does not answer. */
@@ -38,7 +40,22 @@ export type ClusterStatusJson = ClusterStatus;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string; kafka?: boolean; peerMqtt?: boolean } = {}): Promise<Replica[]> {
+export async function startReplicas(
+  t: TestContext,
+  count = 3,
+  options: {
+    electionTimeoutMs?: number;
+    acks?: 'quorum' | 'all';
+    extraYaml?: string;
+    name?: string;
+    kafka?: boolean;
+    peerMqtt?: boolean;
+    /** Replica n(index+1)'s data directory on a tmpfs of `sizeMb` of its own (a new one at each start: see tinyDiskCommand). */
+    tinyDisk?: { index: number; sizeMb: number };
+    /** Lines added to one replica's cluster block (indented by two spaces), e.g. its own cluster.tls. */
+    clusterYaml?: (id: string) => string;
+  } = {},
+): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
   const root = tempDir(t, 'tributary-replicas-');
@@ -63,15 +80,29 @@ cluster:
   fetchMaxWaitMs: 100
   acks: ${options.acks ?? 'quorum'}
   peers: [${peers.join(', ')}]
+${options.clusterYaml?.(id) ?? ''}
 ${options.extraYaml ?? ''}`,
     );
-    return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http, ports[i]!.kafka);
+    const command = options.tinyDisk?.index === i ? tinyDiskCommand(dir, options.tinyDisk.sizeMb) : undefined;
+    return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http, ports[i]!.kafka, command);
   });
   for (const r of replicas) await r.restart();
   return replicas;
 }
 
-function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number, kafkaPort = 0): Replica {
+/**
+ * The node's command run on a tmpfs of `sizeMb` mounted at `dir`, in a mount namespace of its own
+ * made by util-linux's `unshare` (no root needed; the network is this one's). The process is the
+ * node (each step execs the next), so its data directory is reachable as /proc/<pid>/root<dir>.
+ * The tmpfs ends with the process: a restart starts on an empty one.
+ */
+function tinyDiskCommand(dir: string, sizeMb: number): { file: string; prefix: string[] } {
+  mkdirSync(dir, { recursive: true });
+  const script = `mount -t tmpfs -o size=${sizeMb}m tributary-test "$1" && shift && exec "$@"`;
+  return { file: 'unshare', prefix: ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', dir, process.execPath] };
+}
+
+function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number, kafkaPort = 0, command?: { file: string; prefix: string[] }): Replica {
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let output = '';
@@ -94,9 +125,17 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
       }
       await exited;
     },
+    stop: async () => {
+      if (child === null || child.exitCode !== null || child.signalCode !== null) return null;
+      const stopping = child;
+      stopping.kill('SIGTERM');
+      await exited;
+      return stopping.exitCode;
+    },
     restart: async () => {
       await replica.kill();
-      const started = spawn(process.execPath, [CLI, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const args = [CLI, 'start', '--config', config];
+      const started = command === undefined ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(command.file, [...command.prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       child = started;
       started.stdout!.on('data', (c: Buffer) => (output += c.toString()));
       started.stderr!.on('data', (c: Buffer) => (output += c.toString()));

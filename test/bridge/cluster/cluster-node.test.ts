@@ -6,13 +6,13 @@ import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
-import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_VOTE, decodeVoteResponse, encodeBeginQuorumEpoch, encodeVote, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
-import { PeerConnection } from '../../../bridge/cluster/transport.js';
+import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
+import { PeerConnection, ReplicationServer } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
-async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?: string): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
+async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?: string, logger: pino.Logger = pino({ level: 'silent' })): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
   const theLog = log ?? (await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed' }));
   const node = await ClusterNode.start({
     nodeId: 'v',
@@ -28,7 +28,7 @@ async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?
     fetchMaxBytes: 1 << 20,
     log: theLog,
     dataDir,
-    logger: pino({ level: 'silent' }),
+    logger,
   });
   const peer = new PeerConnection('v', '127.0.0.1', node.port, 1 << 20);
   t.after(() => peer.close());
@@ -152,4 +152,36 @@ test('a follower whose leader refuses connections (its process is gone) forgets 
   }
   assert.equal(granted, true, 'still refusing: it holds on to a leader that is gone');
   assert.equal(voter.node.leaderId, null);
+});
+
+test('a follower whose fetch the stopping leader answered NOT_LEADER (it forgot the leader) still takes that leader\'s resignation, and stands soon', async (t) => {
+  // c1 leads epoch 3 and is stopping: it answers fetches NOT_LEADER, as a resigning leader answers
+  // the fetches parked at it, before its EndQuorumEpoch arrives.
+  const leader = await ReplicationServer.start({
+    host: '127.0.0.1',
+    port: 0,
+    maxBytes: 1 << 20,
+    logger: pino({ level: 'silent' }),
+    handler: async (apiKey) => {
+      if (apiKey !== API_FETCH) throw new Error('only fetches expected');
+      return encodeFetchResponse(new Writer(), { error: NOT_LEADER, epoch: 3, leaderId: null, commitSeq: 0, diverging: null, entries: [] });
+    },
+  });
+  t.after(() => leader.close());
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const voter = await startVoter(t, tempDir(t), undefined, `127.0.0.1:${leader.port}`, logger);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  for (let i = 0; i < 200 && voter.node.leaderId !== null; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(voter.node.leaderId, null, 'the NOT_LEADER answer made it forget c1');
+
+  await voter.peer.request(API_END_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  assert.ok(
+    lines.some((l) => l.includes('the cluster leader resigned')),
+    'the resignation was taken (its election comes after a quarter of the timeout, not a whole one)',
+  );
 });

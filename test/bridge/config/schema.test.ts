@@ -47,7 +47,17 @@ test('a three-node cluster block gets its defaults', (t) => {
     electionTimeoutMs: 1500,
     fetchMaxWaitMs: 250,
     fetchMaxBytes: 4 * 1024 * 1024,
+    tls: null,
   });
+});
+
+test('cluster.tls needs cert, key and ca (mutual TLS between the nodes); an unknown key in it is refused, naming it', (t) => {
+  const block = (tls: string): string => `cluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: c, address: "h:2" }], tls: ${tls} }\n`;
+  assert.deepEqual(load(t, block('{ cert: a.pem, key: a.key, ca: ca.pem }')).cluster?.tls, { cert: 'a.pem', key: 'a.key', ca: 'ca.pem' });
+  const missing = problems(t, block('{ cert: a.pem, key: a.key }'));
+  assert.ok('cluster.tls.ca' in missing, JSON.stringify(missing));
+  const unknown = problems(t, block('{ cert: a.pem, key: a.key, ca: ca.pem, verify: false }'));
+  assert.match(JSON.stringify(unknown), /verify/);
 });
 
 test('two voters alone are refused, naming the key', (t) => {

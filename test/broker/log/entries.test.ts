@@ -208,3 +208,51 @@ test('with keysInBatches a follower holds the idempotence key of a keyed batch i
   other.becomeClusterLeader(2);
   assert.equal((await other.append('a', 0, makeRecords(1, 'reused'), { idempotenceKey: key })).duplicate, false);
 });
+
+test('a follower partition that holds nothing begins at the leader\'s first remaining batch (the leader\'s retention deleted the start), at the same offsets; one that holds batches still refuses a gap', async (t) => {
+  const leader = await openLog(t);
+  leader.becomeClusterLeader(1);
+  await leader.append('a', 0, makeRecords(3, 'old', 1_000));
+  const now = Date.now();
+  await leader.append('a', 0, makeRecords(2, 'kept', now));
+  await leader.append('a', 1, makeRecords(1, 'b', now));
+  await leader.append('a', 1, makeRecords(1, 'b2', now));
+  await leader.createTopic('a', 2, { maxAgeMs: 60_000, maxBytes: null });
+  assert.equal((await leader.enforceRetention()).batchesDeleted, 1); // a-0's first batch (offsets 0-2)
+  assert.equal(leader.partition('a', 0).logStartOffset, 3);
+  const entries = leader.readEntries(0, 1 << 20);
+  assert.deepEqual(entries.map((e) => [e.seq, e.topic, e.partition]), [[2, 'a', 0], [3, 'a', 1], [4, 'a', 1]]);
+
+  // A wiped follower: empty, it begins a-0 at 3, the leader's log start, and holds the same offsets.
+  const follower = await openLog(t, { topics: [] });
+  await follower.appendEntries(entries);
+  assert.equal(follower.partition('a', 0).logStartOffset, 3);
+  assert.equal(follower.partition('a', 0).logEndOffset, 5);
+  assert.deepEqual(follower.read('a', 0, 3).records.map((r) => [r.offset, r.value?.toString()]), leader.read('a', 0, 3).records.map((r) => [r.offset, r.value?.toString()]));
+  assert.equal(follower.partition('a', 1).logStartOffset, 0);
+  assert.deepEqual(follower.readEntries(0, 1 << 20).map((e) => e.seq), [2, 3, 4]);
+
+  // A partition that holds batches: a batch beyond its end is a gap, refused as before.
+  const source = await openLog(t);
+  for (const v of ['p', 'q', 'r']) await source.append('a', 0, makeRecords(1, v));
+  const [first, , third] = source.readEntries(0, 1 << 20);
+  const gap = await openLog(t, { topics: [] });
+  await gap.appendEntries([first!]);
+  await assert.rejects(gap.appendEntries([third!]), { code: 'TRIB_LOG_OFFSET_MISMATCH' });
+  assert.equal(gap.partition('a', 0).logStartOffset, 0);
+});
+
+test('the last position stays where it was when retention deletes the newest entry while older ones of another partition remain (a follower fetching from an earlier position would be refused its entries forever)', async (t) => {
+  const log = await openLog(t);
+  await log.append('a', 1, makeRecords(1, 'fresh', Date.now())); // seq 1, kept
+  await log.append('a', 0, makeRecords(2, 'old', 1_000)); // seq 2, past its age
+  assert.deepEqual(log.lastEntry().seq, 2);
+  await log.createTopic('a', 2, { maxAgeMs: 60_000, maxBytes: null });
+  assert.equal((await log.enforceRetention()).batchesDeleted, 1);
+  assert.deepEqual(log.readEntries(0, 1 << 20).map((e) => e.seq), [1]);
+  assert.equal(log.lastEntry().seq, 2, 'the deleted newest entry is still the position');
+  // A follower at that position is not told it diverged (where its epoch ends here is that position too).
+  assert.deepEqual(log.lastEntryAtOrBelowEpoch(log.lastEntry().epoch), log.lastEntry());
+  await log.append('a', 1, makeRecords(1, 'next', Date.now()));
+  assert.deepEqual(log.readEntries(0, 1 << 20).map((e) => e.seq), [1, 3]);
+});

@@ -1,0 +1,63 @@
+// What GET /api/cluster puts on the wire: a node's view of its replicated cluster. Shared by the
+// node that answers it (bridge/cluster/cluster-node.ts) and the CLI that reads it
+// (bridge/cli/cluster.ts), which may not import bridge/cluster/.
+
+export type Role = 'leader' | 'follower' | 'candidate';
+
+/** A position in the replication log: an entry's seq and its leader epoch. */
+export interface LogPosition {
+  seq: number;
+  epoch: number;
+}
+
+export interface FollowerStatus {
+  id: string;
+  /** Its last position as it reported it (fsynced, matching this leader's log); null until it fetched. */
+  seq: number | null;
+  lag: number | null;
+  /** Since its last fetch; null: never. */
+  lastFetchMsAgo: number | null;
+  /**
+   * In the in-sync set (Kafka's ISR rule, replica.lag.time.max.ms being the election timeout): it
+   * fetched within the election timeout and, within it, reached the leader's log end as it was at
+   * its previous fetch.
+   */
+  inSync: boolean;
+}
+
+export interface ClusterStatus {
+  nodeId: string;
+  role: Role;
+  epoch: number;
+  leaderId: string | null;
+  /** This node's last entry. */
+  last: LogPosition;
+  /** The commit position this node knows. */
+  commitSeq: number;
+  acks: 'quorum' | 'all';
+  voters: string[];
+  elections: number;
+  /** How many times this node truncated a tail that diverged from its leader's log. */
+  truncations: number;
+  /** On the leader: each follower's position and lag (entries); elsewhere empty. */
+  followers: FollowerStatus[];
+  /**
+   * On the leader: partitions with entries a data follower out of the in-sync set lacks (Kafka's
+   * UnderReplicatedPartitions); 0 elsewhere, as in Kafka, where only a partition's leader counts it.
+   */
+  underReplicatedPartitions: number;
+  /**
+   * On a follower that cannot store what it fetches (its disk is full, or over its disk budget):
+   * the log's error code (TRIB_LOG_DISK_FULL, TRIB_LOG_DISK_BUDGET), its message, and since when;
+   * null otherwise. It falls behind and fetches again now and then until space returns.
+   */
+  diskFull: { code: string; message: string; sinceMsAgo: number } | null;
+}
+
+/** GET /api/cluster on a node without a cluster block. */
+export interface NoClusterStatus {
+  enabled: false;
+  role: 'leader';
+}
+
+export type ClusterStatusBody = ClusterStatus | NoClusterStatus;

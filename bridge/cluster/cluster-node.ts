@@ -5,9 +5,12 @@
 // appending). The log does the storing; this decides what is stored where and when it counts.
 import type { Log, EntryPosition } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
-import { ElectionState } from './election-state.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLUSTER_DATABASE_FILE, ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
 import { UnknownPeerError } from './errors.js';
+import { ForgottenVote } from './forgotten-vote.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
   API_END_QUORUM_EPOCH,
@@ -38,6 +41,7 @@ import {
 } from './messages.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
+import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
 
 export type Role = 'leader' | 'follower' | 'candidate';
 
@@ -47,7 +51,8 @@ export { EPOCHS_TOPIC };
 export interface ClusterOptions {
   nodeId: string;
   listen: { host: string; port: number };
-  peers: readonly { id: string; address: string }[];
+  /** `witness`: a `tributary witness` (votes, keeps entry headers; counts toward a commit under acks: quorum only). */
+  peers: readonly { id: string; address: string; witness?: boolean }[];
   acks: 'quorum' | 'all';
   electionTimeoutMs: number;
   fetchMaxWaitMs: number;
@@ -64,6 +69,8 @@ export interface FollowerStatus {
   lag: number | null;
   /** Since its last fetch; null: never. */
   lastFetchMsAgo: number | null;
+  /** A witness: it holds entry headers, not records. */
+  witness: boolean;
 }
 
 export interface ClusterStatus {
@@ -123,6 +130,7 @@ export class ClusterNode {
   private constructor(
     private readonly options: ClusterOptions,
     private readonly state: ElectionState,
+    private readonly forgotten: ForgottenVote,
   ) {
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
@@ -132,8 +140,9 @@ export class ClusterNode {
 
   /** Opens cluster.db, starts the replication listener; the node starts as a follower that takes no appends. */
   static async start(options: ClusterOptions): Promise<ClusterNode> {
+    const fresh = !existsSync(join(options.dataDir, CLUSTER_DATABASE_FILE));
     const state = ElectionState.open(options.dataDir);
-    const node = new ClusterNode(options, state);
+    const node = new ClusterNode(options, state, new ForgottenVote(fresh && options.log.lastEntry().seq === 0, options.logger));
     node.#knowsNothing = state.epoch === 0 && options.log.lastEntry().seq === 0;
     options.log.refuseAppends('this node is not the cluster leader');
     try {
@@ -219,7 +228,7 @@ export class ClusterNode {
           : this.options.peers.map((p) => {
               const f = this.#followers.get(p.id);
               const seq = f?.seq ?? null;
-              return { id: p.id, seq, lag: seq === null ? null : Math.max(0, last.seq - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt };
+              return { id: p.id, seq, lag: seq === null ? null : Math.max(0, last.seq - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt, witness: p.witness === true };
             }),
     };
   }
@@ -274,6 +283,9 @@ export class ClusterNode {
       }
       case API_FETCH:
         return encodeFetchResponse(new Writer(), await this.onFetch(decodeFetch(body)));
+      case API_FETCH_HEADERS:
+        // A witness's fetch: the same answer, each entry's header without its records (witness-messages.ts).
+        return encodeHeadersResponse(new Writer(), await this.onFetch(decodeFetch(body)));
       default:
         throw new Error(`unknown replication API ${apiKey}`);
     }
@@ -297,7 +309,7 @@ export class ClusterNode {
   private voteAnswer(request: VoteRequest): { epoch: number; granted: boolean } {
     this.knownPeer(request.candidateId);
     const refuse = { epoch: this.state.epoch, granted: false };
-    if (request.epoch < this.state.epoch) return refuse;
+    if (this.forgotten.blocks || request.epoch < this.state.epoch) return refuse;
     const leaderAlive =
       (this.#role === 'leader' && this.hasLease()) ||
       (this.#role === 'follower' && this.#leaderId !== null && Date.now() - this.#leaderSeenAt < this.options.electionTimeoutMs);
@@ -365,7 +377,9 @@ export class ClusterNode {
   /** The leader's commit position from its own and its followers' positions; high watermarks follow. */
   private advanceCommit(): void {
     if (this.#role !== 'leader') return;
-    const positions = [this.options.log.lastEntry().seq, ...this.options.peers.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
+    // A witness counts toward a majority (acks: quorum), not toward "every data replica" (acks: all).
+    const counted = this.options.acks === 'all' ? this.options.peers.filter((p) => p.witness !== true) : this.options.peers;
+    const positions = [this.options.log.lastEntry().seq, ...counted.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
     const next = commitPosition(positions, this.options.acks, this.#epochStart, this.#commitSeq);
     if (next > this.#commitSeq) {
       this.#commitSeq = next;
@@ -381,6 +395,7 @@ export class ClusterNode {
     const wasLeader = this.#role === 'leader';
     this.#leaderId = leaderId;
     if (heardFromLeader) this.#leaderSeenAt = Date.now();
+    if (heardFromLeader && leaderId !== null) this.forgotten.learnedLeader(this.state, epoch, leaderId);
     if (this.#role !== 'follower') this.setRole('follower', wasLeader ? 'a newer epoch or lost majority' : 'an election ended');
     this.resetElectionTimer();
     if (leaderId !== null && leaderId !== this.options.nodeId) void this.fetchLoop();
@@ -424,6 +439,8 @@ export class ClusterNode {
     this.#electionTimer = null;
     if (this.#closed || this.#role === 'leader') return;
     this.resetElectionTimer(); // the next attempt, should this one not finish
+    // Started with an empty data directory: first the epoch it may have voted in (forgotten-vote.ts).
+    if (this.forgotten.blocks) return void (await this.forgotten.probe(this.state, this.options.nodeId, this.#peers.values(), this.options.electionTimeoutMs));
     const last = this.options.log.lastEntry();
     const epoch = Math.max(this.state.epoch, last.epoch) + 1;
     const pre = await this.requestVotes({ candidateId: this.options.nodeId, epoch, last, preVote: true });
@@ -568,6 +585,7 @@ export class ClusterNode {
           continue;
         }
         this.#leaderSeenAt = Date.now();
+        this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         this.resetElectionTimer();
         try {
           await this.applyFetch(response);

@@ -3,7 +3,15 @@
 // a witness holds none.
 import { createServer, type Server } from 'node:http';
 import { listen } from '../net/listen.js';
-import type { WitnessStatus } from '../cluster/witness.js';
+
+/** What the witness reports (bridge/cluster/witness.ts builds it; a structural type: HTTP imports no part). */
+export interface WitnessStatus {
+  epoch: number;
+  leaderId: string | null;
+  last: { seq: number };
+  commitSeq: number;
+  truncations: number;
+}
 
 function metricsText(s: WitnessStatus): string {
   const lines = [

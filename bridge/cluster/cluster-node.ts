@@ -117,6 +117,7 @@ export class ClusterNode {
    */
   #knowsNothing = false;
   readonly #followers = new Map<string, FollowerState>();
+  readonly #witnessIds: ReadonlySet<string>;
   readonly #peers = new Map<string, PeerConnection>();
   /** Fetches parked at the leader until new entries come (or their wait ends). */
   readonly #parked = new Set<() => void>();
@@ -132,6 +133,7 @@ export class ClusterNode {
     private readonly state: ElectionState,
     private readonly forgotten: ForgottenVote,
   ) {
+    this.#witnessIds = new Set(options.peers.filter((p) => p.witness === true).map((p) => p.id));
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
       this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes));
@@ -357,9 +359,28 @@ export class ClusterNode {
     follower.lastFetchAt = Date.now();
     this.#followers.set(request.replicaId, follower);
     this.advanceCommit();
-    if (log.lastEntry().seq <= last.seq && request.maxWaitMs > 0) await this.park(Math.min(request.maxWaitMs, this.options.fetchMaxWaitMs));
+    const upTo = this.#witnessIds.has(request.replicaId) ? this.witnessLimit() : Number.MAX_SAFE_INTEGER;
+    if (Math.min(log.lastEntry().seq, upTo) <= last.seq && request.maxWaitMs > 0) await this.park(Math.min(request.maxWaitMs, this.options.fetchMaxWaitMs));
     if (this.#role !== 'leader') return answer(NOT_LEADER);
-    return answer(NONE, { entries: log.readEntries(last.seq, Math.min(request.maxBytes, this.options.fetchMaxBytes)) });
+    const entries = log.readEntries(last.seq, Math.min(request.maxBytes, this.options.fetchMaxBytes));
+    return answer(NONE, { entries: upTo === Number.MAX_SAFE_INTEGER ? entries : entries.filter((e) => e.seq <= upTo) });
+  }
+
+  /**
+   * How far a witness may fetch. While every data follower fetches (within the election timeout;
+   * the first one after this node began to lead counts as a fetch), no further than the lowest of
+   * their positions: the witness is then never ahead of a data node that could succeed this one, so
+   * its vote (KIP-595's rule against its own log) goes to that node after a failover, and the
+   * commit position, the middle of three, is the data follower's. With a data follower silent, no
+   * limit: the witness holds what the leader holds, and under acks: quorum the commit goes on with
+   * it (under acks: all it does not count, advanceCommit).
+   */
+  private witnessLimit(): number {
+    const now = Date.now();
+    const data = this.options.peers.filter((p) => p.witness !== true).map((p) => this.#followers.get(p.id));
+    const live = data.every((f) => now - (f?.lastFetchAt ?? this.#leaseStart) < this.options.electionTimeoutMs);
+    if (!live) return Number.MAX_SAFE_INTEGER;
+    return Math.min(...data.map((f) => f?.seq ?? 0));
   }
 
   private park(ms: number): Promise<void> {

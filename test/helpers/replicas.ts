@@ -37,10 +37,34 @@ export type ClusterStatusJson = ClusterStatus;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+interface ReplicaOptions {
+  electionTimeoutMs?: number;
+  acks?: 'quorum' | 'all';
+  extraYaml?: string;
+  name?: string;
+  kafka?: boolean;
+  peerMqtt?: boolean;
+}
+
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string; kafka?: boolean; peerMqtt?: boolean } = {}): Promise<Replica[]> {
+export async function startReplicas(t: TestContext, count = 3, options: ReplicaOptions = {}): Promise<Replica[]> {
+  return (await startCluster(t, count, false, options)).replicas;
+}
+
+/**
+ * Two data nodes n1, n2 and a witness w (`tributary witness`, docs/replication.md), which the data
+ * nodes list with witness: true. The witness is a Replica with no MQTT port and no log.db; its
+ * status is its GET /api/cluster (role 'witness').
+ */
+export async function startReplicasWithWitness(t: TestContext, options: ReplicaOptions = {}): Promise<{ replicas: Replica[]; witness: Replica }> {
+  const { replicas, witness } = await startCluster(t, 2, true, options);
+  return { replicas, witness: witness! };
+}
+
+async function startCluster(t: TestContext, count: number, withWitness: boolean, options: ReplicaOptions): Promise<{ replicas: Replica[]; witness: Replica | null }> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-  const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
+  const ports = await Promise.all([...ids, 'w'].map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
+  const witnessPorts = ports[count]!;
   const root = tempDir(t, 'tributary-replicas-');
   const replicas = ids.map((id, i) => {
     const dir = join(root, id);
@@ -49,6 +73,7 @@ export async function startReplicas(t: TestContext, count = 3, options: { electi
     // peerMqtt: each peer's MQTT address too (cluster.peers[].mqtt, the MQTT 5.0 redirect).
     const mqttOf = (j: number): string => (options.peerMqtt === true ? `, mqtt: "127.0.0.1:${ports[j]!.mqtt}"` : '');
     const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}"${kafkaOf(j)}${mqttOf(j)} }`]));
+    if (withWitness) peers.push(`{ id: w, address: "127.0.0.1:${witnessPorts.cluster}", witness: true }`);
     writeFileSync(
       config,
       `dataDir: ${JSON.stringify(dir)}
@@ -67,11 +92,30 @@ ${options.extraYaml ?? ''}`,
     );
     return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http, ports[i]!.kafka);
   });
+  let witness: Replica | null = null;
+  if (withWitness) {
+    const config = join(root, 'w.yaml');
+    writeFileSync(
+      config,
+      `dataDir: ${JSON.stringify(join(root, 'w'))}
+http: { port: ${witnessPorts.http} }
+logging: { level: info, format: json }
+cluster:
+  nodeId: w
+  listen: { host: 127.0.0.1, port: ${witnessPorts.cluster} }
+  electionTimeoutMs: ${options.electionTimeoutMs ?? 1500}
+  fetchMaxWaitMs: 100
+  peers: [${ids.map((id, j) => `{ id: ${id}, address: "127.0.0.1:${ports[j]!.cluster}" }`).join(', ')}]
+`,
+    );
+    witness = makeReplica(t, 'w', join(root, 'w'), config, 0, witnessPorts.http, 0, 'witness');
+  }
   for (const r of replicas) await r.restart();
-  return replicas;
+  await witness?.restart();
+  return { replicas, witness };
 }
 
-function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number, kafkaPort = 0): Replica {
+function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number, kafkaPort = 0, command: 'start' | 'witness' = 'start'): Replica {
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let output = '';
@@ -96,7 +140,7 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
     },
     restart: async () => {
       await replica.kill();
-      const started = spawn(process.execPath, [CLI, 'start', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const started = spawn(process.execPath, [CLI, command, '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
       child = started;
       started.stdout!.on('data', (c: Buffer) => (output += c.toString()));
       started.stderr!.on('data', (c: Buffer) => (output += c.toString()));

@@ -156,13 +156,19 @@ test('a data node that was down while the other committed with the witness is no
   }
 });
 
-test('acks: all with a witness: a publish is not acknowledged while the other data node is stopped, though the witness holds its position; it is once that node continues', async (t) => {
+test('acks: all with a witness counts both data nodes and not the witness: publishes are acknowledged while the witness is stopped; one is not while the other data node is stopped, though the witness holds it, and is once that node continues', async (t) => {
   const { replicas, witness } = await startReplicasWithWitness(t, { acks: 'all' });
   const leader = await waitForLeader([...replicas, witness]);
   const stopped = replicas.find((r) => r !== leader)!;
   const client = await connect(leader, 'publisher-all');
   client.on('error', () => undefined);
   assert.equal((await publish(client, 'both', 10)).length, 10);
+
+  // Every data replica holds them: acknowledged without the witness.
+  witness.signal('SIGSTOP');
+  t.after(() => witness.signal('SIGCONT'));
+  assert.equal((await publish(client, 'no-witness', 10)).length, 10);
+  witness.signal('SIGCONT');
 
   const lastBefore = (await leader.status())!.last.seq;
   stopped.signal('SIGSTOP');

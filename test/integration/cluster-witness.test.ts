@@ -186,3 +186,38 @@ test('acks: all with a witness counts both data nodes and not the witness: publi
   await waitFor('the held publish is acknowledged', async () => acked);
   client.end(true);
 });
+
+test('the witness is kept no further than a live data follower, so that follower is elected when the leader dies: a follower paused briefly holds everything the witness holds, and the witness votes for it', async (t) => {
+  // A long election timeout: the paused follower stays live (heard from within it) through the checks below.
+  const { replicas, witness } = await startReplicasWithWitness(t, { electionTimeoutMs: 6000 });
+  const leader = await waitForLeader([...replicas, witness]);
+  const follower = replicas.find((r) => r !== leader)!;
+  const client = await connect(leader, 'publisher-cap');
+  client.on('error', () => undefined);
+  const acked = await publish(client, 'before', 20);
+  assert.equal(acked.length, 20);
+  await waitForReplicated([...replicas, witness], (await leader.status())!.last.seq);
+
+  const followerAt = (await follower.status())!.last.seq;
+  follower.signal('SIGSTOP');
+  t.after(() => follower.signal('SIGCONT'));
+  let heldAcked = false;
+  client.publish('plant/line/power', 'held', { qos: 1 }, (err) => {
+    if (err == null) heldAcked = true;
+  });
+  await waitFor('the leader stored the held publish', async () => ((await leader.status())?.last.seq ?? 0) > followerAt);
+  // Before: the witness fetched it at once, the commit went on with it, and the witness then refused the follower.
+  for (let i = 0; i < 20; i++) {
+    assert.ok(((await witness.status())?.last.seq ?? 0) <= followerAt, 'the witness is ahead of a live data follower');
+    await sleep(50);
+  }
+  assert.equal(heldAcked, false);
+  client.end(true);
+
+  await leader.kill();
+  follower.signal('SIGCONT');
+  const next = await waitForLeader([follower, witness], 600);
+  assert.equal(next.id, follower.id);
+  const held = new Set(storedValues(follower));
+  assert.deepEqual(acked.filter((p) => !held.has(p)), [], 'the new leader lacks acknowledged messages');
+});

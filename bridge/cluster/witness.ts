@@ -5,6 +5,8 @@
 // its next fetch, which the leader counts toward a commit under acks: quorum. It never stands in
 // an election, so it never leads; a tail that diverges from the leader's log is truncated as a
 // replica's is (KIP-101).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EntryPosition } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState, CLUSTER_DATABASE_FILE } from './election-state.js';
@@ -32,8 +34,6 @@ import { PositionLog } from './position-log.js';
 import { atLeastAsUpToDate } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
 import { API_FETCH_HEADERS, decodeHeadersResponse, type HeadersResponse } from './witness-messages.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 
 export interface WitnessOptions {
   nodeId: string;

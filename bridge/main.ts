@@ -171,6 +171,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // With replication only the leader forwards (docs/replication.md): the forwarder starts when
     // this node starts leading and stops when it stops.
     let unwatchUpstream: (() => void) | null = null;
+    // Loaded now, not when this node first leads: evaluating the Kafka client blocks the event loop
+    // (about 1 s here, several under load), and a new leader that stalls for its election timeout
+    // loses its lease and is deposed before it has served anything.
+    const upstreamModule = forwarding ? await import('./upstream/start.js') : null;
     const startForwarding = async (): Promise<void> => {
       if (upstream !== null) return;
       // In a cluster every replica forwards as the cluster (its name and log id), so that a new
@@ -180,7 +184,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
         node === null || config.cluster === null
           ? { name: config.node.id }
           : { name: config.cluster.name!, logId: node.logId ?? undefined, leads: () => node.leadsWithLease() };
-      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }), identity);
+      upstream = upstreamModule!.startUpstream(config, log, cursors, logger.child({ component: 'upstream' }), identity);
       if (upstream === null) return;
       metrics.watchUpstream(upstream.metricsSource);
       unwatchUpstream = watchUpstreamErrors(upstream.metricsSource, errors);

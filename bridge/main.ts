@@ -56,6 +56,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // after the log: until then nothing counts as sent).
     let upstream: Upstream | null = null;
     const forwarding = config.upstream?.enabled === true;
+    // Loaded now, before replication starts, not when this node first leads: evaluating the Kafka client blocks the event loop
+    // (about 1 s here, several under load), and a new leader that stalls for its election timeout
+    // loses its lease and is deposed before it has served anything.
+    const upstreamModule = forwarding ? await import('./upstream/start.js') : null;
     // Replication: a record is committed (readers see it, its publisher is acknowledged) once a
     // quorum holds it, not when it is durable here (docs/replication.md).
     let cluster: ClusterNode | null = null;
@@ -171,10 +175,6 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // With replication only the leader forwards (docs/replication.md): the forwarder starts when
     // this node starts leading and stops when it stops.
     let unwatchUpstream: (() => void) | null = null;
-    // Loaded now, not when this node first leads: evaluating the Kafka client blocks the event loop
-    // (about 1 s here, several under load), and a new leader that stalls for its election timeout
-    // loses its lease and is deposed before it has served anything.
-    const upstreamModule = forwarding ? await import('./upstream/start.js') : null;
     const startForwarding = async (): Promise<void> => {
       if (upstream !== null) return;
       // In a cluster every replica forwards as the cluster (its name and log id), so that a new

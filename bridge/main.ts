@@ -56,9 +56,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // after the log: until then nothing counts as sent).
     let upstream: Upstream | null = null;
     const forwarding = config.upstream?.enabled === true;
-    // Loaded now, before replication starts, not when this node first leads: evaluating the Kafka client blocks the event loop
-    // (about 1 s here, several under load), and a new leader that stalls for its election timeout
-    // loses its lease and is deposed before it has served anything.
+    // Loaded now, before replication starts, not when this node first leads: evaluating the Kafka
+    // client blocks the event loop (about 1 s here, several under load), and a new leader that
+    // stalls for its election timeout loses its lease and is deposed before it has served anything.
     const upstreamModule = forwarding ? await import('./upstream/start.js') : null;
     // Replication: a record is committed (readers see it, its publisher is acknowledged) once a
     // quorum holds it, not when it is durable here (docs/replication.md).

@@ -21,6 +21,7 @@ Commands:
   replay   read a topic's records out as NDJSON/CSV/raw or back into MQTT (replay --help)
   readers  list named replay readers and their lag (readers --help)
   cluster  replication: this node's role, epoch, leader, positions and followers' lag (cluster status --help)
+  witness  run a witness: the third voter of two data nodes, no telemetry (witness --help)
   salvage  copy every intact batch of a damaged log into a new data directory (salvage --help)
 
 Options for start:
@@ -71,6 +72,7 @@ async function main(argv: string[]): Promise<number> {
   if (argv[0] === 'topics') return (await import('./cli/topics.js')).topicsCommand(argv.slice(1), cliEnvironment());
   if (argv[0] === 'cluster') return (await import('./cli/cluster.js')).clusterCommand(argv.slice(1), cliEnvironment());
   if (argv[0] === 'readers') return (await import('./cli/readers.js')).readersCommand(argv.slice(1), cliEnvironment());
+  if (argv[0] === 'witness') return (await import('./cli/witness.js')).witnessCommand(argv.slice(1));
   if (argv[0] === 'salvage') return (await import('./cli/salvage.js')).salvageCommand(argv.slice(1));
   let parsed;
   try {

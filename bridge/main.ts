@@ -64,6 +64,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // after the log: until then nothing counts as sent).
     let upstream: Upstream | null = null;
     const forwarding = config.upstream?.enabled === true;
+    // Loaded now, before replication starts, not when this node first leads: evaluating the Kafka
+    // client blocks the event loop (about 1 s here, several under load), and a new leader that
+    // stalls for its election timeout loses its lease and is deposed before it has served anything.
+    const upstreamModule = forwarding ? await import('./upstream/start.js') : null;
     // Replication: a record is committed (readers see it, its publisher is acknowledged) once a
     // quorum holds it, not when it is durable here (docs/replication.md).
     let cluster: ClusterNode | null = null;
@@ -208,7 +212,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
         node === null || config.cluster === null
           ? { name: config.node.id }
           : { name: config.cluster.name!, logId: node.logId ?? undefined, leads: () => node.leadsWithLease() };
-      upstream = (await import('./upstream/start.js')).startUpstream(config, log, cursors, logger.child({ component: 'upstream' }), identity);
+      upstream = upstreamModule!.startUpstream(config, log, cursors, logger.child({ component: 'upstream' }), identity);
       if (upstream === null) return;
       metrics.watchUpstream(upstream.metricsSource);
       unwatchUpstream = watchUpstreamErrors(upstream.metricsSource, errors);

@@ -5,10 +5,13 @@
 // appending). The log does the storing; this decides what is stored where and when it counts.
 import type { Log, EntryPosition, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
-import { ElectionState } from './election-state.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CLUSTER_DATABASE_FILE, ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
 import { FollowerDiskFullError, PeerRefusedError, UnknownPeerError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
+import { ForgottenVote } from './forgotten-vote.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
   API_END_QUORUM_EPOCH,
@@ -40,6 +43,7 @@ import {
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
+import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
 
@@ -49,7 +53,8 @@ export { EPOCHS_TOPIC };
 export interface ClusterOptions {
   nodeId: string;
   listen: { host: string; port: number };
-  peers: readonly { id: string; address: string }[];
+  /** `witness`: a `tributary witness` (votes, keeps entry headers; counts toward a commit under acks: quorum only). */
+  peers: readonly { id: string; address: string; witness?: boolean }[];
   acks: 'quorum' | 'all';
   electionTimeoutMs: number;
   fetchMaxWaitMs: number;
@@ -91,6 +96,7 @@ export class ClusterNode {
    */
   #knowsNothing = false;
   readonly #followers = new Map<string, FollowerState>();
+  readonly #witnessIds: ReadonlySet<string>;
   readonly #peers = new Map<string, PeerConnection>();
   /** Fetches parked at the leader until new entries come (or their wait ends). */
   readonly #parked = new Set<() => void>();
@@ -107,7 +113,9 @@ export class ClusterNode {
   private constructor(
     private readonly options: ClusterOptions,
     private readonly state: ElectionState,
+    private readonly forgotten: ForgottenVote,
   ) {
+    this.#witnessIds = new Set(options.peers.filter((p) => p.witness === true).map((p) => p.id));
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
       this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null));
@@ -116,8 +124,9 @@ export class ClusterNode {
 
   /** Opens cluster.db, starts the replication listener; the node starts as a follower that takes no appends. */
   static async start(options: ClusterOptions): Promise<ClusterNode> {
+    const fresh = !existsSync(join(options.dataDir, CLUSTER_DATABASE_FILE));
     const state = ElectionState.open(options.dataDir);
-    const node = new ClusterNode(options, state);
+    const node = new ClusterNode(options, state, new ForgottenVote(fresh && options.log.lastEntry().seq === 0, options.logger));
     node.#knowsNothing = state.epoch === 0 && options.log.lastEntry().seq === 0;
     options.log.refuseAppends('this node is not the cluster leader');
     // Followers fetch what the leader has written before its fsync ends (Raft, section 10.2.1).
@@ -237,7 +246,7 @@ export class ClusterNode {
     const f = this.#followers.get(id);
     const seq = f?.seq ?? null;
     const within = (at: number | null | undefined): boolean => at != null && now - at < this.options.electionTimeoutMs;
-    return { id, seq, lag: seq === null ? null : Math.max(0, end - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt, inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt) };
+    return { id, seq, lag: seq === null ? null : Math.max(0, end - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt, inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt), witness: this.#witnessIds.has(id) };
   }
 
   /**
@@ -247,7 +256,7 @@ export class ClusterNode {
    * for longer than the election timeout leaves them on fewer disks than the cluster has.
    */
   private underReplicatedPartitions(followers: readonly FollowerStatus[]): number {
-    const behind = followers.filter((f) => !f.inSync);
+    const behind = followers.filter((f) => !f.inSync && !f.witness);
     if (behind.length === 0) return 0;
     return this.options.log.partitionsWithEntriesAfter(Math.min(...behind.map((f) => f.seq ?? 0)));
   }
@@ -314,6 +323,12 @@ export class ClusterNode {
         this.authenticated(fetch.replicaId, peer);
         return encodeFetchResponse(new Writer(), await this.onFetch(fetch));
       }
+      case API_FETCH_HEADERS: {
+        // A witness's fetch: the same answer, each entry's header without its records (witness-messages.ts).
+        const fetch = decodeFetch(body);
+        this.authenticated(fetch.replicaId, peer);
+        return encodeHeadersResponse(new Writer(), await this.onFetch(fetch));
+      }
       default:
         throw new Error(`unknown replication API ${apiKey}`);
     }
@@ -342,7 +357,7 @@ export class ClusterNode {
   private voteAnswer(request: VoteRequest): { epoch: number; granted: boolean } {
     this.knownPeer(request.candidateId);
     const refuse = { epoch: this.state.epoch, granted: false };
-    if (request.epoch < this.state.epoch) return refuse;
+    if (this.forgotten.blocks || request.epoch < this.state.epoch) return refuse;
     const leaderAlive =
       (this.#role === 'leader' && this.hasLease()) ||
       (this.#role === 'follower' && this.#leaderId !== null && Date.now() - this.#leaderSeenAt < this.options.electionTimeoutMs);
@@ -393,13 +408,21 @@ export class ClusterNode {
     this.advanceCommit();
     // Entries written here, also those whose fsync is still running: the follower stores and
     // fsyncs them while this node does (Raft, section 10.2.1); the commit counts this node's own
-    // copy only once durable (advanceCommit reads the durable end).
+    // copy only once durable (advanceCommit reads the durable end). A witness gets no further than
+    // witnessLimit, read again after the wait.
     const maxBytes = Math.min(request.maxBytes, this.options.fetchMaxBytes);
-    let entries = log.readEntries(last.seq, maxBytes);
+    const witness = this.#witnessIds.has(request.replicaId);
+    const read = (): StoredEntry[] => {
+      const entries = log.readEntries(last.seq, maxBytes);
+      if (!witness) return entries;
+      const upTo = this.witnessLimit();
+      return entries.filter((e) => e.seq <= upTo);
+    };
+    let entries = read();
     if (entries.length === 0 && request.maxWaitMs > 0) {
       await this.park(Math.min(request.maxWaitMs, this.options.fetchMaxWaitMs));
       if (this.#role !== 'leader') return answer(NOT_LEADER);
-      entries = log.readEntries(last.seq, maxBytes);
+      entries = read();
     }
     return answer(NONE, { entries });
   }
@@ -420,6 +443,23 @@ export class ClusterNode {
     this.#followers.set(id, follower);
   }
 
+  /**
+   * How far a witness may fetch. While every data follower fetches (within the election timeout;
+   * the first one after this node began to lead counts as a fetch), no further than the lowest of
+   * their positions: the witness is then never ahead of a data node that could succeed this one, so
+   * its vote (KIP-595's rule against its own log) goes to that node after a failover, and the
+   * commit position, the middle of three, is the data follower's. With a data follower silent, no
+   * limit: the witness holds what the leader holds, and under acks: quorum the commit goes on with
+   * it (under acks: all it does not count, advanceCommit).
+   */
+  private witnessLimit(): number {
+    const now = Date.now();
+    const data = this.options.peers.filter((p) => p.witness !== true).map((p) => this.#followers.get(p.id));
+    const live = data.every((f) => now - (f?.lastFetchAt ?? this.#leaseStart) < this.options.electionTimeoutMs);
+    if (!live) return Number.MAX_SAFE_INTEGER;
+    return Math.min(...data.map((f) => f?.seq ?? 0));
+  }
+
   private park(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const wake = (): void => {
@@ -435,7 +475,9 @@ export class ClusterNode {
   /** The leader's commit position from its own and its followers' positions; high watermarks follow. */
   private advanceCommit(): void {
     if (this.#role !== 'leader') return;
-    const positions = [this.options.log.lastEntry().seq, ...this.options.peers.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
+    // A witness counts toward a majority (acks: quorum), not toward "every data replica" (acks: all).
+    const counted = this.options.acks === 'all' ? this.options.peers.filter((p) => p.witness !== true) : this.options.peers;
+    const positions = [this.options.log.lastEntry().seq, ...counted.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
     const next = commitPosition(positions, this.options.acks, this.#epochStart, this.#commitSeq);
     if (next > this.#commitSeq) {
       this.#commitSeq = next;
@@ -451,6 +493,7 @@ export class ClusterNode {
     const wasLeader = this.#role === 'leader';
     this.#leaderId = leaderId;
     if (heardFromLeader) this.#leaderSeenAt = Date.now();
+    if (heardFromLeader && leaderId !== null) this.forgotten.learnedLeader(this.state, epoch, leaderId);
     if (this.#role !== 'follower') this.setRole('follower', wasLeader ? 'a newer epoch or lost majority' : 'an election ended');
     this.resetElectionTimer();
     if (leaderId !== null && leaderId !== this.options.nodeId) void this.fetchLoop();
@@ -494,6 +537,8 @@ export class ClusterNode {
     this.#electionTimer = null;
     if (this.#closed || this.#role === 'leader') return;
     this.resetElectionTimer(); // the next attempt, should this one not finish
+    // Started with an empty data directory: first the epoch it may have voted in (forgotten-vote.ts).
+    if (this.forgotten.blocks) return void (await this.forgotten.probe(this.state, this.options.nodeId, this.#peers.values(), this.options.electionTimeoutMs));
     const last = this.options.log.lastEntry();
     const epoch = Math.max(this.state.epoch, last.epoch) + 1;
     const pre = await this.requestVotes({ candidateId: this.options.nodeId, epoch, last, preVote: true });
@@ -642,6 +687,7 @@ export class ClusterNode {
           continue;
         }
         this.#leaderSeenAt = Date.now();
+        this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         this.resetElectionTimer();
         try {
           if (await this.applyFetch(response)) this.spaceBack();

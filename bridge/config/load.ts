@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import type { z } from 'zod';
 import { ConfigFileError, ConfigInvalidError, type ConfigProblem } from './errors.js';
-import { configSchema, type Config } from './schema.js';
+import { configSchema, witnessConfigSchema, type Config, type WitnessConfig } from './schema.js';
 
 /** The common keys that have their own command-line flag. */
 export interface ConfigFlags {
@@ -41,6 +41,17 @@ export function loadConfig(options: LoadOptions = {}): Config {
   if (problems.length > 0 || !parsed.success) {
     throw new ConfigInvalidError(problems, describeSources(file, env, options.flags));
   }
+  return deepFreeze(parsed.data);
+}
+
+/**
+ * `tributary witness`'s config (schema.ts, witnessConfigSchema): its file and --data-dir only; the
+ * TRIBUTARY_* overrides are the node's keys, which a witness does not have.
+ */
+export function loadWitnessConfig(options: { file: string; dataDir?: string }): WitnessConfig {
+  const tree = readConfigFile(options.file);
+  const parsed = witnessConfigSchema.safeParse(options.dataDir === undefined ? tree : mergeTrees(tree, { dataDir: options.dataDir }));
+  if (!parsed.success) throw new ConfigInvalidError(parsed.error.issues.flatMap(toProblems), options.file);
   return deepFreeze(parsed.data);
 }
 

@@ -271,7 +271,7 @@ const clusterPeer = z.strictObject({
   id: z.string().min(1),
   /** Where its replication listener (its cluster.listen) is reached: host:port. */
   address: z.string().regex(HOST_PORT, 'host:port (e.g. 10.0.0.12:9093)').refine((a) => { const m = HOST_PORT.exec(a); return m === null || Number(m[1]) <= 65535; }, 'port above 65535'),
-  /** A witness votes and stores no telemetry (docs/replication.md); not built yet. */
+  /** A witness (`tributary witness`) votes and keeps entry headers, no telemetry; it counts toward a commit under acks: quorum only (docs/replication.md). */
   witness: z.boolean().default(false),
   /**
    * Where Kafka clients reach the peer's Kafka endpoint (its kafka.advertisedHost/Port): host:port.
@@ -336,8 +336,10 @@ const cluster = z
       seen.set(peer.id, i);
       if (addresses.has(peer.address)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'address'], message: `'${peer.address}' is listed twice (also peers[${addresses.get(peer.address)}])` });
       addresses.set(peer.address, i);
-      if (peer.witness) ctx.addIssue({ code: 'custom', path: ['peers', i, 'witness'], message: 'witnesses are not built yet (docs/replication.md): use three data nodes' });
     });
+    if (c.peers.every((peer) => peer.witness)) {
+      ctx.addIssue({ code: 'custom', path: ['peers'], message: 'list at least one other data node (witness: false): a witness holds no records, so this node\'s would have no replica' });
+    }
     const voters = c.peers.length + 1;
     if (voters === 2) {
       ctx.addIssue({ code: 'custom', path: ['peers'], message: 'two voters alone cannot fail over: neither is a majority without the other (add a third node or a witness)' });
@@ -484,3 +486,57 @@ export const configSchema = z.strictObject({
 export type Config = z.output<typeof configSchema>;
 /** What a config file or override may contain. */
 export type ConfigInput = z.input<typeof configSchema>;
+
+/**
+ * `tributary witness` (docs/replication.md, The witness): a voter of a cluster of two data nodes
+ * that keeps entry headers and no records. Its own small file; its peers are the data nodes.
+ */
+export const witnessConfigSchema = z.strictObject({
+  /** Its election state (cluster.db) and its header log (positions.db). */
+  dataDir: z.string().min(1).default('./witness-data'),
+  /** GET /healthz, /metrics and /api/cluster; null: no HTTP listener. */
+  http: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(8080),
+    })
+    .nullable()
+    .prefault({}),
+  cluster: z
+    .strictObject({
+      /** The witness's id; the data nodes list it in their peers with witness: true. */
+      nodeId: z.string().min(1),
+      /** Its replication listener: votes, announcements of a new leader. */
+      listen: z
+        .strictObject({
+          host: z.string().min(1).default('0.0.0.0'),
+          port: port.default(9093),
+        })
+        .prefault({}),
+      /** The data nodes (their cluster.nodeId and replication address). */
+      peers: z.array(clusterPeer).min(2, 'list both data nodes of the cluster'),
+      /** As on the data nodes: it refuses candidates while it heard from a live leader within this. */
+      electionTimeoutMs: z.number().int().min(100).max(60_000).default(1500),
+      /** The longest its fetch waits at the leader for new entries; as on the data nodes. */
+      fetchMaxWaitMs: z.number().int().min(10).max(10_000).default(250),
+    })
+    .superRefine((c, ctx) => {
+      const seen = new Map<string, number>();
+      c.peers.forEach((peer, i) => {
+        if (peer.id === c.nodeId) ctx.addIssue({ code: 'custom', path: ['peers', i, 'id'], message: `'${peer.id}' is the witness's own id (cluster.nodeId); list only the data nodes` });
+        if (seen.has(peer.id)) ctx.addIssue({ code: 'custom', path: ['peers', i, 'id'], message: `'${peer.id}' is listed twice (also peers[${seen.get(peer.id)}])` });
+        seen.set(peer.id, i);
+        if (peer.witness) ctx.addIssue({ code: 'custom', path: ['peers', i, 'witness'], message: 'a witness\'s peers are the data nodes: one witness per cluster' });
+      });
+      if ((c.peers.length + 1) % 2 === 0) ctx.addIssue({ code: 'custom', path: ['peers'], message: `${c.peers.length + 1} voters: use an odd number of voters (two data nodes and this witness)` });
+      if (c.fetchMaxWaitMs * 2 >= c.electionTimeoutMs) ctx.addIssue({ code: 'custom', path: ['fetchMaxWaitMs'], message: `must be below half of cluster.electionTimeoutMs (${c.electionTimeoutMs})` });
+    }),
+  logging: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    })
+    .prefault({}),
+});
+
+export type WitnessConfig = z.output<typeof witnessConfigSchema>;

@@ -23,6 +23,8 @@ export interface FollowerStatus {
    * its previous fetch.
    */
   inSync: boolean;
+  /** A witness: it holds entry headers, not records. */
+  witness: boolean;
 }
 
 export interface ClusterStatus {

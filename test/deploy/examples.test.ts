@@ -6,7 +6,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { envNames, loadConfig } from '../../bridge/config/load.js';
+import { envNames, loadConfig, loadWitnessConfig } from '../../bridge/config/load.js';
 import { createLogger } from '../../bridge/logger.js';
 import { startNode } from '../../bridge/main.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -123,4 +123,23 @@ test('npm start, the systemd unit and the Dockerfile launch node with the same m
   const docker = readFileSync(join(DEPLOY, 'Dockerfile'), 'utf8');
   assert.match(docker, /^ENV .*\bMALLOC_ARENA_MAX=2\b/m);
   assert.ok((JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(docker)![1]!) as string[]).includes(semiSpace), 'the image runs node with the same flag');
+});
+
+test("the witness's systemd unit passes systemd-analyze verify, rates OK, and runs `tributary witness` on its example config, which loads", (t) => {
+  const config = loadWitnessConfig({ file: join(DEPLOY, 'tributary-witness.example.yaml') });
+  assert.equal(config.cluster.peers.length, 2);
+  const unit = readFileSync(join(DEPLOY, 'tributary-witness.service'), 'utf8');
+  assert.match(unit, /^ExecStart=\S+ .*cli\.js witness --config /m);
+  for (const line of ['Restart=always', 'NoNewPrivileges=yes', 'ProtectSystem=strict', 'StateDirectory=tributary-witness', 'DynamicUser=yes']) {
+    assert.match(unit, new RegExp(`^${line}$`, 'm'), line);
+  }
+  const copy = join(tempDir(t), 'tributary-witness.service');
+  writeFileSync(copy, unit.replace('/usr/bin/node', process.execPath));
+  const verify = spawnSync('systemd-analyze', ['verify', copy], { encoding: 'utf8' });
+  assert.equal(verify.status, 0, verify.stderr);
+  assert.equal(verify.stderr.trim(), '', 'no warnings');
+  const security = spawnSync('systemd-analyze', ['security', '--offline=true', copy], { encoding: 'utf8' });
+  const level = /Overall exposure level for tributary-witness\.service: ([\d.]+) (\w+)/.exec(security.stdout);
+  assert.ok(level !== null, security.stdout + security.stderr);
+  assert.ok(Number(level[1]) <= 2, `exposure ${level[1]} ${level[2]}`);
 });

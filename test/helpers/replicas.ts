@@ -39,25 +39,38 @@ export type ClusterStatusJson = ClusterStatus;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+interface ReplicaOptions {
+  electionTimeoutMs?: number;
+  acks?: 'quorum' | 'all';
+  extraYaml?: string;
+  name?: string;
+  kafka?: boolean;
+  peerMqtt?: boolean;
+  /** Replica n(index+1)'s data directory on a tmpfs of `sizeMb` of its own (a new one at each start: see tinyDiskCommand). */
+  tinyDisk?: { index: number; sizeMb: number };
+  /** Lines added to one replica's cluster block (indented by two spaces), e.g. its own cluster.tls. */
+  clusterYaml?: (id: string) => string;
+}
+
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(
-  t: TestContext,
-  count = 3,
-  options: {
-    electionTimeoutMs?: number;
-    acks?: 'quorum' | 'all';
-    extraYaml?: string;
-    name?: string;
-    kafka?: boolean;
-    peerMqtt?: boolean;
-    /** Replica n(index+1)'s data directory on a tmpfs of `sizeMb` of its own (a new one at each start: see tinyDiskCommand). */
-    tinyDisk?: { index: number; sizeMb: number };
-    /** Lines added to one replica's cluster block (indented by two spaces), e.g. its own cluster.tls. */
-    clusterYaml?: (id: string) => string;
-  } = {},
-): Promise<Replica[]> {
+export async function startReplicas(t: TestContext, count = 3, options: ReplicaOptions = {}): Promise<Replica[]> {
+  return (await startCluster(t, count, false, options)).replicas;
+}
+
+/**
+ * Two data nodes n1, n2 and a witness w (`tributary witness`, docs/replication.md), which the data
+ * nodes list with witness: true. The witness is a Replica with no MQTT port and no log.db; its
+ * status is its GET /api/cluster (role 'witness').
+ */
+export async function startReplicasWithWitness(t: TestContext, options: ReplicaOptions = {}): Promise<{ replicas: Replica[]; witness: Replica }> {
+  const { replicas, witness } = await startCluster(t, 2, true, options);
+  return { replicas, witness: witness! };
+}
+
+async function startCluster(t: TestContext, count: number, withWitness: boolean, options: ReplicaOptions): Promise<{ replicas: Replica[]; witness: Replica | null }> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
-  const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
+  const ports = await Promise.all([...ids, 'w'].map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
+  const witnessPorts = ports[count]!;
   const root = tempDir(t, 'tributary-replicas-');
   const replicas = ids.map((id, i) => {
     const dir = join(root, id);
@@ -66,6 +79,7 @@ export async function startReplicas(
     // peerMqtt: each peer's MQTT address too (cluster.peers[].mqtt, the MQTT 5.0 redirect).
     const mqttOf = (j: number): string => (options.peerMqtt === true ? `, mqtt: "127.0.0.1:${ports[j]!.mqtt}"` : '');
     const peers = ids.flatMap((other, j) => (j === i ? [] : [`{ id: ${other}, address: "127.0.0.1:${ports[j]!.cluster}"${kafkaOf(j)}${mqttOf(j)} }`]));
+    if (withWitness) peers.push(`{ id: w, address: "127.0.0.1:${witnessPorts.cluster}", witness: true }`);
     writeFileSync(
       config,
       `dataDir: ${JSON.stringify(dir)}
@@ -84,10 +98,29 @@ ${options.clusterYaml?.(id) ?? ''}
 ${options.extraYaml ?? ''}`,
     );
     const command = options.tinyDisk?.index === i ? tinyDiskCommand(dir, options.tinyDisk.sizeMb) : undefined;
-    return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http, ports[i]!.kafka, command);
+    return makeReplica(t, id, dir, config, ports[i]!.mqtt, ports[i]!.http, ports[i]!.kafka, 'start', command);
   });
+  let witness: Replica | null = null;
+  if (withWitness) {
+    const config = join(root, 'w.yaml');
+    writeFileSync(
+      config,
+      `dataDir: ${JSON.stringify(join(root, 'w'))}
+http: { port: ${witnessPorts.http} }
+logging: { level: info, format: json }
+cluster:
+  nodeId: w
+  listen: { host: 127.0.0.1, port: ${witnessPorts.cluster} }
+  electionTimeoutMs: ${options.electionTimeoutMs ?? 1500}
+  fetchMaxWaitMs: 100
+  peers: [${ids.map((id, j) => `{ id: ${id}, address: "127.0.0.1:${ports[j]!.cluster}" }`).join(', ')}]
+`,
+    );
+    witness = makeReplica(t, 'w', join(root, 'w'), config, 0, witnessPorts.http, 0, 'witness');
+  }
   for (const r of replicas) await r.restart();
-  return replicas;
+  await witness?.restart();
+  return { replicas, witness };
 }
 
 /**
@@ -102,7 +135,7 @@ function tinyDiskCommand(dir: string, sizeMb: number): { file: string; prefix: s
   return { file: 'unshare', prefix: ['--user', '--map-root-user', '--mount', 'sh', '-c', script, 'sh', dir, process.execPath] };
 }
 
-function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number, kafkaPort = 0, command?: { file: string; prefix: string[] }): Replica {
+function makeReplica(t: TestContext, id: string, dir: string, config: string, mqttPort: number, httpPort: number, kafkaPort = 0, subcommand: 'start' | 'witness' = 'start', command?: { file: string; prefix: string[] }): Replica {
   let child: ChildProcess | null = null;
   let exited: Promise<void> = Promise.resolve();
   let output = '';
@@ -134,7 +167,7 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
     },
     restart: async () => {
       await replica.kill();
-      const args = [CLI, 'start', '--config', config];
+      const args = [CLI, subcommand, '--config', config];
       const started = command === undefined ? spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(command.file, [...command.prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       child = started;
       started.stdout!.on('data', (c: Buffer) => (output += c.toString()));

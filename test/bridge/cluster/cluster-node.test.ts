@@ -6,7 +6,7 @@ import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
-import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
+import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeVote, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, encodeVoteResponse, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
 import { PeerConnection, ReplicationServer } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
@@ -39,10 +39,20 @@ async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?
   return { node, log: theLog, ask, peer };
 }
 
+/**
+ * A voter that started with an empty data directory votes only once it knows an epoch it may have
+ * voted in (forgotten-vote.ts): here from the leader c1 of `epoch`, which then resigns.
+ */
+async function learnEpochFromLeader(voter: { peer: PeerConnection }, epoch: number): Promise<void> {
+  await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch }), 5000);
+  await voter.peer.request(API_END_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch }), 5000);
+}
+
 test('one vote per epoch, kept across a restart (cluster.db is written before the answer)', async (t) => {
   const dir = tempDir(t);
   const first = await startVoter(t, dir);
   const empty = { epoch: -1, seq: 0 };
+  await learnEpochFromLeader(first, 4);
   assert.deepEqual(await first.ask({ candidateId: 'c1', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: true });
   assert.deepEqual(await first.ask({ candidateId: 'c2', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: false });
   // The same candidate asking again (a lost answer) gets the same vote.
@@ -117,6 +127,7 @@ test('a voter that knows nothing (empty log, no election state: new or wiped) gr
   const fresh = await startVoter(t, dir);
   const withData = { epoch: 1, seq: 5 };
   try {
+    await learnEpochFromLeader(fresh, 1);
     assert.equal((await fresh.ask({ candidateId: 'c1', epoch: 2, last: withData, preVote: true })).granted, false);
     assert.equal((await fresh.ask({ candidateId: 'c1', epoch: 2, last: withData, preVote: false })).granted, false);
     assert.deepEqual(await fresh.ask({ candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 2, granted: true });
@@ -152,6 +163,91 @@ test('a follower whose leader refuses connections (its process is gone) forgets 
   }
   assert.equal(granted, true, 'still refusing: it holds on to a leader that is gone');
   assert.equal(voter.node.leaderId, null);
+});
+
+test('a voter that starts with an empty data directory (new or wiped: it may have voted and forgotten it) grants no vote, not even to an empty candidate, until a leader tells it the epoch; then it never votes again in that epoch', async (t) => {
+  const voter = await startVoter(t, tempDir(t));
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  const empty = { epoch: -1, seq: 0 };
+  // Before: it voted for anyone with an empty log, in any epoch, also one it had voted in before the wipe.
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: true }), { epoch: 0, granted: false });
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: false }), { epoch: 0, granted: false });
+  assert.equal(voter.node.epoch, 0, 'a refused vote moves it to no epoch');
+
+  await learnEpochFromLeader(voter, 3);
+  assert.equal(voter.node.epoch, 3);
+  // Its vote in epoch 3 counts as cast for the leader of 3: nobody else gets it.
+  assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 3, last: empty, preVote: false }), { epoch: 3, granted: false });
+  assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 4, last: empty, preVote: false }), { epoch: 4, granted: true });
+});
+
+test('a voter that starts with an empty data directory and hears from no leader learns the epoch from every other voter, not from some of them', async (t) => {
+  const dir = tempDir(t);
+  const log = await Log.open({ dataDir: dir, commitPolicy: replicatedCommit, acknowledge: 'committed' });
+  // Two peers that answer every vote request (the voter's probe, then its pre-votes) with their epoch, refusing.
+  const probes = { c1: 0, c2: 0 };
+  const peerAt = async (id: 'c1' | 'c2', epoch: number, port = 0): Promise<ReplicationServer> => {
+    const server = await ReplicationServer.start({
+      host: '127.0.0.1',
+      port,
+      maxBytes: 1 << 20,
+      logger: pino({ level: 'silent' }),
+      handler: async (apiKey, body) => {
+        assert.equal(apiKey, API_VOTE);
+        decodeVote(body);
+        probes[id]++;
+        return encodeVoteResponse(new Writer(), { epoch, granted: false, leaderId: null });
+      },
+    });
+    t.after(() => server.close());
+    return server;
+  };
+  const c1 = await peerAt('c1', 7);
+  const c2Port = await freePort();
+  const node = await ClusterNode.start({
+    nodeId: 'v',
+    listen: { host: '127.0.0.1', port: 0 },
+    peers: [
+      { id: 'c1', address: `127.0.0.1:${c1.port}` },
+      { id: 'c2', address: `127.0.0.1:${c2Port}` },
+    ],
+    acks: 'quorum',
+    electionTimeoutMs: 200,
+    fetchMaxWaitMs: 50,
+    fetchMaxBytes: 1 << 20,
+    log,
+    dataDir: dir,
+    logger: pino({ level: 'silent' }),
+  });
+  t.after(async () => {
+    await node.close();
+    await log.close();
+  });
+  const peer = new PeerConnection('v', '127.0.0.1', node.port, 1 << 20);
+  t.after(() => peer.close());
+  const ask = async (r: VoteRequest): Promise<boolean> => decodeVoteResponse(await peer.request(API_VOTE, encodeVote(new Writer(), r), 5000)).granted;
+  const candidate = (epoch: number): VoteRequest => ({ candidateId: 'c1', epoch, last: { epoch: -1, seq: 0 }, preVote: false });
+
+  // c1 (a majority with the voter) answers, c2 is down: the voter keeps asking and grants nothing.
+  for (let i = 0; i < 200 && probes.c1 < 3; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok(probes.c1 >= 3, 'the voter asks its peers their epoch');
+  const epoch = (): number => node.epoch;
+  assert.equal(await ask(candidate(9)), false);
+  assert.equal(epoch(), 0);
+
+  // c2 answers too: the voter's vote counts as cast in the largest epoch answered (7); it votes above it.
+  await peerAt('c2', 5, c2Port);
+  let learned = false;
+  for (let i = 0; i < 200 && !learned; i++) {
+    learned = epoch() === 7;
+    if (!learned) await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.equal(learned, true, `the voter did not learn the epoch (at ${epoch()})`);
+  assert.equal(await ask(candidate(7)), false);
+  assert.equal(await ask(candidate(8)), true);
 });
 
 test('a follower whose fetch the stopping leader answered NOT_LEADER (it forgot the leader) still takes that leader\'s resignation, and stands soon', async (t) => {

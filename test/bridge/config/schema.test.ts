@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ConfigInvalidError } from '../../../bridge/config/errors.js';
-import { loadConfig } from '../../../bridge/config/load.js';
+import { loadConfig, loadWitnessConfig } from '../../../bridge/config/load.js';
 import type { Config } from '../../../bridge/config/schema.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
@@ -94,13 +94,38 @@ test('a bad address, a bad acks, an unknown key: all named at once', (t) => {
   assert.match(found['cluster.nope'] ?? '', /unknown key/);
 });
 
-test('a witness is refused until it is built; a fetch wait near the election timeout is refused', (t) => {
+test('two data nodes and a witness are accepted; witnesses alone beside this node are refused; a fetch wait near the election timeout is refused', (t) => {
+  const c = load(t, 'cluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: w, address: "h:2", witness: true }] }\n').cluster!;
+  assert.deepEqual(c.peers.map((p) => p.witness), [false, true]);
   const found = problems(
     t,
-    'cluster: { nodeId: a, electionTimeoutMs: 400, fetchMaxWaitMs: 300, peers: [{ id: b, address: "h:1" }, { id: w, address: "h:2", witness: true }] }\n',
+    'cluster: { nodeId: a, electionTimeoutMs: 400, fetchMaxWaitMs: 300, peers: [{ id: v, address: "h:1", witness: true }, { id: w, address: "h:2", witness: true }] }\n',
   );
-  assert.match(found['cluster.peers[1].witness'] ?? '', /not built yet/);
+  assert.match(found['cluster.peers'] ?? '', /at least one other data node/);
   assert.match(found['cluster.fetchMaxWaitMs'] ?? '', /below half/);
+});
+
+test("the witness's own config: defaults, and each problem named (its own id, a witness among its peers, an unknown key)", (t) => {
+  const dir = tempDir(t);
+  const file = join(dir, 'witness.yaml');
+  writeFileSync(file, 'cluster: { nodeId: w, peers: [{ id: a, address: "h:1" }, { id: b, address: "h:2" }] }\n');
+  const config = loadWitnessConfig({ file, dataDir: join(dir, 'data') });
+  assert.equal(config.dataDir, join(dir, 'data'));
+  assert.deepEqual(config.http, { host: '127.0.0.1', port: 8080 });
+  assert.deepEqual(config.cluster.listen, { host: '0.0.0.0', port: 9093 });
+  assert.equal(config.cluster.electionTimeoutMs, 1500);
+  writeFileSync(file, 'mqtt: {}\ncluster: { nodeId: w, peers: [{ id: w, address: "h:1" }, { id: b, address: "h:2", witness: true }] }\n');
+  let found: Record<string, string> = {};
+  try {
+    loadWitnessConfig({ file });
+    assert.fail('accepted');
+  } catch (err) {
+    assert.ok(err instanceof ConfigInvalidError, String(err));
+    found = Object.fromEntries(err.problems.map((p) => [p.key, p.message]));
+  }
+  assert.equal(found.mqtt, 'unknown key');
+  assert.match(found['cluster.peers[0].id'] ?? '', /own id/);
+  assert.match(found['cluster.peers[1].witness'] ?? '', /data nodes/);
 });
 
 test('a cluster needs log.durability fsync', (t) => {

@@ -1,0 +1,53 @@
+// The witness's fetch (docs/replication.md, "The witness"): the request is a follower's Fetch
+// (messages.ts), the answer is a Fetch answer whose entries carry each stored batch's header only,
+// never its bytes. API key 1000 is ours (no Kafka API fetches headers); version 0.
+// Request:  as Fetch (replica_id, epoch, last_epoch, last_seq, max_wait_ms, max_bytes)
+// Response: error int16, epoch int32, leader_id nullable string, commit_seq int64,
+//   diverging_epoch int32, diverging_end_seq int64 (epoch -1: none),
+//   [entries: seq int64, epoch int32, topic string, partition int32,
+//             base_offset int64, last_offset int64, size int32]
+import type { StoredEntry } from '../../broker/log/log.js';
+import { Reader, Writer, type FetchResponse } from './messages.js';
+
+export const API_FETCH_HEADERS = 1000;
+
+/** One replication-log entry without its records: where it sits and what it covers. */
+export interface EntryHeader {
+  seq: number;
+  epoch: number;
+  topic: string;
+  partition: number;
+  baseOffset: number;
+  lastOffset: number;
+  /** The stored batch's size in bytes. */
+  size: number;
+}
+
+export interface HeadersResponse extends Omit<FetchResponse, 'entries'> {
+  entries: EntryHeader[];
+}
+
+/** A stored batch's header: baseOffset int64 at byte 0, lastOffsetDelta int32 at byte 23 (record-batch.ts). */
+export function headerOf(entry: StoredEntry): EntryHeader {
+  const baseOffset = Number(entry.batch.readBigInt64BE(0));
+  return { seq: entry.seq, epoch: entry.epoch, topic: entry.topic, partition: entry.partition, baseOffset, lastOffset: baseOffset + entry.batch.readInt32BE(23), size: entry.batch.length };
+}
+
+export function encodeHeadersResponse(w: Writer, f: FetchResponse): Writer {
+  w.int16(f.error).int32(f.epoch).string(f.leaderId, false).int64(f.commitSeq);
+  w.int32(f.diverging?.epoch ?? -1).int64(f.diverging?.seq ?? -1);
+  return w.array(f.entries.map(headerOf), false, (out, h) => {
+    out.int64(h.seq).int32(h.epoch).string(h.topic, false).int32(h.partition).int64(h.baseOffset).int64(h.lastOffset).int32(h.size);
+  });
+}
+
+export function decodeHeadersResponse(r: Reader): HeadersResponse {
+  const error = r.int16();
+  const epoch = r.int32();
+  const leaderId = r.nullableString(false);
+  const commitSeq = r.int64();
+  const divergingEpoch = r.int32();
+  const divergingSeq = r.int64();
+  const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), baseOffset: e.int64(), lastOffset: e.int64(), size: e.int32() }));
+  return { error, epoch, leaderId, commitSeq, diverging: divergingEpoch === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries };
+}

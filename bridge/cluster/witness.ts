@@ -1,0 +1,281 @@
+// The witness (docs/replication.md, "The witness"; `tributary witness`): a voter that keeps the
+// replication log's entry headers and no records. It votes by the data nodes' rules (one durable
+// vote per epoch, KIP-595's up-to-date rule against its header log, check-quorum while it hears
+// from a live leader), fetches headers from the leader, fsyncs them and reports its position in
+// its next fetch, which the leader counts toward a commit under acks: quorum. It never stands in
+// an election, so it never leads; a tail that diverges from the leader's log is truncated as a
+// replica's is (KIP-101).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { EntryPosition } from '../../broker/log/log.js';
+import type { Logger } from '../logger.js';
+import { ElectionState, CLUSTER_DATABASE_FILE } from './election-state.js';
+import { UnknownPeerError } from './errors.js';
+import { ForgottenVote } from './forgotten-vote.js';
+import {
+  API_BEGIN_QUORUM_EPOCH,
+  API_END_QUORUM_EPOCH,
+  API_FETCH,
+  API_VOTE,
+  decodeBeginQuorumEpoch,
+  decodeVote,
+  encodeEpochResponse,
+  encodeFetch,
+  encodeFetchResponse,
+  encodeVoteResponse,
+  NONE,
+  NOT_LEADER,
+  Writer,
+  type Reader,
+  type VoteRequest,
+  type VoteResponse,
+} from './messages.js';
+import { PositionLog } from './position-log.js';
+import { atLeastAsUpToDate } from './quorum.js';
+import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
+import { API_FETCH_HEADERS, decodeHeadersResponse, type HeadersResponse } from './witness-messages.js';
+
+export interface WitnessOptions {
+  nodeId: string;
+  listen: { host: string; port: number };
+  /** The data nodes. */
+  peers: readonly { id: string; address: string }[];
+  electionTimeoutMs: number;
+  fetchMaxWaitMs: number;
+  dataDir: string;
+  logger: Logger;
+}
+
+export interface WitnessStatus {
+  nodeId: string;
+  role: 'witness';
+  epoch: number;
+  leaderId: string | null;
+  /** The last entry header held, fsynced. */
+  last: EntryPosition;
+  /** The commit position as of the last fetch answer. */
+  commitSeq: number;
+  voters: string[];
+  truncations: number;
+}
+
+/** The most header bytes one answer covers: headers are small, this bounds the batches the leader reads to make them. */
+const FETCH_MAX_BYTES = 4 * 1024 * 1024;
+
+export class Witness {
+  #leaderId: string | null = null;
+  #leaderSeenAt = 0;
+  #commitSeq = 0;
+  #truncations = 0;
+  #fetching = false;
+  #closed = false;
+  #timer: NodeJS.Timeout | null = null;
+  /** As a data node's: new or wiped, it vouches only for a candidate with an empty log until caught up with a leader. */
+  #knowsNothing: boolean;
+  readonly #peers = new Map<string, PeerConnection>();
+  #server: ReplicationServer | null = null;
+
+  private constructor(
+    private readonly options: WitnessOptions,
+    private readonly state: ElectionState,
+    private readonly positions: PositionLog,
+    private readonly forgotten: ForgottenVote,
+  ) {
+    for (const peer of options.peers) {
+      const { host, port } = parseAddress(peer.address);
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES));
+    }
+    this.#knowsNothing = state.epoch === 0 && positions.lastEntry().seq === 0;
+  }
+
+  static async start(options: WitnessOptions): Promise<Witness> {
+    const fresh = !existsSync(join(options.dataDir, CLUSTER_DATABASE_FILE));
+    const state = ElectionState.open(options.dataDir);
+    let positions: PositionLog;
+    try {
+      positions = PositionLog.open(options.dataDir);
+    } catch (err) {
+      state.close();
+      throw err;
+    }
+    const witness = new Witness(options, state, positions, new ForgottenVote(fresh && positions.lastEntry().seq === 0, options.logger));
+    try {
+      witness.#server = await ReplicationServer.start({
+        host: options.listen.host,
+        port: options.listen.port,
+        maxBytes: FETCH_MAX_BYTES,
+        handler: (apiKey, body) => witness.handle(apiKey, body),
+        logger: options.logger,
+      });
+    } catch (err) {
+      positions.close();
+      state.close();
+      throw err;
+    }
+    witness.resetTimer();
+    return witness;
+  }
+
+  get port(): number {
+    return this.#server?.port ?? 0;
+  }
+
+  status(): WitnessStatus {
+    return {
+      nodeId: this.options.nodeId,
+      role: 'witness',
+      epoch: this.state.epoch,
+      leaderId: this.#leaderId,
+      last: this.positions.lastEntry(),
+      commitSeq: this.#commitSeq,
+      voters: [this.options.nodeId, ...this.options.peers.map((p) => p.id)],
+      truncations: this.#truncations,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    for (const peer of this.#peers.values()) peer.close();
+    await this.#server?.close();
+    this.positions.close();
+    this.state.close();
+  }
+
+  // ---- requests from the data nodes ----
+
+  private async handle(apiKey: number, body: Reader): Promise<Writer> {
+    switch (apiKey) {
+      case API_VOTE:
+        return encodeVoteResponse(new Writer(), this.onVote(decodeVote(body)));
+      case API_BEGIN_QUORUM_EPOCH: {
+        const begin = decodeBeginQuorumEpoch(body);
+        this.knownPeer(begin.leaderId);
+        if (begin.epoch >= this.state.epoch) this.follow(begin.epoch, begin.leaderId, true);
+        return encodeEpochResponse(new Writer(), this.state.epoch);
+      }
+      case API_END_QUORUM_EPOCH: {
+        const end = decodeBeginQuorumEpoch(body);
+        this.knownPeer(end.leaderId);
+        if (end.epoch === this.state.epoch && end.leaderId === this.#leaderId) this.forgetLeader('the cluster leader resigned');
+        return encodeEpochResponse(new Writer(), this.state.epoch);
+      }
+      case API_FETCH:
+      case API_FETCH_HEADERS:
+        // A witness leads nothing: the asker learns the epoch and the leader this witness knows.
+        return encodeFetchResponse(new Writer(), { error: NOT_LEADER, epoch: this.state.epoch, leaderId: this.#leaderId, commitSeq: this.#commitSeq, diverging: null, entries: [] });
+      default:
+        throw new Error(`unknown replication API ${apiKey}`);
+    }
+  }
+
+  private knownPeer(id: string): void {
+    if (!this.#peers.has(id)) throw new UnknownPeerError(id);
+  }
+
+  /** The data nodes' rule (cluster-node.ts), against the header log: the vote is fsynced before the answer leaves. */
+  private onVote(request: VoteRequest): VoteResponse {
+    this.knownPeer(request.candidateId);
+    const answer = (granted: boolean): VoteResponse => ({ epoch: this.state.epoch, granted, leaderId: granted ? null : this.#leaderId });
+    if (this.forgotten.blocks || request.epoch < this.state.epoch) return answer(false);
+    if (this.leaderAlive() && request.candidateId !== this.#leaderId) return answer(false);
+    const upToDate = atLeastAsUpToDate(request.last, this.positions.lastEntry()) && !(this.#knowsNothing && request.last.seq > 0);
+    if (request.preVote) return answer(upToDate);
+    if (request.epoch > this.state.epoch) this.follow(request.epoch, null, false);
+    if (!upToDate) return answer(false);
+    const voted = this.state.votedFor;
+    if (voted !== null && voted !== request.candidateId) return answer(false);
+    this.state.set(request.epoch, request.candidateId);
+    return answer(true);
+  }
+
+  private leaderAlive(): boolean {
+    return this.#leaderId !== null && Date.now() - this.#leaderSeenAt < this.options.electionTimeoutMs;
+  }
+
+  private follow(epoch: number, leaderId: string | null, heardFromLeader: boolean): void {
+    if (epoch > this.state.epoch) this.state.set(epoch, null);
+    this.#leaderId = leaderId;
+    if (heardFromLeader && leaderId !== null) {
+      this.#leaderSeenAt = Date.now();
+      this.forgotten.learnedLeader(this.state, epoch, leaderId);
+    }
+    if (leaderId !== null) void this.fetchLoop();
+  }
+
+  private forgetLeader(why: string): void {
+    this.options.logger.info({ epoch: this.state.epoch, leader: this.#leaderId }, why);
+    this.#leaderId = null;
+    this.#leaderSeenAt = 0;
+  }
+
+  /** Only a witness that started empty needs a timer: it asks every voter's epoch until it knows one (forgotten-vote.ts). */
+  private resetTimer(): void {
+    if (this.#closed || !this.forgotten.blocks) return;
+    this.#timer = setTimeout(() => {
+      void this.forgotten.probe(this.state, this.options.nodeId, this.#peers.values(), this.options.electionTimeoutMs).finally(() => this.resetTimer());
+    }, this.options.electionTimeoutMs * (1 + Math.random()));
+  }
+
+  // ---- fetching headers from the leader ----
+
+  private async fetchLoop(): Promise<void> {
+    if (this.#fetching) return;
+    this.#fetching = true;
+    try {
+      while (!this.#closed && this.#leaderId !== null) {
+        const leader = this.#peers.get(this.#leaderId);
+        if (leader === undefined) break;
+        const epoch = this.state.epoch;
+        let response: HeadersResponse;
+        try {
+          const request = { replicaId: this.options.nodeId, epoch, last: this.positions.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: FETCH_MAX_BYTES };
+          response = decodeHeadersResponse(await leader.request(API_FETCH_HEADERS, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
+        } catch (err) {
+          // Nothing listens at the leader's address: its process is gone; votes are granted again at once.
+          if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && this.#leaderId === leader.peerId) {
+            this.forgetLeader('the cluster leader refuses connections');
+            break;
+          }
+          await sleep(this.options.fetchMaxWaitMs);
+          continue;
+        }
+        if (this.#closed || this.state.epoch !== epoch) continue;
+        if (response.error !== NONE) {
+          if (response.epoch > this.state.epoch) this.follow(response.epoch, response.leaderId, false);
+          else if (response.error === NOT_LEADER) this.#leaderId = null;
+          await sleep(this.options.fetchMaxWaitMs);
+          continue;
+        }
+        this.#leaderSeenAt = Date.now();
+        this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
+        try {
+          this.apply(response);
+        } catch (err) {
+          this.options.logger.error({ err }, 'a fetched answer could not be applied; fetching again');
+          await sleep(this.options.fetchMaxWaitMs);
+        }
+      }
+    } finally {
+      this.#fetching = false;
+    }
+  }
+
+  private apply(response: HeadersResponse): void {
+    if (response.diverging !== null) {
+      const last = this.positions.lastEntry();
+      const to = Math.min(last.seq, response.diverging.seq);
+      this.options.logger.warn({ last, leaderEnd: response.diverging, truncateAfter: to }, 'header log diverged from the leader; truncating its tail');
+      this.positions.truncateAfter(to);
+      this.#truncations++;
+      return;
+    }
+    if (response.entries.length > 0) this.positions.append(response.entries);
+    const end = this.positions.lastEntry();
+    if (end.epoch === response.epoch && end.seq >= response.commitSeq) this.#knowsNothing = false;
+    this.#commitSeq = Math.max(this.#commitSeq, Math.min(response.commitSeq, end.seq));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -240,6 +240,7 @@ export class MqttFrontEnd {
         },
       },
       failures: this.failures,
+      propertyHeaders: this.#propertyHeaders,
     });
   }
 

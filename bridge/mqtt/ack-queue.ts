@@ -130,7 +130,10 @@ export class AckQueue {
   }
 
   #writePubacks(from: number, count: number): void {
-    const bytes = Buffer.allocUnsafe(count * PUBACK_WITH_REASON_SIZE);
+    // Sized exactly: one buffer per write, no slice of a larger one.
+    let size = count * PUBACK_SIZE;
+    for (let i = 0; i < count; i++) if (this.#turns[from + i]!.reasonCode !== 0) size += PUBACK_WITH_REASON_SIZE - PUBACK_SIZE;
+    const bytes = Buffer.allocUnsafe(size);
     let at = 0;
     for (let i = 0; i < count; i++) {
       const { messageId: id, reasonCode } = this.#turns[from + i]!;
@@ -146,6 +149,6 @@ export class AckQueue {
         at += PUBACK_WITH_REASON_SIZE;
       }
     }
-    this.write(at === bytes.length ? bytes : bytes.subarray(0, at));
+    this.write(bytes);
   }
 }

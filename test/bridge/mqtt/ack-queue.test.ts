@@ -38,3 +38,15 @@ test('turns made ready inside releasingTogether leave in one write per queue, at
   one.puback(500).done();
   assert.deepEqual(writes.at(-1), ['one', [500]]);
 });
+
+test('a PUBACK with a failure reason code is 5 bytes, one without 4, in one buffer of exactly their size [MQTT-3.4.2.1]', () => {
+  const writes: Buffer[] = [];
+  const queue = new AckQueue((bytes) => writes.push(bytes));
+  const [a, b, c] = [queue.puback(1), queue.puback(2), queue.puback(3)];
+  releasingTogether(() => {
+    a.done();
+    b.refuse(0x97);
+    c.done();
+  });
+  assert.deepEqual(writes, [Buffer.from([0x40, 2, 0, 1, 0x40, 3, 0, 2, 0x97, 0x40, 2, 0, 3])]);
+});

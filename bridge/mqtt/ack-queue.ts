@@ -11,6 +11,25 @@ const PUBACK = 0x40;
 const PUBACK_SIZE = 4;
 const PUBACK_WITH_REASON_SIZE = 5;
 
+/** While releasingTogether() runs: the queues whose release waits for its end. */
+let deferred: AckQueue[] | null = null;
+
+/**
+ * Runs `settle`, which makes turns of many queues ready (the records of one append, in order), and
+ * releases each queue once at the end: a connection whose hundred publishes one append made
+ * durable gets one write of a hundred PUBACKs, not a hundred writes of one.
+ */
+export function releasingTogether(settle: () => void): void {
+  if (deferred !== null) return settle();
+  const queues: AckQueue[] = (deferred = []);
+  try {
+    settle();
+  } finally {
+    deferred = null;
+    for (const queue of queues) queue.release();
+  }
+}
+
 /** A turn in the queue; `done` marks it ready. */
 export class AckTurn {
   /** The completion to run in turn, or null for a PUBACK the queue writes itself. */
@@ -41,6 +60,8 @@ export class AckQueue {
   #turns: AckTurn[] = [];
   #head = 0;
   #releasing = false;
+  /** Waits in releasingTogether()'s list. */
+  #deferred = false;
 
   /** `write` sends PUBACK bytes to the client (several packets in one buffer). */
   constructor(private readonly write: (pubacks: Buffer) => void) {}
@@ -72,6 +93,12 @@ export class AckQueue {
 
   /** Releases the ready turns at the head: PUBACKs gathered into one write, completions run in between. */
   release(): void {
+    if (deferred !== null) {
+      if (!this.#deferred) deferred.push(this);
+      this.#deferred = true;
+      return;
+    }
+    this.#deferred = false;
     // A completion may make another turn ready (and so call this again): the outer loop takes it.
     if (this.#releasing) return;
     this.#releasing = true;
@@ -103,7 +130,10 @@ export class AckQueue {
   }
 
   #writePubacks(from: number, count: number): void {
-    const bytes = Buffer.allocUnsafe(count * PUBACK_WITH_REASON_SIZE);
+    // Sized exactly: one buffer per write, no slice of a larger one.
+    let size = count * PUBACK_SIZE;
+    for (let i = 0; i < count; i++) if (this.#turns[from + i]!.reasonCode !== 0) size += PUBACK_WITH_REASON_SIZE - PUBACK_SIZE;
+    const bytes = Buffer.allocUnsafe(size);
     let at = 0;
     for (let i = 0; i < count; i++) {
       const { messageId: id, reasonCode } = this.#turns[from + i]!;
@@ -119,6 +149,6 @@ export class AckQueue {
         at += PUBACK_WITH_REASON_SIZE;
       }
     }
-    this.write(at === bytes.length ? bytes : bytes.subarray(0, at));
+    this.write(bytes);
   }
 }

@@ -24,6 +24,10 @@
 //   after their delete (front-end.ts countBrokerPublishes).
 // - `client._serverKeepAlive` (handlers/connect.js, 2.x): the MQTT 5.0 Server Keep Alive; set in
 //   preConnect, aedes times the connection by it and announces it in CONNACK (front-end.ts).
+// - `client._topicAliases` (lib/client.js, 2.x: alias -> topic, per connection) and
+//   `client.broker.topicAliasMaximum` (aedes.js): the fast path resolves and sets MQTT 5.0 inbound
+//   topic aliases of the publishes it takes as aedes's publish handler does (resolveTopicAlias),
+//   in the same map, so that an alias set on one path names the topic on the other.
 // - `client.broker` (lib/client.js): the frame guard reports a refusal it answers with a v5
 //   DISCONNECT as aedes reports a connection's error, with the broker's 'clientError' event.
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
@@ -54,6 +58,8 @@ interface ClientInternals {
   _parser: ParserInternals;
   _will: { topic: string } | null | undefined;
   _authorized: boolean | undefined;
+  _topicAliases: Map<number, string>;
+  broker: Aedes & { topicAliasMaximum: number };
 }
 
 /** aedes.publish as aedes itself calls it: with the publishing client (null for the broker's own). */
@@ -188,4 +194,14 @@ export function wrapPublish(aedes: Aedes, wrap: (publish: BrokerPublish) => Brok
     if (typeof client === 'function') wrapped(packet, null, client);
     else wrapped(packet, client, done ?? (() => undefined));
   };
+}
+
+/** MQTT 5.0: a connection's inbound topic aliases (alias -> topic), as aedes's publish handler keeps them. */
+export function topicAliases(client: Client): Map<number, string> {
+  return (client as Client & ClientInternals)._topicAliases;
+}
+
+/** MQTT 5.0: the highest inbound topic alias the broker allows (its topicAliasMaximum option). */
+export function topicAliasMaximum(client: Client): number {
+  return (client as Client & ClientInternals).broker.topicAliasMaximum;
 }

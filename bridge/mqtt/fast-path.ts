@@ -10,8 +10,12 @@
 // QoS 2, retained messages, topics with a subscriber, anything refused or odd) goes to aedes
 // unchanged, and so does every packet after it in the same read, so that the turns taken in the
 // connection's AckQueue follow arrival order [MQTT-4.6.0-2]. Of an MQTT 5.0 connection it takes the
-// PUBLISHes without properties (a topic alias or a user property is aedes's to handle); their
-// PUBACK is the same 4 bytes, as a v5 PUBACK with reason code 0x00 may omit it [MQTT-3.4.2.1].
+// PUBLISHes with the properties a well-behaved client sends (publish-properties.ts): the message
+// properties become record headers as through aedes (property-headers.ts), and a Topic Alias is
+// set and resolved in aedes's own map of the connection, so either path may use an alias the other
+// set [MQTT-3.3.2-10..12]. A publish without properties (Property Length 0) costs no more than a
+// 3.1.1 one: nothing else is read. The PUBACK is the same 4 bytes, as a v5 PUBACK with reason code
+// 0x00 may omit it [MQTT-3.4.2.1].
 //
 // A publish taken here is acknowledged on the same terms as through aedes: only once its append is
 // durable; a log that cannot keep up (or a full disk) stops the reading of the socket, and a failed
@@ -25,10 +29,12 @@ import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
-import { clientOf, keepAliveRefresh } from './aedes-internals.js';
+import { clientOf, keepAliveRefresh, topicAliases, topicAliasMaximum } from './aedes-internals.js';
 import { HeldAppends, quotaExceeded, type AppendFailures } from './held-appends.js';
 import { PubackReasonCode } from './reason-codes.js';
 import { announcedLength, bodyStart, packetLength, type StreamIntake } from './frame-guard.js';
+import type { PropertyHeaders, PublishProperties } from './property-headers.js';
+import { readPublishProperties } from './publish-properties.js';
 import type { PendingRecord, PublishSink, StoreRoute } from './publish-sink.js';
 
 /** Who subscribes to a topic now (connected or persistent sessions). */
@@ -49,6 +55,8 @@ export interface FastPathOptions {
   readonly subscribers: Subscribers;
   /** Decides on, and reports, a failed append; shared with the aedes path. */
   readonly failures: AppendFailures;
+  /** MQTT 5.0 message properties as record headers; without it, a v5 PUBLISH with properties is aedes's. */
+  readonly propertyHeaders?: PropertyHeaders;
 }
 
 /** Counters since start; the front end adds them into FrontEndStats. */
@@ -84,6 +92,7 @@ export class FastPaths {
   readonly sink: PublishSink;
   readonly subscribers: Subscribers;
   readonly failures: AppendFailures;
+  readonly propertyHeaders: PropertyHeaders | undefined;
   readonly #maxTopicLevels: number;
   readonly #connections = new WeakMap<Duplex, FastPath>();
 
@@ -95,6 +104,7 @@ export class FastPaths {
     this.sink = options.sink;
     this.subscribers = options.subscribers;
     this.failures = options.failures;
+    this.propertyHeaders = options.propertyHeaders;
   }
 
   /** The intake of a new connection's bytes (listeners.ts, frame-guard.ts). */
@@ -133,9 +143,9 @@ const QOS_MASK = 0x06;
 const RETAIN = 0x01;
 const DUP = 0x08;
 
-/** The last route looked up, by the topic's bytes. */
-interface CachedRoute {
-  topic: Buffer;
+/** The last route looked up, by the topic's bytes (or, for a topic named by its alias, its string). */
+interface CachedRoute<Topic> {
+  topic: Topic;
   version: number;
   route: StoreRoute | null;
 }
@@ -172,7 +182,9 @@ export class FastPath implements StreamIntake {
   /** The split packet's whole length, once its fixed header has arrived (else -1). */
   #partialLength = -1;
   /** The route cache: one topic, as a connection mostly publishes on one topic after another. */
-  #cache: CachedRoute | null = null;
+  #cache: CachedRoute<Buffer> | null = null;
+  /** MQTT 5.0: the route cache of publishes that name their topic by a Topic Alias. */
+  #aliasCache: CachedRoute<string> | null = null;
   #inFlightBytes = 0;
   /** PUBACKs wait in the socket's buffer (the client does not read): stop reading until it drains. */
   #blocked = false;
@@ -202,7 +214,7 @@ export class FastPath implements StreamIntake {
   active(): boolean {
     if (this.#started) return true;
     const client = this.#client();
-    // MQTT 3.1, 3.1.1 and 5.0; of a 5.0 connection, only PUBLISHes without properties (#takePublish).
+    // MQTT 3.1, 3.1.1 and 5.0 (of a 5.0 connection, PUBLISHes with the properties publish-properties.ts reads).
     this.#started = client !== null && client.connected && !client.closed && (client.version === 3 || client.version === 4 || client.version === 5);
     this.#v5 = this.#started && client!.version === 5;
     return this.#started;
@@ -261,21 +273,30 @@ export class FastPath implements StreamIntake {
     if (topicStart > end) return false;
     const topicEnd = topicStart + ((data[topicStart - 2]! << 8) | data[topicStart - 1]!);
     let payloadStart = topicEnd + qos * 2;
+    let properties: PublishProperties | undefined;
+    let topicAlias = 0;
     if (this.#v5) {
-      // [MQTT-3.3.2.3] a Property Length of 0 (one byte): no properties, so no topic alias, nothing
-      // to store beyond what a 3.1.1 publish has. Anything else is aedes's.
-      if (payloadStart >= end || data[payloadStart] !== 0) return false;
-      payloadStart++;
+      if (payloadStart >= end) return false;
+      // [MQTT-3.3.2.3] a Property Length of 0 (one byte): no properties, nothing more to read.
+      if (data[payloadStart] === 0) payloadStart++;
+      else {
+        const read = this.shared.propertyHeaders === undefined ? null : readPublishProperties(data, payloadStart, end);
+        if (read === null) return false;
+        ({ end: payloadStart, properties, topicAlias } = read);
+      }
     }
     if (payloadStart > end) return false;
     const messageId = qos === 1 ? (data[topicEnd]! << 8) | data[topicEnd + 1]! : 0;
     if (qos === 1 && messageId === 0) return false; // [MQTT-2.3.1-1]
     if (end - payloadStart > this.shared.maxPayload) return false; // aedes refuses it
-    const route = this.#route(client, data, topicStart, topicEnd);
+    const value = data.subarray(payloadStart, end);
+    // [MQTT-3.3.2.3.2] a payload said to be UTF-8 that is not: aedes answers 0x99.
+    if (properties?.payloadFormatIndicator === true && !isUtf8(value)) return false;
+    const route = topicAlias === 0 ? this.#route(client, data, topicStart, topicEnd) : this.#aliasedRoute(client, topicAlias, data, topicStart, topicEnd);
     if (route === null) return false;
 
-    const value = data.subarray(payloadStart, end);
-    const record: RecordInput = { timestamp: now, key: route.key, value, headers: route.headers[qos as 0 | 1] };
+    const headers = properties === undefined ? route.headers[qos as 0 | 1] : [...route.headers[qos as 0 | 1], ...this.shared.propertyHeaders!.of(properties)];
+    const record: RecordInput = { timestamp: now, key: route.key, value, headers };
     const publish = new FastPublish(record, route, qos === 1 ? this.acks.puback(messageId) : null, length, this);
     this.#inFlightBytes += length;
     const { stats } = this.shared;
@@ -296,6 +317,31 @@ export class FastPath implements StreamIntake {
     // [MQTT-1.5.3-1/2] a topic is valid UTF-8 without U+0000: anything else is aedes's to refuse.
     const route = bytes.length > 0 && isUtf8(bytes) && !bytes.includes(0) ? this.shared.route(client, bytes.toString('utf8')) : null;
     this.#cache = { topic: Buffer.from(bytes), version, route };
+    return route;
+  }
+
+  /**
+   * MQTT 5.0, as aedes's publish handler does (resolveTopicAlias) [MQTT-3.3.2-10..12]: a topic with
+   * an alias sets the alias, an empty topic is the one its alias names. An alias out of range or
+   * never set is aedes's to refuse (DISCONNECT 0x94); so is a topic the fast path does not take,
+   * and aedes sets its alias then.
+   */
+  #aliasedRoute(client: Client, alias: number, data: Buffer, start: number, end: number): StoreRoute | null {
+    if (alias > topicAliasMaximum(client)) return null;
+    const aliases = topicAliases(client);
+    if (start < end) {
+      const route = this.#route(client, data, start, end);
+      if (route !== null) aliases.set(alias, data.toString('utf8', start, end));
+      return route;
+    }
+    const topic = aliases.get(alias);
+    if (topic === undefined) return null;
+    const cached = this.#aliasCache;
+    const version = this.shared.subscribers.version + this.shared.sink.topicsVersion;
+    if (cached !== null && cached.version === version && cached.topic === topic) return cached.route;
+    // Set by either path from a topic it had checked (UTF-8, no U+0000, no wildcard).
+    const route = this.shared.route(client, topic);
+    this.#aliasCache = { topic, version, route };
     return route;
   }
 

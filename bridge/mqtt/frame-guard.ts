@@ -179,10 +179,12 @@ export interface StreamIntake {
  * allocations on every chunk, which bench:footprint showed as garbage under load.
  *
  * Every read is scanned, also what the intake (the fast path) takes, so that the Receive Maximum
- * counts the publishes of both paths; the scanner reads fixed headers only and skips bodies.
+ * counts the publishes of both paths; the scanner reads fixed headers only and skips bodies. On a
+ * connection that is not MQTT 5.0 the window stops reading (receive-window.ts); the scanner still
+ * enforces the packet size limits.
  */
 export function guardConnection(socket: Duplex, limits: PacketLimits, intake?: StreamIntake, onFirstPacket?: () => void): Duplex {
-  const window = limits.receiveMaximum === undefined ? undefined : new ReceiveWindow(limits.receiveMaximum, () => clientOf(socket)?.version === 5);
+  const window = limits.receiveMaximum === undefined ? undefined : new ReceiveWindow(limits.receiveMaximum, () => clientOf(socket)?.version);
   const scanner = new FrameScanner(limits.maxRemainingLength, limits.maxConnectLength, window === undefined ? undefined : (first) => window.received(first));
   let firstPacket = onFirstPacket;
   let refused = false;

@@ -251,6 +251,7 @@ export class MqttFrontEnd {
         },
       },
       failures: this.failures,
+      propertyHeaders: this.#propertyHeaders,
     });
   }
 

@@ -9,6 +9,7 @@ import { UnknownTopicError } from '../../broker/errors.js';
 import type { AppendInfo, IdempotenceKey, Log } from '../../broker/log/log.js';
 import type { RecordHeader, RecordInput } from '../../broker/log/record-batch.js';
 import { KeylessSpreader, partitionForKey } from '../../broker/murmur2.js';
+import { releasingTogether } from './ack-queue.js';
 import type { Route, TopicMapper } from './mapping.js';
 
 export interface IncomingPublish {
@@ -228,9 +229,10 @@ export class PublishSink {
     this.#pendingCount = 0;
     for (const [topic, byPartition] of pending) {
       for (const [partition, list] of byPartition) {
+        // Each connection's acknowledgements of this append leave in one write (ack-queue.ts).
         this.log.append(topic, partition, list.map((p) => p.record)).then(
-          (info: AppendInfo) => list.forEach((p, i) => p.stored(info.baseOffset + i, false)),
-          (err: unknown) => list.forEach((p) => p.failed(err)),
+          (info: AppendInfo) => releasingTogether(() => list.forEach((p, i) => p.stored(info.baseOffset + i, false))),
+          (err: unknown) => releasingTogether(() => list.forEach((p) => p.failed(err))),
         );
       }
     }

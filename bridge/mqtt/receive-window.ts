@@ -10,6 +10,8 @@
 // written to the socket. A well-behaved client sends its next publish only after reading our
 // answer, which was counted when it was written: it is never refused wrongly. A session resumed on
 // a new connection may see PUBCOMPs for flows counted on the old one; the count stays at 0 then.
+// MQTT 3.1.1 has no Receive Maximum: once a connection's CONNECT says it is not 5.0, neither way is
+// read any more (the answers' scan was most of the window's cost per message).
 
 export class ReceiveMaximumExceededError extends Error {
   /** MQTT 5.0 DISCONNECT reason code 0x93, Receive Maximum exceeded. */
@@ -27,14 +29,19 @@ const PUBCOMP = 7;
 /** One connection's count of QoS 1/2 PUBLISHes received and not yet answered. */
 export class ReceiveWindow {
   #unanswered = 0;
+  /** Whether the window applies (an MQTT 5.0 client); undefined until the client's CONNECT is read. */
+  #applies: boolean | undefined;
   readonly #sent = new AnswerScanner(() => {
     if (this.#unanswered > 0) this.#unanswered--;
   });
 
-  /** `maximum`: the Receive Maximum announced to the client; `enforced` asks whether it applies (an MQTT 5.0 client). */
+  /**
+   * `maximum`: the Receive Maximum announced to the client; `version` tells the client's protocol
+   * level once its CONNECT has been read (5 for MQTT 5.0), null or undefined before.
+   */
   constructor(
     readonly maximum: number,
-    private readonly enforced: () => boolean,
+    private readonly version: () => number | null | undefined,
   ) {}
 
   get unanswered(): number {
@@ -43,18 +50,31 @@ export class ReceiveWindow {
 
   /** A packet arrived whose first byte is `first`; throws ReceiveMaximumExceededError past the window. */
   received(first: number): void {
-    if (first >> 4 !== PUBLISH || (first & 0x06) === 0) return;
-    if (++this.#unanswered > this.maximum && this.enforced()) throw new ReceiveMaximumExceededError(this.maximum);
+    if (first >> 4 !== PUBLISH || (first & 0x06) === 0 || !this.#counting()) return;
+    if (++this.#unanswered > this.maximum && this.#applies === true) throw new ReceiveMaximumExceededError(this.maximum);
   }
 
   /** Bytes written to the client. */
   sent(chunk: Uint8Array): void {
-    this.#sent.scan(chunk);
+    if (this.#counting()) this.#sent.scan(chunk);
   }
 
   /** `length` bytes written that are not a Uint8Array (a string): only skipped over. */
   sentOther(length: number): void {
-    this.#sent.skip(length);
+    if (this.#counting()) this.#sent.skip(length);
+  }
+
+  /**
+   * Counts until the client is known not to be MQTT 5.0, then never again. While its version is
+   * unknown (before the CONNECT is handled) both ways are read, so that a 5.0 client's count starts
+   * with its first packet and the answers' scan stays in step with the packets written.
+   */
+  #counting(): boolean {
+    if (this.#applies === undefined) {
+      const version = this.version();
+      if (version !== null && version !== undefined) this.#applies = version === 5;
+    }
+    return this.#applies !== false;
   }
 }
 

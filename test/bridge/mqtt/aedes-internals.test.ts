@@ -15,6 +15,8 @@ import {
   keepAliveRefresh,
   messageEmitter,
   parserOf,
+  topicAliases,
+  topicAliasMaximum,
   willOf,
   wrapPublish,
   wrapPublishWill,
@@ -112,4 +114,20 @@ test('each aedes internal is where aedes-internals.ts reads it', async (t) => {
   mqtt.stream.destroy();
   await waitFor(() => willsPublished.length > 0);
   assert.deepEqual(willsPublished, ['probe wills/probe'], `a will is not published through aedes.publishWill(client, will): ${change}`);
+});
+
+test('the MQTT 5.0 inbound topic aliases are where aedes-internals.ts reads them (the fast path shares them with aedes)', async (t) => {
+  const aedes = await Aedes.createBroker({ topicAliasMaximum: 5 } as Parameters<typeof Aedes.createBroker>[0]);
+  const clients: Client[] = [];
+  aedes.on('client', (client) => clients.push(client));
+  const server = createServer((socket) => aedes.handle(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(t, () => new Promise<void>((resolve) => aedes.close(() => server.close(() => resolve()))));
+  const mqtt = await connect(t, `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`, { clientId: 'alias-probe', protocolVersion: 5 });
+  await waitFor(() => clients.length === 1);
+  const client = clients[0]!;
+  assert.equal(topicAliasMaximum(client), 5, `client.broker.topicAliasMaximum is not the broker's option: ${change}`);
+  await mqtt.publishAsync('probe/aliased', 'x', { qos: 1, properties: { topicAlias: 2 } });
+  assert.equal(topicAliases(client).get(2), 'probe/aliased', `client._topicAliases does not map an alias set by a PUBLISH to its topic: ${change}`);
+  // That an alias set there by the fast path names the topic of a publish aedes handles: fast-path.test.ts.
 });

@@ -186,34 +186,82 @@ test('mqtt.fastPath: false leaves every packet to aedes; publishes are stored an
   assert.equal(node.mqtt.stats.publishesFastPath, 0);
 });
 
-test('MQTT 5.0: the fast path takes PUBLISHes without properties; one with properties or a topic alias goes to aedes, in order', async (t) => {
+test('MQTT 5.0: the fast path takes PUBLISHes with properties and topic aliases too, in order; an alias set on either path names the topic on the other', async (t) => {
   const { node } = await startTestNode(t);
   const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
   t.after(() => raw.destroy());
   raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'v5-fast', clean: true, keepalive: 60, properties: { topicAliasMaximum: 0 } });
   const connack = await raw.next('connack');
   assert.equal((connack as { reasonCode?: number }).reasonCode, 0);
-  const packets: Packet[] = [
-    publish('plant/v5/a', 1),
-    publish('plant/v5/a', 2, { qos: 0 }),
-    { ...publish('plant/v5/a', 3), properties: { userProperties: { line: '7' } } } as Packet,
-    { ...publish('plant/v5/b', 4), properties: { topicAlias: 1 } } as Packet,
-    { ...publish('', 5), properties: { topicAlias: 1 } } as Packet,
-    publish('plant/v5/a', 6),
-  ];
-  raw.socket.write(Buffer.concat(packets.map((p) => mqttPacket.generate(p, { protocolVersion: 5 }))));
+  const v5 = (packets: Packet[]): Buffer => Buffer.concat(packets.map((p) => mqttPacket.generate(p, { protocolVersion: 5 })));
+  raw.socket.write(
+    v5([
+      publish('plant/v5/a', 1),
+      publish('plant/v5/a', 2, { qos: 0 }),
+      { ...publish('plant/v5/a', 3), properties: { userProperties: { line: '7' } } } as Packet,
+      { ...publish('plant/v5/b', 4), properties: { topicAlias: 1 } } as Packet,
+      { ...publish('', 5), properties: { topicAlias: 1 } } as Packet,
+      publish('plant/v5/a', 6),
+    ]),
+  );
   await waitFor(() => pubackIds(raw).length === 5, 'the QoS 1 PUBACKs');
   assert.deepEqual(pubackIds(raw), [1, 3, 4, 5, 6]);
-  assert.ok(raw.received.filter((p) => p.cmd === 'puback').every((p) => ((p as { reasonCode?: number }).reasonCode ?? 0) === 0));
   await waitFor(() => values(node).length === 6, 'all six stored');
-  assert.deepEqual(values(node), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']);
-  assert.equal(node.mqtt.stats.publishesFastPath, 2, 'the two before the first with properties; the rest of that read went to aedes');
-  const records = node.log.read('mqtt', 0, 0).records;
-  assert.deepEqual(records.map((r) => r.key!.toString()), ['plant/v5/a', 'plant/v5/a', 'plant/v5/a', 'plant/v5/b', 'plant/v5/b', 'plant/v5/a']);
-  assert.deepEqual(records[2]!.headers.map(([name]) => name).slice(4), ['mqtt.user.line']);
+  assert.equal(node.mqtt.stats.publishesFastPath, 6, 'all six taken by the fast path, properties and aliases too');
 
-  // A later read of plain v5 publishes is the fast path's again.
-  raw.socket.write(mqttPacket.generate(publish('plant/v5/a', 7), { protocolVersion: 5 }));
+  // An alias the fast path set, used by a publish aedes handles (retained), and one aedes set
+  // (with a QoS 2 publish), used by a publish the fast path takes.
+  raw.socket.write(v5([{ ...publish('', 7, { retain: true }), properties: { topicAlias: 1 } } as Packet]));
   await waitFor(() => pubackIds(raw).includes(7), 'PUBACK 7');
-  assert.equal(node.mqtt.stats.publishesFastPath, 3);
+  raw.socket.write(v5([{ ...publish('plant/v5/c', 8, { qos: 2 }), properties: { topicAlias: 2 } } as Packet]));
+  await raw.next('pubrec', 8);
+  raw.socket.write(mqttPacket.generate({ cmd: 'pubrel', messageId: 8 }, { protocolVersion: 5 }));
+  await raw.next('pubcomp', 8);
+  raw.socket.write(v5([{ ...publish('', 9), properties: { topicAlias: 2 } } as Packet]));
+  await waitFor(() => pubackIds(raw).includes(9), 'PUBACK 9');
+  assert.ok(raw.received.filter((p) => p.cmd === 'puback').every((p) => ((p as { reasonCode?: number }).reasonCode ?? 0) === 0));
+  assert.equal(node.mqtt.stats.publishesFastPath, 7, 'the retained and the QoS 2 publish went to aedes, the last one did not');
+
+  const records = node.log.read('mqtt', 0, 0).records;
+  assert.deepEqual(records.map((r) => r.value!.toString()), ['m1', 'm2', 'm3', 'm4', 'm5', 'm6', 'm7', 'm8', 'm9']);
+  assert.deepEqual(
+    records.map((r) => r.key!.toString()),
+    ['plant/v5/a', 'plant/v5/a', 'plant/v5/a', 'plant/v5/b', 'plant/v5/b', 'plant/v5/a', 'plant/v5/b', 'plant/v5/c', 'plant/v5/c'],
+  );
+  const topicHeader = (i: number): string => records[i]!.headers.find(([name]) => name === 'mqtt.topic')![1]!.toString();
+  assert.deepEqual([4, 6, 8].map(topicHeader), ['plant/v5/b', 'plant/v5/b', 'plant/v5/c'], 'the topic an alias names, as the mqtt.topic header');
+  assert.deepEqual(records[2]!.headers.map(([name]) => name).slice(4), ['mqtt.user.line']);
+  assert.deepEqual(records[3]!.headers.map(([name]) => name).slice(4), [], 'a Topic Alias is not stored');
+});
+
+test('MQTT 5.0: a publish the fast path takes is stored with the same property headers as one aedes handles', async (t) => {
+  const { node, url } = await startTestNode(t);
+  // A subscriber on one topic: publishes there are aedes's to deliver.
+  const subscriber = await connect(t, url, { clientId: 'v5-listener', protocolVersion: 5 });
+  await subscriber.subscribeAsync('plant/v5/watched', { qos: 1 });
+  const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+  t.after(() => raw.destroy());
+  raw.send({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'v5-props', clean: true, keepalive: 60 });
+  await raw.next('connack');
+  const properties = {
+    payloadFormatIndicator: true,
+    messageExpiryInterval: 3600,
+    contentType: 'application/json',
+    responseTopic: 'plant/v5/replies',
+    correlationData: Buffer.from([0, 1, 2, 0xff]),
+    userProperties: { line: '7', shift: ['early', 'late'], '10': 'ten', 'é': 'ü' },
+  };
+  const packet = (topic: string, id: number): Buffer => mqttPacket.generate({ ...publish(topic, id, { payload: Buffer.from('{"t":21.5}') }), properties } as Packet, { protocolVersion: 5 });
+  raw.socket.write(packet('plant/v5/free', 1));
+  await waitFor(() => pubackIds(raw).includes(1), 'PUBACK 1');
+  raw.socket.write(packet('plant/v5/watched', 2));
+  await waitFor(() => pubackIds(raw).includes(2), 'PUBACK 2');
+  assert.equal(node.mqtt.stats.publishesFastPath, 1, 'the first by the fast path, the second by aedes');
+  const [fast, throughAedes] = node.log.read('mqtt', 0, 0).records;
+  const propertyHeaders = (r: typeof fast): Array<[string, string]> => r!.headers.slice(4).map(([name, value]) => [name, value!.toString('hex')]);
+  assert.deepEqual(propertyHeaders(fast), propertyHeaders(throughAedes));
+  assert.deepEqual(
+    propertyHeaders(fast).map(([name]) => name),
+    ['mqtt.payload_format', 'mqtt.message_expiry', 'mqtt.content_type', 'mqtt.response_topic', 'mqtt.correlation_data', 'mqtt.user.10', 'mqtt.user.line', 'mqtt.user.shift', 'mqtt.user.shift', 'mqtt.user.é'],
+  );
 });

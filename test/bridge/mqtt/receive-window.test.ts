@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { ReceiveMaximumExceededError, ReceiveWindow } from '../../../bridge/mqtt/receive-window.js';
 import { startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
 import { RawMqtt } from '../../helpers/raw-mqtt.js';
 import { waitFor } from '../../helpers/wait-for.js';
@@ -101,4 +102,25 @@ test('MQTT 3.1.1 has no Receive Maximum: more QoS 1 publishes in flight than mqt
   raw.socket.write(bytes(Array.from({ length: MAX * 3 }, (_, i) => publish(1 + i, 1)), 4));
   await waitFor(() => acked(raw).length === MAX * 3, 'all acknowledged');
   assert.equal(values(node).length, MAX * 3);
+});
+
+test('the window reads neither way once a connection is known not to be MQTT 5.0; before that, and for 5.0, it counts', () => {
+  const QOS1_PUBLISH = 0x32;
+  const PUBACK = Buffer.from([0x40, 0x02, 0x00, 0x01]);
+  let version: number | null = null;
+  const v311 = new ReceiveWindow(2, () => version);
+  v311.received(QOS1_PUBLISH); // before the CONNECT is handled: counted, not enforced
+  assert.equal(v311.unanswered, 1);
+  version = 4;
+  for (let i = 0; i < 10; i++) v311.received(QOS1_PUBLISH);
+  v311.sent(PUBACK);
+  assert.equal(v311.unanswered, 1, 'a 3.1.1 connection: nothing more counted, no answer scanned');
+
+  const v5 = new ReceiveWindow(2, () => 5);
+  v5.received(QOS1_PUBLISH);
+  v5.received(QOS1_PUBLISH);
+  v5.sent(PUBACK);
+  assert.equal(v5.unanswered, 1);
+  v5.received(QOS1_PUBLISH);
+  assert.throws(() => v5.received(QOS1_PUBLISH), ReceiveMaximumExceededError);
 });

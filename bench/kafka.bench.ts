@@ -15,6 +15,9 @@
 //     defaults otherwise) into each, alternating, 3 runs each, medians; Tributary with
 //     `log.durability: fsync` (every acknowledgement after an fsync) and with `interval`, Kafka with
 //     its defaults (it does not fsync per acknowledgement).
+// Beside each fetch figure, the CPU time the serving broker's process (all its threads, user and
+// kernel, from /proc) spent per MB consumed (ConsumerPerformance's data.consumed.in.MB): the figure
+// to judge a change of the fetch path by on a shared machine, where records/s move with the load.
 // Goals: fetch >= 1.0x Kafka's broker; produce >= 0.8x. Prints a table, then one JSON line
 // ({"bench":"kafka", ...}). BENCH_QUICK=1: 200k records, 1 run each. BENCH_DIR: where data lives.
 // BENCH_ONLY=fetch or produce: that half only (the other's figures are empty). BENCH_PROFILE=DIR:
@@ -24,10 +27,10 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Log } from '../broker/log/log.js';
 import { median } from './figures.js';
-import { benchScratch, freePort, startScriptSettings, waitForPort } from './processes.js';
+import { benchScratch, cpuTimes, freePort, startScriptSettings, waitForPort } from './processes.js';
 
 const run = promisify(execFile);
 const QUICK = process.env.BENCH_QUICK === '1';
@@ -80,15 +83,29 @@ async function stop(child: ChildProcess): Promise<void> {
   await new Promise<void>((done) => (child.once('exit', () => done()), child.kill('SIGTERM')));
 }
 
-/** ConsumerPerformance's CSV: header names to values. */
-async function consume(classpath: string, bootstrap: string, group: string, topic = TOPIC): Promise<{ msgsPerSec: number; fetchMsgsPerSec: number }> {
+/** One consumer run: its records/s, and the serving broker's CPU milliseconds per MB consumed (all, user, kernel). */
+interface Consumed {
+  msgsPerSec: number;
+  fetchMsgsPerSec: number;
+  cpuMsPerMb: number;
+  userMsPerMb: number;
+  systemMsPerMb: number;
+}
+
+/** ConsumerPerformance's CSV: header names to values; `brokerPid`'s CPU time over the run. */
+async function consume(classpath: string, bootstrap: string, brokerPid: number, group: string, topic = TOPIC): Promise<Consumed> {
+  const before = cpuTimes(brokerPid);
   const lines = await java(classpath, 'org.apache.kafka.tools.ConsumerPerformance', '--bootstrap-server', bootstrap, '--topic', topic, '--messages', String(RECORDS), '--group', group, '--timeout', '60000');
   const header = lines.findIndex((l) => l.includes('nMsg.sec'));
   const names = lines[header]!.split(',').map((s) => s.trim());
   const values = lines[header + 1]!.split(',').map((s) => s.trim());
   const field = (name: string): number => Number(values[names.indexOf(name)]);
+  const after = cpuTimes(brokerPid);
   if (field('data.consumed.in.nMsg') < RECORDS) throw new Error(`${bootstrap}: consumed ${field('data.consumed.in.nMsg')} of ${RECORDS}`);
-  return { msgsPerSec: Math.round(field('nMsg.sec')), fetchMsgsPerSec: Math.round(field('fetch.nMsg.sec')) };
+  const perMb = (seconds: number): number => Number(((seconds * 1000) / field('data.consumed.in.MB')).toFixed(2));
+  const user = after.user - before.user;
+  const system = after.system - before.system;
+  return { msgsPerSec: Math.round(field('nMsg.sec')), fetchMsgsPerSec: Math.round(field('fetch.nMsg.sec')), cpuMsPerMb: perMb(user + system), userMsPerMb: perMb(user), systemMsPerMb: perMb(system) };
 }
 
 /** ProducerPerformance's last line: "N records sent, R records/sec (M MB/sec), ...". */
@@ -102,6 +119,7 @@ async function produce(classpath: string, bootstrap: string, topic: string): Pro
 async function main(): Promise<void> {
   const { dir, children, cleanup } = benchScratch('kafka');
   const [kafkaDir, kafkaBootstrap] = (await kafkaSh('start')).slice(-2) as [string, string];
+  const kafkaPid = Number(readFileSync(join(kafkaDir, 'pid'), 'utf8'));
   try {
     const classpath = (await kafkaSh('classpath')).at(-1)!;
     // The same records in both: Tributary's log filled directly, Kafka's topic by its own producer.
@@ -113,11 +131,16 @@ async function main(): Promise<void> {
     let tributary = await startTributary(dir, dataDir, 'fsync');
     children.push(tributary.process);
     const fetch = { tributary: [] as number[], kafka: [] as number[], tributaryWithJoin: [] as number[], kafkaWithJoin: [] as number[], tributaryMqttShaped: [] as number[] };
+    // The serving process's CPU ms per MB consumed, per run: all, and of it user space / kernel.
+    const fetchCpu = { tributary: [] as Consumed[], kafka: [] as Consumed[], tributaryMqttShaped: [] as Consumed[] };
     if (ONLY !== 'produce') await produce(classpath, tributary.bootstrap, TOPIC); // the same records as Kafka's
     for (let i = 0; i < RUNS && ONLY !== 'produce'; i++) {
-      const t = await consume(classpath, tributary.bootstrap, `perf-${i}`);
-      const k = await consume(classpath, kafkaBootstrap, `perf-${i}`);
-      const m = await consume(classpath, tributary.bootstrap, `perf-mqtt-${i}`, MQTT_SHAPED);
+      const t = await consume(classpath, tributary.bootstrap, tributary.process.pid!, `perf-${i}`);
+      const k = await consume(classpath, kafkaBootstrap, kafkaPid, `perf-${i}`);
+      const m = await consume(classpath, tributary.bootstrap, tributary.process.pid!, `perf-mqtt-${i}`, MQTT_SHAPED);
+      fetchCpu.tributary.push(t);
+      fetchCpu.kafka.push(k);
+      fetchCpu.tributaryMqttShaped.push(m);
       fetch.tributary.push(t.fetchMsgsPerSec);
       fetch.tributaryWithJoin.push(t.msgsPerSec);
       fetch.kafka.push(k.fetchMsgsPerSec);
@@ -142,10 +165,15 @@ async function main(): Promise<void> {
     const m = (values: number[]): number => Math.round(median(values));
     const fetchRatio = m(fetch.tributary) / m(fetch.kafka);
     const produceRatio = m(producing.fsync) / m(producing.kafka);
+    const cpu = (runs: Consumed[], field: 'cpuMsPerMb' | 'userMsPerMb' | 'systemMsPerMb' = 'cpuMsPerMb'): number => Number(median(runs.map((r) => r[field])).toFixed(2));
+    const cpuCell = (runs: Consumed[]): string => (runs.length === 0 ? '' : `${cpu(runs)} (${cpu(runs, 'userMsPerMb')} + ${cpu(runs, 'systemMsPerMb')})`);
+    const cpuRatio = (runs: Consumed[]): string => (runs.length === 0 ? '' : `${(cpu(runs) / cpu(fetchCpu.kafka)).toFixed(2)}x`);
     const rows = [
       ['case', 'Tributary', 'Kafka', 'ratio', 'goal'],
       ['fetch, records/s (ConsumerPerformance fetch.nMsg.sec)', String(m(fetch.tributary)), String(m(fetch.kafka)), `${fetchRatio.toFixed(2)}x`, '>= 1.0x'],
       ['fetch, MQTT-shaped log (batches of 1,000 keyed records), records/s', String(m(fetch.tributaryMqttShaped)), String(m(fetch.kafka)), `${(m(fetch.tributaryMqttShaped) / m(fetch.kafka)).toFixed(2)}x`, ''],
+      ['fetch, broker CPU ms per MB consumed (user + kernel)', cpuCell(fetchCpu.tributary), cpuCell(fetchCpu.kafka), cpuRatio(fetchCpu.tributary), 'lower is better'],
+      ['fetch, MQTT-shaped log, broker CPU ms per MB consumed', cpuCell(fetchCpu.tributaryMqttShaped), cpuCell(fetchCpu.kafka), cpuRatio(fetchCpu.tributaryMqttShaped), ''],
       ['fetch incl. group join, records/s (nMsg.sec)', String(m(fetch.tributaryWithJoin)), String(m(fetch.kafkaWithJoin)), `${(m(fetch.tributaryWithJoin) / m(fetch.kafkaWithJoin)).toFixed(2)}x`, ''],
       ['produce acks=all, durability fsync, records/s', String(m(producing.fsync)), String(m(producing.kafka)), `${produceRatio.toFixed(2)}x`, '>= 0.8x'],
       ['produce acks=all, durability interval, records/s', String(m(producing.interval)), String(m(producing.kafka)), `${(m(producing.interval) / m(producing.kafka)).toFixed(2)}x`, ''],
@@ -153,7 +181,8 @@ async function main(): Promise<void> {
     const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
     console.log(`Kafka endpoint vs Kafka's broker: ${RECORDS} records of 100 bytes, one partition, ${RUNS} run(s) each, medians; Kafka's Java tools`);
     for (const r of rows) console.log(r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '));
-    console.log(JSON.stringify({ bench: 'kafka', records: RECORDS, runs: RUNS, fetch, produce: producing, fetchRatio: Number(fetchRatio.toFixed(3)), produceRatio: Number(produceRatio.toFixed(3)), goals: { fetchAtLeast1: fetchRatio >= 1, produceAtLeast0_8: produceRatio >= 0.8 } }));
+    const fetchCpuMsPerMb = Object.fromEntries(Object.entries(fetchCpu).map(([name, runs]) => [name, runs.map((r) => r.cpuMsPerMb)]));
+    console.log(JSON.stringify({ bench: 'kafka', records: RECORDS, runs: RUNS, fetch, fetchCpuMsPerMb, produce: producing, fetchRatio: Number(fetchRatio.toFixed(3)), produceRatio: Number(produceRatio.toFixed(3)), goals: { fetchAtLeast1: fetchRatio >= 1, produceAtLeast0_8: produceRatio >= 0.8 } }));
   } finally {
     cleanup();
     await kafkaSh('stop', kafkaDir).catch(() => undefined);

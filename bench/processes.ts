@@ -44,9 +44,15 @@ export async function startMosquitto(dir: string, settings: string[] = []): Prom
 }
 
 /** CPU seconds a process has used so far: utime + stime of /proc/PID/stat, in clock ticks (100/s). */
-export function cpuSeconds(child: ChildProcess): number {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+export function cpuSeconds(child: ChildProcess | number): number {
+  const { user, system } = cpuTimes(typeof child === 'number' ? child : child.pid!);
+  return user + system;
+}
+
+/** A process's CPU seconds so far, in user space and in the kernel (utime, stime of /proc/PID/stat), all its threads. */
+export function cpuTimes(pid: number): { user: number; system: number } {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
 /** Resident memory of a process from /proc/PID/status: now (VmRSS) and its peak so far (VmHWM), bytes. */

@@ -37,8 +37,8 @@ export type ClusterStatusJson = ClusterStatus;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
-export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string; kafka?: boolean; peerMqtt?: boolean } = {}): Promise<Replica[]> {
+/** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. `mqttYaml`: more keys of the mqtt block (flow style). */
+export async function startReplicas(t: TestContext, count = 3, options: { electionTimeoutMs?: number; acks?: 'quorum' | 'all'; extraYaml?: string; name?: string; kafka?: boolean; peerMqtt?: boolean; mqttYaml?: string } = {}): Promise<Replica[]> {
   const ids = Array.from({ length: count }, (_, i) => `n${i + 1}`);
   const ports = await Promise.all(ids.map(async () => ({ mqtt: await freePort(), http: await freePort(), cluster: await freePort(), kafka: options.kafka === true ? await freePort() : 0 })));
   const root = tempDir(t, 'tributary-replicas-');
@@ -52,7 +52,7 @@ export async function startReplicas(t: TestContext, count = 3, options: { electi
     writeFileSync(
       config,
       `dataDir: ${JSON.stringify(dir)}
-mqtt: { host: 127.0.0.1, port: ${ports[i]!.mqtt}, websocket: { enabled: false } }
+mqtt: { host: 127.0.0.1, port: ${ports[i]!.mqtt}, websocket: { enabled: false }${options.mqttYaml === undefined ? '' : `, ${options.mqttYaml}`} }
 http: { port: ${ports[i]!.http} }
 ${options.kafka === true ? `kafka: { enabled: true, host: 127.0.0.1, port: ${ports[i]!.kafka} }\n` : ''}logging: { level: info, format: json }
 cluster:

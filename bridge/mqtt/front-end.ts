@@ -577,9 +577,13 @@ export class MqttFrontEnd {
   }
 
   /** Persistent sessions' subscriptions as replication reads and applies them (a follower applies its leader's). */
-  get subscriptionStore(): { apply(change: SubscriptionChange): void; list(): ReturnType<SqlitePersistence['allSubscriptions']> } {
+  get subscriptionStore(): {
+    apply(change: SubscriptionChange): void;
+    list(): ReturnType<SqlitePersistence['allSubscriptions']>;
+    owners(): Array<[string, string | null]>;
+  } {
     const persistence = this.persistence;
-    return { apply: (change) => persistence.applySubscriptions(change), list: () => persistence.allSubscriptions() };
+    return { apply: (change) => persistence.applySubscriptions(change), list: () => persistence.allSubscriptions(), owners: () => persistence.sessionOwners() };
   }
 
   closeClients(): void {

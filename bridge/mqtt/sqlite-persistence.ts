@@ -107,7 +107,10 @@ export interface SqlitePersistenceOptions {
 export type SubscriptionChange =
   | { op: 'add'; clientId: string; subs: Array<SubscriptionOptions & { topic: string }> }
   | { op: 'remove'; clientId: string; topics: string[] }
-  | { op: 'clean'; clientId: string };
+  | { op: 'clean'; clientId: string }
+  /** The user who owns the session (session-owners.ts; null: anonymous), or none any more. */
+  | { op: 'owner'; clientId: string; username: string | null }
+  | { op: 'disown'; clientId: string };
 
 export class SqlitePersistence {
   readonly #db: Database.Database;
@@ -270,6 +273,8 @@ export class SqlitePersistence {
       if (this.#sql.sessionOfflineSince.get(change.clientId) === undefined) this.write(() => this.#sql.sessionOffline.run(change.clientId, Date.now()));
     }
     else if (change.op === 'remove') this.dropSubscriptions(change.clientId, change.topics);
+    else if (change.op === 'owner') this.putOwner(change.clientId, change.username);
+    else if (change.op === 'disown') this.write(() => this.#sql.delOwner.run(change.clientId));
     else this.forgetSubscriptions(change.clientId);
   }
 
@@ -405,6 +410,7 @@ export class SqlitePersistence {
           if (!this.#queues.isOnline(clientId)) this.#sql.delOwner.run(clientId);
         })(),
       );
+      if (!this.#queues.isOnline(clientId)) this.options.onSubscriptionsChanged?.({ op: 'disown', clientId });
       this.options.onIncomingCleaned?.(clientId);
       for (;;) {
         // Stop if the client came back meanwhile: what is left of its queue is its again.
@@ -548,11 +554,22 @@ export class SqlitePersistence {
   }
 
   claimSession(clientId: string, username: string | null): void {
-    this.write(() => this.#db.prepare('INSERT OR REPLACE INTO session_owners (client_id, username) VALUES (?, ?)').run(clientId, username));
+    this.putOwner(clientId, username);
+    this.options.onSubscriptionsChanged?.({ op: 'owner', clientId, username });
   }
 
   releaseSession(clientId: string): void {
     this.write(() => this.#sql.delOwner.run(clientId));
+    this.options.onSubscriptionsChanged?.({ op: 'disown', clientId });
+  }
+
+  private putOwner(clientId: string, username: string | null): void {
+    this.write(() => this.#db.prepare('INSERT OR REPLACE INTO session_owners (client_id, username) VALUES (?, ?)').run(clientId, username));
+  }
+
+  /** Every owned session's owner, by client id. */
+  sessionOwners(): Array<[string, string | null]> {
+    return (this.#db.prepare('SELECT client_id, username FROM session_owners').all() as Array<{ client_id: string; username: string | null }>).map((r) => [r.client_id, r.username]);
   }
 
   /** Closes the database. Calling it again does nothing. */

@@ -50,6 +50,8 @@ interface ReplicaOptions {
   tinyDisk?: { index: number; sizeMb: number };
   /** Lines added to one replica's cluster block (indented by two spaces), e.g. its own cluster.tls. */
   clusterYaml?: (id: string) => string;
+  /** More keys of the mqtt block (flow style). */
+  mqttYaml?: string;
 }
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
@@ -83,7 +85,7 @@ async function startCluster(t: TestContext, count: number, withWitness: boolean,
     writeFileSync(
       config,
       `dataDir: ${JSON.stringify(dir)}
-mqtt: { host: 127.0.0.1, port: ${ports[i]!.mqtt}, websocket: { enabled: false } }
+mqtt: { host: 127.0.0.1, port: ${ports[i]!.mqtt}, websocket: { enabled: false }${options.mqttYaml === undefined ? '' : `, ${options.mqttYaml}`} }
 http: { port: ${ports[i]!.http} }
 ${options.kafka === true ? `kafka: { enabled: true, host: 127.0.0.1, port: ${ports[i]!.kafka} }\n` : ''}logging: { level: info, format: json }
 cluster:

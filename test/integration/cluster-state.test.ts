@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
+import { hashPassword } from '../../bridge/shared/passwords.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { startReplicas, storedValues, waitForLeader, type Replica } from '../helpers/replicas.js';
 
@@ -233,4 +234,20 @@ test('a persistent session subscribed on the leader is present on the new leader
   await late.endAsync();
   for (let i = 0; i < 100 && got.length < 2; i++) await sleep(20);
   assert.deepEqual(got, ['plant/line-2/alarm overheat', 'plant/line-3/alarm pressure']);
+});
+
+test("a persistent session's owner (mqtt.auth) is on the new leader too: another user cannot take the session over there, its own user resumes it", async (t) => {
+  const hash = await hashPassword('s3cret');
+  const replicas = await startReplicas(t, 3, { mqttYaml: `auth: { users: [{ username: ops, password: "${hash}" }, { username: intruder, password: "${hash}" }] }` });
+  const leader = await waitForLeader(replicas);
+  const owner = await connect(leader, 'hmi-9', { clean: false, username: 'ops', password: 's3cret' });
+  await owner.subscribeAsync('plant/+/alarm', { qos: 1 });
+  await owner.endAsync();
+  await waitForCopies(replicas, leader);
+  await leader.kill();
+
+  const next = await waitForLeader(replicas.filter((r) => r !== leader));
+  await assert.rejects(connect(next, 'hmi-9', { clean: false, username: 'intruder', password: 's3cret' }), 'another user is refused the client id');
+  const back = await connect(next, 'hmi-9', { clean: false, username: 'ops', password: 's3cret' });
+  t.after(() => back.end(true));
 });

@@ -253,5 +253,30 @@ test('replication: changes of subscriptions and retained messages are told; appl
   // Expired by this node (leading by then): that change is its own, and told.
   assert.deepEqual((await follower.expireSessions(0, Date.now() + 1)).map((e) => e.clientId), ['historian']);
   assert.deepEqual(await follower.subscriptionsByClient(client), []);
-  assert.deepEqual(toldFollower, [{ op: 'clean', clientId: 'historian' }]);
+  assert.deepEqual(toldFollower, [{ op: 'clean', clientId: 'historian' }, { op: 'disown', clientId: 'historian' }]);
+});
+
+test('replication: a persistent session owner is told when claimed and released, and applied on a follower without telling', async (t) => {
+  const told: unknown[] = [];
+  const leader = new SqlitePersistence({ file: join(tempDir(t), 'mqtt.db'), onSubscriptionsChanged: (c) => told.push(c) });
+  t.after(() => leader.destroy());
+  await leader.setup(broker);
+  leader.claimSession('historian', 'ops');
+  leader.claimSession('plc-1', null);
+  leader.releaseSession('plc-1');
+  assert.deepEqual(told, [
+    { op: 'owner', clientId: 'historian', username: 'ops' },
+    { op: 'owner', clientId: 'plc-1', username: null },
+    { op: 'disown', clientId: 'plc-1' },
+  ]);
+  assert.deepEqual(leader.sessionOwners(), [['historian', 'ops']]);
+
+  const toldFollower: unknown[] = [];
+  const follower = new SqlitePersistence({ file: join(tempDir(t), 'mqtt.db'), onSubscriptionsChanged: (c) => toldFollower.push(c) });
+  t.after(() => follower.destroy());
+  await follower.setup(broker);
+  for (const change of told) follower.applySubscriptions(change as Parameters<SqlitePersistence['applySubscriptions']>[0]);
+  assert.equal(follower.sessionOwner('historian'), 'ops');
+  assert.equal(follower.sessionOwner('plc-1'), undefined);
+  assert.deepEqual(toldFollower, []);
 });

@@ -26,6 +26,13 @@
 //   preConnect, aedes times the connection by it and announces it in CONNACK (front-end.ts).
 // - `client.broker` (lib/client.js): the frame guard reports a refusal it answers with a v5
 //   DISCONNECT as aedes reports a connection's error, with the broker's 'clientError' event.
+// - `client._nextId` (lib/qos-packet.js): the next packet id aedes gives a QoS 1/2 delivery; a
+//   shared subscription's delivery to a clean member takes its id from it (nextPacketId), the same
+//   way, to know which PUBACK answers it (shared-subscriptions.ts).
+// - `client.deliverQoS(packet, done)` (lib/client.js): a delivery that keeps the packet id it is
+//   given (client.publish wraps it in a Packet, which drops the id); for the same member.
+// - the parser's 'packet' event (mqtt-packet's parser.js, an EventEmitter): a second listener
+//   beside aedes's sees the member's PUBACKs (shared-subscriptions.ts).
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
@@ -45,6 +52,7 @@ interface ParserInternals {
   _parseUnsubscribe(): unknown;
   _parseProperties(): Record<string, unknown> | false;
   _emitError(err: Error): void;
+  on(event: 'packet', listener: (packet: { cmd: string; messageId?: number }) => void): unknown;
 }
 
 /** aedes's private Client fields used here. */
@@ -54,6 +62,7 @@ interface ClientInternals {
   _parser: ParserInternals;
   _will: { topic: string } | null | undefined;
   _authorized: boolean | undefined;
+  _nextId: number;
 }
 
 /** aedes.publish as aedes itself calls it: with the publishing client (null for the broker's own). */
@@ -188,4 +197,22 @@ export function wrapPublish(aedes: Aedes, wrap: (publish: BrokerPublish) => Brok
     if (typeof client === 'function') wrapped(packet, null, client);
     else wrapped(packet, client, done ?? (() => undefined));
   };
+}
+
+/** Takes the packet id aedes would give the client's next QoS 1/2 delivery, as lib/qos-packet.js does (1 to 65535, then 1 again). */
+export function nextPacketId(client: Client): number {
+  const internals = client as Client & ClientInternals;
+  const id = internals._nextId;
+  internals._nextId = id >= 65535 ? 1 : id + 1;
+  return id;
+}
+
+/** Calls `listener` with each packet the client's parser reads, beside aedes's own handling. */
+export function onClientPacket(client: Client, listener: (packet: { cmd: string; messageId?: number }) => void): void {
+  parserOf(client).on('packet', listener);
+}
+
+/** Delivers `packet` (QoS 1/2, with the packet id `nextPacketId` gave) to a clean session's client, as aedes delivers to a subscriber. */
+export function deliverWithPacketId(client: Client, packet: object, done: () => void): void {
+  (client as Client & { deliverQoS(packet: object, done: () => void): void }).deliverQoS(packet, done);
 }

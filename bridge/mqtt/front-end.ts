@@ -41,6 +41,7 @@ import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence } from './sqlite-persistence.js';
 import { WillsUnderWay } from './wills-under-way.js';
 import { SessionExpiry } from './session-expiry.js';
+import { SharedSubscriptions, parseShare, type SharedBroker } from './shared-subscriptions.js';
 
 export interface MqttFrontEndOptions {
   config: Config['mqtt'];
@@ -164,6 +165,8 @@ export class MqttFrontEnd {
       onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
     });
+    // [MQTT-4.8.2] `$share/{ShareName}/{filter}`: each message to one member of the group (patch 008).
+    const shared = new SharedSubscriptions({ store: persistence, mayReceive: (client, topic) => frontEnd?.mayRead(client, topic) ?? false });
     // What a PUBLISH may announce (its properties included), refused unread above (frame-guard.ts).
     const publishLimits = { ...config.limits, maxPropertiesSize: config.v5.maxPropertiesSize };
     const aedes = await Aedes.createBroker({
@@ -184,11 +187,15 @@ export class MqttFrontEnd {
       authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => frontEnd!.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => frontEnd!.authorizeForward(client, packet),
+      sharedSubscriptions: shared,
     });
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink, access, new AppendFailures(logger, options.onProblem));
     if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);
     frontEnd.countBrokerPublishes();
     const live = LiveSubscriptions.watch(messageEmitter(aedes));
+    // After the session store's setup (createBroker), and once `live` mirrors the emitter (a group's
+    // listener is a subscriber the fast path must see): the groups of persistent sessions listen again.
+    shared.attach(aedes as unknown as SharedBroker);
     if (config.fastPath) frontEnd.#fastPaths = frontEnd.fastPathsWith(live);
     const fastPaths = frontEnd.#fastPaths;
     aedes.on('client', (client) => frontEnd.clientConnected(client));
@@ -394,12 +401,21 @@ export class MqttFrontEnd {
     }
   }
 
-  /** An invalid filter closes the connection (a protocol violation); one outside the ACL gets SUBACK 0x80. */
+  /**
+   * An invalid filter closes the connection (a protocol violation); one outside the ACL gets SUBACK
+   * 0x80. A shared subscription's filter is the one after `$share/{ShareName}/`.
+   */
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
-    const violation = filterViolation(sub.topic);
-    if (violation === null) return done(null, this.access.canSubscribe(this.identity(client), sub.topic) ? sub : null);
+    const filter = parseShare(sub.topic)?.filter ?? sub.topic;
+    const violation = filterViolation(filter);
+    if (violation === null) return done(null, this.access.canSubscribe(this.identity(client), filter) ? sub : null);
     this.options.onProblem?.('subscription refused: invalid topic filter', `client '${client.id}': ${violation}`);
     done(new ProtocolViolationError(violation));
+  }
+
+  /** Whether `client`'s ACL lets it read `topic` (a share group passes over a member it does not). */
+  private mayRead(client: Client, topic: string): boolean {
+    return !this.access.restrictsReading || this.access.canRead(this.identity(client), topic);
   }
 
   /** A message is delivered (live, queued or retained) only where the receiver's ACL grants its topic. */

@@ -45,7 +45,7 @@ export const AEDES_CHECKED_VERSION = '2.0.0-beta.1';
 interface ParserInternals {
   _list: { slice(start: number, end: number): Buffer };
   _pos: number;
-  packet: { messageId?: number; unsubscriptions?: string[] };
+  packet: { cmd?: string; protocolVersion?: number; messageId?: number; unsubscriptions?: string[] };
   error: Error | null;
   _parseString(): string | null;
   _parseMessageId(): boolean;
@@ -150,15 +150,33 @@ export function checkParsing(client: Client, checks: ParseChecks): Client {
   // error's own reason code) before aedes closes the connection on the parser's error. Written
   // straight to the socket: aedes destroys it in the same turn, and the write coalescer flushes
   // before a destroy (write-coalescer.ts).
+  // A v5 CONNECT that does not parse (its protocol version read) is answered with CONNACK 0x81, or
+  // the error's reason code (0x82 a property twice), before the close: section 3.1.4 and 4.13 (MAY).
   const emitError = parser._emitError;
   parser._emitError = function answeredError(this: ParserInternals, err: Error): void {
+    const reasonCode = (err as { reasonCode?: number }).reasonCode ?? 0x81;
     if (client.version === 5 && client.connected && !client.closed && !client.conn.destroyed) {
-      const reasonCode = (err as { reasonCode?: number }).reasonCode ?? 0x81;
       client.conn.write(Buffer.from([0xe0, 0x01, reasonCode]));
+    } else if (!client.connected && isV5Connect(this.packet) && !client.closed && !client.conn.destroyed) {
+      refuseConnect5(client, reasonCode);
     }
     emitError.call(this, err);
   };
   return client;
+}
+
+function isV5Connect(packet: { cmd?: string; protocolVersion?: number }): boolean {
+  return packet.cmd === 'connect' && packet.protocolVersion === 5;
+}
+
+/**
+ * Answers a refused MQTT 5.0 CONNECT with a CONNACK of `reasonCode` (0x81 Malformed Packet, 0x82
+ * Protocol Error), written straight to the socket as the connection is about to close (the write
+ * coalescer flushes before a destroy). CONNACK: 0x20, Remaining Length 3, flags 0, the reason code,
+ * Property Length 0.
+ */
+export function refuseConnect5(client: Client, reasonCode: number): void {
+  client.conn.write(Buffer.from([0x20, 0x03, 0x00, reasonCode, 0x00]));
 }
 
 /** Gives an MQTT 5.0 client `seconds` as its keep-alive, announced in CONNACK (Server Keep Alive); before aedes's init. */

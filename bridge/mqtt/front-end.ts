@@ -32,7 +32,7 @@ import { AckQueue } from './ack-queue.js';
 import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
 import { AppendFailures, HeldAppends, quotaExceeded } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
-import { messageEmitter, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
+import { messageEmitter, refuseConnect5, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { pubackReasonCode } from './reason-codes.js';
@@ -295,9 +295,11 @@ export class MqttFrontEnd {
   }
 
   private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
-    // [MQTT-3.1.4-1] a CONNECT that breaks the rules closes the connection without a CONNACK.
+    // [MQTT-3.1.4-1] a CONNECT that breaks the rules closes the connection; a 3.1.1 client gets no
+    // CONNACK, a 5.0 one CONNACK 0x82 Protocol Error first (sections 3.1.4 and 4.13.1).
     const violation = connectViolation(packet);
     if (violation !== null) {
+      if (packet.protocolVersion === 5) refuseConnect5(client, 0x82);
       this.refuseConnection('malformed CONNECT');
       return done(new ProtocolViolationError(violation), false);
     }

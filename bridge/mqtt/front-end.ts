@@ -452,6 +452,7 @@ export class MqttFrontEnd {
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     if (properties !== undefined) publish.headers = this.#propertyHeaders.of(properties);
+    if (properties?.userProperties !== undefined) publish.userProperties = properties.userProperties;
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
   }
 

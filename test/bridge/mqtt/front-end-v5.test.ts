@@ -315,3 +315,24 @@ test('a malformed MQTT 5.0 CONNECT gets CONNACK 0x81, one breaking a rule 0x82, 
   assert.deepEqual(old.received, []);
   assert.equal(node.mqtt.connectedClients, 0);
 });
+
+test('a mapping rule keyed by a User Property ({user.deviceId}): a v5 publish that has it is keyed by it, a 3.1.1 one goes to the next rule', async (t) => {
+  const { node, url } = await startTestNode(t, {
+    mqtt: {
+      v5,
+      mapping: {
+        rules: [
+          { filter: 'meters/#', topic: 'meters', key: '{user.deviceId}' },
+          { filter: 'meters/#', topic: 'meters', key: '{mqtt.clientId}' },
+        ],
+      },
+    },
+  });
+  const { client } = await connect5(t, url, { clientId: 'gateway-5' });
+  await client.publishAsync('meters/power', '1.5', { qos: 1, properties: { userProperties: { deviceId: 'meter-17' } } });
+  await client.publishAsync('meters/power', '1.6', { qos: 1 });
+  const old = await connect(t, url, { clientId: 'gateway-311' });
+  await old.publishAsync('meters/power', '1.7', { qos: 1 });
+  const keys = node.log.read('meters', 0, 0, { maxRecords: 10 }).records.map((r) => `${r.key?.toString()}=${r.value?.toString()}`);
+  assert.deepEqual(keys, ['meter-17=1.5', 'gateway-5=1.6', 'gateway-311=1.7']);
+});

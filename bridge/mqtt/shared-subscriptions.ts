@@ -13,6 +13,7 @@
 // A clean member that leaves with QoS 1 messages unacknowledged: they go to another member
 // (section 4.8.2: SHOULD); QoS 2 ones do not [MQTT-4.8.2-5]. A persistent member keeps them in its
 // session, sent again when it returns [MQTT-4.8.2-4].
+import { randomUUID } from 'node:crypto';
 import type { Client } from 'aedes';
 import { deliverWithPacketId, nextPacketId, onClientPacket } from './aedes-internals.js';
 
@@ -125,6 +126,7 @@ export class SharedSubscriptions {
   /** Each clean member's groups, to find an acknowledged delivery. */
   readonly #memberships = new WeakMap<Client, Set<ShareGroup>>();
   #redeliveries = 0;
+  readonly #redeliveryId = `$share-redelivery/${randomUUID()}`;
 
   constructor(private readonly options: SharedSubscriptionsOptions) {
     this.#mayReceive = options.mayReceive ?? (() => true);
@@ -177,9 +179,11 @@ export class SharedSubscriptions {
    * A message given to another member. aedes skips a delivery whose (broker id, counter) is not
    * above the last one the client got from that broker id (lib/client.js dedupe); a redelivery
    * carries a broker id of its own and a counter of its own, rising, so it is not taken for one.
+   * The id is this run's: a session store finds a queued delivery by (broker id, counter), so a
+   * counter that starts again at 1 after a restart must not meet one queued in an earlier run.
    */
   private redelivery(packet: DeliveredPacket): DeliveredPacket {
-    return { ...packet, messageId: undefined, dup: false, brokerId: `${packet.brokerId ?? ''}/$share-redelivery`, brokerCounter: ++this.#redeliveries };
+    return { ...packet, messageId: undefined, dup: false, brokerId: this.#redeliveryId, brokerCounter: ++this.#redeliveries };
   }
 
   /** The group for `topic`, its listener subscribed on first use; null for a malformed `$share/...`. */

@@ -188,6 +188,8 @@ export class MqttFrontEnd {
       authorizeSubscribe: (client, sub, done) => frontEnd!.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => frontEnd!.authorizeForward(client, packet),
       sharedSubscriptions: shared,
+      // MQTT 5.0 outbound Topic Aliases for a client whose CONNECT allows them (patch 009).
+      outboundTopicAliases: true,
     });
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink, access, new AppendFailures(logger, options.onProblem));
     if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);

@@ -159,3 +159,44 @@ test('[MQTT-4.8.2] patch 008: a $share/ subscription goes to the embedder\'s sha
   assert.deepEqual(got.map((g) => g.split(':')[1]).sort(), ['a', 'b', 'c', 'd'], 'each message once');
   assert.equal(got.filter((g) => g.startsWith('share-1:')).length, 2, 'in turn');
 });
+
+test('MQTT 5.0 section 3.3.2.3.4, patch 009: a v5 client allowing Topic Aliases gets its first topics aliased, up to its maximum; one that does not, none', async (t) => {
+  const { url } = await startTestNode(t);
+  const subscriber = async (clientId: string, properties: Record<string, number>): Promise<{ raw: RawMqtt; publishes: () => Array<[string, number | undefined, string]> }> => {
+    const raw = await RawMqtt.open(portOf(url), undefined, 5);
+    t.after(() => raw.destroy());
+    const send5 = (packet: Packet): boolean => raw.socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
+    send5({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 60, properties });
+    await raw.next('connack');
+    send5({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'al/#', qos: 0, nl: false, rap: false, rh: 0 }] });
+    await raw.next('suback');
+    const publishes = (): Array<[string, number | undefined, string]> =>
+      raw.received
+        .filter((p) => p.cmd === 'publish')
+        .map((p) => {
+          const publish = p as { topic: string; payload: Buffer; properties?: { topicAlias?: number } };
+          return [publish.topic, publish.properties?.topicAlias, publish.payload.toString()];
+        });
+    return { raw, publishes };
+  };
+  const aliased = await subscriber('aliases-2', { topicAliasMaximum: 2 });
+  const plain = await subscriber('aliases-none', {});
+  const publisher = await connect(t, url, { clientId: 'aliases-publisher', protocolVersion: 5 });
+  const sent: Array<[string, string]> = [['al/a', '1'], ['al/a', '2'], ['al/b', '3'], ['al/c', '4'], ['al/b', '5']];
+  for (const [topic, payload] of sent) await publisher.publishAsync(topic, payload, { qos: 1 });
+  await waitFor(() => aliased.publishes().length === 5 && plain.publishes().length === 5, 'five at each');
+  assert.deepEqual(aliased.publishes(), [
+    ['al/a', 1, '1'],
+    ['', 1, '2'],
+    ['al/b', 2, '3'],
+    ['al/c', undefined, '4'],
+    ['', 2, '5'],
+  ]);
+  assert.deepEqual(plain.publishes(), sent.map(([topic, payload]) => [topic, undefined, payload]));
+  // MQTT.js, allowing aliases, reads them back as the topics.
+  const got: string[] = [];
+  await connect(t, url, { clientId: 'aliases-mqttjs', protocolVersion: 5, properties: { topicAliasMaximum: 4 } }, (topic, payload) => got.push(`${topic}=${payload.toString()}`)).then((c) => c.subscribeAsync('al/#'));
+  for (const [topic, payload] of sent) await publisher.publishAsync(topic, payload, { qos: 1 });
+  await waitFor(() => got.length === 5, 'five at MQTT.js');
+  assert.deepEqual(got, sent.map(([topic, payload]) => `${topic}=${payload}`));
+});

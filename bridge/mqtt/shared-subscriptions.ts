@@ -89,7 +89,9 @@ interface Member extends MemberOptions {
 
 class ShareGroup {
   /** Connected members by client id, in the order they joined. */
-  readonly members = new Map<string, Member>();
+  readonly #members = new Map<string, Member>();
+  /** The same, as an array for taking turns; rebuilt when a member joins or leaves. */
+  #order: Member[] = [];
   #turn = 0;
   #offlineTurn = 0;
 
@@ -99,9 +101,27 @@ class ShareGroup {
     readonly deliver: Deliver,
   ) {}
 
+  get size(): number {
+    return this.#members.size;
+  }
+
+  member(clientId: string): Member | undefined {
+    return this.#members.get(clientId);
+  }
+
+  join(member: Member): void {
+    this.#members.set(member.client.id, member);
+    this.#order = [...this.#members.values()];
+  }
+
+  leave(clientId: string): void {
+    this.#members.delete(clientId);
+    this.#order = [...this.#members.values()];
+  }
+
   /** The next connected member whose turn it is and who may receive `topic`, or null. */
   nextMember(topic: string, mayReceive: (client: Client, topic: string) => boolean): Member | null {
-    const members = [...this.members.values()];
+    const members = this.#order;
     for (let i = 0; i < members.length; i++) {
       const member = members[(this.#turn + i) % members.length]!;
       if (member.client.closed || !mayReceive(member.client, topic)) continue;
@@ -152,9 +172,9 @@ export class SharedSubscriptions {
   add(client: Client, sub: MemberOptions, done: (err?: Error | null) => void): void {
     const group = this.group(sub.topic);
     if (group === null) return done(new Error(`'${sub.topic}' is not a shared subscription`));
-    const previous = group.members.get(client.id);
+    const previous = group.member(client.id);
     const unacked = previous?.client === client ? previous.unacked : client.clean ? new Map<number, DeliveredPacket>() : null;
-    group.members.set(client.id, { ...sub, client, unacked });
+    group.join({ ...sub, client, unacked });
     if (unacked !== null) this.watchAcks(client, group);
     done();
   }
@@ -162,10 +182,10 @@ export class SharedSubscriptions {
   /** `client` leaves the group `topic`: an UNSUBSCRIBE, or its connection closed (`disconnecting`). */
   remove(client: Client, topic: string, disconnecting: boolean, done: (err?: Error | null) => void): void {
     const group = this.#groups.get(topic);
-    const member = group?.members.get(client.id);
+    const member = group?.member(client.id);
     // A connection taken over by a newer one with the same id is no longer the member.
     if (group === undefined || member === undefined || member.client !== client) return done();
-    group.members.delete(client.id);
+    group.leave(client.id);
     this.#memberships.get(client)?.delete(group);
     // Its session ends with the connection: what it did not acknowledge goes to another member
     // (QoS 1; section 4.8.2). A persistent session keeps its own, resent when it returns.
@@ -200,7 +220,7 @@ export class SharedSubscriptions {
 
   /** A group with no connected member and no persistent session holding it stops listening. */
   private dropIfIdle(group: ShareGroup, done: () => void): void {
-    if (group.members.size > 0 || this.#groups.get(group.topic) !== group || this.options.store.sharedSubscribers(group.topic).length > 0) return done();
+    if (group.size > 0 || this.#groups.get(group.topic) !== group || this.options.store.sharedSubscribers(group.topic).length > 0) return done();
     this.#groups.delete(group.topic);
     this.#broker!.unsubscribe(group.filter, group.deliver, done);
   }
@@ -249,7 +269,7 @@ export class SharedSubscriptions {
     this.#watched.add(client);
     onClientPacket(client, (packet) => {
       if (packet.cmd !== 'puback' || packet.messageId === undefined) return;
-      for (const g of this.#memberships.get(client) ?? []) g.members.get(client.id)?.unacked?.delete(packet.messageId);
+      for (const g of this.#memberships.get(client) ?? []) g.member(client.id)?.unacked?.delete(packet.messageId);
     });
   }
 }

@@ -250,10 +250,11 @@ export class SharedSubscriptions {
   private queueOffline(group: ShareGroup, packet: DeliveredPacket, done: () => void): void {
     const subscribers = this.options.store.sharedSubscribers(group.topic);
     if (subscribers.length === 0) return this.dropIfIdle(group, done);
-    const subscriber = group.nextOffline(subscribers);
-    const qos = Math.min(packet.qos, subscriber.qos) as 0 | 1 | 2;
-    // As for any offline session, QoS 0 is not queued.
-    if (qos === 0) return done();
+    // As for any offline session, QoS 0 is not queued: a QoS 1/2 message waits with a member subscribed at QoS 1/2.
+    const queueing = packet.qos === 0 ? [] : subscribers.filter((subscriber) => subscriber.qos > 0);
+    if (queueing.length === 0) return done();
+    const subscriber = group.nextOffline(queueing);
+    const qos = Math.min(packet.qos, subscriber.qos) as 1 | 2;
     this.options.store.outgoingEnqueue({ id: subscriber.clientId, clientId: subscriber.clientId }, { ...packet, qos, retain: false, messageId: undefined }).then(
       () => done(),
       () => done(),

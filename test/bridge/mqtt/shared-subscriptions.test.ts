@@ -137,6 +137,22 @@ test('offline persistent members: messages go to the connected ones; with none c
   assert.deepEqual(got, ['queued-0', 'queued-1', 'queued-2']);
 });
 
+test('with no member connected, a QoS 1 message is queued on a persistent member subscribed at QoS 1, not on one at QoS 0', async (t) => {
+  const { url } = await startTestNode(t);
+  const sessions = ['share-q0-away', 'share-q1-away'].map((clientId) => ({ clientId, protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 600 } }));
+  for (const [i, session] of sessions.entries()) {
+    const away = await connect(t, url, session);
+    await away.subscribeAsync('$share/g/z/#', { qos: i as 0 | 1 });
+    await away.endAsync();
+  }
+  const publisher = await connect(t, url, { clientId: 'z-publisher', protocolVersion: 5 });
+  for (let i = 0; i < 4; i++) await publisher.publishAsync('z/x', `z${i}`, { qos: 1 });
+  const got: string[][] = [[], []];
+  for (const [i, session] of sessions.entries()) await connect(t, url, session, (_topic, payload) => got[i]!.push(payload.toString()));
+  await waitFor(() => got[1]!.length === 4, 'all four at the QoS 1 member');
+  assert.deepEqual(got, [[], ['z0', 'z1', 'z2', 'z3']]);
+});
+
 test('a persistent member\'s group survives a restart: a message published before it returns is queued for it', async (t) => {
   const dataDir = tempDir(t);
   const first = await startTestNode(t, {}, dataDir);

@@ -158,11 +158,6 @@ export class SharedSubscriptions {
     for (const topic of this.options.store.sharedTopics()) this.group(topic);
   }
 
-  /** Share groups with a listener now (connected or persistent members). */
-  get groups(): number {
-    return this.#groups.size;
-  }
-
   /** aedes asks before taking a `$share/...` subscription: null, or the SUBACK reason code that refuses it. */
   check(_client: Client, sub: { topic: string }): number | null {
     return parseShare(sub.topic) === null ? TOPIC_FILTER_INVALID : null;

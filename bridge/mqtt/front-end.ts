@@ -92,6 +92,19 @@ function withFastPathRefusals(own: Record<string, number>, failures: number, quo
   return refused;
 }
 
+/**
+ * A will as it is published: the Will Delay Interval is a property of the CONNECT's will only, not
+ * of a PUBLISH (MQTT 5.0 section 3.3.2.3: a PUBLISH carrying it is malformed; Paho's client drops
+ * the connection on it). Its other properties (payload format, message expiry, content type,
+ * response topic, correlation data, user properties) go with the message (section 3.1.3.2).
+ */
+function withoutWillDelay(will: PublishPacket): PublishPacket {
+  const properties = (will as { properties?: Record<string, unknown> }).properties;
+  if (properties?.willDelayInterval === undefined) return will;
+  const { willDelayInterval: _delay, ...rest } = properties;
+  return { ...will, properties: rest } as PublishPacket;
+}
+
 /** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
 const producerOf = (clientId: string): string => `mqtt:${clientId}`;
 
@@ -559,7 +572,7 @@ export class MqttFrontEnd {
   private countBrokerPublishes(): void {
     wrapPublishWill(this.aedes, (publishWill) => (client, will) => {
       this.#wills.started(client.id);
-      publishWill(client, will);
+      publishWill(client, withoutWillDelay(will));
     });
     wrapPublish(this.aedes, (publish) => (packet, client, done) => {
       this.#deliveries++;

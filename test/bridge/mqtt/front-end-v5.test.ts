@@ -336,3 +336,23 @@ test('a mapping rule keyed by a User Property ({user.deviceId}): a v5 publish th
   const keys = node.log.read('meters', 0, 0, { maxRecords: 10 }).records.map((r) => `${r.key?.toString()}=${r.value?.toString()}`);
   assert.deepEqual(keys, ['meter-17=1.5', 'gateway-5=1.6', 'gateway-311=1.7']);
 });
+
+test('a will published after a connection drops carries its properties but not the Will Delay Interval (a CONNECT property, no PUBLISH one)', async (t) => {
+  const { node, url } = await startTestNode(t, { mqtt: { v5 } });
+  const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+  t.after(() => raw.destroy());
+  raw.socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'will-watcher', clean: true, keepalive: 60 }, { protocolVersion: 5 }));
+  await raw.next('connack');
+  raw.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'wills/#', qos: 1, nl: false, rap: false, rh: 0 }] }, { protocolVersion: 5 }));
+  await raw.next('suback');
+  const { client } = await connect5(t, url, {
+    clientId: 'delayed-will',
+    will: { topic: 'wills/delayed', payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 1, contentType: 'text/plain', userProperties: { site: 'a' } } },
+  });
+  client.stream.destroy(); // no DISCONNECT: the will is due (at once, as the session ends with the connection)
+  const will = (await raw.next('publish')) as { topic: string; payload: Buffer; properties?: Record<string, unknown> };
+  assert.equal(will.topic, 'wills/delayed');
+  assert.equal(will.properties?.willDelayInterval, undefined);
+  assert.equal(will.properties?.contentType, 'text/plain');
+  assert.deepEqual({ ...(will.properties?.userProperties as object) }, { site: 'a' });
+});

@@ -19,8 +19,8 @@ import { deliverWithPacketId, nextPacketId, onClientPacket } from './aedes-inter
 
 /** What the group needs of the session store (sqlite-persistence.ts). */
 export interface SharedSessionStore {
-  /** The persistent sessions holding the subscription `topic` (a `$share/...` string), with its QoS. */
-  sharedSubscribers(topic: string): Array<{ clientId: string; qos: number }>;
+  /** The persistent sessions holding the subscription `topic` (a `$share/...` string), with its options. */
+  sharedSubscribers(topic: string): Array<{ clientId: string; qos: number; rap?: boolean; subscriptionIdentifier?: number }>;
   /** Every `$share/...` subscription held by a persistent session. */
   sharedTopics(): string[];
   /** Queues a message for a session (aedes's persistence interface). */
@@ -249,8 +249,7 @@ export class SharedSubscriptions {
     const queueing = packet.qos === 0 ? [] : subscribers.filter((subscriber) => subscriber.qos > 0);
     if (queueing.length === 0) return done();
     const subscriber = group.nextOffline(queueing);
-    const qos = Math.min(packet.qos, subscriber.qos) as 1 | 2;
-    this.options.store.outgoingEnqueue({ id: subscriber.clientId, clientId: subscriber.clientId }, { ...packet, qos, retain: false, messageId: undefined }).then(
+    this.options.store.outgoingEnqueue({ id: subscriber.clientId, clientId: subscriber.clientId }, asDelivered(packet, subscriber)).then(
       () => done(),
       () => done(),
     );
@@ -271,7 +270,7 @@ export class SharedSubscriptions {
 }
 
 /** The message as `member` gets it: its subscription's QoS at most, retain cleared unless Retain As Published, its Subscription Identifier. */
-function asDelivered(packet: DeliveredPacket, member: Member): DeliveredPacket {
+function asDelivered(packet: DeliveredPacket, member: Omit<MemberOptions, 'topic'>): DeliveredPacket {
   const copy: DeliveredPacket = { ...packet, qos: Math.min(packet.qos, member.qos) as 0 | 1 | 2, messageId: undefined };
   if (member.rap !== true) copy.retain = false;
   if (member.subscriptionIdentifier !== undefined) copy.properties = { ...packet.properties, subscriptionIdentifier: member.subscriptionIdentifier };

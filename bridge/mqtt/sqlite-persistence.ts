@@ -475,12 +475,12 @@ export class SqlitePersistence {
     return Readable.from(rows.filter((row) => !brokers[row.broker_id]).map((row) => fromRow(row.packet, row.payload)));
   }
 
-  /** The persistent sessions holding the shared subscription `topic` (`$share/...`), with its QoS; read when no member is connected. */
-  sharedSubscribers(topic: string): Array<{ clientId: string; qos: number }> {
-    const subscribers: Array<{ clientId: string; qos: number }> = [];
+  /** The persistent sessions holding the shared subscription `topic` (`$share/...`), with its options; read when no member is connected. */
+  sharedSubscribers(topic: string): Array<{ clientId: string; qos: number; rap?: boolean; subscriptionIdentifier?: number }> {
+    const subscribers: Array<{ clientId: string; qos: number; rap?: boolean; subscriptionIdentifier?: number }> = [];
     for (const [clientId, topics] of this.#subscriptions) {
       const sub = topics.get(topic);
-      if (sub !== undefined) subscribers.push({ clientId, qos: sub.qos });
+      if (sub !== undefined) subscribers.push({ clientId, qos: sub.qos, ...(sub.rap === undefined ? {} : { rap: sub.rap }), ...(sub.subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier: sub.subscriptionIdentifier }) });
     }
     return subscribers;
   }

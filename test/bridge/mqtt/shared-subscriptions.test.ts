@@ -153,6 +153,23 @@ test('with no member connected, a QoS 1 message is queued on a persistent member
   assert.deepEqual(got, [[], ['z0', 'z1', 'z2', 'z3']]);
 });
 
+test('a message queued on an offline persistent member carries its Subscription Identifier, as a live one does', async (t) => {
+  const { url } = await startTestNode(t);
+  const session = { clientId: 'share-si', protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 600 } };
+  const away = await connect(t, url, session);
+  await away.subscribeAsync('$share/g/si/#', { qos: 1, properties: { subscriptionIdentifier: 7 } });
+  await away.endAsync();
+  const publisher = await connect(t, url, { clientId: 'si-publisher', protocolVersion: 5 });
+  await publisher.publishAsync('si/x', 'queued', { qos: 1 });
+  const got: Array<number | undefined> = [];
+  // Attached before connecting (the queued message may come with the CONNACK); MQTT.js passes the packet third.
+  const onMessage = (_topic: string, _payload: Buffer, packet: { properties?: { subscriptionIdentifier?: number | number[] } }): void => void got.push(packet.properties?.subscriptionIdentifier as number | undefined);
+  await connect(t, url, session, onMessage as (topic: string, payload: Buffer) => void);
+  await publisher.publishAsync('si/x', 'live', { qos: 1 });
+  await waitFor(() => got.length === 2, 'the queued and the live message');
+  assert.deepEqual(got, [7, 7]);
+});
+
 test('a persistent member\'s group survives a restart: a message published before it returns is queued for it', async (t) => {
   const dataDir = tempDir(t);
   const first = await startTestNode(t, {}, dataDir);

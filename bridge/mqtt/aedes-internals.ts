@@ -30,6 +30,13 @@
 //   in the same map, so that an alias set on one path names the topic on the other.
 // - `client.broker` (lib/client.js): the frame guard reports a refusal it answers with a v5
 //   DISCONNECT as aedes reports a connection's error, with the broker's 'clientError' event.
+// - `client._nextId` (lib/qos-packet.js): the next packet id aedes gives a QoS 1/2 delivery; a
+//   shared subscription's delivery to a clean member takes its id from it (nextPacketId), the same
+//   way, to know which PUBACK answers it (shared-subscriptions.ts).
+// - `client.deliverQoS(packet, done)` (lib/client.js): a delivery that keeps the packet id it is
+//   given (client.publish wraps it in a Packet, which drops the id); for the same member.
+// - the parser's 'packet' event (mqtt-packet's parser.js, an EventEmitter): a second listener
+//   beside aedes's sees the member's PUBACKs (shared-subscriptions.ts).
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
@@ -42,13 +49,14 @@ export const AEDES_CHECKED_VERSION = '2.0.0-beta.1';
 interface ParserInternals {
   _list: { slice(start: number, end: number): Buffer };
   _pos: number;
-  packet: { messageId?: number; unsubscriptions?: string[] };
+  packet: { cmd?: string; protocolVersion?: number; messageId?: number; unsubscriptions?: string[] };
   error: Error | null;
   _parseString(): string | null;
   _parseMessageId(): boolean;
   _parseUnsubscribe(): unknown;
   _parseProperties(): Record<string, unknown> | false;
   _emitError(err: Error): void;
+  on(event: 'packet', listener: (packet: { cmd: string; messageId?: number }) => void): unknown;
 }
 
 /** aedes's private Client fields used here. */
@@ -60,6 +68,7 @@ interface ClientInternals {
   _authorized: boolean | undefined;
   _topicAliases: Map<number, string>;
   broker: Aedes & { topicAliasMaximum: number };
+  _nextId: number;
 }
 
 /** aedes.publish as aedes itself calls it: with the publishing client (null for the broker's own). */
@@ -147,15 +156,33 @@ export function checkParsing(client: Client, checks: ParseChecks): Client {
   // error's own reason code) before aedes closes the connection on the parser's error. Written
   // straight to the socket: aedes destroys it in the same turn, and the write coalescer flushes
   // before a destroy (write-coalescer.ts).
+  // A v5 CONNECT that does not parse (its protocol version read) is answered with CONNACK 0x81, or
+  // the error's reason code (0x82 a property twice), before the close: section 3.1.4 and 4.13 (MAY).
   const emitError = parser._emitError;
   parser._emitError = function answeredError(this: ParserInternals, err: Error): void {
+    const reasonCode = (err as { reasonCode?: number }).reasonCode ?? 0x81;
     if (client.version === 5 && client.connected && !client.closed && !client.conn.destroyed) {
-      const reasonCode = (err as { reasonCode?: number }).reasonCode ?? 0x81;
       client.conn.write(Buffer.from([0xe0, 0x01, reasonCode]));
+    } else if (!client.connected && isV5Connect(this.packet) && !client.closed && !client.conn.destroyed) {
+      refuseConnect5(client, reasonCode);
     }
     emitError.call(this, err);
   };
   return client;
+}
+
+function isV5Connect(packet: { cmd?: string; protocolVersion?: number }): boolean {
+  return packet.cmd === 'connect' && packet.protocolVersion === 5;
+}
+
+/**
+ * Answers a refused MQTT 5.0 CONNECT with a CONNACK of `reasonCode` (0x81 Malformed Packet, 0x82
+ * Protocol Error), written straight to the socket as the connection is about to close (the write
+ * coalescer flushes before a destroy). CONNACK: 0x20, Remaining Length 3, flags 0, the reason code,
+ * Property Length 0.
+ */
+export function refuseConnect5(client: Client, reasonCode: number): void {
+  client.conn.write(Buffer.from([0x20, 0x03, 0x00, reasonCode, 0x00]));
 }
 
 /** Gives an MQTT 5.0 client `seconds` as its keep-alive, announced in CONNACK (Server Keep Alive); before aedes's init. */
@@ -204,4 +231,22 @@ export function topicAliases(client: Client): Map<number, string> {
 /** MQTT 5.0: the highest inbound topic alias the broker allows (its topicAliasMaximum option). */
 export function topicAliasMaximum(client: Client): number {
   return (client as Client & ClientInternals).broker.topicAliasMaximum;
+}
+
+/** Takes the packet id aedes would give the client's next QoS 1/2 delivery, as lib/qos-packet.js does (1 to 65535, then 1 again). */
+export function nextPacketId(client: Client): number {
+  const internals = client as Client & ClientInternals;
+  const id = internals._nextId;
+  internals._nextId = id >= 65535 ? 1 : id + 1;
+  return id;
+}
+
+/** Calls `listener` with each packet the client's parser reads, beside aedes's own handling. */
+export function onClientPacket(client: Client, listener: (packet: { cmd: string; messageId?: number }) => void): void {
+  parserOf(client).on('packet', listener);
+}
+
+/** Delivers `packet` (QoS 1/2, with the packet id `nextPacketId` gave) to a clean session's client, as aedes delivers to a subscriber. */
+export function deliverWithPacketId(client: Client, packet: object, done: () => void): void {
+  (client as Client & { deliverQoS(packet: object, done: () => void): void }).deliverQoS(packet, done);
 }

@@ -32,7 +32,7 @@ import { AckQueue } from './ack-queue.js';
 import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
 import { AppendFailures, HeldAppends, quotaExceeded } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
-import { messageEmitter, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
+import { messageEmitter, refuseConnect5, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { pubackReasonCode } from './reason-codes.js';
@@ -42,6 +42,7 @@ import { SqlitePersistence, type SubscriptionChange } from './sqlite-persistence
 import type { StoredPacket } from './stored-packet.js';
 import { WillsUnderWay } from './wills-under-way.js';
 import { SessionExpiry } from './session-expiry.js';
+import { SharedSubscriptions, parseShare, type SharedBroker } from './shared-subscriptions.js';
 
 export interface MqttFrontEndOptions {
   config: Config['mqtt'];
@@ -94,6 +95,19 @@ function withFastPathRefusals(own: Record<string, number>, failures: number, quo
   if (failures > 0) refused['log append failed'] = failures;
   if (quotaExceeded > 0) refused['quota exceeded'] = (refused['quota exceeded'] ?? 0) + quotaExceeded;
   return refused;
+}
+
+/**
+ * A will as it is published: the Will Delay Interval is a property of the CONNECT's will only, not
+ * of a PUBLISH (MQTT 5.0 section 3.3.2.3: a PUBLISH carrying it is malformed; Paho's client drops
+ * the connection on it). Its other properties (payload format, message expiry, content type,
+ * response topic, correlation data, user properties) go with the message (section 3.1.3.2).
+ */
+function withoutWillDelay(will: PublishPacket): PublishPacket {
+  const properties = (will as { properties?: Record<string, unknown> }).properties;
+  if (properties?.willDelayInterval === undefined) return will;
+  const { willDelayInterval: _delay, ...rest } = properties;
+  return { ...will, properties: rest } as PublishPacket;
 }
 
 /** What the log producer id of an MQTT client is: QoS 2 idempotence keys are (producer, packet id). */
@@ -175,6 +189,8 @@ export class MqttFrontEnd {
       onRetainedChanged: options.onRetainedChanged,
       onSubscriptionsChanged: options.onSubscriptionsChanged,
     });
+    // [MQTT-4.8.2] `$share/{ShareName}/{filter}`: each message to one member of the group (patch 008).
+    const shared = new SharedSubscriptions({ store: persistence, mayReceive: (client, topic) => frontEnd?.mayRead(client, topic) ?? false });
     // What a PUBLISH may announce (its properties included), refused unread above (frame-guard.ts).
     const publishLimits = { ...config.limits, maxPropertiesSize: config.v5.maxPropertiesSize };
     const aedes = await Aedes.createBroker({
@@ -195,11 +211,17 @@ export class MqttFrontEnd {
       authorizePublish: (client, packet, done) => frontEnd!.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => frontEnd!.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => frontEnd!.authorizeForward(client, packet),
+      sharedSubscriptions: shared,
+      // MQTT 5.0 outbound Topic Aliases for a client whose CONNECT allows them (patch 009).
+      outboundTopicAliases: true,
     });
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink, access, new AppendFailures(logger, options.onProblem));
     if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);
     frontEnd.countBrokerPublishes();
     const live = LiveSubscriptions.watch(messageEmitter(aedes));
+    // After the session store's setup (createBroker), and once `live` mirrors the emitter (a group's
+    // listener is a subscriber the fast path must see): the groups of persistent sessions listen again.
+    shared.attach(aedes as unknown as SharedBroker);
     if (config.fastPath) frontEnd.#fastPaths = frontEnd.fastPathsWith(live);
     const fastPaths = frontEnd.#fastPaths;
     aedes.on('client', (client) => frontEnd.clientConnected(client));
@@ -300,9 +322,11 @@ export class MqttFrontEnd {
   }
 
   private preConnect(client: Client, packet: ConnectPacket, done: (err: Error | null, ok: boolean) => void): void {
-    // [MQTT-3.1.4-1] a CONNECT that breaks the rules closes the connection without a CONNACK.
+    // [MQTT-3.1.4-1] a CONNECT that breaks the rules closes the connection; a 3.1.1 client gets no
+    // CONNACK, a 5.0 one CONNACK 0x82 Protocol Error first (sections 3.1.4 and 4.13.1).
     const violation = connectViolation(packet);
     if (violation !== null) {
+      if (packet.protocolVersion === 5) refuseConnect5(client, 0x82);
       this.refuseConnection('malformed CONNECT');
       return done(new ProtocolViolationError(violation), false);
     }
@@ -406,12 +430,21 @@ export class MqttFrontEnd {
     }
   }
 
-  /** An invalid filter closes the connection (a protocol violation); one outside the ACL gets SUBACK 0x80. */
+  /**
+   * An invalid filter closes the connection (a protocol violation); one outside the ACL gets SUBACK
+   * 0x80. A shared subscription's filter is the one after `$share/{ShareName}/`.
+   */
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
-    const violation = filterViolation(sub.topic);
-    if (violation === null) return done(null, this.access.canSubscribe(this.identity(client), sub.topic) ? sub : null);
+    const filter = parseShare(sub.topic)?.filter ?? sub.topic;
+    const violation = filterViolation(filter);
+    if (violation === null) return done(null, this.access.canSubscribe(this.identity(client), filter) ? sub : null);
     this.options.onProblem?.('subscription refused: invalid topic filter', `client '${client.id}': ${violation}`);
     done(new ProtocolViolationError(violation));
+  }
+
+  /** Whether `client`'s ACL lets it read `topic` (a share group passes over a member it does not). */
+  private mayRead(client: Client, topic: string): boolean {
+    return !this.access.restrictsReading || this.access.canRead(this.identity(client), topic);
   }
 
   /** A message is delivered (live, queued or retained) only where the receiver's ACL grants its topic. */
@@ -446,6 +479,7 @@ export class MqttFrontEnd {
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     if (properties !== undefined) publish.headers = this.#propertyHeaders.of(properties);
+    if (properties?.userProperties !== undefined) publish.userProperties = properties.userProperties;
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
   }
 
@@ -550,7 +584,7 @@ export class MqttFrontEnd {
   private countBrokerPublishes(): void {
     wrapPublishWill(this.aedes, (publishWill) => (client, will) => {
       this.#wills.started(client.id);
-      publishWill(client, will);
+      publishWill(client, withoutWillDelay(will));
     });
     wrapPublish(this.aedes, (publish) => (packet, client, done) => {
       this.#deliveries++;

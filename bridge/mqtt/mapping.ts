@@ -5,7 +5,7 @@
 // checking) lives in bridge/shared/mapping-rules.ts, which the config schema uses too.
 import { ConfigInvalidError } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
-import { compileRules, isLogTopicName, render, type CompiledRule } from '../shared/mapping-rules.js';
+import { compileRules, hasUserProperties, isLogTopicName, render, type CompiledRule, type UserProperties } from '../shared/mapping-rules.js';
 
 /** A refusal's reason is one of a few fixed phrases (it is counted by reason); the detail names the case. */
 export type Route = { topic: string; key: Buffer | null; rule: number } | { refused: string; detail: string };
@@ -22,16 +22,20 @@ export class TopicMapper {
     return new TopicMapper(rules);
   }
 
-  /** Where a publish goes; null when no rule matches. */
-  route(mqttTopic: string, clientId: string): Route | null {
+  /**
+   * Where a publish goes; null when no rule matches. A rule whose templates name User Properties
+   * (`{user.deviceId}`) matches only a publish that has them (an MQTT 5.0 one): another goes on to
+   * the next rule.
+   */
+  route(mqttTopic: string, clientId: string, userProperties?: UserProperties): Route | null {
     for (let i = 0; i < this.rules.length; i++) {
       const rule = this.rules[i]!;
       const captures = rule.filter.match(mqttTopic);
-      if (captures === null) continue;
-      const topic = rule.fixedTopic ?? render(rule.topic, captures, mqttTopic, clientId);
+      if (captures === null || !hasUserProperties(rule, userProperties)) continue;
+      const topic = rule.fixedTopic ?? render(rule.topic, captures, mqttTopic, clientId, userProperties);
       // Captures come from devices: a topic built from them can still be no valid name.
       if (rule.fixedTopic === null && !isLogTopicName(topic)) return { refused: 'invalid log topic name', detail: `'${topic}' (rule ${i})` };
-      const key = rule.key === null ? null : Buffer.from(render(rule.key, captures, mqttTopic, clientId));
+      const key = rule.key === null ? null : Buffer.from(render(rule.key, captures, mqttTopic, clientId, userProperties));
       return { topic, key, rule: i };
     }
     return null;

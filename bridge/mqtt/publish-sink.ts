@@ -11,6 +11,7 @@ import type { RecordHeader, RecordInput } from '../../broker/log/record-batch.js
 import { KeylessSpreader, partitionForKey } from '../../broker/murmur2.js';
 import { releasingTogether } from './ack-queue.js';
 import type { Route, TopicMapper } from './mapping.js';
+import type { UserProperties } from '../shared/mapping-rules.js';
 
 export interface IncomingPublish {
   clientId: string;
@@ -22,6 +23,8 @@ export interface IncomingPublish {
   idempotenceKey?: IdempotenceKey;
   /** Stored after the mqtt.* headers: an MQTT 5.0 publish's properties (property-headers.ts). */
   headers?: readonly RecordHeader[];
+  /** An MQTT 5.0 publish's User Properties, for mapping rules that name them (`{user.deviceId}`). */
+  userProperties?: UserProperties;
 }
 
 export type StoreOutcome =
@@ -93,7 +96,7 @@ export class PublishSink {
     let route: Route | null;
     let partitions: number | null;
     try {
-      route = this.mapper.route(publish.topic, publish.clientId);
+      route = this.mapper.route(publish.topic, publish.clientId, publish.userProperties);
       if (route === null) return done(null, UNMATCHED);
       if ('refused' in route) return done(null, { kind: 'refused', reason: route.refused, detail: route.detail });
       partitions = this.partitionCount(route.topic);

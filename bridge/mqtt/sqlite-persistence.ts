@@ -305,7 +305,7 @@ export class SqlitePersistence {
     for (const topic of topics) {
       const sub = stored.get(topic);
       if (sub === undefined) continue;
-      if (sub.qos > 0) this.#trie.remove(topic, { clientId: client.id, topic });
+      if (sub.qos > 0 && !isShared(topic)) this.#trie.remove(topic, { clientId: client.id, topic });
       stored.delete(topic);
     }
     if (stored.size === 0) this.#subscriptions.delete(client.id);
@@ -346,7 +346,7 @@ export class SqlitePersistence {
     if (stored === undefined) return;
     this.#subscriptionsVersion++;
     this.write(() => this.#sql.delSubs.run(client.id));
-    for (const [topic, sub] of stored) if (sub.qos > 0) this.#trie.remove(topic, { clientId: client.id, topic });
+    for (const [topic, sub] of stored) if (sub.qos > 0 && !isShared(topic)) this.#trie.remove(topic, { clientId: client.id, topic });
     this.#subscriptions.delete(client.id);
   }
 
@@ -543,6 +543,23 @@ export class SqlitePersistence {
     return Readable.from(rows.filter((row) => !brokers[row.broker_id]).map((row) => fromRow(row.packet, row.payload)));
   }
 
+  /** The persistent sessions holding the shared subscription `topic` (`$share/...`), with its options; read when no member is connected. */
+  sharedSubscribers(topic: string): Array<{ clientId: string; qos: number; rap?: boolean; subscriptionIdentifier?: number }> {
+    const subscribers: Array<{ clientId: string; qos: number; rap?: boolean; subscriptionIdentifier?: number }> = [];
+    for (const [clientId, topics] of this.#subscriptions) {
+      const sub = topics.get(topic);
+      if (sub !== undefined) subscribers.push({ clientId, qos: sub.qos, ...(sub.rap === undefined ? {} : { rap: sub.rap }), ...(sub.subscriptionIdentifier === undefined ? {} : { subscriptionIdentifier: sub.subscriptionIdentifier }) });
+    }
+    return subscribers;
+  }
+
+  /** Every shared subscription (`$share/...`) a persistent session holds. */
+  sharedTopics(): string[] {
+    const topics = new Set<string>();
+    for (const subs of this.#subscriptions.values()) for (const topic of subs.keys()) if (isShared(topic)) topics.add(topic);
+    return [...topics];
+  }
+
   getClientList(topic: string): Readable {
     return Readable.from([...this.#subscriptions].filter(([, topics]) => topics.has(topic)).map(([clientId]) => clientId));
   }
@@ -584,9 +601,10 @@ export class SqlitePersistence {
     if (stored === undefined) this.#subscriptions.set(clientId, (stored = new Map()));
     const previous = stored.get(topic);
     this.#subscriptionsVersion++;
-    if (options.qos > 0) {
+    // A shared subscription is delivered by its share group (shared-subscriptions.ts), not through the trie.
+    if (options.qos > 0 && !isShared(topic)) {
       this.#trie.add(topic, { clientId, topic, qos: options.qos, rh: options.rh, rap: options.rap, nl: options.nl } as TrieEntry);
-    } else if (previous !== undefined && previous.qos > 0) {
+    } else if (previous !== undefined && previous.qos > 0 && !isShared(topic)) {
       this.#trie.remove(topic, { clientId, topic });
     }
     stored.set(topic, options);
@@ -620,6 +638,11 @@ export class SqlitePersistence {
  */
 function isQos1Publish(packet: { cmd?: string; qos?: number }): boolean {
   return packet.cmd === 'publish' && packet.qos === 1;
+}
+
+/** A shared subscription's `$share/{ShareName}/{filter}` [MQTT-4.8.2]. */
+function isShared(topic: string): boolean {
+  return topic.startsWith('$share/');
 }
 
 function withMessageId(packet: StoredPacket, messageId: number | null): StoredPacket {

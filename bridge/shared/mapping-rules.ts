@@ -18,7 +18,11 @@ export interface MappingRuleProblem {
   message: string;
 }
 
-export type TemplatePart = { literal: string } | { capture: string } | { mqtt: 'topic' | 'clientId' };
+/** `{user.NAME}`: the value of the publish's MQTT 5.0 User Property NAME (the first, if given more than once). */
+export type TemplatePart = { literal: string } | { capture: string } | { mqtt: 'topic' | 'clientId' } | { user: string };
+
+/** An MQTT 5.0 publish's User Properties as mqtt-packet reads them: a name given twice has an array. */
+export type UserProperties = Readonly<Record<string, string | readonly string[]>>;
 
 export interface CompiledRule {
   filter: TopicFilter;
@@ -26,9 +30,12 @@ export interface CompiledRule {
   /** The topic when it has no placeholders: checked once at start-up. */
   fixedTopic: string | null;
   key: TemplatePart[] | null;
+  /** The User Properties the templates name: the rule matches only a publish that has them all. */
+  userProperties: readonly string[];
 }
 
 const SPECIAL: Record<string, 'topic' | 'clientId'> = { 'mqtt.topic': 'topic', 'mqtt.clientId': 'clientId' };
+const USER_PREFIX = 'user.';
 
 /**
  * Whether `name` can be a log topic's name (Kafka's rule: broker/log/topic-name.ts) that a device's
@@ -59,20 +66,31 @@ export function compileRules(ruleConfigs: readonly MappingRuleSource[]): { rules
     if (fixedTopic !== null && !isTopicName(fixedTopic)) {
       problems.push({ key: `${at}.topic`, message: `'${fixedTopic}' is not a log topic name (${TOPIC_NAME_RULE})` });
     }
-    rules.push({ filter, topic, fixedTopic, key });
+    const userProperties = [...new Set([...topic, ...(key ?? [])].flatMap((p) => ('user' in p ? [p.user] : [])))];
+    rules.push({ filter, topic, fixedTopic, key, userProperties });
   });
   return { rules, problems };
 }
 
-/** A compiled template filled in for one publish. */
-export function render(parts: readonly TemplatePart[], captures: Captures, mqttTopic: string, clientId: string): string {
+/** Whether `userProperties` has every User Property the rule names (a rule naming none: always). */
+export function hasUserProperties(rule: CompiledRule, userProperties: UserProperties | undefined): boolean {
+  return rule.userProperties.every((name) => userProperties !== undefined && Object.hasOwn(userProperties, name));
+}
+
+/** A compiled template filled in for one publish (which has the User Properties it names: hasUserProperties). */
+export function render(parts: readonly TemplatePart[], captures: Captures, mqttTopic: string, clientId: string, userProperties?: UserProperties): string {
   let out = '';
   for (const part of parts) {
     if ('literal' in part) out += part.literal;
     else if ('capture' in part) out += captures[part.capture]!;
+    else if ('user' in part) out += firstValue(userProperties![part.user]!);
     else out += part.mqtt === 'topic' ? mqttTopic : clientId;
   }
   return out;
+}
+
+function firstValue(value: string | readonly string[]): string {
+  return typeof value === 'string' ? value : (value[0] ?? '');
 }
 
 /** `telemetry.{site}` -> literal and placeholder parts; problems are collected, not thrown. */
@@ -100,6 +118,7 @@ function parseTemplate(template: string, filter: TopicFilter, key: string, probl
     const special = SPECIAL[name];
     if (special !== undefined) parts.push({ mqtt: special });
     else if (filter.names.includes(name)) parts.push({ capture: name });
+    else if (name.startsWith(USER_PREFIX) && name.length > USER_PREFIX.length) parts.push({ user: name.slice(USER_PREFIX.length) });
     else {
       const known = [...filter.names, ...Object.keys(SPECIAL)].map((n) => `{${n}}`).join(', ');
       problems.push({ key, message: `'{${name}}' is not a capture of '${filter.source}' (known: ${known})` });

@@ -1,6 +1,7 @@
 // The patches applied to aedes 2.0.0-beta.1 on install (patches/, docs/mqtt5.md), one test each, on
 // a whole Tributary node over real sockets: the four fixes of aedes 1.2.0 that the beta lacks, and
-// the beta's loss of queued messages on a v5 resume. Each fails on the unpatched beta.
+// the beta's loss of queued messages on a v5 resume, and the later ones (reason codes, the client's
+// limits, shared subscriptions handed to our share groups). Each fails on the unpatched beta.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
@@ -138,4 +139,64 @@ test('[MQTT-3.3.4-7] [MQTT-3.1.2-25] deliveries keep to a v5 client\'s Receive M
     if (answered + 2 < 5) await waitFor(() => publishes().filter((p) => p.topic === 'win/m').length === answered + 3, `m${answered + 3}`);
   }
   assert.deepEqual(publishes().map((p) => p.payload), ['m1', 'm2', 'after five', 'm3', 'm4', 'm5']);
+});
+
+test('[MQTT-4.8.2] patch 008: a $share/ subscription goes to the embedder\'s share groups: CONNACK Shared Subscription Available, SUBACK granted (not 0x9E), each message to one member', async (t) => {
+  const { url } = await startTestNode(t);
+  const got: string[] = [];
+  const members = [];
+  for (const clientId of ['share-1', 'share-2']) {
+    const member = await connect(t, url, { clientId, protocolVersion: 5 }, (_topic, payload) => got.push(`${clientId}:${payload.toString()}`));
+    const connack = (member as unknown as { connackPacket?: { properties?: { sharedSubscriptionAvailable?: boolean } } }).connackPacket;
+    assert.equal(connack?.properties?.sharedSubscriptionAvailable, true);
+    const [granted] = await member.subscribeAsync('$share/g/jobs', { qos: 1 });
+    assert.equal(granted!.qos, 1, 'granted QoS 1, not 0x9E');
+    members.push(member);
+  }
+  const publisher = await connect(t, url, { clientId: 'share-publisher', protocolVersion: 5 });
+  for (const job of ['a', 'b', 'c', 'd']) await publisher.publishAsync('jobs', job, { qos: 1 });
+  await waitFor(() => got.length === 4, 'four deliveries');
+  assert.deepEqual(got.map((g) => g.split(':')[1]).sort(), ['a', 'b', 'c', 'd'], 'each message once');
+  assert.equal(got.filter((g) => g.startsWith('share-1:')).length, 2, 'in turn');
+});
+
+test('MQTT 5.0 section 3.3.2.3.4, patch 009: a v5 client allowing Topic Aliases gets its first topics aliased, up to its maximum; one that does not, none', async (t) => {
+  const { url } = await startTestNode(t);
+  const subscriber = async (clientId: string, properties: Record<string, number>): Promise<{ raw: RawMqtt; publishes: () => Array<[string, number | undefined, string]> }> => {
+    const raw = await RawMqtt.open(portOf(url), undefined, 5);
+    t.after(() => raw.destroy());
+    const send5 = (packet: Packet): boolean => raw.socket.write(mqttPacket.generate(packet, { protocolVersion: 5 }));
+    send5({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId, clean: true, keepalive: 60, properties });
+    await raw.next('connack');
+    send5({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'al/#', qos: 0, nl: false, rap: false, rh: 0 }] });
+    await raw.next('suback');
+    const publishes = (): Array<[string, number | undefined, string]> =>
+      raw.received
+        .filter((p) => p.cmd === 'publish')
+        .map((p) => {
+          const publish = p as { topic: string; payload: Buffer; properties?: { topicAlias?: number } };
+          return [publish.topic, publish.properties?.topicAlias, publish.payload.toString()];
+        });
+    return { raw, publishes };
+  };
+  const aliased = await subscriber('aliases-2', { topicAliasMaximum: 2 });
+  const plain = await subscriber('aliases-none', {});
+  const publisher = await connect(t, url, { clientId: 'aliases-publisher', protocolVersion: 5 });
+  const sent: Array<[string, string]> = [['al/a', '1'], ['al/a', '2'], ['al/b', '3'], ['al/c', '4'], ['al/b', '5']];
+  for (const [topic, payload] of sent) await publisher.publishAsync(topic, payload, { qos: 1 });
+  await waitFor(() => aliased.publishes().length === 5 && plain.publishes().length === 5, 'five at each');
+  assert.deepEqual(aliased.publishes(), [
+    ['al/a', 1, '1'],
+    ['', 1, '2'],
+    ['al/b', 2, '3'],
+    ['al/c', undefined, '4'],
+    ['', 2, '5'],
+  ]);
+  assert.deepEqual(plain.publishes(), sent.map(([topic, payload]) => [topic, undefined, payload]));
+  // MQTT.js, allowing aliases, reads them back as the topics.
+  const got: string[] = [];
+  await connect(t, url, { clientId: 'aliases-mqttjs', protocolVersion: 5, properties: { topicAliasMaximum: 4 } }, (topic, payload) => got.push(`${topic}=${payload.toString()}`)).then((c) => c.subscribeAsync('al/#'));
+  for (const [topic, payload] of sent) await publisher.publishAsync(topic, payload, { qos: 1 });
+  await waitFor(() => got.length === 5, 'five at MQTT.js');
+  assert.deepEqual(got, sent.map(([topic, payload]) => `${topic}=${payload}`));
 });

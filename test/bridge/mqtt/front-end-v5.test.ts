@@ -283,3 +283,76 @@ test('MQTT 5.0 bad input gets its DISCONNECT reason code: 0x95 over Maximum Pack
   await old.closed;
   assert.deepEqual(old.received.map((p) => p.cmd), []);
 });
+
+/** A v5 CONNECT with `flags` (clean start 0x02 by default) and properties as raw bytes, client id 'c'. */
+function connect5Bytes(flags: number, properties: number[]): Buffer {
+  const body = [0, 4, ...Buffer.from('MQTT'), 5, flags, 0, 60, properties.length, ...properties, 0, 1, 0x63];
+  return Buffer.from([0x10, body.length, ...body]);
+}
+
+test('a malformed MQTT 5.0 CONNECT gets CONNACK 0x81, one breaking a rule 0x82, then the close; a 3.1.1 one is closed without CONNACK', async (t) => {
+  const { node } = await startTestNode(t, { mqtt: { v5 } });
+  const withWill = (topic: string): Buffer => mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'w', clean: true, keepalive: 60, will: { topic, payload: Buffer.from('x'), qos: 0, retain: false } }, { protocolVersion: 5 });
+  const cases: Array<[string, Buffer, number]> = [
+    ['reserved flag set [MQTT-3.1.2-3]', connect5Bytes(0x03, []), 0x81],
+    ['will QoS without a will [MQTT-3.1.2-11]', connect5Bytes(0x0a, []), 0x81],
+    ['an unknown property', connect5Bytes(0x02, [0x7f, 0x00]), 0x81],
+    ['Session Expiry Interval twice', connect5Bytes(0x02, [0x11, 0, 0, 0, 10, 0x11, 0, 0, 0, 20]), 0x82],
+    ['a wildcard in the will topic [MQTT-3.3.2-2]', withWill('alarms/#'), 0x82],
+  ];
+  for (const [name, bytes, reasonCode] of cases) {
+    const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+    t.after(() => raw.destroy());
+    raw.socket.write(bytes);
+    await raw.closed;
+    assert.deepEqual(raw.received.map((p) => [p.cmd, (p as IConnackPacket).reasonCode]), [['connack', reasonCode]], name);
+  }
+  const old = await RawMqtt.open(node.mqtt.ports.tcp);
+  t.after(() => old.destroy());
+  // 3.1.1 CONNECT, reserved flag set
+  old.socket.write(Buffer.from([0x10, 13, 0, 4, ...Buffer.from('MQTT'), 4, 0x03, 0, 60, 0, 1, 0x63]));
+  await old.closed;
+  assert.deepEqual(old.received, []);
+  assert.equal(node.mqtt.connectedClients, 0);
+});
+
+test('a mapping rule keyed by a User Property ({user.deviceId}): a v5 publish that has it is keyed by it, a 3.1.1 one goes to the next rule', async (t) => {
+  const { node, url } = await startTestNode(t, {
+    mqtt: {
+      v5,
+      mapping: {
+        rules: [
+          { filter: 'meters/#', topic: 'meters', key: '{user.deviceId}' },
+          { filter: 'meters/#', topic: 'meters', key: '{mqtt.clientId}' },
+        ],
+      },
+    },
+  });
+  const { client } = await connect5(t, url, { clientId: 'gateway-5' });
+  await client.publishAsync('meters/power', '1.5', { qos: 1, properties: { userProperties: { deviceId: 'meter-17' } } });
+  await client.publishAsync('meters/power', '1.6', { qos: 1 });
+  const old = await connect(t, url, { clientId: 'gateway-311' });
+  await old.publishAsync('meters/power', '1.7', { qos: 1 });
+  const keys = node.log.read('meters', 0, 0, { maxRecords: 10 }).records.map((r) => `${r.key?.toString()}=${r.value?.toString()}`);
+  assert.deepEqual(keys, ['meter-17=1.5', 'gateway-5=1.6', 'gateway-311=1.7']);
+});
+
+test('a will published after a connection drops carries its properties but not the Will Delay Interval (a CONNECT property, no PUBLISH one)', async (t) => {
+  const { node, url } = await startTestNode(t, { mqtt: { v5 } });
+  const raw = await RawMqtt.open(node.mqtt.ports.tcp, undefined, 5);
+  t.after(() => raw.destroy());
+  raw.socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'will-watcher', clean: true, keepalive: 60 }, { protocolVersion: 5 }));
+  await raw.next('connack');
+  raw.socket.write(mqttPacket.generate({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'wills/#', qos: 1, nl: false, rap: false, rh: 0 }] }, { protocolVersion: 5 }));
+  await raw.next('suback');
+  const { client } = await connect5(t, url, {
+    clientId: 'delayed-will',
+    will: { topic: 'wills/delayed', payload: Buffer.from('gone'), qos: 1, retain: false, properties: { willDelayInterval: 1, contentType: 'text/plain', userProperties: { site: 'a' } } },
+  });
+  client.stream.destroy(); // no DISCONNECT: the will is due (at once, as the session ends with the connection)
+  const will = (await raw.next('publish')) as { topic: string; payload: Buffer; properties?: Record<string, unknown> };
+  assert.equal(will.topic, 'wills/delayed');
+  assert.equal(will.properties?.willDelayInterval, undefined);
+  assert.equal(will.properties?.contentType, 'text/plain');
+  assert.deepEqual({ ...(will.properties?.userProperties as object) }, { site: 'a' });
+});

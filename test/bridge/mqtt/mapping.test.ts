@@ -69,3 +69,21 @@ test('a log topic built from captures that names an internal topic (__tributary_
   assert.deepEqual(mapper.route('site/__tributary_retained/data', 'c'), { refused: 'invalid log topic name', detail: "'__tributary_retained' (rule 0)" });
   assert.equal((mapper.route('site/telemetry/data', 'c') as { topic: string }).topic, 'telemetry');
 });
+
+test('{user.NAME} fills a template with an MQTT 5.0 User Property; a rule naming one matches only a publish that has it, else the next rule does', () => {
+  const mapper = TopicMapper.compile({
+    rules: [
+      rule('sensors/+kind/#', 'sensors.{user.site}', '{user.deviceId}:{kind}'),
+      rule('sensors/#', 'sensors', '{mqtt.clientId}'),
+    ],
+  });
+  assert.deepEqual(mapper.route('sensors/temp/a', 'c-1', { deviceId: 'dev-42', site: 'hall3' }), { topic: 'sensors.hall3', key: Buffer.from('dev-42:temp'), rule: 0 });
+  // Given twice: the first value.
+  assert.deepEqual(mapper.route('sensors/temp/a', 'c-1', { deviceId: ['dev-1', 'dev-2'], site: 'x' }), { topic: 'sensors.x', key: Buffer.from('dev-1:temp'), rule: 0 });
+  // Without them (a 3.1.1 publish, or one missing a name): the next rule.
+  assert.deepEqual(mapper.route('sensors/temp/a', 'c-1'), { topic: 'sensors', key: Buffer.from('c-1'), rule: 1 });
+  assert.deepEqual(mapper.route('sensors/temp/a', 'c-1', { deviceId: 'dev-42' }), { topic: 'sensors', key: Buffer.from('c-1'), rule: 1 });
+  // A value that makes no log topic name is refused, as a capture's is.
+  assert.deepEqual(mapper.route('sensors/temp/a', 'c-1', { deviceId: 'd', site: 'a b' }), { refused: 'invalid log topic name', detail: "'sensors.a b' (rule 0)" });
+  assert.throws(() => TopicMapper.compile({ rules: [rule('#', 't', '{user.}')] }), /'\{user\.\}' is not a capture/);
+});

@@ -280,3 +280,25 @@ test('replication: a persistent session owner is told when claimed and released,
   assert.equal(follower.sessionOwner('plc-1'), undefined);
   assert.deepEqual(toldFollower, []);
 });
+
+test('a shared subscription ($share/...) is kept for its session but matches no topic here: its share group delivers it (shared-subscriptions.ts)', async (t) => {
+  const file = join(tempDir(t), 'mqtt.db');
+  const first = new SqlitePersistence({ file });
+  await first.setup(broker);
+  await first.addSubscriptions(client, [{ topic: '$share/g/alarms/#', qos: 1 }, { topic: 'alarms/#', qos: 1 }]);
+  await first.addSubscriptions({ id: 'other' }, [{ topic: '$share/g/alarms/#', qos: 2 }]);
+  assert.deepEqual((await first.subscriptionsByTopic('$share/g/alarms/x')).map((s) => s.clientId), [], 'a publish on the literal topic $share/... is queued for nobody');
+  assert.deepEqual((await first.subscriptionsByTopic('alarms/x')).map((s) => s.topic), ['alarms/#'], 'only the plain subscription matches');
+  assert.equal(first.hasSubscriber('$share/g/alarms/x'), false);
+  assert.deepEqual(first.sharedSubscribers('$share/g/alarms/#'), [{ clientId: 'historian', qos: 1 }, { clientId: 'other', qos: 2 }]);
+  await first.destroy();
+
+  const second = new SqlitePersistence({ file });
+  t.after(() => second.destroy());
+  await second.setup(broker);
+  assert.deepEqual(second.sharedTopics(), ['$share/g/alarms/#']);
+  await second.removeSubscriptions({ id: 'other' }, ['$share/g/alarms/#']);
+  await second.cleanSubscriptions(client);
+  assert.deepEqual(second.sharedSubscribers('$share/g/alarms/#'), []);
+  assert.deepEqual(second.sharedTopics(), []);
+});

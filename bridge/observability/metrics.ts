@@ -347,6 +347,10 @@ export class Metrics {
       this.reset();
       for (const f of status()?.followers ?? []) this.set({ follower: f.id }, f.lag ?? -1);
     } });
+    // With a witness under acks: quorum, a commit may rest on the leader's disk alone (docs/replication.md, The witness).
+    gauge('tributary_cluster_under_replicated_followers', 'On the leader: data followers (not witnesses) that lack committed entries; a fetch behind counts, so alert on it staying above 0', (s) =>
+      s.role !== 'leader' ? 0 : s.followers.filter((f) => f.witness !== true && (f.seq === undefined || f.seq === null || f.seq < s.commitSeq)).length,
+    );
   }
 }
 
@@ -362,7 +366,7 @@ export interface ClusterSourceStatus {
   last: { seq: number };
   elections: number;
   truncations: number;
-  followers: ReadonlyArray<{ id: string; lag: number | null }>;
+  followers: ReadonlyArray<{ id: string; lag: number | null; seq?: number | null; witness?: boolean }>;
   underReplicatedPartitions: number;
   diskFull: { code: string } | null;
 }

@@ -78,6 +78,7 @@ test('two data nodes and a witness elect a data node, which acknowledges QoS 1 p
   client.end(true);
   assert.equal(acked.length, 100);
   await waitForReplicated([...replicas, witness], (await leader.status())!.last.seq);
+  assert.match(await (await fetch(`http://127.0.0.1:${leader.httpPort}/metrics`)).text(), /^tributary_cluster_under_replicated_followers 0$/m);
   for (const r of replicas) assert.deepEqual(storedValues(r).filter((v) => !acked.includes(v)), []);
   for (const r of replicas) assert.equal(storedValues(r).length, 100, `${r.id} holds every message once`);
 
@@ -136,6 +137,9 @@ test('a data node that was down while the other committed with the witness is no
   assert.equal(acked.length, 50);
   const committed = (await leader.status())!.commitSeq;
   await waitFor('the witness holds the committed position', async () => ((await witness.status())?.last.seq ?? 0) >= committed);
+  // Acknowledged messages on one disk: the leader's metrics say so.
+  const exposition = await (await fetch(`http://127.0.0.1:${leader.httpPort}/metrics`)).text();
+  assert.match(exposition, /^tributary_cluster_under_replicated_followers 1$/m);
 
   await leader.kill();
   await lagging.restart();

@@ -18,13 +18,19 @@
 import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import { statusOf, waitForLeader } from '../helpers/cluster/cluster-status.js';
-import { describeFault, faultSchedule, Nemesis } from '../helpers/cluster/nemesis.js';
+import { describeFault, faultSchedule, Nemesis, type Fault } from '../helpers/cluster/nemesis.js';
 import { skipUnlessNetns } from '../helpers/cluster/network.js';
+import { SlowDisk, slowDiskUnavailable } from '../helpers/cluster/slow-disk.js';
+import type { KafkaNode } from '../helpers/kafka.js';
 import type { NodeProcess } from '../helpers/cluster/node-process.js';
 import { progress, type Publisher } from '../helpers/cluster/publishers.js';
 import { checkCluster, nodeName as name, startCluster, type Findings } from '../helpers/cluster/scenario.js';
 
 const skip = skipUnlessNetns();
+// The slow disk needs the kernel's block-I/O throttle (cgroup v1 blkio); where the namespaces work
+// but it does not, that test alone is skipped (and fails under REQUIRE_NETNS_TESTS, below).
+const diskSkip = skip === false ? slowDiskUnavailable() ?? false : skip;
+if (diskSkip !== false && skip === false && process.env.REQUIRE_NETNS_TESTS === '1') throw new Error(`REQUIRE_NETNS_TESTS=1 but ${diskSkip}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Waits (bounded) until a node that clients still reach says it no longer leads. */
 async function waitForStepDown(node: NodeProcess): Promise<string> {
@@ -38,8 +44,8 @@ async function waitForStepDown(node: NodeProcess): Promise<string> {
 }
 
 /** Publishers stopped, the cluster quiet and caught up: the checkers over every node's records, asserted. */
-async function checkAll(t: TestContext, nodes: readonly NodeProcess[], publishers: readonly Publisher[], context: string): Promise<Findings> {
-  const findings = await checkCluster(t, nodes, publishers);
+async function checkAll(t: TestContext, nodes: readonly NodeProcess[], publishers: readonly Publisher[], context: string, kafka: KafkaNode | null = null): Promise<Findings> {
+  const findings = await checkCluster(t, nodes, publishers, kafka);
   const { report, epochs, history } = findings;
   t.diagnostic(`${context}: ${report.summary}`);
   t.diagnostic(`${context}: ${epochs.summary}`);
@@ -56,6 +62,10 @@ async function checkAll(t: TestContext, nodes: readonly NodeProcess[], publisher
   if (report.qos2Duplicates.length > 0) t.diagnostic(`known gap: ${report.qos2Duplicates.length} QoS 2 messages stored twice after a resend across a failover (QoS 2 keys are not replicated yet)`);
   const everyAck = history.filter((op) => op.acked).length;
   assert.ok(everyAck > 0 && report.acknowledged === everyAck);
+  if (findings.upstream !== null) {
+    t.diagnostic(`${context}: ${findings.upstream.summary}`);
+    assert.deepEqual([findings.upstream.missing, findings.upstream.twice, findings.upstream.differing], [[], [], []], `the central Kafka does not hold the edge log exactly once (${context})`);
+  }
   return findings;
 }
 
@@ -156,6 +166,36 @@ test('a seeded nemesis (FAULT_SEED replays it): faults one at a time under load,
       await progress(publishers, 10);
     }
     await checkAll(t, nodes, publishers, `nemesis FAULT_SEED=${seed}`);
+  } finally {
+    t.diagnostic(`nemesis log: ${nemesis.log.join('; ')}`);
+  }
+});
+
+test('flapping links and a slow disk under load, forwarding to a real Kafka: nothing acknowledged lost, one leader per epoch, the central Kafka holds the edge log exactly once', { skip: diskSkip }, async (t) => {
+  const { net, nodes, publishers, kafka } = await startCluster(t, { upstream: true });
+  const disk = SlowDisk.create(t, 'faults', nodes[0]!.dataDir);
+  const nemesis = new Nemesis(net, nodes, disk);
+  // Flapping cadences below and near the election timeout (1.5 s); slow disks of 5 and 20 writes/s.
+  const schedule: Fault[] = [
+    { kind: 'flap', target: 'leader', periodMs: 1200 },
+    { kind: 'flap', target: 'follower', periodMs: 400 },
+    { kind: 'slow-disk', target: 'follower', writeIops: 5 },
+    { kind: 'slow-disk', target: 'leader', writeIops: 20 },
+  ];
+  try {
+    for (const fault of schedule) {
+      await waitForLeader(nodes);
+      const writesBefore = disk.writes();
+      await nemesis.apply(fault);
+      await progress(publishers, 30); // a majority is always left (between flips, for a flapping link)
+      if (fault.kind === 'flap') await sleep(fault.periodMs * 4); // a few more cuts and heals
+      // The throttle was real: the kernel counted the slowed node's writes in the throttled group.
+      if (fault.kind === 'slow-disk') assert.ok(disk.writes() > writesBefore, 'no write of the slowed node went through the throttle');
+      await nemesis.heal();
+      await waitForLeader(nodes);
+      await progress(publishers, 10);
+    }
+    await checkAll(t, nodes, publishers, 'flapping links, slow disks, upstream', kafka);
   } finally {
     t.diagnostic(`nemesis log: ${nemesis.log.join('; ')}`);
   }

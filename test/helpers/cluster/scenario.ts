@@ -1,6 +1,9 @@
 // The fault runs' common frame (cluster-faults.test.ts and bench/cluster-soak.ts): three nodes in
 // namespaces under MQTT load, then, after the faults, the checkers over every node's records.
 import type { TestContext } from 'node:test';
+import type { UpstreamStatus } from '../../../bridge/upstream/forwarder.js';
+import { startKafka, type KafkaNode } from '../kafka.js';
+import { readUpstream } from '../upstream.js';
 import { check, type CheckReport } from './checker.js';
 import { statusOf, waitForConverged, waitForLeader } from './cluster-status.js';
 import { checkAcknowledgementEpochs, type EpochReport } from './epoch-checker.js';
@@ -8,8 +11,13 @@ import { Network, type NetNode } from './network.js';
 import { CLUSTER_TOKEN, startNodes, type NodeProcess } from './node-process.js';
 import { acknowledgements, idOf, progress, Publisher, type Sent } from './publishers.js';
 import { readEpochs, readReplica } from './replica.js';
+import { checkUpstream, type UpstreamReport } from './upstream-checker.js';
 
 export const REPLICATION_PORT = 9093;
+/** The cluster's name: every node forwards upstream as it (docs/replication.md, Upstream). */
+export const CLUSTER_NAME = 'site-17';
+const UPSTREAM_TOPIC = 'edge.mqtt';
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export const nodeName = (node: NodeProcess): string => `n${node.at.index}`;
 
@@ -32,15 +40,32 @@ export interface Cluster {
   net: Network;
   nodes: NodeProcess[];
   publishers: Publisher[];
+  /** The central Kafka the nodes forward to (with `upstream`), on the network's bridge address. */
+  kafka: KafkaNode | null;
+}
+
+/**
+ * Forwarding to a real Kafka (test/kafka/kafka.sh) listening on the bridge address, which every
+ * namespace reaches through its link (an isolated node is cut off from it too). The topic template
+ * leaves {node} out, so that whichever node leads forwards to the same topic as the cluster.
+ */
+function upstreamSettings(kafka: KafkaNode): Record<string, unknown> {
+  return { upstream: { enabled: true, brokers: [kafka.bootstrap], topicTemplate: 'edge.{topic}', batchRecords: 20, linger: 0, transactionTimeout: '10s' } };
 }
 
 /**
  * Three nodes with a leader, and four publishers (two QoS 1, two QoS 2) that know every address and
  * ask each node they connect to which epoch it leads; returns once they made progress.
  */
-export async function startCluster(t: TestContext, extra?: (at: NetNode) => Record<string, unknown>): Promise<Cluster> {
+export async function startCluster(t: TestContext, options: { upstream?: boolean } = {}): Promise<Cluster> {
   const net = Network.create(t, 3);
-  const nodes = await startNodes(t, net, clusterSettings(net, extra));
+  const kafka = options.upstream === true ? await startKafka(t, { host: net.hostAddress }) : null;
+  const settings = clusterSettings(net, () => (kafka === null ? {} : upstreamSettings(kafka)));
+  const named = (at: NetNode): Record<string, unknown> => {
+    const s = settings(at);
+    return kafka === null ? s : { ...s, cluster: { ...(s.cluster as object), name: CLUSTER_NAME } };
+  };
+  const nodes = await startNodes(t, net, named);
   await waitForLeader(nodes);
   const targets = nodes.map((n) => ({
     node: nodeName(n),
@@ -54,7 +79,7 @@ export async function startCluster(t: TestContext, extra?: (at: NetNode) => Reco
   for (const p of publishers) p.start();
   t.after(() => Promise.all(publishers.map((p) => p.stop())));
   await progress(publishers, 40);
-  return { net, nodes, publishers };
+  return { net, nodes, publishers, kafka };
 }
 
 export interface Findings {
@@ -64,13 +89,37 @@ export interface Findings {
   epochs: EpochReport;
   /** QoS 2 duplicates whose message was sent on one node only (the known gap explains only resends across nodes). */
   unexplainedQos2: CheckReport['qos2Duplicates'];
+  /** The central Kafka against the reference replica; null when the cluster does not forward. */
+  upstream: UpstreamReport | null;
+}
+
+async function upstreamOf(node: NodeProcess): Promise<(UpstreamStatus & { enabled: boolean }) | null> {
+  try {
+    const res = await fetch(new URL('/api/upstream', node.httpUrl), { headers: { authorization: `Bearer ${CLUSTER_TOKEN}` }, signal: AbortSignal.timeout(2000) });
+    return res.status === 200 ? ((await res.json()) as UpstreamStatus & { enabled: boolean }) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Waits (bounded) until the leader's forwarder has forwarded its whole `mqtt` log. */
+async function waitForwarded(leader: NodeProcess): Promise<void> {
+  let last: unknown = null;
+  for (let i = 0; i < 1200; i++) {
+    const status = await upstreamOf(leader);
+    last = status;
+    const lane = status?.enabled === true ? status.partitions.find((p) => p.topic === 'mqtt') : undefined;
+    if (lane !== undefined && lane.forwardedOffset !== null && lane.forwardedOffset === lane.logEndOffset && lane.logEndOffset === lane.highWatermark) return;
+    await sleep(100);
+  }
+  throw new Error(`the leader did not forward its log: ${JSON.stringify(last)}`);
 }
 
 /**
  * Publishers stopped, the cluster quiet and caught up (bounded wait; the nodes' output is logged
  * through `t.diagnostic` when it does not converge): the checkers over every node's records.
  */
-export async function checkCluster(t: TestContext, nodes: readonly NodeProcess[], publishers: readonly Publisher[]): Promise<Findings> {
+export async function checkCluster(t: TestContext, nodes: readonly NodeProcess[], publishers: readonly Publisher[], kafka: KafkaNode | null = null): Promise<Findings> {
   await Promise.all(publishers.map((p) => p.stop()));
   let statuses;
   try {
@@ -88,5 +137,10 @@ export async function checkCluster(t: TestContext, nodes: readonly NodeProcess[]
   const epochs = checkAcknowledgementEpochs(acknowledgements(history), replicas.find((r) => r.node === leaderId)!, stamped.batches, stamped.leaders);
   const byId = new Map(history.map((op) => [op.id, op]));
   const unexplainedQos2 = report.qos2Duplicates.filter((d) => new Set(byId.get(d.id)!.attempts.map((a) => a.node)).size < 2);
-  return { history, leader, report, epochs, unexplainedQos2 };
+  let upstream: UpstreamReport | null = null;
+  if (kafka !== null) {
+    await waitForwarded(leader);
+    upstream = checkUpstream(replicas.find((r) => r.node === leaderId)!, 'mqtt', await readUpstream(kafka.bootstrap, UPSTREAM_TOPIC));
+  }
+  return { history, leader, report, epochs, unexplainedQos2, upstream };
 }

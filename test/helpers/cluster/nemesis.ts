@@ -55,7 +55,7 @@ export function faultSchedule(seed: string | number, count: number, kinds: reado
       case 'flap':
         return { kind, target, periodMs: random.pick(FLAP_PERIODS_MS) };
       case 'slow-disk':
-        return { kind, target, writeIops: random.pick([5, 20, 50]) };
+        return { kind, target, writeIops: random.pick([10, 20, 50]) };
       default:
         return { kind, target };
     }

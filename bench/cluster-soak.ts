@@ -63,7 +63,7 @@ async function describeSilentNodes(nodes: readonly NodeProcess[]): Promise<void>
     if ((await statusOf(node)) !== null) continue;
     const pid = node.pid;
     if (!node.running || pid === undefined) {
-      say(`n${node.at.index} is not running; its output ends: ${node.output.slice(-2000)}`);
+      say(`n${node.at.index} is not running (${node.ended ?? 'never started'}); its output ends: ${node.output.slice(-2000)}`);
       continue;
     }
     const state = /^State:\s*(.*)$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? '?';

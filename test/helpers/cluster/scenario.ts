@@ -4,7 +4,7 @@ import type { TestContext } from 'node:test';
 import type { UpstreamStatus } from '../../../bridge/upstream/forwarder.js';
 import { startKafka, type KafkaNode } from '../kafka.js';
 import { readUpstream } from '../upstream.js';
-import { check, type CheckReport } from './checker.js';
+import { check, qos2BeyondSendings, type CheckReport } from './checker.js';
 import { statusOf, waitForConverged, waitForLeader } from './cluster-status.js';
 import { checkAcknowledgementEpochs, type EpochReport } from './epoch-checker.js';
 import { Network, type NetNode } from './network.js';
@@ -87,7 +87,7 @@ export interface Findings {
   leader: NodeProcess;
   report: CheckReport;
   epochs: EpochReport;
-  /** QoS 2 duplicates whose message was sent on one node only (the known gap explains only resends across nodes). */
+  /** QoS 2 duplicates with more copies than the publisher sent the message (checker.ts, qos2BeyondSendings): a failure. */
   unexplainedQos2: CheckReport['qos2Duplicates'];
   /** The central Kafka against the reference replica; null when the cluster does not forward. */
   upstream: UpstreamReport | null;
@@ -136,7 +136,7 @@ export async function checkCluster(t: TestContext, nodes: readonly NodeProcess[]
   const stamped = readEpochs(leader.dataDir, 'mqtt');
   const epochs = checkAcknowledgementEpochs(acknowledgements(history), replicas.find((r) => r.node === leaderId)!, stamped.batches, stamped.leaders);
   const byId = new Map(history.map((op) => [op.id, op]));
-  const unexplainedQos2 = report.qos2Duplicates.filter((d) => new Set(byId.get(d.id)!.attempts.map((a) => a.node)).size < 2);
+  const unexplainedQos2 = qos2BeyondSendings(report.qos2Duplicates, (id) => byId.get(id)!.attempts.length);
   let upstream: UpstreamReport | null = null;
   if (kafka !== null) {
     await waitForwarded(leader);

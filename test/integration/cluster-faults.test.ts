@@ -12,26 +12,21 @@
 //   reported; more copies than sendings is a bug;
 // - one acknowledging node per epoch, the one the epoch's start record names, in the epoch it said it
 //   led when the publisher connected (invariant 1; test/helpers/cluster/epoch-checker.ts);
+// (flapping links, slow disks and the central Kafka: cluster-faults-upstream.test.ts)
 // - a leader cut off from its peers acknowledges nothing sent after the cut (invariant 4), steps
 //   down (its role endpoint, still reachable by clients, says so), and the others elect a leader.
 // Root only (the harness's namespaces); CI runs as root with REQUIRE_NETNS_TESTS=1. The seeded
 // nemesis replays with FAULT_SEED (and FAULT_COUNT faults).
 import assert from 'node:assert/strict';
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import { statusOf, waitForLeader } from '../helpers/cluster/cluster-status.js';
-import { describeFault, faultSchedule, Nemesis, type Fault } from '../helpers/cluster/nemesis.js';
+import { describeFault, faultSchedule, Nemesis } from '../helpers/cluster/nemesis.js';
 import { skipUnlessNetns } from '../helpers/cluster/network.js';
-import { SlowDisk, slowDiskUnavailable } from '../helpers/cluster/slow-disk.js';
-import type { KafkaNode } from '../helpers/kafka.js';
 import type { NodeProcess } from '../helpers/cluster/node-process.js';
-import { progress, type Publisher } from '../helpers/cluster/publishers.js';
-import { checkCluster, nodeName as name, startCluster, type Findings } from '../helpers/cluster/scenario.js';
+import { progress } from '../helpers/cluster/publishers.js';
+import { checkAll, nodeName as name, startCluster } from '../helpers/cluster/scenario.js';
 
 const skip = skipUnlessNetns();
-// The slow disk needs the kernel's block-I/O throttle (cgroup v1 blkio); where the namespaces work
-// but it does not, that test alone is skipped (and fails under REQUIRE_NETNS_TESTS, below).
-const diskSkip = skip === false ? slowDiskUnavailable() ?? false : skip;
-if (diskSkip !== false && skip === false && process.env.REQUIRE_NETNS_TESTS === '1') throw new Error(`REQUIRE_NETNS_TESTS=1 but ${diskSkip}`);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 /** Waits (bounded) until a node that clients still reach says it no longer leads. */
 async function waitForStepDown(node: NodeProcess): Promise<string> {
@@ -42,32 +37,6 @@ async function waitForStepDown(node: NodeProcess): Promise<string> {
     await sleep(100);
   }
   throw new Error(`${name(node)} still says ${role ?? 'nothing'}`);
-}
-
-/** Publishers stopped, the cluster quiet and caught up: the checkers over every node's records, asserted. */
-async function checkAll(t: TestContext, nodes: readonly NodeProcess[], publishers: readonly Publisher[], context: string, kafka: KafkaNode | null = null): Promise<Findings> {
-  const findings = await checkCluster(t, nodes, publishers, kafka);
-  const { report, epochs, history } = findings;
-  t.diagnostic(`${context}: ${report.summary}`);
-  t.diagnostic(`${context}: ${epochs.summary}`);
-  assert.deepEqual(report.lost.map((op) => op.id), [], `acknowledged messages lost (${context})`);
-  assert.deepEqual(report.orderViolations, [], `order (${context})`);
-  assert.deepEqual(report.divergent, [], `replicas differ below their high watermarks (${context})`);
-  // Invariant 1: one leader per epoch, so one acknowledging node per epoch, the one the epoch's start record names.
-  assert.deepEqual(epochs.shared, [], `two nodes acknowledged in the same epoch (${context})`);
-  assert.deepEqual(epochs.notTheLeader, [], `acknowledged by a node that did not lead the epoch (${context})`);
-  assert.deepEqual(epochs.otherEpochThanAtConnect, [], `acknowledged in another epoch than the node led at connect (${context})`);
-  assert.ok(epochs.epochs.length > 0);
-  // QoS 2: at most one copy per sending (each resend is a new session, which no server deduplicates).
-  assert.deepEqual(findings.unexplainedQos2, [], `QoS 2 messages stored more often than sent (${context})`);
-  if (report.qos2Duplicates.length > 0) t.diagnostic(`${report.qos2Duplicates.length} QoS 2 messages stored twice after the publisher sent them again on a new session`);
-  const everyAck = history.filter((op) => op.acked).length;
-  assert.ok(everyAck > 0 && report.acknowledged === everyAck);
-  if (findings.upstream !== null) {
-    t.diagnostic(`${context}: ${findings.upstream.summary}`);
-    assert.deepEqual([findings.upstream.missing, findings.upstream.twice, findings.upstream.differing], [[], [], []], `the central Kafka does not hold the edge log exactly once (${context})`);
-  }
-  return findings;
 }
 
 test('a three-node cluster under faults: leader cut off from its peers, follower isolated, one-way loss, leader paused, leader killed, follower wiped; nothing acknowledged is lost, order kept, replicas identical', { skip }, async (t) => {
@@ -167,36 +136,6 @@ test('a seeded nemesis (FAULT_SEED replays it): faults one at a time under load,
       await progress(publishers, 10);
     }
     await checkAll(t, nodes, publishers, `nemesis FAULT_SEED=${seed}`);
-  } finally {
-    t.diagnostic(`nemesis log: ${nemesis.log.join('; ')}`);
-  }
-});
-
-test('flapping links and a slow disk under load, forwarding to a real Kafka: nothing acknowledged lost, one leader per epoch, the central Kafka holds the edge log exactly once', { skip: diskSkip }, async (t) => {
-  const { net, nodes, publishers, kafka } = await startCluster(t, { upstream: true });
-  const disk = SlowDisk.create(t, 'faults', nodes[0]!.dataDir);
-  const nemesis = new Nemesis(net, nodes, disk);
-  // Flapping cadences below and near the election timeout (1.5 s); slow disks of 5 and 20 writes/s.
-  const schedule: Fault[] = [
-    { kind: 'flap', target: 'leader', periodMs: 1200 },
-    { kind: 'flap', target: 'follower', periodMs: 400 },
-    { kind: 'slow-disk', target: 'follower', writeIops: 5 },
-    { kind: 'slow-disk', target: 'leader', writeIops: 20 },
-  ];
-  try {
-    for (const fault of schedule) {
-      await waitForLeader(nodes);
-      const writesBefore = disk.writes();
-      await nemesis.apply(fault);
-      await progress(publishers, 30); // a majority is always left (between flips, for a flapping link)
-      if (fault.kind === 'flap') await sleep(fault.periodMs * 4); // a few more cuts and heals
-      // The throttle was real: the kernel counted the slowed node's writes in the throttled group.
-      if (fault.kind === 'slow-disk') assert.ok(disk.writes() > writesBefore, 'no write of the slowed node went through the throttle');
-      await nemesis.heal();
-      await waitForLeader(nodes);
-      await progress(publishers, 10);
-    }
-    await checkAll(t, nodes, publishers, 'flapping links, slow disks, upstream', kafka);
   } finally {
     t.diagnostic(`nemesis log: ${nemesis.log.join('; ')}`);
   }

@@ -1,5 +1,6 @@
 // The fault runs' common frame (cluster-faults.test.ts and bench/cluster-soak.ts): three nodes in
 // namespaces under MQTT load, then, after the faults, the checkers over every node's records.
+import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { UpstreamStatus } from '../../../bridge/upstream/forwarder.js';
 import { startKafka, type KafkaNode } from '../kafka.js';
@@ -143,4 +144,30 @@ export async function checkCluster(t: TestContext, nodes: readonly NodeProcess[]
     upstream = checkUpstream(replicas.find((r) => r.node === leaderId)!, 'mqtt', await readUpstream(kafka.bootstrap, UPSTREAM_TOPIC));
   }
   return { history, leader, report, epochs, unexplainedQos2, upstream };
+}
+
+/** Publishers stopped, the cluster quiet and caught up: the checkers over every node's records, asserted. */
+export async function checkAll(t: TestContext, nodes: readonly NodeProcess[], publishers: readonly Publisher[], context: string, kafka: KafkaNode | null = null): Promise<Findings> {
+  const findings = await checkCluster(t, nodes, publishers, kafka);
+  const { report, epochs, history } = findings;
+  t.diagnostic(`${context}: ${report.summary}`);
+  t.diagnostic(`${context}: ${epochs.summary}`);
+  assert.deepEqual(report.lost.map((op) => op.id), [], `acknowledged messages lost (${context})`);
+  assert.deepEqual(report.orderViolations, [], `order (${context})`);
+  assert.deepEqual(report.divergent, [], `replicas differ below their high watermarks (${context})`);
+  // Invariant 1: one leader per epoch, so one acknowledging node per epoch, the one the epoch's start record names.
+  assert.deepEqual(epochs.shared, [], `two nodes acknowledged in the same epoch (${context})`);
+  assert.deepEqual(epochs.notTheLeader, [], `acknowledged by a node that did not lead the epoch (${context})`);
+  assert.deepEqual(epochs.otherEpochThanAtConnect, [], `acknowledged in another epoch than the node led at connect (${context})`);
+  assert.ok(epochs.epochs.length > 0);
+  // QoS 2: at most one copy per sending (each resend is a new session, which no server deduplicates).
+  assert.deepEqual(findings.unexplainedQos2, [], `QoS 2 messages stored more often than sent (${context})`);
+  if (report.qos2Duplicates.length > 0) t.diagnostic(`${report.qos2Duplicates.length} QoS 2 messages stored twice after the publisher sent them again on a new session`);
+  const everyAck = history.filter((op) => op.acked).length;
+  assert.ok(everyAck > 0 && report.acknowledged === everyAck);
+  if (findings.upstream !== null) {
+    t.diagnostic(`${context}: ${findings.upstream.summary}`);
+    assert.deepEqual([findings.upstream.missing, findings.upstream.twice, findings.upstream.differing], [[], [], []], `the central Kafka does not hold the edge log exactly once (${context})`);
+  }
+  return findings;
 }

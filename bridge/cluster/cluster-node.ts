@@ -579,6 +579,7 @@ export class ClusterNode {
             // A refusal that names a leader of this epoch or a newer one: follow it (KIP-595). A node
             // that restarted after the leader's announcement, or with a wiped disk, finds it so.
             else if (vote.leaderId !== null && vote.leaderId !== this.options.nodeId && vote.epoch >= this.state.epoch && this.#peers.has(vote.leaderId)) this.follow(vote.epoch, vote.leaderId, false);
+            else if (vote.leaderId !== null && vote.leaderId !== this.options.nodeId && vote.epoch < this.state.epoch && this.#peers.has(vote.leaderId)) this.announceEpoch(vote.leaderId);
             else if (vote.epoch > this.state.epoch && !request.preVote) this.follow(vote.epoch, null, false);
           })
           .catch(() => undefined)
@@ -589,6 +590,22 @@ export class ClusterNode {
           });
       }
     });
+  }
+
+  /**
+   * A refusal named a live leader of an older epoch than this node's: this node moved on (its
+   * pre-vote granted in a moment a peer had not heard from the leader, its vote then refused) and
+   * now can neither follow that leader nor win while the others hear from it (check-quorum), and
+   * the leader never learns of the newer epoch. Tells the leader with a fetch carrying the epoch:
+   * it steps down (onFetch), and the next election takes this node back in. etcd's answer to the
+   * same trap of check-quorum (a stranded node answers an older leader with its newer term).
+   */
+  private announceEpoch(leaderId: string): void {
+    const leader = this.#peers.get(leaderId);
+    if (leader === undefined) return;
+    const request = { replicaId: this.options.nodeId, epoch: this.state.epoch, last: this.options.log.lastEntry(), maxWaitMs: 0, maxBytes: 0 };
+    this.options.logger.info({ leader: leaderId, epoch: this.state.epoch }, 'the cluster leader is in an older epoch than this node; telling it');
+    leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.electionTimeoutMs).catch(() => undefined);
   }
 
   /** Won `epoch`: leads it. Appends are stamped with it; the epoch-start entry goes first. */

@@ -32,10 +32,17 @@ export type CleanupHost = Pick<TestContext, 'after'> | { after(fn: () => Promise
 export interface KafkaListeners {
   sasl?: boolean;
   tls?: boolean;
+  /** The PLAINTEXT listener's address (default 127.0.0.1): a harness network's bridge address, for nodes in namespaces. */
+  host?: string;
 }
 
 export async function startKafka(t: CleanupHost, listeners: KafkaListeners = {}): Promise<KafkaNode> {
-  const env = { ...process.env, ...(listeners.sasl === true ? { KAFKA_SASL: '1' } : {}), ...(listeners.tls === true ? { KAFKA_TLS: '1' } : {}) };
+  const env = {
+    ...process.env,
+    ...(listeners.sasl === true ? { KAFKA_SASL: '1' } : {}),
+    ...(listeners.tls === true ? { KAFKA_TLS: '1' } : {}),
+    ...(listeners.host === undefined ? {} : { KAFKA_HOST: listeners.host }),
+  };
   const start = async (stateDir?: string): Promise<{ dir: string; bootstrap: string }> => {
     try {
       const { stdout } = await run(SCRIPT, ['start'], { env: { ...env, ...(stateDir === undefined ? {} : { KAFKA_STATE_DIR: stateDir }) }, timeout: 360_000 });

@@ -16,6 +16,9 @@
 #                 'tributary' / password 'tributary-secret'; address in DIR/sasl-bootstrap.
 #   KAFKA_TLS=1   an SSL listener with a certificate for 127.0.0.1 and localhost from a CA made
 #                 here (PEM keystore); address in DIR/tls-bootstrap, the CA in DIR/ca.pem.
+# KAFKA_HOST=ADDR  the PLAINTEXT listener's (and the printed bootstrap's) address instead of
+#                 127.0.0.1, e.g. a test network's bridge address that nodes in network namespaces
+#                 reach (the controller stays on 127.0.0.1).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -49,8 +52,9 @@ start() {
     port=$(free_port); controller=$(free_port)
     echo "$port" >"$dir/port"; echo "$controller" >"$dir/controller-port"
   fi
-  local listeners="PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller"
-  local advertised="PLAINTEXT://127.0.0.1:$port"
+  local host=${KAFKA_HOST:-127.0.0.1}
+  local listeners="PLAINTEXT://$host:$port,CONTROLLER://127.0.0.1:$controller"
+  local advertised="PLAINTEXT://$host:$port"
   local extra="" format_extra=()
   if [[ ${KAFKA_SASL:-} == 1 ]]; then
     [[ -f $dir/sasl-port ]] || free_port >"$dir/sasl-port"
@@ -119,9 +123,9 @@ PROPS
       echo "kafka.sh: Kafka exited during start-up; its log:" >&2; tail -n 30 "$dir/kafka.log" "$dir/stdout.log" >&2; exit 1
     fi
     if java -Xshare:auto -XX:TieredStopAtLevel=1 -cp "$cp" "-Dlog4j2.configurationFile=$dir/log4j2.properties" \
-      org.apache.kafka.tools.TopicCommand --bootstrap-server "127.0.0.1:$port" --list >/dev/null 2>&1; then
+      org.apache.kafka.tools.TopicCommand --bootstrap-server "$host:$port" --list >/dev/null 2>&1; then
       echo "$dir"
-      echo "127.0.0.1:$port"
+      echo "$host:$port"
       return 0
     fi
     sleep 0.5

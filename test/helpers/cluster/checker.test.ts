@@ -2,7 +2,7 @@
 // replication must never show is flagged, and what MQTT allows (QoS 1 duplicates) is only counted.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { check, type Operation, type Replica, type StoredRecord } from './checker.js';
+import { check, qos2BeyondSendings, type Operation, type Replica, type StoredRecord } from './checker.js';
 
 function ops(publisher: string, count: number, qos: 1 | 2 = 1, acked = true): Operation[] {
   return Array.from({ length: count }, (_, seq) => ({ publisher, id: `${publisher}/${seq}`, seq, qos, sentAt: seq, acked, node: 'n0' }));
@@ -74,4 +74,17 @@ test('without a named reference, the replica with the highest high watermark is 
   const report = check(history, [replica('n0', ['a/0'], 1), replica('n1', ids(history))]);
   assert.equal(report.reference, 'n1');
   assert.equal(report.lost.length, 0);
+});
+
+test('a QoS 2 duplicate is explained by as many sendings on new sessions, on the same node or another; more copies than sendings are not', () => {
+  const duplicates = [
+    { id: 'q/0', copies: 2 }, // sent twice to the same leader in the same epoch (the first connection timed out)
+    { id: 'q/1', copies: 2 }, // sent once
+    { id: 'q/2', copies: 3 }, // sent twice
+  ];
+  const sendings: Record<string, number> = { 'q/0': 2, 'q/1': 1, 'q/2': 2 };
+  assert.deepEqual(qos2BeyondSendings(duplicates, (id) => sendings[id]!), [
+    { id: 'q/1', copies: 2 },
+    { id: 'q/2', copies: 3 },
+  ]);
 });

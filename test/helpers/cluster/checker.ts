@@ -167,3 +167,15 @@ function compareReplicas(a: Replica, b: Replica): CheckReport['divergent'] {
   }
   return out;
 }
+
+/**
+ * The QoS 2 duplicates a client's own sendings do not explain. The fault publishers send a message
+ * again after a connection ended without PUBCOMP, on a new connection with a new client id and a
+ * clean session: for the server that is a new application message (a clean session discards the
+ * previous session's QoS 2 state, [MQTT-3.1.2-6]; exactly once holds within a session, [MQTT-4.3.3]),
+ * whichever node it reaches, the same or another. So each sending may be stored once; more copies
+ * than sendings is a server storing one PUBLISH twice, a failure of exactly once.
+ */
+export function qos2BeyondSendings(duplicates: CheckReport['qos2Duplicates'], sendings: (id: string) => number): CheckReport['qos2Duplicates'] {
+  return duplicates.filter((d) => d.copies > sendings(d.id));
+}

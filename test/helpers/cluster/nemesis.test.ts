@@ -4,16 +4,21 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { connect, connectionRefusal } from '../mqtt-node.js';
-import { faultSchedule, FAULT_KINDS, Nemesis, type Fault } from './nemesis.js';
+import { readFileSync } from 'node:fs';
+import { ALL_FAULT_KINDS, faultSchedule, FAULT_KINDS, FLAP_PERIODS_MS, Nemesis, type Fault } from './nemesis.js';
 import { Network, skipUnlessNetns } from './network.js';
 import { CLUSTER_TOKEN, startNodes, type NodeProcess } from './node-process.js';
 import { readReplica } from './replica.js';
+import { SlowDisk, slowDiskUnavailable } from './slow-disk.js';
 
 test('a seed gives the same schedule of faults; another seed another; every kind can come up', () => {
   assert.deepEqual(faultSchedule(42, 20), faultSchedule(42, 20));
   assert.notDeepEqual(faultSchedule(42, 20), faultSchedule(43, 20));
   assert.deepEqual(new Set(faultSchedule(1, 200).map((f) => f.kind)), new Set(FAULT_KINDS));
   assert.ok(faultSchedule(7, 50, ['pause']).every((f) => f.kind === 'pause'));
+  const all = faultSchedule(1, 400, ALL_FAULT_KINDS);
+  assert.deepEqual(new Set(all.map((f) => f.kind)), new Set(ALL_FAULT_KINDS));
+  assert.ok(all.every((f) => f.kind !== 'flap' || FLAP_PERIODS_MS.includes(f.periodMs)));
 });
 
 const serves = async (node: NodeProcess, timeoutMs: number): Promise<boolean> => (await connectionRefusal(node.mqttUrl, { connectTimeout: timeoutMs })) === 'connected';
@@ -53,4 +58,35 @@ test('each fault hits its node; heal brings every node back with its data', { sk
   assert.equal(await serves(nodes[1]!, 30_000), true);
   assert.equal(await stored(nodes[1]!), 0);
   assert.deepEqual(nemesis.log, ['kill node 0', 'pause node 1', 'heal', 'isolate the leader (node 0) (both)', 'loss the follower (node 1) (100 %)', 'heal', 'restart-wiped node 1']);
+});
+
+test('a flapping link is cut and healed in turn until heal; a slow disk throttles the node\'s writes until heal', { skip: skipUnlessNetns() || slowDiskUnavailable() || false }, async (t) => {
+  const net = Network.create(t, 2);
+  const nodes = await startNodes(t, net, () => ({ log: { durability: 'fsync' } }));
+  const disk = SlowDisk.create(t, 'nemesis', nodes[0]!.dataDir);
+  const nemesis = new Nemesis(net, nodes, disk);
+  const dropRules = (): number => (net.exec(net.nodes[0]!, ['nft', 'list', 'chain', 'inet', 'trbfault', 'output']).match(/ drop/g) ?? []).length;
+
+  await nemesis.apply({ kind: 'flap', target: 0, periodMs: 100 });
+  const seen = new Set<number>();
+  for (let i = 0; i < 400 && seen.size < 2; i++) {
+    seen.add(dropRules() > 0 ? 1 : 0);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.deepEqual([...seen].sort(), [0, 1], 'the link was not seen both cut and healed');
+  await nemesis.heal();
+  assert.equal(dropRules(), 0, 'heal leaves the link cut');
+  assert.match(nemesis.log.at(-2)!, /^\(node 0 cut and healed \d+ times\)$/);
+
+  await nemesis.apply({ kind: 'slow-disk', target: 0, writeIops: 5 });
+  const cgroupOf = (pid: number): string => /^\d+:blkio:(.*)$/m.exec(readFileSync(`/proc/${pid}/cgroup`, 'utf8'))![1]!;
+  assert.match(cgroupOf(nodes[0]!.pid!), /-slow-nemesis$/);
+  const before = disk.writes();
+  const client = await connect(t, nodes[0]!.mqttUrl, { connectTimeout: 30_000 });
+  for (let i = 0; i < 3; i++) await client.publishAsync('nemesis/slow', `m${i}`, { qos: 1 });
+  await client.endAsync();
+  assert.ok(disk.writes() > before, 'the node\'s fsynced writes did not pass through the throttle');
+  await nemesis.heal();
+  assert.equal(cgroupOf(nodes[0]!.pid!), '/', 'heal leaves the node in the throttled group');
+  assert.equal(await stored(nodes[0]!), 3);
 });

@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { Random } from '../../../device-sim/random.js';
 import type { Direction, Network } from './network.js';
 import { CLUSTER_TOKEN, type NodeProcess } from './node-process.js';
+import type { SlowDisk } from './slow-disk.js';
 
 export type Target = 'leader' | 'follower' | number;
 
@@ -23,11 +24,20 @@ export type Fault =
   /** A share of what the node sends is dropped. */
   | { kind: 'loss'; target: Target; share: number }
   /** SIGKILL, data directory emptied, started again at once: it must catch up from the others. */
-  | { kind: 'restart-wiped'; target: Target };
+  | { kind: 'restart-wiped'; target: Target }
+  /** Cut off from its peers and healed again, every `periodMs`, until heal(): a flapping link. */
+  | { kind: 'flap'; target: Target; periodMs: number }
+  /** Its disk throttled to `writeIops` write operations a second (slow-disk.ts) until heal(). */
+  | { kind: 'slow-disk'; target: Target; writeIops: number };
 
 export type FaultKind = Fault['kind'];
 
+/** The kinds a schedule draws from by default (the seeds the docs name replay with these). */
 export const FAULT_KINDS: readonly FaultKind[] = ['kill', 'pause', 'isolate', 'cut-from-peers', 'loss', 'restart-wiped'];
+/** Every kind; a Nemesis needs a SlowDisk for 'slow-disk'. */
+export const ALL_FAULT_KINDS: readonly FaultKind[] = [...FAULT_KINDS, 'flap', 'slow-disk'];
+/** The flapping cadences drawn from: below, near and above the default election timeout (1.5 s). */
+export const FLAP_PERIODS_MS: readonly number[] = [400, 1200, 2500];
 
 /** `count` faults from `seed`: the same seed, kinds and count give the same list. */
 export function faultSchedule(seed: string | number, count: number, kinds: readonly FaultKind[] = FAULT_KINDS): Fault[] {
@@ -42,6 +52,10 @@ export function faultSchedule(seed: string | number, count: number, kinds: reado
         return { kind, target, direction: random.pick(directions) };
       case 'loss':
         return { kind, target, share: random.pick([0.1, 0.3, 0.5]) };
+      case 'flap':
+        return { kind, target, periodMs: random.pick(FLAP_PERIODS_MS) };
+      case 'slow-disk':
+        return { kind, target, writeIops: random.pick([10, 20, 50]) };
       default:
         return { kind, target };
     }
@@ -50,7 +64,16 @@ export function faultSchedule(seed: string | number, count: number, kinds: reado
 
 export function describeFault(fault: Fault, node?: number): string {
   const where = typeof fault.target === 'number' ? `node ${fault.target}` : `the ${fault.target}${node === undefined ? '' : ` (node ${node})`}`;
-  const detail = 'direction' in fault ? ` (${fault.direction})` : 'share' in fault ? ` (${fault.share * 100} %)` : '';
+  const detail =
+    'direction' in fault
+      ? ` (${fault.direction})`
+      : 'share' in fault
+        ? ` (${fault.share * 100} %)`
+        : 'periodMs' in fault
+          ? ` (every ${fault.periodMs} ms)`
+          : 'writeIops' in fault
+            ? ` (${fault.writeIops} writes/s)`
+            : '';
   return `${fault.kind} ${where}${detail}`;
 }
 
@@ -80,12 +103,15 @@ async function roleOf(node: NodeProcess): Promise<string | null> {
 export class Nemesis {
   readonly #killed = new Set<NodeProcess>();
   readonly #paused = new Set<NodeProcess>();
+  #flapping: { timer: NodeJS.Timeout; node: NodeProcess; flips: number } | null = null;
+  #slowed = false;
   /** What was applied, in order, with the node each hit: the run's account of itself. */
   readonly log: string[] = [];
 
   constructor(
     private readonly net: Network,
     private readonly nodes: readonly NodeProcess[],
+    private readonly slowDisk: SlowDisk | null = null,
   ) {}
 
   /** The node a target names now. */
@@ -123,12 +149,40 @@ export class Nemesis {
       case 'restart-wiped':
         await node.restart({ wipe: true });
         break;
+      case 'flap':
+        this.#flap(node, fault.periodMs);
+        break;
+      case 'slow-disk':
+        if (this.slowDisk === null) throw new Error('a slow-disk fault needs the Nemesis to have a SlowDisk');
+        this.slowDisk.slow(node.pid!, fault.writeIops);
+        this.#slowed = true;
+        break;
     }
     return node;
   }
 
+  /** Cuts `node` off from its peers now, heals it `periodMs` later, cuts it again, ... until heal(). */
+  #flap(node: NodeProcess, periodMs: number): void {
+    let cut = true;
+    this.net.cutFromPeers(node.at);
+    const state = { node, flips: 1, timer: setInterval(() => {
+      if (cut) this.net.heal(node.at);
+      else this.net.cutFromPeers(node.at);
+      cut = !cut;
+      state.flips++;
+    }, periodMs) };
+    this.#flapping = state;
+  }
+
   /** Ends every fault: links healed, paused nodes resumed, killed nodes started on their data. */
   async heal(): Promise<void> {
+    if (this.#flapping !== null) {
+      clearInterval(this.#flapping.timer);
+      this.log.push(`(node ${this.#flapping.node.at.index} cut and healed ${this.#flapping.flips} times)`);
+      this.#flapping = null;
+    }
+    if (this.#slowed) this.slowDisk!.heal();
+    this.#slowed = false;
     this.net.healAll();
     for (const node of this.#paused) await node.resume();
     this.#paused.clear();

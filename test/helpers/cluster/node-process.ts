@@ -55,6 +55,12 @@ export class NodeProcess {
     return this.#child?.pid;
   }
 
+  /** How the last run ended ('exit 1', 'signal SIGKILL'), or null while it runs (or never ran). */
+  get ended(): string | null {
+    if (this.#child === null || this.running) return null;
+    return this.#child.signalCode !== null ? `signal ${this.#child.signalCode}` : `exit ${this.#child.exitCode}`;
+  }
+
   get running(): boolean {
     return this.#child !== null && this.#child.exitCode === null && this.#child.signalCode === null;
   }

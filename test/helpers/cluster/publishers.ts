@@ -4,9 +4,12 @@
 // turn: a refused connection, a CONNACK 3 (a follower) or a connection that ends moves it to the
 // next one, and the message it had in flight is sent again there (a new packet on a new clean
 // session: across a failover QoS 2 state does not travel, so a resent QoS 2 message can be stored
-// twice; the attempts say on which nodes it was sent).
+// twice; the attempts say on which nodes it was sent). Right after each CONNACK the publisher asks
+// the node which epoch it leads (when the target says how): the epoch checker's account of which
+// epoch each acknowledgement belongs to (epoch-checker.ts).
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Operation } from './checker.js';
+import type { Acknowledgement } from './epoch-checker.js';
 
 /** One sending of a message, and what became of it. */
 export interface Attempt {
@@ -14,6 +17,8 @@ export interface Attempt {
   sentAt: number;
   /** When the PUBACK (QoS 1) or PUBCOMP (QoS 2) came; null: never on this attempt. */
   ackedAt: number | null;
+  /** The epoch the node said it led right after CONNACK; null when it did not say (or was not asked). */
+  epochAtConnect: number | null;
 }
 
 export interface Sent extends Operation {
@@ -23,6 +28,8 @@ export interface Sent extends Operation {
 export interface Target {
   node: string;
   url: string;
+  /** The epoch the node leads now, or null when it does not lead or does not answer. */
+  leaderEpoch?: () => Promise<number | null>;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -109,13 +116,14 @@ export class Publisher {
       }
       failedInRound = 0;
       this.#client = client;
+      const epochAtConnect = (await target.leaderEpoch?.()) ?? null;
       try {
         while (!this.#stopped) {
           const seq = pending?.seq ?? this.#next++;
           const op: Sent = pending ?? { publisher: this.name, id: `${this.name}/${seq}`, seq, qos: this.qos, sentAt: 0, acked: false, node: target.node, attempts: [] };
           if (pending === null) this.sent.push(op);
           pending = op;
-          const attempt: Attempt = { node: target.node, sentAt: Date.now(), ackedAt: null };
+          const attempt: Attempt = { node: target.node, sentAt: Date.now(), ackedAt: null, epochAtConnect };
           op.attempts.push(attempt);
           op.node = target.node;
           op.sentAt = attempt.sentAt;
@@ -132,6 +140,11 @@ export class Publisher {
       }
     }
   }
+}
+
+/** The acknowledged messages of `history`: which node acknowledged each, in which epoch it said it led. */
+export function acknowledgements(history: readonly Sent[]): Acknowledgement[] {
+  return history.flatMap((op) => op.attempts.filter((a) => a.ackedAt !== null).map((a) => ({ id: op.id, node: a.node, epochAtConnect: a.epochAtConnect })));
 }
 
 /** Waits (bounded by `rounds` polls) until the publishers together have `more` acknowledgements beyond now. */

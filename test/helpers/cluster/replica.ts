@@ -5,12 +5,21 @@
 //   (docs/architecture.md).
 // - readReplicaFromDataDir: `tributary replay --data-dir` on a stopped (killed) node's data
 //   directory; the high watermark is the end `tributary topics --data-dir` reports.
+// - readEpochs: the leader epoch stamped in each stored batch of a topic, and who led each epoch
+//   (the epoch-start records), from the node's log file opened read-only (SQLite readers do not
+//   disturb the node's writer: WAL). Read after the cluster converged, the file holds only
+//   committed entries.
 import { spawn } from 'node:child_process';
 import { request, type IncomingMessage } from 'node:http';
 import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { EPOCHS_TOPIC, type EpochRecord } from '../../../bridge/cluster/epoch-record.js';
+import { decodeBatch } from '../../../broker/log/record-batch.js';
+import { DATABASE_FILE, openDatabase } from '../../../broker/log/schema.js';
 import { CLI } from '../cli.js';
 import type { Replica, StoredRecord } from './checker.js';
+import type { BatchEpoch } from './epoch-checker.js';
 
 interface Line {
   topic: string;
@@ -71,4 +80,31 @@ export async function readReplicaFromDataDir(node: string, dataDir: string, topi
   const partitions = topics.topics.find((t) => t.name === topic)?.partitions ?? [];
   const stored = await cli(['replay', '--data-dir', dataDir, '--topic', topic, '--base64'], (stdout) => records(node, stdout, idOf));
   return { node, records: stored, highWatermarks: Object.fromEntries(partitions.map((p) => [`${topic}/${p.partition}`, p.logEndOffset])) };
+}
+
+/** The leader epoch of each stored batch of `topic`, and the leader each epoch-start record names. */
+export function readEpochs(dataDir: string, topic: string): { batches: BatchEpoch[]; leaders: Map<number, string> } {
+  const db = openDatabase(join(dataDir, DATABASE_FILE), { readonly: true });
+  try {
+    const rows = (topicName: string): Array<BatchEpoch & { data: Buffer }> =>
+      db
+        .prepare(
+          `SELECT p.topic, p.partition, b.base_offset AS baseOffset, b.last_offset AS lastOffset, b.leader_epoch AS epoch, b.data
+           FROM batches b JOIN partitions p ON p.id = b.partition_id WHERE p.topic = ? ORDER BY b.id`,
+        )
+        .all(topicName) as Array<BatchEpoch & { data: Buffer }>;
+    const batches = rows(topic).map(({ data: _data, ...b }) => b);
+    const leaders = new Map<number, string>();
+    for (const row of rows(EPOCHS_TOPIC)) {
+      for (const record of decodeBatch(row.data).records) {
+        const value = JSON.parse(String(record.value)) as EpochRecord;
+        const before = leaders.get(value.epoch);
+        if (before !== undefined && before !== value.leader) throw new Error(`${dataDir}: epoch ${value.epoch} has two start records, ${before} and ${value.leader}`);
+        leaders.set(value.epoch, value.leader);
+      }
+    }
+    return { batches, leaders };
+  } finally {
+    db.close();
+  }
 }

@@ -175,11 +175,14 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
       started.stdout!.on('data', (c: Buffer) => (output += c.toString()));
       started.stderr!.on('data', (c: Buffer) => (output += c.toString()));
       exited = new Promise<void>((resolve) => started.on('close', () => resolve()));
-      for (let i = 0; i < 400 && !output.includes('HTTP API listening'); i++) {
+      // This start's line, not an earlier start's: the output accumulates across restarts.
+      const from = output.length;
+      const listening = (): boolean => output.indexOf('HTTP API listening', from) >= 0;
+      for (let i = 0; i < 400 && !listening(); i++) {
         if (started.exitCode !== null) break;
         await sleep(25);
       }
-      if (!output.includes('HTTP API listening')) throw new Error(`replica ${id} did not start:\n${output}`);
+      if (!listening()) throw new Error(`replica ${id} did not start:\n${output.slice(from)}`);
     },
     status: async () => {
       try {

@@ -10,7 +10,7 @@
 // BENCH_QUICK=1 for a short smoke run; BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WINDOW,
 // BENCH_RATE to change the load; BENCH_DIR for the data directory (default .bench-data, on the
 // disk a real data directory would use: /tmp may be a tmpfs where fsync costs nothing).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +24,8 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? (QUICK ? 2 : 10));
 const WINDOW = Number(process.env.BENCH_WINDOW ?? 100);
 const RATE = Number(process.env.BENCH_RATE ?? 20_000);
 const RUNS = QUICK ? 1 : 3;
+// Issue 19's scaling figure: each broker pinned to one core, then given both (BENCH_SCALING=0: skipped).
+const SCALING = process.env.BENCH_SCALING !== '0';
 const PAYLOAD = 100;
 const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
 
@@ -75,6 +77,33 @@ async function drive(broker: Broker, rate?: number, protocolVersion: 4 | 5 = 4):
 }
 
 
+/** Pins every thread of process `pid` (a worker thread is one too) to `cores` (taskset's list form, e.g. "0" or "0,1"). */
+function pin(pid: number, cores: string): void {
+  execFileSync('taskset', ['-a', '-c', '-p', cores, String(pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Throughput with the broker on one core (the generator, this process, on the other) and on both
+ * (the generator sharing them), medians of RUNS: how much of its speed a broker owes to the second core.
+ */
+async function scaling(broker: Broker): Promise<{ oneCore: number; twoCores: number }> {
+  const median = async (): Promise<number> => {
+    const r: number[] = [];
+    for (let i = 0; i < RUNS; i++) r.push(Math.round((await drive(broker)).msgsPerSec));
+    return r.sort((a, b) => a - b)[Math.floor(r.length / 2)]!;
+  };
+  try {
+    pin(broker.process.pid!, '0');
+    pin(process.pid, '1');
+    const oneCore = await median();
+    pin(broker.process.pid!, '0,1');
+    pin(process.pid, '0,1');
+    return { oneCore, twoCores: await median() };
+  } finally {
+    pin(process.pid, '0,1');
+  }
+}
+
 async function main(): Promise<void> {
   const base = resolve(process.env.BENCH_DIR ?? '.bench-data');
   mkdirSync(base, { recursive: true });
@@ -115,8 +144,15 @@ async function main(): Promise<void> {
       console.log(`ratio tributary / mosquitto: ${r}x (Tributary fsyncs before each PUBACK; Mosquitto keeps messages in memory)`);
       console.log(`reference: bare aedes / mosquitto ${(s['bare-aedes'].msgsPerSec / s.mosquitto.msgsPerSec).toFixed(2)}x, tributary / bare aedes ${(s.tributary.msgsPerSec / s['bare-aedes'].msgsPerSec).toFixed(2)}x`);
     }
+    let scalingFigures: Record<'mosquitto' | 'tributary', { oneCore: number; twoCores: number }> | null = null;
+    if (SCALING) {
+      scalingFigures = { mosquitto: await scaling(mosquitto), tributary: await scaling(tributary) };
+      console.log('\nScaling (MQTT 3.1.1): the broker pinned to 1 core (the generator on the other), then on both (taskset)');
+      for (const [name, f] of Object.entries(scalingFigures)) console.log(`${name.padEnd(10)} 1 core ${String(f.oneCore).padStart(8)} msgs/s   2 cores ${String(f.twoCores).padStart(8)} msgs/s   ${(f.twoCores / f.oneCore).toFixed(2)}x`);
+      console.log(`tributary / mosquitto: ${(scalingFigures.tributary.oneCore / scalingFigures.mosquitto.oneCore).toFixed(2)}x on 1 core, ${(scalingFigures.tributary.twoCores / scalingFigures.mosquitto.twoCores).toFixed(2)}x on 2 cores`);
+    }
     console.log(
-      JSON.stringify({ bench: 'ingest', connections: CONNECTIONS, window: WINDOW, payloadBytes: PAYLOAD, qos: 1, durability: 'fsync', seconds: SECONDS, rate: RATE, ...summary, ratio, v5: { ...summary5, ratio: ratio5 } }),
+      JSON.stringify({ bench: 'ingest', connections: CONNECTIONS, window: WINDOW, payloadBytes: PAYLOAD, qos: 1, durability: 'fsync', seconds: SECONDS, rate: RATE, ...summary, ratio, v5: { ...summary5, ratio: ratio5 }, scaling: scalingFigures }),
     );
   } finally {
     cleanup();

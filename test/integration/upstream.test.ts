@@ -2,6 +2,8 @@
 // read back by an independent client (kcat, read_committed). Kafka killed mid-stream; at-least-once
 // mode; an unreachable cluster; a second gateway with the same node.id.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { Admin, ConfigResourceTypes, Consumer, Producer } from '@platformatic/kafka';
 import type { MqttClient } from 'mqtt';
@@ -321,6 +323,36 @@ describe('upstream forwarder with a real Kafka', () => {
     assert.equal(status.state, 'retrying');
     assert.match(status.lastError!.message, /tributary\.deleted-cursors .*cleanup\.policy=delete/);
     assert.equal(status.counters.recordsForwarded, 0);
+  });
+
+  test('MQTT 5.0 message properties travel as record headers: in the HTTP NDJSON records and in the upstream Kafka, as stored', async (t: TestContext) => {
+    const node = await startTestNode(t, settings('gw-v5'));
+    const client = await connect(t, node.url, { protocolVersion: 5 });
+    await client.publishAsync('line-1/temp', '{"temp":21.5}', {
+      qos: 1,
+      properties: { payloadFormatIndicator: true, messageExpiryInterval: 3600, contentType: 'application/json', responseTopic: 'replies/line-1', correlationData: Buffer.from('req-7'), userProperties: { site: 'hall-3', shift: ['a', 'b'] } },
+    });
+    const expected = [
+      ['mqtt.payload_format', '1'],
+      ['mqtt.message_expiry', '3600'],
+      ['mqtt.content_type', 'application/json'],
+      ['mqtt.response_topic', 'replies/line-1'],
+      ['mqtt.correlation_data', 'req-7'],
+      ['mqtt.user.site', 'hall-3'],
+      ['mqtt.user.shift', 'a'],
+      ['mqtt.user.shift', 'b'],
+    ];
+    const response = await fetch(`http://127.0.0.1:${node.node.http.port}/api/topics/telemetry/records`);
+    const lines = (await response.text()).trimEnd().split('\n').map((l) => JSON.parse(l) as { headers: Array<[string, string]> });
+    assert.equal(lines.length, 1);
+    assert.deepEqual(lines[0]!.headers.filter(([name]) => !['mqtt.topic', 'mqtt.qos', 'mqtt.retain', 'mqtt.client_id'].includes(name)), expected, 'NDJSON: the property headers, in stored order');
+
+    await waitForStatus(() => node.node.upstream!.status(), caughtUp(1), 'forwarded');
+    assert.equal((await readUpstream(kafka.bootstrap, 'edge.gw-v5.telemetry')).length, 1);
+    const { stdout } = await promisify(execFile)('kcat', ['-C', '-b', kafka.bootstrap, '-t', 'edge.gw-v5.telemetry', '-o', 'beginning', '-e', '-q', '-X', 'isolation.level=read_committed', '-f', '%h\n']);
+    const headers = stdout.trim();
+    for (const [name, value] of expected) assert.ok(headers.includes(`${name}=${value}`), `upstream carries ${name}=${value}: ${headers}`);
+    assert.ok(headers.indexOf('mqtt.user.shift=a') < headers.indexOf('mqtt.user.shift=b'), 'repeated names in the order sent');
   });
 
   test('createTopics: false and a missing upstream topic: forwarding stops with TRIB_UPSTREAM_TOPIC_MISSING naming the topic and the setting, without retries; ingest goes on', async (t) => {

@@ -11,7 +11,7 @@ export const CLUSTER_HELP = `Usage: tributary cluster status [--url URL] [--json
 Shows the cluster as the node sees it: its role, the epoch, the leader, its last and committed
 positions, and (asked of the leader) each follower's position, lag and whether it is in sync, and
 how many partitions are under-replicated (held by a follower out of the in-sync set short of the leader).
-A witness among the followers is marked KIND witness (it holds entry headers, no records). Asked of a
+A witness among the followers is marked witness under KIND (it holds entry headers, no records). Asked of a
 witness's HTTP listener, its epoch, the leader it follows and the headers it holds.
   --url URL        a running node or witness (default http://127.0.0.1:8080)
   --token TOKEN    the node's http.token (default: env TRIBUTARY_HTTP_TOKEN)
@@ -55,8 +55,8 @@ export async function clusterCommand(argv: string[], env: CliEnvironment): Promi
   if (body.followers.length > 0) {
     process.stdout.write('\n');
     printTable([
-      ['FOLLOWER', 'POSITION', 'LAG', 'LAST FETCH', 'IN SYNC', 'KIND'],
-      ...body.followers.map((f) => [f.id, f.seq === null ? '-' : String(f.seq), f.lag === null ? '-' : String(f.lag), f.lastFetchMsAgo === null ? 'never' : `${f.lastFetchMsAgo} ms ago`, f.inSync ? 'yes' : 'no', f.witness ? 'witness' : 'data']),
+      ['FOLLOWER', 'POSITION', 'LAG', 'LAST FETCH', 'KIND', 'IN SYNC'],
+      ...body.followers.map((f) => [f.id, f.seq === null ? '-' : String(f.seq), f.lag === null ? '-' : String(f.lag), f.lastFetchMsAgo === null ? 'never' : `${f.lastFetchMsAgo} ms ago`, f.witness ? 'witness' : 'data', f.inSync ? 'yes' : 'no']),
     ]);
   }
   return 0;

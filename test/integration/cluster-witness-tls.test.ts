@@ -59,9 +59,9 @@ test('two data nodes and a witness, all with cluster.tls: a data node is elected
 
   const atLeader = await runCliAsync(['cluster', 'status', '--url', `http://127.0.0.1:${leader.httpPort}`]);
   assert.equal(atLeader.status, 0, atLeader.stderr);
-  assert.match(atLeader.stdout, /^FOLLOWER\s+POSITION\s+LAG\s+LAST FETCH\s+IN SYNC\s+KIND$/m);
-  assert.match(atLeader.stdout, /^w\s+\d+\s+\d+\s+.*\s+witness$/m, atLeader.stdout);
-  assert.match(atLeader.stdout, new RegExp(`^${follower.id}\\s+\\d+\\s+\\d+\\s+.*\\s+data$`, 'm'), atLeader.stdout);
+  assert.match(atLeader.stdout, /^FOLLOWER\s+POSITION\s+LAG\s+LAST FETCH\s+KIND\s+IN SYNC$/m);
+  assert.match(atLeader.stdout, /^w\s+\d+\s+\d+\s+.*\s+witness\s+(yes|no)$/m, atLeader.stdout);
+  assert.match(atLeader.stdout, new RegExp(`^${follower.id}\\s+\\d+\\s+\\d+\\s+.*\\s+data\\s+(yes|no)$`, 'm'), atLeader.stdout);
 
   const atWitness = await runCliAsync(['cluster', 'status', '--url', `http://127.0.0.1:${witness.httpPort}`]);
   assert.equal(atWitness.status, 0, atWitness.stderr);

@@ -9,7 +9,7 @@ import { replicateRetained, retainedWriter } from './cluster/replicated-retained
 import { replicateSessions, sessionWriter } from './cluster/replicated-sessions.js';
 import { ReplicatedState } from './cluster/replicated-state.js';
 import { kafkaClusterView } from './kafka-cluster.js';
-import { loadTlsFiles } from './net/tls-files.js';
+import { loadMutualTlsFiles } from './net/tls-files.js';
 import { RetentionScheduler } from '../broker/retention.js';
 import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
@@ -109,7 +109,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     if (config.cluster !== null) {
       const c = config.cluster;
       // cluster.tls's files read and checked here (a missing file or a key that does not match stops the start).
-      const tls = c.tls === null ? null : (loadTlsFiles(c.tls) as { cert: Buffer; key: Buffer; ca: Buffer });
+      const tls = c.tls === null ? null : loadMutualTlsFiles(c.tls);
       cluster = await ClusterNode.start({ ...c, tls, peers: c.peers, log, dataDir: log.dataDir, logger: logger.child({ component: 'cluster' }) });
       stops.push(() => cluster!.close());
       metrics.watchCluster(cluster);

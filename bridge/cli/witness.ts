@@ -7,13 +7,14 @@ import { Witness } from '../cluster/witness.js';
 import { loadWitnessConfig } from '../config/load.js';
 import { WitnessHttpServer } from '../http/witness-server.js';
 import { createConsoleLogger } from '../logger.js';
+import { loadMutualTlsFiles } from '../net/tls-files.js';
 import { parseFlags } from './command-line.js';
 
 export const WITNESS_HELP = `Usage: tributary witness --config FILE [--data-dir DIR]
 
 Runs a witness: a voter of a cluster of two data nodes that stores entry headers, no telemetry
 (docs/replication.md). The data nodes list it in cluster.peers with witness: true.
-  --config FILE    its YAML config: dataDir, http, cluster (nodeId, listen, peers), logging
+  --config FILE    its YAML config: dataDir, http, cluster (nodeId, listen, peers, tls), logging
   --data-dir DIR   overrides dataDir`;
 
 const OPTIONS = {
@@ -33,7 +34,9 @@ export async function witnessCommand(argv: string[]): Promise<number> {
   const logger = await createConsoleLogger({ level: config.logging.level, format: config.logging.format });
   mkdirSync(config.dataDir, { recursive: true });
   const c = config.cluster;
-  const witness = await Witness.start({ ...c, peers: c.peers, dataDir: config.dataDir, logger: logger.child({ component: 'witness' }) });
+  // cluster.tls's files read and checked here, as a data node's (a missing file or a key that does not match stops the start).
+  const tls = c.tls === null ? null : loadMutualTlsFiles(c.tls);
+  const witness = await Witness.start({ ...c, tls, peers: c.peers, dataDir: config.dataDir, logger: logger.child({ component: 'witness' }) });
   logger.info({ nodeId: c.nodeId, address: `${c.listen.host}:${witness.port}`, peers: c.peers.map((p) => p.id) }, 'witness listening');
   let http: WitnessHttpServer | null = null;
   try {

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { CLUSTER_DATABASE_FILE, ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
-import { FollowerDiskFullError, PeerRefusedError, UnknownPeerError } from './errors.js';
+import { FollowerDiskFullError, UnknownPeerError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import { ForgottenVote } from './forgotten-vote.js';
 import {
@@ -40,6 +40,7 @@ import {
   type VoteRequest,
   type VoteResponse,
 } from './messages.js';
+import { authenticated } from './peer-identity.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
@@ -292,19 +293,19 @@ export class ClusterNode {
     switch (apiKey) {
       case API_VOTE: {
         const vote = decodeVote(body);
-        this.authenticated(vote.candidateId, peer);
+        authenticated(vote.candidateId, peer);
         return encodeVoteResponse(new Writer(), this.onVote(vote));
       }
       case API_BEGIN_QUORUM_EPOCH: {
         const begin = decodeBeginQuorumEpoch(body);
-        this.authenticated(begin.leaderId, peer);
+        authenticated(begin.leaderId, peer);
         this.knownPeer(begin.leaderId);
         if (begin.epoch >= this.state.epoch) this.follow(begin.epoch, begin.leaderId, true);
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
       case API_END_QUORUM_EPOCH: {
         const end = decodeBeginQuorumEpoch(body);
-        this.authenticated(end.leaderId, peer);
+        authenticated(end.leaderId, peer);
         this.knownPeer(end.leaderId);
         // Also when this node already forgot the leader: a resigning leader answers the fetches
         // parked at it NOT_LEADER as it steps down, and that answer may come first. One leader per
@@ -320,23 +321,18 @@ export class ClusterNode {
       }
       case API_FETCH: {
         const fetch = decodeFetch(body);
-        this.authenticated(fetch.replicaId, peer);
+        authenticated(fetch.replicaId, peer);
         return encodeFetchResponse(new Writer(), await this.onFetch(fetch));
       }
       case API_FETCH_HEADERS: {
         // A witness's fetch: the same answer, each entry's header without its records (witness-messages.ts).
         const fetch = decodeFetch(body);
-        this.authenticated(fetch.replicaId, peer);
+        authenticated(fetch.replicaId, peer);
         return encodeHeadersResponse(new Writer(), await this.onFetch(fetch));
       }
       default:
         throw new Error(`unknown replication API ${apiKey}`);
     }
-  }
-
-  /** Under mutual TLS a request speaks only for the node its connection's certificate names. */
-  private authenticated(claimed: string, peer: string | null): void {
-    if (peer !== null && claimed !== peer) throw new PeerRefusedError(`a replication request claims to come from '${claimed}' over a connection whose certificate names '${peer}'`);
   }
 
   private knownPeer(id: string): void {

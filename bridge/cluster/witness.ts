@@ -4,11 +4,12 @@
 // from a live leader), fetches headers from the leader, fsyncs them and reports its position in
 // its next fetch, which the leader counts toward a commit under acks: quorum. It never stands in
 // an election, so it never leads; a tail that diverges from the leader's log is truncated as a
-// replica's is (KIP-101).
+// replica's is (KIP-101). Under cluster.tls it authenticates as the data nodes do (transport.ts,
+// peer-identity.ts): mutual TLS both ways, each request checked against its certificate's id.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EntryPosition } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
+import type { WitnessStatus } from '../shared/cluster-status.js';
 import { ElectionState, CLUSTER_DATABASE_FILE } from './election-state.js';
 import { UnknownPeerError } from './errors.js';
 import { ForgottenVote } from './forgotten-vote.js';
@@ -18,6 +19,7 @@ import {
   API_FETCH,
   API_VOTE,
   decodeBeginQuorumEpoch,
+  decodeFetch,
   decodeVote,
   encodeEpochResponse,
   encodeFetch,
@@ -30,10 +32,13 @@ import {
   type VoteRequest,
   type VoteResponse,
 } from './messages.js';
+import { authenticated } from './peer-identity.js';
 import { PositionLog } from './position-log.js';
 import { atLeastAsUpToDate } from './quorum.js';
-import { parseAddress, PeerConnection, ReplicationServer } from './transport.js';
+import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
 import { API_FETCH_HEADERS, decodeHeadersResponse, type HeadersResponse } from './witness-messages.js';
+
+export type { WitnessStatus };
 
 export interface WitnessOptions {
   nodeId: string;
@@ -44,19 +49,8 @@ export interface WitnessOptions {
   fetchMaxWaitMs: number;
   dataDir: string;
   logger: Logger;
-}
-
-export interface WitnessStatus {
-  nodeId: string;
-  role: 'witness';
-  epoch: number;
-  leaderId: string | null;
-  /** The last entry header held, fsynced. */
-  last: EntryPosition;
-  /** The commit position as of the last fetch answer. */
-  commitSeq: number;
-  voters: string[];
-  truncations: number;
+  /** Mutual TLS with the data nodes (cluster.tls, its files read), as theirs; null: plain TCP. */
+  tls?: ReplicationTls | null;
 }
 
 /** The most header bytes one answer covers: headers are small, this bounds the batches the leader reads to make them. */
@@ -83,7 +77,7 @@ export class Witness {
   ) {
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
-      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES));
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES, options.tls ?? null));
     }
     this.#knowsNothing = state.epoch === 0 && positions.lastEntry().seq === 0;
   }
@@ -104,8 +98,10 @@ export class Witness {
         host: options.listen.host,
         port: options.listen.port,
         maxBytes: FETCH_MAX_BYTES,
-        handler: (apiKey, body) => witness.handle(apiKey, body),
+        handler: (apiKey, body, peer) => witness.handle(apiKey, body, peer),
         logger: options.logger,
+        tls: options.tls ?? null,
+        peerIds: options.peers.map((p) => p.id),
       });
     } catch (err) {
       positions.close();
@@ -145,24 +141,31 @@ export class Witness {
 
   // ---- requests from the data nodes ----
 
-  private async handle(apiKey: number, body: Reader): Promise<Writer> {
+  /** `peer`: the node id the connection's certificate names (mutual TLS); null without TLS. */
+  private async handle(apiKey: number, body: Reader, peer: string | null = null): Promise<Writer> {
     switch (apiKey) {
-      case API_VOTE:
-        return encodeVoteResponse(new Writer(), this.onVote(decodeVote(body)));
+      case API_VOTE: {
+        const vote = decodeVote(body);
+        authenticated(vote.candidateId, peer);
+        return encodeVoteResponse(new Writer(), this.onVote(vote));
+      }
       case API_BEGIN_QUORUM_EPOCH: {
         const begin = decodeBeginQuorumEpoch(body);
+        authenticated(begin.leaderId, peer);
         this.knownPeer(begin.leaderId);
         if (begin.epoch >= this.state.epoch) this.follow(begin.epoch, begin.leaderId, true);
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
       case API_END_QUORUM_EPOCH: {
         const end = decodeBeginQuorumEpoch(body);
+        authenticated(end.leaderId, peer);
         this.knownPeer(end.leaderId);
         if (end.epoch === this.state.epoch && end.leaderId === this.#leaderId) this.forgetLeader('the cluster leader resigned');
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
       case API_FETCH:
       case API_FETCH_HEADERS:
+        authenticated(decodeFetch(body).replicaId, peer);
         // A witness leads nothing: the asker learns the epoch and the leader this witness knows.
         return encodeFetchResponse(new Writer(), { error: NOT_LEADER, epoch: this.state.epoch, leaderId: this.#leaderId, commitSeq: this.#commitSeq, diverging: null, entries: [] });
       default:

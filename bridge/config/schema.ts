@@ -283,6 +283,21 @@ const clusterPeer = z.strictObject({
 });
 
 /**
+ * cluster.tls, of the data nodes and of the witness: mutual TLS on the replication listener and to
+ * the peers (docs/security.md): PEM files. `cert` names this node's id (CN or a DNS subjectAltName)
+ * and is signed by `ca`, the cluster's CA, which every peer's certificate must chain to. null:
+ * plain TCP, no authentication.
+ */
+const clusterTls = z
+  .strictObject({
+    cert: z.string().min(1),
+    key: z.string().min(1),
+    ca: z.string().min(1),
+  })
+  .nullable()
+  .default(null);
+
+/**
  * Replication (docs/replication.md): this node, its peers, and when a record counts as committed.
  * Null (no block): one node, exactly as without replication.
  */
@@ -313,19 +328,8 @@ const cluster = z
     fetchMaxWaitMs: z.number().int().min(10).max(10_000).default(250),
     /** The most entry bytes one fetch answer carries. */
     fetchMaxBytes: size.refine((bytes) => bytes >= 64 * 1024, 'at least 64KiB').default(4 * 1024 * 1024),
-    /**
-     * Mutual TLS on the replication listener and to the peers (docs/security.md): PEM files. `cert`
-     * names this node's id (CN or a DNS subjectAltName) and is signed by `ca`, the cluster's CA,
-     * which every peer's certificate must chain to. null: plain TCP, no authentication.
-     */
-    tls: z
-      .strictObject({
-        cert: z.string().min(1),
-        key: z.string().min(1),
-        ca: z.string().min(1),
-      })
-      .nullable()
-      .default(null),
+    /** Mutual TLS on the replication listener and to the peers (clusterTls). */
+    tls: clusterTls,
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();
@@ -519,6 +523,8 @@ export const witnessConfigSchema = z.strictObject({
       electionTimeoutMs: z.number().int().min(100).max(60_000).default(1500),
       /** The longest its fetch waits at the leader for new entries; as on the data nodes. */
       fetchMaxWaitMs: z.number().int().min(10).max(10_000).default(250),
+      /** Mutual TLS with the data nodes, as theirs (clusterTls): its certificate names cluster.nodeId. */
+      tls: clusterTls,
     })
     .superRefine((c, ctx) => {
       const seen = new Map<string, number>();

@@ -29,3 +29,8 @@ export function loadTlsFiles(tls: TlsFiles): { cert: Buffer; key: Buffer; ca?: B
   }
   return files;
 }
+
+/** Mutual TLS's files (cluster.tls of a data node or a witness), whose CA is required: all three read and checked. */
+export function loadMutualTlsFiles(tls: { cert: string; key: string; ca: string }): { cert: Buffer; key: Buffer; ca: Buffer } {
+  return loadTlsFiles(tls) as { cert: Buffer; key: Buffer; ca: Buffer };
+}

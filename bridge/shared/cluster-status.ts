@@ -1,6 +1,6 @@
 // What GET /api/cluster puts on the wire: a node's view of its replicated cluster. Shared by the
-// node that answers it (bridge/cluster/cluster-node.ts) and the CLI that reads it
-// (bridge/cli/cluster.ts), which may not import bridge/cluster/.
+// node or witness that answers it (bridge/cluster/cluster-node.ts, witness.ts) and the CLI that
+// reads it (bridge/cli/cluster.ts), which may not import bridge/cluster/.
 
 export type Role = 'leader' | 'follower' | 'candidate';
 
@@ -62,4 +62,22 @@ export interface NoClusterStatus {
   role: 'leader';
 }
 
-export type ClusterStatusBody = ClusterStatus | NoClusterStatus;
+/**
+ * GET /api/cluster on a witness (`tributary witness`, bridge/cluster/witness.ts): a voter that holds
+ * entry headers, no records; it never leads, so it has no followers to report.
+ */
+export interface WitnessStatus {
+  nodeId: string;
+  role: 'witness';
+  epoch: number;
+  leaderId: string | null;
+  /** The last entry header held, fsynced. */
+  last: LogPosition;
+  /** The commit position as of the last fetch answer. */
+  commitSeq: number;
+  voters: string[];
+  /** How many times it truncated a header tail that diverged from its leader's log. */
+  truncations: number;
+}
+
+export type ClusterStatusBody = ClusterStatus | NoClusterStatus | WitnessStatus;

@@ -48,7 +48,7 @@ interface ReplicaOptions {
   peerMqtt?: boolean;
   /** Replica n(index+1)'s data directory on a tmpfs of `sizeMb` of its own (a new one at each start: see tinyDiskCommand). */
   tinyDisk?: { index: number; sizeMb: number };
-  /** Lines added to one replica's cluster block (indented by two spaces), e.g. its own cluster.tls. */
+  /** Lines added to one replica's cluster block (indented by two spaces), e.g. its own cluster.tls; the witness's too, with id 'w'. */
   clusterYaml?: (id: string) => string;
   /** More keys of the mqtt block (flow style). */
   mqttYaml?: string;
@@ -116,6 +116,7 @@ cluster:
   electionTimeoutMs: ${options.electionTimeoutMs ?? 1500}
   fetchMaxWaitMs: 100
   peers: [${ids.map((id, j) => `{ id: ${id}, address: "127.0.0.1:${ports[j]!.cluster}" }`).join(', ')}]
+${options.clusterYaml?.('w') ?? ''}
 `,
     );
     witness = makeReplica(t, 'w', join(root, 'w'), config, 0, witnessPorts.http, 0, 'witness');

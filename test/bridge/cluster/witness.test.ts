@@ -1,15 +1,19 @@
 // A witness as a voter (bridge/cluster/witness.ts), over its real replication listener; requests
 // are sent as a data node would send them.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeFetchResponse, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetch, encodeVote, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
 import { PositionLog } from '../../../bridge/cluster/position-log.js';
-import { PeerConnection } from '../../../bridge/cluster/transport.js';
+import { PeerConnection, type ReplicationTls } from '../../../bridge/cluster/transport.js';
 import { Witness } from '../../../bridge/cluster/witness.js';
 import { freePort } from '../../helpers/cli.js';
+import { makeNamedPki } from '../../helpers/pki.js';
 import { tempDir } from '../../helpers/temp-dir.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** A listener that takes connections and never answers: a leader that is alive but slow (no refusal). */
 async function silentListener(t: TestContext): Promise<string> {
@@ -81,4 +85,67 @@ test('a witness with an empty data directory votes for nobody until a leader tel
   await announce(peer, API_END_QUORUM_EPOCH, 'a', 2);
   assert.equal(await ask({ candidateId: 'b', epoch: 2, last: empty, preVote: false }), false, 'its vote in epoch 2 counts as cast for the leader of 2');
   assert.equal(await ask({ candidateId: 'b', epoch: 3, last: empty, preVote: false }), true);
+});
+
+test('a witness under cluster.tls: only a certificate of the cluster\'s CA naming a data node gets in, each request only for the id its certificate names; every refusal is logged (TRIB_CLUSTER_PEER_REFUSED)', async (t) => {
+  const pki = makeNamedPki(t, ['w', 'a', 'b', 'intruder']);
+  const rogue = makeNamedPki(t, ['a']);
+  const tlsOf = (of: { ca: string; certs: Record<string, { cert: string; key: string }> }, name: string): ReplicationTls => ({ cert: readFileSync(of.certs[name]!.cert), key: readFileSync(of.certs[name]!.key), ca: readFileSync(of.ca) });
+  const lines: string[] = [];
+  const witness = await Witness.start({
+    nodeId: 'w',
+    listen: { host: '127.0.0.1', port: 0 },
+    // a takes connections and never answers: the witness follows it without forgetting it.
+    peers: [
+      { id: 'a', address: await silentListener(t) },
+      { id: 'b', address: `127.0.0.1:${await freePort()}` },
+    ],
+    electionTimeoutMs: 60_000,
+    fetchMaxWaitMs: 100,
+    dataDir: tempDir(t),
+    logger: pino({ level: 'info' }, { write: (line: string) => void lines.push(line) }),
+    tls: tlsOf(pki, 'w'),
+  });
+  t.after(() => witness.close());
+  const send = async (tls: ReplicationTls | null, api: number, body: Writer): Promise<unknown> => {
+    const connection = new PeerConnection('w', '127.0.0.1', witness.port, 1 << 20, tls);
+    try {
+      return await connection.request(api, body, 5000);
+    } finally {
+      connection.close();
+    }
+  };
+  const logged = (...parts: string[]): number => lines.filter((l) => l.includes('TRIB_CLUSTER_PEER_REFUSED') && parts.every((p) => l.includes(p))).length;
+  /** How many more such lines than `at` (waiting a bounded while for the first). */
+  const refusals = async (at: number, ...parts: string[]): Promise<number> => {
+    for (let i = 0; i < 100 && logged(...parts) === at; i++) await sleep(20);
+    return logged(...parts) - at;
+  };
+  const begin = (leaderId: string): Writer => encodeBeginQuorumEpoch(new Writer(), { leaderId, epoch: 2 });
+  const vote = (candidateId: string): Writer => encodeVote(new Writer(), { candidateId, epoch: 3, last: { epoch: -1, seq: 0 }, preVote: false });
+  const fetch = (replicaId: string): Writer => encodeFetch(new Writer(), { replicaId, epoch: 2, last: { epoch: -1, seq: 0 }, maxWaitMs: 0, maxBytes: 1 << 20 });
+
+  // a's certificate speaking for b: announcing b as leader, asking a vote for b, fetching as b.
+  for (const [api, body] of [[API_BEGIN_QUORUM_EPOCH, begin('b')], [API_VOTE, vote('b')], [API_FETCH, fetch('b')]] as const) {
+    const at = logged("claims to come from 'b'", "names 'a'");
+    await assert.rejects(send(tlsOf(pki, 'a'), api, body), `API ${api} claiming b over a's certificate`);
+    assert.equal(await refusals(at, "claims to come from 'b'", "names 'a'"), 1, `API ${api} refused and logged`);
+  }
+  assert.equal(witness.status().leaderId, null, 'the forged announcement changed nothing');
+  assert.equal(witness.status().epoch, 0);
+
+  // The control: a's certificate speaking for a is answered, and the announcement taken.
+  await send(tlsOf(pki, 'a'), API_BEGIN_QUORUM_EPOCH, begin('a'));
+  assert.equal(witness.status().leaderId, 'a');
+  assert.equal(witness.status().epoch, 2);
+
+  // Without TLS, with another CA's certificate, with the CA's certificate naming no data node.
+  let at = logged("cluster's CA");
+  await assert.rejects(send(null, API_VOTE, vote('a')), 'plain TCP');
+  assert.ok((await refusals(at, "cluster's CA")) > 0, 'a client without TLS is logged');
+  at = logged("cluster's CA");
+  await assert.rejects(send(tlsOf(rogue, 'a'), API_VOTE, vote('a')), 'another CA\'s certificate naming a');
+  assert.ok((await refusals(at, "cluster's CA")) > 0, 'another CA\'s certificate is logged');
+  await assert.rejects(send(tlsOf(pki, 'intruder'), API_VOTE, vote('intruder')), 'a certificate naming no data node');
+  assert.equal(await refusals(0, 'names no peer', '"intruder"'), 1, 'logged, with the names');
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { ConfigInvalidError } from '../../../bridge/config/errors.js';
 import { loadConfig, loadWitnessConfig } from '../../../bridge/config/load.js';
-import type { Config } from '../../../bridge/config/schema.js';
+import type { Config, WitnessConfig } from '../../../bridge/config/schema.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 
 function load(t: TestContext, yaml: string): Config {
@@ -126,6 +126,23 @@ test("the witness's own config: defaults, and each problem named (its own id, a 
   assert.equal(found.mqtt, 'unknown key');
   assert.match(found['cluster.peers[0].id'] ?? '', /own id/);
   assert.match(found['cluster.peers[1].witness'] ?? '', /data nodes/);
+});
+
+test("the witness's cluster.tls: the data nodes' keys (cert, key and ca, each needed), null by default; an unknown key in it is refused, naming it", (t) => {
+  const file = join(tempDir(t), 'witness.yaml');
+  const witness = (tls: string): Record<string, string> | WitnessConfig => {
+    writeFileSync(file, `cluster: { nodeId: w, peers: [{ id: a, address: "h:1" }, { id: b, address: "h:2" }]${tls === '' ? '' : `, tls: ${tls}`} }\n`);
+    try {
+      return loadWitnessConfig({ file });
+    } catch (err) {
+      assert.ok(err instanceof ConfigInvalidError, String(err));
+      return Object.fromEntries(err.problems.map((p) => [p.key, p.message]));
+    }
+  };
+  assert.equal((witness('') as WitnessConfig).cluster.tls, null);
+  assert.deepEqual((witness('{ cert: w.pem, key: w.key, ca: ca.pem }') as WitnessConfig).cluster.tls, { cert: 'w.pem', key: 'w.key', ca: 'ca.pem' });
+  assert.ok('cluster.tls.ca' in witness('{ cert: w.pem, key: w.key }'));
+  assert.equal((witness('{ cert: w.pem, key: w.key, ca: ca.pem, verify: false }') as Record<string, string>)['cluster.tls.verify'], 'unknown key');
 });
 
 test('a cluster needs log.durability fsync', (t) => {

@@ -37,6 +37,9 @@
 //   given (client.publish wraps it in a Packet, which drops the id); for the same member.
 // - the parser's 'packet' event (mqtt-packet's parser.js, an EventEmitter): a second listener
 //   beside aedes's sees the member's PUBACKs (shared-subscriptions.ts).
+// - `aedes._wipeSession(client)` (aedes.js, 2.x): removes an MQTT 5.0 session's subscriptions and
+//   queue when its Session Expiry Interval ends (or at once when it is 0); wrapped so that a share
+//   group's messages queued on an expiring session go to another member first (shared-subscriptions.ts).
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
@@ -212,6 +215,12 @@ export function messageEmitter(aedes: Aedes): MessageEmitter {
 export function wrapPublishWill(aedes: Aedes, wrap: (publishWill: PublishWill) => PublishWill): void {
   const internals = aedes as unknown as { publishWill: PublishWill };
   internals.publishWill = wrap(internals.publishWill.bind(aedes));
+}
+
+/** Replaces aedes._wipeSession(client) (aedes.js, 2.x) with `wrap(original)`. */
+export function wrapWipeSession(aedes: Aedes, wrap: (wipe: (client: Client) => void) => (client: Client) => void): void {
+  const internals = aedes as unknown as { _wipeSession: (client: Client) => void };
+  internals._wipeSession = wrap(internals._wipeSession.bind(aedes));
 }
 
 /** Replaces aedes.publish with `wrap(original)`; aedes calls it with (packet, client, done) or (packet, done). */

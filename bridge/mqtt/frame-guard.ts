@@ -6,6 +6,7 @@
 // the stream before aedes parses it.
 import type { Duplex } from 'node:stream';
 import { clientOf, reportClientError } from './aedes-internals.js';
+import { lingerOnDestroy } from './lingering-close.js';
 import { ReceiveMaximumExceededError, ReceiveWindow } from './receive-window.js';
 import { coalesceWrites } from './write-coalescer.js';
 
@@ -205,7 +206,7 @@ export function guardConnection(socket: Duplex, limits: PacketLimits, intake?: S
       }
     } catch (err) {
       refused = true;
-      refuse(socket, err as Error);
+      refuse(socket, err as Error, read);
       return null;
     }
     return chunk;
@@ -222,16 +223,21 @@ function disconnectReasonCode(err: Error): number {
   return 0x81; // Malformed Packet: a Remaining Length of more than 4 bytes
 }
 
-/** Ends the connection for `err`: a connected MQTT 5.0 client gets a DISCONNECT with the reason code first. */
-function refuse(socket: Duplex, err: Error): void {
+/**
+ * Ends the connection for `err`: a connected MQTT 5.0 client gets a DISCONNECT with the reason code
+ * first, and the close after it lingers (lingering-close.ts) so that what the client still sends
+ * does not reset the connection before it has read the DISCONNECT. `read` is the socket's own.
+ */
+function refuse(socket: Duplex, err: Error, read: () => unknown): void {
   const client = clientOf(socket);
   if (client === null || client.version !== 5 || !client.connected || client.closed) {
     socket.destroy(err);
     return;
   }
   // aedes reports it as a client error, as the connection's error would be, then writes the
-  // DISCONNECT and closes the connection.
+  // DISCONNECT and closes the connection (its close() destroys the socket once the client is closed).
   reportClientError(client, err);
+  lingerOnDestroy(socket, read, () => client.closed);
   client.disconnect({ reasonCode: disconnectReasonCode(err) }, () => undefined);
 }
 

@@ -32,7 +32,7 @@ import { AckQueue } from './ack-queue.js';
 import { FastPaths, maxPublishLength, type FastPathStats } from './fast-path.js';
 import { AppendFailures, HeldAppends, quotaExceeded } from './held-appends.js';
 import { LiveSubscriptions } from './live-subscriptions.js';
-import { messageEmitter, refuseConnect5, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill } from './aedes-internals.js';
+import { messageEmitter, refuseConnect5, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill, wrapWipeSession } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { pubackReasonCode } from './reason-codes.js';
@@ -188,6 +188,7 @@ export class MqttFrontEnd {
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
       onRetainedChanged: options.onRetainedChanged,
       onSubscriptionsChanged: options.onSubscriptionsChanged,
+      onSharedQueueExpired: (_clientId, queued) => shared.sessionEnded(queued),
     });
     // [MQTT-4.8.2] `$share/{ShareName}/{filter}`: each message to one member of the group (patch 008).
     const shared = new SharedSubscriptions({ store: persistence, mayReceive: (client, topic) => frontEnd?.mayRead(client, topic) ?? false });
@@ -214,6 +215,13 @@ export class MqttFrontEnd {
       sharedSubscriptions: shared,
       // MQTT 5.0 outbound Topic Aliases for a client whose CONNECT allows them (patch 009).
       outboundTopicAliases: true,
+    });
+    // An MQTT 5.0 session that expires (not one that ends with its connection: a clean member's are
+    // handed on when it leaves) gives what share groups queued on it to another member first.
+    wrapWipeSession(aedes, (wipe) => (client) => {
+      const queued = client.version === 5 && client.sessionExpiryInterval > 0 ? persistence.sharedQueued(client.id) : [];
+      wipe(client); // its subscriptions go at once (cleanSubscriptions), its queue after
+      if (queued.length > 0) shared.sessionEnded(queued);
     });
     frontEnd = new MqttFrontEnd(options, aedes, persistence, sink, access, new AppendFailures(logger, options.onProblem));
     if (access.verifiesUsers) frontEnd.#owners = new SessionOwners(persistence);

@@ -191,6 +191,26 @@ export class SharedSubscriptions {
   }
 
   /**
+   * A persistent session ended (its expiry) with `queued` messages, read before its queue went.
+   * Those a share group queued on it (QoS 1, carrying the group's broker id, asDelivered) go to
+   * another member (section 4.8.2: "If the Client's Session terminates before the Client
+   * reconnects, the Server SHOULD send the Application Message to another Client that is
+   * subscribed to the same Shared Subscription"); QoS 2 ones do not [MQTT-4.8.2-5]. The session's
+   * subscriptions are gone by now, so it is not chosen again.
+   */
+  sessionEnded(queued: ReadonlyArray<{ brokerId?: string | null; qos?: number }>): void {
+    for (const packet of queued) {
+      const shareTopic = shareTopicOf(packet.brokerId);
+      if (shareTopic === null || packet.qos !== 1) continue;
+      const group = this.group(shareTopic);
+      if (group === null) continue;
+      // The expired member's Subscription Identifier is not the next one's (asDelivered sets that).
+      const { subscriptionIdentifier: _theirs, ...properties } = (packet as DeliveredPacket).properties ?? {};
+      this.dispatch(group, this.redelivery({ ...(packet as DeliveredPacket), properties }), () => undefined);
+    }
+  }
+
+  /**
    * A message given to another member. aedes skips a delivery whose (broker id, counter) is not
    * above the last one the client got from that broker id (lib/client.js dedupe); a redelivery
    * carries a broker id of its own and a counter of its own, rising, so it is not taken for one.
@@ -230,7 +250,7 @@ export class SharedSubscriptions {
   }
 
   private deliverTo(member: Member, packet: DeliveredPacket, done: () => void): void {
-    const copy = asDelivered(packet, member);
+    const copy = asDelivered(packet, member, member.topic);
     if (member.unacked !== null && copy.qos === 1) {
       // A clean member: its packet id chosen here, to know which PUBACK answers it.
       copy.messageId = nextPacketId(member.client);
@@ -249,7 +269,7 @@ export class SharedSubscriptions {
     const queueing = packet.qos === 0 ? [] : subscribers.filter((subscriber) => subscriber.qos > 0);
     if (queueing.length === 0) return done();
     const subscriber = group.nextOffline(queueing);
-    this.options.store.outgoingEnqueue({ id: subscriber.clientId, clientId: subscriber.clientId }, asDelivered(packet, subscriber)).then(
+    this.options.store.outgoingEnqueue({ id: subscriber.clientId, clientId: subscriber.clientId }, asDelivered(packet, subscriber, group.topic)).then(
       () => done(),
       () => done(),
     );
@@ -269,9 +289,28 @@ export class SharedSubscriptions {
   }
 }
 
-/** The message as `member` gets it: its subscription's QoS at most, retain cleared unless Retain As Published, its Subscription Identifier. */
-function asDelivered(packet: DeliveredPacket, member: Omit<MemberOptions, 'topic'>): DeliveredPacket {
+const SHARE_MARK = '|$share/';
+
+/** The share group (`$share/...`) whose copy carries `brokerId` (asDelivered), or null. */
+function shareTopicOf(brokerId: string | null | undefined): string | null {
+  const at = brokerId?.indexOf(SHARE_MARK) ?? -1;
+  return at === -1 ? null : brokerId!.slice(at + 1);
+}
+
+/**
+ * The message as `member` of the share group `shareTopic` gets it: its subscription's QoS at most,
+ * retain cleared unless Retain As Published, its Subscription Identifier.
+ *
+ * Its broker id is the group's own (`{brokerId}|{shareTopic}`): aedes skips a delivery whose broker
+ * id and counter a client has already had (lib/client.js dedupe), so a client that is a member and
+ * also subscribed on its own (or a member of two groups) got the message once, whichever came
+ * first. Section 4.8.2: a shared subscription's delivery is apart from the client's other
+ * subscriptions; the client gets one copy from each. The session store keys a queued message by
+ * broker id and counter too, so the copies stay two rows.
+ */
+function asDelivered(packet: DeliveredPacket, member: Omit<MemberOptions, 'topic'>, shareTopic: string): DeliveredPacket {
   const copy: DeliveredPacket = { ...packet, qos: Math.min(packet.qos, member.qos) as 0 | 1 | 2, messageId: undefined };
+  if (packet.brokerId !== undefined) copy.brokerId = `${packet.brokerId}|${shareTopic}`; // SHARE_MARK before the topic
   if (member.rap !== true) copy.retain = false;
   if (member.subscriptionIdentifier !== undefined) copy.properties = { ...packet.properties, subscriptionIdentifier: member.subscriptionIdentifier };
   return copy;

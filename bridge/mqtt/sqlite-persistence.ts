@@ -101,6 +101,8 @@ export interface SqlitePersistenceOptions {
   onSubscriptionsChanged?: (change: SubscriptionChange) => void;
   /** A retained message was stored (null: cleared) by this broker; not told of applyRetained's (replication). */
   onRetainedChanged?: (topic: string, packet: StoredPacket | null) => void;
+  /** A session expired (expireSessions) with messages a share group had queued on it: `queued`, read before its queue went. */
+  onSharedQueueExpired?: (clientId: string, queued: StoredPacket[]) => void;
 }
 
 /** A change of a persistent session's subscriptions (a cluster leader's go to its followers). */
@@ -169,6 +171,8 @@ export class SqlitePersistence {
       delOwner: db.prepare('DELETE FROM session_owners WHERE client_id = ?'),
       expiredSessions: db.prepare('SELECT client_id FROM sessions WHERE offline_since IS NOT NULL AND offline_since <= ? ORDER BY offline_since').pluck(),
       sessionOfflineSince: db.prepare('SELECT offline_since FROM sessions WHERE client_id = ?'),
+      // What share groups queued on a session (shared-subscriptions.ts gives such a copy the group's broker id).
+      sharedQueued: db.prepare(`SELECT packet, payload FROM outgoing WHERE client_id = ? AND instr(broker_id, '|$share/') > 0 ORDER BY seq`),
       delOutgoingChunk: db.prepare('DELETE FROM outgoing WHERE seq IN (SELECT seq FROM outgoing WHERE client_id = ? ORDER BY seq LIMIT ?)'),
     };
   }
@@ -401,6 +405,7 @@ export class SqlitePersistence {
     for (const clientId of this.#sql.expiredSessions.all(now - maxOfflineMs) as string[]) {
       if (this.#destroyed) break;
       const messages = this.#queues.messages(clientId);
+      const sharedQueued = this.sharedQueued(clientId);
       await this.cleanSubscriptions({ id: clientId });
       this.write(() =>
         this.#db.transaction(() => {
@@ -423,9 +428,17 @@ export class SqlitePersistence {
         this.#queues.resize(clientId, -changes, 0);
         await new Promise((resolve) => setImmediate(resolve));
       }
+      // After its subscriptions are gone: a share group does not queue them on it again.
+      if (sharedQueued.length > 0 && !this.#queues.isOnline(clientId)) this.options.onSharedQueueExpired?.(clientId, sharedQueued);
       expired.push({ clientId, messages });
     }
     return expired;
+  }
+
+  /** The messages share groups queued on `clientId`'s session, oldest first (shared-subscriptions.ts). */
+  sharedQueued(clientId: string): StoredPacket[] {
+    const rows = this.#sql.sharedQueued.all(clientId) as Array<{ packet: string; payload: Buffer | null }>;
+    return rows.map((row) => fromRow(row.packet, row.payload));
   }
 
   /** Records the packet id aedes gave a queued delivery (or replaces a packet holding that id). */

@@ -200,3 +200,29 @@ test('MQTT 5.0 section 3.3.2.3.4, patch 009: a v5 client allowing Topic Aliases 
   await waitFor(() => got.length === 5, 'five at MQTT.js');
   assert.deepEqual(got, sent.map(([topic, payload]) => `${topic}=${payload}`));
 });
+
+test('[MQTT-3.3.4-4] patch 010: a PUBLISH matching several of a v5 client\'s subscriptions carries all their Subscription Identifiers (Paho test_subscribe_identifiers)', async (t) => {
+  const { url } = await startTestNode(t);
+  // As Paho's test: one client with one subscription, another with a filter and its parent's '#'.
+  const got: Array<[string, string, unknown]> = [];
+  const subscriber = async (clientId: string, subscriptions: Array<[string, number | undefined]>): Promise<void> => {
+    const client = await connect(t, url, { clientId, protocolVersion: 5 });
+    client.on('message', (topic, payload, packet) => got.push([clientId, `${topic}=${payload.toString()}`, packet.properties?.subscriptionIdentifier]));
+    for (const [filter, id] of subscriptions) await client.subscribeAsync(filter, { qos: 1, ...(id === undefined ? {} : { properties: { subscriptionIdentifier: id } }) });
+  };
+  await subscriber('sid-a', [['sid/t', 456789]]);
+  await subscriber('sid-b', [['sid/t', 2], ['sid/t/#', 3], ['sid/+/x', 4]]);
+  await subscriber('sid-c', [['sid/t', undefined], ['sid/#', 7]]);
+  const publisher = await connect(t, url, { clientId: 'sid-publisher', protocolVersion: 5 });
+  await publisher.publishAsync('sid/t', 'one', { qos: 1 });
+  await publisher.publishAsync('sid/t/x', 'two', { qos: 1 });
+  await waitFor(() => got.length === 5, 'five deliveries');
+  const sorted = (ids: unknown): unknown => (Array.isArray(ids) ? [...(ids as number[])].sort((a, b) => a - b) : ids);
+  assert.deepEqual(new Map(got.map(([client, message, ids]) => [`${client} ${message}`, sorted(ids)])), new Map<string, unknown>([
+    ['sid-a sid/t=one', 456789],
+    ['sid-b sid/t=one', [2, 3]],
+    ['sid-b sid/t/x=two', [3, 4]],
+    ['sid-c sid/t=one', 7], // its plain subscription has none; the other's is given
+    ['sid-c sid/t/x=two', 7],
+  ]));
+});

@@ -20,6 +20,7 @@ import {
   willOf,
   wrapPublish,
   wrapPublishWill,
+  wrapWipeSession,
   type BrokerPublish,
 } from '../../../bridge/mqtt/aedes-internals.js';
 import { LiveSubscriptions } from '../../../bridge/mqtt/live-subscriptions.js';
@@ -130,4 +131,22 @@ test('the MQTT 5.0 inbound topic aliases are where aedes-internals.ts reads them
   await mqtt.publishAsync('probe/aliased', 'x', { qos: 1, properties: { topicAlias: 2 } });
   assert.equal(topicAliases(client).get(2), 'probe/aliased', `client._topicAliases does not map an alias set by a PUBLISH to its topic: ${change}`);
   // That an alias set there by the fast path names the topic of a publish aedes handles: fast-path.test.ts.
+});
+
+test('aedes._wipeSession is where aedes-internals.ts wraps it: an MQTT 5.0 session ending goes through it', async (t) => {
+  const aedes = await Aedes.createBroker();
+  const wiped: string[] = [];
+  wrapWipeSession(aedes, (wipe) => (client) => {
+    wiped.push(client.id);
+    wipe(client);
+  });
+  const server = createServer((socket) => aedes.handle(socket));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  onCleanup(t, () => new Promise<void>((resolve) => aedes.close(() => server.close(() => resolve()))));
+  const url = `mqtt://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // Session Expiry Interval 0: the session ends with the connection, wiped at once.
+  const mqtt = await connect(t, url, { clientId: 'wipe-probe', protocolVersion: 5, properties: { sessionExpiryInterval: 0 } });
+  await mqtt.endAsync();
+  await waitFor(() => wiped.length > 0, 'the wipe');
+  assert.deepEqual(wiped, ['wipe-probe'], `an ending v5 session is not wiped through aedes._wipeSession(client): ${change}`);
 });

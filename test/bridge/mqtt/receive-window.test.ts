@@ -3,6 +3,7 @@
 // would have taken them; answers (PUBACK, PUBCOMP, a failing PUBREC) free their slot; a 3.1.1
 // client has no Receive Maximum. Raw frames on a real node: a client library keeps the window.
 import assert from 'node:assert/strict';
+import { connect as connectTcp } from 'node:net';
 import { test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { ReceiveMaximumExceededError, ReceiveWindow } from '../../../bridge/mqtt/receive-window.js';
@@ -123,4 +124,47 @@ test('the window reads neither way once a connection is known not to be MQTT 5.0
   assert.equal(v5.unanswered, 1);
   v5.received(QOS1_PUBLISH);
   assert.throws(() => v5.received(QOS1_PUBLISH), ReceiveMaximumExceededError);
+});
+
+test("Receive Maximum exceeded on the default config, as Paho's test_flow_control2 does it: the DISCONNECT 0x93 is read, not a reset, while the client still answers PUBRECs", async (t) => {
+  const { node } = await startTestNode(t);
+  // A client that reads nothing until it has sent Receive Maximum + 1 QoS 2 PUBLISHes, then answers
+  // each PUBREC with a PUBREL, as Paho's does. Half-open: it goes on writing after the server's FIN.
+  const socket = connectTcp({ port: node.mqtt.ports.tcp, host: '127.0.0.1', allowHalfOpen: true });
+  t.after(() => socket.destroy());
+  const errors: Error[] = [];
+  socket.on('error', (err) => errors.push(err));
+  const received: Packet[] = [];
+  const parser = mqttPacket.parser({ protocolVersion: 5 });
+  parser.on('packet', (p: Packet) => received.push(p));
+  socket.on('data', (chunk) => parser.parse(chunk));
+  const ended = new Promise<void>((resolve) => socket.once('end', resolve));
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', resolve));
+  socket.write(mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 5, clientId: 'flow-control2', clean: true, keepalive: 60 }, { protocolVersion: 5 }));
+  await waitFor(() => received.some((p) => p.cmd === 'connack'), 'CONNACK');
+  const maximum = (received[0] as { properties?: { receiveMaximum?: number } }).properties?.receiveMaximum;
+  assert.equal(maximum, 1000, 'the default Receive Maximum (aedes patch 003 keeps 1,000 awaiting PUBREL too)');
+  socket.write(bytes(Array.from({ length: maximum + 1 }, (_, i) => publish(1 + i, 2))));
+  await ended; // the server has closed its side
+  const pubrecs = received.filter((p) => p.cmd === 'pubrec').map((p) => (p as { messageId: number }).messageId);
+  // One write at a time, each after the last is done; a failed one is recorded.
+  const write = (packet: Packet): Promise<void> =>
+    new Promise((resolve) =>
+      socket.write(bytes([packet]), (err) => {
+        if (err) errors.push(err);
+        resolve();
+      }),
+    );
+  for (const id of pubrecs) if (errors.length === 0) await write({ cmd: 'pubrel', messageId: id } as Packet);
+  // A few more packets: a reset, if one came back for the PUBRELs, fails one of these writes.
+  for (let i = 0; i < 20 && errors.length === 0; i++) await write({ cmd: 'pingreq' } as Packet);
+  socket.end();
+  await closed;
+  assert.deepEqual(errors.map((e) => (e as NodeJS.ErrnoException).code), [], 'no reset');
+  const disconnect = received.find((p) => p.cmd === 'disconnect') as { reasonCode?: number } | undefined;
+  assert.equal(disconnect?.reasonCode, 0x93);
+  assert.equal(received.at(-1)?.cmd, 'disconnect', 'nothing after the DISCONNECT [MQTT-3.14.4-1]');
+  const stored = values(node);
+  for (const id of pubrecs) assert.ok(stored.includes(`m${id}`), `PUBREC-ed m${id} is in the log`);
 });

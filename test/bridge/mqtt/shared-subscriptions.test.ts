@@ -245,3 +245,52 @@ test('mosquitto_sub -V mqttv5 (two of them) and Paho for Python share $share/g/t
   for (const m of [...mosquittos, paho]) assert.ok(got(m).length > 0, 'each member got some');
   paho.stdinEnd();
 });
+
+test('MQTT 5.0 §4.8.2: a client with a shared and a plain subscription matching a message gets both copies, one from each (MQTT.js and mosquitto_sub -V mqttv5)', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const publisher = await connect(t, url, { clientId: 'both-publisher', protocolVersion: 5 });
+  // MQTT.js: the shared subscription first, then the plain one; and a member of two share groups.
+  const both = await member(t, url, 'share-and-plain', 5, '$share/g/js/#');
+  await both.client.subscribeAsync('js/#', { qos: 1 });
+  const twoGroups = await member(t, url, 'two-groups', 5, '$share/g/js/#');
+  await twoGroups.client.subscribeAsync('$share/h/js/#', { qos: 1 });
+  for (const m of ['m1', 'm2', 'm3']) await publisher.publishAsync('js/m', m, { qos: 1 });
+  // The two take turns in group g; two-groups has all of group h; share-and-plain all of its plain one.
+  await waitFor(() => both.got.length + twoGroups.got.length === 9, 'nine copies');
+  assert.deepEqual([...payloadsOf(both.got), ...payloadsOf(twoGroups.got)].sort(), ['m1', 'm1', 'm1', 'm2', 'm2', 'm2', 'm3', 'm3', 'm3'], 'each message: from group g, from group h, from the plain subscription');
+  for (const m of ['m1', 'm2', 'm3']) assert.ok(payloadsOf(both.got).includes(m), `the plain subscription's ${m}`);
+
+  // mosquitto_sub with both filters on one connection, the plain one first.
+  const mosq = spawnLines(t, 'mosquitto_sub', ['-h', '127.0.0.1', '-p', String(node.mqtt.ports.tcp), '-V', 'mqttv5', '-q', '1', '-i', 'mosq-both', '-t', 'mq/m', '-t', '$share/m/mq/m', '-F', '%p']);
+  // Its SUBSCRIBE may still be under way: probe until one probe has come twice (both filters in place).
+  const twice = (): boolean => mosq.lines.some((line, i) => line.startsWith('probe') && mosq.lines.indexOf(line) !== i);
+  for (let i = 0; i < 200 && !twice(); i++) await publisher.publishAsync('mq/m', `probe-${i}`, { qos: 1 });
+  await waitFor(twice, 'mosquitto_sub subscribed to both');
+  for (const m of ['m1', 'm2', 'm3']) await publisher.publishAsync('mq/m', m, { qos: 1 });
+  const copies = (): string[] => mosq.lines.filter((l) => !l.startsWith('probe'));
+  await waitFor(() => copies().length === 6, 'two copies of each at mosquitto_sub');
+  assert.deepEqual(copies().sort(), ['m1', 'm1', 'm2', 'm2', 'm3', 'm3']);
+});
+
+test('MQTT 5.0 §4.8.2: a persistent member whose session expires with QoS 1 messages queued: they go to another member', async (t) => {
+  const { node, url } = await startTestNode(t);
+  const expiring = { clientId: 'share-expiring', protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 1 } };
+  const heir = { clientId: 'share-heir', protocolVersion: 5 as const, clean: false, properties: { sessionExpiryInterval: 600 } };
+  for (const session of [expiring, heir]) {
+    const away = await connect(t, url, session);
+    await away.subscribeAsync('$share/g/ex/#', { qos: 1, properties: { subscriptionIdentifier: session === heir ? 9 : 8 } });
+    await away.endAsync();
+  }
+  const publisher = await connect(t, url, { clientId: 'ex-publisher', protocolVersion: 5 });
+  for (let i = 0; i < 4; i++) await publisher.publishAsync('ex/x', `ex${i}`, { qos: 1 });
+  // No member connected: queued on the two sessions in turn. Then the first expires (1 s after its
+  // connection closed) and its subscriptions go with it.
+  const holds = (clientId: string): boolean => node.mqtt.subscriptionStore.list().some(([id]) => id === clientId);
+  await waitFor(() => !holds('share-expiring'), 'the session expired');
+  const got: Array<[string, unknown]> = [];
+  const onMessage = (_topic: string, payload: Buffer, packet: { properties?: { subscriptionIdentifier?: unknown } }): void => void got.push([payload.toString(), packet.properties?.subscriptionIdentifier]);
+  await connect(t, url, heir, onMessage as (topic: string, payload: Buffer) => void);
+  // Without the hand-off, the heir has only its own two.
+  await waitFor(() => got.length === 4, 'all four at the other member');
+  assert.deepEqual(got.sort(), [['ex0', 9], ['ex1', 9], ['ex2', 9], ['ex3', 9]], 'each once, with the heir\'s own Subscription Identifier');
+});

@@ -474,6 +474,11 @@ export class Log {
     );
     for (const state of states) {
       const target = this.partition(state.topic, state.partition);
+      if (target.logEndOffset > target.logStartOffset && state.logStartOffset > target.logEndOffset) {
+        // It held batches and now begins past them: emptied behind the leader's log start.
+        const { topic, partition } = state;
+        this.options.logger?.warn({ topic, partition, logEnd: target.logEndOffset, leaderLogStart: state.logStartOffset }, "follower partition behind the leader's log start (the leader's retention deleted what it lacked): emptied, it begins at the leader's log start");
+      }
       target.update(state);
       this.leaderEpochs.set(target.id, Math.max(this.leaderEpoch(target), state.latestEpoch));
       this.commit(target);

@@ -33,7 +33,14 @@ async function offsetCommitV2(kafka: RawKafka, offset: number): Promise<number> 
     w.string(name, false).array([0], false, (w, p) => void w.int32(p).int64(offset).string(null, false));
   });
   const r = await ask(kafka, 8, 2, body);
-  return r.array(false, (r) => (r.string(false), r.array(false, (r) => (r.int32(), r.int16()))))[0]![0]!;
+  const errors = r.array(false, (r) => {
+    r.string(false); // topic
+    return r.array(false, (r) => {
+      r.int32(); // partition
+      return r.int16();
+    });
+  });
+  return errors[0]![0]!;
 }
 
 /** OffsetFetch v3 of mqtt-0: the group's error and the committed offset (-1: none, or not answered). */
@@ -41,7 +48,16 @@ async function offsetFetchV3(kafka: RawKafka): Promise<{ error: number; offset: 
   const body = new Writer().string('g', false).array(['mqtt'], false, (w, name) => void w.string(name, false).array([0], false, (w, p) => void w.int32(p)));
   const r = await ask(kafka, 9, 3, body);
   r.int32(); // throttle
-  const offsets = r.array(false, (r) => (r.string(false), r.array(false, (r) => (r.int32(), [r.int64(), r.string(false), r.int16()][0] as number))));
+  const offsets = r.array(false, (r) => {
+    r.string(false); // topic
+    return r.array(false, (r) => {
+      r.int32(); // partition
+      const offset = r.int64();
+      r.string(false); // metadata
+      r.int16(); // the partition's error
+      return offset;
+    });
+  });
   return { error: r.int16(), offset: offsets[0]?.[0] ?? -1 };
 }
 
@@ -49,7 +65,16 @@ async function offsetFetchV3(kafka: RawKafka): Promise<{ error: number; offset: 
 async function offsetFetchV1Errors(kafka: RawKafka): Promise<number[]> {
   const body = new Writer().string('g', false).array(['mqtt'], false, (w, name) => void w.string(name, false).array([0], false, (w, p) => void w.int32(p)));
   const r = await ask(kafka, 9, 1, body);
-  return r.array(false, (r) => (r.string(false), r.array(false, (r) => (r.int32(), r.int64(), r.string(false), r.int16())))).flat();
+  const errors = r.array(false, (r) => {
+    r.string(false); // topic
+    return r.array(false, (r) => {
+      r.int32(); // partition
+      r.int64(); // offset
+      r.string(false); // metadata
+      return r.int16();
+    });
+  });
+  return errors.flat();
 }
 
 async function joinGroupV0(kafka: RawKafka): Promise<number> {
@@ -72,13 +97,17 @@ async function leaveGroupV0(kafka: RawKafka): Promise<number> {
 
 async function describeGroupsV0(kafka: RawKafka): Promise<number> {
   const r = await ask(kafka, 15, 0, new Writer().array(['g'], false, (w, id) => void w.string(id, false)));
-  return r.array(false, (r) => r.int16())[0]!; // the first field of the first group; the rest unread
+  return r.int32() > 0 ? r.int16() : -1; // the array's count, then the first group's error (the rest unread)
 }
 
 async function deleteGroupsV0(kafka: RawKafka): Promise<number> {
   const r = await ask(kafka, 42, 0, new Writer().array(['g'], false, (w, id) => void w.string(id, false)));
   r.int32(); // throttle
-  return r.array(false, (r) => (r.string(false), r.int16()))[0]!;
+  const errors = r.array(false, (r) => {
+    r.string(false); // group id
+    return r.int16();
+  });
+  return errors[0]!;
 }
 
 async function offsetDeleteV0(kafka: RawKafka): Promise<number> {
@@ -88,7 +117,13 @@ async function offsetDeleteV0(kafka: RawKafka): Promise<number> {
 
 async function listGroupsV0(kafka: RawKafka): Promise<{ error: number; groups: string[] }> {
   const r = await ask(kafka, 16, 0, new Writer());
-  return { error: r.int16(), groups: r.array(false, (r) => [r.string(false), r.string(false)][0]!) };
+  const error = r.int16();
+  const groups = r.array(false, (r) => {
+    const id = r.string(false);
+    r.string(false); // protocol type
+    return id;
+  });
+  return { error, groups };
 }
 
 test('the group APIs answer NOT_COORDINATOR on a follower and store nothing there, COORDINATOR_NOT_AVAILABLE during an election; the leader serves them', async (t) => {

@@ -3,7 +3,7 @@
 // least as up to date as the voter's), the leader's side of replication (answering followers'
 // fetches, diverging-epoch answers, the commit position) and the follower's (fetching, truncating,
 // appending). The log does the storing; this decides what is stored where and when it counts.
-import type { Log, EntryPosition, StoredEntry } from '../../broker/log/log.js';
+import type { Log, EntryPosition, LogStartOffset, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -420,7 +420,7 @@ export class ClusterNode {
       if (this.#role !== 'leader') return answer(NOT_LEADER);
       entries = read();
     }
-    return answer(NONE, { entries });
+    return answer(NONE, { entries, logStarts: logStartsOf(log, entries) });
   }
 
   /**
@@ -746,7 +746,7 @@ export class ClusterNode {
       // Over its disk budget a follower stores nothing more, as the leader takes nothing more: the
       // space left is for cluster.db's votes and the log's own bookkeeping.
       if (log.diskStatus().holding) throw new DiskBudgetError(this.options.dataDir, 'the disk budget holds appends (log.disk)');
-      await log.appendEntries(response.entries);
+      await log.appendEntries(response.entries, response.logStarts);
       // The cluster's log id, kept should this node lead after retention deleted the epoch records.
       const logId = logIdInEntries(response.entries);
       if (logId !== null) keepLogId(this.options.dataDir, logId);
@@ -762,6 +762,16 @@ export class ClusterNode {
     }
     return response.entries.length > 0;
   }
+}
+
+/** This log's start offset of each partition among `entries` (read after them; retention only moves it up). */
+function logStartsOf(log: Log, entries: readonly StoredEntry[]): LogStartOffset[] {
+  const seen = new Map<string, LogStartOffset>();
+  for (const e of entries) {
+    const key = `${e.partition}:${e.topic}`;
+    if (!seen.has(key)) seen.set(key, { topic: e.topic, partition: e.partition, logStartOffset: log.partition(e.topic, e.partition).logStartOffset });
+  }
+  return [...seen.values()];
 }
 
 /** The log's errors for want of space: the disk is full, or the disk budget holds appends. */

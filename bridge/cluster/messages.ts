@@ -6,7 +6,7 @@
 // Response: correlation_id int32, body
 import { Reader } from '../kafka/protocol/reader.js';
 import { Writer } from '../kafka/protocol/writer.js';
-import type { EntryPosition, StoredEntry } from '../../broker/log/log.js';
+import type { EntryPosition, LogStartOffset, StoredEntry } from '../../broker/log/log.js';
 
 export const API_FETCH = 1;
 export const API_VOTE = 52;
@@ -54,7 +54,10 @@ export interface FetchRequest {
 }
 // FetchResponse: error int16, epoch int32, leader_id nullable string, commit_seq int64,
 //   diverging_epoch int32, diverging_end_seq int64 (epoch -1: none),
-//   [entries: seq int64, epoch int32, topic string, partition int32, batch bytes]
+//   [entries: seq int64, epoch int32, topic string, partition int32, batch bytes],
+//   [log_starts: topic string, partition int32, log_start_offset int64]
+//   (log_starts: the leader's log start of each partition among the entries, as Kafka's Fetch
+//   answers log_start_offset per partition; absent from an older leader's answer)
 export interface FetchResponse {
   error: number;
   epoch: number;
@@ -63,6 +66,8 @@ export interface FetchResponse {
   /** Where the follower's last epoch ends on the leader, when the follower's tail diverges (KIP-101/595). */
   diverging: EntryPosition | null;
   entries: StoredEntry[];
+  /** The leader's log start offset of each partition among `entries`, read after them: a follower behind it begins there (BatchStore.appendEntries). */
+  logStarts?: LogStartOffset[];
 }
 
 export function writeRequestHeader(w: Writer, apiKey: number, correlationId: number): Writer {
@@ -106,8 +111,11 @@ export function decodeFetch(r: Reader): FetchRequest {
 export function encodeFetchResponse(w: Writer, f: FetchResponse): Writer {
   w.int16(f.error).int32(f.epoch).string(f.leaderId, false).int64(f.commitSeq);
   w.int32(f.diverging?.epoch ?? -1).int64(f.diverging?.seq ?? -1);
-  return w.array(f.entries, false, (out, e) => {
+  w.array(f.entries, false, (out, e) => {
     out.int64(e.seq).int32(e.epoch).string(e.topic, false).int32(e.partition).int32(e.batch.length).bytes(e.batch);
+  });
+  return w.array(f.logStarts ?? [], false, (out, s) => {
+    out.string(s.topic, false).int32(s.partition).int64(s.logStartOffset);
   });
 }
 export function decodeFetchResponse(r: Reader): FetchResponse {
@@ -118,7 +126,8 @@ export function decodeFetchResponse(r: Reader): FetchResponse {
   const divergingEpoch = r.int32();
   const divergingSeq = r.int64();
   const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), batch: e.nullableBytes(false) ?? Buffer.alloc(0) }));
-  return { error, epoch, leaderId, commitSeq, diverging: divergingEpoch === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries };
+  const logStarts = r.remaining > 0 ? r.array(false, (s) => ({ topic: s.string(false), partition: s.int32(), logStartOffset: s.int64() })) : [];
+  return { error, epoch, leaderId, commitSeq, diverging: divergingEpoch === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries, logStarts };
 }
 
 export { Reader, Writer };

@@ -155,6 +155,13 @@ export interface EntryPosition {
 }
 
 /** One replication-log entry: a stored batch, byte for byte, at its position. */
+/** A partition's log start offset as one log tells another (a leader's, sent with its entries). */
+export interface LogStartOffset {
+  topic: string;
+  partition: number;
+  logStartOffset: number;
+}
+
 export interface StoredEntry extends EntryPosition {
   topic: string;
   partition: number;

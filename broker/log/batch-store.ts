@@ -272,10 +272,16 @@ export class BatchStore {
    * is beyond its end. The leader's retention deleted what came before, so the leader's first entry
    * of the partition is at the leader's log start, and the follower begins there, at the same
    * offsets (Kafka's follower does the same on OFFSET_OUT_OF_RANGE: truncateFullyAndStartAt).
+   * The same for a partition that holds batches but lags behind the leader's retention:
+   * `leaderLogStarts` (partition id to the leader's log start offset, sent with the entries) says
+   * the leader no longer holds this partition's log end; then, and only then, its batches are
+   * deleted and it begins at the first batch the leader sent (truncateFullyBehindLeader). A gap the
+   * leader's log start does not explain is still refused.
    */
-  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): PartitionState[] {
+  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[], leaderLogStarts: ReadonlyMap<number, number> = new Map()): PartitionState[] {
     const before = new Map<number, WriterPartition>();
     const seqBefore = this.lastSeq;
+    let truncated = false;
     try {
       this.db.transaction(() => {
         for (const entry of entries) {
@@ -284,6 +290,7 @@ export class BatchStore {
           if (!Number.isSafeInteger(entry.seq) || entry.seq <= this.lastSeq) {
             throw new OffsetMismatchError(state.topic, state.partition, this.lastSeq + 1, entry.seq, `a replicated entry must come after the last position ${this.lastSeq}, not at ${entry.seq}`);
           }
+          truncated = this.truncateFullyBehindLeader(state, entry.batch, leaderLogStarts.get(state.id)) || truncated;
           this.startEmptyAtLeaderStart(state, entry.batch);
           const stored = this.appendStoredOne(state, entry.batch, true, entry.seq);
           // The leader's key travels in the batch (idempotence-header.ts): held here with it. It
@@ -297,6 +304,8 @@ export class BatchStore {
       for (const [id, saved] of before) this.partitions.set(id, saved);
       this.lastSeq = seqBefore;
       throw err;
+    } finally {
+      if (truncated) this.producers.load(); // committed or rolled back: the table as it is now
     }
     return [...before.keys()].map((id) => publicState(this.partition(id)));
   }
@@ -313,6 +322,30 @@ export class BatchStore {
     for (const cut of cuts) this.truncateTo(cut.partitionId, cut.offset);
     this.loadLastSeq();
     return cuts.map((cut) => publicState(this.partition(cut.partitionId)));
+  }
+
+  /**
+   * See appendEntries: a partition whose next batch from the leader starts beyond its log end,
+   * while the leader's log start is beyond that end too (the leader's retention deleted offsets
+   * this node never fetched), is emptied in this transaction: batches, idempotence keys, producer
+   * batches, leader epochs. startEmptyAtLeaderStart then begins it at that batch. Kafka's follower
+   * on OFFSET_OUT_OF_RANGE below the leader's log start: truncateFullyAndStartAt. true: emptied.
+   */
+  private truncateFullyBehindLeader(state: WriterPartition, batch: Buffer, leaderLogStart: number | undefined): boolean {
+    if (leaderLogStart === undefined || leaderLogStart <= state.logEndOffset || batch.length < 8) return false;
+    if (state.bytes === 0 && state.logEndOffset === state.logStartOffset) return false; // holds nothing: startEmptyAtLeaderStart
+    const baseOffset = Number(batch.readBigInt64BE(0)); // a RecordBatch begins with its int64 baseOffset
+    if (!Number.isSafeInteger(baseOffset) || baseOffset <= state.logEndOffset) return false;
+    const from = state.logStartOffset;
+    this.deleteFrom.run(state.id, from);
+    this.deleteKeysFrom.run(state.id, from);
+    dropProducerBatchesFrom(this.db, state.id, from);
+    this.lowerRecoveryPoint.run(from, state.id);
+    rebuildLeaderEpochs(this.db, state.id, 0); // no batches left: no epochs
+    state.logEndOffset = state.logStartOffset; // holds nothing now
+    state.bytes = 0;
+    state.latestEpoch = -1;
+    return true;
   }
 
   /** See appendEntries: an empty partition begins where the leader's first batch of it begins. */

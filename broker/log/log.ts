@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { DiskBudget, NO_DISK_BUDGET, type DiskBudgetSpec, type DiskBudgetStatus, type ReclaimOutcome } from './disk-budget.js';
 import { type CorruptBatchError, DiskBudgetError, DataDirError, NotLeaderError, StaleEpochError, DiskFullError, InvalidRecordError, LogClosedError, ReadOnlyStorageError, StorageError, TributaryError, UnknownPartitionError, UnknownTopicError } from '../errors.js';
 import { KEY_RELEASES_TOPIC, keyHeader, releaseValue } from './idempotence-header.js';
-import { BatchReader, type EntryPosition, type EpochStart, type StoredEntry } from './batch-reader.js';
+import { BatchReader, type EntryPosition, type EpochStart, type LogStartOffset, type StoredEntry } from './batch-reader.js';
 import { DataDirLock } from './data-dir-lock.js';
 import { type Isolation, Partition, type RawBatch, type ReadOptions, type ReadResult } from './partition.js';
 import { encodeBatch, type RecordInput } from './record-batch.js';
@@ -23,7 +23,7 @@ import type { Durability, IdempotenceKey, PartitionState, RecoveryReport, Retent
 
 export type { Durability, IdempotenceKey } from './writer-protocol.js';
 export type { Isolation } from './partition.js';
-export type { EntryPosition, EpochStart, StoredEntry } from './batch-reader.js';
+export type { EntryPosition, EpochStart, LogStartOffset, StoredEntry } from './batch-reader.js';
 
 /**
  * Where a partition's high watermark may go now that its durable log end is `partition.logEndOffset`:
@@ -454,9 +454,11 @@ export class Log {
   /**
    * The follower's append of the leader's entries, in one transaction (one fsync): each batch at
    * its partition's log end and at the leader's position, CRC checked (appendAsFollower's rules).
-   * Topics and partitions the log lacks are created first.
+   * Topics and partitions the log lacks are created first. `leaderLogStarts` (the leader's log start
+   * offset by topic and partition, sent with the entries) lets a partition that lags behind the
+   * leader's retention begin again at the leader's log start (BatchStore.appendEntries).
    */
-  async appendEntries(entries: readonly StoredEntry[]): Promise<void> {
+  async appendEntries(entries: readonly StoredEntry[], leaderLogStarts: readonly LogStartOffset[] = []): Promise<void> {
     if (entries.length === 0) return;
     const wanted = new Map<string, number>();
     for (const e of entries) wanted.set(e.topic, Math.max(wanted.get(e.topic) ?? 0, e.partition + 1));
@@ -464,9 +466,19 @@ export class Log {
       const have = this.topicPartitions.get(topic)?.length ?? 0;
       if (have < partitions) await this.createTopic(topic, partitions, this.retention.get(topic));
     }
-    const states = await this.writer.appendEntries(entries.map((e) => ({ partitionId: this.partition(e.topic, e.partition).id, seq: e.seq, batch: e.batch })));
+    const starts = new Map<number, number>();
+    for (const s of leaderLogStarts) if (this.topicPartitions.get(s.topic)?.[s.partition] !== undefined) starts.set(this.partition(s.topic, s.partition).id, s.logStartOffset);
+    const states = await this.writer.appendEntries(
+      entries.map((e) => ({ partitionId: this.partition(e.topic, e.partition).id, seq: e.seq, batch: e.batch })),
+      starts,
+    );
     for (const state of states) {
       const target = this.partition(state.topic, state.partition);
+      if (target.logEndOffset > target.logStartOffset && state.logStartOffset > target.logEndOffset) {
+        // It held batches and now begins past them: emptied behind the leader's log start.
+        const { topic, partition } = state;
+        this.options.logger?.warn({ topic, partition, logEnd: target.logEndOffset, leaderLogStart: state.logStartOffset }, "follower partition behind the leader's log start (the leader's retention deleted what it lacked): emptied, it begins at the leader's log start");
+      }
       target.update(state);
       this.leaderEpochs.set(target.id, Math.max(this.leaderEpoch(target), state.latestEpoch));
       this.commit(target);

@@ -124,6 +124,8 @@ export interface AppendEntriesRequest {
   id: number;
   /** The entries (entry-block.ts; their epochs are in the batches). */
   entries: EntryBlock;
+  /** The leader's log start offset of the entries' partitions, as [partition id, offset] (BatchStore.appendEntries). */
+  leaderLogStarts?: Array<[number, number]>;
 }
 
 /** Removes every replication-log entry after position `seq`. */

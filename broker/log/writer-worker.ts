@@ -262,7 +262,7 @@ function runOther(request: Exclude<WriterRequest, AppendRequest>): WriterReply {
         return { id: request.id, ok: true, value };
       }
       case 'appendEntries': {
-        const value = store.appendEntries(unpackEntries(request.entries));
+        const value = store.appendEntries(unpackEntries(request.entries), new Map(request.leaderLogStarts ?? []));
         uncheckpointedCommits = true;
         return { id: request.id, ok: true, value };
       }

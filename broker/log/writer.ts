@@ -143,10 +143,10 @@ export class LogWriter {
    * their own, which is transferred with its index (entry-block.ts; the fetch answer's buffer
    * stays with the reader).
    */
-  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[]): Promise<PartitionState[]> {
+  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[], leaderLogStarts: ReadonlyMap<number, number> = new Map()): Promise<PartitionState[]> {
     const block = packEntries(entries);
     this.transfers.push(...blockTransfers(block));
-    return this.request({ op: 'appendEntries', entries: block }) as Promise<PartitionState[]>;
+    return this.request({ op: 'appendEntries', entries: block, leaderLogStarts: [...leaderLogStarts] }) as Promise<PartitionState[]>;
   }
 
   truncateEntries(seq: number): Promise<PartitionState[]> {

@@ -178,8 +178,14 @@ test('a follower restarted with an empty disk after the leader\'s retention dele
   await publishTo(leader, 'after-wipe', 20);
   await waitForReplicated(replicas, (await leader.status())!.last.seq);
 
-  // Identical from the later of the two log starts: per partition, the shorter list of batches
-  // (position and bytes) is the tail of the longer one.
+  assertSameTail(wiped, leader);
+});
+
+/**
+ * Identical from the later of the two log starts: per partition, the shorter list of batches
+ * (position and bytes) is the tail of the longer one.
+ */
+function assertSameTail(a: Replica, b: Replica): void {
   const byPartition = (r: Replica): Map<string, string[]> => {
     const out = new Map<string, string[]>();
     for (const e of storedEntries(r)) {
@@ -188,8 +194,8 @@ test('a follower restarted with an empty disk after the leader\'s retention dele
     }
     return out;
   };
-  const ours = byPartition(wiped);
-  const theirs = byPartition(leader);
+  const ours = byPartition(a);
+  const theirs = byPartition(b);
   assert.deepEqual([...ours.keys()].sort(), [...theirs.keys()].sort());
   for (const [key, mine] of ours) {
     const other = theirs.get(key)!;
@@ -197,4 +203,59 @@ test('a follower restarted with an empty disk after the leader\'s retention dele
     const [shorter, longer] = mine.length <= other.length ? [mine, other] : [other, mine];
     assert.deepEqual(shorter, longer.slice(longer.length - shorter.length), `${key}: the same batches at the same positions`);
   }
+}
+
+/** Each partition's log end offset in a replica's log.db (read-only). */
+function logEnds(replica: Replica, topic: string): number[] {
+  const db = new Database(join(replica.dir, 'log.db'), { readonly: true, fileMustExist: true });
+  try {
+    const rows = db
+      .prepare(
+        `SELECT p.partition, COALESCE(MAX(b.last_offset) + 1, p.log_start_offset) AS end
+           FROM partitions p LEFT JOIN batches b ON b.partition_id = p.id WHERE p.topic = ? GROUP BY p.id ORDER BY p.partition`,
+      )
+      .all(topic) as { partition: number; end: number }[];
+    return rows.map((r) => r.end);
+  } finally {
+    db.close();
+  }
+}
+
+/** Warnings and errors a replica logged, the last few (for a failure message). */
+const complaints = (r: Replica): string => r.output().split('\n').filter((l) => l.includes('"level":50') || l.includes('"level":40')).slice(-5).join('\n');
+
+test('a follower that holds batches but was down while the leader\'s retention deleted entries it never fetched empties those partitions and begins at the leader\'s log start: it catches up, same offsets, identical batches', async (t) => {
+  const replicas = await startReplicas(t, 3, { extraYaml: 'topics: [{ name: mqtt, partitions: 2, retention: { maxBytes: 64KiB } }]\n' });
+  let leader = await waitForLeader(replicas);
+  const payload = 'x'.repeat(1024);
+  // Both partitions hold some batches on every node (well below the cap), then a follower goes down.
+  await publishTo(leader, `before-${payload}`, 16);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq);
+  const down = replicas.find((r) => r !== leader)!;
+  await down.kill();
+  const ends = logEnds(down, 'mqtt');
+  assert.ok(ends.every((end) => end > 0), `the follower holds batches in each partition: ${ends.join(', ')}`);
+
+  // The other two go on; the leader's retention deletes past what the stopped follower holds.
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${leader.mqttPort}`, { clientId: 'retention-publisher', reconnectPeriod: 0 });
+  for (let round = 0; round < 20 && !logStarts(leader, 'mqtt').every((start, p) => start > ends[p]!); round++) {
+    await Promise.all(Array.from({ length: 200 }, (_, i) => client.publishAsync(`plant/line-${i % 2}/power`, `${round}-${i}-${payload}`, { qos: 1 })));
+  }
+  await client.endAsync(true);
+  const leaderStarts = logStarts(leader, 'mqtt');
+  assert.ok(leaderStarts.every((start, p) => start > ends[p]!), `the leader's log starts ${leaderStarts.join(', ')} are past the follower's ends ${ends.join(', ')}`);
+
+  // It comes back with its batches: without the leader's log start it would be refused its next batch at every fetch.
+  await down.restart();
+  leader = await waitForLeader(replicas);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq).catch((err: Error) => {
+    throw new Error(`${err.message}\n${complaints(down)}`);
+  });
+  const starts = logStarts(down, 'mqtt');
+  assert.ok(starts.every((start, p) => start >= leaderStarts[p]!), `it begins at (or, by its own retention, after) the leader's log start: ${starts.join(', ')} against ${leaderStarts.join(', ')}`);
+  assert.match(down.output(), /behind the leader's log start/, 'it said why it emptied a partition');
+
+  await publishTo(leader, 'after-gap', 20);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq);
+  assertSameTail(down, leader);
 });

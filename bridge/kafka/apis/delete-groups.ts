@@ -18,6 +18,7 @@ import { GroupErrorCode } from '../groups/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
+import { coordinatorError } from './group-fields.js';
 
 export const deleteGroups: ApiHandler = {
   key: 42,
@@ -30,7 +31,9 @@ export const deleteGroups: ApiHandler = {
     const groupIds = request.array(flexible, (r) => r.string(flexible));
     if (flexible) request.taggedFields();
 
+    const notHere = coordinatorError(context);
     const results = groupIds.map((groupId) => {
+      if (notHere !== 0) return { groupId, error: notHere };
       const topics = new Set(context.groups.allCommitted(groupId).map((c) => c.topic));
       const allowed = [...topics].every((topic) => context.authorize('read', topic));
       return { groupId, error: allowed ? context.groups.deleteGroup(groupId) : GroupErrorCode.GROUP_AUTHORIZATION_FAILED };

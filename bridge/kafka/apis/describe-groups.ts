@@ -16,11 +16,12 @@
 //         group_instance_id => NULLABLE_STRING (v4+)
 //         member_metadata, member_assignment => BYTES (only while Stable, as Kafka)
 //       authorized_operations => INT32     (v3+; INT32_MIN: not given, there are no ACLs yet)
+import type { MemberView } from '../groups/group.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
-import { writeBytes } from './group-fields.js';
+import { coordinatorError, writeBytes } from './group-fields.js';
 
 const OPERATIONS_NOT_GIVEN = -2147483648;
 
@@ -38,9 +39,11 @@ export const describeGroups: ApiHandler = {
 
     const w = new Writer();
     if (version >= 1) w.int32(0);
+    const notHere = coordinatorError(context);
     w.array(ids, flexible, (w, id) => {
-      const g = context.groups.describe(id);
-      w.int16(ErrorCode.NONE).string(g.groupId, flexible).string(g.state, flexible).string(g.protocolType, flexible).string(g.protocolName, flexible);
+      // Not the coordinator: the group's error, its fields empty (as Kafka answers).
+      const g = notHere === ErrorCode.NONE ? context.groups.describe(id) : { groupId: id, state: '', protocolType: '', protocolName: '', members: [] as MemberView[] };
+      w.int16(notHere).string(g.groupId, flexible).string(g.state, flexible).string(g.protocolType, flexible).string(g.protocolName, flexible);
       w.array(g.members, flexible, (w, m) => {
         w.string(m.memberId, flexible);
         if (version >= 4) w.string(null, flexible);

@@ -1,6 +1,7 @@
-// Field helpers the group APIs share: BYTES / COMPACT_BYTES (member metadata and assignments), and
-// the client's address as DescribeGroups shows it.
+// Field helpers the group APIs share: BYTES / COMPACT_BYTES (member metadata and assignments), the
+// client's address as DescribeGroups shows it, and whether this node coordinates groups now.
 import { MalformedRequestError } from '../errors.js';
+import { GroupErrorCode } from '../groups/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import type { Writer } from '../protocol/writer.js';
 import type { RequestContext } from './api.js';
@@ -21,4 +22,19 @@ export function writeBytes(w: Writer, v: Buffer, flexible: boolean): Writer {
 /** The client's address as Kafka shows it in DescribeGroups ("/127.0.0.1"). */
 export function clientHostOf(context: RequestContext): string {
   return `/${context.clientHost}`;
+}
+
+/**
+ * Whether this node coordinates groups now: 0 (NONE) alone or as the cluster's leader, whose
+ * committed offsets replicate (docs/replication.md, "State beside the records"). On a follower
+ * NOT_COORDINATOR, as Kafka answers a group request on a broker that is not the group's
+ * coordinator: the client runs FindCoordinator again, which names the leader. While no leader is
+ * known (an election) COORDINATOR_NOT_AVAILABLE, as FindCoordinator answers then.
+ */
+export function coordinatorError(context: RequestContext): number {
+  const cluster = context.broker.cluster;
+  if (cluster === undefined) return 0;
+  const leader = cluster.leaderId();
+  if (leader === null) return GroupErrorCode.COORDINATOR_NOT_AVAILABLE;
+  return leader === cluster.selfId ? 0 : GroupErrorCode.NOT_COORDINATOR;
 }

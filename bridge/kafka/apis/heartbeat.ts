@@ -13,6 +13,7 @@
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
+import { coordinatorError } from './group-fields.js';
 
 export const heartbeat: ApiHandler = {
   key: 12,
@@ -30,7 +31,8 @@ export const heartbeat: ApiHandler = {
 
     const w = new Writer();
     if (version >= 1) w.int32(0);
-    w.int16(context.groups.heartbeat(groupId, memberId, generationId));
+    const notHere = coordinatorError(context);
+    w.int16(notHere !== 0 ? notHere : context.groups.heartbeat(groupId, memberId, generationId));
     if (flexible) w.taggedFields();
     return w;
   },

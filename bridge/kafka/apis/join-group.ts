@@ -33,7 +33,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
-import { clientHostOf, readBytes, writeBytes } from './group-fields.js';
+import { clientHostOf, coordinatorError, readBytes, writeBytes } from './group-fields.js';
 
 export const joinGroup: ApiHandler = {
   key: 11,
@@ -59,7 +59,10 @@ export const joinGroup: ApiHandler = {
     if (flexible) request.taggedFields();
 
     let result: JoinResult;
-    if (groupInstanceId !== null) {
+    const notHere = coordinatorError(context);
+    if (notHere !== ErrorCode.NONE) {
+      result = { error: notHere, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] };
+    } else if (groupInstanceId !== null) {
       // Static membership (KIP-345) is not served: a clear refusal, never a silent dynamic member.
       context.logger.warn({ group: groupId, groupInstanceId, clientId: context.clientId }, 'Kafka JoinGroup with group.instance.id refused: static membership is not supported');
       result = { error: ErrorCode.UNSUPPORTED_VERSION, generationId: -1, protocolType: null, protocolName: null, leader: '', memberId, members: [] };

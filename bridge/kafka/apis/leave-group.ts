@@ -18,6 +18,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
+import { coordinatorError } from './group-fields.js';
 
 export const leaveGroup: ApiHandler = {
   key: 13,
@@ -41,12 +42,14 @@ export const leaveGroup: ApiHandler = {
     }
     if (flexible) request.taggedFields();
 
-    const answers = members.map((m) => ({ ...m, error: context.groups.leave(groupId, m.memberId) }));
+    // Not the coordinator: a group-level error and no members, as Kafka answers.
+    const notHere = coordinatorError(context);
+    const answers = notHere !== ErrorCode.NONE ? [] : members.map((m) => ({ ...m, error: context.groups.leave(groupId, m.memberId) }));
     const w = new Writer();
     if (version >= 1) w.int32(0);
-    if (version <= 2) w.int16(answers[0]!.error);
+    if (version <= 2) w.int16(notHere !== ErrorCode.NONE ? notHere : answers[0]!.error);
     else {
-      w.int16(ErrorCode.NONE);
+      w.int16(notHere);
       w.array(answers, flexible, (w, a) => {
         w.string(a.memberId, flexible).string(a.groupInstanceId, flexible).int16(a.error);
         if (flexible) w.taggedFields();

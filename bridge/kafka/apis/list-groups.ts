@@ -14,6 +14,8 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
+import { coordinatorError } from './group-fields.js';
+import { GroupErrorCode } from '../groups/error-codes.js';
 
 const GROUP_TYPE = 'classic';
 
@@ -29,13 +31,15 @@ export const listGroups: ApiHandler = {
     const types = version >= 5 ? request.array(flexible, (r) => r.string(flexible).toLowerCase()) : [];
     if (flexible) request.taggedFields();
 
-    const groups = context.groups
-      .list()
+    // A broker lists the groups it coordinates (admin clients ask every broker and merge): a
+    // follower none, and no error; during an election COORDINATOR_NOT_AVAILABLE, asked again.
+    const notHere = coordinatorError(context);
+    const groups = (notHere !== ErrorCode.NONE ? [] : context.groups.list())
       .filter((g) => states.length === 0 || states.includes(g.state.toLowerCase()))
       .filter(() => types.length === 0 || types.includes(GROUP_TYPE));
     const w = new Writer();
     if (version >= 1) w.int32(0);
-    w.int16(ErrorCode.NONE);
+    w.int16(notHere === GroupErrorCode.COORDINATOR_NOT_AVAILABLE ? notHere : ErrorCode.NONE);
     w.array(groups, flexible, (w, g) => {
       w.string(g.groupId, flexible).string(g.protocolType, flexible);
       if (version >= 4) w.string(g.state, flexible);

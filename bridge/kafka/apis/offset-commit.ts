@@ -26,6 +26,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
+import { coordinatorError } from './group-fields.js';
 
 export const offsetCommit: ApiHandler = {
   key: 8,
@@ -58,11 +59,13 @@ export const offsetCommit: ApiHandler = {
 
     // kafka.acl: only the topics the principal may read are committed (as Kafka); the rest are
     // answered TOPIC_AUTHORIZATION_FAILED and not stored.
+    // Not the coordinator (a follower, or an election): nothing is stored, every partition is answered so.
     const entries = topics.flatMap((t) => t.partitions);
+    const notHere = coordinatorError(context);
     const allowed = entries.map((e) => context.authorize('read', e.topic));
-    const committed = context.groups.commit(groupId, memberId, generationId, entries.filter((_, k) => allowed[k]));
+    const committed = notHere !== ErrorCode.NONE ? [] : context.groups.commit(groupId, memberId, generationId, entries.filter((_, k) => allowed[k]));
     let c = 0;
-    const errors = allowed.map((ok) => (ok ? committed[c++]! : ErrorCode.TOPIC_AUTHORIZATION_FAILED));
+    const errors = allowed.map((ok) => (!ok ? ErrorCode.TOPIC_AUTHORIZATION_FAILED : notHere !== ErrorCode.NONE ? notHere : committed[c++]!));
     let i = 0;
     const w = new Writer();
     if (version >= 3) w.int32(0);

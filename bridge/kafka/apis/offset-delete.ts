@@ -21,6 +21,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import type { ApiHandler, RequestContext } from './api.js';
+import { coordinatorError } from './group-fields.js';
 
 export const offsetDelete: ApiHandler = {
   key: 47,
@@ -34,7 +35,8 @@ export const offsetDelete: ApiHandler = {
 
     const asked = topics.flatMap((t) => t.partitions.map((partition) => ({ topic: t.name, partition })));
     const allowed = asked.map((p) => context.authorize('read', p.topic));
-    const result = context.groups.deleteOffsets(groupId, asked.filter((_, i) => allowed[i]));
+    const notHere = coordinatorError(context);
+    const result = notHere !== ErrorCode.NONE ? { error: notHere, partitions: [] } : context.groups.deleteOffsets(groupId, asked.filter((_, i) => allowed[i]));
     let k = 0;
     const errors = allowed.map((ok) => (ok ? result.partitions[k++]! : ErrorCode.TOPIC_AUTHORIZATION_FAILED));
     const w = new Writer();

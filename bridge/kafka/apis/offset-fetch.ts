@@ -25,6 +25,7 @@ import { ErrorCode } from '../protocol/error-codes.js';
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
+import { coordinatorError } from './group-fields.js';
 
 interface Asked {
   groupId: string;
@@ -34,6 +35,8 @@ interface Asked {
 
 interface Answered {
   groupId: string;
+  /** The group's error (v2+; v0-v1 carry it in each partition): not the coordinator. */
+  error: number;
   topics: Array<{ name: string; partitions: Array<{ partition: number; offset: number; error: number }> }>;
 }
 
@@ -71,17 +74,18 @@ export const offsetFetch: ApiHandler = {
     if (version >= 7) request.bool();
     if (flexible) request.taggedFields();
 
-    const answers = asked.map((a) => lookUp(context, a));
+    const notHere = coordinatorError(context);
+    const answers = asked.map((a) => (notHere === ErrorCode.NONE ? lookUp(context, a) : notCoordinator(a, notHere, version)));
     const w = new Writer();
     if (version >= 3) w.int32(0);
     if (version <= 7) {
       writeTopics(w, answers[0]!, version, flexible);
-      if (version >= 2) w.int16(ErrorCode.NONE);
+      if (version >= 2) w.int16(answers[0]!.error);
     } else {
       w.array(answers, flexible, (w, a) => {
         w.string(a.groupId, flexible);
         writeTopics(w, a, version, flexible);
-        w.int16(ErrorCode.NONE);
+        w.int16(a.error);
         w.taggedFields();
       });
     }
@@ -89,6 +93,15 @@ export const offsetFetch: ApiHandler = {
     return w;
   },
 };
+
+/**
+ * A node that does not coordinate groups answers as Kafka: v2+ the group's error and no topics;
+ * v0-v1 (no group error) the error in each partition asked for.
+ */
+function notCoordinator(asked: Asked, error: number, version: number): Answered {
+  if (version >= 2 || asked.topics === null) return { groupId: asked.groupId, error, topics: [] };
+  return { groupId: asked.groupId, error, topics: asked.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((partition) => ({ partition, offset: -1, error })) })) };
+}
 
 /**
  * The committed offsets asked for. kafka.acl: a topic the principal may not read is answered
@@ -104,10 +117,11 @@ function lookUp(context: RequestContext, asked: Asked): Answered {
       list.push({ partition: c.partition, offset: c.offset, error: ErrorCode.NONE });
       byTopic.set(c.topic, list);
     }
-    return { groupId: asked.groupId, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
+    return { groupId: asked.groupId, error: ErrorCode.NONE, topics: [...byTopic].map(([name, partitions]) => ({ name, partitions })) };
   }
   return {
     groupId: asked.groupId,
+    error: ErrorCode.NONE,
     topics: asked.topics.map((t) => {
       const allowed = context.authorize('read', t.name);
       return {

@@ -19,7 +19,7 @@
 import type { Reader } from '../protocol/reader.js';
 import { Writer } from '../protocol/writer.js';
 import { isFlexible, type ApiHandler, type RequestContext } from './api.js';
-import { readBytes, writeBytes } from './group-fields.js';
+import { coordinatorError, readBytes, writeBytes } from './group-fields.js';
 
 export const syncGroup: ApiHandler = {
   key: 14,
@@ -43,7 +43,11 @@ export const syncGroup: ApiHandler = {
     });
     if (flexible) request.taggedFields();
 
-    const result = await context.groups.sync(groupId, memberId, generationId, protocolType, protocolName, assignments);
+    const notHere = coordinatorError(context);
+    const result =
+      notHere !== 0
+        ? { error: notHere, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) }
+        : await context.groups.sync(groupId, memberId, generationId, protocolType, protocolName, assignments);
     const w = new Writer();
     if (version >= 1) w.int32(0);
     w.int16(result.error);

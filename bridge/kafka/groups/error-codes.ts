@@ -4,6 +4,8 @@
 export const GroupErrorCode = {
   OFFSET_METADATA_TOO_LARGE: 12,
   COORDINATOR_NOT_AVAILABLE: 15,
+  /** Replication: this node is a follower; the group's coordinator is the cluster leader (FindCoordinator names it). */
+  NOT_COORDINATOR: 16,
   ILLEGAL_GENERATION: 22,
   INCONSISTENT_GROUP_PROTOCOL: 23,
   INVALID_GROUP_ID: 24,

@@ -256,3 +256,49 @@ test('the last position stays where it was when retention deletes the newest ent
   await log.append('a', 1, makeRecords(1, 'next', Date.now()));
   assert.deepEqual(log.readEntries(0, 1 << 20).map((e) => e.seq), [1, 3]);
 });
+
+test('a follower partition that holds batches but lags behind the leader\'s retention is emptied and begins at the leader\'s log start, when the leader\'s log start says so; a gap it does not explain is still refused', async (t) => {
+  const leader = await openLog(t);
+  leader.becomeClusterLeader(1);
+  await leader.append('a', 0, makeRecords(2, 'old', 1_000)); // seq 1, offsets 0-1
+  await leader.append('a', 0, makeRecords(3, 'old2', 1_000)); // seq 2, offsets 2-4
+  const now = Date.now();
+  await leader.append('a', 0, makeRecords(2, 'kept', now)); // seq 3, offsets 5-6
+  await leader.append('a', 1, makeRecords(1, 'b', now)); // seq 4
+  const before = leader.readEntries(0, 1 << 20);
+
+  // The follower fetched the first entry only, then stopped; the leader's retention deleted the
+  // first two entries of a-0, the second of which the follower never had.
+  const dataDir = tempDir(t);
+  const first = await Log.open({ dataDir, topics: [] });
+  await first.appendEntries(before.slice(0, 1));
+  assert.equal(first.partition('a', 0).logEndOffset, 2);
+  await first.close();
+  await leader.createTopic('a', 2, { maxAgeMs: 60_000, maxBytes: null });
+  assert.equal((await leader.enforceRetention()).batchesDeleted, 2);
+  assert.equal(leader.partition('a', 0).logStartOffset, 5);
+  const after = leader.readEntries(1, 1 << 20);
+  assert.deepEqual(after.map((e) => [e.seq, e.topic, e.partition]), [[3, 'a', 0], [4, 'a', 1]]);
+
+  const follower = await Log.open({ dataDir });
+  t.after(() => follower.close());
+  // Without the leader's log start (an older leader), or with one at or below its end, the gap is refused.
+  await assert.rejects(follower.appendEntries(after), { code: 'TRIB_LOG_OFFSET_MISMATCH' });
+  await assert.rejects(follower.appendEntries(after, [{ topic: 'a', partition: 0, logStartOffset: 2 }]), { code: 'TRIB_LOG_OFFSET_MISMATCH' });
+  assert.equal(follower.partition('a', 0).logEndOffset, 2, 'nothing changed');
+  assert.deepEqual(follower.readEntries(0, 1 << 20).map((e) => e.seq), [1]);
+
+  // The leader's log start (5) is above the follower's end (2): emptied, it begins at 5.
+  await follower.appendEntries(after, [{ topic: 'a', partition: 0, logStartOffset: 5 }, { topic: 'a', partition: 1, logStartOffset: 0 }]);
+  assert.equal(follower.partition('a', 0).logStartOffset, 5);
+  assert.equal(follower.partition('a', 0).logEndOffset, 7);
+  assert.deepEqual(follower.readEntries(0, 1 << 20).map((e) => e.seq), [3, 4]);
+  const held = (log: Log): unknown[] => log.read('a', 0, 5).records.map((r) => [r.offset, r.value?.toString()]);
+  assert.deepEqual(held(follower), held(leader));
+  assert.deepEqual(follower.epochStartOffsets('a', 0), leader.epochStartOffsets('a', 0));
+  assert.deepEqual(follower.lastEntry(), leader.lastEntry());
+  // It goes on from there as any follower.
+  await leader.append('a', 0, makeRecords(1, 'next', now));
+  await follower.appendEntries(leader.readEntries(4, 1 << 20));
+  assert.equal(follower.partition('a', 0).logEndOffset, 8);
+});

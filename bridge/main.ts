@@ -15,7 +15,7 @@ import type { Config } from './config/schema.js';
 import { buildOverview } from './observability/overview.js';
 import { HttpServer } from './http/server.js';
 import { kafkaSecurity } from './kafka/security.js';
-import { KafkaServer } from './kafka/server.js';
+import type { KafkaServer } from './kafka/server.js';
 import type { Logger } from './logger.js';
 import { Metrics } from './observability/metrics.js';
 import { MqttFrontEnd } from './mqtt/front-end.js';
@@ -172,8 +172,11 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
 
     // The Kafka endpoint reads and appends to the log, and keeps consumer groups' offsets in the
     // cursor store; it stops before both close (stops run in reverse).
+    // Loaded only when enabled: the endpoint's modules bring the codecs Kafka clients may compress
+    // with (snappy and lz4 are native add-ons, zstd a decoder in JavaScript), memory a node that
+    // serves no Kafka client has no use for (docs/performance.md, Memory).
     const kafka = config.kafka.enabled
-      ? await KafkaServer.start({
+      ? await (await import('./kafka/server.js')).KafkaServer.start({
           host: config.kafka.host,
           port: config.kafka.port,
           advertisedHost: config.kafka.advertisedHost,

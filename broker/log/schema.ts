@@ -19,6 +19,14 @@ const WAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
 // pages read and append 1000-record batches faster (bench:log: about 2.6M against 2.0M records/s
 // durable, one noisy run each); the edge's common load is the small one.
 export const PAGE_SIZE = 4096;
+/**
+ * Each connection's page cache, in KiB: SQLite's own default (better-sqlite3 builds it with 16 MB).
+ * The writer appends at the right edge of the table and its indexes, so the pages it revisits are
+ * few (the interior pages and the last leaves); a reader reads a range once. A larger cache fills
+ * with written pages that are not read again, and counts in the process's memory (docs/performance.md,
+ * Memory); the OS's page cache keeps the file's recent pages either way.
+ */
+export const CACHE_KIB = 2048;
 
 const DDL = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -122,6 +130,7 @@ export interface OpenOptions {
 /** Opens (and for the writer, creates) the log database with the pragmas the log relies on. */
 export function openDatabase(file: string, options: OpenOptions): Db {
   const db = new Database(file, { readonly: options.readonly, fileMustExist: options.readonly });
+  db.pragma(`cache_size = -${CACHE_KIB}`);
   if (options.readonly) {
     db.pragma('query_only = ON');
     return db;

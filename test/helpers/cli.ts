@@ -43,10 +43,13 @@ export interface CliNode {
   stop(): Promise<void>;
 }
 
-/** `tributary start` on `dataDir`, HTTP on a free port (MQTT on `mqttPort`, else any); resolves once it serves. */
-export async function startCliNode(t: TestContext, dataDir: string, mqttPort = 0): Promise<CliNode> {
+/** `tributary start` on `dataDir`, HTTP on a free port (MQTT on `mqttPort`, else any; `env` added to this process's); resolves once it serves. */
+export async function startCliNode(t: TestContext, dataDir: string, mqttPort = 0, env: NodeJS.ProcessEnv = {}): Promise<CliNode> {
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--http-port', String(port), '--mqtt-port', String(mqttPort), '--ws-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'start', '--data-dir', dataDir, '--http-port', String(port), '--mqtt-port', String(mqttPort), '--ws-port', '0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...env },
+  });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));

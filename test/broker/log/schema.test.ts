@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Log } from '../../../broker/log/log.js';
-import { SCHEMA_VERSION } from '../../../broker/log/schema.js';
+import { CACHE_KIB, SCHEMA_VERSION, openDatabase } from '../../../broker/log/schema.js';
 import { tempDir } from '../../helpers/temp-dir.js';
 import { makeRecords, values } from '../../helpers/records.js';
 
@@ -30,4 +30,19 @@ test('a data directory of schema version 1 (no leader_epochs) opens, and its epo
   const check = new Database(join(dataDir, 'log.db'), { readonly: true });
   t.after(() => check.close());
   assert.equal(check.prepare(`SELECT value FROM meta WHERE key = 'schema_version'`).pluck().get(), String(SCHEMA_VERSION));
+});
+
+test("the log's connections, the writer's and a reader's, keep a page cache of CACHE_KIB, not the 16 MB better-sqlite3 builds SQLite with", (t) => {
+  const file = join(tempDir(t), 'log.db');
+  const writer = openDatabase(file, { readonly: false });
+  t.after(() => writer.close());
+  const reader = openDatabase(file, { readonly: true });
+  t.after(() => reader.close());
+  assert.equal(CACHE_KIB, 2048);
+  // A negative cache_size is in KiB (https://sqlite.org/pragma.html#pragma_cache_size).
+  assert.equal(writer.pragma('cache_size', { simple: true }), -CACHE_KIB);
+  assert.equal(reader.pragma('cache_size', { simple: true }), -CACHE_KIB);
+  const plain = new Database(file, { readonly: true });
+  t.after(() => plain.close());
+  assert.equal(plain.pragma('cache_size', { simple: true }), -16000);
 });

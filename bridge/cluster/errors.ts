@@ -7,6 +7,7 @@ export const CLUSTER_ERROR_CODES = [
   'TRIB_CLUSTER_UNKNOWN_PEER',
   'TRIB_CLUSTER_FOLLOWER_DISK_FULL',
   'TRIB_CLUSTER_PEER_REFUSED',
+  'TRIB_CLUSTER_INIT_REFUSED',
 ] as const;
 export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
 
@@ -55,4 +56,16 @@ export class FollowerDiskFullError extends TributaryError<ClusterErrorCode> {
 export class PeerRefusedError extends TributaryError<ClusterErrorCode> {
   readonly code = 'TRIB_CLUSTER_PEER_REFUSED';
   readonly retriable = false;
+}
+
+/**
+ * `tributary cluster init` (or `witness init`) refused a data directory that is not empty: it
+ * holds cluster.db (formatted before, or a member's votes) or a log. Nothing was written.
+ */
+export class InitRefusedError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_INIT_REFUSED';
+  readonly retriable = false;
+  constructor(dataDir: string, reason: string, options?: TributaryErrorOptions) {
+    super(`cluster init: ${dataDir} ${reason}`, options);
+  }
 }

@@ -7,7 +7,7 @@ import type { Log, EntryPosition, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
-import { FollowerDiskFullError, PeerRefusedError, UnknownPeerError } from './errors.js';
+import { FollowerDiskFullError, PeerRefusedError, SingleNodeDivergedError, UnknownPeerError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import { ForgottenVote, startsWiped } from './forgotten-vote.js';
 import {
@@ -110,6 +110,8 @@ export class ClusterNode {
   /** The cluster's log id as this node led with it (epoch-record.ts); null before it first led. */
   #logId: string | null = null;
   #server: ReplicationServer | null = null;
+  /** A leader told this former single node to truncate what it held alone (SingleNodeDivergedError), logged once. */
+  #singleNodeRefused = false;
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -133,6 +135,11 @@ export class ClusterNode {
       throw err;
     }
     const empty = options.log.lastEntry().seq === 0;
+    if (state.created && !empty) {
+      // A single node given a cluster block (the upgrade): what it acknowledged alone is kept.
+      state.setSingleNodeEnd(options.log.lastEntry().seq);
+      options.logger.info({ singleNodeEnd: state.singleNodeEnd }, 'a node with data and no cluster.db: joining a cluster as the node whose log the cluster starts from');
+    }
     const node = new ClusterNode(options, state, new ForgottenVote(startsWiped(state, empty), options.logger));
     node.#knowsNothing = state.format === null && state.epoch === 0 && empty;
     options.log.refuseAppends('this node is not the cluster leader');
@@ -489,7 +496,14 @@ export class ClusterNode {
     if (next > this.#commitSeq) {
       this.#commitSeq = next;
       this.options.log.commitEntries(next);
+      this.committedSingleNodeLog();
     }
+  }
+
+  /** The cluster committed past what this node held as a single node: nothing there can be truncated now (invariant 3). */
+  private committedSingleNodeLog(): void {
+    const end = this.state.singleNodeEnd;
+    if (end > 0 && this.#commitSeq >= end) this.state.setSingleNodeEnd(0);
   }
 
   // ---- roles ----
@@ -748,6 +762,13 @@ export class ClusterNode {
     if (response.diverging !== null) {
       const last = log.lastEntry();
       const to = Math.min(last.seq, response.diverging.seq);
+      if (to < this.state.singleNodeEnd) {
+        // A leader elected without this node, which holds what it acknowledged as a single node.
+        if (!this.#singleNodeRefused) this.options.logger.error({ err: new SingleNodeDivergedError(response.leaderId ?? '?', this.state.singleNodeEnd, to) }, 'refusing to truncate what this node held as a single node');
+        this.#singleNodeRefused = true;
+        await new Promise((r) => setTimeout(r, this.options.electionTimeoutMs / 4));
+        return false;
+      }
       this.options.logger.warn({ last, leaderEnd: response.diverging, truncateAfter: to }, 'log diverged from the leader; truncating its tail');
       await log.truncateEntriesAfter(to);
       this.#truncations++;
@@ -770,6 +791,7 @@ export class ClusterNode {
     if (response.commitSeq > this.#commitSeq) {
       this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
       log.commitEntries(this.#commitSeq);
+      this.committedSingleNodeLog();
     }
     return response.entries.length > 0;
   }

@@ -11,7 +11,7 @@
 // "Bootstrapping a cluster").
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
-import { closeSync, fsyncSync, linkSync, openSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ClusterStateError } from './errors.js';
 
@@ -40,22 +40,30 @@ CREATE TABLE IF NOT EXISTS format (
   node_id      TEXT NOT NULL,
   directory_id TEXT NOT NULL,
   formatted_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS single_node (
+  id  INTEGER PRIMARY KEY CHECK (id = 1),
+  end_seq INTEGER NOT NULL
 );`;
 
 export class ElectionState {
   #epoch: number;
   #votedFor: string | null;
   readonly #format: FormatMark | null;
+  #singleNodeEnd: number;
 
   private constructor(
     private readonly db: Database.Database,
     private readonly file: string,
+    /** cluster.db did not exist before this open. */
+    readonly created: boolean,
   ) {
     const row = db.prepare(`SELECT epoch, voted_for AS votedFor FROM election WHERE id = 1`).get() as { epoch: number; votedFor: string | null };
     this.#epoch = row.epoch;
     this.#votedFor = row.votedFor;
     const mark = db.prepare(`SELECT cluster, node_id AS nodeId, directory_id AS directoryId, formatted_at AS formattedAt FROM format WHERE id = 1`).get() as FormatMark | undefined;
     this.#format = mark ?? null;
+    this.#singleNodeEnd = (db.prepare(`SELECT end_seq AS endSeq FROM single_node WHERE id = 1`).get() as { endSeq: number } | undefined)?.endSeq ?? 0;
   }
 
   /**
@@ -90,12 +98,13 @@ export class ElectionState {
 
   static open(dataDir: string): ElectionState {
     const file = join(dataDir, CLUSTER_DATABASE_FILE);
+    const created = !existsSync(file);
     try {
       const db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
       db.exec(SCHEMA);
-      return new ElectionState(db, file);
+      return new ElectionState(db, file, created);
     } catch (err) {
       throw new ClusterStateError(file, (err as Error).message, { cause: err });
     }
@@ -115,6 +124,25 @@ export class ElectionState {
     if (mark === null) return;
     if (mark.nodeId !== nodeId) throw new ClusterStateError(this.file, `formatted for node '${mark.nodeId}', but cluster.nodeId is '${nodeId}'`);
     if (mark.cluster !== null && cluster !== null && mark.cluster !== cluster) throw new ClusterStateError(this.file, `formatted for cluster '${mark.cluster}', but cluster.name is '${cluster}'`);
+  }
+
+  /**
+   * The last position this node held as a single node when it joined a cluster (it started with
+   * data and no cluster.db); 0: none, or the cluster has committed past it since. Its log is not
+   * truncated below it (docs/replication.md, "Bootstrapping a cluster").
+   */
+  get singleNodeEnd(): number {
+    return this.#singleNodeEnd;
+  }
+
+  /** Durable on return; 0 clears it. */
+  setSingleNodeEnd(seq: number): void {
+    try {
+      this.db.prepare(`INSERT INTO single_node (id, end_seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET end_seq = excluded.end_seq`).run(seq);
+    } catch (err) {
+      throw new ClusterStateError(this.file, (err as Error).message, { cause: err });
+    }
+    this.#singleNodeEnd = seq;
   }
 
   get epoch(): number {

@@ -59,6 +59,23 @@ test('the single-node upgrade: a node with data restarted with a cluster block b
   assert.doesNotMatch(n2.output() + n3.output(), /no initialised cluster\.db/, 'the initialised nodes are not taken for wiped ones');
 });
 
+test('the upgrade in the wrong order: two initialised empty nodes elect first; the node with data then refuses to truncate what it acknowledged alone (TRIB_CLUSTER_SINGLE_NODE_DIVERGED) and keeps it', async (t) => {
+  const replicas = await startReplicas(t, 3, { init: ['n2', 'n3'], start: [] });
+  const [n1, n2, n3] = replicas as [Replica, Replica, Replica];
+  const single = await startCliNode(t, n1.dir, n1.mqttPort);
+  const before = await publish(n1.mqttPort, 'single', 30);
+  await single.stop();
+
+  await n2.restart();
+  await n3.restart();
+  await waitForLeader([n2, n3]);
+  await n1.restart();
+  for (let i = 0; i < 300 && !n1.output().includes('TRIB_CLUSTER_SINGLE_NODE_DIVERGED'); i++) await sleep(50);
+  assert.match(n1.output(), /TRIB_CLUSTER_SINGLE_NODE_DIVERGED/, n1.output().slice(-3000));
+  assertHolds([n1], before);
+  assert.equal((await n1.status())!.truncations, 0);
+});
+
 test('a member whose data directory was deleted and not initialised again waits, with a line saying how a new node is initialised, until every voter or a leader tells it the epoch', async (t) => {
   const replicas = await startReplicas(t, 3, { electionTimeoutMs: 500 });
   const [n1, n2, n3] = replicas as [Replica, Replica, Replica];

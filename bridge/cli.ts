@@ -20,7 +20,7 @@ Commands:
   sim      simulated devices / load generator (tributary sim --help)
   replay   read a topic's records out as NDJSON/CSV/raw or back into MQTT (replay --help)
   readers  list named replay readers and their lag (readers --help)
-  cluster  replication: this node's role, epoch, leader, positions and followers' lag (cluster status --help)
+  cluster  replication: this node's role, epoch, leader, positions and followers' lag (cluster status --help); cluster init formats a new member's data directory (cluster init --help)
   witness  run a witness: the third voter of two data nodes, no telemetry (witness --help)
   salvage  copy every intact batch of a damaged log into a new data directory (salvage --help)
 

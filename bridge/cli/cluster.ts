@@ -7,6 +7,7 @@ import { parseFlags, printTable } from './command-line.js';
 import type { ClusterStatusBody, WitnessStatus } from '../shared/cluster-status.js';
 
 export const CLUSTER_HELP = `Usage: tributary cluster status [--url URL] [--json]
+       tributary cluster init --config FILE [--data-dir DIR]   (see tributary cluster init --help)
 
 Shows the cluster as the node sees it: its role, the epoch, the leader, its last and committed
 positions, and (asked of the leader) each follower's position, lag and whether it is in sync, and
@@ -26,12 +27,13 @@ const OPTIONS = {
 
 export async function clusterCommand(argv: string[], env: CliEnvironment): Promise<number> {
   const [sub, ...rest] = argv;
+  if (sub === 'init') return (await import('./cluster-init.js')).clusterInitCommand(rest, 'node');
   const values = parseFlags('cluster', rest, OPTIONS);
   if (values.help || sub === '--help' || sub === '-h') {
     process.stdout.write(`${CLUSTER_HELP}\n`);
     return 0;
   }
-  if (sub !== 'status') throw new UsageError(`cluster: unknown subcommand '${sub ?? ''}' (known: status)`);
+  if (sub !== 'status') throw new UsageError(`cluster: unknown subcommand '${sub ?? ''}' (known: status, init)`);
   const body = (await nodeClient(values, env).json('/api/cluster')) as ClusterStatusBody;
   if (values.json) {
     process.stdout.write(`${JSON.stringify(body, null, 2)}\n`);

@@ -11,6 +11,7 @@ import { loadMutualTlsFiles } from '../net/tls-files.js';
 import { parseFlags } from './command-line.js';
 
 export const WITNESS_HELP = `Usage: tributary witness --config FILE [--data-dir DIR]
+       tributary witness init --config FILE [--data-dir DIR]   (once, at install: see --help there)
 
 Runs a witness: a voter of a cluster of two data nodes that stores entry headers, no telemetry
 (docs/replication.md). The data nodes list it in cluster.peers with witness: true.
@@ -24,6 +25,7 @@ const OPTIONS = {
 } as const;
 
 export async function witnessCommand(argv: string[]): Promise<number> {
+  if (argv[0] === 'init') return (await import('./cluster-init.js')).clusterInitCommand(argv.slice(1), 'witness');
   const values = parseFlags('witness', argv, OPTIONS);
   if (values.help) {
     process.stdout.write(`${WITNESS_HELP}\n`);

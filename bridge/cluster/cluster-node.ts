@@ -5,13 +5,11 @@
 // appending). The log does the storing; this decides what is stored where and when it counts.
 import type { Log, EntryPosition, LogStartOffset, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CLUSTER_DATABASE_FILE, ElectionState } from './election-state.js';
+import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
-import { FollowerDiskFullError, UnknownPeerError } from './errors.js';
+import { FollowerDiskFullError, SingleNodeDivergedError, UnknownPeerError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
-import { ForgottenVote } from './forgotten-vote.js';
+import { ForgottenVote, startsWiped } from './forgotten-vote.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
   API_END_QUORUM_EPOCH,
@@ -53,6 +51,8 @@ export { EPOCHS_TOPIC };
 
 export interface ClusterOptions {
   nodeId: string;
+  /** cluster.name; a cluster.db formatted for another cluster is refused. */
+  name?: string | null;
   listen: { host: string; port: number };
   /** `witness`: a `tributary witness` (votes, keeps entry headers; counts toward a commit under acks: quorum only). */
   peers: readonly { id: string; address: string; witness?: boolean }[];
@@ -90,10 +90,11 @@ export class ClusterNode {
   #epochStart = Number.MAX_SAFE_INTEGER;
   #commitSeq = 0;
   /**
-   * Started with an empty log and no election state: a new node, or one whose disk was wiped. It
-   * cannot tell which, nor what the cluster committed, so its vote must not make a leader of a
-   * candidate that lacks committed entries: until it has caught up with a leader's commit position
-   * it grants only candidates whose log is empty too (a cluster's first election).
+   * Started with an empty log and a cluster.db that init did not format (forgotten-vote.ts): a
+   * member whose disk was wiped. It does not know what the cluster committed, so its vote must not
+   * make a leader of a candidate that lacks committed entries: until it has caught up with a
+   * leader's commit position it grants only candidates whose log is empty too. A formatted node
+   * with an empty log is new: its empty log is the truth, and it votes by the normal rules.
    */
   #knowsNothing = false;
   readonly #followers = new Map<string, FollowerState>();
@@ -110,6 +111,8 @@ export class ClusterNode {
   /** The cluster's log id as this node led with it (epoch-record.ts); null before it first led. */
   #logId: string | null = null;
   #server: ReplicationServer | null = null;
+  /** A leader told this former single node to truncate what it held alone (SingleNodeDivergedError), logged once. */
+  #singleNodeRefused = false;
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -125,10 +128,21 @@ export class ClusterNode {
 
   /** Opens cluster.db, starts the replication listener; the node starts as a follower that takes no appends. */
   static async start(options: ClusterOptions): Promise<ClusterNode> {
-    const fresh = !existsSync(join(options.dataDir, CLUSTER_DATABASE_FILE));
     const state = ElectionState.open(options.dataDir);
-    const node = new ClusterNode(options, state, new ForgottenVote(fresh && options.log.lastEntry().seq === 0, options.logger));
-    node.#knowsNothing = state.epoch === 0 && options.log.lastEntry().seq === 0;
+    try {
+      state.checkFormat(options.nodeId, options.name ?? null);
+    } catch (err) {
+      state.close();
+      throw err;
+    }
+    const empty = options.log.lastEntry().seq === 0;
+    if (state.created && !empty) {
+      // A single node given a cluster block (the upgrade): what it acknowledged alone is kept.
+      state.setSingleNodeEnd(options.log.lastEntry().seq);
+      options.logger.info({ singleNodeEnd: state.singleNodeEnd }, 'a node with data and no cluster.db: joining a cluster as the node whose log the cluster starts from');
+    }
+    const node = new ClusterNode(options, state, new ForgottenVote(startsWiped(state, empty), options.logger));
+    node.#knowsNothing = state.format === null && state.epoch === 0 && empty;
     options.log.refuseAppends('this node is not the cluster leader');
     // Followers fetch what the leader has written before its fsync ends (Raft, section 10.2.1).
     options.log.onEntriesStaged(() => node.wakeParked());
@@ -478,7 +492,14 @@ export class ClusterNode {
     if (next > this.#commitSeq) {
       this.#commitSeq = next;
       this.options.log.commitEntries(next);
+      this.committedSingleNodeLog();
     }
+  }
+
+  /** The cluster committed past what this node held as a single node: nothing there can be truncated now (invariant 3). */
+  private committedSingleNodeLog(): void {
+    const end = this.state.singleNodeEnd;
+    if (end > 0 && this.#commitSeq >= end) this.state.setSingleNodeEnd(0);
   }
 
   // ---- roles ----
@@ -737,6 +758,13 @@ export class ClusterNode {
     if (response.diverging !== null) {
       const last = log.lastEntry();
       const to = Math.min(last.seq, response.diverging.seq);
+      if (to < this.state.singleNodeEnd) {
+        // A leader elected without this node, which holds what it acknowledged as a single node.
+        if (!this.#singleNodeRefused) this.options.logger.error({ err: new SingleNodeDivergedError(response.leaderId ?? '?', this.state.singleNodeEnd, to) }, 'refusing to truncate what this node held as a single node');
+        this.#singleNodeRefused = true;
+        await new Promise((r) => setTimeout(r, this.options.electionTimeoutMs / 4));
+        return false;
+      }
       this.options.logger.warn({ last, leaderEnd: response.diverging, truncateAfter: to }, 'log diverged from the leader; truncating its tail');
       await log.truncateEntriesAfter(to);
       this.#truncations++;
@@ -759,6 +787,7 @@ export class ClusterNode {
     if (response.commitSeq > this.#commitSeq) {
       this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
       log.commitEntries(this.#commitSeq);
+      this.committedSingleNodeLog();
     }
     return response.entries.length > 0;
   }

@@ -3,41 +3,146 @@
 // change is committed with synchronous=FULL (fsynced) before the method returns, so a vote is on
 // disk before its answer leaves: a node that crashes and restarts cannot vote twice in one epoch
 // (docs/replication.md, invariant 1).
+//
+// `tributary cluster init` writes it first with a format mark (KRaft's meta.properties, written by
+// `kafka-storage format`): the cluster's name, this node's id and a random directory id. A node
+// whose cluster.db carries the mark is a new or known member; one without cluster.db and with an
+// empty log was wiped (forgotten-vote.ts), never taken for a new one (docs/replication.md,
+// "Bootstrapping a cluster").
 import Database from 'better-sqlite3';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { closeSync, existsSync, fsyncSync, linkSync, openSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ClusterStateError } from './errors.js';
 
 export const CLUSTER_DATABASE_FILE = 'cluster.db';
 
+/** What `tributary cluster init` wrote: whose data directory this is. */
+export interface FormatMark {
+  /** cluster.name when it was formatted; null: the config named none. */
+  cluster: string | null;
+  nodeId: string;
+  /** Random, one per formatting (KIP-853's directory id). */
+  directoryId: string;
+  /** ISO 8601. */
+  formattedAt: string;
+}
+
+const SCHEMA = `CREATE TABLE IF NOT EXISTS election (
+  id        INTEGER PRIMARY KEY CHECK (id = 1),
+  epoch     INTEGER NOT NULL,
+  voted_for TEXT
+);
+INSERT OR IGNORE INTO election (id, epoch, voted_for) VALUES (1, 0, NULL);
+CREATE TABLE IF NOT EXISTS format (
+  id           INTEGER PRIMARY KEY CHECK (id = 1),
+  cluster      TEXT,
+  node_id      TEXT NOT NULL,
+  directory_id TEXT NOT NULL,
+  formatted_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS single_node (
+  id  INTEGER PRIMARY KEY CHECK (id = 1),
+  end_seq INTEGER NOT NULL
+);`;
+
 export class ElectionState {
   #epoch: number;
   #votedFor: string | null;
+  readonly #format: FormatMark | null;
+  #singleNodeEnd: number;
 
   private constructor(
     private readonly db: Database.Database,
     private readonly file: string,
+    /** cluster.db did not exist before this open. */
+    readonly created: boolean,
   ) {
     const row = db.prepare(`SELECT epoch, voted_for AS votedFor FROM election WHERE id = 1`).get() as { epoch: number; votedFor: string | null };
     this.#epoch = row.epoch;
     this.#votedFor = row.votedFor;
+    const mark = db.prepare(`SELECT cluster, node_id AS nodeId, directory_id AS directoryId, formatted_at AS formattedAt FROM format WHERE id = 1`).get() as FormatMark | undefined;
+    this.#format = mark ?? null;
+    this.#singleNodeEnd = (db.prepare(`SELECT end_seq AS endSeq FROM single_node WHERE id = 1`).get() as { endSeq: number } | undefined)?.endSeq ?? 0;
+  }
+
+  /**
+   * Writes a new cluster.db with the format mark, epoch 0 and no vote, once: it is built beside
+   * and linked into place, which fails when cluster.db exists (also when another init raced this
+   * one). The caller checked that the data directory holds no log.
+   */
+  static format(dataDir: string, mark: { cluster: string | null; nodeId: string }): FormatMark {
+    const file = join(dataDir, CLUSTER_DATABASE_FILE);
+    const building = `${file}.init-${process.pid}`;
+    const format: FormatMark = { ...mark, directoryId: randomUUID(), formattedAt: new Date().toISOString() };
+    try {
+      rmSync(building, { force: true });
+      const db = new Database(building);
+      try {
+        db.pragma('synchronous = FULL'); // rollback journal: the file is whole once closed
+        db.exec(SCHEMA);
+        db.prepare(`INSERT INTO format (id, cluster, node_id, directory_id, formatted_at) VALUES (1, ?, ?, ?, ?)`).run(format.cluster, format.nodeId, format.directoryId, format.formattedAt);
+      } finally {
+        db.close();
+      }
+      linkSync(building, file);
+      syncDirectory(dirname(file));
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code === 'EEXIST' ? 'exists already' : (err as Error).message;
+      throw new ClusterStateError(file, reason, { cause: err });
+    } finally {
+      rmSync(building, { force: true });
+    }
+    return format;
   }
 
   static open(dataDir: string): ElectionState {
     const file = join(dataDir, CLUSTER_DATABASE_FILE);
+    const created = !existsSync(file);
     try {
       const db = new Database(file);
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = FULL');
-      db.exec(`CREATE TABLE IF NOT EXISTS election (
-        id        INTEGER PRIMARY KEY CHECK (id = 1),
-        epoch     INTEGER NOT NULL,
-        voted_for TEXT
-      );
-      INSERT OR IGNORE INTO election (id, epoch, voted_for) VALUES (1, 0, NULL);`);
-      return new ElectionState(db, file);
+      db.exec(SCHEMA);
+      return new ElectionState(db, file, created);
     } catch (err) {
       throw new ClusterStateError(file, (err as Error).message, { cause: err });
     }
+  }
+
+  /** The mark `tributary cluster init` wrote; null: cluster.db was made at a start (no init). */
+  get format(): FormatMark | null {
+    return this.#format;
+  }
+
+  /**
+   * Refuses a cluster.db formatted for another node or cluster than the config names: a data
+   * directory copied or mounted on the wrong node would vote with another node's votes.
+   */
+  checkFormat(nodeId: string, cluster: string | null): void {
+    const mark = this.#format;
+    if (mark === null) return;
+    if (mark.nodeId !== nodeId) throw new ClusterStateError(this.file, `formatted for node '${mark.nodeId}', but cluster.nodeId is '${nodeId}'`);
+    if (mark.cluster !== null && cluster !== null && mark.cluster !== cluster) throw new ClusterStateError(this.file, `formatted for cluster '${mark.cluster}', but cluster.name is '${cluster}'`);
+  }
+
+  /**
+   * The last position this node held as a single node when it joined a cluster (it started with
+   * data and no cluster.db); 0: none, or the cluster has committed past it since. Its log is not
+   * truncated below it (docs/replication.md, "Bootstrapping a cluster").
+   */
+  get singleNodeEnd(): number {
+    return this.#singleNodeEnd;
+  }
+
+  /** Durable on return; 0 clears it. */
+  setSingleNodeEnd(seq: number): void {
+    try {
+      this.db.prepare(`INSERT INTO single_node (id, end_seq) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET end_seq = excluded.end_seq`).run(seq);
+    } catch (err) {
+      throw new ClusterStateError(this.file, (err as Error).message, { cause: err });
+    }
+    this.#singleNodeEnd = seq;
   }
 
   get epoch(): number {
@@ -63,5 +168,15 @@ export class ElectionState {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+/** fsync of a directory, so that a file just linked into it survives a power cut. */
+function syncDirectory(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

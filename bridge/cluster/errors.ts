@@ -7,6 +7,8 @@ export const CLUSTER_ERROR_CODES = [
   'TRIB_CLUSTER_UNKNOWN_PEER',
   'TRIB_CLUSTER_FOLLOWER_DISK_FULL',
   'TRIB_CLUSTER_PEER_REFUSED',
+  'TRIB_CLUSTER_INIT_REFUSED',
+  'TRIB_CLUSTER_SINGLE_NODE_DIVERGED',
 ] as const;
 export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
 
@@ -55,4 +57,31 @@ export class FollowerDiskFullError extends TributaryError<ClusterErrorCode> {
 export class PeerRefusedError extends TributaryError<ClusterErrorCode> {
   readonly code = 'TRIB_CLUSTER_PEER_REFUSED';
   readonly retriable = false;
+}
+
+/**
+ * `tributary cluster init` (or `witness init`) refused a data directory that is not empty: it
+ * holds cluster.db (formatted before, or a member's votes) or a log. Nothing was written.
+ */
+export class InitRefusedError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_INIT_REFUSED';
+  readonly retriable = false;
+  constructor(dataDir: string, reason: string, options?: TributaryErrorOptions) {
+    super(`cluster init: ${dataDir} ${reason}`, options);
+  }
+}
+
+/**
+ * A single node that joined a cluster with its data (the upgrade) was told by a leader to truncate
+ * records it held, and acknowledged, as a single node: the leader was elected without it (the new,
+ * empty nodes started first). It refuses, keeps its log and follows no further.
+ */
+export class SingleNodeDivergedError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_SINGLE_NODE_DIVERGED';
+  readonly retriable = false;
+  constructor(leaderId: string, singleNodeEnd: number, truncateAfter: number) {
+    super(
+      `the leader ${leaderId} would truncate this node's log after position ${truncateAfter}, below ${singleNodeEnd}, the end of what it held as a single node before it joined the cluster; refused. The leader was elected without this node: stop every node, start this one first and the others after it (docs/replication.md, "Bootstrapping a cluster")`,
+    );
+  }
 }

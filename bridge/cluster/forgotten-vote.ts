@@ -1,7 +1,9 @@
-// A voter that starts with an empty data directory (no log, no cluster.db) cannot tell a new node
-// from a wiped one, and a wiped one has forgotten the vote it cast: voting again in that epoch
-// would break invariant 1 (one leader per epoch; KIP-853 adds directory ids for this). Such a
-// voter grants no vote, and stands in no election, until it knows an epoch it may have voted in:
+// A voter that starts with an empty log and a cluster.db that `tributary cluster init` did not
+// format (none at all, or one made at an earlier start that recorded no epoch or vote) was wiped:
+// a new node is formatted first (init.ts; docs/replication.md, "Bootstrapping a cluster"), as KRaft
+// refuses an unformatted directory. A wiped voter has forgotten the vote it cast: voting again in
+// that epoch would break invariant 1 (one leader per epoch). Such a voter grants no vote, and
+// stands in no election, until it knows an epoch it may have voted in:
 // - from a leader (BeginQuorumEpoch, or a fetch answer): the leader of epoch E won a majority, so
 //   the voter records its vote in E as cast for that leader and votes again only in later epochs;
 // - from every other voter (a probe: a pre-vote at epoch 0, which no voter acts on, answered with
@@ -18,12 +20,19 @@ import type { PeerConnection } from './transport.js';
 export class ForgottenVote {
   #unknown: boolean;
 
-  /** `emptyDataDir`: no election state was found (cluster.db new) and the log is empty. */
+  /** `wiped`: startsWiped() at this start; `initCommand`: how a new node of this kind is formatted. */
   constructor(
-    emptyDataDir: boolean,
+    wiped: boolean,
     private readonly logger: Logger,
+    initCommand = 'tributary cluster init --config FILE',
   ) {
-    this.#unknown = emptyDataDir;
+    this.#unknown = wiped;
+    if (wiped) {
+      logger.warn(
+        { initCommand },
+        `started with an empty log and no initialised cluster.db: taken for a member whose disk was wiped, it votes once a leader or every other voter tells it the epoch. A new node: stop it, run \`${initCommand}\`, start it again`,
+      );
+    }
   }
 
   /** True while this voter may not vote or stand: it does not know which epochs it voted in. */
@@ -55,4 +64,14 @@ export class ForgottenVote {
     this.#unknown = false;
     this.logger.info({ epoch, from }, 'started with an empty data directory: votes again after epoch ' + epoch);
   }
+}
+
+/**
+ * Whether a voter starting on `state` and a log that is empty or not is a wiped one: cluster.db
+ * not formatted by init, no epoch or vote recorded in it, and nothing in the log. A node with data
+ * and no cluster.db (a single node given a cluster block) is not: it never voted, and its log is
+ * what it holds (docs/replication.md, "Bootstrapping a cluster").
+ */
+export function startsWiped(state: ElectionState, logEmpty: boolean): boolean {
+  return state.format === null && state.epoch === 0 && state.votedFor === null && logEmpty;
 }

@@ -53,7 +53,7 @@ export interface FetchRequest {
   maxBytes: number;
 }
 // FetchResponse: error int16, epoch int32, leader_id nullable string, commit_seq int64,
-//   diverging_epoch int32, diverging_end_seq int64 (epoch -1: none),
+//   diverging_epoch int32, diverging_end_seq int64 (seq -1: none; epoch -1 with seq 0: the follower diverges from its first entry),
 //   [entries: seq int64, epoch int32, topic string, partition int32, batch bytes],
 //   [log_starts: topic string, partition int32, log_start_offset int64]
 //   (log_starts: the leader's log start of each partition among the entries, as Kafka's Fetch
@@ -127,7 +127,7 @@ export function decodeFetchResponse(r: Reader): FetchResponse {
   const divergingSeq = r.int64();
   const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), batch: e.nullableBytes(false) ?? Buffer.alloc(0) }));
   const logStarts = r.remaining > 0 ? r.array(false, (s) => ({ topic: s.string(false), partition: s.int32(), logStartOffset: s.int64() })) : [];
-  return { error, epoch, leaderId, commitSeq, diverging: divergingEpoch === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries, logStarts };
+  return { error, epoch, leaderId, commitSeq, diverging: divergingSeq === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries, logStarts };
 }
 
 export { Reader, Writer };

@@ -3,7 +3,7 @@
 // never its bytes. API key 1000 is ours (no Kafka API fetches headers); version 0.
 // Request:  as Fetch (replica_id, epoch, last_epoch, last_seq, max_wait_ms, max_bytes)
 // Response: error int16, epoch int32, leader_id nullable string, commit_seq int64,
-//   diverging_epoch int32, diverging_end_seq int64 (epoch -1: none),
+//   diverging_epoch int32, diverging_end_seq int64 (seq -1: none; epoch -1 with seq 0: the follower diverges from its first entry),
 //   [entries: seq int64, epoch int32, topic string, partition int32,
 //             base_offset int64, last_offset int64, size int32]
 import type { StoredEntry } from '../../broker/log/log.js';
@@ -49,5 +49,5 @@ export function decodeHeadersResponse(r: Reader): HeadersResponse {
   const divergingEpoch = r.int32();
   const divergingSeq = r.int64();
   const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), baseOffset: e.int64(), lastOffset: e.int64(), size: e.int32() }));
-  return { error, epoch, leaderId, commitSeq, diverging: divergingEpoch === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries };
+  return { error, epoch, leaderId, commitSeq, diverging: divergingSeq === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries };
 }

@@ -6,13 +6,12 @@
 // an election, so it never leads; a tail that diverges from the leader's log is truncated as a
 // replica's is (KIP-101). Under cluster.tls it authenticates as the data nodes do (transport.ts,
 // peer-identity.ts): mutual TLS both ways, each request checked against its certificate's id.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import type { EntryPosition } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import type { WitnessStatus } from '../shared/cluster-status.js';
-import { ElectionState, CLUSTER_DATABASE_FILE } from './election-state.js';
+import { ElectionState } from './election-state.js';
 import { UnknownPeerError } from './errors.js';
-import { ForgottenVote } from './forgotten-vote.js';
+import { ForgottenVote, startsWiped } from './forgotten-vote.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
   API_END_QUORUM_EPOCH,
@@ -64,7 +63,7 @@ export class Witness {
   #fetching = false;
   #closed = false;
   #timer: NodeJS.Timeout | null = null;
-  /** As a data node's: new or wiped, it vouches only for a candidate with an empty log until caught up with a leader. */
+  /** As a data node's: wiped (not formatted by init), it vouches only for a candidate with an empty log until caught up with a leader. */
   #knowsNothing: boolean;
   readonly #peers = new Map<string, PeerConnection>();
   #server: ReplicationServer | null = null;
@@ -79,20 +78,20 @@ export class Witness {
       const { host, port } = parseAddress(peer.address);
       this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES, options.tls ?? null));
     }
-    this.#knowsNothing = state.epoch === 0 && positions.lastEntry().seq === 0;
+    this.#knowsNothing = state.format === null && state.epoch === 0 && positions.lastEntry().seq === 0;
   }
 
   static async start(options: WitnessOptions): Promise<Witness> {
-    const fresh = !existsSync(join(options.dataDir, CLUSTER_DATABASE_FILE));
     const state = ElectionState.open(options.dataDir);
     let positions: PositionLog;
     try {
+      state.checkFormat(options.nodeId, null);
       positions = PositionLog.open(options.dataDir);
     } catch (err) {
       state.close();
       throw err;
     }
-    const witness = new Witness(options, state, positions, new ForgottenVote(fresh && positions.lastEntry().seq === 0, options.logger));
+    const witness = new Witness(options, state, positions, new ForgottenVote(startsWiped(state, positions.lastEntry().seq === 0), options.logger, 'tributary witness init --config FILE'));
     try {
       witness.#server = await ReplicationServer.start({
         host: options.listen.host,

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { decodeBatch } from '../../broker/log/record-batch.js';
-import { CLI, freePort } from './cli.js';
+import { CLI, freePort, runCli } from './cli.js';
 import { onCleanup } from './cleanup.js';
 import { tempDir } from './temp-dir.js';
 
@@ -32,6 +32,10 @@ export interface Replica {
   restart(): Promise<void>;
   /** GET /api/cluster; null when it does not answer. */
   status(): Promise<ClusterStatusJson | null>;
+  /** `tributary cluster init` (`witness init`) on its config; throws with the output when it fails. */
+  init(): void;
+  /** Its config file. */
+  config: string;
 }
 
 /** What GET /api/cluster answers: the node's ClusterStatus as JSON. */
@@ -52,6 +56,15 @@ interface ReplicaOptions {
   clusterYaml?: (id: string) => string;
   /** More keys of the mqtt block (flow style). */
   mqttYaml?: string;
+  /**
+   * Which nodes' data directories `tributary cluster init` (`witness init`) formats before their
+   * first start, as an install does: true (the default) every node, false none (each starts as a
+   * wiped member would), or a list of ids. A tinyDisk replica is never initialised (a new tmpfs at
+   * each start).
+   */
+  init?: boolean | readonly string[];
+  /** Which nodes are started (default all); the others are made (config, ports) but left for the test to restart. */
+  start?: readonly string[];
 }
 
 /** Starts `count` replicas n1..nN; resolves once each serves HTTP. Stopped with the test. */
@@ -121,8 +134,13 @@ ${options.clusterYaml?.('w') ?? ''}
     );
     witness = makeReplica(t, 'w', join(root, 'w'), config, 0, witnessPorts.http, 0, 'witness');
   }
-  for (const r of replicas) await r.restart();
-  await witness?.restart();
+  const chosen = (option: boolean | readonly string[] | undefined, id: string): boolean => (Array.isArray(option) ? option.includes(id) : option !== false);
+  for (const r of [...replicas, ...(witness === null ? [] : [witness])]) {
+    if (options.tinyDisk !== undefined && r === replicas[options.tinyDisk.index]) continue;
+    if (chosen(options.init, r.id)) r.init();
+  }
+  for (const r of replicas) if (chosen(options.start, r.id)) await r.restart();
+  if (witness !== null && chosen(options.start, witness.id)) await witness.restart();
   return { replicas, witness };
 }
 
@@ -145,6 +163,7 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
   const replica: Replica = {
     id,
     dir,
+    config,
     mqttPort,
     httpPort,
     kafkaPort,
@@ -184,6 +203,10 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
         await sleep(25);
       }
       if (!listening()) throw new Error(`replica ${id} did not start:\n${output.slice(from)}`);
+    },
+    init: () => {
+      const r = runCli(subcommand === 'start' ? ['cluster', 'init', '--config', config] : ['witness', 'init', '--config', config]);
+      if (r.status !== 0) throw new Error(`init of ${id} failed (${r.status}):\n${r.stdout}${r.stderr}`);
     },
     status: async () => {
       try {

@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
+import { ElectionState } from '../../../bridge/cluster/election-state.js';
 import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeVote, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, encodeVoteResponse, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
 import { PeerConnection, ReplicationServer } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
@@ -280,4 +281,41 @@ test('a follower whose fetch the stopping leader answered NOT_LEADER (it forgot 
     lines.some((l) => l.includes('the cluster leader resigned')),
     'the resignation was taken (its election comes after a quarter of the timeout, not a whole one)',
   );
+});
+
+test('a voter formatted by init with an empty log is new: it votes at once by the usual rule, for an empty candidate and for one with data (a former single node)', async (t) => {
+  const dir = tempDir(t);
+  ElectionState.format(dir, { cluster: null, nodeId: 'v' });
+  const voter = await startVoter(t, dir);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  const withData = { epoch: 0, seq: 40 };
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: withData, preVote: true }), { epoch: 0, granted: true });
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: withData, preVote: false }), { epoch: 1, granted: true });
+  // One vote per epoch still: c2 is refused in 1, granted (empty) in 2.
+  assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 1, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 1, granted: false });
+  assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 2, granted: true });
+});
+
+test('a wiped voter restarted before it learned an epoch is still wiped (cluster.db made at its last start, epoch 0, no vote): it grants nothing', async (t) => {
+  const dir = tempDir(t);
+  const first = await startVoter(t, dir);
+  await first.node.close();
+  await first.log.close();
+  const voter = await startVoter(t, dir);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 0, granted: false });
+});
+
+test('a data directory formatted for another node id is refused at start (TRIB_CLUSTER_STATE)', async (t) => {
+  const dir = tempDir(t);
+  ElectionState.format(dir, { cluster: null, nodeId: 'someone-else' });
+  const log = await Log.open({ dataDir: dir, commitPolicy: replicatedCommit, acknowledge: 'committed' });
+  t.after(() => log.close());
+  await assert.rejects(startVoter(t, dir, log), { code: 'TRIB_CLUSTER_STATE', message: /formatted for node 'someone-else', but cluster.nodeId is 'v'/ });
 });

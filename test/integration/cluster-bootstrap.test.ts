@@ -1,0 +1,103 @@
+// Bootstrapping a cluster with real processes (docs/replication.md, "Bootstrapping a cluster"):
+// nodes formatted by `tributary cluster init` elect without every voter up; a single node with data
+// given a cluster block leads two initialised empty nodes, which catch up with everything it held;
+// a member whose data directory was deleted and not initialised again still waits for the epoch.
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { test } from 'node:test';
+import mqtt from 'mqtt';
+import { startCliNode } from '../helpers/cli.js';
+import { startReplicas, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** `count` QoS 1 messages `prefix-i` to the node at `port`; every one PUBACKed (publishAsync rejects otherwise). */
+async function publish(port: number, prefix: string, count: number): Promise<string[]> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 5000 });
+  try {
+    const payloads = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+    await Promise.all(payloads.map((p) => client.publishAsync('plant/line/power', p, { qos: 1 })));
+    return payloads;
+  } finally {
+    await client.endAsync(true);
+  }
+}
+
+function assertHolds(replicas: readonly Replica[], payloads: readonly string[]): void {
+  for (const r of replicas) {
+    const held = new Set(storedValues(r));
+    assert.deepEqual(payloads.filter((p) => !held.has(p)), [], `${r.id} lacks acknowledged messages`);
+  }
+}
+
+test('three initialised nodes, one never started: the other two elect a leader and acknowledge', async (t) => {
+  const replicas = await startReplicas(t, 3, { start: ['n1', 'n2'] });
+  const two = replicas.slice(0, 2);
+  const leader = await waitForLeader(two);
+  const acked = await publish(leader.mqttPort, 'two-of-three', 20);
+  await waitForReplicated(two, (await leader.status())!.last.seq);
+  assertHolds(two, acked);
+});
+
+test('the single-node upgrade: a node with data restarted with a cluster block beside two initialised empty nodes leads, and they catch up with everything it held', async (t) => {
+  const replicas = await startReplicas(t, 3, { init: ['n2', 'n3'], start: [] });
+  const [n1, n2, n3] = replicas as [Replica, Replica, Replica];
+  // n1 as it ran before: one node, no cluster block, on its own data directory.
+  const single = await startCliNode(t, n1.dir, n1.mqttPort);
+  const before = await publish(n1.mqttPort, 'single', 50);
+  await single.stop();
+
+  // The documented order: the node with data first, then the new nodes.
+  await n1.restart();
+  await n2.restart();
+  assert.equal(await waitForLeader([n1, n2]), n1, 'the node with data leads');
+  await n3.restart();
+  const after = await publish(n1.mqttPort, 'clustered', 20);
+  await waitForReplicated(replicas, (await n1.status())!.last.seq);
+  assertHolds(replicas, [...before, ...after]);
+  assert.match(n1.output(), /"role":"leader"/);
+  assert.doesNotMatch(n2.output() + n3.output(), /no initialised cluster\.db/, 'the initialised nodes are not taken for wiped ones');
+});
+
+test('the upgrade in the wrong order: two initialised empty nodes elect first; the node with data then refuses to truncate what it acknowledged alone (TRIB_CLUSTER_SINGLE_NODE_DIVERGED) and keeps it', async (t) => {
+  const replicas = await startReplicas(t, 3, { init: ['n2', 'n3'], start: [] });
+  const [n1, n2, n3] = replicas as [Replica, Replica, Replica];
+  const single = await startCliNode(t, n1.dir, n1.mqttPort);
+  const before = await publish(n1.mqttPort, 'single', 30);
+  await single.stop();
+
+  await n2.restart();
+  await n3.restart();
+  await waitForLeader([n2, n3]);
+  await n1.restart();
+  for (let i = 0; i < 300 && !n1.output().includes('TRIB_CLUSTER_SINGLE_NODE_DIVERGED'); i++) await sleep(50);
+  assert.match(n1.output(), /TRIB_CLUSTER_SINGLE_NODE_DIVERGED/, n1.output().slice(-3000));
+  assertHolds([n1], before);
+  assert.equal((await n1.status())!.truncations, 0);
+});
+
+test('a member whose data directory was deleted and not initialised again waits, with a line saying how a new node is initialised, until every voter or a leader tells it the epoch', async (t) => {
+  const replicas = await startReplicas(t, 3, { electionTimeoutMs: 500 });
+  const [n1, n2, n3] = replicas as [Replica, Replica, Replica];
+  const leader = await waitForLeader(replicas);
+  const acked = await publish(leader.mqttPort, 'before-wipe', 20);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq);
+  for (const r of replicas) await r.kill();
+  rmSync(n3.dir, { recursive: true, force: true });
+
+  // n2 (with the data) and the wiped n3; n1 stays down. n3 must not vote (it may have voted in
+  // n2's next epoch before the wipe, for n1): no leader for some elections' time (bounded).
+  await n2.restart();
+  await n3.restart();
+  assert.match(n3.output(), /taken for a member whose disk was wiped.*tributary cluster init --config FILE/);
+  for (let i = 0; i < 40; i++) {
+    const statuses = await Promise.all([n2.status(), n3.status()]);
+    assert.ok(statuses.every((s) => s?.role !== 'leader'), `a leader without n1: ${JSON.stringify(statuses)}`);
+    await sleep(100);
+  }
+  // n1 returns: every voter answers n3 (or a leader is elected by n1 and n2), and n3 catches up.
+  await n1.restart();
+  const next = await waitForLeader(replicas);
+  await waitForReplicated(replicas, (await next.status())!.last.seq);
+  assertHolds(replicas, acked);
+});

@@ -1,6 +1,7 @@
 // The `tributary` command as a user runs it, for tests: one-shot runs, and a node started with
 // `tributary start` on free ports that is stopped with the test.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -29,12 +30,46 @@ export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promis
   return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
 }
 
+/**
+ * A port free on 127.0.0.1 now, for a process the test starts later. Taken below the kernel's
+ * ephemeral range (ip_local_port_range): a port the kernel hands out (port 0) can be taken again by
+ * any outgoing connection (a client, Kafka, another test) before the process binds it, which made
+ * restarts under load fail with "port already in use". Ports below the range are taken only by
+ * explicit binds. Never the same port twice from this process.
+ */
 export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  for (let attempt = 0; attempt < 50 && low > 11_000; attempt++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (handedOut.has(port)) continue;
+    if (await bindable(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as { port: number }).port;
   await new Promise((resolve) => server.close(resolve));
   return port;
+}
+
+const handedOut = new Set<number>();
+
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 export interface CliNode {

@@ -28,8 +28,21 @@ need() {
   command -v "$1" >/dev/null || { echo "kafka.sh: '$1' is missing; install $2 (Debian: apt-get install $2)" >&2; exit 3; }
 }
 
+# A port below the kernel's ephemeral range (ip_local_port_range), free now: the JVM binds it
+# seconds later, and a port the kernel hands out (port 0) may meanwhile be taken by any outgoing
+# connection; ports below the range are taken only by explicit binds (test/helpers/cli.ts freePort).
 free_port() {
-  node -e "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"
+  node -e "
+    const net = require('net');
+    const low = Number(require('fs').readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\\s+/)[0]) || 0;
+    const tryPort = (n) => {
+      const port = low > 11000 && n < 50 ? 10000 + Math.floor(Math.random() * (low - 10000)) : 0;
+      const s = net.createServer();
+      s.once('error', () => tryPort(n + 1));
+      s.listen(port, '127.0.0.1', () => { console.log(s.address().port); s.close(); });
+    };
+    tryPort(0);
+  "
 }
 
 provision() {

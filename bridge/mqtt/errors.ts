@@ -81,14 +81,17 @@ export class AppendFailedError extends Refusal {
 export class ConnectRefusal extends Error {
   /** MQTT 5.0: the server to use instead; aedes answers CONNACK 0x9C (Use another server) with it as Server Reference. */
   readonly serverReference?: string;
+  /** MQTT 5.0: the CONNACK reason code, when the 3.1.1 return code's own (aedes's table) says too little (patches/ 011). */
+  readonly reasonCode?: number;
 
   constructor(
     message: string,
     readonly returnCode: 2 | 3 | 4 | 5,
-    options?: { cause?: unknown; serverReference?: string },
+    options?: { cause?: unknown; serverReference?: string; reasonCode?: number },
   ) {
     super(message, options);
     this.name = 'ConnectRefusal';
     if (options?.serverReference !== undefined) this.serverReference = options.serverReference;
+    if (options?.reasonCode !== undefined) this.reasonCode = options.reasonCode;
   }
 }

@@ -152,6 +152,9 @@ interface CachedRoute<Topic> {
 
 /** A publish taken by the fast path, waiting for its append. */
 class FastPublish implements PendingRecord {
+  /** Counted in AppendFailures' held publishes until settled (FastPath.#settled). */
+  held = false;
+
   constructor(
     readonly record: RecordInput,
     readonly route: StoreRoute,
@@ -367,6 +370,10 @@ export class FastPath implements StreamIntake {
     if (failures.retried(err)) {
       // Unreferenced: a held publisher must not keep a stopping process alive.
       this.#held ??= new HeldAppends((held) => this.#retry(held), true);
+      if (!publish.held) {
+        publish.held = true;
+        failures.held();
+      }
       const delay = this.#held.hold(publish);
       if (delay >= 0) failures.retrying(client.id, err, delay);
       return;
@@ -382,7 +389,12 @@ export class FastPath implements StreamIntake {
     }
   }
 
+  /** Every end of a publish comes here once: stored, refused, failed for good, or dropped with its connection. */
   #settled(publish: FastPublish): void {
+    if (publish.held) {
+      publish.held = false;
+      this.shared.failures.released();
+    }
     this.#inFlightBytes -= publish.bytes;
     this.#resumeIfHeld();
   }

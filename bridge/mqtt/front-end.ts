@@ -35,7 +35,7 @@ import { LiveSubscriptions } from './live-subscriptions.js';
 import { messageEmitter, refuseConnect5, setServerKeepAlive, willOf, wrapPublish, wrapPublishWill, wrapWipeSession } from './aedes-internals.js';
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
-import { pubackReasonCode } from './reason-codes.js';
+import { SERVER_BUSY, pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence, type SubscriptionChange } from './sqlite-persistence.js';
@@ -366,6 +366,14 @@ export class MqttFrontEnd {
       done(new ConnectRefusal(unavailable, 3, leader === null ? {} : { serverReference: leader }), false);
       return;
     }
+    if (this.failures.holding) {
+      // The log holds publishes back (a full disk, the disk budget, a storage error): a new
+      // client would be held too. MQTT 5.0 section 3.2.2.2: CONNACK 0x89 (Server busy); MQTT
+      // 3.1.1 [MQTT-3.2.2.3]: return code 3 (Server unavailable). Clients already connected stay.
+      this.refuseConnection('server busy');
+      done(new ConnectRefusal('server busy: the log holds publishes back', 3, { reasonCode: SERVER_BUSY }), false);
+      return;
+    }
     if (this.#emptyIdWithSession.has(client)) {
       this.refuseConnection('empty client id without clean session');
       done(new ConnectRefusal('a zero-length client id needs clean session [MQTT-3.1.3-8]', 2), false);
@@ -529,13 +537,21 @@ export class MqttFrontEnd {
   private storeWithRetry(client: Client | null, publish: IncomingPublish, done: (err: unknown, outcome?: StoreOutcome) => void): void {
     // Made at the first failure: one publish held on its own, its backoff growing with each failure.
     let held: HeldAppends<IncomingPublish> | null = null;
+    // Counted in AppendFailures' held publishes from its first hold until it is settled.
+    const settled = (err: unknown, outcome?: StoreOutcome): void => {
+      if (held !== null) this.failures.released();
+      done(err, outcome);
+    };
     const store = (): void =>
       this.sink.store(publish, (err, outcome) => {
-        if (err === null || client === null || client.closed || !this.failures.retried(err)) return done(err, outcome);
+        if (err === null || client === null || client.closed || !this.failures.retried(err)) return settled(err, outcome);
         if (client.version === 5 && publish.qos > 0 && quotaExceeded(err)) {
-          return done(null, { kind: 'refused', reason: 'quota exceeded', detail: err.message });
+          return settled(null, { kind: 'refused', reason: 'quota exceeded', detail: err.message });
         }
-        held ??= new HeldAppends(store, false);
+        if (held === null) {
+          held = new HeldAppends(store, false);
+          this.failures.held();
+        }
         this.failures.retrying(client.id, err, held.hold(publish));
       });
     store();

@@ -5,7 +5,10 @@
 // holds a connection's failed publishes together and retries them on one timer (fast-path.ts);
 // the aedes path holds each publish on its own (front-end.ts storeWithRetry). The publisher's
 // socket is not read meanwhile, so nothing piles up; the client's own keep-alive ends a wait that
-// lasts too long.
+// lasts too long. While any publish is held, new connections are refused "server busy"
+// (front-end.ts authenticate): AppendFailures counts the held publishes exactly, each path telling
+// it when one is first held and when it is settled (stored, refused, failed for good, or dropped
+// with its connection).
 import { DiskBudgetError, DiskFullError, TributaryError } from '../../broker/errors.js';
 import { backoffDelay } from '../backoff.js';
 import type { Logger } from '../logger.js';
@@ -70,6 +73,8 @@ export class AppendFailures {
   /** Appends failed for good, each ending its connection (FrontEndStats.refused['log append failed']). */
   failures = 0;
   #stopping = false;
+  /** Publishes held right now, on both paths: each counted once from its first hold to its end. */
+  #held = 0;
 
   constructor(
     private readonly logger: Logger,
@@ -79,6 +84,21 @@ export class AppendFailures {
   /** The node is stopping: nothing is held from now on. */
   stop(): void {
     this.#stopping = true;
+  }
+
+  /** Whether any publish is held right now: the log holds back, and new connections are refused (server busy). */
+  get holding(): boolean {
+    return this.#held > 0;
+  }
+
+  /** A publish is held for the first time; `released` is to follow once, whatever its end. */
+  held(): void {
+    this.#held++;
+  }
+
+  /** A publish counted by `held` is settled: stored, refused, failed for good, or dropped with its connection. */
+  released(): void {
+    this.#held--;
   }
 
   /** Whether an append that failed with `err` is to be held and retried. */

@@ -29,3 +29,9 @@ const BY_REASON: Readonly<Record<string, number>> = {
 export function pubackReasonCode(reason: string): number {
   return BY_REASON[reason] ?? PubackReasonCode.unspecifiedError;
 }
+
+/**
+ * MQTT 5.0 section 3.2.2.2 and 3.14.2.1: 0x89 (Server busy), valid in CONNACK and DISCONNECT (not in
+ * PUBACK). A new connection is refused with it while the log holds publishes back (front-end.ts).
+ */
+export const SERVER_BUSY = 0x89;

@@ -4,6 +4,7 @@
 // space is back (here: an operator tightens retention), the held publish is stored and acknowledged.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { connackOf, startNodeAtBudget } from '../helpers/disk-budget.js';
 import { connect, startTestNode } from '../helpers/mqtt-node.js';
 import { waitFor } from '../helpers/wait-for.js';
 
@@ -88,4 +89,34 @@ test('at the disk budget an MQTT 5.0 QoS 1 publish is answered PUBACK 0x97 (quot
   assert.ok(client.connected, 'the publisher stays connected');
   assert.equal(node.log.partition('mqtt', 0).logEndOffset, end, 'nothing stored for it');
   assert.ok(refusals.every((code) => code === 0x97), `every refusal was quota exceeded: ${refusals.join(',')}`);
+});
+
+/**
+ * While a publish is held, a new connection is refused: MQTT 5.0 CONNACK 0x89 (Server busy), 3.1.1
+ * return code 3 (Server unavailable); once it is stored, connections are taken again. Filled and held
+ * with one QoS, so that every held publish is of one path (QoS 1: the fast path; QoS 2: aedes).
+ */
+async function busyWhileHeld(t: Parameters<typeof startNodeAtBudget>[0], qos: 1 | 2): Promise<void> {
+  const { node, url, publisher, freeSpace } = await startNodeAtBudget(t, qos);
+  const retriesBefore = node.mqtt.stats.appendRetries;
+  const held = publisher.publishAsync('plant/press', Buffer.from('held'), { qos });
+  await waitFor(() => node.mqtt.stats.appendRetries > retriesBefore, 'the held append to be retried', 30_000);
+
+  assert.equal((await connackOf(t, url, { clientId: 'busy-v5', protocolVersion: 5 })).reasonCode, 0x89, 'v5: server busy');
+  assert.equal((await connackOf(t, url, { clientId: 'busy-v4', protocolVersion: 4 })).returnCode, 3, '3.1.1: server unavailable');
+  assert.equal(node.mqtt.stats.connectionsRefused['server busy'], 2);
+  assert.ok(publisher.connected, 'the held publisher stays connected');
+
+  await freeSpace();
+  await held;
+  assert.equal((await connackOf(t, url, { clientId: 'after-v5', protocolVersion: 5 })).reasonCode, 0, 'v5 taken once the publish is stored');
+  assert.equal((await connackOf(t, url, { clientId: 'after-v4', protocolVersion: 4 })).returnCode, 0, '3.1.1 taken once the publish is stored');
+}
+
+test('MQTT 5.0 section 3.2.2.2: while a fast-path publish (3.1.1 QoS 1) is held at the disk budget, a v5 CONNECT gets CONNACK 0x89 and a 3.1.1 one 3; taken again once it is stored', async (t) => {
+  await busyWhileHeld(t, 1);
+});
+
+test('MQTT 5.0 section 3.2.2.2: while an aedes-path publish (3.1.1 QoS 2) is held at the disk budget, a v5 CONNECT gets CONNACK 0x89 and a 3.1.1 one 3; taken again once it is stored', async (t) => {
+  await busyWhileHeld(t, 2);
 });

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqttPacket, { type Packet } from 'mqtt-packet';
+import { connackOf, startNodeAtBudget } from '../helpers/disk-budget.js';
 import { connect, startTestNode } from '../helpers/mqtt-node.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -225,4 +226,14 @@ test('[MQTT-3.3.4-4] patch 010: a PUBLISH matching several of a v5 client\'s sub
     ['sid-c sid/t=one', 7], // its plain subscription has none; the other's is given
     ['sid-c sid/t/x=two', 7],
   ]));
+});
+
+test('MQTT 5.0 section 3.2.2.2, patch 011: an authenticate error\'s reasonCode is the v5 CONNACK\'s (0x89 Server busy while the log holds back, not 0x88 from return code 3)', async (t) => {
+  const { node, url, publisher } = await startNodeAtBudget(t);
+  const retriesBefore = node.mqtt.stats.appendRetries;
+  void publisher.publishAsync('plant/press', Buffer.from('held'), { qos: 1 }).catch(() => undefined);
+  await waitFor(() => node.mqtt.stats.appendRetries > retriesBefore, 'a held append', 30_000);
+  assert.equal((await connackOf(t, url, { clientId: 'patched-v5', protocolVersion: 5 })).reasonCode, 0x89);
+  // A 3.1.1 client still gets the return code.
+  assert.equal((await connackOf(t, url, { clientId: 'patched-v4', protocolVersion: 4 })).returnCode, 3);
 });

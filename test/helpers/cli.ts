@@ -1,8 +1,10 @@
 // The `tributary` command as a user runs it, for tests: one-shot runs, and a node started with
 // `tributary start` on free ports that is stopped with the test.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.js';
@@ -35,17 +37,14 @@ export function runCliAsync(args: string[], env: NodeJS.ProcessEnv = {}): Promis
  * ephemeral range (ip_local_port_range): a port the kernel hands out (port 0) can be taken again by
  * any outgoing connection (a client, Kafka, another test) before the process binds it, which made
  * restarts under load fail with "port already in use". Ports below the range are taken only by
- * explicit binds. Never the same port twice from this process.
+ * explicit binds, and reserved (reservePort) so that test processes running side by side never
+ * hand out the same one.
  */
 export async function freePort(): Promise<number> {
   const low = ephemeralLow();
-  for (let attempt = 0; attempt < 50 && low > 11_000; attempt++) {
+  for (let attempt = 0; attempt < 200 && low > 11_000; attempt++) {
     const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
-    if (handedOut.has(port)) continue;
-    if (await bindable(port)) {
-      handedOut.add(port);
-      return port;
-    }
+    if (reservePort(port, process.pid) && (await bindable(port))) return port;
   }
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -54,7 +53,38 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-const handedOut = new Set<number>();
+/** Where test processes reserve ports: one file per port, holding the reserving process's id. */
+const RESERVATIONS = join(tmpdir(), 'tributary-test-ports');
+
+/**
+ * Reserves `port` for process `owner` until it exits: false if a live process holds it. A
+ * reservation of a process that has ended is taken over (test/kafka/kafka.sh reserves the same way).
+ */
+export function reservePort(port: number, owner: number): boolean {
+  mkdirSync(RESERVATIONS, { recursive: true });
+  const file = join(RESERVATIONS, String(port));
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(owner), { flag: 'wx' });
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(file, 'utf8'));
+      if (holder > 0 && alive(holder)) return false;
+      rmSync(file, { force: true });
+    }
+  }
+  return false;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
 
 function ephemeralLow(): number {
   try {

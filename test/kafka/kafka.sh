@@ -30,19 +30,38 @@ need() {
 
 # A port below the kernel's ephemeral range (ip_local_port_range), free now: the JVM binds it
 # seconds later, and a port the kernel hands out (port 0) may meanwhile be taken by any outgoing
-# connection; ports below the range are taken only by explicit binds (test/helpers/cli.ts freePort).
+# connection; ports below the range are taken only by explicit binds. Reserved for this script's
+# process as test/helpers/cli.ts reservePort does, so that test processes never hand out the same one.
 free_port() {
   node -e "
-    const net = require('net');
-    const low = Number(require('fs').readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\\s+/)[0]) || 0;
+    const fs = require('fs'), net = require('net'), path = require('path'), os = require('os');
+    const owner = Number(process.argv[1]);
+    const dir = path.join(os.tmpdir(), 'tributary-test-ports');
+    const alive = (pid) => { try { process.kill(pid, 0); return true; } catch (e) { return e.code === 'EPERM'; } };
+    const reserve = (port) => {
+      fs.mkdirSync(dir, { recursive: true });
+      const file = path.join(dir, String(port));
+      for (let i = 0; i < 2; i++) {
+        try { fs.writeFileSync(file, String(owner), { flag: 'wx' }); return true; } catch (e) { if (e.code !== 'EEXIST') throw e; }
+        const holder = Number(fs.readFileSync(file, 'utf8'));
+        if (holder > 0 && alive(holder)) return false;
+        fs.rmSync(file, { force: true });
+      }
+      return false;
+    };
+    const low = Number(fs.readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\\s+/)[0]) || 0;
     const tryPort = (n) => {
-      const port = low > 11000 && n < 50 ? 10000 + Math.floor(Math.random() * (low - 10000)) : 0;
+      let port = 0;
+      if (low > 11000 && n < 200) {
+        port = 10000 + Math.floor(Math.random() * (low - 10000));
+        if (!reserve(port)) return tryPort(n + 1);
+      }
       const s = net.createServer();
       s.once('error', () => tryPort(n + 1));
       s.listen(port, '127.0.0.1', () => { console.log(s.address().port); s.close(); });
     };
     tryPort(0);
-  "
+  " "$$"
 }
 
 provision() {

@@ -107,10 +107,27 @@ export function decodeFetch(r: Reader): FetchRequest {
   return { replicaId: r.string(false), epoch: r.int32(), last: { epoch: r.int32(), seq: r.int64() }, maxWaitMs: r.int32(), maxBytes: r.int32() };
 }
 
+/** The fields a fetch answer starts with, a data node's and a witness's header fetch alike (witness-messages.ts). */
+export type FetchAnswerHead = Pick<FetchResponse, 'error' | 'epoch' | 'leaderId' | 'commitSeq' | 'diverging'>;
+
+/** Writes the head; no divergence is seq -1 (epoch -1 with seq 0 is a divergence from the first entry). */
+export function encodeFetchHead(w: Writer, f: FetchAnswerHead): Writer {
+  return w.int16(f.error).int32(f.epoch).string(f.leaderId, false).int64(f.commitSeq).int32(f.diverging?.epoch ?? -1).int64(f.diverging?.seq ?? -1);
+}
+
+export function decodeFetchHead(r: Reader): FetchAnswerHead {
+  const error = r.int16();
+  const epoch = r.int32();
+  const leaderId = r.nullableString(false);
+  const commitSeq = r.int64();
+  const divergingEpoch = r.int32();
+  const divergingSeq = r.int64();
+  return { error, epoch, leaderId, commitSeq, diverging: divergingSeq === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq } };
+}
+
 /** The entries' batches go to the socket as stored (Writer keeps large runs as their own chunks). */
 export function encodeFetchResponse(w: Writer, f: FetchResponse): Writer {
-  w.int16(f.error).int32(f.epoch).string(f.leaderId, false).int64(f.commitSeq);
-  w.int32(f.diverging?.epoch ?? -1).int64(f.diverging?.seq ?? -1);
+  encodeFetchHead(w, f);
   w.array(f.entries, false, (out, e) => {
     out.int64(e.seq).int32(e.epoch).string(e.topic, false).int32(e.partition).int32(e.batch.length).bytes(e.batch);
   });
@@ -119,15 +136,10 @@ export function encodeFetchResponse(w: Writer, f: FetchResponse): Writer {
   });
 }
 export function decodeFetchResponse(r: Reader): FetchResponse {
-  const error = r.int16();
-  const epoch = r.int32();
-  const leaderId = r.nullableString(false);
-  const commitSeq = r.int64();
-  const divergingEpoch = r.int32();
-  const divergingSeq = r.int64();
+  const head = decodeFetchHead(r);
   const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), batch: e.nullableBytes(false) ?? Buffer.alloc(0) }));
   const logStarts = r.remaining > 0 ? r.array(false, (s) => ({ topic: s.string(false), partition: s.int32(), logStartOffset: s.int64() })) : [];
-  return { error, epoch, leaderId, commitSeq, diverging: divergingSeq === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries, logStarts };
+  return { ...head, entries, logStarts };
 }
 
 export { Reader, Writer };

@@ -7,7 +7,7 @@
 //   [entries: seq int64, epoch int32, topic string, partition int32,
 //             base_offset int64, last_offset int64, size int32]
 import type { StoredEntry } from '../../broker/log/log.js';
-import { Reader, Writer, type FetchResponse } from './messages.js';
+import { decodeFetchHead, encodeFetchHead, Reader, Writer, type FetchResponse } from './messages.js';
 
 export const API_FETCH_HEADERS = 1000;
 
@@ -34,20 +34,13 @@ export function headerOf(entry: StoredEntry): EntryHeader {
 }
 
 export function encodeHeadersResponse(w: Writer, f: FetchResponse): Writer {
-  w.int16(f.error).int32(f.epoch).string(f.leaderId, false).int64(f.commitSeq);
-  w.int32(f.diverging?.epoch ?? -1).int64(f.diverging?.seq ?? -1);
-  return w.array(f.entries.map(headerOf), false, (out, h) => {
+  return encodeFetchHead(w, f).array(f.entries.map(headerOf), false, (out, h) => {
     out.int64(h.seq).int32(h.epoch).string(h.topic, false).int32(h.partition).int64(h.baseOffset).int64(h.lastOffset).int32(h.size);
   });
 }
 
 export function decodeHeadersResponse(r: Reader): HeadersResponse {
-  const error = r.int16();
-  const epoch = r.int32();
-  const leaderId = r.nullableString(false);
-  const commitSeq = r.int64();
-  const divergingEpoch = r.int32();
-  const divergingSeq = r.int64();
+  const head = decodeFetchHead(r);
   const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), baseOffset: e.int64(), lastOffset: e.int64(), size: e.int32() }));
-  return { error, epoch, leaderId, commitSeq, diverging: divergingSeq === -1 ? null : { epoch: divergingEpoch, seq: divergingSeq }, entries };
+  return { ...head, entries };
 }

@@ -77,7 +77,8 @@ export function reservePort(port: number, owner: number): boolean {
   return false;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` is running (EPERM: it is, as another user's). */
+export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

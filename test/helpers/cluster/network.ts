@@ -18,6 +18,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { onCleanup } from '../cleanup.js';
+import { alive } from '../cli.js';
 
 export const PREFIX = 'trb';
 
@@ -66,15 +67,6 @@ export function hasNetem(net: Network): boolean {
     if (netemKnown) shQuiet('ip', ['netns', 'exec', ns, 'tc', 'qdisc', 'del', 'dev', 'lo', 'root']);
   }
   return netemKnown;
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes namespaces and links of earlier runs whose process is gone (a crashed or killed test). */

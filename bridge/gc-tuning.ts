@@ -9,6 +9,15 @@
 // The flag is read at each full collection, so setting it at start-up works; the young generation's
 // size and malloc's arenas are fixed when the process starts and are set where it is launched
 // (package.json's start script, deploy/tributary.service, deploy/Dockerfile).
+//
+// The growth factor also bounds memory outside the heap: Node 20's V8 (11.3) counts the external
+// memory (ArrayBuffer backing stores, such as the Buffers better-sqlite3 copies stored batches
+// into) allocated since the last full collection against the old generation's limit, so a Kafka
+// consumer reading at full speed set off a full mark-compact every ~10 MB served. This V8 has no
+// flag that counts it apart (`node --v8-options` lists no --global-gc-scheduling nor any other),
+// and a larger factor would give back the MQTT footprint.
+// Instead, the Fetch path releases the Buffers it served as soon as the socket has taken them
+// (bridge/kafka/release-buffers.ts), which takes their bytes off the count at once.
 import { setFlagsFromString } from 'node:v8';
 
 /** After a full collection, the old generation may grow to 1.3x what survived it. */

@@ -2,10 +2,12 @@
 // batch a Fetch serves is a fresh Buffer that better-sqlite3 copies out of SQLite: memory outside
 // the JavaScript heap (an ArrayBuffer's backing store) that V8 frees only when a collection finds
 // the Buffer dead. Node 20's V8 counts the external memory allocated since the last full
-// collection against the old generation's limit (Heap::OldGenerationSpaceAvailable), so a consumer
-// reading at full speed set off a full mark-compact every ~10 MB served (the headroom that
-// bridge/gc-tuning.ts's growth factor leaves over a ~15 MB heap), although the JavaScript heap
-// itself hardly grew.
+// collection against the old generation's limit, so a consumer reading at full speed set off a
+// full mark-compact every ~10 MB served (the headroom that bridge/gc-tuning.ts's growth factor
+// leaves over a ~15 MB heap), although the JavaScript heap itself hardly grew:
+// `--trace-incremental-marking` showed each marking started for the allocation limit with the
+// heap at 15-16 MB of a 25 MB limit. Few young-generation collections run meanwhile (the heap
+// allocates little per batch), so the Buffers' memory waited for those full collections.
 //
 // Transferring an ArrayBuffer detaches it: its backing store leaves it, and V8 takes its bytes off
 // the external count at once. A message posted to a closed MessagePort is still serialized, its

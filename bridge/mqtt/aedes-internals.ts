@@ -40,6 +40,10 @@
 // - `aedes._wipeSession(client)` (aedes.js, 2.x): removes an MQTT 5.0 session's subscriptions and
 //   queue when its Session Expiry Interval ends (or at once when it is 0); wrapped so that a share
 //   group's messages queued on an expiring session go to another member first (shared-subscriptions.ts).
+// - `client._paused`, `client._parsingBatch`, `client._rejectingPacketTooLarge` (lib/client.js,
+//   nextBatch): aedes reads its socket only when it is not paused and has handled every packet of
+//   its last read; the frame guard hands a read to the fast path before the stream buffers it only
+//   then (awaitsBytes), so that the fast path never takes a publish ahead of a packet aedes holds.
 // `client.version`, `connected`, `closed` are typed (public) and are read directly.
 import type { Duplex } from 'node:stream';
 import type { Aedes, Client, PublishPacket } from 'aedes';
@@ -72,6 +76,9 @@ interface ClientInternals {
   _topicAliases: Map<number, string>;
   broker: Aedes & { topicAliasMaximum: number };
   _nextId: number;
+  _paused: boolean;
+  _parsingBatch: number;
+  _rejectingPacketTooLarge?: boolean;
 }
 
 /** aedes.publish as aedes itself calls it: with the publishing client (null for the broker's own). */
@@ -94,6 +101,15 @@ export function reportClientError(client: Client, err: Error): void {
 export function keepAliveRefresh(client: Client): void {
   const internals = client as Client & ClientInternals;
   if (internals._keepaliveInterval > 0) internals._keepaliveTimer?.refresh();
+}
+
+/**
+ * Whether aedes waits for the next 'readable' of its socket: not paused, every packet of its last
+ * read handled (nextBatch brought `_parsingBatch` to 0), no oversized frame being refused.
+ */
+export function awaitsBytes(client: Client): boolean {
+  const internals = client as Client & ClientInternals;
+  return !internals._paused && internals._parsingBatch === 0 && internals._rejectingPacketTooLarge !== true;
 }
 
 /** The mqtt-packet parser reading the client's stream. */

@@ -27,7 +27,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { Duplex } from 'node:stream';
 import type { Client } from 'aedes';
-import type { RecordInput } from '../../broker/log/record-batch.js';
+import type { RecordHeader, RecordInput } from '../../broker/log/record-batch.js';
 import { AckQueue, type AckTurn } from './ack-queue.js';
 import { clientOf, keepAliveRefresh, topicAliases, topicAliasMaximum } from './aedes-internals.js';
 import { HeldAppends, quotaExceeded, type AppendFailures } from './held-appends.js';
@@ -150,18 +150,25 @@ interface CachedRoute<Topic> {
   route: StoreRoute | null;
 }
 
-/** A publish taken by the fast path, waiting for its append. */
-class FastPublish implements PendingRecord {
+/** A publish taken by the fast path, waiting for its append: its own record (one object per message, not two). */
+class FastPublish implements PendingRecord, RecordInput {
   /** Counted in AppendFailures' held publishes until settled (FastPath.#settled). */
   held = false;
 
   constructor(
-    readonly record: RecordInput,
+    readonly timestamp: number,
+    readonly key: Buffer | null,
+    readonly value: Buffer,
+    readonly headers: readonly RecordHeader[],
     readonly route: StoreRoute,
     readonly turn: AckTurn | null,
     readonly bytes: number,
     private readonly path: FastPath,
   ) {}
+
+  get record(): RecordInput {
+    return this;
+  }
 
   stored(): void {
     this.path.stored(this);
@@ -299,8 +306,7 @@ export class FastPath implements StreamIntake {
     if (route === null) return false;
 
     const headers = properties === undefined ? route.headers[qos as 0 | 1] : [...route.headers[qos as 0 | 1], ...this.shared.propertyHeaders!.of(properties)];
-    const record: RecordInput = { timestamp: now, key: route.key, value, headers };
-    const publish = new FastPublish(record, route, qos === 1 ? this.acks.puback(messageId) : null, length, this);
+    const publish = new FastPublish(now, route.key, value, headers, route, qos === 1 ? this.acks.puback(messageId) : null, length, this);
     this.#inFlightBytes += length;
     const { stats } = this.shared;
     stats.publishes++;

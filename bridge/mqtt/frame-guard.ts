@@ -5,7 +5,7 @@
 // unchanged, except to the ingest fast path (fast-path.ts), which takes whole PUBLISH packets off
 // the stream before aedes parses it.
 import type { Duplex } from 'node:stream';
-import { clientOf, reportClientError } from './aedes-internals.js';
+import { awaitsBytes, clientOf, reportClientError } from './aedes-internals.js';
 import { lingerOnDestroy } from './lingering-close.js';
 import { ReceiveMaximumExceededError, ReceiveWindow } from './receive-window.js';
 import { coalesceWrites } from './write-coalescer.js';
@@ -175,7 +175,9 @@ export interface StreamIntake {
  * `onFirstPacket` runs once the first packet (the CONNECT, [MQTT-3.1.0-1]) has arrived whole.
  *
  * The socket itself goes to aedes, its read() wrapped: aedes takes bytes only through
- * `conn.read(null)` on 'readable'. Wrapping streams around it instead (a Transform joined to a
+ * `conn.read(null)` on 'readable'. With an intake, its push() is wrapped too (the socket calls it
+ * with each read): a read that arrives while aedes waits for one goes to the intake before the
+ * stream buffers it (takeAtOnce below). Wrapping streams around it instead (a Transform joined to a
  * Writable by Duplex.from) cost three more streams per connection, ~15 kB each at rest, and their
  * allocations on every chunk, which bench:footprint showed as garbage under load.
  *
@@ -190,9 +192,23 @@ export function guardConnection(socket: Duplex, limits: PacketLimits, intake?: S
   let firstPacket = onFirstPacket;
   let refused = false;
   let intakeOn = false;
+  /** Whole packets for aedes, cut from a read the intake took at once (takeAtOnce); aedes's next read. */
+  let forAedes: Buffer | null = null;
   const read = socket.read.bind(socket);
+  const push = socket.push.bind(socket);
+  const fail = (err: unknown): null => {
+    refused = true;
+    refuse(socket, err as Error, read);
+    return null;
+  };
   socket.read = (size?: number): unknown => {
-    if (refused || intake?.refuseRead()) return null;
+    if (refused) return null;
+    if (forAedes !== null) {
+      const packets = forAedes;
+      forAedes = null;
+      return packets;
+    }
+    if (intake?.refuseRead()) return null;
     const chunk: unknown = read(size);
     if (chunk === null || chunk === undefined) return chunk;
     try {
@@ -205,12 +221,43 @@ export function guardConnection(socket: Duplex, limits: PacketLimits, intake?: S
         firstPacket = undefined;
       }
     } catch (err) {
-      refused = true;
-      refuse(socket, err as Error, read);
-      return null;
+      return fail(err);
     }
     return chunk;
   };
+  if (intake !== undefined) {
+    /**
+     * A read that arrives while aedes waits for one, with nothing buffered before it, goes to the
+     * intake at once, as aedes's read() would hand it over a moment later: the stream does not
+     * buffer it, schedule a 'readable' and have aedes read it back. At one PUBLISH per read (a
+     * thousand devices, each sending now and then) that machinery was a good part of a message's
+     * cost (docs/performance.md). What the intake leaves to aedes waits in `forAedes` for aedes's
+     * read, which a 'readable' asks for; reads arriving meanwhile are buffered by the stream, so
+     * that aedes gets every packet in arrival order.
+     */
+    const takeAtOnce = (chunk: Buffer): boolean => {
+      if (!intakeOn || refused || forAedes !== null || socket.readableLength > 0 || socket.destroyed) return false;
+      const client = clientOf(socket);
+      if (client === null || !awaitsBytes(client) || intake.refuseRead()) return false;
+      try {
+        scanner.scan(chunk);
+        forAedes = intake.take(chunk);
+      } catch (err) {
+        fail(err);
+        return true;
+      }
+      if (forAedes !== null) {
+        queueMicrotask(() => {
+          if (!socket.destroyed) socket.emit('readable');
+        });
+      }
+      return true;
+    };
+    socket.push = (chunk: unknown, encoding?: BufferEncoding): boolean => {
+      if (Buffer.isBuffer(chunk) && chunk.length > 0 && takeAtOnce(chunk)) return true;
+      return push(chunk, encoding);
+    };
+  }
   coalesceWrites(socket);
   if (window !== undefined) countAnswers(socket, window);
   return socket;

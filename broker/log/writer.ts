@@ -1,7 +1,10 @@
 // The main thread's handle on the writer thread. Requests made in one synchronous run of code
 // (one socket read's worth of publishes, say) travel in one message, sent as soon as that run
-// ends: the writer starts committing while the main thread goes on to the next socket, and what
-// arrives during a commit joins the next group. Each batch's bytes are transferred, not copied.
+// ends: the writer starts committing while the main thread goes on to the next socket. While the
+// writer has requests to answer (a commit under way), what is made meanwhile waits for the answer
+// and travels in one message with it (64 KiB of batches or more go at once; with log.commitDelay
+// nothing waits): the writer would only have taken them into its next group then anyway. Each batch's bytes are transferred, not
+// copied.
 import { Worker } from 'node:worker_threads';
 import { blockTransfers, packEntries, unpackEntries } from './entry-block.js';
 import {
@@ -36,6 +39,16 @@ import type {
   WriterRequest,
 } from './writer-protocol.js';
 
+/**
+ * While the writer thread has requests to answer, what is made meanwhile waits for the answer and
+ * travels in one message, unless it holds at least this many bytes of batches (then it goes at
+ * once, so that a busy writer always has the next group waiting).
+ */
+const SEND_AT_ONCE_BYTES = 64 * 1024;
+
+/** Schedules a flush at the end of this synchronous run: cheaper than queueMicrotask, which makes an async resource per call. */
+const SETTLED = Promise.resolve();
+
 type Pending = { resolve: (value: unknown) => void; reject: (err: Error) => void };
 /** A request before it gets its id (Omit distributed over the union's members). */
 type Unsent = WriterRequest extends infer R ? (R extends WriterRequest ? Omit<R, 'id'> : never) : never;
@@ -53,6 +66,13 @@ export class LogWriter {
   private outbox: WriterRequest[] = [];
   private transfers: ArrayBuffer[] = [];
   private flushScheduled = false;
+  /** Requests sent to the writer thread and not yet answered. */
+  private unanswered = 0;
+  /** The outbox waits for the writer's answer (flush). */
+  private held = false;
+  /** Messages sent to the writer thread since start. */
+  messagesSent = 0;
+  private readonly flushLater = (): void => this.flush();
   private nextId = 1;
   private closed = false;
   private crashed: Error | null = null;
@@ -102,6 +122,9 @@ export class LogWriter {
         return;
       }
       if (message.kind !== 'replies') return;
+      this.unanswered -= message.replies.length;
+      // What waited for this answer leaves first, so that the writer starts on it at once.
+      if (this.held && this.unanswered === 0) this.send();
       if (this.onCommit !== null) for (const commit of message.commits) this.onCommit(commit);
       this.onSettled?.(message.lastSeq);
       this.settle(message.replies);
@@ -196,17 +219,34 @@ export class LogWriter {
     this.outbox.push({ ...unsent, id } as WriterRequest);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => this.flush());
+      void SETTLED.then(this.flushLater);
     }
     return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
   }
 
   private flush(): void {
     this.flushScheduled = false;
+    if (this.outbox.length === 0) return;
+    // At one publish per socket read (a thousand devices), a synchronous run brings a record or two
+    // and the writer is mostly in a commit: a message per run would cost a postMessage, a wake-up
+    // and a reply per record or two. Held until the answer, they share one message; a commit
+    // would not have started on them sooner, as the writer takes what queued during its commit.
+    // (Not with log.commitDelay: there the writer waits for more appends to arrive before it commits.)
+    if (this.init.commitDelayMs === 0 && this.unanswered > 0 && this.transfers.reduce((sum, t) => sum + t.byteLength, 0) < SEND_AT_ONCE_BYTES) {
+      this.held = true;
+      return;
+    }
+    this.send();
+  }
+
+  private send(): void {
+    this.held = false;
     const batch = this.outbox;
     const transfers = this.transfers;
     this.outbox = [];
     this.transfers = [];
+    this.unanswered += batch.length;
+    this.messagesSent++;
     // One message per synchronous run, not per event-loop turn: waiting for the turn's end would
     // hold the writer idle while the main thread handles other sockets (measured in bench:ingest).
     this.worker.postMessage(batch, transfers);

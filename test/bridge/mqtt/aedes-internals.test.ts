@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import { Aedes, type Client } from 'aedes';
 import {
   AEDES_CHECKED_VERSION,
+  awaitsBytes,
   clientOf,
   isAuthorized,
   keepAliveRefresh,
@@ -85,6 +86,14 @@ test('each aedes internal is where aedes-internals.ts reads it', async (t) => {
   };
   keepAliveRefresh(client);
   assert.equal(refreshed, 1, `keepAliveRefresh did not refresh the keep-alive timer (client._keepaliveInterval): ${change}`);
+
+  // _paused, _parsingBatch: a connected client with nothing to handle waits for bytes; paused, it does not.
+  await waitFor(() => awaitsBytes(client), `a connected, idle client never awaits bytes (client._paused, _parsingBatch): ${change}`);
+  const pausable = client as unknown as { pause(): void; resume(): void }; // lib/client.js, untyped
+  pausable.pause();
+  assert.equal(awaitsBytes(client), false, `a paused client awaits bytes (client._paused): ${change}`);
+  pausable.resume();
+  assert.equal(awaitsBytes(client), true, `a resumed client does not await bytes (client._parsingBatch): ${change}`);
 
   // _parser and the methods protocol-checks.ts wraps
   const parser = parserOf(client);

@@ -8,6 +8,7 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { startCliNode } from '../helpers/cli.js';
 import { startReplicas, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { pollUntil } from '../helpers/wait-for.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -70,7 +71,7 @@ test('the upgrade in the wrong order: two initialised empty nodes elect first; t
   await n3.restart();
   await waitForLeader([n2, n3]);
   await n1.restart();
-  for (let i = 0; i < 300 && !n1.output().includes('TRIB_CLUSTER_SINGLE_NODE_DIVERGED'); i++) await sleep(50);
+  await pollUntil(() => n1.output().includes('TRIB_CLUSTER_SINGLE_NODE_DIVERGED'));
   assert.match(n1.output(), /TRIB_CLUSTER_SINGLE_NODE_DIVERGED/, n1.output().slice(-3000));
   assertHolds([n1], before);
   assert.equal((await n1.status())!.truncations, 0);

@@ -14,7 +14,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 /** `count` QoS 1 messages `prefix-i` to the node at `port`; every one PUBACKed (publishAsync rejects otherwise). */
 async function publish(port: number, prefix: string, count: number): Promise<string[]> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 30_000 });
   try {
     const payloads = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
     await Promise.all(payloads.map((p) => client.publishAsync('plant/line/power', p, { qos: 1 })));

@@ -71,7 +71,7 @@ test('a producer given only a follower address produces to the leader, and after
 });
 
 async function publishAll(replica: Replica, payloads: readonly string[]): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId: `publisher-${Date.now()}`, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId: `publisher-${Date.now()}`, reconnectPeriod: 0, connectTimeout: 30_000 });
   for (const payload of payloads) await client.publishAsync('plant/line/power', payload, { qos: 1 });
   await client.endAsync();
 }

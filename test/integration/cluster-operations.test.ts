@@ -18,7 +18,7 @@ import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 /** Publishes `count` QoS 1 messages to the leader over several MQTT topics (so several partitions); all must be PUBACKed. */
 async function publishTo(leader: Replica, prefix: string, count: number): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${leader.mqttPort}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${leader.mqttPort}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 30_000 });
   try {
     await Promise.all(Array.from({ length: count }, (_, i) => client.publishAsync(`plant/line-${i % 4}/power`, `${prefix}-${i}`, { qos: 1 })));
   } finally {

@@ -10,7 +10,7 @@ import { startReplicas, waitForLeader, type Replica } from '../helpers/replicas.
 
 /** Connects to `address` and resolves with the CONNACK (accepted or refused) and the client. */
 function connack(address: string, options: IClientOptions): Promise<{ packet: IConnackPacket; client: MqttClient }> {
-  const client = mqtt.connect(`mqtt://${address}`, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(`mqtt://${address}`, { reconnectPeriod: 0, connectTimeout: 30_000, ...options });
   return new Promise((resolve, reject) => {
     client.on('packetreceive', (packet) => {
       if (packet.cmd === 'connack') resolve({ packet: packet as IConnackPacket, client });

@@ -15,7 +15,7 @@ import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 const run = promisify(execFile);
 
 function connect(replica: Replica, clientId: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 30_000, ...options });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {
@@ -205,7 +205,7 @@ test('a persistent session subscribed on the leader is present on the new leader
 
   const got: string[] = [];
   let present: boolean | undefined;
-  const back = mqtt.connect(`mqtt://127.0.0.1:${next.mqttPort}`, { clientId: 'hmi-3', clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
+  const back = mqtt.connect(`mqtt://127.0.0.1:${next.mqttPort}`, { clientId: 'hmi-3', clean: false, reconnectPeriod: 0, connectTimeout: 30_000 });
   t.after(() => back.end(true));
   back.on('message', (topic, payload) => got.push(`${topic} ${payload.toString()}`));
   await new Promise<void>((resolve, reject) => {

@@ -16,7 +16,7 @@ import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function connect(replica: Replica, clientId: string): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 30_000 });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {

@@ -10,7 +10,7 @@ import { storedEntries, storedValues, startReplicas, waitForLeader, waitForRepli
 import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 function connect(replica: Replica, clientId: string): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 30_000 });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {

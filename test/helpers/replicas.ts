@@ -206,7 +206,9 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
     },
     status: async () => {
       try {
-        const res = await fetch(`http://127.0.0.1:${httpPort}/api/cluster`, { signal: AbortSignal.timeout(1000) });
+        // Null means the node does not answer (down, stopped); a running node on a loaded machine can
+        // take seconds, and tests read `(await r.status())!` of nodes that run: so a generous bound.
+        const res = await fetch(`http://127.0.0.1:${httpPort}/api/cluster`, { signal: AbortSignal.timeout(10_000) });
         return (await res.json()) as ClusterStatusJson;
       } catch {
         return null;

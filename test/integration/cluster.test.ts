@@ -198,7 +198,11 @@ test('a leader cut off by SIGSTOPping both followers stores but never acknowledg
   f2.signal('SIGSTOP');
   // No fetch of theirs is parked at the leader any more (it answers each within fetchMaxWaitMs,
   // 100 ms here): an answer queued to a stopped follower would carry the next entries to it.
-  const quiet = async (): Promise<boolean> => ((await old.status())?.followers ?? []).every((f) => ((f as { lastFetchMsAgo?: number | null }).lastFetchMsAgo ?? 0) > 300);
+  // (A status not answered is not quiet: it says nothing of the fetches.)
+  const quiet = async (): Promise<boolean> => {
+    const followers = (await old.status())?.followers;
+    return followers !== undefined && followers.every((f) => ((f as { lastFetchMsAgo?: number | null }).lastFetchMsAgo ?? 0) > 300);
+  };
   await pollUntil(quiet, PATIENCE_MS, 20);
   assert.ok(await quiet(), 'followers still fetching');
   const alone: string[] = [];

@@ -221,11 +221,11 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
 
 /** Waits (bounded) until exactly one of `replicas` leads an epoch that the others follow with it as leader. */
 export async function waitForLeader(replicas: readonly Replica[], timeoutMs = PATIENCE_MS): Promise<Replica> {
-  let last: unknown[] = [];
+  let last: Array<ClusterStatusJson | null> = [];
   let index = -1;
   const found = async (): Promise<boolean> => {
     last = await Promise.all(replicas.map((r) => r.status()));
-    index = singleLeader(last as Array<ClusterStatusJson | null>);
+    index = singleLeader(last);
     return index >= 0;
   };
   if (await pollUntil(found, timeoutMs, 50)) return replicas[index]!;

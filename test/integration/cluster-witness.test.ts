@@ -217,7 +217,7 @@ test('the witness is kept no further than a live data follower, so that follower
 
   await leader.kill();
   follower.signal('SIGCONT');
-  const next = await waitForLeader([follower, witness], 600);
+  const next = await waitForLeader([follower, witness]);
   assert.equal(next.id, follower.id);
   const held = new Set(storedValues(follower));
   assert.deepEqual(acked.filter((p) => !held.has(p)), [], 'the new leader lacks acknowledged messages');

@@ -2,7 +2,7 @@
  * How long a test waits for something that must happen (a log line, a status, a delivery, a process
  * up). Generous on purpose: CI runs on a shared, loaded 2-core machine where such things come seconds
  * late, and a wait that is met costs only its own time. A broken build still fails, after this bound,
- * instead of hanging (the runner's per-test time-out is longer).
+ * instead of hanging (scripts/run-tests.js ends a whole file only after 20 min).
  */
 export const PATIENCE_MS = 60_000;
 

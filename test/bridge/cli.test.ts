@@ -11,6 +11,7 @@ import { verifyPassword } from '../../bridge/mqtt/passwords.js';
 import { formatScramCredential, makeScramCredential, parseScramCredential, type ScramCredential } from '../../bridge/shared/scram-credentials.js';
 import { startCliNode } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
 
@@ -55,7 +56,7 @@ test('start serves health and topics, stops cleanly on SIGTERM, and topics reads
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
   t.after(() => child.kill('SIGKILL'));
-  for (let i = 0; i < 200 && !output.includes('Tributary started'); i++) await new Promise((r) => setTimeout(r, 50));
+  await pollUntil(() => output.includes('Tributary started') || child.exitCode !== null, PATIENCE_MS, 50);
   assert.match(output, /Tributary started/);
 
   const ready = await fetch(`http://127.0.0.1:${port}/readyz`);

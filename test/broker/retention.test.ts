@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Log, type RetentionSpec } from '../../broker/log/log.js';
 import { RetentionScheduler } from '../../broker/retention.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 const DAY = 86_400_000;
 
@@ -92,7 +92,7 @@ test('the cron scheduler runs retention on its schedule', async (t) => {
   await log.append('metrics', 0, batch(3, Date.now()));
   const scheduler = new RetentionScheduler(log, '* * * * * *'); // every second
   t.after(() => scheduler.stop());
-  for (let waited = 0; log.partition('metrics', 0).logStartOffset === 0 && waited < 15_000; waited += 100) await sleep(100);
+  await pollUntil(() => log.partition('metrics', 0).logStartOffset !== 0, PATIENCE_MS, 100);
   assert.equal(log.partition('metrics', 0).logStartOffset, 3);
   await scheduler.stop();
   await scheduler.stop(); // idempotent

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { onCleanup } from './cleanup.js';
+import { PATIENCE_MS, pollUntil } from './wait-for.js';
 
 export const CLI = fileURLToPath(new URL('../../bridge/cli.js', import.meta.url));
 
@@ -125,10 +126,7 @@ export async function startCliNode(t: TestContext, dataDir: string, mqttPort = 0
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });
-  for (let i = 0; i < 300 && !output.includes('Tributary started'); i++) {
-    if (child.exitCode !== null) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await pollUntil(() => output.includes('Tributary started') || child.exitCode !== null, PATIENCE_MS, 50);
   if (!output.includes('Tributary started')) throw new Error(`node did not start:\n${output}`);
   return {
     url: `http://127.0.0.1:${port}`,

@@ -49,7 +49,7 @@ export async function startNodeAtBudget(t: TestContext, qos: 1 | 2 = 1): Promise
 
 /** Connects to `url` and resolves with the CONNACK, accepted or refused; the client ends with the test. */
 export function connackOf(t: TestContext, url: string, options: IClientOptions): Promise<IConnackPacket> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 30_000, ...options });
   t.after(() => client.end(true));
   return new Promise((resolve, reject) => {
     client.on('packetreceive', (packet) => {

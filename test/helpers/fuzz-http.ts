@@ -5,6 +5,7 @@
 import { request, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { FuzzFinding, Rng } from './fuzz.js';
+import { PATIENCE_MS } from './wait-for.js';
 
 export interface HttpFuzzTarget {
   port: number;
@@ -20,7 +21,8 @@ export interface HttpFuzzTally {
   byStatus: Record<string, number>;
 }
 
-const DEADLINE_MS = 10_000;
+/** How long the node may take to answer before its silence is a finding: a hang, not a loaded machine. */
+const DEADLINE_MS = PATIENCE_MS;
 const SEGMENTS = ['api', 'topics', 'records', 'readers', 'positions', 'healthz', 'readyz', 'metrics', 'overview', 'upstream', 'index.html', '', '.', '..', '%', '%zz', '%2F', '%00', '%C3%A9', '%FF', 'é', 'a'.repeat(300), 'nope', 'reader-1', '__proto__', 'constructor', '-', '~'];
 const ROUTES = ['/', '/index.html', '/healthz', '/readyz', '/metrics', '/api/topics', '/api/overview', '/api/upstream', '/api/readers', '/api/topics/{t}', '/api/topics/{t}/records', '/api/readers/{r}/positions', '/api/readers/{r}'];
 const PARAMS = ['partition', 'from-offset', 'from-time', 'to-offset', 'to-time', 'key', 'reader', 'format', 'base64', 'x', '', 'from-offset '];

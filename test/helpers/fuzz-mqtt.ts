@@ -9,8 +9,10 @@ import { connect as tcpConnect } from 'node:net';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import type { Log } from '../../broker/log/log.js';
 import { FuzzFinding, Rng } from './fuzz.js';
+import { PATIENCE_MS } from './wait-for.js';
 
-const DEADLINE_MS = 10_000;
+/** How long the node may take to answer before its silence is a finding: a hang, not a loaded machine. */
+const DEADLINE_MS = PATIENCE_MS;
 const TOPICS = ['plant/line-1/temp', 'a', 'a/b/c/d', '/', '//', 'x/+/y', '#', '+', 'a/#', '$SYS/x', '$share/g/a', '', 'é/😀', 'nul\u0000byte', 'a'.repeat(2000), Array.from({ length: 120 }, () => 'l').join('/'), 'fz/dup'];
 
 export interface MqttFuzzTally {

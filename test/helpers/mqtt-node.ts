@@ -48,11 +48,13 @@ export async function startTestNode(t: TestContext, settings: ConfigInput = {}, 
 }
 
 /**
- * A connected MQTT.js client that ends with the test. Never reconnects on its own. `onMessage` is
+ * A connected MQTT.js client that ends with the test. Never reconnects on its own. The CONNACK is
+ * waited for 30 s (MQTT.js's connectTimeout): a loaded machine answers late; a test that needs a
+ * node's silence passes its own, shorter connectTimeout. `onMessage` is
  * attached before connecting: a session's queued messages can arrive with the CONNACK.
  */
 export async function connect(t: TestContext, url: string, options: IClientOptions = {}, onMessage?: (topic: string, payload: Buffer) => void): Promise<MqttClient> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 30_000, ...options });
   if (onMessage !== undefined) client.on('message', onMessage);
   onCleanup(t, () => client.endAsync(true));
   await new Promise<void>((resolve, reject) => {
@@ -65,7 +67,7 @@ export async function connect(t: TestContext, url: string, options: IClientOptio
 
 /** Resolves with the reason an MQTT.js connection attempt fails (CONNACK code or close). */
 export function connectionRefusal(url: string, options: IClientOptions = {}): Promise<string> {
-  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(url, { reconnectPeriod: 0, connectTimeout: 30_000, ...options });
   return new Promise((resolve) => {
     client.once('connect', () => {
       client.end(true);

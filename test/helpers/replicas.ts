@@ -12,6 +12,7 @@ import { decodeBatch } from '../../broker/log/record-batch.js';
 import { CLI, freePort, runCli } from './cli.js';
 import { onCleanup } from './cleanup.js';
 import { tempDir } from './temp-dir.js';
+import { PATIENCE_MS, pollUntil } from './wait-for.js';
 
 export interface Replica {
   id: string;
@@ -40,8 +41,6 @@ export interface Replica {
 
 /** What GET /api/cluster answers: the node's ClusterStatus as JSON. */
 export type ClusterStatusJson = ClusterStatus;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface ReplicaOptions {
   electionTimeoutMs?: number;
@@ -198,10 +197,7 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
       // This start's line, not an earlier start's: the output accumulates across restarts.
       const from = output.length;
       const listening = (): boolean => output.indexOf('HTTP API listening', from) >= 0;
-      for (let i = 0; i < 400 && !listening(); i++) {
-        if (started.exitCode !== null) break;
-        await sleep(25);
-      }
+      await pollUntil(() => listening() || started.exitCode !== null, PATIENCE_MS, 25);
       if (!listening()) throw new Error(`replica ${id} did not start:\n${output.slice(from)}`);
     },
     init: () => {
@@ -210,7 +206,9 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
     },
     status: async () => {
       try {
-        const res = await fetch(`http://127.0.0.1:${httpPort}/api/cluster`, { signal: AbortSignal.timeout(1000) });
+        // Null means the node does not answer (down, stopped); a running node on a loaded machine can
+        // take seconds, and tests read `(await r.status())!` of nodes that run: so a generous bound.
+        const res = await fetch(`http://127.0.0.1:${httpPort}/api/cluster`, { signal: AbortSignal.timeout(10_000) });
         return (await res.json()) as ClusterStatusJson;
       } catch {
         return null;
@@ -222,27 +220,27 @@ function makeReplica(t: TestContext, id: string, dir: string, config: string, mq
 }
 
 /** Waits (bounded) until exactly one of `replicas` leads an epoch that the others follow with it as leader. */
-export async function waitForLeader(replicas: readonly Replica[], rounds = 300): Promise<Replica> {
-  let last: unknown[] = [];
-  for (let i = 0; i < rounds; i++) {
-    const statuses = await Promise.all(replicas.map((r) => r.status()));
-    last = statuses;
-    const index = singleLeader(statuses);
-    if (index >= 0) return replicas[index]!;
-    await sleep(50);
-  }
+export async function waitForLeader(replicas: readonly Replica[], timeoutMs = PATIENCE_MS): Promise<Replica> {
+  let last: Array<ClusterStatusJson | null> = [];
+  let index = -1;
+  const found = async (): Promise<boolean> => {
+    last = await Promise.all(replicas.map((r) => r.status()));
+    index = singleLeader(last);
+    return index >= 0;
+  };
+  if (await pollUntil(found, timeoutMs, 50)) return replicas[index]!;
   throw new Error(`no single leader: ${JSON.stringify(last)}`);
 }
 
 /** Waits (bounded) until every replica's last position and commit position reach `seq`. */
-export async function waitForReplicated(replicas: readonly Replica[], seq: number, rounds = 300): Promise<void> {
+export async function waitForReplicated(replicas: readonly Replica[], seq: number, timeoutMs = PATIENCE_MS): Promise<void> {
   let last: unknown[] = [];
-  for (let i = 0; i < rounds; i++) {
+  const reached = async (): Promise<boolean> => {
     const statuses = await Promise.all(replicas.map((r) => r.status()));
     last = statuses;
-    if (statuses.every((s) => s !== null && s.last.seq >= seq && s.commitSeq >= seq)) return;
-    await sleep(50);
-  }
+    return statuses.every((s) => s !== null && s.last.seq >= seq && s.commitSeq >= seq);
+  };
+  if (await pollUntil(reached, timeoutMs, 50)) return;
   throw new Error(`not replicated up to ${seq}: ${JSON.stringify(last)}`);
 }
 

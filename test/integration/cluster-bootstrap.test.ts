@@ -8,12 +8,13 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { startCliNode } from '../helpers/cli.js';
 import { startReplicas, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { pollUntil } from '../helpers/wait-for.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** `count` QoS 1 messages `prefix-i` to the node at `port`; every one PUBACKed (publishAsync rejects otherwise). */
 async function publish(port: number, prefix: string, count: number): Promise<string[]> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 30_000 });
   try {
     const payloads = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
     await Promise.all(payloads.map((p) => client.publishAsync('plant/line/power', p, { qos: 1 })));
@@ -70,7 +71,7 @@ test('the upgrade in the wrong order: two initialised empty nodes elect first; t
   await n3.restart();
   await waitForLeader([n2, n3]);
   await n1.restart();
-  for (let i = 0; i < 300 && !n1.output().includes('TRIB_CLUSTER_SINGLE_NODE_DIVERGED'); i++) await sleep(50);
+  await pollUntil(() => n1.output().includes('TRIB_CLUSTER_SINGLE_NODE_DIVERGED'));
   assert.match(n1.output(), /TRIB_CLUSTER_SINGLE_NODE_DIVERGED/, n1.output().slice(-3000));
   assertHolds([n1], before);
   assert.equal((await n1.status())!.truncations, 0);

@@ -9,8 +9,7 @@ import { idOf, progress, Publisher } from '../helpers/cluster/publishers.js';
 import { readReplica } from '../helpers/cluster/replica.js';
 import { sample } from '../helpers/metrics-text.js';
 import { startReplicas, waitForLeader, waitForReplicated, type ClusterStatusJson, type Replica } from '../helpers/replicas.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 /** Writes `path` until the file system has no room left; the bytes written. */
 function fill(path: string): number {
@@ -42,11 +41,11 @@ function cpuSeconds(pid: number): number {
 
 async function statusUntil(replica: Replica, ok: (s: ClusterStatusJson) => boolean, what: string): Promise<ClusterStatusJson> {
   let last: ClusterStatusJson | null = null;
-  for (let i = 0; i < 400; i++) {
+  const met = async (): Promise<boolean> => {
     last = await replica.status();
-    if (last !== null && ok(last)) return last;
-    await sleep(50);
-  }
+    return last !== null && ok(last);
+  };
+  if (await pollUntil(met, PATIENCE_MS, 50)) return last!;
   throw new Error(`${what}: ${JSON.stringify(last)}`);
 }
 

@@ -43,7 +43,7 @@ test('flapping links and a slow disk under load, forwarding to a real Kafka: not
       // The throttle was real: the kernel counted the slowed node's writes in the throttled group.
       // Waited for, not read once: a follower just back from a flapping link may still be catching
       // up (or backing off) when the 30 acknowledgements above have come from the other two.
-      if (fault.kind === 'slow-disk') await waitFor(() => disk.writes() > writesBefore, 'a write of the slowed node through the throttle', 20_000);
+      if (fault.kind === 'slow-disk') await waitFor(() => disk.writes() > writesBefore, 'a write of the slowed node through the throttle');
       await nemesis.heal();
       await waitForLeader(nodes);
       await progress(publishers, 10);

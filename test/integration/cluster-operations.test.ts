@@ -14,12 +14,11 @@ import { idOf, progress, Publisher } from '../helpers/cluster/publishers.js';
 import { readReplica } from '../helpers/cluster/replica.js';
 import { sample } from '../helpers/metrics-text.js';
 import { startReplicas, storedEntries, waitForLeader, waitForReplicated, type ClusterStatusJson, type Replica } from '../helpers/replicas.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 /** Publishes `count` QoS 1 messages to the leader over several MQTT topics (so several partitions); all must be PUBACKed. */
 async function publishTo(leader: Replica, prefix: string, count: number): Promise<void> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${leader.mqttPort}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${leader.mqttPort}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 30_000 });
   try {
     await Promise.all(Array.from({ length: count }, (_, i) => client.publishAsync(`plant/line-${i % 4}/power`, `${prefix}-${i}`, { qos: 1 })));
   } finally {
@@ -30,11 +29,11 @@ async function publishTo(leader: Replica, prefix: string, count: number): Promis
 /** Waits (bounded) until the leader's status satisfies `ok`; returns it. */
 async function leaderStatusUntil(leader: Replica, ok: (s: ClusterStatusJson) => boolean, what: string): Promise<ClusterStatusJson> {
   let last: ClusterStatusJson | null = null;
-  for (let i = 0; i < 300; i++) {
+  const met = async (): Promise<boolean> => {
     last = await leader.status();
-    if (last !== null && last.role === 'leader' && ok(last)) return last;
-    await sleep(50);
-  }
+    return last !== null && last.role === 'leader' && ok(last);
+  };
+  if (await pollUntil(met, PATIENCE_MS, 50)) return last!;
   throw new Error(`${what}: ${JSON.stringify(last)}`);
 }
 
@@ -100,7 +99,7 @@ test('a rolling restart under QoS 1 load (SIGTERM each node in turn, wait until 
       // A clean stop resigns (EndQuorumEpoch): the others hear it and elect a successor soon.
       await waitForLeader(others);
       const resigned = (): number[] => others.map((r, i) => (r.output().match(/the cluster leader resigned/g) ?? []).length - resignedBefore[i]!);
-      for (let i = 0; i < 100 && !resigned().every((n) => n === 1); i++) await sleep(50); // their logs may come a little later
+      await pollUntil(() => resigned().every((n) => n >= 1)); // their logs may come late on a loaded machine
       assert.ok(resigned().every((n) => n === 1), `both others were told the leader resigned (${resigned().join(', ')}):\n${others.map((r) => r.output().split('\n').filter((l) => l.includes('"component":"cluster"')).slice(-8).join('\n')).join('\n---\n')}`);
       t.diagnostic(`leader ${node.id}: a new leader ${Date.now() - stoppedAt} ms after SIGTERM (not asserted)`);
     }

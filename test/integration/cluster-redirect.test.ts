@@ -7,10 +7,11 @@ import { test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { IConnackPacket } from 'mqtt-packet';
 import { startReplicas, waitForLeader, type Replica } from '../helpers/replicas.js';
+import { PATIENCE_MS } from '../helpers/wait-for.js';
 
 /** Connects to `address` and resolves with the CONNACK (accepted or refused) and the client. */
 function connack(address: string, options: IClientOptions): Promise<{ packet: IConnackPacket; client: MqttClient }> {
-  const client = mqtt.connect(`mqtt://${address}`, { reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(`mqtt://${address}`, { reconnectPeriod: 0, connectTimeout: 30_000, ...options });
   return new Promise((resolve, reject) => {
     client.on('packetreceive', (packet) => {
       if (packet.cmd === 'connack') resolve({ packet: packet as IConnackPacket, client });
@@ -45,7 +46,7 @@ test('a follower redirects an MQTT 5.0 client to the leader (CONNACK 0x9C, Serve
   await leader.kill();
   await followers[1]!.kill();
   let unavailable: IConnackPacket | undefined;
-  for (let attempt = 0; attempt < 300 && unavailable === undefined; attempt++) {
+  for (const deadline = Date.now() + PATIENCE_MS; unavailable === undefined && Date.now() < deadline; ) {
     const { packet, client: none } = await connack(addressOf(followers[0]!), { clientId: 'nowhere', protocolVersion: 5 });
     none.end(true);
     if (packet.reasonCode === 0x88) unavailable = packet;

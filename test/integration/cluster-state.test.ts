@@ -10,11 +10,12 @@ import type { IConnackPacket, IPublishPacket } from 'mqtt-packet';
 import { hashPassword } from '../../bridge/shared/passwords.js';
 import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { startReplicas, storedValues, waitForLeader, type Replica } from '../helpers/replicas.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 const run = promisify(execFile);
 
 function connect(replica: Replica, clientId: string, options: mqtt.IClientOptions = {}): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000, ...options });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 30_000, ...options });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {
@@ -49,8 +50,6 @@ async function readers(replica: Replica): Promise<ReaderJson[]> {
   return ((await res.json()) as { readers: ReaderJson[] }).readers;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 test("a replay reader's and Kafka groups' committed positions (also of a group that knows only a follower) are on the new leader after the old one is SIGKILLed", async (t) => {
   const replicas = await startReplicas(t, 3, { kafka: true });
   const leader = await waitForLeader(replicas);
@@ -72,12 +71,11 @@ test("a replay reader's and Kafka groups' committed positions (also of a group t
 
   // Each position committed on the leader is a record the followers apply; wait until both hold them.
   let seen: unknown = null;
-  for (let i = 0; i < 200; i++) {
+  await pollUntil(async () => {
     const lists = await Promise.all(followers.map(async (f) => (await readers(f)).map((r) => [r.reader, r.topic, r.partition, r.nextOffset])));
     seen = lists;
-    if (lists.every((l) => JSON.stringify(l) === JSON.stringify(before))) break;
-    await sleep(50);
-  }
+    return lists.every((l) => JSON.stringify(l) === JSON.stringify(before));
+  }, PATIENCE_MS, 50);
   assert.deepEqual(seen, [before, before], 'the followers hold the leader positions');
 
   await leader.kill();
@@ -89,11 +87,10 @@ test("a replay reader's and Kafka groups' committed positions (also of a group t
   // And its new commit is on the follower that is left (and on the old leader once it is back).
   await leader.restart();
   let back: ReaderJson[] = [];
-  for (let i = 0; i < 200; i++) {
+  await pollUntil(async () => {
     back = await readers(leader).catch(() => []); // its HTTP API may not be up yet
-    if (back.some((r) => r.reader === 'kafka:archiver' && r.nextOffset === 7)) break;
-    await sleep(50);
-  }
+    return back.some((r) => r.reader === 'kafka:archiver' && r.nextOffset === 7);
+  }, PATIENCE_MS, 50);
   assert.deepEqual(back.map((r) => [r.reader, r.nextOffset]), [['dashboard', 3], ['kafka:archiver', 7], ['kafka:auditor', 5]]);
 });
 
@@ -106,7 +103,7 @@ async function retainedOn(replica: Replica, filter: string, expected: number): P
   });
   await client.subscribeAsync(filter, { qos: 1 });
   // Bounded: the retained messages arrive after SUBACK; wait for the expected count, then a round trip more.
-  for (let i = 0; i < 100 && got.length < expected; i++) await sleep(20);
+  await pollUntil(() => got.length >= expected);
   await client.publishAsync('probe/done', 'x', { qos: 1 });
   await client.endAsync();
   return got.sort();
@@ -125,12 +122,7 @@ test('retained messages set and cleared on the leader are what a new subscriber 
   assert.deepEqual(await retainedOn(leader, 'site/#', 2), expected);
 
   // The followers apply the records as they fetch them: wait until the leader's last entry is everywhere.
-  const last = (await leader.status())!.last.seq;
-  for (let i = 0; i < 200; i++) {
-    const statuses = await Promise.all(replicas.map((r) => r.status()));
-    if (statuses.every((s) => s !== null && s.last.seq >= last)) break;
-    await sleep(50);
-  }
+  await waitForCopies(replicas, leader);
   await leader.kill();
   const next = await waitForLeader(replicas.filter((r) => r !== leader));
   assert.deepEqual(await retainedOn(next, 'site/#', 2), expected);
@@ -139,11 +131,8 @@ test('retained messages set and cleared on the leader are what a new subscriber 
 /** Waits (bounded) until every running replica holds `leader`'s last entry. */
 async function waitForCopies(replicas: readonly Replica[], leader: Replica): Promise<void> {
   const last = (await leader.status())!.last.seq;
-  for (let i = 0; i < 200; i++) {
-    const statuses = await Promise.all(replicas.map((r) => r.status()));
-    if (statuses.every((s) => s !== null && s.last.seq >= last)) return;
-    await sleep(50);
-  }
+  const copied = async (): Promise<boolean> => (await Promise.all(replicas.map((r) => r.status()))).every((s) => s !== null && s.last.seq >= last);
+  if (await pollUntil(copied, PATIENCE_MS, 50)) return;
   throw new Error(`the replicas do not hold entry ${last}`);
 }
 
@@ -216,7 +205,7 @@ test('a persistent session subscribed on the leader is present on the new leader
 
   const got: string[] = [];
   let present: boolean | undefined;
-  const back = mqtt.connect(`mqtt://127.0.0.1:${next.mqttPort}`, { clientId: 'hmi-3', clean: false, reconnectPeriod: 0, connectTimeout: 5000 });
+  const back = mqtt.connect(`mqtt://127.0.0.1:${next.mqttPort}`, { clientId: 'hmi-3', clean: false, reconnectPeriod: 0, connectTimeout: 30_000 });
   t.after(() => back.end(true));
   back.on('message', (topic, payload) => got.push(`${topic} ${payload.toString()}`));
   await new Promise<void>((resolve, reject) => {
@@ -227,12 +216,12 @@ test('a persistent session subscribed on the leader is present on the new leader
     back.once('error', reject);
   });
   assert.equal(present, true, 'session present on the new leader');
-  for (let i = 0; i < 100 && got.length === 0; i++) await sleep(20);
+  await pollUntil(() => got.length > 0); // the queued message first, then the late one
   // A message published now reaches it too; after it, nothing else is owed.
   const late = await connect(next, 'plc-2');
   await late.publishAsync('plant/line-3/alarm', 'pressure', { qos: 1 });
   await late.endAsync();
-  for (let i = 0; i < 100 && got.length < 2; i++) await sleep(20);
+  await pollUntil(() => got.length >= 2);
   assert.deepEqual(got, ['plant/line-2/alarm overheat', 'plant/line-3/alarm pressure']);
 });
 

@@ -11,8 +11,8 @@ import { API_VOTE, decodeVoteResponse, encodeVote, Writer } from '../../bridge/c
 import { PeerConnection } from '../../bridge/cluster/transport.js';
 import { makeNamedPki } from '../helpers/pki.js';
 import { startReplicas, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { pollUntil } from '../helpers/wait-for.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const tlsYaml = (files: { cert: string; key: string }, ca: string): string => `  tls: { cert: ${JSON.stringify(files.cert)}, key: ${JSON.stringify(files.key)}, ca: ${JSON.stringify(ca)} }`;
 
 /** The replication port a replica listens on, from its config file (beside its data directory). */
@@ -22,7 +22,7 @@ function clusterPort(replica: Replica): number {
 
 async function refusedLines(replica: Replica, pattern: RegExp, before: number): Promise<number> {
   const count = (): number => replica.output().split('\n').filter((l) => l.includes('TRIB_CLUSTER_PEER_REFUSED') && pattern.test(l)).length - before;
-  for (let i = 0; i < 500 && count() === 0; i++) await sleep(20); // up to 10 s: a loaded machine writes the line late
+  await pollUntil(() => count() !== 0); // a loaded machine writes the line late
   return count();
 }
 

@@ -13,6 +13,7 @@ import type { UpstreamStatus } from '../../bridge/upstream/forwarder.js';
 import { startKafka } from '../helpers/kafka.js';
 import { startReplicas, waitForLeader, type Replica } from '../helpers/replicas.js';
 import { readUpstream } from '../helpers/upstream.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 const CLUSTER = 'site-7';
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -119,7 +120,7 @@ test('every replica forwards as the cluster: across a SIGKILL and a SIGSTOP of t
   await waitForwarding(third, 60);
   second.signal('SIGCONT');
   assert.equal((await waitForLeader(replicas)).id, third.id);
-  for (let i = 0; i < 200 && (await upstreamOf(second)) !== null; i++) await sleep(50);
+  await pollUntil(async () => (await upstreamOf(second)) === null, PATIENCE_MS, 50);
   assert.equal(await upstreamOf(second), null, `${second.id} still forwards after SIGCONT`);
   const forwardedBefore = (await upstreamOf(third))!.counters.recordsForwarded;
   await waitForwarding(third, forwardedBefore + 60);

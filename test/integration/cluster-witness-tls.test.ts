@@ -10,19 +10,15 @@ import mqtt from 'mqtt';
 import { runCliAsync } from '../helpers/cli.js';
 import { makeNamedPki } from '../helpers/pki.js';
 import { startReplicasWithWitness, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const tlsYaml = (files: { cert: string; key: string }, ca: string): string => `  tls: { cert: ${JSON.stringify(files.cert)}, key: ${JSON.stringify(files.key)}, ca: ${JSON.stringify(ca)} }`;
 
 /** Lines a process logged with TRIB_CLUSTER_PEER_REFUSED that contain `part`. */
 const refusals = (replica: Replica, part: string): number => replica.output().split('\n').filter((l) => l.includes('TRIB_CLUSTER_PEER_REFUSED') && l.includes(part)).length;
 
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, rounds = 400): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  assert.fail(`timed out waiting until ${what}`);
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
+  if (!(await pollUntil(condition, PATIENCE_MS, 25))) assert.fail(`timed out waiting until ${what}`);
 }
 
 /** QoS 1 publishes to `replica`; the payloads PUBACKed (all of them, or the publish failed). */
@@ -84,7 +80,7 @@ test('a witness with another CA\'s certificate is refused, logged on both sides 
   await witness.restart();
 
   // Wiped, it asks every voter's epoch: the data nodes refuse its handshake.
-  await waitFor('a data node refuses the witness', () => replicas.some((r) => refusals(r, "cluster's CA") > 0), 800);
+  await waitFor('a data node refuses the witness', () => replicas.some((r) => refusals(r, "cluster's CA") > 0));
 
   // Both data nodes running: two of three voters, a majority. They lead and acknowledge.
   const leader = await waitForLeader(replicas);
@@ -98,10 +94,10 @@ test('a witness with another CA\'s certificate is refused, logged on both sides 
 
   // One data node stopped: the leader hears from no majority (the witness is refused) and steps down.
   await other.kill();
-  await waitFor('the leader steps down', async () => (await leader.status())?.role !== 'leader', 800);
+  await waitFor('the leader steps down', async () => (await leader.status())?.role !== 'leader');
   assert.match(leader.output(), /heard from no majority within the election timeout; stepping down/);
   // Its requests to the witness (the announcement, then votes) fail the witness's handshake.
-  await waitFor('the witness refuses a data node', () => refusals(witness, "cluster's CA") > 0, 800);
+  await waitFor('the witness refuses a data node', () => refusals(witness, "cluster's CA") > 0);
 
   // Both data nodes again: they elect one and acknowledge.
   await other.restart();

@@ -11,11 +11,12 @@ import { check } from '../helpers/cluster/checker.js';
 import { idOf, progress, Publisher } from '../helpers/cluster/publishers.js';
 import { readReplica } from '../helpers/cluster/replica.js';
 import { startReplicasWithWitness, storedEntries, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function connect(replica: Replica, clientId: string): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 30_000 });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {
@@ -59,12 +60,8 @@ function witnessHeaders(witness: Replica): { seq: number; epoch: number; topic: 
   }
 }
 
-async function waitFor(what: string, condition: () => Promise<boolean>, rounds = 400): Promise<void> {
-  for (let i = 0; i < rounds; i++) {
-    if (await condition()) return;
-    await sleep(25);
-  }
-  assert.fail(`timed out waiting until ${what}`);
+async function waitFor(what: string, condition: () => Promise<boolean>): Promise<void> {
+  if (!(await pollUntil(condition, PATIENCE_MS, 25))) assert.fail(`timed out waiting until ${what}`);
 }
 
 test('two data nodes and a witness elect a data node, which acknowledges QoS 1 publishes; the witness holds every entry header (position, epoch, topic, partition, size) and no records', async (t) => {
@@ -182,7 +179,7 @@ test('acks: all with a witness counts both data nodes and not the witness: publi
     if (err == null) acked = true;
   });
   // The leader and the witness hold it: a majority, which acks: all does not take.
-  await waitFor('the witness holds the held entry', async () => ((await witness.status())?.last.seq ?? 0) > lastBefore, 600);
+  await waitFor('the witness holds the held entry', async () => ((await witness.status())?.last.seq ?? 0) > lastBefore);
   assert.equal(acked, false, 'acknowledged with the witness instead of every data replica');
   assert.ok((await leader.status())!.commitSeq <= lastBefore, 'committed without every data replica');
 
@@ -220,7 +217,7 @@ test('the witness is kept no further than a live data follower, so that follower
 
   await leader.kill();
   follower.signal('SIGCONT');
-  const next = await waitForLeader([follower, witness], 600);
+  const next = await waitForLeader([follower, witness]);
   assert.equal(next.id, follower.id);
   const held = new Set(storedValues(follower));
   assert.deepEqual(acked.filter((p) => !held.has(p)), [], 'the new leader lacks acknowledged messages');

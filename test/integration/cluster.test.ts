@@ -7,9 +7,10 @@ import { test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { runCliAsync } from '../helpers/cli.js';
 import { storedEntries, storedValues, startReplicas, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 function connect(replica: Replica, clientId: string): Promise<MqttClient> {
-  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000 });
+  const client = mqtt.connect(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId, reconnectPeriod: 0, connectTimeout: 30_000 });
   return new Promise((resolve, reject) => {
     client.once('connect', () => resolve(client));
     client.once('error', (err) => {
@@ -148,7 +149,7 @@ test('a SIGSTOPped leader acknowledges nothing; a new leader is elected; on SIGC
   const leader = await waitForLeader(replicas);
   const others = replicas.filter((r) => r !== leader);
   const forwarding = async (r: Replica): Promise<boolean> => ((await (await fetch(`http://127.0.0.1:${r.httpPort}/api/upstream`)).json()) as { enabled: boolean }).enabled;
-  for (let i = 0; i < 100 && !(await forwarding(leader)); i++) await new Promise((r) => setTimeout(r, 20));
+  await pollUntil(() => forwarding(leader), PATIENCE_MS, 20);
   assert.deepEqual(await Promise.all(replicas.map(forwarding)), replicas.map((r) => r === leader));
   const client = await connect(leader, 'publisher-stopped');
   const acked = await publish(client, 'first', 50);
@@ -172,11 +173,11 @@ test('a SIGSTOPped leader acknowledges nothing; a new leader is elected; on SIGC
   // the deposed one at once.
   const after = await waitForLeader(replicas);
   assert.notEqual(after.id, leader.id, 'the old leader must not lead again at once');
-  for (let i = 0; i < 100 && (await forwarding(leader)); i++) await new Promise((r) => setTimeout(r, 20));
+  await pollUntil(async () => !(await forwarding(leader)) && (await forwarding(after)), PATIENCE_MS, 20);
   assert.deepEqual(await Promise.all(replicas.map(forwarding)), replicas.map((r) => r === after), 'only the new leader forwards');
   await waitForReplicated(replicas, (await after.status())!.last.seq);
   // Its connection is closed without a PUBACK for what it took while deposed.
-  for (let i = 0; i < 400 && client.connected; i++) await new Promise((r) => setTimeout(r, 25));
+  await pollUntil(() => !client.connected, PATIENCE_MS, 25);
   client.end(true);
   assert.equal(stoppedAcked, false, `the old leader acknowledged after SIGCONT (failed: ${stoppedFailed})`);
   assertReplicasAgree(replicas, [...acked, ...acked2]);
@@ -197,13 +198,17 @@ test('a leader cut off by SIGSTOPping both followers stores but never acknowledg
   f2.signal('SIGSTOP');
   // No fetch of theirs is parked at the leader any more (it answers each within fetchMaxWaitMs,
   // 100 ms here): an answer queued to a stopped follower would carry the next entries to it.
-  const quiet = async (): Promise<boolean> => ((await old.status())?.followers ?? []).every((f) => ((f as { lastFetchMsAgo?: number | null }).lastFetchMsAgo ?? 0) > 300);
-  for (let i = 0; i < 200 && !(await quiet()); i++) await new Promise((r) => setTimeout(r, 20));
+  // (A status not answered is not quiet: it says nothing of the fetches.)
+  const quiet = async (): Promise<boolean> => {
+    const followers = (await old.status())?.followers;
+    return followers !== undefined && followers.every((f) => ((f as { lastFetchMsAgo?: number | null }).lastFetchMsAgo ?? 0) > 300);
+  };
+  await pollUntil(quiet, PATIENCE_MS, 20);
   assert.ok(await quiet(), 'followers still fetching');
   const alone: string[] = [];
   for (let i = 0; i < 5; i++) client.publish('plant/line/power', `alone-${i}`, { qos: 1 }, (err) => err == null && alone.push(`alone-${i}`));
   // Stored by the old leader (its log end moves), never committed: no quorum can fetch.
-  for (let i = 0; i < 400 && ((await old.status())?.last.seq ?? 0) <= before; i++) await new Promise((r) => setTimeout(r, 25));
+  await pollUntil(async () => ((await old.status())?.last.seq ?? 0) > before, PATIENCE_MS, 25);
   assert.ok((await old.status())!.last.seq > before, 'the old leader did not store the publishes');
   old.signal('SIGSTOP');
   f1.signal('SIGCONT');
@@ -238,13 +243,13 @@ test('acks all: with one follower stopped nothing is acknowledged; once it is ba
   });
   // Stored on the leader and on the running follower: a majority, which acks all does not take.
   const running = replicas.find((r) => r !== leader && r !== stopped)!;
-  for (let i = 0; i < 400 && ((await running.status())?.last.seq ?? 0) <= lastBefore; i++) await new Promise((r) => setTimeout(r, 25));
+  await pollUntil(async () => ((await running.status())?.last.seq ?? 0) > lastBefore, PATIENCE_MS, 25);
   assert.ok((await running.status())!.last.seq > lastBefore, 'the running follower did not get the entry');
   assert.equal(acked, false, 'acknowledged without every replica');
   assert.ok((await leader.status())!.commitSeq <= lastBefore, 'committed without every replica');
 
   stopped.signal('SIGCONT');
-  for (let i = 0; i < 400 && !acked; i++) await new Promise((r) => setTimeout(r, 25));
+  await pollUntil(() => acked, PATIENCE_MS, 25);
   assert.equal(acked, true, 'not acknowledged once every replica had it');
   client.end(true);
 });

@@ -11,6 +11,7 @@ import mqttPacket from 'mqtt-packet';
 import YAML from 'yaml';
 import { tempDir } from '../helpers/temp-dir.js';
 import { startNodeOnTinyDisk } from '../helpers/tiny-disk.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 interface Stats {
   stats: { appendRetries: number };
@@ -80,8 +81,8 @@ test('disk full without the fast path: publishes through aedes are held the same
   const held = ['while-full-1', 'while-full-2'].map((value) => client.publishAsync('plant/meter', value, { qos: 1 }).then(() => acked++));
   const retries = async (): Promise<number> => ((await ask('stats')) as unknown as Stats).stats.appendRetries;
   // Retried more than once: the held publish goes on being retried, not given up after one try.
-  // Bounded (15 s), so that a publisher dropped instead of held fails here rather than hanging.
-  for (let i = 0; i < 300 && client.connected && (await retries()) < 2; i++) await new Promise((r) => setTimeout(r, 50));
+  // Bounded, so that a publisher dropped instead of held fails here rather than hanging.
+  await pollUntil(async () => !client.connected || (await retries()) >= 2, PATIENCE_MS, 50);
   assert.equal(client.connected, true, 'the publisher is held, not disconnected');
   assert.ok((await retries()) >= 2, 'the held appends are retried');
   assert.equal(acked, 0, 'no PUBACK while the message is not durable');

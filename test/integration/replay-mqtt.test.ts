@@ -10,7 +10,7 @@ import { Log } from '../../broker/log/log.js';
 import { freePort, runCli, runCliAsync, startCliNode } from '../helpers/cli.js';
 import { payload, seed, SPACING_MS } from '../helpers/replay-data.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { waitFor } from '../helpers/wait-for.js';
+import { PATIENCE_MS, pollUntil, waitFor } from '../helpers/wait-for.js';
 
 async function startMosquitto(t: TestContext): Promise<{ port: number; broker: ChildProcess }> {
   const port = await freePort();
@@ -24,17 +24,15 @@ async function startMosquitto(t: TestContext): Promise<{ port: number; broker: C
 
 /** Polls a TCP port until it accepts connections. */
 async function listening(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const accepts = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const s = connect(port, '127.0.0.1', () => {
         s.destroy();
         resolve(true);
       });
       s.on('error', () => resolve(false));
     });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  if (await pollUntil(accepts, PATIENCE_MS, 50)) return;
   throw new Error(`nothing listens on ${port}`);
 }
 
@@ -63,7 +61,8 @@ async function subscribe(t: TestContext, port: number, filter: string): Promise<
       else messages.push({ topic: line.slice(0, space), hex: line.slice(space + 1) });
     }
   });
-  for (let i = 0; i < 100 && !probed; i++) {
+  // A probe published until one comes back: then the subscription is in place (bounded, generously).
+  for (const deadline = Date.now() + PATIENCE_MS; !probed && Date.now() < deadline; ) {
     spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', 'probe', '-m', 'p'], { stdio: 'ignore' });
     await new Promise((r) => setTimeout(r, 100));
   }

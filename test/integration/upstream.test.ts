@@ -16,6 +16,7 @@ import { startKafka, type KafkaNode } from '../helpers/kafka.js';
 import { connect, startTestNode, type TestNode } from '../helpers/mqtt-node.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { caughtUp, readUpstream, waitForStatus, type UpstreamRecord } from '../helpers/upstream.js';
+import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 let kafka: KafkaNode;
 const cleanups: Array<() => Promise<void>> = [];
@@ -371,10 +372,7 @@ describe('upstream forwarder with a real Kafka', () => {
     const base = `http://127.0.0.1:${node.node.http.port}`;
     const recent = async (): Promise<Array<{ component: string; summary: string; detail: string }>> => ((await (await fetch(`${base}/api/overview`)).json()) as { errors: Array<{ component: string; summary: string; detail: string }> }).errors;
     let errors = await recent();
-    for (let i = 0; i < 300 && !errors.some((e) => e.summary === 'forwarding failed: TRIB_UPSTREAM_TOPIC_MISSING'); i++) {
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      errors = await recent();
-    }
+    await pollUntil(async () => (errors = await recent()).some((e) => e.summary === 'forwarding failed: TRIB_UPSTREAM_TOPIC_MISSING'), PATIENCE_MS, 100);
     assert.ok(errors.some((e) => e.component === 'upstream' && e.summary === 'forwarding failed: TRIB_UPSTREAM_TOPIC_MISSING' && /edge\.gw-no-topic\.telemetry/.test(e.detail)), JSON.stringify(errors));
     await publish(await connect(t, node.url), 10, 'kept');
     const after = node.node.upstream!.status();

@@ -12,6 +12,15 @@ import { PeerConnection, ReplicationServer } from '../../../bridge/cluster/trans
 import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
 import { tempDir } from '../../helpers/temp-dir.js';
+import { pollUntil } from '../../helpers/wait-for.js';
+
+/** The voters' election timeout: a minute, so that what they do sooner is not the timeout's doing. */
+const ELECTION_TIMEOUT_MS = 60_000;
+/**
+ * How long a test waits for what a voter must do without its election timeout: generous for a loaded
+ * machine, and still well before the timeout, so that the wait cannot be met by the timeout instead.
+ */
+const WITHIN_TIMEOUT_MS = ELECTION_TIMEOUT_MS / 2;
 
 async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?: string, logger: pino.Logger = pino({ level: 'silent' })): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
   const theLog = log ?? (await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed' }));
@@ -24,7 +33,7 @@ async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?
       { id: 'c2', address: `127.0.0.1:${await freePort()}` },
     ],
     acks: 'quorum',
-    electionTimeoutMs: 60_000,
+    electionTimeoutMs: ELECTION_TIMEOUT_MS,
     fetchMaxWaitMs: 100,
     fetchMaxBytes: 1 << 20,
     log: theLog,
@@ -157,11 +166,7 @@ test('a follower whose leader refuses connections (its process is gone) forgets 
   const announce = await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 1 }), 5000);
   assert.ok(announce);
   const candidate = { candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: true };
-  let granted = false;
-  for (let i = 0; i < 100 && !granted; i++) {
-    granted = (await voter.ask(candidate)).granted;
-    if (!granted) await new Promise((r) => setTimeout(r, 50));
-  }
+  const granted = await pollUntil(async () => (await voter.ask(candidate)).granted, WITHIN_TIMEOUT_MS, 50);
   assert.equal(granted, true, 'still refusing: it holds on to a leader that is gone');
   assert.equal(voter.node.leaderId, null);
 });
@@ -233,7 +238,7 @@ test('a voter that starts with an empty data directory and hears from no leader 
   const candidate = (epoch: number): VoteRequest => ({ candidateId: 'c1', epoch, last: { epoch: -1, seq: 0 }, preVote: false });
 
   // c1 (a majority with the voter) answers, c2 is down: the voter keeps asking and grants nothing.
-  for (let i = 0; i < 200 && probes.c1 < 3; i++) await new Promise((r) => setTimeout(r, 25));
+  await pollUntil(() => probes.c1 >= 3);
   assert.ok(probes.c1 >= 3, 'the voter asks its peers their epoch');
   const epoch = (): number => node.epoch;
   assert.equal(await ask(candidate(9)), false);
@@ -241,11 +246,7 @@ test('a voter that starts with an empty data directory and hears from no leader 
 
   // c2 answers too: the voter's vote counts as cast in the largest epoch answered (7); it votes above it.
   await peerAt('c2', 5, c2Port);
-  let learned = false;
-  for (let i = 0; i < 200 && !learned; i++) {
-    learned = epoch() === 7;
-    if (!learned) await new Promise((r) => setTimeout(r, 25));
-  }
+  const learned = await pollUntil(() => epoch() === 7);
   assert.equal(learned, true, `the voter did not learn the epoch (at ${epoch()})`);
   assert.equal(await ask(candidate(7)), false);
   assert.equal(await ask(candidate(8)), true);
@@ -273,7 +274,7 @@ test('a follower whose fetch the stopping leader answered NOT_LEADER (it forgot 
     await voter.log.close();
   });
   await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
-  for (let i = 0; i < 200 && voter.node.leaderId !== null; i++) await new Promise((r) => setTimeout(r, 10));
+  await pollUntil(() => voter.node.leaderId === null, WITHIN_TIMEOUT_MS);
   assert.equal(voter.node.leaderId, null, 'the NOT_LEADER answer made it forget c1');
 
   await voter.peer.request(API_END_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);

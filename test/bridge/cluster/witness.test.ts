@@ -12,8 +12,7 @@ import { Witness } from '../../../bridge/cluster/witness.js';
 import { freePort } from '../../helpers/cli.js';
 import { makeNamedPki } from '../../helpers/pki.js';
 import { tempDir } from '../../helpers/temp-dir.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+import { pollUntil } from '../../helpers/wait-for.js';
 
 /** A listener that takes connections and never answers: a leader that is alive but slow (no refusal). */
 async function silentListener(t: TestContext): Promise<string> {
@@ -116,9 +115,9 @@ test('a witness under cluster.tls: only a certificate of the cluster\'s CA namin
     }
   };
   const logged = (...parts: string[]): number => lines.filter((l) => l.includes('TRIB_CLUSTER_PEER_REFUSED') && parts.every((p) => l.includes(p))).length;
-  /** How many more such lines than `at` (waiting a bounded while for the first). */
+  /** How many more such lines than `at` (waiting, bounded, for the first: a loaded machine writes it late). */
   const refusals = async (at: number, ...parts: string[]): Promise<number> => {
-    for (let i = 0; i < 100 && logged(...parts) === at; i++) await sleep(20);
+    await pollUntil(() => logged(...parts) !== at);
     return logged(...parts) - at;
   };
   const begin = (leaderId: string): Writer => encodeBeginQuorumEpoch(new Writer(), { leaderId, epoch: 2 });

@@ -135,17 +135,34 @@ test('a subscriber gets what is published after its SUBACK, online or offline; w
 
 test('keep-alive: a client that only publishes through the fast path stays connected past 1.5x its keep-alive', async (t) => {
   const { node } = await startTestNode(t);
-  const raw = await openConnected(t, node, 'chatty', 1);
-  let closed = false;
-  void raw.closed.then(() => (closed = true));
-  for (let id = 1; id <= 12; id++) {
-    raw.send(publish('chatty/rate', id, { qos: 0 }));
-    await new Promise((resolve) => setTimeout(resolve, 250));
+  // A publish every 250 ms for 3 s, with a keep-alive of 1 s (silence ends it after 1.5 s). The run
+  // proves something only if this process kept that pace: a loaded machine can stall it (and the
+  // node in it) for a second, which is silence to the node too. Such a run is done again (bounded);
+  // the pace is the test's own, nothing of the node's is timed.
+  for (let attempt = 1; ; attempt++) {
+    const raw = await openConnected(t, node, `chatty-${attempt}`, 1);
+    let closed = false;
+    void raw.closed.then(() => (closed = true));
+    const before = node.mqtt.stats.publishesFastPath;
+    let last = Date.now();
+    let longestGap = 0;
+    for (let id = 1; id <= 12; id++) {
+      raw.send(publish('chatty/rate', id, { qos: 0 }));
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      longestGap = Math.max(longestGap, Date.now() - last);
+      last = Date.now();
+    }
+    if (closed && longestGap >= 1000 && attempt < 5) {
+      t.diagnostic(`attempt ${attempt}: this process stalled ${longestGap} ms between two publishes; again`);
+      raw.destroy();
+      continue;
+    }
+    assert.equal(closed, false, `not disconnected for silence (longest gap between publishes ${longestGap} ms)`);
+    await waitFor(() => node.mqtt.stats.publishesFastPath === before + 12, 'all 12 publishes through the fast path');
+    // And the timer still runs: silence ends the connection [MQTT-3.1.2-24].
+    await raw.closed;
+    return;
   }
-  assert.equal(closed, false, 'not disconnected for silence');
-  assert.equal(node.mqtt.stats.publishesFastPath, 12);
-  // And the timer still runs: silence ends the connection [MQTT-3.1.2-24].
-  await raw.closed;
 });
 
 test('an MQTT 3.1 client (MQIsdp) publishes through the fast path too', async (t) => {

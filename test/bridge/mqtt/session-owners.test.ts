@@ -8,7 +8,7 @@ import { hashPassword } from '../../../bridge/mqtt/passwords.js';
 import { connect, connectionRefusal, startTestNode, type TestNode } from '../../helpers/mqtt-node.js';
 import { RawMqtt } from '../../helpers/raw-mqtt.js';
 import { tempDir } from '../../helpers/temp-dir.js';
-import { waitFor } from '../../helpers/wait-for.js';
+import { PATIENCE_MS, pollUntil, waitFor } from '../../helpers/wait-for.js';
 
 const pressUsers = async (): Promise<ConfigInput['mqtt']> => ({
   auth: {
@@ -72,10 +72,7 @@ test('a clean session frees its client id when it ends; a persistent one keeps i
   await first.endAsync();
   // The server sees the close a moment after the client: until then the id is still held.
   let outcome = '';
-  for (let tries = 0; tries < 100 && outcome !== 'connected'; tries++) {
-    outcome = await connectionRefusal(url, { ...b, clientId: 'shared-screen', clean: false });
-    if (outcome !== 'connected') await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  await pollUntil(async () => (outcome = await connectionRefusal(url, { ...b, clientId: 'shared-screen', clean: false })) === 'connected', PATIENCE_MS, 20);
   assert.equal(outcome, 'connected', 'free once the clean session ended');
   assert.equal(await connectionRefusal(url, { ...a, clientId: 'shared-screen' }), 'connack 5', 'now press-b made a persistent session with it');
 });

@@ -11,7 +11,7 @@ import { parseShare } from '../../../bridge/mqtt/shared-subscriptions.js';
 import { connect, startTestNode } from '../../helpers/mqtt-node.js';
 import { RawMqtt } from '../../helpers/raw-mqtt.js';
 import { tempDir } from '../../helpers/temp-dir.js';
-import { waitFor } from '../../helpers/wait-for.js';
+import { PATIENCE_MS, waitFor } from '../../helpers/wait-for.js';
 
 const portOf = (url: string): number => Number(new URL(url).port);
 const PAHO = fileURLToPath(new URL('../../../../test/helpers/paho-shared.py', import.meta.url));
@@ -235,7 +235,8 @@ test('mosquitto_sub -V mqttv5 (two of them) and Paho for Python share $share/g/t
   const received = (): string[] => [...mosquittos, paho].flatMap(got);
   // mosquitto_sub's SUBSCRIBE may still be under way: publish until each member has had a turn.
   const sent: string[] = [];
-  for (let i = 0; i < 300 && (sent.length < 30 || [...mosquittos, paho].some((m) => got(m).length === 0)); i++) {
+  const deadline = Date.now() + PATIENCE_MS; // bounded by time, not count: on a loaded machine a SUBSCRIBE can take many publishes' time
+  for (let i = 0; Date.now() < deadline && (sent.length < 30 || [...mosquittos, paho].some((m) => got(m).length === 0)); i++) {
     sent.push(`m${i}`);
     await probe.publishAsync('t', `m${i}`, { qos: 1 });
     if (i % 10 === 9) await waitFor(() => received().length === sent.length, 'what was sent so far');
@@ -264,7 +265,7 @@ test('MQTT 5.0 §4.8.2: a client with a shared and a plain subscription matching
   const mosq = spawnLines(t, 'mosquitto_sub', ['-h', '127.0.0.1', '-p', String(node.mqtt.ports.tcp), '-V', 'mqttv5', '-q', '1', '-i', 'mosq-both', '-t', 'mq/m', '-t', '$share/m/mq/m', '-F', '%p']);
   // Its SUBSCRIBE may still be under way: probe until one probe has come twice (both filters in place).
   const twice = (): boolean => mosq.lines.some((line, i) => line.startsWith('probe') && mosq.lines.indexOf(line) !== i);
-  for (let i = 0; i < 200 && !twice(); i++) await publisher.publishAsync('mq/m', `probe-${i}`, { qos: 1 });
+  for (let i = 0, deadline = Date.now() + PATIENCE_MS; Date.now() < deadline && !twice(); i++) await publisher.publishAsync('mq/m', `probe-${i}`, { qos: 1 });
   await waitFor(twice, 'mosquitto_sub subscribed to both');
   for (const m of ['m1', 'm2', 'm3']) await publisher.publishAsync('mq/m', m, { qos: 1 });
   const copies = (): string[] => mosq.lines.filter((l) => !l.startsWith('probe'));

@@ -6,6 +6,7 @@ import { test, type TestContext } from 'node:test';
 import { Log, replicatedCommit, type EntryPosition, type LogOptions, type StoredEntry } from '../../../broker/log/log.js';
 import { makeRecords, values } from '../../helpers/records.js';
 import { tempDir } from '../../helpers/temp-dir.js';
+import { PATIENCE_MS, pollUntil } from '../../helpers/wait-for.js';
 
 async function openLog(t: TestContext, options: Partial<LogOptions> = {}): Promise<Log> {
   const log = await Log.open({ dataDir: tempDir(t), topics: [{ name: 'a', partitions: 2 }], ...options });
@@ -84,7 +85,7 @@ test('under acknowledge committed an append resolves only when committed, and fa
     return info;
   });
   // Durable but not committed.
-  for (let i = 0; i < 2000 && log.partition('a', 0).logEndOffset < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  await pollUntil(() => log.partition('a', 0).logEndOffset >= 1, PATIENCE_MS, 5);
   await new Promise((r) => setImmediate(r));
   assert.equal(done, false);
   assert.equal(log.partition('a', 0).logEndOffset, 1);
@@ -107,7 +108,7 @@ test('many appends waiting to be committed at once raise no listener-leak warnin
   process.on('warning', onWarning);
   t.after(() => process.off('warning', onWarning));
   const appends = Array.from({ length: 50 }, (_, i) => log.append('a', 0, makeRecords(1, `w${i}`)));
-  for (let i = 0; i < 2000 && log.partition('a', 0).logEndOffset < 50; i++) await new Promise((r) => setTimeout(r, 5));
+  await pollUntil(() => log.partition('a', 0).logEndOffset >= 50, PATIENCE_MS, 5);
   log.commitEntries(log.lastEntry().seq);
   await Promise.all(appends);
   await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
@@ -122,11 +123,11 @@ test('a commit that names an entry before its append result reached the main thr
   for (let i = 0; i < 10; i++) await null;
   // Without yielding to macrotasks: wait until the row is in the database, then commit it.
   const pause = new Int32Array(new SharedArrayBuffer(4));
-  for (let i = 0; i < 10_000 && log.lastEntry().seq < 1; i++) Atomics.wait(pause, 0, 0, 1);
+  for (const deadline = Date.now() + PATIENCE_MS; log.lastEntry().seq < 1 && Date.now() < deadline; ) Atomics.wait(pause, 0, 0, 1);
   assert.equal(log.lastEntry().seq, 1, 'the row is stored');
   assert.equal(log.partition('a', 0).logEndOffset, 0, 'and its result not yet processed');
   log.commitEntries(1);
-  for (let i = 0; i < 2000 && log.partition('a', 0).logEndOffset < 1; i++) await new Promise((r) => setTimeout(r, 5));
+  await pollUntil(() => log.partition('a', 0).logEndOffset >= 1, PATIENCE_MS, 5);
   assert.equal(log.partition('a', 0).highWatermark, 1);
   assert.equal((await appended).baseOffset, 0);
 });

@@ -10,6 +10,7 @@ import { Network, skipUnlessNetns } from './network.js';
 import { CLUSTER_TOKEN, startNodes, type NodeProcess } from './node-process.js';
 import { readReplica } from './replica.js';
 import { SlowDisk, slowDiskUnavailable } from './slow-disk.js';
+import { PATIENCE_MS, pollUntil } from '../wait-for.js';
 
 test('a seed gives the same schedule of faults; another seed another; every kind can come up', () => {
   assert.deepEqual(faultSchedule(42, 20), faultSchedule(42, 20));
@@ -69,10 +70,7 @@ test('a flapping link is cut and healed in turn until heal; a slow disk throttle
 
   await nemesis.apply({ kind: 'flap', target: 0, periodMs: 100 });
   const seen = new Set<number>();
-  for (let i = 0; i < 400 && seen.size < 2; i++) {
-    seen.add(dropRules() > 0 ? 1 : 0);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await pollUntil(() => seen.add(dropRules() > 0 ? 1 : 0).size === 2, PATIENCE_MS, 20);
   assert.deepEqual([...seen].sort(), [0, 1], 'the link was not seen both cut and healed');
   await nemesis.heal();
   assert.equal(dropRules(), 0, 'heal leaves the link cut');

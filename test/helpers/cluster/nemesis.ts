@@ -77,10 +77,14 @@ export function describeFault(fault: Fault, node?: number): string {
   return `${fault.kind} ${where}${detail}`;
 }
 
-/** The role a node reports, or null when it does not answer 200/503 with one (down, one-node, paused). */
+/**
+ * The role a node reports, or null when it does not answer 200/503 with one (down, one-node, paused).
+ * A node cut off never answers, so the wait is bounded; but generously: a running leader that a loaded
+ * machine answers late must not be taken for a silent one (the fault would then hit another node).
+ */
 async function roleOf(node: NodeProcess): Promise<string | null> {
   return new Promise((resolve) => {
-    const req = request(new URL('/api/cluster/role', node.httpUrl), { headers: { authorization: `Bearer ${CLUSTER_TOKEN}` }, timeout: 2000 }, (res) => {
+    const req = request(new URL('/api/cluster/role', node.httpUrl), { headers: { authorization: `Bearer ${CLUSTER_TOKEN}` }, timeout: 10_000 }, (res) => {
       let body = '';
       res.on('data', (c: Buffer) => (body += c.toString()));
       res.on('end', () => {

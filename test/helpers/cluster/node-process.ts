@@ -10,6 +10,7 @@ import YAML from 'yaml';
 import { CLI } from '../cli.js';
 import { onCleanup } from '../cleanup.js';
 import { tempDir } from '../temp-dir.js';
+import { PATIENCE_MS, pollUntil } from '../wait-for.js';
 import type { NetNode, Network } from './network.js';
 
 export const CLUSTER_TOKEN = 'cluster-harness-token-0123456789';
@@ -75,10 +76,7 @@ export class NodeProcess {
     child.stdout!.on('data', (c: Buffer) => (this.output += c.toString()));
     child.stderr!.on('data', (c: Buffer) => (this.output += c.toString()));
     this.#exited = new Promise((resolve) => child.on('close', () => resolve()));
-    for (let i = 0; i < 600 && !this.output.includes('Tributary started'); i++) {
-      if (!this.running) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await pollUntil(() => this.output.includes('Tributary started') || !this.running, PATIENCE_MS, 50);
     if (!this.output.includes('Tributary started')) {
       this.kill('SIGKILL');
       await this.#exited;

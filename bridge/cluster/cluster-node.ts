@@ -414,8 +414,9 @@ export class ClusterNode {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
-    this.noteFetch(request.replicaId, last.seq);
-    this.advanceCommit();
+    const durableEnd = log.lastEntry().seq; // read once a fetch: both below count it
+    this.noteFetch(request.replicaId, last.seq, durableEnd);
+    this.advanceCommit(durableEnd);
     // Entries written here, also those whose fsync is still running: the follower stores and
     // fsyncs them while this node does (Raft, section 10.2.1); the commit counts this node's own
     // copy only once durable (advanceCommit reads the durable end). A witness gets no further than
@@ -441,9 +442,8 @@ export class ClusterNode {
    * A follower fetched from `seq` (its fsynced end). Kafka's ISR bookkeeping: it is caught up now if
    * it holds this log's end, or was caught up at its previous fetch if it holds the end as of then.
    */
-  private noteFetch(id: string, seq: number): void {
+  private noteFetch(id: string, seq: number, end: number): void {
     const now = Date.now();
-    const end = this.options.log.lastEntry().seq;
     const follower = this.#followers.get(id) ?? { seq: null, lastFetchAt: null, endAtLastFetch: Number.MAX_SAFE_INTEGER, caughtUpAt: null };
     if (seq >= end) follower.caughtUpAt = now;
     else if (seq >= follower.endAtLastFetch) follower.caughtUpAt = follower.lastFetchAt;
@@ -483,11 +483,11 @@ export class ClusterNode {
   }
 
   /** The leader's commit position from its own and its followers' positions; high watermarks follow. */
-  private advanceCommit(): void {
+  private advanceCommit(durableEnd: number): void {
     if (this.#role !== 'leader') return;
     // A witness counts toward a majority (acks: quorum), not toward "every data replica" (acks: all).
     const counted = this.options.acks === 'all' ? this.options.peers.filter((p) => p.witness !== true) : this.options.peers;
-    const positions = [this.options.log.lastEntry().seq, ...counted.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
+    const positions = [durableEnd, ...counted.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
     const next = commitPosition(positions, this.options.acks, this.#epochStart, this.#commitSeq);
     if (next > this.#commitSeq) {
       this.#commitSeq = next;

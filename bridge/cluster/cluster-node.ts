@@ -43,6 +43,7 @@ import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
+import { STATE_TOPIC_PREFIX } from './replicated-state.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
 
@@ -206,7 +207,7 @@ export class ClusterNode {
     return () => this.#roleListeners.delete(listener);
   }
 
-  /** Told of the entries a follower fetched, once they are stored (replicated-state.ts applies the internal topics' records). */
+  /** Told of the entries of internal topics (`__tributary_*`) a follower fetched, once they are stored (replicated-state.ts applies their records). */
   onEntriesFetched(listener: (entries: readonly StoredEntry[]) => void): () => void {
     this.#entryListeners.add(listener);
     return () => this.#entryListeners.delete(listener);
@@ -774,11 +775,15 @@ export class ClusterNode {
       // Over its disk budget a follower stores nothing more, as the leader takes nothing more: the
       // space left is for cluster.db's votes and the log's own bookkeeping.
       if (log.diskStatus().holding) throw new DiskBudgetError(this.options.dataDir, 'the disk budget holds appends (log.disk)');
-      await log.appendEntries(response.entries, response.logStarts);
+      // The answer is a buffer of its own (transport.ts), which the batches view: it goes to the
+      // log's writer thread without a copy, and the batches read as empty then. The internal
+      // topics' entries (replicated state, epoch records: few and small) are copied first.
+      const internal = internalEntries(response.entries);
+      await log.appendEntries(response.entries, response.logStarts, response.entries[0]!.batch.buffer as ArrayBuffer);
       // The cluster's log id, kept should this node lead after retention deleted the epoch records.
-      const logId = logIdInEntries(response.entries);
+      const logId = logIdInEntries(internal);
       if (logId !== null) keepLogId(this.options.dataDir, logId);
-      for (const listener of [...this.#entryListeners]) listener(response.entries);
+      if (internal.length > 0) for (const listener of [...this.#entryListeners]) listener(internal);
     }
     // Caught up: it holds the leader's epoch-start entry (so every entry of earlier epochs the
     // leader has, which includes every committed one) and the leader's commit position.
@@ -801,6 +806,13 @@ function logStartsOf(log: Log, entries: readonly StoredEntry[]): LogStartOffset[
     if (!seen.has(key)) seen.set(key, { topic: e.topic, partition: e.partition, logStartOffset: log.partition(e.topic, e.partition).logStartOffset });
   }
   return [...seen.values()];
+}
+
+/** Copies of the entries of internal topics (`__tributary_*`: replicated state, epoch records), whose batches outlive the fetch answer. */
+function internalEntries(entries: readonly StoredEntry[]): StoredEntry[] {
+  const internal: StoredEntry[] = [];
+  for (const e of entries) if (e.topic.startsWith(STATE_TOPIC_PREFIX)) internal.push({ ...e, batch: Buffer.from(e.batch) });
+  return internal;
 }
 
 /** The log's errors for want of space: the disk is full, or the disk budget holds appends. */

@@ -1,6 +1,8 @@
 // Reads replication frames (int32 size, then that many bytes; messages.ts) out of bytes that the
 // caller reuses: a peer connection reads its socket into one buffer of its own (net's `onread`),
 // and each frame is copied into a buffer allocated once, at its size, when its size prefix arrives.
+// That buffer is the frame's alone (never a slice of Node's shared pool), so a follower can hand a
+// fetch answer's batches to its log's writer thread by transferring it (Log.appendEntries giveUp).
 //
 // Why not FrameDecoder (bridge/kafka/protocol), which keeps the socket's chunks and joins them:
 // a follower's fetch answers are large (up to cluster.fetchMaxBytes) and come several times per
@@ -9,9 +11,6 @@
 // limit, which the gateway keeps tight (bridge/gc-tuning.ts): on a follower, which allocates few
 // objects besides, those buffers were what started most of its full collections.
 import { FrameSizeError } from '../kafka/errors.js';
-
-/** Smaller frames are taken from Node's shared pool (cheaper to allocate than a buffer of their own). */
-const POOLED_BELOW = 4096;
 
 export class FrameAssembler {
   /** The frame being filled; null while its size prefix is still being read. */
@@ -27,7 +26,7 @@ export class FrameAssembler {
 
   /**
    * Copies `bytes` in; returns the frames they complete (bodies without the size prefix), in order,
-   * each a buffer of its own. `bytes` may be overwritten once this returns. A size outside
+   * each a buffer of its own (its whole ArrayBuffer, which the receiver may transfer). `bytes` may be overwritten once this returns. A size outside
    * [minBytes, maxBytes] throws FrameSizeError before anything of that frame is held.
    */
   push(bytes: Buffer): Buffer[] {
@@ -43,7 +42,7 @@ export class FrameAssembler {
         const size = this.prefix.readInt32BE(0);
         this.prefixFilled = 0;
         if (size > this.maxBytes || size < this.minBytes) throw new FrameSizeError(size, this.maxBytes);
-        this.frame = size < POOLED_BELOW ? Buffer.allocUnsafe(size) : Buffer.allocUnsafeSlow(size);
+        this.frame = Buffer.allocUnsafeSlow(size);
         this.filled = 0;
       }
       const n = Math.min(this.frame.length - this.filled, bytes.length - at);

@@ -24,6 +24,7 @@ test('frames split at every possible place, several in one read, come back whole
       reused.fill(0xee); // the next read overwrites what this one held
     }
     assert.deepEqual(frames, bodies, `split at byte ${cut}`);
+    for (const frame of frames) assert.equal(frame.buffer.byteLength, frame.length, 'each frame its own ArrayBuffer (transferable)');
   }
   // One byte per read, through the size prefixes too.
   const assembler = new FrameAssembler(1 << 20, 4);

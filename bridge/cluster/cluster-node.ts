@@ -6,7 +6,7 @@
 import type { Log, EntryPosition, LogStartOffset, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
-import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
+import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, INTERNAL_TOPIC_PREFIX, keepLogId, logIdInEntries } from './epoch-record.js';
 import { FollowerDiskFullError, SingleNodeDivergedError, UnknownPeerError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import { ForgottenVote, startsWiped } from './forgotten-vote.js';
@@ -43,7 +43,6 @@ import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
-import { STATE_TOPIC_PREFIX } from './replicated-state.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
 
@@ -811,7 +810,7 @@ function logStartsOf(log: Log, entries: readonly StoredEntry[]): LogStartOffset[
 /** Copies of the entries of internal topics (`__tributary_*`: replicated state, epoch records), whose batches outlive the fetch answer. */
 function internalEntries(entries: readonly StoredEntry[]): StoredEntry[] {
   const internal: StoredEntry[] = [];
-  for (const e of entries) if (e.topic.startsWith(STATE_TOPIC_PREFIX)) internal.push({ ...e, batch: Buffer.from(e.batch) });
+  for (const e of entries) if (e.topic.startsWith(INTERNAL_TOPIC_PREFIX)) internal.push({ ...e, batch: Buffer.from(e.batch) });
   return internal;
 }
 

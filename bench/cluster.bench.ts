@@ -13,7 +13,12 @@
 //
 // BENCH_QUICK=1 for a short smoke run; BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WINDOW,
 // BENCH_RATE (the latency run's msg/s), BENCH_RUNS; BENCH_DIR for the data directories (default
-// .bench-data: /tmp may be a tmpfs where fsync costs nothing).
+// .bench-data: /tmp may be a tmpfs where fsync costs nothing). BENCH_PEERS (comma-separated names,
+// e.g. tributary-cluster,tributary-single) runs only those peers. BENCH_PROFILE=DIR starts the
+// Tributary cluster's nodes with --cpu-prof, a profile per thread (main, log writer) in DIR/<node>/,
+// written when the nodes stop (BENCH_FAILOVER_KILLS=0 with it: a SIGKILLed node writes none). Each peer's CPU per message is printed per node and per thread: the
+// main thread, the busiest other one (a Tributary node's log writer) and the rest (GC helpers, libuv).
+
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,7 +27,7 @@ import mqtt from 'mqtt';
 import { runRawPublisher } from '../device-sim/raw-publisher.js';
 import { median } from './figures.js';
 import { startNatsCluster } from './nats-cluster.js';
-import { benchScratch, cpuSeconds, freePort, startMosquitto, startScriptSettings, waitForPort } from './processes.js';
+import { benchScratch, cpuSeconds, freePort, startMosquitto, startScriptSettings, threadCpuSeconds, waitForPort } from './processes.js';
 
 const QUICK = process.env.BENCH_QUICK === '1';
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
@@ -33,6 +38,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? (QUICK ? 1 : 3));
 const PAYLOAD = 100;
 const FAILOVER_KILLS = Number(process.env.BENCH_FAILOVER_KILLS ?? (QUICK ? 1 : 5));
 const CLI = fileURLToPath(new URL('../bridge/cli.js', import.meta.url));
+const PEERS = process.env.BENCH_PEERS === undefined ? null : new Set(process.env.BENCH_PEERS.split(',').map((name) => name.trim()));
+const PROFILE_DIR = process.env.BENCH_PROFILE ?? null;
 
 /** A running peer: where to publish (every address of a cluster), its processes, how to stop it. */
 interface Peer {
@@ -130,7 +137,8 @@ async function startTributaryCluster(dir: string): Promise<Peer | null> {
       httpPort: ports[i]!.http,
       process: null as unknown as ChildProcess,
       start: async () => {
-        const child = spawn(process.execPath, [...launch.nodeFlags, CLI, 'start', '--config', config], {
+        const profile = PROFILE_DIR === null ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(PROFILE_DIR, id)}`];
+        const child = spawn(process.execPath, [...launch.nodeFlags, ...profile, CLI, 'start', '--config', config], {
           stdio: ['ignore', 'ignore', 'inherit'],
           env: { ...launch.env, ...process.env, LOG_LEVEL: 'warn' },
         });
@@ -160,7 +168,7 @@ async function startTributaryCluster(dir: string): Promise<Peer | null> {
  * killed node is started again and the cluster settles before the next kill.
  */
 async function measureFailover(kills: number): Promise<{ samplesMs: number[]; p50Ms: number; maxMs: number } | null> {
-  if (tributaryCluster === null) return null;
+  if (tributaryCluster === null || kills === 0) return null;
   const { nodes } = tributaryCluster;
   const samples: number[] = [];
   for (let k = 0; k < kills; k++) {
@@ -238,11 +246,37 @@ interface Run {
   msgsPerSec: number;
   /** CPU of each of the peer's processes over the run, in cores. */
   cpu: Record<string, number>;
+  /** CPU µs per acknowledged message, per node: all threads, the main thread, the busiest other thread, the rest. */
+  cpuPerMessage: Record<string, ThreadSplit>;
   latency: { p50Ms: number; p99Ms: number } | null;
+}
+
+interface ThreadSplit {
+  totalUs: number;
+  mainUs: number;
+  busiestUs: number;
+  restUs: number;
+}
+
+/** Each thread's CPU seconds between two readings of threadCpuSeconds, split as ThreadSplit (µs per message). */
+function splitThreads(pid: number, before: Map<number, number>, after: Map<number, number>, messages: number): ThreadSplit {
+  const perMessage = (seconds: number): number => (messages > 0 ? (seconds * 1e6) / messages : 0);
+  let main = 0;
+  const others: number[] = [];
+  for (const [tid, seconds] of after) {
+    const used = seconds - (before.get(tid) ?? 0);
+    if (tid === pid) main = used;
+    else others.push(used);
+  }
+  others.sort((a, b) => b - a);
+  const busiest = others[0] ?? 0;
+  const rest = others.slice(1).reduce((sum, s) => sum + s, 0);
+  return { totalUs: perMessage(main + busiest + rest), mainUs: perMessage(main), busiestUs: perMessage(busiest), restUs: perMessage(rest) };
 }
 
 async function drive(peer: Peer, rate?: number): Promise<Run> {
   const before = peer.processes.map((p) => cpuSeconds(p.process));
+  const threadsBefore = peer.processes.map((p) => threadCpuSeconds(p.process.pid!));
   const first = peer.addresses[0]!;
   const result = await runRawPublisher({
     host: first.host,
@@ -256,7 +290,8 @@ async function drive(peer: Peer, rate?: number): Promise<Run> {
     ...(rate === undefined ? {} : { rate }),
   });
   const cpu = Object.fromEntries(peer.processes.map((p, i) => [p.name, (cpuSeconds(p.process) - before[i]!) / result.seconds]));
-  return { msgsPerSec: result.msgsPerSec, cpu, latency: result.latency };
+  const cpuPerMessage = Object.fromEntries(peer.processes.map((p, i) => [p.name, splitThreads(p.process.pid!, threadsBefore[i]!, threadCpuSeconds(p.process.pid!), result.acked)]));
+  return { msgsPerSec: result.msgsPerSec, cpu, cpuPerMessage, latency: result.latency };
 }
 
 interface PeerFigures {
@@ -264,6 +299,7 @@ interface PeerFigures {
   msgsPerSec: number;
   runs: number[];
   cpuPerNode: Record<string, number>;
+  cpuPerMessage: Record<string, ThreadSplit>;
   puback: { p50Ms: number; p99Ms: number } | null;
 }
 
@@ -279,6 +315,7 @@ async function main(): Promise<void> {
   const missing: string[] = [];
   try {
     for (const [name, start] of starters) {
+      if (PEERS !== null && !PEERS.has(name)) continue;
       const peer = await start(scratch.dir);
       if (peer === null) missing.push(name);
       else {
@@ -299,7 +336,7 @@ async function main(): Promise<void> {
       const mine = runs.get(peer.name)!;
       const middle = mine.find((run) => run.msgsPerSec === median(mine.map((m) => m.msgsPerSec)))!;
       const latency = await drive(peer, RATE);
-      figures[peer.name] = { describe: peer.describe, msgsPerSec: middle.msgsPerSec, runs: mine.map((m) => Math.round(m.msgsPerSec)), cpuPerNode: middle.cpu, puback: latency.latency };
+      figures[peer.name] = { describe: peer.describe, msgsPerSec: middle.msgsPerSec, runs: mine.map((m) => Math.round(m.msgsPerSec)), cpuPerNode: middle.cpu, cpuPerMessage: middle.cpuPerMessage, puback: latency.latency };
     }
     printTable(figures, missing);
     const ratio = (a: string, b: string): number | null => (figures[a] === undefined || figures[b] === undefined ? null : figures[a]!.msgsPerSec / figures[b]!.msgsPerSec);
@@ -342,6 +379,11 @@ function printTable(figures: Record<string, PeerFigures>, missing: string[]): vo
   const line = (cells: string[]): string => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
   process.stdout.write(`MQTT QoS 1, ${CONNECTIONS} connections x ${WINDOW} in flight, ${PAYLOAD}-byte payloads, ${SECONDS} s per run, ${RUNS} alternating run(s)\n`);
   process.stdout.write(`${line(header)}\n${rows.map(line).join('\n')}\n`);
+  process.stdout.write('CPU per message (µs, the median run): per node, all threads = main + busiest other thread + the rest\n');
+  for (const [name, f] of Object.entries(figures)) {
+    const nodes = Object.entries(f.cpuPerMessage).map(([node, t]) => `${node} ${t.totalUs.toFixed(2)} = ${t.mainUs.toFixed(2)} + ${t.busiestUs.toFixed(2)} + ${t.restUs.toFixed(2)}`);
+    process.stdout.write(`  ${name}: ${nodes.join(', ')}\n`);
+  }
 }
 
 await main();

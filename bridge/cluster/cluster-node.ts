@@ -6,7 +6,7 @@
 import type { Log, EntryPosition, LogStartOffset, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
-import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, keepLogId, logIdInEntries } from './epoch-record.js';
+import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, INTERNAL_TOPIC_PREFIX, keepLogId, logIdInEntries } from './epoch-record.js';
 import { FollowerDiskFullError, SingleNodeDivergedError, UnknownPeerError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import { ForgottenVote, startsWiped } from './forgotten-vote.js';
@@ -206,7 +206,7 @@ export class ClusterNode {
     return () => this.#roleListeners.delete(listener);
   }
 
-  /** Told of the entries a follower fetched, once they are stored (replicated-state.ts applies the internal topics' records). */
+  /** Told of the entries of internal topics (`__tributary_*`) a follower fetched, once they are stored (replicated-state.ts applies their records). */
   onEntriesFetched(listener: (entries: readonly StoredEntry[]) => void): () => void {
     this.#entryListeners.add(listener);
     return () => this.#entryListeners.delete(listener);
@@ -414,8 +414,9 @@ export class ClusterNode {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
-    this.noteFetch(request.replicaId, last.seq);
-    this.advanceCommit();
+    const durableEnd = log.lastEntry().seq; // read once a fetch: both below count it
+    this.noteFetch(request.replicaId, last.seq, durableEnd);
+    this.advanceCommit(durableEnd);
     // Entries written here, also those whose fsync is still running: the follower stores and
     // fsyncs them while this node does (Raft, section 10.2.1); the commit counts this node's own
     // copy only once durable (advanceCommit reads the durable end). A witness gets no further than
@@ -441,9 +442,8 @@ export class ClusterNode {
    * A follower fetched from `seq` (its fsynced end). Kafka's ISR bookkeeping: it is caught up now if
    * it holds this log's end, or was caught up at its previous fetch if it holds the end as of then.
    */
-  private noteFetch(id: string, seq: number): void {
+  private noteFetch(id: string, seq: number, end: number): void {
     const now = Date.now();
-    const end = this.options.log.lastEntry().seq;
     const follower = this.#followers.get(id) ?? { seq: null, lastFetchAt: null, endAtLastFetch: Number.MAX_SAFE_INTEGER, caughtUpAt: null };
     if (seq >= end) follower.caughtUpAt = now;
     else if (seq >= follower.endAtLastFetch) follower.caughtUpAt = follower.lastFetchAt;
@@ -483,11 +483,11 @@ export class ClusterNode {
   }
 
   /** The leader's commit position from its own and its followers' positions; high watermarks follow. */
-  private advanceCommit(): void {
+  private advanceCommit(durableEnd: number): void {
     if (this.#role !== 'leader') return;
     // A witness counts toward a majority (acks: quorum), not toward "every data replica" (acks: all).
     const counted = this.options.acks === 'all' ? this.options.peers.filter((p) => p.witness !== true) : this.options.peers;
-    const positions = [this.options.log.lastEntry().seq, ...counted.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
+    const positions = [durableEnd, ...counted.map((p) => this.#followers.get(p.id)?.seq ?? 0)];
     const next = commitPosition(positions, this.options.acks, this.#epochStart, this.#commitSeq);
     if (next > this.#commitSeq) {
       this.#commitSeq = next;
@@ -774,11 +774,15 @@ export class ClusterNode {
       // Over its disk budget a follower stores nothing more, as the leader takes nothing more: the
       // space left is for cluster.db's votes and the log's own bookkeeping.
       if (log.diskStatus().holding) throw new DiskBudgetError(this.options.dataDir, 'the disk budget holds appends (log.disk)');
-      await log.appendEntries(response.entries, response.logStarts);
+      // The answer is a buffer of its own (transport.ts), which the batches view: it goes to the
+      // log's writer thread without a copy, and the batches read as empty then. The internal
+      // topics' entries (replicated state, epoch records: few and small) are copied first.
+      const internal = internalEntries(response.entries);
+      await log.appendEntries(response.entries, response.logStarts, response.entries[0]!.batch.buffer as ArrayBuffer);
       // The cluster's log id, kept should this node lead after retention deleted the epoch records.
-      const logId = logIdInEntries(response.entries);
+      const logId = logIdInEntries(internal);
       if (logId !== null) keepLogId(this.options.dataDir, logId);
-      for (const listener of [...this.#entryListeners]) listener(response.entries);
+      if (internal.length > 0) for (const listener of [...this.#entryListeners]) listener(internal);
     }
     // Caught up: it holds the leader's epoch-start entry (so every entry of earlier epochs the
     // leader has, which includes every committed one) and the leader's commit position.
@@ -801,6 +805,13 @@ function logStartsOf(log: Log, entries: readonly StoredEntry[]): LogStartOffset[
     if (!seen.has(key)) seen.set(key, { topic: e.topic, partition: e.partition, logStartOffset: log.partition(e.topic, e.partition).logStartOffset });
   }
   return [...seen.values()];
+}
+
+/** Copies of the entries of internal topics (`__tributary_*`: replicated state, epoch records), whose batches outlive the fetch answer. */
+function internalEntries(entries: readonly StoredEntry[]): StoredEntry[] {
+  const internal: StoredEntry[] = [];
+  for (const e of entries) if (e.topic.startsWith(INTERNAL_TOPIC_PREFIX)) internal.push({ ...e, batch: Buffer.from(e.batch) });
+  return internal;
 }
 
 /** The log's errors for want of space: the disk is full, or the disk budget holds appends. */

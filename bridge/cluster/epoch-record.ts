@@ -8,7 +8,9 @@ import type { Log, StoredEntry } from '../../broker/log/log.js';
 import { decodeBatch } from '../../broker/log/record-batch.js';
 import { logIdentity, readLogIdentity, writeLogIdentity } from '../shared/log-identity.js';
 
-export const EPOCHS_TOPIC = '__tributary_epochs';
+/** The internal topics' names start with this: the epoch records and the replicated state (replicated-state.ts). */
+export const INTERNAL_TOPIC_PREFIX = '__tributary_';
+export const EPOCHS_TOPIC = `${INTERNAL_TOPIC_PREFIX}epochs`;
 
 export interface EpochRecord {
   epoch: number;

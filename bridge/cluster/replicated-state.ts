@@ -11,7 +11,7 @@ import { KEY_RELEASES_TOPIC } from '../../broker/log/idempotence-header.js';
 import { decodeBatch } from '../../broker/log/record-batch.js';
 import type { Logger } from '../logger.js';
 import type { Role } from './cluster-node.js';
-import { EPOCHS_TOPIC } from './epoch-record.js';
+import { EPOCHS_TOPIC, INTERNAL_TOPIC_PREFIX } from './epoch-record.js';
 
 /** A keyed record of an internal topic; `value` null forgets the key. */
 export interface StateRecord {
@@ -36,7 +36,7 @@ export interface StateNode {
 
 const SNAPSHOT_CHUNK = 500;
 /** The state topics' names start with this; `__tributary_epochs` is the cluster node's own. */
-export const STATE_TOPIC_PREFIX = '__tributary_';
+export const STATE_TOPIC_PREFIX = INTERNAL_TOPIC_PREFIX;
 
 export class ReplicatedState {
   readonly #kinds = new Map<string, StateKind>();

@@ -4,12 +4,15 @@
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { connect as tlsConnect, createServer as createTlsServer, type PeerCertificate, type TLSSocket } from 'node:tls';
 import { FrameDecoder } from '../kafka/protocol/frame-decoder.js';
+import { FrameAssembler } from './frame-assembler.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import { Reader, Writer, writeRequestHeader } from './messages.js';
 
 /** The largest replication frame: a fetch answer of cluster.fetchMaxBytes plus its small fields. */
 const FRAME_SLACK = 64 * 1024;
+/** A peer connection's read buffer (net's default read size). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** `peer`: the node id the connection's client certificate names (mutual TLS), null without TLS. */
 export type RequestHandler = (apiKey: number, body: Reader, peer: string | null) => Promise<Writer>;
@@ -173,28 +176,26 @@ export class PeerConnection {
 
   private connect(): Socket {
     if (this.socket !== null && !this.socket.destroyed) return this.socket;
-    const socket = this.tls === null ? createConnection({ host: this.host, port: this.port }) : this.connectTls(this.tls);
-    socket.setNoDelay(true);
-    const decoder = new FrameDecoder(this.maxBytes + FRAME_SLACK);
-    decoder.minBytes = 4;
-    socket.on('data', (chunk: Buffer) => {
+    const assembler = new FrameAssembler(this.maxBytes + FRAME_SLACK, 4);
+    const received = (bytes: Buffer): void => {
       let frames: Buffer[];
       try {
-        frames = decoder.push(chunk);
+        frames = assembler.push(bytes);
       } catch (err) {
         if (this.socket === socket) this.drop(err as Error);
         else socket.destroy();
         return;
       }
-      for (const frame of frames) {
-        const reader = new Reader(frame);
-        const pending = this.pending.get(reader.int32());
-        if (pending === undefined) continue;
-        this.pending.delete(frame.readInt32BE(0));
-        clearTimeout(pending.timer);
-        pending.resolve(reader);
-      }
-    });
+      this.answered(frames);
+    };
+    // Plain TCP reads into one buffer of this connection's (frame-assembler.ts), not a new one per read.
+    const readInto = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+    const socket =
+      this.tls === null
+        ? createConnection({ host: this.host, port: this.port, onread: { buffer: readInto, callback: (n: number) => (received(readInto.subarray(0, n)), true) } })
+        : this.connectTls(this.tls);
+    socket.setNoDelay(true);
+    if (this.tls !== null) socket.on('data', received);
     // Only the current connection's end fails the requests in flight: a connection dropped earlier
     // (a timeout) closes a moment later, when its successor may already carry a request.
     socket.on('error', (err) => {
@@ -205,6 +206,18 @@ export class PeerConnection {
     });
     this.socket = socket;
     return socket;
+  }
+
+  /** Each answer to its request, by correlation id (an answer to a request that timed out is dropped). */
+  private answered(frames: readonly Buffer[]): void {
+    for (const frame of frames) {
+      const reader = new Reader(frame);
+      const pending = this.pending.get(reader.int32());
+      if (pending === undefined) continue;
+      this.pending.delete(frame.readInt32BE(0));
+      clearTimeout(pending.timer);
+      pending.resolve(reader);
+    }
   }
 
   /** Mutual TLS: this node's certificate, and the peer's must be of the cluster's CA and name its id. */

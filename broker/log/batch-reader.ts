@@ -1,7 +1,7 @@
 // The read side of the log's SQLite file: a read-only connection on the main thread. SQLite's WAL
 // gives each read a snapshot of committed transactions, so a read runs while the writer thread
 // commits and never sees half of a batch.
-import { lastDeletedEntry, openDatabase, type Db } from './schema.js';
+import { LAST_DELETED_ENTRY_SQL, openDatabase, parseLastDeletedEntry, type Db } from './schema.js';
 
 export interface StoredBatchRow {
   baseOffset: number;
@@ -19,6 +19,7 @@ export class BatchReader {
   private readonly entriesFrom;
   private readonly atOrBelowEpoch;
   private readonly ends;
+  private readonly deletedEntry;
 
   constructor(databaseFile: string) {
     this.db = openDatabase(databaseFile, { readonly: true });
@@ -53,6 +54,7 @@ export class BatchReader {
           ORDER BY base_offset DESC LIMIT 1)
         ORDER BY b.id DESC LIMIT 1`,
     );
+    this.deletedEntry = this.db.prepare(LAST_DELETED_ENTRY_SQL).pluck();
     this.ends = this.db.prepare(`SELECT partition_id AS partitionId, MAX(last_offset) + 1 AS end FROM batches WHERE id > ? AND id <= ? GROUP BY partition_id`);
   }
 
@@ -83,8 +85,13 @@ export class BatchReader {
     const newest = this.newest.get() as EntryPosition | undefined;
     // Retention may have deleted the newest entry while older ones of other partitions remain (a
     // byte cap below one batch, an age): the position is still the deleted one's, as the writer's is.
-    const deleted = lastDeletedEntry(this.db);
+    const deleted = this.lastDeletedEntry();
     return newest === undefined || deleted.seq > newest.seq ? deleted : newest;
+  }
+
+  /** Retention's record of the newest entry it deleted (schema.ts lastDeletedEntry), by the statement prepared once. */
+  private lastDeletedEntry(): EntryPosition {
+    return parseLastDeletedEntry(this.deletedEntry.get() as string | undefined);
   }
 
   /** Replication-log entries after position `seq`, in order, up to about `maxBytes` (at least one). */
@@ -108,7 +115,7 @@ export class BatchReader {
   lastEntryAtOrBelowEpoch(epoch: number): EntryPosition {
     const row = this.atOrBelowEpoch.get({ epoch }) as EntryPosition | undefined;
     // The newest entry retention deleted counts too (see lastEntry): it may be above every row left.
-    const deleted = lastDeletedEntry(this.db);
+    const deleted = this.lastDeletedEntry();
     const deletedCounts = deleted.seq > 0 && deleted.epoch <= epoch;
     if (row !== undefined && !(deletedCounts && deleted.seq > row.seq)) return row;
     return deletedCounts ? deleted : { seq: 0, epoch: -1 };

@@ -457,8 +457,10 @@ export class Log {
    * Topics and partitions the log lacks are created first. `leaderLogStarts` (the leader's log start
    * offset by topic and partition, sent with the entries) lets a partition that lags behind the
    * leader's retention begin again at the leader's log start (BatchStore.appendEntries).
+   * `giveUp`: the buffer every batch is a view of, which the caller gives up (a fetch answer's,
+   * transport.ts): it goes to the writer thread without a copy, and the batches read as empty then.
    */
-  async appendEntries(entries: readonly StoredEntry[], leaderLogStarts: readonly LogStartOffset[] = []): Promise<void> {
+  async appendEntries(entries: readonly StoredEntry[], leaderLogStarts: readonly LogStartOffset[] = [], giveUp?: ArrayBuffer): Promise<void> {
     if (entries.length === 0) return;
     const wanted = new Map<string, number>();
     for (const e of entries) wanted.set(e.topic, Math.max(wanted.get(e.topic) ?? 0, e.partition + 1));
@@ -471,6 +473,7 @@ export class Log {
     const states = await this.writer.appendEntries(
       entries.map((e) => ({ partitionId: this.partition(e.topic, e.partition).id, seq: e.seq, batch: e.batch })),
       starts,
+      giveUp,
     );
     for (const state of states) {
       const target = this.partition(state.topic, state.partition);

@@ -256,9 +256,16 @@ function rowKey(r: EpochRow): string {
   return `${r.epoch}:${r.start_offset}`;
 }
 
+/** The query of lastDeletedEntry, for a caller that prepares it once (the replication leader asks on every fetch). */
+export const LAST_DELETED_ENTRY_SQL = `SELECT value FROM meta WHERE key = 'last_entry'`;
+
 /** The newest replication-log entry a retention pass saw before it deleted batches (meta 'last_entry'); seq 0 when none. */
 export function lastDeletedEntry(db: Db): { seq: number; epoch: number } {
-  const value = db.prepare(`SELECT value FROM meta WHERE key = 'last_entry'`).pluck().get() as string | undefined;
+  return parseLastDeletedEntry(db.prepare(LAST_DELETED_ENTRY_SQL).pluck().get() as string | undefined);
+}
+
+/** lastDeletedEntry from the value LAST_DELETED_ENTRY_SQL plucked. */
+export function parseLastDeletedEntry(value: string | undefined): { seq: number; epoch: number } {
   if (value === undefined) return { seq: 0, epoch: -1 };
   const [seq, epoch] = value.split(':').map(Number);
   return { seq: seq ?? 0, epoch: epoch ?? -1 };

@@ -6,7 +6,7 @@
 // nothing waits): the writer would only have taken them into its next group then anyway. Each batch's bytes are transferred, not
 // copied.
 import { Worker } from 'node:worker_threads';
-import { blockTransfers, packEntries, unpackEntries } from './entry-block.js';
+import { blockOfViews, blockTransfers, packEntries, unpackEntries } from './entry-block.js';
 import {
   CorruptBatchError,
   OffsetMismatchError,
@@ -164,10 +164,11 @@ export class LogWriter {
   /**
    * A follower's append of replication-log entries. The batches are copied into one block of
    * their own, which is transferred with its index (entry-block.ts; the fetch answer's buffer
-   * stays with the reader).
+   * stays with the reader); or, with `giveUp` (the buffer every batch views, which the caller
+   * gives up), that buffer is transferred as it is, without a copy.
    */
-  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[], leaderLogStarts: ReadonlyMap<number, number> = new Map()): Promise<PartitionState[]> {
-    const block = packEntries(entries);
+  appendEntries(entries: readonly { partitionId: number; seq: number; batch: Buffer }[], leaderLogStarts: ReadonlyMap<number, number> = new Map(), giveUp?: ArrayBuffer): Promise<PartitionState[]> {
+    const block = (giveUp === undefined ? null : blockOfViews(entries, giveUp)) ?? packEntries(entries);
     this.transfers.push(...blockTransfers(block));
     return this.request({ op: 'appendEntries', entries: block, leaderLogStarts: [...leaderLogStarts] }) as Promise<PartitionState[]>;
   }

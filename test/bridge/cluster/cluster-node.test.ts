@@ -7,7 +7,8 @@ import pino from 'pino';
 import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
 import { ElectionState } from '../../../bridge/cluster/election-state.js';
-import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeVote, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, encodeVoteResponse, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
+import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeFetch, decodeVote, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, encodeVoteResponse, NONE, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
+import { decodeBatch } from '../../../broker/log/record-batch.js';
 import { PeerConnection, ReplicationServer } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
@@ -319,4 +320,47 @@ test('a data directory formatted for another node id is refused at start (TRIB_C
   const log = await Log.open({ dataDir: dir, commitPolicy: replicatedCommit, acknowledge: 'committed' });
   t.after(() => log.close());
   await assert.rejects(startVoter(t, dir, log), { code: 'TRIB_CLUSTER_STATE', message: /formatted for node 'someone-else', but cluster.nodeId is 'v'/ });
+});
+
+test('a follower stores what it fetched byte for byte though the answer\'s buffer went to its writer thread, and tells its listeners of the internal topics\' entries only, readable after the store', async (t) => {
+  // The entries c1 serves: a telemetry batch and a replicated-state record, as a log stores them.
+  const source = await Log.open({ dataDir: tempDir(t) });
+  t.after(() => source.close());
+  await source.createTopic('telemetry', 1);
+  await source.createTopic('__tributary_retained', 1);
+  await source.append('telemetry', 0, makeRecords(50, 'big'));
+  await source.append('__tributary_retained', 0, [{ timestamp: 1, key: Buffer.from('a/b'), value: Buffer.from('state'), headers: [] }]);
+  await source.append('telemetry', 0, makeRecords(3, 'small'));
+  const served = source.readEntries(0, 1 << 20);
+  const leader = await ReplicationServer.start({
+    host: '127.0.0.1',
+    port: 0,
+    maxBytes: 1 << 20,
+    logger: pino({ level: 'silent' }),
+    handler: async (apiKey, body) => {
+      if (apiKey !== API_FETCH) throw new Error('only fetches expected');
+      const fetch = decodeFetch(body);
+      const entries = served.filter((e) => e.seq > fetch.last.seq);
+      if (entries.length === 0) await new Promise((r) => setTimeout(r, fetch.maxWaitMs));
+      return encodeFetchResponse(new Writer(), { error: NONE, epoch: 3, leaderId: 'c1', commitSeq: served.length, diverging: null, entries, logStarts: [] });
+    },
+  });
+  t.after(() => leader.close());
+  const voter = await startVoter(t, tempDir(t), undefined, `127.0.0.1:${leader.port}`);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  const told: Array<{ topic: string; records: string[] }> = [];
+  voter.node.onEntriesFetched((entries) => {
+    for (const e of entries) told.push({ topic: e.topic, records: decodeBatch(e.batch).records.map((r) => `${r.key}=${r.value}`) });
+  });
+  await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  for (let i = 0; i < 2000 && voter.log.lastEntry().seq < served.length; i++) await new Promise((r) => setTimeout(r, 10));
+  const stored = voter.log.readEntries(0, 1 << 20);
+  assert.deepEqual(
+    stored.map((e) => [e.seq, e.topic, e.partition, e.batch.toString('hex')]),
+    served.map((e) => [e.seq, e.topic, e.partition, e.batch.toString('hex')]),
+  );
+  assert.deepEqual(told, [{ topic: '__tributary_retained', records: ['a/b=state'] }]);
 });

@@ -25,3 +25,31 @@ test('a request sent right after another timed out is answered (the dropped conn
   );
   assert.equal(second.int32(), 42);
 });
+
+test('answers larger than a socket read, several in flight at once, each reach their request byte for byte (the connection reads into one buffer it reuses)', async (t) => {
+  const server = await ReplicationServer.start({
+    host: '127.0.0.1',
+    port: 0,
+    maxBytes: 1 << 20,
+    logger: pino({ level: 'silent' }),
+    // Answers `size` bytes, each the request's tag.
+    handler: (_apiKey, body) => {
+      const tag = body.int32();
+      const size = body.int32();
+      return Promise.resolve(new Writer().int32(tag).int32(size).bytes(Buffer.alloc(size, tag)));
+    },
+  });
+  t.after(() => server.close());
+  const peer = new PeerConnection('p', '127.0.0.1', server.port, 1 << 20);
+  t.after(() => peer.close());
+  const sizes = [300_000, 10, 70_000, 65_536, 1, 200_000, 4096, 900_000];
+  for (let round = 0; round < 3; round++) {
+    const answers = await Promise.all(sizes.map((size, i) => peer.request(1, new Writer().int32(i + 1).int32(size), 30_000)));
+    answers.forEach((answer, i) => {
+      assert.equal(answer.int32(), i + 1);
+      const bytes = answer.nullableBytes(false)!;
+      assert.equal(bytes.length, sizes[i]);
+      assert.ok(bytes.every((b) => b === i + 1), `answer ${i + 1} of round ${round} intact`);
+    });
+  }
+});

@@ -43,6 +43,7 @@ import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
+import { VoterDirectories } from './voter-directories.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
 
@@ -113,6 +114,10 @@ export class ClusterNode {
   #server: ReplicationServer | null = null;
   /** A leader told this former single node to truncate what it held alone (SingleNodeDivergedError), logged once. */
   #singleNodeRefused = false;
+  /** The voters' directory ids (KIP-853): who counts, whom this node may grant a vote. */
+  readonly #directories: VoterDirectories;
+  /** Leader: voters fetching with a directory id it does not count yet (re-initialised), until caught up. */
+  readonly #newDirectories = new Set<string>();
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -120,6 +125,11 @@ export class ClusterNode {
     private readonly forgotten: ForgottenVote,
   ) {
     this.#witnessIds = new Set(options.peers.filter((p) => p.witness === true).map((p) => p.id));
+    // Re-initialised, as a peer says: it votes as a wiped node (forgotten-vote.ts) until caught up.
+    this.#directories = new VoterDirectories(state, options.nodeId, options.logger, () => {
+      this.forgotten.forget();
+      this.#knowsNothing = true;
+    });
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
       this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null));
@@ -141,8 +151,8 @@ export class ClusterNode {
       state.setSingleNodeEnd(options.log.lastEntry().seq);
       options.logger.info({ singleNodeEnd: state.singleNodeEnd }, 'a node with data and no cluster.db: joining a cluster as the node whose log the cluster starts from');
     }
-    const node = new ClusterNode(options, state, new ForgottenVote(startsWiped(state, empty), options.logger));
-    node.#knowsNothing = state.format === null && state.epoch === 0 && empty;
+    const node = new ClusterNode(options, state, new ForgottenVote(startsWiped(state, empty) || state.replaced, options.logger));
+    node.#knowsNothing = (state.format === null && state.epoch === 0 && empty) || state.replaced;
     options.log.refuseAppends('this node is not the cluster leader');
     // Followers fetch what the leader has written before its fsync ends (Raft, section 10.2.1).
     options.log.onEntriesStaged(() => node.wakeParked());
@@ -253,6 +263,8 @@ export class ClusterNode {
       truncations: this.#truncations,
       followers,
       underReplicatedPartitions: this.underReplicatedPartitions(followers),
+      directoryId: this.#directories.own,
+      directoryReplaced: this.#directories.replaced,
       diskFull: this.#diskFull === null ? null : { code: this.#diskFull.code, message: this.#diskFull.message, sinceMsAgo: now - this.#diskFull.since },
     };
   }
@@ -261,7 +273,16 @@ export class ClusterNode {
     const f = this.#followers.get(id);
     const seq = f?.seq ?? null;
     const within = (at: number | null | undefined): boolean => at != null && now - at < this.options.electionTimeoutMs;
-    return { id, seq, lag: seq === null ? null : Math.max(0, end - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt, inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt), witness: this.#witnessIds.has(id) };
+    return {
+      id,
+      seq,
+      lag: seq === null ? null : Math.max(0, end - seq),
+      lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt,
+      inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt),
+      witness: this.#witnessIds.has(id),
+      directoryId: this.#directories.known(id),
+      newDirectory: this.#newDirectories.has(id),
+    };
   }
 
   /**
@@ -367,6 +388,7 @@ export class ClusterNode {
   private voteAnswer(request: VoteRequest): { epoch: number; granted: boolean } {
     this.knownPeer(request.candidateId);
     const refuse = { epoch: this.state.epoch, granted: false };
+    if (!this.#directories.mayGrant(request)) return refuse;
     if (this.forgotten.blocks || request.epoch < this.state.epoch) return refuse;
     const leaderAlive =
       (this.#role === 'leader' && this.hasLease()) ||
@@ -393,6 +415,7 @@ export class ClusterNode {
       commitSeq: this.#commitSeq,
       diverging: null,
       entries: [],
+      voters: this.#directories.list(),
       ...extra,
     });
     if (!this.#peers.has(request.replicaId)) return answer(UNKNOWN_MEMBER);
@@ -414,8 +437,17 @@ export class ClusterNode {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
-    this.noteFetch(request.replicaId, last.seq);
-    this.advanceCommit();
+    // KIP-853: a voter with another directory id than the one counted is a new, empty replica; it
+    // is served, and counts once it holds this epoch's start entry and the commit position.
+    const caughtUp = last.epoch === this.state.epoch && last.seq >= Math.max(this.#commitSeq, this.#epochStart);
+    if (this.#directories.admitFetch(request.replicaId, request.directoryId, caughtUp)) {
+      this.#newDirectories.delete(request.replicaId);
+      this.noteFetch(request.replicaId, last.seq);
+      this.advanceCommit();
+    } else {
+      this.#newDirectories.add(request.replicaId);
+      this.#followers.delete(request.replicaId); // what its former directory held counts no more
+    }
     // Entries written here, also those whose fsync is still running: the follower stores and
     // fsyncs them while this node does (Raft, section 10.2.1); the commit counts this node's own
     // copy only once durable (advanceCommit reads the durable end). A witness gets no further than
@@ -588,8 +620,9 @@ export class ClusterNode {
       };
       if (granted >= needed) finish(true);
       for (const peer of this.#peers.values()) {
+        const addressed = { ...request, candidateDirectoryId: this.#directories.own, voterDirectoryId: this.#directories.known(peer.peerId) };
         peer
-          .request(API_VOTE, encodeVote(new Writer(), request), this.options.electionTimeoutMs)
+          .request(API_VOTE, encodeVote(new Writer(), addressed), this.options.electionTimeoutMs)
           .then((body) => {
             const vote = decodeVoteResponse(body);
             if (vote.granted) granted++;
@@ -630,6 +663,7 @@ export class ClusterNode {
     const log = this.options.log;
     this.#leaderId = this.options.nodeId;
     this.#followers.clear();
+    this.#newDirectories.clear();
     this.#epochStart = log.lastAppendedEntry().seq + 1;
     this.#logId = clusterLogId(log, this.options.dataDir);
     this.#knowsNothing = false;
@@ -697,7 +731,7 @@ export class ClusterNode {
           // leader is still heard from) rather than the whole answer again at once.
           if (this.#diskFull !== null) await new Promise((r) => setTimeout(r, this.options.electionTimeoutMs / 4));
           const maxBytes = this.#diskFull === null ? this.options.fetchMaxBytes : 1;
-          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes };
+          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes, directoryId: this.#directories.own };
           response = decodeFetchResponse(await leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && this.#leaderId === leader.peerId) {
@@ -721,6 +755,7 @@ export class ClusterNode {
           continue;
         }
         this.#leaderSeenAt = Date.now();
+        this.#directories.learn(leader.peerId, response.voters);
         this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         this.resetElectionTimer();
         try {

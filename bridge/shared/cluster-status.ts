@@ -25,6 +25,10 @@ export interface FollowerStatus {
   inSync: boolean;
   /** A witness: it holds entry headers, not records. */
   witness: boolean;
+  /** The data directory id the leader counts it with (KIP-853); null: not heard yet. */
+  directoryId?: string | null;
+  /** It fetches with another directory id (re-initialised): served, counted only once caught up. */
+  newDirectory?: boolean;
 }
 
 export interface ClusterStatus {
@@ -54,6 +58,10 @@ export interface ClusterStatus {
    * null otherwise. It falls behind and fetches again now and then until space returns.
    */
   diskFull: { code: string; message: string; sinceMsAgo: number } | null;
+  /** This node's data directory id (KIP-853). */
+  directoryId?: string;
+  /** A peer knew this node under another directory id: it votes as a wiped node until a leader counts it again. */
+  directoryReplaced?: boolean;
 }
 
 /** GET /api/cluster on a node without a cluster block. */

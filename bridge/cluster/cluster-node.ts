@@ -40,7 +40,7 @@ import {
 } from './messages.js';
 import { authenticated } from './peer-identity.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
-import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
+import { parseAddress, PeerConnection, refusingPeers, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
 import { VoterDirectories } from './voter-directories.js';
@@ -132,7 +132,7 @@ export class ClusterNode {
     });
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
-      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null));
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null, options.logger));
     }
   }
 
@@ -265,6 +265,7 @@ export class ClusterNode {
       underReplicatedPartitions: this.underReplicatedPartitions(followers),
       directoryId: this.#directories.own,
       directoryReplaced: this.#directories.replaced,
+      refusingPeers: refusingPeers(this.#peers.values(), now),
       diskFull: this.#diskFull === null ? null : { code: this.#diskFull.code, message: this.#diskFull.message, sinceMsAgo: now - this.#diskFull.since },
     };
   }
@@ -683,15 +684,23 @@ export class ClusterNode {
     }
   }
 
-  /** BeginQuorumEpoch to one peer, again until it answers or this node no longer leads the epoch. */
+  /**
+   * BeginQuorumEpoch to one peer, again until it answers or this node no longer leads the epoch,
+   * each retry after twice the wait of the one before (from cluster.fetchMaxWaitMs up to
+   * ANNOUNCE_BACKOFF_TIMEOUTS election timeouts): a peer that refuses this node's TLS is not asked
+   * ten times a second. A peer that is down and starts again needs no announcement: its first
+   * pre-vote is refused with this leader's id, which it then follows.
+   */
   private async announce(peer: PeerConnection, epoch: number): Promise<void> {
+    let wait = this.options.fetchMaxWaitMs;
     while (!this.#closed && this.#role === 'leader' && this.state.epoch === epoch) {
       try {
         const theirs = decodeEpochResponse(await peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: this.options.nodeId, epoch }), this.options.electionTimeoutMs));
         if (theirs > epoch) this.follow(theirs, null, false);
         return;
       } catch {
-        await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, ANNOUNCE_BACKOFF_TIMEOUTS * this.options.electionTimeoutMs);
       }
     }
   }
@@ -827,6 +836,9 @@ export class ClusterNode {
     return response.entries.length > 0;
   }
 }
+
+/** A leader's announcements to a peer that does not answer are retried at most this many election timeouts apart. */
+const ANNOUNCE_BACKOFF_TIMEOUTS = 8;
 
 /** This log's start offset of each partition among `entries` (read after them; retention only moves it up). */
 function logStartsOf(log: Log, entries: readonly StoredEntry[]): LogStartOffset[] {

@@ -34,7 +34,7 @@ import {
 import { authenticated } from './peer-identity.js';
 import { PositionLog } from './position-log.js';
 import { atLeastAsUpToDate } from './quorum.js';
-import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
+import { parseAddress, PeerConnection, refusingPeers, ReplicationServer, type ReplicationTls } from './transport.js';
 import { API_FETCH_HEADERS, decodeHeadersResponse, type HeadersResponse } from './witness-messages.js';
 import { VoterDirectories } from './voter-directories.js';
 
@@ -79,7 +79,7 @@ export class Witness {
   ) {
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
-      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES, options.tls ?? null));
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES, options.tls ?? null, options.logger));
     }
     this.#knowsNothing = (state.format === null && state.epoch === 0 && positions.lastEntry().seq === 0) || state.replaced;
     this.#directories = new VoterDirectories(state, options.nodeId, options.logger, () => {
@@ -134,6 +134,7 @@ export class Witness {
       commitSeq: this.#commitSeq,
       voters: [this.options.nodeId, ...this.options.peers.map((p) => p.id)],
       truncations: this.#truncations,
+      refusingPeers: refusingPeers(this.#peers.values(), Date.now()),
     };
   }
 

@@ -62,6 +62,15 @@ export interface ClusterStatus {
   directoryId?: string;
   /** A peer knew this node under another directory id: it votes as a wiped node until a leader counts it again. */
   directoryReplaced?: boolean;
+  /** Peers that refuse this node's replication connections, or whose connection this node refuses (TLS or authentication), with the cause. */
+  refusingPeers?: PeerRefusal[];
+}
+
+/** A peer and this node refuse each other's replication connection: the TLS handshake's or the identity check's error. */
+export interface PeerRefusal {
+  id: string;
+  cause: string;
+  sinceMsAgo: number;
 }
 
 /** GET /api/cluster on a node without a cluster block. */
@@ -86,6 +95,8 @@ export interface WitnessStatus {
   voters: string[];
   /** How many times it truncated a header tail that diverged from its leader's log. */
   truncations: number;
+  /** As a data node's (ClusterStatus.refusingPeers). */
+  refusingPeers?: PeerRefusal[];
 }
 
 export type ClusterStatusBody = ClusterStatus | NoClusterStatus | WitnessStatus;

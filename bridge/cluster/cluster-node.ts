@@ -686,10 +686,10 @@ export class ClusterNode {
 
   /**
    * BeginQuorumEpoch to one peer, again until it answers or this node no longer leads the epoch,
-   * each retry after twice the wait of the one before (from cluster.fetchMaxWaitMs up to
-   * ANNOUNCE_BACKOFF_TIMEOUTS election timeouts): a peer that refuses this node's TLS is not asked
-   * ten times a second. A peer that is down and starts again needs no announcement: its first
-   * pre-vote is refused with this leader's id, which it then follows.
+   * each retry after twice the wait of the one before (from cluster.fetchMaxWaitMs up to one
+   * election timeout): a peer that refuses this node's TLS is not asked ten times a second. No
+   * longer than that: a wiped peer that comes back while another voter is down learns the epoch
+   * only from this announcement (forgotten-vote.ts).
    */
   private async announce(peer: PeerConnection, epoch: number): Promise<void> {
     let wait = this.options.fetchMaxWaitMs;
@@ -700,7 +700,7 @@ export class ClusterNode {
         return;
       } catch {
         await new Promise((r) => setTimeout(r, wait));
-        wait = Math.min(wait * 2, ANNOUNCE_BACKOFF_TIMEOUTS * this.options.electionTimeoutMs);
+        wait = Math.min(wait * 2, this.options.electionTimeoutMs);
       }
     }
   }
@@ -836,9 +836,6 @@ export class ClusterNode {
     return response.entries.length > 0;
   }
 }
-
-/** A leader's announcements to a peer that does not answer are retried at most this many election timeouts apart. */
-const ANNOUNCE_BACKOFF_TIMEOUTS = 8;
 
 /** This log's start offset of each partition among `entries` (read after them; retention only moves it up). */
 function logStartsOf(log: Log, entries: readonly StoredEntry[]): LogStartOffset[] {

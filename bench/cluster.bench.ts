@@ -14,7 +14,7 @@
 // BENCH_QUICK=1 for a short smoke run; BENCH_CONNECTIONS, BENCH_SECONDS, BENCH_WINDOW,
 // BENCH_RATE (the latency run's msg/s), BENCH_RUNS; BENCH_DIR for the data directories (default
 // .bench-data: /tmp may be a tmpfs where fsync costs nothing).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -100,7 +100,10 @@ async function waitForClusterLeader(nodes: readonly ClusterNodeProcess[]): Promi
 /**
  * Three Tributary nodes with a cluster block (durability fsync, acks quorum) on loopback, their
  * MQTT addresses leader first (the generator's connections go to the first that accepts them:
- * followers answer CONNACK 3).
+ * followers answer CONNACK 3). Each data directory is initialised first (`tributary cluster init`),
+ * as an install does (docs/replication.md, "Bootstrapping a cluster"): any two elect, where
+ * uninitialised nodes wait for all three; a node killed for the failover figure is started again
+ * on its data without init, as a member is.
  */
 async function startTributaryCluster(dir: string): Promise<Peer | null> {
   const launch = startScriptSettings();
@@ -124,6 +127,8 @@ async function startTributaryCluster(dir: string): Promise<Peer | null> {
         '',
       ].join('\n'),
     );
+    const init = spawnSync(process.execPath, [CLI, 'cluster', 'init', '--config', config], { encoding: 'utf8' });
+    if (init.status !== 0) throw new Error(`tributary cluster init of ${id} failed (${init.status}):\n${init.stdout}${init.stderr}`);
     const node: ClusterNodeProcess = {
       name: id,
       mqttPort: ports[i]!.mqtt,

@@ -764,7 +764,8 @@ export class ClusterNode {
           continue;
         }
         this.#leaderSeenAt = Date.now();
-        this.#directories.learn(leader.peerId, response.voters);
+        const held = this.options.log.lastEntry();
+        this.#directories.learn(leader.peerId, response.voters, held.epoch === response.epoch && held.seq >= response.commitSeq);
         this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         this.resetElectionTimer();
         try {

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS single_node (
 CREATE TABLE IF NOT EXISTS directory (
   id           INTEGER PRIMARY KEY CHECK (id = 1),
   directory_id TEXT NOT NULL,
-  replaced     INTEGER NOT NULL DEFAULT 0
+  replaced     INTEGER NOT NULL DEFAULT 0,
+  confirmed    INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS voter_directories (
   node_id      TEXT PRIMARY KEY,
@@ -62,6 +63,7 @@ export class ElectionState {
   #singleNodeEnd: number;
   readonly #directoryId: string;
   #replaced: boolean;
+  #confirmed: boolean;
   readonly #voterDirectories = new Map<string, string>();
 
   private constructor(
@@ -78,9 +80,10 @@ export class ElectionState {
     this.#singleNodeEnd = (db.prepare(`SELECT end_seq AS endSeq FROM single_node WHERE id = 1`).get() as { endSeq: number } | undefined)?.endSeq ?? 0;
     // KIP-853's directory id: init's, else one drawn when this start made cluster.db (or opened one of an earlier version).
     db.prepare(`INSERT OR IGNORE INTO directory (id, directory_id) VALUES (1, ?)`).run(mark?.directoryId ?? randomUUID());
-    const directory = db.prepare(`SELECT directory_id AS directoryId, replaced FROM directory WHERE id = 1`).get() as { directoryId: string; replaced: number };
+    const directory = db.prepare(`SELECT directory_id AS directoryId, replaced, confirmed FROM directory WHERE id = 1`).get() as { directoryId: string; replaced: number; confirmed: number };
     this.#directoryId = directory.directoryId;
     this.#replaced = directory.replaced !== 0;
+    this.#confirmed = directory.confirmed !== 0;
     for (const row of db.prepare(`SELECT node_id AS nodeId, directory_id AS directoryId FROM voter_directories`).all() as { nodeId: string; directoryId: string }[]) {
       this.#voterDirectories.set(row.nodeId, row.directoryId);
     }
@@ -180,6 +183,18 @@ export class ElectionState {
     if (replaced === this.#replaced) return;
     this.write(`UPDATE directory SET replaced = ? WHERE id = 1`, replaced ? 1 : 0);
     this.#replaced = replaced;
+  }
+
+  /** A leader's fetch answer named this directory id for this node: the cluster counts it (voter-directories.ts). */
+  get confirmed(): boolean {
+    return this.#confirmed;
+  }
+
+  /** Durable on return. */
+  setConfirmed(): void {
+    if (this.#confirmed) return;
+    this.write(`UPDATE directory SET confirmed = 1 WHERE id = 1`);
+    this.#confirmed = true;
   }
 
   /** The directory id this node knows for voter `nodeId`; null: none known. */

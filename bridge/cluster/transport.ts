@@ -131,7 +131,7 @@ export class ReplicationServer {
               if (!socket.destroyed) send(socket, new Writer().int32(correlationId), body);
             },
             (err: unknown) => {
-              if (err instanceof PeerRefusedError) refusals.warn(socket.remoteAddress, err.message, { err, apiKey }, 'replication request refused; connection closed');
+              if (err instanceof PeerRefusedError) refusals.warn(socket.remoteAddress, `API ${apiKey}: ${err.message}`, { err, apiKey }, 'replication request refused; connection closed');
               else options.logger.warn({ err, apiKey, remote: socket.remoteAddress }, 'replication request failed; connection closed');
               socket.destroy();
             },

@@ -58,13 +58,15 @@ export class VoterDirectories {
   }
 
   /**
-   * Whether this voter may grant `request` at all: the candidate must address this node's own
-   * directory (else this node was replaced: it says so and refuses) and present the directory id
-   * this node knows for it, when both are known.
+   * Whether this voter may grant `request` at all: the candidate must present the directory id
+   * this node knows for it, when both are known, and address this node's own directory. A request
+   * addressed to another one means this node was replaced: it says so and refuses, unless a leader
+   * already counts this directory (confirmed: it caught up since; the candidate has not heard yet,
+   * as when that leader died right after).
    */
   mayGrant(request: VoteRequest): boolean {
     const addressed = request.voterDirectoryId ?? null;
-    if (addressed !== null && addressed !== this.own) {
+    if (addressed !== null && addressed !== this.own && !this.state.confirmed) {
       this.markReplaced(request.candidateId, addressed);
       return false;
     }
@@ -73,14 +75,22 @@ export class VoterDirectories {
     return candidate === null || known === null || candidate === known;
   }
 
-  /** The voter directories in a fetch answer from the leader `leaderId`: kept; one naming this node otherwise marks it replaced, one naming its own directory clears the mark. */
-  learn(leaderId: string, voters: readonly VoterDirectory[] | undefined): void {
+  /**
+   * The voter directories in a fetch answer from the leader `leaderId`: kept. One naming this node
+   * under another directory marks it replaced; one naming its own, while this node has `caughtUp`
+   * with that leader (holds its epoch's entries and its commit position), confirms this directory
+   * and clears the mark.
+   */
+  learn(leaderId: string, voters: readonly VoterDirectory[] | undefined, caughtUp: boolean): void {
     for (const voter of voters ?? []) {
       if (voter.id !== this.nodeId) this.state.setVoterDirectory(voter.id, voter.directoryId);
       else if (voter.directoryId !== this.own) this.markReplaced(leaderId, voter.directoryId);
-      else if (this.state.replaced) {
-        this.state.setReplaced(false);
-        this.logger.info({ leader: leaderId, directoryId: this.own }, 'the cluster counts this node\'s data directory again');
+      else if (caughtUp) {
+        this.state.setConfirmed();
+        if (this.state.replaced) {
+          this.state.setReplaced(false);
+          this.logger.info({ leader: leaderId, directoryId: this.own }, 'the cluster counts this node\'s data directory again');
+        }
       }
     }
   }

@@ -262,7 +262,8 @@ export class Witness {
           continue;
         }
         this.#leaderSeenAt = Date.now();
-        this.#directories.learn(leader.peerId, response.voters);
+        const held = this.positions.lastEntry();
+        this.#directories.learn(leader.peerId, response.voters, held.epoch === response.epoch && held.seq >= response.commitSeq);
         this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         try {
           this.apply(response);

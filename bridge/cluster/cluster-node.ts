@@ -116,8 +116,13 @@ export class ClusterNode {
   #singleNodeRefused = false;
   /** The voters' directory ids (KIP-853): who counts, whom this node may grant a vote. */
   readonly #directories: VoterDirectories;
-  /** Leader: voters fetching with a directory id it does not count yet (re-initialised), until caught up. */
-  readonly #newDirectories = new Set<string>();
+  /**
+   * Leader: voters fetching with a directory id it does not count yet (re-initialised), until
+   * caught up: when each last fetched, and the commit position then. They count toward the lease
+   * (this leader is heard; such a voter refuses other candidates while it hears from it), never
+   * toward a commit.
+   */
+  readonly #newDirectories = new Map<string, { at: number; commitSeq: number }>();
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -126,10 +131,16 @@ export class ClusterNode {
   ) {
     this.#witnessIds = new Set(options.peers.filter((p) => p.witness === true).map((p) => p.id));
     // Re-initialised, as a peer says: it votes as a wiped node (forgotten-vote.ts) until caught up.
-    this.#directories = new VoterDirectories(state, options.nodeId, options.logger, () => {
-      this.forgotten.forget();
-      this.#knowsNothing = true;
-    });
+    this.#directories = new VoterDirectories(
+      state,
+      options.nodeId,
+      options.logger,
+      () => {
+        this.forgotten.forget();
+        this.#knowsNothing = true;
+      },
+      () => !this.#knowsNothing,
+    );
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
       this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null, options.logger));
@@ -439,14 +450,17 @@ export class ClusterNode {
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
     // KIP-853: a voter with another directory id than the one counted is a new, empty replica; it
-    // is served, and counts once it holds this epoch's start entry and the commit position.
-    const caughtUp = last.epoch === this.state.epoch && last.seq >= Math.max(this.#commitSeq, this.#epochStart);
+    // is served, and counts once it holds this epoch's start entry and the commit position as of
+    // its previous fetch (Kafka's ISR rule: the answer to that fetch held it; it need not race the
+    // commit, which moves without it).
+    const previous = this.#newDirectories.get(request.replicaId);
+    const caughtUp = last.epoch === this.state.epoch && last.seq >= Math.max(previous?.commitSeq ?? this.#commitSeq, this.#epochStart);
     if (this.#directories.admitFetch(request.replicaId, request.directoryId, caughtUp)) {
       this.#newDirectories.delete(request.replicaId);
       this.noteFetch(request.replicaId, last.seq);
       this.advanceCommit();
     } else {
-      this.#newDirectories.add(request.replicaId);
+      this.#newDirectories.set(request.replicaId, { at: Date.now(), commitSeq: this.#commitSeq });
       this.#followers.delete(request.replicaId); // what its former directory held counts no more
     }
     // Entries written here, also those whose fsync is still running: the follower stores and
@@ -711,6 +725,7 @@ export class ClusterNode {
     if (now - this.#leaseStart < this.options.electionTimeoutMs) return true;
     let heard = 1;
     for (const f of this.#followers.values()) if (f.lastFetchAt !== null && now - f.lastFetchAt < this.options.electionTimeoutMs) heard++;
+    for (const { at } of this.#newDirectories.values()) if (now - at < this.options.electionTimeoutMs) heard++;
     return heard >= majority(this.options.peers.length + 1);
   }
 
@@ -764,8 +779,8 @@ export class ClusterNode {
           continue;
         }
         this.#leaderSeenAt = Date.now();
-        const held = this.options.log.lastEntry();
-        this.#directories.learn(leader.peerId, response.voters, held.epoch === response.epoch && held.seq >= response.commitSeq);
+        // Confirmed by a leader only once caught up since it was last taken for replaced (#knowsNothing).
+        this.#directories.learn(leader.peerId, response.voters, !this.#knowsNothing);
         this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         this.resetElectionTimer();
         try {

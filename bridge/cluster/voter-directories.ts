@@ -14,12 +14,17 @@ import type { ElectionState } from './election-state.js';
 import type { VoteRequest, VoterDirectory } from './messages.js';
 
 export class VoterDirectories {
+  /** list(), kept until a directory id changes: a leader sends it in every fetch answer. */
+  #list: VoterDirectory[] | null = null;
+
   constructor(
     private readonly state: ElectionState,
     private readonly nodeId: string,
     private readonly logger: Logger,
     /** Called when this node learns it was replaced: it must vote as a wiped node until caught up. */
     private readonly onReplaced: () => void,
+    /** Whether this node has caught up with a leader since it was last taken for wiped or replaced. */
+    private readonly caughtUp: () => boolean = () => false,
   ) {}
 
   /** This node's own directory id, sent in its fetches and vote requests. */
@@ -39,7 +44,14 @@ export class VoterDirectories {
 
   /** Every voter directory this node knows, its own included: what a leader's fetch answer carries. */
   list(): VoterDirectory[] {
-    return [{ id: this.nodeId, directoryId: this.own }, ...[...this.state.voterDirectories()].map(([id, directoryId]) => ({ id, directoryId }))];
+    this.#list ??= [{ id: this.nodeId, directoryId: this.own }, ...[...this.state.voterDirectories()].map(([id, directoryId]) => ({ id, directoryId }))];
+    return this.#list;
+  }
+
+  private record(id: string, directoryId: string): void {
+    if (this.state.voterDirectory(id) === directoryId) return;
+    this.state.setVoterDirectory(id, directoryId);
+    this.#list = null;
   }
 
   /**
@@ -53,20 +65,22 @@ export class VoterDirectories {
     if (known === directoryId) return true;
     if (known !== null && !caughtUp) return false;
     if (known !== null) this.logger.warn({ peer: id, directoryId, formerDirectoryId: known }, 'a voter with a new data directory caught up; it counts again');
-    this.state.setVoterDirectory(id, directoryId);
+    this.record(id, directoryId);
     return true;
   }
 
   /**
    * Whether this voter may grant `request` at all: the candidate must present the directory id
    * this node knows for it, when both are known, and address this node's own directory. A request
-   * addressed to another one means this node was replaced: it says so and refuses, unless a leader
-   * already counts this directory (confirmed: it caught up since; the candidate has not heard yet,
-   * as when that leader died right after).
+   * addressed to another one means this node was replaced: it says so and refuses, unless it has
+   * caught up with a leader since it knew (it then holds every entry committed before, as a wiped
+   * node that caught up does) or a leader counts this directory already (confirmed); the candidate
+   * has not heard yet, as when that leader died before it was told.
    */
   mayGrant(request: VoteRequest): boolean {
     const addressed = request.voterDirectoryId ?? null;
-    if (addressed !== null && addressed !== this.own && !this.state.confirmed) {
+    const current = this.state.confirmed || (this.state.replaced && this.caughtUp());
+    if (addressed !== null && addressed !== this.own && !current) {
       this.markReplaced(request.candidateId, addressed);
       return false;
     }
@@ -78,12 +92,12 @@ export class VoterDirectories {
   /**
    * The voter directories in a fetch answer from the leader `leaderId`: kept. One naming this node
    * under another directory marks it replaced; one naming its own, while this node has `caughtUp`
-   * with that leader (holds its epoch's entries and its commit position), confirms this directory
-   * and clears the mark.
+   * (held a leader's epoch entries and commit position since it was last taken for replaced or
+   * wiped), confirms this directory and clears the mark.
    */
   learn(leaderId: string, voters: readonly VoterDirectory[] | undefined, caughtUp: boolean): void {
     for (const voter of voters ?? []) {
-      if (voter.id !== this.nodeId) this.state.setVoterDirectory(voter.id, voter.directoryId);
+      if (voter.id !== this.nodeId) this.record(voter.id, voter.directoryId);
       else if (voter.directoryId !== this.own) this.markReplaced(leaderId, voter.directoryId);
       else if (caughtUp) {
         this.state.setConfirmed();

@@ -87,7 +87,7 @@ export class Witness {
       forgotten.forget();
       this.#knowsNothing = true;
       if (!probing) this.resetTimer();
-    });
+    }, () => !this.#knowsNothing);
   }
 
   static async start(options: WitnessOptions): Promise<Witness> {
@@ -262,8 +262,7 @@ export class Witness {
           continue;
         }
         this.#leaderSeenAt = Date.now();
-        const held = this.positions.lastEntry();
-        this.#directories.learn(leader.peerId, response.voters, held.epoch === response.epoch && held.seq >= response.commitSeq);
+        this.#directories.learn(leader.peerId, response.voters, !this.#knowsNothing);
         this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         try {
           this.apply(response);

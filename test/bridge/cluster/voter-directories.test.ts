@@ -63,3 +63,15 @@ test('a leader naming this node under another directory marks it replaced; a can
   assert.equal(candidate('dir-c1'), true);
   assert.equal(candidate(null), true);
 });
+
+test('a voter taken for replaced that has since caught up with a leader grants a candidate still addressing its former directory (the leader may have died before it counted the new one)', (t) => {
+  const state = ElectionState.open(tempDir(t));
+  t.after(() => state.close());
+  let caughtUp = false;
+  const directories = new VoterDirectories(state, 'v', pino({ level: 'silent' }), () => void (caughtUp = false), () => caughtUp);
+  const ask = (): boolean => directories.mayGrant({ candidateId: 'c1', epoch: 1, last: { epoch: -1, seq: 0 }, preVote: true, voterDirectoryId: 'former' });
+  assert.equal(ask(), false, 'not caught up: taken for replaced, refused');
+  assert.equal(directories.replaced, true);
+  caughtUp = true;
+  assert.equal(ask(), true, 'caught up since');
+});

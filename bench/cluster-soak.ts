@@ -8,6 +8,9 @@
 //
 //   npm run soak:cluster -- [--seed 42] [--minutes 10] [--kinds kill,pause,...] [--upstream]
 //
+// The nodes are initialised (`tributary cluster init`) before their first start, as an install does
+// (test/helpers/cluster/node-process.ts); a node the nemesis restarts wiped is not, as a member that
+// lost its disk is not.
 // Root only (namespaces, nftables, the blkio throttle for slow disks). Prints what it does as it
 // goes, the checkers' summaries, and last one JSON line:
 //   {"bench":"cluster-soak","seed":..,"minutes":..,"faults":[..],"acked":..,"lost":..,"duplicated":{..},..,"verdict":"ok"}

@@ -19,7 +19,7 @@
 // written when the nodes stop (BENCH_FAILOVER_KILLS=0 with it: a SIGKILLed node writes none). Each peer's CPU per message is printed per node and per thread: the
 // main thread, the busiest other one (a Tributary node's log writer) and the rest (GC helpers, libuv).
 
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -107,7 +107,10 @@ async function waitForClusterLeader(nodes: readonly ClusterNodeProcess[]): Promi
 /**
  * Three Tributary nodes with a cluster block (durability fsync, acks quorum) on loopback, their
  * MQTT addresses leader first (the generator's connections go to the first that accepts them:
- * followers answer CONNACK 3).
+ * followers answer CONNACK 3). Each data directory is initialised first (`tributary cluster init`),
+ * as an install does (docs/replication.md, "Bootstrapping a cluster"): any two elect, where
+ * uninitialised nodes wait for all three; a node killed for the failover figure is started again
+ * on its data without init, as a member is.
  */
 async function startTributaryCluster(dir: string): Promise<Peer | null> {
   const launch = startScriptSettings();
@@ -131,6 +134,8 @@ async function startTributaryCluster(dir: string): Promise<Peer | null> {
         '',
       ].join('\n'),
     );
+    const init = spawnSync(process.execPath, [CLI, 'cluster', 'init', '--config', config], { encoding: 'utf8' });
+    if (init.status !== 0) throw new Error(`tributary cluster init of ${id} failed (${init.status}):\n${init.stdout}${init.stderr}`);
     const node: ClusterNodeProcess = {
       name: id,
       mqttPort: ports[i]!.mqtt,

@@ -40,9 +40,10 @@ import {
 } from './messages.js';
 import { authenticated } from './peer-identity.js';
 import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
-import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
+import { parseAddress, PeerConnection, refusingPeers, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
+import { VoterDirectories } from './voter-directories.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
 
@@ -113,6 +114,15 @@ export class ClusterNode {
   #server: ReplicationServer | null = null;
   /** A leader told this former single node to truncate what it held alone (SingleNodeDivergedError), logged once. */
   #singleNodeRefused = false;
+  /** The voters' directory ids (KIP-853): who counts, whom this node may grant a vote. */
+  readonly #directories: VoterDirectories;
+  /**
+   * Leader: voters fetching with a directory id it does not count yet (re-initialised), until
+   * caught up: when each last fetched, and the commit position then. They count toward the lease
+   * (this leader is heard; such a voter refuses other candidates while it hears from it), never
+   * toward a commit.
+   */
+  readonly #newDirectories = new Map<string, { at: number; commitSeq: number }>();
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -120,9 +130,20 @@ export class ClusterNode {
     private readonly forgotten: ForgottenVote,
   ) {
     this.#witnessIds = new Set(options.peers.filter((p) => p.witness === true).map((p) => p.id));
+    // Re-initialised, as a peer says: it votes as a wiped node (forgotten-vote.ts) until caught up.
+    this.#directories = new VoterDirectories(
+      state,
+      options.nodeId,
+      options.logger,
+      () => {
+        this.forgotten.forget();
+        this.#knowsNothing = true;
+      },
+      () => !this.#knowsNothing,
+    );
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
-      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null));
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null, options.logger));
     }
   }
 
@@ -141,8 +162,8 @@ export class ClusterNode {
       state.setSingleNodeEnd(options.log.lastEntry().seq);
       options.logger.info({ singleNodeEnd: state.singleNodeEnd }, 'a node with data and no cluster.db: joining a cluster as the node whose log the cluster starts from');
     }
-    const node = new ClusterNode(options, state, new ForgottenVote(startsWiped(state, empty), options.logger));
-    node.#knowsNothing = state.format === null && state.epoch === 0 && empty;
+    const node = new ClusterNode(options, state, new ForgottenVote(startsWiped(state, empty) || state.replaced, options.logger));
+    node.#knowsNothing = (state.format === null && state.epoch === 0 && empty) || state.replaced;
     options.log.refuseAppends('this node is not the cluster leader');
     // Followers fetch what the leader has written before its fsync ends (Raft, section 10.2.1).
     options.log.onEntriesStaged(() => node.wakeParked());
@@ -253,6 +274,9 @@ export class ClusterNode {
       truncations: this.#truncations,
       followers,
       underReplicatedPartitions: this.underReplicatedPartitions(followers),
+      directoryId: this.#directories.own,
+      directoryReplaced: this.#directories.replaced,
+      refusingPeers: refusingPeers(this.#peers.values(), now),
       diskFull: this.#diskFull === null ? null : { code: this.#diskFull.code, message: this.#diskFull.message, sinceMsAgo: now - this.#diskFull.since },
     };
   }
@@ -261,7 +285,16 @@ export class ClusterNode {
     const f = this.#followers.get(id);
     const seq = f?.seq ?? null;
     const within = (at: number | null | undefined): boolean => at != null && now - at < this.options.electionTimeoutMs;
-    return { id, seq, lag: seq === null ? null : Math.max(0, end - seq), lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt, inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt), witness: this.#witnessIds.has(id) };
+    return {
+      id,
+      seq,
+      lag: seq === null ? null : Math.max(0, end - seq),
+      lastFetchMsAgo: f?.lastFetchAt == null ? null : now - f.lastFetchAt,
+      inSync: within(f?.lastFetchAt) && within(f?.caughtUpAt),
+      witness: this.#witnessIds.has(id),
+      directoryId: this.#directories.known(id),
+      newDirectory: this.#newDirectories.has(id),
+    };
   }
 
   /**
@@ -367,6 +400,7 @@ export class ClusterNode {
   private voteAnswer(request: VoteRequest): { epoch: number; granted: boolean } {
     this.knownPeer(request.candidateId);
     const refuse = { epoch: this.state.epoch, granted: false };
+    if (!this.#directories.mayGrant(request)) return refuse;
     if (this.forgotten.blocks || request.epoch < this.state.epoch) return refuse;
     const leaderAlive =
       (this.#role === 'leader' && this.hasLease()) ||
@@ -393,6 +427,7 @@ export class ClusterNode {
       commitSeq: this.#commitSeq,
       diverging: null,
       entries: [],
+      voters: this.#directories.list(),
       ...extra,
     });
     if (!this.#peers.has(request.replicaId)) return answer(UNKNOWN_MEMBER);
@@ -414,9 +449,21 @@ export class ClusterNode {
       const end = log.lastEntryAtOrBelowEpoch(last.epoch);
       if (end.epoch !== last.epoch || end.seq < last.seq) return answer(NONE, { diverging: end });
     }
-    const durableEnd = log.lastEntry().seq; // read once a fetch: both below count it
-    this.noteFetch(request.replicaId, last.seq, durableEnd);
-    this.advanceCommit(durableEnd);
+    // KIP-853: a voter with another directory id than the one counted is a new, empty replica; it
+    // is served, and counts once it holds this epoch's start entry and the commit position as of
+    // its previous fetch (Kafka's ISR rule: the answer to that fetch held it; it need not race the
+    // commit, which moves without it).
+    const previous = this.#newDirectories.get(request.replicaId);
+    const caughtUp = last.epoch === this.state.epoch && last.seq >= Math.max(previous?.commitSeq ?? this.#commitSeq, this.#epochStart);
+    if (this.#directories.admitFetch(request.replicaId, request.directoryId, caughtUp)) {
+      this.#newDirectories.delete(request.replicaId);
+      const durableEnd = log.lastEntry().seq; // read once a fetch: both below count it
+      this.noteFetch(request.replicaId, last.seq, durableEnd);
+      this.advanceCommit(durableEnd);
+    } else {
+      this.#newDirectories.set(request.replicaId, { at: Date.now(), commitSeq: this.#commitSeq });
+      this.#followers.delete(request.replicaId); // what its former directory held counts no more
+    }
     // Entries written here, also those whose fsync is still running: the follower stores and
     // fsyncs them while this node does (Raft, section 10.2.1); the commit counts this node's own
     // copy only once durable (advanceCommit reads the durable end). A witness gets no further than
@@ -588,8 +635,9 @@ export class ClusterNode {
       };
       if (granted >= needed) finish(true);
       for (const peer of this.#peers.values()) {
+        const addressed = { ...request, candidateDirectoryId: this.#directories.own, voterDirectoryId: this.#directories.known(peer.peerId) };
         peer
-          .request(API_VOTE, encodeVote(new Writer(), request), this.options.electionTimeoutMs)
+          .request(API_VOTE, encodeVote(new Writer(), addressed), this.options.electionTimeoutMs)
           .then((body) => {
             const vote = decodeVoteResponse(body);
             if (vote.granted) granted++;
@@ -630,6 +678,7 @@ export class ClusterNode {
     const log = this.options.log;
     this.#leaderId = this.options.nodeId;
     this.#followers.clear();
+    this.#newDirectories.clear();
     this.#epochStart = log.lastAppendedEntry().seq + 1;
     this.#logId = clusterLogId(log, this.options.dataDir);
     this.#knowsNothing = false;
@@ -649,15 +698,23 @@ export class ClusterNode {
     }
   }
 
-  /** BeginQuorumEpoch to one peer, again until it answers or this node no longer leads the epoch. */
+  /**
+   * BeginQuorumEpoch to one peer, again until it answers or this node no longer leads the epoch,
+   * each retry after twice the wait of the one before (from cluster.fetchMaxWaitMs up to one
+   * election timeout): a peer that refuses this node's TLS is not asked ten times a second. No
+   * longer than that: a wiped peer that comes back while another voter is down learns the epoch
+   * only from this announcement (forgotten-vote.ts).
+   */
   private async announce(peer: PeerConnection, epoch: number): Promise<void> {
+    let wait = this.options.fetchMaxWaitMs;
     while (!this.#closed && this.#role === 'leader' && this.state.epoch === epoch) {
       try {
         const theirs = decodeEpochResponse(await peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: this.options.nodeId, epoch }), this.options.electionTimeoutMs));
         if (theirs > epoch) this.follow(theirs, null, false);
         return;
       } catch {
-        await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
+        await new Promise((r) => setTimeout(r, wait));
+        wait = Math.min(wait * 2, this.options.electionTimeoutMs);
       }
     }
   }
@@ -668,6 +725,7 @@ export class ClusterNode {
     if (now - this.#leaseStart < this.options.electionTimeoutMs) return true;
     let heard = 1;
     for (const f of this.#followers.values()) if (f.lastFetchAt !== null && now - f.lastFetchAt < this.options.electionTimeoutMs) heard++;
+    for (const { at } of this.#newDirectories.values()) if (now - at < this.options.electionTimeoutMs) heard++;
     return heard >= majority(this.options.peers.length + 1);
   }
 
@@ -697,7 +755,7 @@ export class ClusterNode {
           // leader is still heard from) rather than the whole answer again at once.
           if (this.#diskFull !== null) await new Promise((r) => setTimeout(r, this.options.electionTimeoutMs / 4));
           const maxBytes = this.#diskFull === null ? this.options.fetchMaxBytes : 1;
-          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes };
+          const request = { replicaId: this.options.nodeId, epoch, last: this.options.log.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes, directoryId: this.#directories.own };
           response = decodeFetchResponse(await leader.request(API_FETCH, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code === 'ECONNREFUSED' && this.#leaderId === leader.peerId) {
@@ -721,6 +779,8 @@ export class ClusterNode {
           continue;
         }
         this.#leaderSeenAt = Date.now();
+        // Confirmed by a leader only once caught up since it was last taken for replaced (#knowsNothing).
+        this.#directories.learn(leader.peerId, response.voters, !this.#knowsNothing);
         this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         this.resetElectionTimer();
         try {

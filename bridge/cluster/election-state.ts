@@ -44,6 +44,16 @@ CREATE TABLE IF NOT EXISTS format (
 CREATE TABLE IF NOT EXISTS single_node (
   id  INTEGER PRIMARY KEY CHECK (id = 1),
   end_seq INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS directory (
+  id           INTEGER PRIMARY KEY CHECK (id = 1),
+  directory_id TEXT NOT NULL,
+  replaced     INTEGER NOT NULL DEFAULT 0,
+  confirmed    INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS voter_directories (
+  node_id      TEXT PRIMARY KEY,
+  directory_id TEXT NOT NULL
 );`;
 
 export class ElectionState {
@@ -51,6 +61,10 @@ export class ElectionState {
   #votedFor: string | null;
   readonly #format: FormatMark | null;
   #singleNodeEnd: number;
+  readonly #directoryId: string;
+  #replaced: boolean;
+  #confirmed: boolean;
+  readonly #voterDirectories = new Map<string, string>();
 
   private constructor(
     private readonly db: Database.Database,
@@ -64,6 +78,15 @@ export class ElectionState {
     const mark = db.prepare(`SELECT cluster, node_id AS nodeId, directory_id AS directoryId, formatted_at AS formattedAt FROM format WHERE id = 1`).get() as FormatMark | undefined;
     this.#format = mark ?? null;
     this.#singleNodeEnd = (db.prepare(`SELECT end_seq AS endSeq FROM single_node WHERE id = 1`).get() as { endSeq: number } | undefined)?.endSeq ?? 0;
+    // KIP-853's directory id: init's, else one drawn when this start made cluster.db (or opened one of an earlier version).
+    db.prepare(`INSERT OR IGNORE INTO directory (id, directory_id) VALUES (1, ?)`).run(mark?.directoryId ?? randomUUID());
+    const directory = db.prepare(`SELECT directory_id AS directoryId, replaced, confirmed FROM directory WHERE id = 1`).get() as { directoryId: string; replaced: number; confirmed: number };
+    this.#directoryId = directory.directoryId;
+    this.#replaced = directory.replaced !== 0;
+    this.#confirmed = directory.confirmed !== 0;
+    for (const row of db.prepare(`SELECT node_id AS nodeId, directory_id AS directoryId FROM voter_directories`).all() as { nodeId: string; directoryId: string }[]) {
+      this.#voterDirectories.set(row.nodeId, row.directoryId);
+    }
   }
 
   /**
@@ -143,6 +166,60 @@ export class ElectionState {
       throw new ClusterStateError(this.file, (err as Error).message, { cause: err });
     }
     this.#singleNodeEnd = seq;
+  }
+
+  /** This data directory's id (KIP-853): init's format mark, else drawn when cluster.db was made or first opened by this version. */
+  get directoryId(): string {
+    return this.#directoryId;
+  }
+
+  /** A peer knew this node under another directory id: it was re-initialised (voter-directories.ts). */
+  get replaced(): boolean {
+    return this.#replaced;
+  }
+
+  /** Durable on return. */
+  setReplaced(replaced: boolean): void {
+    if (replaced === this.#replaced) return;
+    this.write(`UPDATE directory SET replaced = ? WHERE id = 1`, replaced ? 1 : 0);
+    this.#replaced = replaced;
+  }
+
+  /** A leader's fetch answer named this directory id for this node: the cluster counts it (voter-directories.ts). */
+  get confirmed(): boolean {
+    return this.#confirmed;
+  }
+
+  /** Durable on return. */
+  setConfirmed(): void {
+    if (this.#confirmed) return;
+    this.write(`UPDATE directory SET confirmed = 1 WHERE id = 1`);
+    this.#confirmed = true;
+  }
+
+  /** The directory id this node knows for voter `nodeId`; null: none known. */
+  voterDirectory(nodeId: string): string | null {
+    return this.#voterDirectories.get(nodeId) ?? null;
+  }
+
+  /** Every voter directory this node knows (its own not among them). */
+  voterDirectories(): ReadonlyMap<string, string> {
+    return this.#voterDirectories;
+  }
+
+  /** Durable on return. */
+  setVoterDirectory(nodeId: string, directoryId: string): void {
+    if (this.#voterDirectories.get(nodeId) === directoryId) return;
+    this.write(`INSERT INTO voter_directories (node_id, directory_id) VALUES (?, ?) ON CONFLICT (node_id) DO UPDATE SET directory_id = excluded.directory_id`, nodeId, directoryId);
+    this.#voterDirectories.set(nodeId, directoryId);
+  }
+
+  private write(sql: string, ...params: (string | number)[]): void {
+    try {
+      this.db.prepare(sql).run(...params);
+    } catch (err) {
+      throw new ClusterStateError(this.file, (err as Error).message, { cause: err });
+    }
   }
 
   get epoch(): number {

@@ -35,6 +35,11 @@ export class ForgottenVote {
     }
   }
 
+  /** A peer knew this node under another directory id (voter-directories.ts): it forgot its votes as a wiped node did. */
+  forget(): void {
+    this.#unknown = true;
+  }
+
   /** True while this voter may not vote or stand: it does not know which epochs it voted in. */
   get blocks(): boolean {
     return this.#unknown;

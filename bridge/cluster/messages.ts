@@ -22,13 +22,25 @@ export const NOT_LEADER = 6;
 /** The requester is not among the answering node's peers. */
 export const UNKNOWN_MEMBER = 25;
 
-// Vote: candidate_id string, epoch int32, last_epoch int32, last_seq int64, pre_vote int8
+// Vote: candidate_id string, epoch int32, last_epoch int32, last_seq int64, pre_vote int8,
+//   candidate_directory_id nullable string, voter_directory_id nullable string
+//   (KIP-853's directory ids; absent from an older node's request)
 export interface VoteRequest {
   candidateId: string;
   epoch: number;
   last: EntryPosition;
   /** KRaft's pre-vote: would the voter grant it? Nothing changes at the voter. */
   preVote: boolean;
+  /** The candidate's own directory id; null: not sent. */
+  candidateDirectoryId?: string | null;
+  /** The directory id the candidate knows for the voter asked; null: none known. */
+  voterDirectoryId?: string | null;
+}
+
+/** A voter as the leader knows it: its id and directory id (KIP-853's replica key). */
+export interface VoterDirectory {
+  id: string;
+  directoryId: string;
 }
 // VoteResponse: epoch int32, granted int8, leader_id nullable string
 export interface VoteResponse {
@@ -43,7 +55,8 @@ export interface BeginQuorumEpochRequest {
   leaderId: string;
   epoch: number;
 }
-// Fetch: replica_id string, epoch int32, last_epoch int32, last_seq int64, max_wait_ms int32, max_bytes int32
+// Fetch: replica_id string, epoch int32, last_epoch int32, last_seq int64, max_wait_ms int32, max_bytes int32,
+//   replica_directory_id nullable string (absent from an older node's request)
 export interface FetchRequest {
   replicaId: string;
   epoch: number;
@@ -51,13 +64,16 @@ export interface FetchRequest {
   last: EntryPosition;
   maxWaitMs: number;
   maxBytes: number;
+  /** The fetching replica's directory id (KIP-853); null: not sent. */
+  directoryId?: string | null;
 }
 // FetchResponse: error int16, epoch int32, leader_id nullable string, commit_seq int64,
 //   diverging_epoch int32, diverging_end_seq int64 (seq -1: none; epoch -1 with seq 0: the follower diverges from its first entry),
 //   [entries: seq int64, epoch int32, topic string, partition int32, batch bytes],
 //   [log_starts: topic string, partition int32, log_start_offset int64]
 //   (log_starts: the leader's log start of each partition among the entries, as Kafka's Fetch
-//   answers log_start_offset per partition; absent from an older leader's answer)
+//   answers log_start_offset per partition; absent from an older leader's answer),
+//   [voters: id string, directory_id string] (the voter directories the leader knows; absent from an older leader's answer)
 export interface FetchResponse {
   error: number;
   epoch: number;
@@ -68,6 +84,8 @@ export interface FetchResponse {
   entries: StoredEntry[];
   /** The leader's log start offset of each partition among `entries`, read after them: a follower behind it begins there (BatchStore.appendEntries). */
   logStarts?: LogStartOffset[];
+  /** The voters' directory ids as the leader knows them, itself included (voter-directories.ts). */
+  voters?: VoterDirectory[];
 }
 
 export function writeRequestHeader(w: Writer, apiKey: number, correlationId: number): Writer {
@@ -75,10 +93,15 @@ export function writeRequestHeader(w: Writer, apiKey: number, correlationId: num
 }
 
 export function encodeVote(w: Writer, r: VoteRequest): Writer {
-  return w.string(r.candidateId, false).int32(r.epoch).int32(r.last.epoch).int64(r.last.seq).bool(r.preVote);
+  return w.string(r.candidateId, false).int32(r.epoch).int32(r.last.epoch).int64(r.last.seq).bool(r.preVote).string(r.candidateDirectoryId ?? null, false).string(r.voterDirectoryId ?? null, false);
 }
 export function decodeVote(r: Reader): VoteRequest {
-  return { candidateId: r.string(false), epoch: r.int32(), last: { epoch: r.int32(), seq: r.int64() }, preVote: r.bool() };
+  const vote: VoteRequest = { candidateId: r.string(false), epoch: r.int32(), last: { epoch: r.int32(), seq: r.int64() }, preVote: r.bool() };
+  if (r.remaining > 0) {
+    vote.candidateDirectoryId = r.nullableString(false);
+    vote.voterDirectoryId = r.nullableString(false);
+  }
+  return vote;
 }
 export function encodeVoteResponse(w: Writer, v: VoteResponse): Writer {
   return w.int32(v.epoch).bool(v.granted).string(v.leaderId, false);
@@ -101,10 +124,23 @@ export function decodeEpochResponse(r: Reader): number {
 }
 
 export function encodeFetch(w: Writer, f: FetchRequest): Writer {
-  return w.string(f.replicaId, false).int32(f.epoch).int32(f.last.epoch).int64(f.last.seq).int32(f.maxWaitMs).int32(f.maxBytes);
+  return w.string(f.replicaId, false).int32(f.epoch).int32(f.last.epoch).int64(f.last.seq).int32(f.maxWaitMs).int32(f.maxBytes).string(f.directoryId ?? null, false);
 }
 export function decodeFetch(r: Reader): FetchRequest {
-  return { replicaId: r.string(false), epoch: r.int32(), last: { epoch: r.int32(), seq: r.int64() }, maxWaitMs: r.int32(), maxBytes: r.int32() };
+  const fetch: FetchRequest = { replicaId: r.string(false), epoch: r.int32(), last: { epoch: r.int32(), seq: r.int64() }, maxWaitMs: r.int32(), maxBytes: r.int32() };
+  if (r.remaining > 0) fetch.directoryId = r.nullableString(false);
+  return fetch;
+}
+
+/** The voter directories closing a fetch answer (a data node's and a witness's). */
+export function encodeVoters(w: Writer, voters: readonly VoterDirectory[] | undefined): Writer {
+  return w.array(voters ?? [], false, (out, v) => {
+    out.string(v.id, false).string(v.directoryId, false);
+  });
+}
+/** Absent (an older leader's answer): an empty list. */
+export function decodeVoters(r: Reader): VoterDirectory[] {
+  return r.remaining > 0 ? r.array(false, (v) => ({ id: v.string(false), directoryId: v.string(false) })) : [];
 }
 
 /** The fields a fetch answer starts with, a data node's and a witness's header fetch alike (witness-messages.ts). */
@@ -131,15 +167,16 @@ export function encodeFetchResponse(w: Writer, f: FetchResponse): Writer {
   w.array(f.entries, false, (out, e) => {
     out.int64(e.seq).int32(e.epoch).string(e.topic, false).int32(e.partition).int32(e.batch.length).bytes(e.batch);
   });
-  return w.array(f.logStarts ?? [], false, (out, s) => {
+  w.array(f.logStarts ?? [], false, (out, s) => {
     out.string(s.topic, false).int32(s.partition).int64(s.logStartOffset);
   });
+  return encodeVoters(w, f.voters);
 }
 export function decodeFetchResponse(r: Reader): FetchResponse {
   const head = decodeFetchHead(r);
   const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), batch: e.nullableBytes(false) ?? Buffer.alloc(0) }));
   const logStarts = r.remaining > 0 ? r.array(false, (s) => ({ topic: s.string(false), partition: s.int32(), logStartOffset: s.int64() })) : [];
-  return { ...head, entries, logStarts };
+  return { ...head, entries, logStarts, voters: decodeVoters(r) };
 }
 
 export { Reader, Writer };

@@ -8,6 +8,7 @@ import { FrameAssembler } from './frame-assembler.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../logger.js';
 import { Reader, Writer, writeRequestHeader } from './messages.js';
+import { PeerRefusedError } from './errors.js';
 
 /** The largest replication frame: a fetch answer of cluster.fetchMaxBytes plus its small fields. */
 const FRAME_SLACK = 64 * 1024;
@@ -37,6 +38,48 @@ export function certificateNames(cert: PeerCertificate): string[] {
   return names;
 }
 
+/** OpenSSL's certificate verification results, as Node names them on a TLS socket's error. */
+const CERTIFICATE_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_REVOKED',
+]);
+
+/**
+ * Why a peer's listener and this node do not accept each other, from the error a connection ended
+ * with: a TLS handshake that failed either way (a certificate of another CA, one that names
+ * another node, TLS on one side only) or an identity refused (TRIB_CLUSTER_PEER_REFUSED). null: not
+ * a refusal (the peer is down, unreachable, or closed the connection).
+ */
+export function refusalCause(err: Error): string | null {
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  if (code === 'TRIB_CLUSTER_PEER_REFUSED' || code === 'EPROTO' || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_') || CERTIFICATE_ERRORS.has(code)) return `${code}: ${err.message}`;
+  return null;
+}
+
+/**
+ * Refusals logged once per change of cause for each remote address (a peer with a wrong
+ * certificate retries for as long as it runs): the first, then only one with another cause.
+ */
+class RefusalLog {
+  readonly #last = new Map<string, string>();
+  constructor(private readonly logger: Logger) {}
+
+  warn(remote: string | undefined, cause: string, fields: Record<string, unknown>, message: string): void {
+    const key = remote ?? '';
+    if (this.#last.get(key) === cause) return;
+    if (this.#last.size >= 1024) this.#last.clear(); // many addresses: a scan; keep it bounded
+    this.#last.set(key, cause);
+    this.logger.warn({ code: 'TRIB_CLUSTER_PEER_REFUSED', remote, ...fields }, `${message} (logged again for this address only when the cause changes)`);
+  }
+}
+
 function send(socket: Socket, head: Writer, body: Writer | null): void {
   const size = head.length + (body?.length ?? 0);
   const prefix = Buffer.allocUnsafe(4);
@@ -57,6 +100,7 @@ export class ReplicationServer {
 
   static async start(options: { host: string; port: number; maxBytes: number; handler: RequestHandler; logger: Logger; tls?: ReplicationTls | null; peerIds?: readonly string[] }): Promise<ReplicationServer> {
     const sockets = new Set<Socket>();
+    const refusals = new RefusalLog(options.logger);
     const serve = (socket: Socket, peer: string | null): void => {
       sockets.add(socket);
       socket.setNoDelay(true);
@@ -90,7 +134,8 @@ export class ReplicationServer {
               if (!socket.destroyed) send(socket, new Writer().int32(correlationId), body);
             },
             (err: unknown) => {
-              options.logger.warn({ err, apiKey, remote: socket.remoteAddress }, 'replication request failed; connection closed');
+              if (err instanceof PeerRefusedError) refusals.warn(socket.remoteAddress, `API ${apiKey}: ${err.message}`, { err, apiKey }, 'replication request refused; connection closed');
+              else options.logger.warn({ err, apiKey, remote: socket.remoteAddress }, 'replication request failed; connection closed');
               socket.destroy();
             },
           );
@@ -98,7 +143,7 @@ export class ReplicationServer {
       });
     };
     const tls = options.tls ?? null;
-    const server = tls === null ? createServer((socket) => serve(socket, null)) : peersOnly(tls, options.peerIds ?? [], options.logger, sockets, serve);
+    const server = tls === null ? createServer((socket) => serve(socket, null)) : peersOnly(tls, options.peerIds ?? [], refusals, sockets, serve);
     await listen(server, 'the replication listener (cluster.listen)', options.host, options.port);
     return new ReplicationServer(server, sockets, (server.address() as { port: number }).port);
   }
@@ -113,19 +158,19 @@ export class ReplicationServer {
  * The listener under mutual TLS: a client without a certificate of the cluster's CA fails the
  * handshake, one whose certificate names no peer is closed; both are logged (TRIB_CLUSTER_PEER_REFUSED).
  */
-function peersOnly(tls: ReplicationTls, peerIds: readonly string[], logger: Logger, sockets: Set<Socket>, serve: (socket: Socket, peer: string) => void): Server {
+function peersOnly(tls: ReplicationTls, peerIds: readonly string[], refusals: RefusalLog, sockets: Set<Socket>, serve: (socket: Socket, peer: string) => void): Server {
   const server = createTlsServer({ cert: tls.cert, key: tls.key, ca: tls.ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (socket: TLSSocket) => {
     const names = certificateNames(socket.getPeerCertificate());
     const peer = names.find((name) => peerIds.includes(name));
     if (peer === undefined) {
-      logger.warn({ code: 'TRIB_CLUSTER_PEER_REFUSED', remote: socket.remoteAddress, names }, 'replication connection refused: its certificate names no peer of cluster.peers');
+      refusals.warn(socket.remoteAddress, `names ${names.join(', ')}`, { names }, 'replication connection refused: its certificate names no peer of cluster.peers');
       socket.destroy();
       return;
     }
     serve(socket, peer);
   });
   server.on('tlsClientError', (err, socket) => {
-    logger.warn({ code: 'TRIB_CLUSTER_PEER_REFUSED', remote: socket.remoteAddress, reason: err.message }, 'replication connection refused: no certificate of the cluster\'s CA (cluster.tls.ca)');
+    refusals.warn(socket.remoteAddress, (err as NodeJS.ErrnoException).code ?? err.message, { reason: err.message }, 'replication connection refused: no certificate of the cluster\'s CA (cluster.tls.ca)');
     sockets.delete(socket);
   });
   return server;
@@ -143,6 +188,8 @@ export class PeerConnection {
   private readonly pending = new Map<number, Pending>();
   private nextCorrelationId = 1;
   private closed = false;
+  /** The peer refuses this node's connections (refusalCause), since when; null: it answers, or is down. */
+  #refusal: { cause: string; since: number } | null = null;
 
   constructor(
     readonly peerId: string,
@@ -150,7 +197,14 @@ export class PeerConnection {
     private readonly port: number,
     private readonly maxBytes: number,
     private readonly tls: ReplicationTls | null = null,
+    /** Refusals are logged here, once per change of cause; null: not logged. */
+    private readonly logger: Logger | null = null,
   ) {}
+
+  /** Why the peer refuses this node's connections (TLS or authentication), and since when; null: it does not. */
+  get refusal(): { cause: string; since: number } | null {
+    return this.#refusal;
+  }
 
   /** Sends a request; resolves with the response body, rejects on timeout or a dropped connection. */
   request(apiKey: number, body: Writer, timeoutMs: number): Promise<Reader> {
@@ -199,6 +253,7 @@ export class PeerConnection {
     // Only the current connection's end fails the requests in flight: a connection dropped earlier
     // (a timeout) closes a moment later, when its successor may already carry a request.
     socket.on('error', (err) => {
+      this.refused(err);
       if (this.socket === socket) this.drop(err);
     });
     socket.on('close', () => {
@@ -213,6 +268,7 @@ export class PeerConnection {
     for (const frame of frames) {
       const reader = new Reader(frame);
       const pending = this.pending.get(reader.int32());
+      this.accepted();
       if (pending === undefined) continue;
       this.pending.delete(frame.readInt32BE(0));
       clearTimeout(pending.timer);
@@ -229,8 +285,21 @@ export class PeerConnection {
       key: tls.key,
       ca: tls.ca,
       minVersion: 'TLSv1.2',
-      checkServerIdentity: (_host, cert) => (certificateNames(cert).includes(this.peerId) ? undefined : new Error(`the certificate at ${this.host}:${this.port} names ${certificateNames(cert).join(', ') || 'nothing'}, not the peer '${this.peerId}'`)),
+      checkServerIdentity: (_host, cert) => (certificateNames(cert).includes(this.peerId) ? undefined : new PeerRefusedError(`the certificate at ${this.host}:${this.port} names ${certificateNames(cert).join(', ') || 'nothing'}, not the peer '${this.peerId}'`)),
     });
+  }
+
+  private refused(err: Error): void {
+    const cause = refusalCause(err);
+    if (cause === null || this.#refusal?.cause === cause) return;
+    this.#refusal = { cause, since: Date.now() };
+    this.logger?.warn({ code: 'TRIB_CLUSTER_PEER_REFUSED', peer: this.peerId, cause }, `the peer ${this.peerId} and this node refuse each other's replication connection (TLS or authentication); logged again only when the cause changes`);
+  }
+
+  private accepted(): void {
+    if (this.#refusal === null) return;
+    this.logger?.info({ peer: this.peerId, cause: this.#refusal.cause }, `the peer ${this.peerId} answers this node's replication requests again`);
+    this.#refusal = null;
   }
 
   private drop(err: Error): void {
@@ -243,6 +312,11 @@ export class PeerConnection {
       p.reject(err);
     }
   }
+}
+
+/** The peers that refuse this node's replication connections (TLS or authentication), for the status. */
+export function refusingPeers(peers: Iterable<PeerConnection>, now: number): { id: string; cause: string; sinceMsAgo: number }[] {
+  return [...peers].flatMap((p) => (p.refusal === null ? [] : [{ id: p.peerId, cause: p.refusal.cause, sinceMsAgo: now - p.refusal.since }]));
 }
 
 /** Splits "host:port" or "[v6]:port". */

@@ -5,9 +5,10 @@
 // Response: error int16, epoch int32, leader_id nullable string, commit_seq int64,
 //   diverging_epoch int32, diverging_end_seq int64 (seq -1: none; epoch -1 with seq 0: the follower diverges from its first entry),
 //   [entries: seq int64, epoch int32, topic string, partition int32,
-//             base_offset int64, last_offset int64, size int32]
+//             base_offset int64, last_offset int64, size int32],
+//   [voters: id string, directory_id string] (as a data node's fetch answer; absent from an older leader's)
 import type { StoredEntry } from '../../broker/log/log.js';
-import { decodeFetchHead, encodeFetchHead, Reader, Writer, type FetchResponse } from './messages.js';
+import { decodeFetchHead, decodeVoters, encodeFetchHead, encodeVoters, Reader, Writer, type FetchResponse } from './messages.js';
 
 export const API_FETCH_HEADERS = 1000;
 
@@ -34,13 +35,14 @@ export function headerOf(entry: StoredEntry): EntryHeader {
 }
 
 export function encodeHeadersResponse(w: Writer, f: FetchResponse): Writer {
-  return encodeFetchHead(w, f).array(f.entries.map(headerOf), false, (out, h) => {
+  encodeFetchHead(w, f).array(f.entries.map(headerOf), false, (out, h) => {
     out.int64(h.seq).int32(h.epoch).string(h.topic, false).int32(h.partition).int64(h.baseOffset).int64(h.lastOffset).int32(h.size);
   });
+  return encodeVoters(w, f.voters);
 }
 
 export function decodeHeadersResponse(r: Reader): HeadersResponse {
   const head = decodeFetchHead(r);
   const entries = r.array(false, (e) => ({ seq: e.int64(), epoch: e.int32(), topic: e.string(false), partition: e.int32(), baseOffset: e.int64(), lastOffset: e.int64(), size: e.int32() }));
-  return { ...head, entries };
+  return { ...head, entries, voters: decodeVoters(r) };
 }

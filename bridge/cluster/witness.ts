@@ -34,8 +34,9 @@ import {
 import { authenticated } from './peer-identity.js';
 import { PositionLog } from './position-log.js';
 import { atLeastAsUpToDate } from './quorum.js';
-import { parseAddress, PeerConnection, ReplicationServer, type ReplicationTls } from './transport.js';
+import { parseAddress, PeerConnection, refusingPeers, ReplicationServer, type ReplicationTls } from './transport.js';
 import { API_FETCH_HEADERS, decodeHeadersResponse, type HeadersResponse } from './witness-messages.js';
+import { VoterDirectories } from './voter-directories.js';
 
 export type { WitnessStatus };
 
@@ -67,6 +68,8 @@ export class Witness {
   #knowsNothing: boolean;
   readonly #peers = new Map<string, PeerConnection>();
   #server: ReplicationServer | null = null;
+  /** The voters' directory ids (KIP-853), as a data node's: re-initialised, it votes as a wiped witness until caught up. */
+  readonly #directories: VoterDirectories;
 
   private constructor(
     private readonly options: WitnessOptions,
@@ -76,9 +79,15 @@ export class Witness {
   ) {
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
-      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES, options.tls ?? null));
+      this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, FETCH_MAX_BYTES, options.tls ?? null, options.logger));
     }
-    this.#knowsNothing = state.format === null && state.epoch === 0 && positions.lastEntry().seq === 0;
+    this.#knowsNothing = (state.format === null && state.epoch === 0 && positions.lastEntry().seq === 0) || state.replaced;
+    this.#directories = new VoterDirectories(state, options.nodeId, options.logger, () => {
+      const probing = forgotten.blocks;
+      forgotten.forget();
+      this.#knowsNothing = true;
+      if (!probing) this.resetTimer();
+    }, () => !this.#knowsNothing);
   }
 
   static async start(options: WitnessOptions): Promise<Witness> {
@@ -91,7 +100,7 @@ export class Witness {
       state.close();
       throw err;
     }
-    const witness = new Witness(options, state, positions, new ForgottenVote(startsWiped(state, positions.lastEntry().seq === 0), options.logger, 'tributary witness init --config FILE'));
+    const witness = new Witness(options, state, positions, new ForgottenVote(startsWiped(state, positions.lastEntry().seq === 0) || state.replaced, options.logger, 'tributary witness init --config FILE'));
     try {
       witness.#server = await ReplicationServer.start({
         host: options.listen.host,
@@ -125,6 +134,7 @@ export class Witness {
       commitSeq: this.#commitSeq,
       voters: [this.options.nodeId, ...this.options.peers.map((p) => p.id)],
       truncations: this.#truncations,
+      refusingPeers: refusingPeers(this.#peers.values(), Date.now()),
     };
   }
 
@@ -180,6 +190,7 @@ export class Witness {
   private onVote(request: VoteRequest): VoteResponse {
     this.knownPeer(request.candidateId);
     const answer = (granted: boolean): VoteResponse => ({ epoch: this.state.epoch, granted, leaderId: granted ? null : this.#leaderId });
+    if (!this.#directories.mayGrant(request)) return answer(false);
     if (this.forgotten.blocks || request.epoch < this.state.epoch) return answer(false);
     if (this.leaderAlive() && request.candidateId !== this.#leaderId) return answer(false);
     const upToDate = atLeastAsUpToDate(request.last, this.positions.lastEntry()) && !(this.#knowsNothing && request.last.seq > 0);
@@ -232,7 +243,7 @@ export class Witness {
         const epoch = this.state.epoch;
         let response: HeadersResponse;
         try {
-          const request = { replicaId: this.options.nodeId, epoch, last: this.positions.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: FETCH_MAX_BYTES };
+          const request = { replicaId: this.options.nodeId, epoch, last: this.positions.lastEntry(), maxWaitMs: this.options.fetchMaxWaitMs, maxBytes: FETCH_MAX_BYTES, directoryId: this.#directories.own };
           response = decodeHeadersResponse(await leader.request(API_FETCH_HEADERS, encodeFetch(new Writer(), request), this.options.fetchMaxWaitMs + this.options.electionTimeoutMs));
         } catch (err) {
           // Nothing listens at the leader's address: its process is gone; votes are granted again at once.
@@ -251,6 +262,7 @@ export class Witness {
           continue;
         }
         this.#leaderSeenAt = Date.now();
+        this.#directories.learn(leader.peerId, response.voters, !this.#knowsNothing);
         this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
         try {
           this.apply(response);

@@ -347,6 +347,10 @@ export class Metrics {
       this.reset();
       for (const f of status()?.followers ?? []) this.set({ follower: f.id }, f.lag ?? -1);
     } });
+    new Gauge({ name: 'tributary_cluster_peer_refusing', help: '1 for each peer whose replication connection and this node refuse each other (TLS or authentication: TRIB_CLUSTER_PEER_REFUSED), as this node last tried', labelNames: ['peer'], registers, collect() {
+      this.reset();
+      for (const p of status()?.refusingPeers ?? []) this.set({ peer: p.id }, 1);
+    } });
     // With a witness under acks: quorum, a commit may rest on the leader's disk alone (docs/replication.md, The witness).
     gauge('tributary_cluster_under_replicated_followers', 'On the leader: data followers (not witnesses) that lack committed entries; a fetch behind counts, so alert on it staying above 0', (s) =>
       s.role !== 'leader' ? 0 : s.followers.filter((f) => f.witness !== true && (f.seq === undefined || f.seq === null || f.seq < s.commitSeq)).length,
@@ -369,4 +373,5 @@ export interface ClusterSourceStatus {
   followers: ReadonlyArray<{ id: string; lag: number | null; seq?: number | null; witness?: boolean }>;
   underReplicatedPartitions: number;
   diskFull: { code: string } | null;
+  refusingPeers?: ReadonlyArray<{ id: string }>;
 }

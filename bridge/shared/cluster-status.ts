@@ -25,6 +25,10 @@ export interface FollowerStatus {
   inSync: boolean;
   /** A witness: it holds entry headers, not records. */
   witness: boolean;
+  /** The data directory id the leader counts it with (KIP-853); null: not heard yet. */
+  directoryId?: string | null;
+  /** It fetches with another directory id (re-initialised): served, counted only once caught up. */
+  newDirectory?: boolean;
 }
 
 export interface ClusterStatus {
@@ -54,6 +58,19 @@ export interface ClusterStatus {
    * null otherwise. It falls behind and fetches again now and then until space returns.
    */
   diskFull: { code: string; message: string; sinceMsAgo: number } | null;
+  /** This node's data directory id (KIP-853). */
+  directoryId?: string;
+  /** A peer knew this node under another directory id: it votes as a wiped node until a leader counts it again. */
+  directoryReplaced?: boolean;
+  /** Peers that refuse this node's replication connections, or whose connection this node refuses (TLS or authentication), with the cause. */
+  refusingPeers?: PeerRefusal[];
+}
+
+/** A peer and this node refuse each other's replication connection: the TLS handshake's or the identity check's error. */
+export interface PeerRefusal {
+  id: string;
+  cause: string;
+  sinceMsAgo: number;
 }
 
 /** GET /api/cluster on a node without a cluster block. */
@@ -78,6 +95,8 @@ export interface WitnessStatus {
   voters: string[];
   /** How many times it truncated a header tail that diverged from its leader's log. */
   truncations: number;
+  /** As a data node's (ClusterStatus.refusingPeers). */
+  refusingPeers?: PeerRefusal[];
 }
 
 export type ClusterStatusBody = ClusterStatus | NoClusterStatus | WitnessStatus;

@@ -102,3 +102,44 @@ test('a member whose data directory was deleted and not initialised again waits,
   await waitForReplicated(replicas, (await next.status())!.last.seq);
   assertHolds(replicas, acked);
 });
+
+test('a follower wiped and initialised again (a new directory id) is not counted as the voter it was: with the leader killed, it and a lagging node elect nobody; the old leader returns, leads, and nothing acknowledged is lost', async (t) => {
+  const replicas = await startReplicas(t, 3, { electionTimeoutMs: 500 });
+  const leader = await waitForLeader(replicas);
+  const [lagging, wiped] = replicas.filter((r) => r !== leader) as [Replica, Replica];
+  const first = await publish(leader.mqttPort, 'all-three', 20);
+  await waitForReplicated(replicas, (await leader.status())!.last.seq);
+  const formerDirectory = (await wiped.status())!.directoryId;
+
+  // Acknowledged by the leader and `wiped` alone: `lagging` lacks these.
+  await lagging.kill();
+  const second = await publish(leader.mqttPort, 'without-lagging', 30);
+  await leader.kill();
+  await wiped.kill();
+  rmSync(wiped.dir, { recursive: true, force: true });
+  wiped.init();
+
+  // `wiped` is new to itself, but `lagging` knows it under its former directory id: its vote
+  // request names that id, and `wiped` refuses it (else `lagging` leads and the 30 are lost).
+  await lagging.restart();
+  await wiped.restart();
+  for (let i = 0; i < 40; i++) {
+    const statuses = await Promise.all([lagging.status(), wiped.status()]);
+    assert.ok(statuses.every((s) => s?.role !== 'leader'), `a leader without the one that holds every acknowledged message: ${JSON.stringify(statuses)}`);
+    await sleep(100);
+  }
+  assert.notEqual((await wiped.status())!.directoryId, formerDirectory);
+  assert.match(wiped.output(), /a peer knows this node under another data directory/);
+
+  await leader.restart();
+  assert.equal(await waitForLeader(replicas), leader, 'the node with every acknowledged message leads');
+  await waitForReplicated(replicas, (await leader.status())!.last.seq);
+  assertHolds(replicas, [...first, ...second]);
+  // Caught up, `wiped` counts again under its new directory id, and knows it.
+  for (let i = 0; i < 100; i++) {
+    const follower = (await leader.status())!.followers.find((f) => f.id === wiped.id);
+    if (follower?.newDirectory === false && follower.directoryId === (await wiped.status())!.directoryId && (await wiped.status())!.directoryReplaced === false) return;
+    await sleep(50);
+  }
+  assert.fail(`the leader does not count the re-initialised node: ${JSON.stringify(await leader.status())} ${JSON.stringify(await wiped.status())}`);
+});

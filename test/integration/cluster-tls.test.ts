@@ -9,6 +9,7 @@ import { test } from 'node:test';
 import mqtt from 'mqtt';
 import { API_VOTE, decodeVoteResponse, encodeVote, Writer } from '../../bridge/cluster/messages.js';
 import { PeerConnection } from '../../bridge/cluster/transport.js';
+import { sample } from '../helpers/metrics-text.js';
 import { makeNamedPki } from '../helpers/pki.js';
 import { startReplicas, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
 import { pollUntil } from '../helpers/wait-for.js';
@@ -46,6 +47,26 @@ test('mutual TLS between the nodes: a node with another CA\'s certificate is ref
   assert.equal((await n3.status())!.last.seq, 0, 'n3 holds nothing');
   assert.equal((await n3.status())!.leaderId, null, 'n3 follows no one');
   assert.ok((await refusedLines(leader, /cluster's CA/, 0)) > 0, `the leader refused n3's handshake:\n${leader.output().slice(-2000)}`);
+
+  // The leader names n3 as the peer that refuses it (status and metric), and the refusals are
+  // logged once per cause on each side, not once per attempt (the leader retries its announcement).
+  let refusing: { id: string; cause: string } | undefined;
+  await pollUntil(async () => (refusing = (await leader.status())?.refusingPeers?.find((p) => p.id === 'n3')) !== undefined);
+  assert.ok(refusing !== undefined, `the leader's status names n3: ${JSON.stringify(await leader.status())}`);
+  const metrics = await (await fetch(`http://127.0.0.1:${leader.httpPort}/metrics`)).text();
+  assert.equal(sample(metrics, 'tributary_cluster_peer_refusing{peer="n3"}'), 1);
+  for (const node of [n3, leader]) {
+    const causes = node
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('TRIB_CLUSTER_PEER_REFUSED'))
+      .map((l) => {
+        const line = JSON.parse(l) as { remote?: string; peer?: string; reason?: string; cause?: string; names?: string[] };
+        return `${line.remote ?? line.peer} ${line.reason ?? line.cause ?? line.names?.join()}`;
+      });
+    assert.ok(causes.length > 0, `${node.id} logs the refusal`);
+    assert.equal(new Set(causes).size, causes.length, `${node.id} logs each refusal once per cause:\n${causes.join('\n')}`);
+  }
 
   // Clients of the listener, from here: without TLS; with a certificate of the CA that names no
   // peer; with n2's certificate, claiming to be n3; and (the control) claiming to be n2.

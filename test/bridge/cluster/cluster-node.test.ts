@@ -322,6 +322,57 @@ test('a data directory formatted for another node id is refused at start (TRIB_C
   await assert.rejects(startVoter(t, dir, log), { code: 'TRIB_CLUSTER_STATE', message: /formatted for node 'someone-else', but cluster.nodeId is 'v'/ });
 });
 
+test('a formatted voter asked under another directory id than its own (a peer knew it before it was initialised again) refuses, then votes as a wiped node, also after a restart, until a leader names its directory', async (t) => {
+  const dir = tempDir(t);
+  ElectionState.format(dir, { cluster: null, nodeId: 'v' });
+  const first = await startVoter(t, dir);
+  t.after(async () => {
+    await first.node.close(); // idempotent: closed below, here too should an assertion fail first
+    await first.log.close();
+  });
+  const empty = { epoch: -1, seq: 0 };
+  const withData = { epoch: 1, seq: 40 };
+  // Addressed to its own directory id (or to none): a new voter, it grants at once.
+  const own = first.node.status().directoryId!;
+  assert.deepEqual(await first.ask({ candidateId: 'c1', epoch: 1, last: withData, preVote: true, voterDirectoryId: own }), { epoch: 0, granted: true });
+  // c1 knew it under a former directory: refused, and from now on it is a wiped voter.
+  assert.deepEqual(await first.ask({ candidateId: 'c1', epoch: 1, last: withData, preVote: false, voterDirectoryId: 'former-directory' }), { epoch: 0, granted: false });
+  assert.equal(first.node.status().directoryReplaced, true);
+  assert.deepEqual(await first.ask({ candidateId: 'c2', epoch: 1, last: empty, preVote: false }), { epoch: 0, granted: false }, 'it forgot its votes: none until it learns the epoch');
+  await first.node.close();
+  await first.log.close();
+
+  const voter = await startVoter(t, dir);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  assert.equal(voter.node.status().directoryReplaced, true, 'the mark is durable');
+  assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 1, last: empty, preVote: false }), { epoch: 0, granted: false });
+  await learnEpochFromLeader(voter, 3);
+  // It knows the epoch now, but not what the cluster committed: only an empty candidate.
+  assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 4, last: withData, preVote: false }), { epoch: 4, granted: false });
+  assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: true });
+});
+
+test('a candidate presenting another directory id than the one the voter knows for it is refused; the known one, or none (an older node), is not', async (t) => {
+  const dir = tempDir(t);
+  ElectionState.format(dir, { cluster: null, nodeId: 'v' });
+  const state = ElectionState.open(dir);
+  state.setVoterDirectory('c1', 'c1-directory');
+  state.close();
+  const voter = await startVoter(t, dir);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  const empty = { epoch: -1, seq: 0 };
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: true, candidateDirectoryId: 'another-directory' }), { epoch: 0, granted: false });
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: true, candidateDirectoryId: 'c1-directory' }), { epoch: 0, granted: true });
+  assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: true }), { epoch: 0, granted: true });
+  assert.equal(voter.node.status().directoryReplaced, false);
+});
+
 test('a follower stores what it fetched byte for byte though the answer\'s buffer went to its writer thread, and tells its listeners of the internal topics\' entries only, readable after the store', async (t) => {
   // The entries c1 serves: a telemetry batch and a replicated-state record, as a log stores them.
   const source = await Log.open({ dataDir: tempDir(t) });

@@ -51,3 +51,27 @@ test('a cluster.db made at a start (no init) has no format mark; a formatted one
   assert.throws(() => state.checkFormat('gw-b', 'site-a'), { code: 'TRIB_CLUSTER_STATE', message: /formatted for node 'gw-a', but cluster.nodeId is 'gw-b'/ });
   assert.throws(() => state.checkFormat('gw-a', 'site-b'), { code: 'TRIB_CLUSTER_STATE', message: /formatted for cluster 'site-a'/ });
 });
+
+test('every cluster.db has a directory id (init\'s, else drawn when made), kept with the voter directories it learned and the replaced mark across a reopen', (t) => {
+  const formatted = tempDir(t);
+  const mark = ElectionState.format(formatted, { cluster: null, nodeId: 'gw-a' });
+  const a = ElectionState.open(formatted);
+  assert.equal(a.directoryId, mark.directoryId);
+  a.close();
+
+  const dir = tempDir(t);
+  const state = ElectionState.open(dir);
+  const drawn = state.directoryId;
+  assert.match(drawn, /^[0-9a-f-]{36}$/);
+  assert.deepEqual([state.voterDirectory('gw-b'), state.replaced], [null, false]);
+  state.setVoterDirectory('gw-b', 'dir-b');
+  state.setVoterDirectory('gw-c', 'dir-c');
+  state.setVoterDirectory('gw-b', 'dir-b2');
+  state.setReplaced(true);
+  state.close();
+  const again = ElectionState.open(dir);
+  t.after(() => again.close());
+  assert.equal(again.directoryId, drawn);
+  assert.deepEqual([...again.voterDirectories()].sort(), [['gw-b', 'dir-b2'], ['gw-c', 'dir-c']]);
+  assert.equal(again.replaced, true);
+});

@@ -3,7 +3,7 @@
 // entries, and an answer without them (a leader of an earlier version) still decodes, with none.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { decodeFetchResponse, encodeFetchResponse, NONE, Reader, Writer, type FetchResponse } from '../../../bridge/cluster/messages.js';
+import { decodeFetch, decodeFetchResponse, decodeVote, encodeFetch, encodeFetchResponse, encodeVote, NONE, Reader, Writer, type FetchRequest, type FetchResponse, type VoteRequest } from '../../../bridge/cluster/messages.js';
 import { decodeHeadersResponse, encodeHeadersResponse } from '../../../bridge/cluster/witness-messages.js';
 
 const answer: FetchResponse = {
@@ -14,14 +14,36 @@ const answer: FetchResponse = {
   diverging: null,
   entries: [{ seq: 10, epoch: 4, topic: 'mqtt', partition: 1, batch: Buffer.from('batch bytes') }],
   logStarts: [{ topic: 'mqtt', partition: 1, logStartOffset: 362 }],
+  voters: [
+    { id: 'n1', directoryId: 'dir-1' },
+    { id: 'n2', directoryId: 'dir-2' },
+  ],
 };
 
 test('a Fetch answer carries the leader log starts after its entries; one without them decodes with none', () => {
   const bytes = Buffer.concat(encodeFetchResponse(new Writer(), answer).chunks());
   assert.deepEqual(decodeFetchResponse(new Reader(bytes)), answer);
-  const older = Buffer.concat(encodeFetchResponse(new Writer(), { ...answer, logStarts: [] }).chunks());
-  const withoutField = older.subarray(0, older.length - 4); // an empty array is its int32 count
-  assert.deepEqual(decodeFetchResponse(new Reader(withoutField)), { ...answer, logStarts: [] });
+  const older = Buffer.concat(encodeFetchResponse(new Writer(), { ...answer, logStarts: [], voters: [] }).chunks());
+  const withoutField = older.subarray(0, older.length - 8); // an empty array is its int32 count
+  assert.deepEqual(decodeFetchResponse(new Reader(withoutField)), { ...answer, logStarts: [], voters: [] });
+});
+
+test('directory ids (KIP-853): a vote request carries the candidate\'s and the one it knows for the voter, a fetch the replica\'s, a fetch answer (a data node\'s and a witness\'s) the voter directories; requests and answers of an older node decode without them', () => {
+  const vote: VoteRequest = { candidateId: 'n1', epoch: 3, last: { epoch: 2, seq: 40 }, preVote: false, candidateDirectoryId: 'dir-1', voterDirectoryId: null };
+  const voteBytes = Buffer.concat(encodeVote(new Writer(), vote).chunks());
+  assert.deepEqual(decodeVote(new Reader(voteBytes)), vote);
+  const olderVote = voteBytes.subarray(0, voteBytes.length - 2 - 'dir-1'.length - 2); // two int16-length strings, the second null
+  assert.deepEqual(decodeVote(new Reader(olderVote)), { candidateId: 'n1', epoch: 3, last: { epoch: 2, seq: 40 }, preVote: false });
+
+  const fetch: FetchRequest = { replicaId: 'n2', epoch: 3, last: { epoch: 2, seq: 40 }, maxWaitMs: 100, maxBytes: 1024, directoryId: 'dir-2' };
+  const fetchBytes = Buffer.concat(encodeFetch(new Writer(), fetch).chunks());
+  assert.deepEqual(decodeFetch(new Reader(fetchBytes)), fetch);
+  const { directoryId: _, ...olderFetch } = fetch;
+  assert.deepEqual(decodeFetch(new Reader(fetchBytes.subarray(0, fetchBytes.length - 2 - 'dir-2'.length))), olderFetch);
+
+  const headers = Buffer.concat(encodeHeadersResponse(new Writer(), { ...answer, entries: [] }).chunks());
+  assert.deepEqual(decodeHeadersResponse(new Reader(headers)).voters, answer.voters);
+  assert.deepEqual(decodeHeadersResponse(new Reader(headers.subarray(0, headers.length - 4 - 2 * (2 + 'n1'.length + 2 + 'dir-1'.length)))).voters, []);
 });
 
 const answerDiverging = (diverging: FetchResponse['diverging']): FetchResponse => ({ error: NONE, epoch: 2, leaderId: 'n2', commitSeq: 1, diverging, entries: [], logStarts: [] });

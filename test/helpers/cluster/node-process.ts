@@ -1,13 +1,16 @@
 // A real Tributary node process (`tributary start`) inside a harness namespace, on the ports a
 // gateway uses (each namespace has its own): MQTT 1883 on every address, the HTTP API on the node's
 // address with a bearer token (the API is then off loopback, which needs one). Process faults:
-// SIGKILL, SIGSTOP/SIGCONT, restart on the same data directory, restart with it wiped.
+// SIGKILL, SIGSTOP/SIGCONT, restart on the same data directory, restart with it wiped. A node with a
+// cluster block is initialised first (`tributary cluster init`), as an install does
+// (docs/replication.md, "Bootstrapping a cluster"); a wiped one is restarted without init, as a
+// member that lost its disk is.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import YAML from 'yaml';
-import { CLI } from '../cli.js';
+import { CLI, runCli } from '../cli.js';
 import { onCleanup } from '../cleanup.js';
 import { tempDir } from '../temp-dir.js';
 import { PATIENCE_MS, pollUntil } from '../wait-for.js';
@@ -20,6 +23,8 @@ export const HTTP_PORT = 8080;
 export class NodeProcess {
   readonly dataDir: string;
   readonly configFile: string;
+  /** Whether its config has a cluster block (startNodes initialises such a node before its first start). */
+  readonly clustered: boolean;
   #child: ChildProcess | null = null;
   #exited: Promise<void> = Promise.resolve();
   /** stdout and stderr of the current run (for failure messages). */
@@ -42,6 +47,13 @@ export class NodeProcess {
       http: { host: at.address, port: HTTP_PORT, token: CLUSTER_TOKEN, ...(settings.http as object | undefined) },
     };
     writeFileSync(this.configFile, YAML.stringify(config));
+    this.clustered = settings.cluster !== undefined;
+  }
+
+  /** `tributary cluster init` on its config (a local step: outside its namespace); throws with the output when it fails. */
+  init(): void {
+    const r = runCli(['cluster', 'init', '--config', this.configFile]);
+    if (r.status !== 0) throw new Error(`cluster init of node ${this.at.index} failed (${r.status}):\n${r.stdout}${r.stderr}`);
   }
 
   get mqttUrl(): string {
@@ -119,8 +131,8 @@ export class NodeProcess {
 
 /**
  * One node process per namespace of `net`, configured with `settings(node)` (e.g. a cluster block
- * naming the others' addresses); started, and killed when the test ends (before the namespaces and
- * data directories are removed).
+ * naming the others' addresses); initialised when it has a cluster block, started, and killed when
+ * the test ends (before the namespaces and data directories are removed).
  */
 export async function startNodes(t: TestContext, net: Network, settings: (at: NetNode) => Record<string, unknown> = () => ({})): Promise<NodeProcess[]> {
   const nodes = net.nodes.map((at) => new NodeProcess(net, at, tempDir(t, `tributary-cluster-n${at.index}-`), settings(at)));
@@ -128,6 +140,7 @@ export async function startNodes(t: TestContext, net: Network, settings: (at: Ne
     for (const node of nodes) await node.kill('SIGCONT');
     await Promise.all(nodes.map((node) => node.kill('SIGKILL')));
   });
+  for (const node of nodes) if (node.clustered) node.init();
   await Promise.all(nodes.map((node) => node.start()));
   return nodes;
 }

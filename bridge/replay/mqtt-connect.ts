@@ -73,7 +73,10 @@ function connectOnce(url: string, clientId: string, protocolVersion: 4 | 5): Pro
     let connack: IConnackPacket | null = null;
     let lastError: Error | null = null;
     client.on('packetreceive', (packet) => {
-      if (packet.cmd === 'connack') connack = packet as IConnackPacket;
+      if (packet.cmd !== 'connack') return;
+      connack = packet as IConnackPacket;
+      // [MQTT-3.2.2-5]/[MQTT-3.2.2-7] the server closes after a refusal; a client that waited for it would hang on one that does not.
+      if ((connack.reasonCode ?? connack.returnCode ?? 0) !== 0) client.end(true);
     });
     // MQTT.js emits 'error' for a refused connection; without a listener that is a crash.
     client.on('error', (err) => (lastError = err));

@@ -69,6 +69,8 @@ export class MqttReplaySink {
   resent = 0;
   /** Connections that replaced a lost one. */
   moves = 0;
+  /** Moves since a publish was last acknowledged: a broker that takes connections and drops each must not keep the replay going round. */
+  private movesWithoutAck = 0;
 
   private constructor(
     private connection: Connection,
@@ -101,6 +103,7 @@ export class MqttReplaySink {
     for (;;) {
       if (this.connection.lost !== null) await this.moveOn(from);
       const run = await this.publishFrom(records, from);
+      if (run.acknowledged > from) this.movesWithoutAck = 0;
       if (run.failure === null) return;
       // A publish refused on a live connection (an MQTT 5.0 PUBACK reason code) is not a failover.
       if (this.connection.lost === null || this.target.brokerUrls.length < 2) throw new PartialDelivery(run.acknowledged, run.failure);
@@ -134,6 +137,9 @@ export class MqttReplaySink {
     const old = this.connection;
     const lost = old.lost!;
     if (this.target.brokerUrls.length < 2) throw new PartialDelivery(delivered, lost);
+    if (this.movesWithoutAck >= ROUNDS_AFTER_LOSS * this.target.brokerUrls.length) {
+      throw new PartialDelivery(delivered, new ReplayTargetError(`${lost.detail}; ${this.movesWithoutAck} connections in a row were lost before a publish was acknowledged`, { cause: lost }));
+    }
     // Unacknowledged messages stay in MQTT.js's store: a graceful end would wait for them for ever.
     await old.client.endAsync(true);
     const next = (this.target.brokerUrls.indexOf(old.url) + 1) % this.target.brokerUrls.length;
@@ -145,6 +151,7 @@ export class MqttReplaySink {
       throw new PartialDelivery(delivered, new ReplayTargetError(`${lost.detail}; then ${why}`, { cause: err }));
     }
     this.moves++;
+    this.movesWithoutAck++;
     this.onMove(old.url, this.connection.url, lost.detail);
   }
 

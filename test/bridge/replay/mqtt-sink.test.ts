@@ -33,3 +33,16 @@ test('a connection lost mid-replay: on to the next address, the unacknowledged r
   const listed = JSON.parse(runCli(['readers', '--data-dir', dataDir, '--json']).stdout) as { readers: Array<{ nextOffset: number }> };
   assert.deepEqual(listed.readers.map((p) => p.nextOffset), [500]);
 });
+
+test('every address takes the connection and drops it at the first publish: the replay ends with TRIB_REPLAY_TARGET instead of going round for ever', async (t) => {
+  const dataDir = join(tempDir(t), 'data');
+  const log = await Log.open({ dataDir, durability: 'write' });
+  await seed(log, 'telemetry', 1, 20);
+  await log.close();
+  const a = await blackHoleServer(t, 1);
+  const b = await blackHoleServer(t, 1);
+  const r = await runCliAsync(['replay', '--data-dir', dataDir, '--topic', 'telemetry', '--to-mqtt', `${a.url},${b.url}`]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^tributary: --to-mqtt: publish to \S+ failed: [^\n]+; 10 connections in a row were lost before a publish was acknowledged \[TRIB_REPLAY_TARGET\]$/m);
+  assert.ok(a.swallowed() >= 5 && b.swallowed() >= 5, 'both addresses were used');
+});

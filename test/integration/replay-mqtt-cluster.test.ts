@@ -51,11 +51,13 @@ test('replay --to-mqtt into a cluster: a follower first lands on the leader; the
   assert.equal(r.status, 0, r.stderr);
   const moved = /^tributary: --to-mqtt: moved (\d+) time\(s\); (\d+) publish\(es\) sent again/m.exec(r.stderr);
   assert.ok(moved !== null && Number(moved[1]) >= 1, r.stderr);
+  for (const line of r.stderr.trim().split('\n')) t.diagnostic(line);
 
   const successor = await waitForLeader(followers);
   const stored = labelled(successor, 'second');
   assert.deepEqual(new Set(stored), new Set(Array.from({ length: count }, (_, i) => `second-${i}`)), 'every record arrived');
   assert.ok(stored.length - count <= Number(moved[2]), `duplicates (${stored.length - count}) are among the ${moved[2]} resent`);
+  t.diagnostic(`${stored.length - count} duplicate(s) stored of ${moved[2]} resent`);
   const readers = JSON.parse(runCli(['readers', '--data-dir', second, '--json']).stdout) as { readers: Array<{ nextOffset: number }> };
   assert.deepEqual(readers.readers.map((p) => p.nextOffset), [count], 'the reader reached the end');
 });

@@ -14,7 +14,7 @@ import { decodeLine, LinePositionReader } from '../replay/ndjson-decode.js';
 import { ERROR_TRAILER } from '../shared/records-protocol.js';
 import { type CliEnvironment, type NodeClient, nodeClient, RemoteError } from './node-client.js';
 import type { MqttReplaySink } from '../replay/mqtt-sink.js';
-import { parseMqttTarget, parsePace, parseQos } from '../replay/mqtt-target.js';
+import { parseMqttTargets, parsePace, parseQos } from '../replay/mqtt-target.js';
 import { ByteOutput, OutputClosed } from '../replay/output.js';
 import { PartialDelivery, Positions } from '../replay/positions.js';
 import { ReaderPositions } from '../replay/reader-store.js';
@@ -39,7 +39,9 @@ Output:
   --format ndjson|csv|raw  (default ndjson; see docs/replay.md for the value encodings)
   --base64               values always as base64 (exact bytes)
   --out FILE             write to FILE instead of stdout
-  --to-mqtt URL          republish into MQTT: mqtt://host:port[/prefix]
+  --to-mqtt URL          republish into MQTT: mqtt://host:port[/prefix]; a cluster's gateways
+                         comma-separated (or --to-mqtt again), one prefix for all: on a refusal
+                         or a lost connection the next is used, unacknowledged records sent again
     --qos 0|1|2          (default 1; waits for the broker's acknowledgements)
     --rate N | --speed 1x|10x|max   messages/s, or the original timing sped up (default max)
 
@@ -63,7 +65,7 @@ const OPTIONS = {
   format: { type: 'string' },
   base64: { type: 'boolean' },
   out: { type: 'string' },
-  'to-mqtt': { type: 'string' },
+  'to-mqtt': { type: 'string', multiple: true },
   qos: { type: 'string' },
   rate: { type: 'string' },
   speed: { type: 'string' },
@@ -137,12 +139,12 @@ export async function replayCommand(argv: string[], env: CliEnvironment): Promis
   const forceBase64 = values.base64 === true;
   const skips = new SkipLog(values['skip-corrupt'] === true ? 'skip' : 'fail');
   // Checked before anything is opened, so a typo costs no connection.
-  const mqttPlan = toMqtt === undefined ? null : { target: parseMqttTarget(toMqtt), qos: parseQos(values.qos), pace: parsePace(values.rate, values.speed) };
+  const mqttPlan = toMqtt === undefined ? null : { target: parseMqttTargets(toMqtt), qos: parseQos(values.qos), pace: parsePace(values.rate, values.speed) };
 
   const destination: Destination =
     mqttPlan === null
       ? await byteDestination(values.out, format, request.topic, forceBase64)
-      : await mqttDestination(await (await import('../replay/mqtt-sink.js')).MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace));
+      : await mqttDestination(await (await import('../replay/mqtt-sink.js')).MqttReplaySink.connect(mqttPlan.target, request.topic, mqttPlan.qos, mqttPlan.pace, reportMove));
   try {
     const dataDir = values['data-dir'];
     const delivered = dataDir !== undefined ? await fromDataDir(dataDir, request, format, forceBase64, destination, skips) : await fromNode(nodeClient(values, env), request, format, forceBase64, destination, skips);
@@ -182,8 +184,18 @@ async function mqttDestination(sink: MqttReplaySink): Promise<Destination> {
     records: (_partition, records) => sink.publish(records),
     bytes: () => Promise.reject(new Error('MQTT takes records, not bytes')),
     flush: async () => undefined, // publish() resolves only once acknowledged
-    close: () => sink.close(),
+    async close() {
+      if (sink.moves > 0) {
+        process.stderr.write(`tributary: --to-mqtt: moved ${sink.moves} time(s); ${sink.resent} publish(es) sent again (at QoS 1 a broker may hold these twice)\n`);
+      }
+      await sink.close();
+    },
   };
+}
+
+/** One stderr line when the replay moves to another address (a failover in the cluster). */
+function reportMove(from: string, to: string, why: string): void {
+  process.stderr.write(`tributary: --to-mqtt: ${why}; went on at ${to}\n`);
 }
 
 /** Runs the replay against a stopped node's data directory. */

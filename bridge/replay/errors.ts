@@ -11,7 +11,11 @@ export class ReplayTargetError extends TributaryError<ReplayErrorCode> {
   readonly code = 'TRIB_REPLAY_TARGET';
   // Retriable: with --reader the next run resumes after the last acknowledged record.
   readonly retriable = true;
-  constructor(message: string, options?: TributaryErrorOptions) {
-    super(`--to-mqtt: ${message}`, options);
+  constructor(
+    /** The message without the flag in front, to be told inside another one. */
+    readonly detail: string,
+    options?: TributaryErrorOptions,
+  ) {
+    super(`--to-mqtt: ${detail}`, options);
   }
 }

@@ -12,6 +12,30 @@ export interface MqttTarget {
   prefix: string;
 }
 
+/** Where a replay publishes: one broker, or a cluster's gateways tried in order. */
+export interface MqttTargets {
+  /** Each address as MqttTarget.brokerUrl, in the order given. */
+  brokerUrls: readonly string[];
+  /** The one topic prefix of them all. */
+  prefix: string;
+}
+
+/**
+ * `--to-mqtt a,b --to-mqtt c` -> [a, b, c]. The topic prefix is one for the replay: each address
+ * carries the same one (or none); addresses whose prefixes differ are refused, since a record's
+ * topic must not depend on which node happens to lead.
+ */
+export function parseMqttTargets(texts: readonly string[]): MqttTargets {
+  const targets = texts.flatMap((t) => t.split(',')).map((t) => t.trim()).filter((t) => t !== '').map(parseMqttTarget);
+  if (targets.length === 0) throw new UsageError('--to-mqtt is empty; use mqtt://host:port[/prefix]');
+  const prefix = targets[0]!.prefix;
+  const odd = targets.find((t) => t.prefix !== prefix);
+  if (odd !== undefined) {
+    throw new UsageError(`--to-mqtt: every address must carry the same topic prefix; ${targets[0]!.brokerUrl} has '${prefix}', ${odd.brokerUrl} has '${odd.prefix}'`);
+  }
+  return { brokerUrls: [...new Set(targets.map((t) => t.brokerUrl))], prefix };
+}
+
 /** Splits `mqtt://host:port/some/prefix` into the broker URL and the prefix. */
 export function parseMqttTarget(text: string): MqttTarget {
   let url: URL;

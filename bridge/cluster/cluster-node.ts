@@ -1,8 +1,9 @@
 // One node of a replicated Tributary (docs/replication.md): its role in the current epoch, the
 // election (KIP-595's Raft: randomised timeouts, pre-vote, durable votes, a candidate's log at
-// least as up to date as the voter's; the voter's rules in voter.ts, shared with the witness), the leader's side of replication (answering followers'
-// fetches, diverging-epoch answers, the commit position) and the follower's (fetching, truncating,
-// appending). The log does the storing; this decides what is stored where and when it counts.
+// least as up to date as the voter's; the voter's rules are voter.ts, shared with the witness),
+// the leader's side of replication (answering followers' fetches, diverging-epoch answers, the
+// commit position) and the follower's (fetching, truncating, appending). The log does the
+// storing; this decides what is stored where and when it counts.
 import type { Log, EntryPosition, LogStartOffset, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';

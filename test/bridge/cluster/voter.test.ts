@@ -182,3 +182,13 @@ test('announcements and fetch answers: an older epoch is not followed; a newer o
   voter.fetchRefused({ error: NOT_LEADER, epoch: 7, leaderId: null });
   assert.equal(voter.leaderId, null);
 });
+
+test('BeginQuorumEpoch of the epoch this voter voted in (the candidate it voted for won) is followed; one of an older epoch is not', (t) => {
+  const { voter, state, followed } = open(t, tempDir(t));
+  assert.equal(voter.vote(ask('a', 4, { epoch: 2, seq: 10 })).granted, true);
+  assert.deepEqual(followed, [null], 'the vote moved it to the epoch, no leader known yet');
+  assert.equal(voter.begin({ leaderId: 'a', epoch: 4 }), 4);
+  assert.deepEqual([followed, voter.leaderId, voter.heardFromLeader(), state.votedFor], [[null, 'a'], 'a', true, 'a']);
+  assert.equal(voter.begin({ leaderId: 'b', epoch: 3 }), 4);
+  assert.equal(voter.leaderId, 'a');
+});

@@ -1,15 +1,15 @@
 // One node of a replicated Tributary (docs/replication.md): its role in the current epoch, the
 // election (KIP-595's Raft: randomised timeouts, pre-vote, durable votes, a candidate's log at
-// least as up to date as the voter's), the leader's side of replication (answering followers'
-// fetches, diverging-epoch answers, the commit position) and the follower's (fetching, truncating,
-// appending). The log does the storing; this decides what is stored where and when it counts.
+// least as up to date as the voter's; the voter's rules are voter.ts, shared with the witness),
+// the leader's side of replication (answering followers' fetches, diverging-epoch answers, the
+// commit position) and the follower's (fetching, truncating, appending). The log does the
+// storing; this decides what is stored where and when it counts.
 import type { Log, EntryPosition, LogStartOffset, StoredEntry } from '../../broker/log/log.js';
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, INTERNAL_TOPIC_PREFIX, keepLogId, logIdInEntries } from './epoch-record.js';
-import { FollowerDiskFullError, SingleNodeDivergedError, UnknownPeerError } from './errors.js';
+import { FollowerDiskFullError, SingleNodeDivergedError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
-import { ForgottenVote, startsWiped } from './forgotten-vote.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
   API_END_QUORUM_EPOCH,
@@ -36,14 +36,14 @@ import {
   type FetchResponse,
   type Reader,
   type VoteRequest,
-  type VoteResponse,
 } from './messages.js';
 import { authenticated } from './peer-identity.js';
-import { atLeastAsUpToDate, commitPosition, majority } from './quorum.js';
+import { commitPosition, majority } from './quorum.js';
 import { parseAddress, PeerConnection, refusingPeers, ReplicationServer, type ReplicationTls } from './transport.js';
 import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-status.js';
 import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
 import { VoterDirectories } from './voter-directories.js';
+import { Voter } from './voter.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
 
@@ -79,25 +79,14 @@ interface FollowerState {
 
 export class ClusterNode {
   #role: Role = 'follower';
-  #leaderId: string | null = null;
   #elections = 0;
   #truncations = 0;
   #electionTimer: NodeJS.Timeout | null = null;
   #leaseTimer: NodeJS.Timeout | null = null;
-  /** When this node last heard from the leader of its epoch (a fetch answer or BeginQuorumEpoch). */
-  #leaderSeenAt = 0;
   /** When this node started leading: its lease holds for one election timeout before followers must have fetched. */
   #leaseStart = 0;
   #epochStart = Number.MAX_SAFE_INTEGER;
   #commitSeq = 0;
-  /**
-   * Started with an empty log and a cluster.db that init did not format (forgotten-vote.ts): a
-   * member whose disk was wiped. It does not know what the cluster committed, so its vote must not
-   * make a leader of a candidate that lacks committed entries: until it has caught up with a
-   * leader's commit position it grants only candidates whose log is empty too. A formatted node
-   * with an empty log is new: its empty log is the truth, and it votes by the normal rules.
-   */
-  #knowsNothing = false;
   readonly #followers = new Map<string, FollowerState>();
   readonly #witnessIds: ReadonlySet<string>;
   readonly #peers = new Map<string, PeerConnection>();
@@ -114,7 +103,9 @@ export class ClusterNode {
   #server: ReplicationServer | null = null;
   /** A leader told this former single node to truncate what it held alone (SingleNodeDivergedError), logged once. */
   #singleNodeRefused = false;
-  /** The voters' directory ids (KIP-853): who counts, whom this node may grant a vote. */
+  /** The voter's rules and knowledge (voter.ts): its vote, the leader it knows, whether it knows what was committed. */
+  readonly #voter: Voter;
+  /** The voters' directory ids (KIP-853): who counts, whom this node may grant a vote (the voter's). */
   readonly #directories: VoterDirectories;
   /**
    * Leader: voters fetching with a directory id it does not count yet (re-initialised), until
@@ -127,20 +118,20 @@ export class ClusterNode {
   private constructor(
     private readonly options: ClusterOptions,
     private readonly state: ElectionState,
-    private readonly forgotten: ForgottenVote,
+    logEmpty: boolean,
   ) {
     this.#witnessIds = new Set(options.peers.filter((p) => p.witness === true).map((p) => p.id));
-    // Re-initialised, as a peer says: it votes as a wiped node (forgotten-vote.ts) until caught up.
-    this.#directories = new VoterDirectories(
-      state,
-      options.nodeId,
-      options.logger,
-      () => {
-        this.forgotten.forget();
-        this.#knowsNothing = true;
-      },
-      () => !this.#knowsNothing,
-    );
+    this.#voter = new Voter(state, logEmpty, {
+      nodeId: options.nodeId,
+      peerIds: options.peers.map((p) => p.id),
+      electionTimeoutMs: options.electionTimeoutMs,
+      logger: options.logger,
+      lastEntry: () => options.log.lastEntry(),
+      lease: () => (this.#role === 'leader' ? this.hasLease() : null),
+      followed: (leaderId) => this.followed(leaderId),
+      granted: () => this.resetElectionTimer(),
+    });
+    this.#directories = this.#voter.directories;
     for (const peer of options.peers) {
       const { host, port } = parseAddress(peer.address);
       this.#peers.set(peer.id, new PeerConnection(peer.id, host, port, options.fetchMaxBytes, options.tls ?? null, options.logger));
@@ -162,8 +153,7 @@ export class ClusterNode {
       state.setSingleNodeEnd(options.log.lastEntry().seq);
       options.logger.info({ singleNodeEnd: state.singleNodeEnd }, 'a node with data and no cluster.db: joining a cluster as the node whose log the cluster starts from');
     }
-    const node = new ClusterNode(options, state, new ForgottenVote(startsWiped(state, empty) || state.replaced, options.logger));
-    node.#knowsNothing = (state.format === null && state.epoch === 0 && empty) || state.replaced;
+    const node = new ClusterNode(options, state, empty);
     options.log.refuseAppends('this node is not the cluster leader');
     // Followers fetch what the leader has written before its fsync ends (Raft, section 10.2.1).
     options.log.onEntriesStaged(() => node.wakeParked());
@@ -197,6 +187,17 @@ export class ClusterNode {
   }
   get leaderId(): string | null {
     return this.#leaderId;
+  }
+
+  /** The leader the voter knows (voter.ts); set here too as this node leads or steps down. */
+  get #leaderId(): string | null {
+    return this.#voter.leaderId;
+  }
+  set #leaderId(id: string | null) {
+    this.#voter.leaderId = id;
+  }
+  get #leaderSeenAt(): number {
+    return this.#voter.leaderSeenAt;
   }
 
   /** The leader this follower has heard from within the election timeout, else null (MQTT 5.0 redirects go there). */
@@ -341,29 +342,18 @@ export class ClusterNode {
       case API_VOTE: {
         const vote = decodeVote(body);
         authenticated(vote.candidateId, peer);
-        return encodeVoteResponse(new Writer(), this.onVote(vote));
+        return encodeVoteResponse(new Writer(), this.#voter.vote(vote));
       }
       case API_BEGIN_QUORUM_EPOCH: {
         const begin = decodeBeginQuorumEpoch(body);
         authenticated(begin.leaderId, peer);
-        this.knownPeer(begin.leaderId);
-        if (begin.epoch >= this.state.epoch) this.follow(begin.epoch, begin.leaderId, true);
-        return encodeEpochResponse(new Writer(), this.state.epoch);
+        return encodeEpochResponse(new Writer(), this.#voter.begin(begin));
       }
       case API_END_QUORUM_EPOCH: {
         const end = decodeBeginQuorumEpoch(body);
         authenticated(end.leaderId, peer);
-        this.knownPeer(end.leaderId);
-        // Also when this node already forgot the leader: a resigning leader answers the fetches
-        // parked at it NOT_LEADER as it steps down, and that answer may come first. One leader per
-        // epoch, so a resignation of this epoch can only be from its leader.
-        if (end.epoch === this.state.epoch && this.#role === 'follower' && (end.leaderId === this.#leaderId || this.#leaderId === null)) {
-          // The leader resigned: no leader is alive now, and an election comes after a short random wait.
-          this.options.logger.info({ epoch: end.epoch, leader: end.leaderId }, 'the cluster leader resigned');
-          this.#leaderId = null;
-          this.#leaderSeenAt = 0;
-          this.resetElectionTimer(this.options.electionTimeoutMs / 4);
-        }
+        // The leader resigned: no leader is alive now, and an election comes after a short random wait.
+        if (this.#voter.end(end, this.#role === 'follower')) this.resetElectionTimer(this.options.electionTimeoutMs / 4);
         return encodeEpochResponse(new Writer(), this.state.epoch);
       }
       case API_FETCH: {
@@ -380,42 +370,6 @@ export class ClusterNode {
       default:
         throw new Error(`unknown replication API ${apiKey}`);
     }
-  }
-
-  private knownPeer(id: string): void {
-    if (!this.#peers.has(id)) throw new UnknownPeerError(id);
-  }
-
-  /**
-   * A vote (or pre-vote) request. Refused when its epoch is older; while this node hears from a
-   * live leader (check-quorum: a node cut off and back does not depose it); when the candidate's
-   * log is behind this node's; when this node voted for another in that epoch. A real vote moves
-   * this node to the candidate's epoch and is fsynced (cluster.db) before the answer leaves.
-   */
-  private onVote(request: VoteRequest): VoteResponse {
-    const answer = this.voteAnswer(request);
-    return { ...answer, leaderId: answer.granted ? null : this.#leaderId };
-  }
-
-  private voteAnswer(request: VoteRequest): { epoch: number; granted: boolean } {
-    this.knownPeer(request.candidateId);
-    const refuse = { epoch: this.state.epoch, granted: false };
-    if (!this.#directories.mayGrant(request)) return refuse;
-    if (this.forgotten.blocks || request.epoch < this.state.epoch) return refuse;
-    const leaderAlive =
-      (this.#role === 'leader' && this.hasLease()) ||
-      (this.#role === 'follower' && this.#leaderId !== null && Date.now() - this.#leaderSeenAt < this.options.electionTimeoutMs);
-    if (leaderAlive && request.candidateId !== this.#leaderId) return refuse;
-    // A node that knows nothing (new, or wiped) vouches only for a candidate that holds nothing either.
-    const upToDate = atLeastAsUpToDate(request.last, this.options.log.lastEntry()) && !(this.#knowsNothing && request.last.seq > 0);
-    if (request.preVote) return { epoch: this.state.epoch, granted: upToDate };
-    if (request.epoch > this.state.epoch) this.follow(request.epoch, null, false);
-    if (!upToDate) return { epoch: this.state.epoch, granted: false };
-    const voted = this.state.votedFor;
-    if (voted !== null && voted !== request.candidateId) return { epoch: this.state.epoch, granted: false };
-    this.state.set(request.epoch, request.candidateId); // fsynced before the answer goes
-    this.resetElectionTimer();
-    return { epoch: this.state.epoch, granted: true };
   }
 
   /** The leader's side of a follower's fetch. */
@@ -551,13 +505,14 @@ export class ClusterNode {
 
   // ---- roles ----
 
-  /** Follows `leaderId` (null: not known yet) in `epoch`; steps down if leading. Durable epoch change. */
+  /** Follows `leaderId` (null: not known yet) in `epoch`; steps down if leading. Durable epoch change (voter.ts). */
   private follow(epoch: number, leaderId: string | null, heardFromLeader: boolean): void {
-    if (epoch > this.state.epoch) this.state.set(epoch, null);
+    this.#voter.follow(epoch, leaderId, heardFromLeader);
+  }
+
+  /** The voter followed `leaderId` (null: not known yet): this node's role, timer and fetching follow. */
+  private followed(leaderId: string | null): void {
     const wasLeader = this.#role === 'leader';
-    this.#leaderId = leaderId;
-    if (heardFromLeader) this.#leaderSeenAt = Date.now();
-    if (heardFromLeader && leaderId !== null) this.forgotten.learnedLeader(this.state, epoch, leaderId);
     if (this.#role !== 'follower') this.setRole('follower', wasLeader ? 'a newer epoch or lost majority' : 'an election ended');
     this.resetElectionTimer();
     if (leaderId !== null && leaderId !== this.options.nodeId) void this.fetchLoop();
@@ -602,7 +557,8 @@ export class ClusterNode {
     if (this.#closed || this.#role === 'leader') return;
     this.resetElectionTimer(); // the next attempt, should this one not finish
     // Started with an empty data directory: first the epoch it may have voted in (forgotten-vote.ts).
-    if (this.forgotten.blocks) return void (await this.forgotten.probe(this.state, this.options.nodeId, this.#peers.values(), this.options.electionTimeoutMs));
+    const forgotten = this.#voter.forgotten;
+    if (forgotten.blocks) return void (await forgotten.probe(this.state, this.options.nodeId, this.#peers.values(), this.options.electionTimeoutMs));
     const last = this.options.log.lastEntry();
     const epoch = Math.max(this.state.epoch, last.epoch) + 1;
     const pre = await this.requestVotes({ candidateId: this.options.nodeId, epoch, last, preVote: true });
@@ -681,7 +637,7 @@ export class ClusterNode {
     this.#newDirectories.clear();
     this.#epochStart = log.lastAppendedEntry().seq + 1;
     this.#logId = clusterLogId(log, this.options.dataDir);
-    this.#knowsNothing = false;
+    this.#voter.leads();
     log.becomeClusterLeader(epoch);
     this.setRole('leader', 'won the election');
     if (this.#electionTimer !== null) clearTimeout(this.#electionTimer);
@@ -763,8 +719,7 @@ export class ClusterNode {
             // drops packets, it does not refuse). As after a resignation: no live leader, so this
             // node grants votes again (check-quorum) and stands after a quarter of its timeout.
             this.options.logger.info({ leader: leader.peerId, epoch }, 'the cluster leader refuses connections; an election comes soon');
-            this.#leaderId = null;
-            this.#leaderSeenAt = 0;
+            this.#voter.forgetLeader();
             this.resetElectionTimer(this.options.electionTimeoutMs / 4);
             break;
           }
@@ -773,15 +728,11 @@ export class ClusterNode {
         }
         if (this.state.epoch !== epoch || this.#role !== 'follower') continue;
         if (response.error !== NONE) {
-          if (response.epoch > this.state.epoch) this.follow(response.epoch, response.leaderId, false);
-          else if (response.error === NOT_LEADER) this.#leaderId = null;
+          this.#voter.fetchRefused(response);
           await new Promise((r) => setTimeout(r, this.options.fetchMaxWaitMs));
           continue;
         }
-        this.#leaderSeenAt = Date.now();
-        // Confirmed by a leader only once caught up since it was last taken for replaced (#knowsNothing).
-        this.#directories.learn(leader.peerId, response.voters, !this.#knowsNothing);
-        this.forgotten.learnedLeader(this.state, epoch, leader.peerId);
+        this.#voter.fetched(leader.peerId, epoch, response.voters);
         this.resetElectionTimer();
         try {
           if (await this.applyFetch(response)) this.spaceBack();
@@ -844,10 +795,7 @@ export class ClusterNode {
       if (logId !== null) keepLogId(this.options.dataDir, logId);
       if (internal.length > 0) for (const listener of [...this.#entryListeners]) listener(internal);
     }
-    // Caught up: it holds the leader's epoch-start entry (so every entry of earlier epochs the
-    // leader has, which includes every committed one) and the leader's commit position.
-    const end = log.lastEntry();
-    if (end.epoch === response.epoch && end.seq >= response.commitSeq) this.#knowsNothing = false;
+    this.#voter.storedUpTo(log.lastEntry(), response);
     if (response.commitSeq > this.#commitSeq) {
       this.#commitSeq = Math.min(response.commitSeq, log.lastEntry().seq);
       log.commitEntries(this.#commitSeq);

@@ -37,6 +37,7 @@ import { connectViolation, enforceStrictParsing, filterViolation } from './proto
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { SERVER_BUSY, pubackReasonCode } from './reason-codes.js';
 import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
+import type { AppendTarget } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence, type SubscriptionChange } from './sqlite-persistence.js';
 import type { StoredPacket } from './stored-packet.js';
@@ -53,7 +54,11 @@ export interface MqttFrontEndOptions {
   /** Told of each refusal and client error, for the dashboard's recent errors. */
   onProblem?: (summary: string, detail: string) => void;
   /** Why a CONNECT is refused now with return code 3 (replication: this node is not the leader); null admits. */
-  connectGate?: () => string | null;
+  connectGate?: (client: { clean: boolean }) => string | null;
+  /** Why this node takes no subscriptions now (a follower that forwards publishes), or null; SUBACK 0x80 then. */
+  subscribeGate?: () => string | null;
+  /** Where publishes are appended (a follower's forward to the leader); the log by default. */
+  appends?: AppendTarget;
   /** Where MQTT clients reach the node that takes them when connectGate refuses (the leader's host:port), or null when none is known. */
   redirect?: () => string | null;
   /** A persistent session's subscriptions changed; replication writes it to the cluster's log. */
@@ -169,7 +174,7 @@ export class MqttFrontEnd {
     // snapshot). Made per write instead; MQTT.js clients do the same with writeCache: false.
     mqttPacket.writeToStream.cacheNumbers = false;
     const access = AccessControl.fromConfig(config.auth);
-    const sink = new PublishSink(log, TopicMapper.compile(config.mapping), config.mapping.newTopicPartitions, logger);
+    const sink = new PublishSink(options.appends ?? log, TopicMapper.compile(config.mapping), config.mapping.newTopicPartitions, logger);
     // aedes needs the hooks at creation and the hooks need the front end: the front end gets
     // aedes right after, before anything can connect.
     let frontEnd: MqttFrontEnd | undefined;
@@ -356,7 +361,7 @@ export class MqttFrontEnd {
     password: Buffer | undefined,
     done: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void {
-    const unavailable = this.options.connectGate?.() ?? null;
+    const unavailable = this.options.connectGate?.(client) ?? null;
     if (unavailable !== null) {
       // Replication: only the leader serves MQTT; CONNACK 3 (server unavailable) sends the client to another address.
       // MQTT 5.0 (section 4.11): CONNACK 0x9C (Use another server) with the leader's address as
@@ -452,6 +457,13 @@ export class MqttFrontEnd {
    */
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
     const filter = parseShare(sub.topic)?.filter ?? sub.topic;
+    const noSubscriptions = this.options.subscribeGate?.() ?? null;
+    if (noSubscriptions !== null) {
+      // [MQTT-3.9.3-2] 0x80 (Failure) for this filter; MQTT 5.0 clients read it as Unspecified error.
+      this.options.logger.info({ clientId: client.id, filter }, `subscription refused: ${noSubscriptions}`);
+      this.options.onProblem?.('subscription refused', `client '${client.id}': ${noSubscriptions}`);
+      return done(null, null);
+    }
     const violation = filterViolation(filter);
     if (violation === null) return done(null, this.access.canSubscribe(this.identity(client), filter) ? sub : null);
     this.options.onProblem?.('subscription refused: invalid topic filter', `client '${client.id}': ${violation}`);
@@ -496,6 +508,9 @@ export class MqttFrontEnd {
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     if (properties !== undefined) publish.headers = this.#propertyHeaders.of(properties);
     if (properties?.userProperties !== undefined) publish.userProperties = properties.userProperties;
+    // A node without subscribers (a follower that forwards) keeps no retained messages: the record
+    // says retain (mqtt.retain), the retained store is the leader's and this publish leaves it as is.
+    if (packet.retain && (this.options.subscribeGate?.() ?? null) !== null) packet.retain = false;
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
   }
 

@@ -7,13 +7,15 @@ import type { AppendInfo, AppendOptions, Log } from '../../broker/log/log.js';
 import type { RecordInput } from '../../broker/log/record-batch.js';
 import { UnknownTopicError } from '../../broker/errors.js';
 import type { Logger } from '../logger.js';
-import type { AppendTarget } from '../mqtt/publish-sink.js';
 import type { Role } from '../shared/cluster-status.js';
 import { ForwardFailedError, ForwardRefusedError } from './errors.js';
 import { API_FORWARD, decodeForwardResponse, encodeForward, FORWARD_STORED, type ForwardRequest } from './forward-messages.js';
 import { Writer } from './messages.js';
 import { parseAddress, PeerConnection, type ReplicationTls } from './transport.js';
 
+
+/** What the MQTT publish sink appends through (publish-sink.ts's AppendTarget, given structurally: replication does not import MQTT). */
+export type AppendTarget = Pick<Log, 'append' | 'partitionCount' | 'createTopic'>;
 
 /** What the forwarder reads of the cluster node: who leads the epoch it is in. */
 export interface ForwardView {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log } from '../../../broker/log/log.js';
-import { FollowerForward, type ForwardView } from '../../../bridge/cluster/follower-forward.js';
+import { FollowerForward, leaderAppends, type ForwardView } from '../../../bridge/cluster/follower-forward.js';
 import { API_FORWARD, decodeForward, encodeForwardResponse, FORWARD_NOT_LEADER, FORWARD_STORED, type ForwardRequest } from '../../../bridge/cluster/forward-messages.js';
 import { Writer, type Reader } from '../../../bridge/cluster/messages.js';
 import { ReplicationServer } from '../../../bridge/cluster/transport.js';
@@ -92,4 +92,20 @@ test('with no leader known (an election) a forward fails at once, without a requ
   const forward = await forwarder(t, leader.port, { role: 'candidate', epoch: 4, leaderId: null });
   await assert.rejects(forward.append('mqtt', 0, makeRecords(1)), { code: 'TRIB_CLUSTER_FORWARD_FAILED' });
   assert.equal(leader.requests.length, 0);
+});
+
+test('a topic a mapping rule names and nobody created: the follower has the leader create it (no records), and counts its partitions until its fetch brings it; the leader creates it once and appends', async (t) => {
+  const leaderLog = await Log.open({ dataDir: tempDir(t) });
+  t.after(() => leaderLog.close());
+  const append = leaderAppends(leaderLog);
+  const leader = await standInLeader(t, async (request) => stored(await append(request)));
+  const forward = await forwarder(t, leader.port);
+  assert.throws(() => forward.partitionCount('telemetry'), { code: 'TRIB_UNKNOWN_TOPIC' });
+  await forward.createTopic('telemetry', 3);
+  assert.equal(forward.partitionCount('telemetry'), 3);
+  assert.equal(leaderLog.partitionCount('telemetry'), 3);
+  await forward.createTopic('telemetry', 3);
+  assert.equal((await forward.append('telemetry', 2, makeRecords(2))).baseOffset, 0);
+  assert.equal((await forward.append('telemetry', 2, makeRecords(1))).baseOffset, 2);
+  assert.deepEqual(leader.requests.map((r) => [r.createPartitions, r.records.length]), [[3, 0], [3, 0], [0, 2], [0, 1]]);
 });

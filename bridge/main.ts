@@ -149,7 +149,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       logger: logger.child({ component: 'mqtt' }),
       onProblem: (summary, detail) => errors.add('mqtt', summary, detail),
       connectGate: cluster === null ? undefined : (client) => connectGate(cluster!, forward !== null, client.clean),
-      subscribeGate: forward === null ? undefined : () => (cluster!.role === 'leader' ? null : 'a follower forwards publishes to the cluster leader and takes no subscriptions (subscribe at the leader)'),
+      forwarding: forward === null ? undefined : () => (cluster!.role === 'leader' ? null : 'a follower forwards publishes to the cluster leader: no subscriptions, retained messages or QoS 2 here (those at the leader)'),
       appends: forward ?? undefined,
       // MQTT 5.0 redirect: to the leader this node hears from; none while it hears from none.
       redirect: cluster === null ? undefined : () => config.cluster?.peers.find((peer) => peer.id === cluster!.liveLeaderId)?.mqtt ?? null,

@@ -55,8 +55,12 @@ export interface MqttFrontEndOptions {
   onProblem?: (summary: string, detail: string) => void;
   /** Why a CONNECT is refused now with return code 3 (replication: this node is not the leader); null admits. */
   connectGate?: (client: { clean: boolean }) => string | null;
-  /** Why this node takes no subscriptions now (a follower that forwards publishes), or null; SUBACK 0x80 then. */
-  subscribeGate?: () => string | null;
+  /**
+   * Why this node hands publishes to another instead of storing them (a follower of
+   * cluster.followers: forward), or null while it stores them. Meanwhile it takes no subscriptions
+   * (SUBACK 0x80), keeps no retained messages and refuses QoS 2 publishes.
+   */
+  forwarding?: () => string | null;
   /** Where publishes are appended (a follower's forward to the leader); the log by default. */
   appends?: AppendTarget;
   /** Where MQTT clients reach the node that takes them when connectGate refuses (the leader's host:port), or null when none is known. */
@@ -457,7 +461,7 @@ export class MqttFrontEnd {
    */
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
     const filter = parseShare(sub.topic)?.filter ?? sub.topic;
-    const noSubscriptions = this.options.subscribeGate?.() ?? null;
+    const noSubscriptions = this.options.forwarding?.() ?? null;
     if (noSubscriptions !== null) {
       // [MQTT-3.9.3-2] 0x80 (Failure) for this filter; MQTT 5.0 clients read it as Unspecified error.
       this.options.logger.info({ clientId: client.id, filter }, `subscription refused: ${noSubscriptions}`);
@@ -501,7 +505,7 @@ export class MqttFrontEnd {
     const properties = (packet as { properties?: PublishProperties }).properties;
     // A refusal, a v5 one answered in PUBACK, takes its turn too [MQTT-4.6.0-2].
     const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
-    const refusal = this.publishRefusal(client, packet.topic, payload, properties);
+    const refusal = this.publishRefusal(client, packet.topic, payload, properties) ?? this.forwardRefusal(packet.qos);
     if (refusal !== null) return inTurn(() => done(this.refusePublish(clientId, packet.topic, refusal)));
 
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
@@ -510,8 +514,16 @@ export class MqttFrontEnd {
     if (properties?.userProperties !== undefined) publish.userProperties = properties.userProperties;
     // A node without subscribers (a follower that forwards) keeps no retained messages: the record
     // says retain (mqtt.retain), the retained store is the leader's and this publish leaves it as is.
-    if (packet.retain && (this.options.subscribeGate?.() ?? null) !== null) packet.retain = false;
+    if (packet.retain && (this.options.forwarding?.() ?? null) !== null) packet.retain = false;
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
+  }
+
+  /**
+   * A node that forwards takes no QoS 2 publish: its idempotence key would have to be held on the
+   * node that stores it until PUBREL. MQTT 5.0: PUBREC 0x83 (the connection stays); 3.1.1: closed.
+   */
+  private forwardRefusal(qos: number): string | null {
+    return qos === 2 && (this.options.forwarding?.() ?? null) !== null ? 'qos 2 not taken by a forwarding follower' : null;
   }
 
   /** Why a publish through aedes is refused before it is stored (a limit, its payload's format, its topic), or null. */

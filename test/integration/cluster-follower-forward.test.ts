@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import type { IConnackPacket, ISubackPacket, Packet } from 'mqtt-packet';
+import type { IConnackPacket, IPubrecPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { decodeBatch } from '../../broker/log/record-batch.js';
 import { startReplicas, storedEntries, storedValues, waitForLeader, type Replica } from '../helpers/replicas.js';
 import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
@@ -93,7 +93,20 @@ test('with cluster.followers: forward a follower takes a QoS 1 publisher: PUBACK
   qos2.publish('plant/line/0', 'qos 2 via a follower', { qos: 2 }, () => undefined);
   await closed;
   qos2.end(true);
+  // MQTT 5.0: PUBREC 0x83 (implementation specific error), and the connection stays.
+  const { client: v5 } = await connack(follower, { clientId: 'sensor-v5', clean: true, protocolVersion: 5 });
+  t.after(() => v5.end(true));
+  const pubrec = new Promise<number | undefined>((resolve) => {
+    v5.on('packetreceive', (p: Packet) => {
+      if (p.cmd === 'pubrec') resolve((p as IPubrecPacket).reasonCode);
+    });
+  });
+  await v5.publishAsync('plant/line/0', 'qos 2 via a follower, v5', { qos: 2 }).catch(() => undefined);
+  assert.equal(await pubrec, 0x83);
+  await v5.publishAsync('plant/line/0', 'qos 1 after the refused qos 2, v5', { qos: 1 });
+  assert.ok(await pollUntil(() => storedValues(leader).includes('qos 1 after the refused qos 2, v5'), PATIENCE_MS, 50));
   assert.ok(!storedValues(leader).includes('qos 2 via a follower'));
+  assert.ok(!storedValues(leader).includes('qos 2 via a follower, v5'));
 
   // A persistent session is the leader's: refused (return code 3) as before.
   const { packet: persistent, client: p } = await connack(follower, { clientId: 'sensor-persistent', clean: false });

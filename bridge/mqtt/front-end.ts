@@ -182,6 +182,10 @@ export class MqttFrontEnd {
     // aedes needs the hooks at creation and the hooks need the front end: the front end gets
     // aedes right after, before anything can connect.
     let frontEnd: MqttFrontEnd | undefined;
+    // A node that forwards stores no QoS 2 keys of its own (it takes no QoS 2): its key table is
+    // its leader's copy, changed only by what it fetches, so it releases none.
+    const releaseKeys = (producer: string, sequence: number | null = null): Promise<unknown> =>
+      (options.forwarding?.() ?? null) !== null ? Promise.resolve() : log.releaseIdempotenceKeys(producer, sequence);
     const persistence = new SqlitePersistence({
       file: join(options.dataDir, 'mqtt.db'),
       logger,
@@ -189,11 +193,11 @@ export class MqttFrontEnd {
       onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.#counts.queuedDropped, reason),
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
       onIncomingReleased: (clientId, messageId) =>
-        log.releaseIdempotenceKeys(producerOf(clientId), messageId).then(
+        releaseKeys(producerOf(clientId), messageId).then(
           () => undefined,
           (err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key'),
         ),
-      onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
+      onIncomingCleaned: (clientId) => void releaseKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
       onRetainedChanged: options.onRetainedChanged,
       onSubscriptionsChanged: options.onSubscriptionsChanged,
@@ -246,7 +250,7 @@ export class MqttFrontEnd {
     aedes.on('connectionError', (client, err) => frontEnd.onClientError(client, err));
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
     aedes.on('clientDisconnect', (client) => {
-      if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
+      if (client.clean) void releaseKeys(producerOf(client.id)).catch(() => undefined);
       frontEnd.sessionEvent(() => persistence.sessionOffline(client.id, client.clean));
     });
     if (config.sessions.expiry !== null) {

@@ -4,10 +4,13 @@
 // follower's publisher loses nothing that was PUBACKed. With the default (refuse) a follower still
 // refuses CONNECT.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { test } from 'node:test';
+import Database from 'better-sqlite3';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { IConnackPacket, IPubrecPacket, ISubackPacket, Packet } from 'mqtt-packet';
 import { decodeBatch } from '../../broker/log/record-batch.js';
+import { RawMqtt } from '../helpers/raw-mqtt.js';
 import { startReplicas, storedEntries, storedValues, waitForLeader, type Replica } from '../helpers/replicas.js';
 import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
@@ -172,4 +175,43 @@ test('with the default (cluster.followers: refuse) a follower still refuses CONN
   const { packet, client } = await connack(follower, { clientId: 'refused', clean: true });
   client.end(true);
   assert.equal(packet.returnCode, 3);
+});
+
+/** How many QoS 2 keys a replica's log holds (the idempotence_keys table of its log.db). */
+function heldKeys(replica: Replica): number {
+  const db = new Database(join(replica.dir, 'log.db'), { readonly: true, fileMustExist: true });
+  try {
+    return (db.prepare('SELECT COUNT(*) AS n FROM idempotence_keys').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+}
+
+test('a clean-session client of a forwarding follower releases no QoS 2 keys there: the follower\'s key table stays the leader\'s copy', async (t) => {
+  const replicas = await startReplicas(t, 3, FORWARD);
+  const leader = await waitForLeader(replicas);
+  const follower = replicas.find((r) => r !== leader)!;
+
+  // A QoS 2 publish to the leader on a persistent session, PUBREC received, no PUBREL: its key is held, on every replica.
+  const raw = await RawMqtt.open(leader.mqttPort);
+  t.after(() => raw.destroy());
+  assert.equal((await raw.connect('keyed', false)).returnCode, 0);
+  raw.send({ cmd: 'publish', topic: 'plant/line/0', payload: Buffer.from('held key'), qos: 2, messageId: 7, retain: false, dup: false });
+  await raw.next('pubrec', 7);
+  raw.destroy();
+  assert.ok(await pollUntil(() => heldKeys(follower) === 1, PATIENCE_MS, 50), 'the follower holds the key it fetched');
+
+  // The same client id, clean, on the follower: connects and leaves (a clean session ends there).
+  const { packet, client } = await connack(follower, { clientId: 'keyed', clean: true });
+  assert.equal(packet.returnCode, 0);
+  await client.endAsync();
+  const connections = async (): Promise<string> => (await (await fetch(`http://127.0.0.1:${follower.httpPort}/metrics`)).text()).match(/^tributary_mqtt_connections (\d+)/m)?.[1] ?? '?';
+  assert.ok(await pollUntil(async () => (await connections()) === '0', PATIENCE_MS, 50), 'the follower saw the client leave');
+  // A record fetched after that: the follower's writer has run whatever the disconnect asked of it.
+  const { client: marker } = await connack(leader, { clientId: 'marker', clean: true });
+  t.after(() => marker.end(true));
+  await marker.publishAsync('plant/line/1', 'marker', { qos: 1 });
+  assert.ok(await pollUntil(() => storedValues(follower).includes('marker'), PATIENCE_MS, 50));
+  assert.equal(heldKeys(follower), 1, 'the key is still held on the follower');
+  assert.equal(heldKeys(leader), 1, 'and on the leader');
 });

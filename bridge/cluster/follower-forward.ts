@@ -4,7 +4,7 @@
 // covers it (acknowledge: 'committed'), and only then does the publisher get its PUBACK. On the
 // leader, the same target appends locally. The MQTT sink sees one AppendTarget either way.
 import type { AppendInfo, AppendOptions, Log } from '../../broker/log/log.js';
-import type { RecordInput } from '../../broker/log/record-batch.js';
+import { encodeBatch, type RecordInput } from '../../broker/log/record-batch.js';
 import { UnknownTopicError } from '../../broker/errors.js';
 import type { Logger } from '../logger.js';
 import type { Role } from '../shared/cluster-status.js';
@@ -93,7 +93,7 @@ export class FollowerForward implements AppendTarget {
 
   async createTopic(topic: string, partitions: number): Promise<void> {
     if (this.options.node.role === 'leader') return this.options.log.createTopic(topic, partitions);
-    await this.send({ replicaId: this.options.nodeId, epoch: this.options.node.epoch, topic, partition: 0, createPartitions: partitions, records: [] });
+    await this.send({ replicaId: this.options.nodeId, epoch: this.options.node.epoch, topic, partition: 0, createPartitions: partitions, batch: Buffer.alloc(0) });
     this.#created.set(topic, partitions);
   }
 
@@ -108,8 +108,11 @@ export class FollowerForward implements AppendTarget {
     const taken = takeUpTo(lane.queue, this.options.maxBytes);
     lane.sending = true;
     const records = taken.length === 1 ? taken[0]!.records : taken.flatMap((w) => w.records);
-    const request: ForwardRequest = { replicaId: this.options.nodeId, epoch: this.options.node.epoch, topic, partition, createPartitions: 0, records };
-    this.send(request).then(
+    // Encoded here, as the leader's own append would encode it in its writer: the leader stores the
+    // bytes as sent. In the promise: a record that cannot be encoded fails its forward, not the lane.
+    const epoch = this.options.node.epoch;
+    const sent = Promise.resolve().then(() => this.send({ replicaId: this.options.nodeId, epoch, topic, partition, createPartitions: 0, batch: encodeBatch(records) }));
+    sent.then(
       (baseOffset) => {
         this.forwarded += records.length;
         let offset = baseOffset;
@@ -167,7 +170,7 @@ function takeUpTo(queue: Waiting[], maxBytes: number): Waiting[] {
 }
 
 /**
- * The leader's side: appends a follower's forwarded records through the log's normal path (under
+ * The leader's side: appends a follower's forwarded batch through the log's normal path (under
  * acknowledge: 'committed' the append resolves once the commit covers it), creating the topic
  * first when asked. The base offset; -1 for a request without records.
  */
@@ -183,7 +186,8 @@ export function leaderAppends(log: Log): (request: ForwardRequest) => Promise<nu
       }
       if (!known) await log.createTopic(request.topic, request.createPartitions);
     }
-    if (request.records.length === 0) return -1;
-    return (await log.append(request.topic, request.partition, request.records)).baseOffset;
+    if (request.batch.length === 0) return -1;
+    // Stored as the follower encoded it (offsets patched), answered once committed.
+    return (await log.appendBatch(request.topic, request.partition, request.batch)).baseOffset;
   };
 }

@@ -1,8 +1,7 @@
 // A follower's hand-over of MQTT publishes to the leader (docs/replication.md, "Followers that
-// take publishes"): the records one partition's batch holds, appended by the leader through its
-// normal path and answered once its commit covers them. Carried like the other replication
+// take publishes"): one partition's encoded batch, appended by the leader through its normal path
+// and answered once its commit covers them. Carried like the other replication
 // messages (messages.ts), version 0; the key is ours, beside the witness's header fetch (1000).
-import type { RecordInput } from '../../broker/log/record-batch.js';
 import { Reader, Writer } from './messages.js';
 
 export const API_FORWARD = 1001;
@@ -14,17 +13,19 @@ export const FORWARD_NOT_LEADER = 6;
 /** The leader could not append them (its log refused: full disk, no such topic, ...); `message` says why. */
 export const FORWARD_APPEND_FAILED = -1;
 
-// Forward: replica_id string, epoch int32, topic string, partition int32, create_partitions int32,
-//   [records: timestamp int64, key nullable bytes, value nullable bytes, [headers: name string, value nullable bytes]]
-//   (create_partitions > 0: the topic is created with that many partitions when the leader lacks it,
-//   as the follower's mapping would have created it; records may then be empty)
+// Forward: replica_id string, epoch int32, topic string, partition int32, create_partitions int32, batch bytes
+//   (batch: one Kafka RecordBatch v2 as record-batch.ts encodes it, offsets from 0, which the leader
+//   stores as sent (Log.appendBatch: it patches the base offset); empty: no records.
+//   create_partitions > 0: the topic is created with that many partitions when the leader lacks it,
+//   as the follower's mapping would have created it)
 export interface ForwardRequest {
   replicaId: string;
   epoch: number;
   topic: string;
   partition: number;
   createPartitions: number;
-  records: readonly RecordInput[];
+  /** The encoded batch; empty: none. */
+  batch: Buffer;
 }
 // ForwardResponse: error int16, epoch int32, leader_id nullable string, base_offset int64, message nullable string
 export interface ForwardResponse {
@@ -36,22 +37,8 @@ export interface ForwardResponse {
   message: string | null;
 }
 
-function nullableBytes(w: Writer, b: Buffer | null): void {
-  if (b === null) w.int32(-1);
-  else w.int32(b.length).bytes(b);
-}
-
 export function encodeForward(w: Writer, f: ForwardRequest): Writer {
-  w.string(f.replicaId, false).int32(f.epoch).string(f.topic, false).int32(f.partition).int32(f.createPartitions);
-  return w.array(f.records, false, (out, r) => {
-    out.int64(r.timestamp);
-    nullableBytes(out, r.key);
-    nullableBytes(out, r.value);
-    out.array(r.headers ?? [], false, (h, [name, value]) => {
-      h.string(name, false);
-      nullableBytes(h, value);
-    });
-  });
+  return w.string(f.replicaId, false).int32(f.epoch).string(f.topic, false).int32(f.partition).int32(f.createPartitions).int32(f.batch.length).bytes(f.batch);
 }
 
 export function decodeForward(r: Reader): ForwardRequest {
@@ -60,18 +47,9 @@ export function decodeForward(r: Reader): ForwardRequest {
   const topic = r.string(false);
   const partition = r.int32();
   const createPartitions = r.int32();
-  const records = r.array(false, (rec) => ({
-    timestamp: rec.int64(),
-    key: copy(rec.nullableBytes(false)),
-    value: copy(rec.nullableBytes(false)),
-    headers: rec.array(false, (h) => [h.string(false), copy(h.nullableBytes(false))] as const),
-  }));
-  return { replicaId, epoch, topic, partition, createPartitions, records };
-}
-
-/** The request's buffer is the connection's: a record outlives it (the log's writer holds it). */
-function copy(b: Buffer | null): Buffer | null {
-  return b === null ? null : Buffer.from(b);
+  // A copy: the request's buffer is the connection's, and the batch goes to the log's writer thread.
+  const batch = Buffer.from(r.nullableBytes(false) ?? Buffer.alloc(0));
+  return { replicaId, epoch, topic, partition, createPartitions, batch };
 }
 
 export function encodeForwardResponse(w: Writer, f: ForwardResponse): Writer {

@@ -8,7 +8,7 @@ import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
 import { ElectionState } from '../../../bridge/cluster/election-state.js';
 import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeFetch, decodeVote, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, encodeVoteResponse, NONE, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
-import { decodeBatch } from '../../../broker/log/record-batch.js';
+import { decodeBatch, encodeBatch } from '../../../broker/log/record-batch.js';
 import { API_FORWARD, decodeForwardResponse, encodeForward, FORWARD_NOT_LEADER } from '../../../bridge/cluster/forward-messages.js';
 import { PeerConnection, ReplicationServer } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
@@ -426,7 +426,7 @@ test('a forward (cluster.followers: forward) to a node that does not lead is ans
   let handed = 0;
   voter.node.takeForwards(async () => ++handed);
   await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
-  const forward = { replicaId: 'c2', epoch: 3, topic: 'mqtt', partition: 0, createPartitions: 0, records: makeRecords(2) };
+  const forward = { replicaId: 'c2', epoch: 3, topic: 'mqtt', partition: 0, createPartitions: 0, batch: encodeBatch(makeRecords(2)) };
   const answer = decodeForwardResponse(await voter.peer.request(API_FORWARD, encodeForward(new Writer(), forward), 5000));
   assert.deepEqual({ error: answer.error, epoch: answer.epoch, leaderId: answer.leaderId }, { error: FORWARD_NOT_LEADER, epoch: 3, leaderId: 'c1' });
   assert.equal(handed, 0, 'a follower appends no forward');

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { test, type TestContext } from 'node:test';
 import pino from 'pino';
 import { Log } from '../../../broker/log/log.js';
+import { decodeBatch } from '../../../broker/log/record-batch.js';
 import { FollowerForward, leaderAppends, type ForwardView } from '../../../bridge/cluster/follower-forward.js';
 import { API_FORWARD, decodeForward, encodeForwardResponse, FORWARD_NOT_LEADER, FORWARD_STORED, type ForwardRequest } from '../../../bridge/cluster/forward-messages.js';
 import { Writer, type Reader } from '../../../bridge/cluster/messages.js';
@@ -54,7 +55,7 @@ test('forwards carry the follower id and epoch; what queues behind one in flight
   assert.deepEqual([(await first).baseOffset, (await second).baseOffset, (await third).baseOffset, (await third).lastOffset], [10, 12, 13, 15]);
   assert.equal(leader.requests.length, 2, 'the two that waited went together');
   assert.deepEqual(
-    leader.requests.map((r) => ({ replicaId: r.replicaId, epoch: r.epoch, topic: r.topic, partition: r.partition, records: r.records.length })),
+    leader.requests.map((r) => ({ replicaId: r.replicaId, epoch: r.epoch, topic: r.topic, partition: r.partition, records: decodeBatch(r.batch).records.length })),
     [
       { replicaId: 'f', epoch: 3, topic: 'mqtt', partition: 0, records: 2 },
       { replicaId: 'f', epoch: 3, topic: 'mqtt', partition: 0, records: 4 },
@@ -107,5 +108,5 @@ test('a topic a mapping rule names and nobody created: the follower has the lead
   await forward.createTopic('telemetry', 3);
   assert.equal((await forward.append('telemetry', 2, makeRecords(2))).baseOffset, 0);
   assert.equal((await forward.append('telemetry', 2, makeRecords(1))).baseOffset, 2);
-  assert.deepEqual(leader.requests.map((r) => [r.createPartitions, r.records.length]), [[3, 0], [3, 0], [0, 2], [0, 1]]);
+  assert.deepEqual(leader.requests.map((r) => [r.createPartitions, r.batch.length === 0 ? 0 : decodeBatch(r.batch).records.length]), [[3, 0], [3, 0], [0, 2], [0, 1]]);
 });

@@ -36,8 +36,7 @@ import { messageEmitter, refuseConnect5, setServerKeepAlive, willOf, wrapPublish
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { SERVER_BUSY, pubackReasonCode } from './reason-codes.js';
-import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
-import type { AppendTarget } from './publish-sink.js';
+import { PublishSink, type AppendTarget, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence, type SubscriptionChange } from './sqlite-persistence.js';
 import type { StoredPacket } from './stored-packet.js';

@@ -4,6 +4,7 @@
 import { CursorStore } from '../broker/cursors.js';
 import { Log, replicatedCommit, type RetentionSpec } from '../broker/log/log.js';
 import { ClusterNode } from './cluster/cluster-node.js';
+import { FollowerForward, leaderAppends } from './cluster/follower-forward.js';
 import { replicatePositions } from './cluster/replicated-positions.js';
 import { replicateRetained, retainedWriter } from './cluster/replicated-retained.js';
 import { replicateSessions, sessionWriter } from './cluster/replicated-sessions.js';
@@ -71,6 +72,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     // Replication: a record is committed (readers see it, its publisher is acknowledged) once a
     // quorum holds it, not when it is durable here (docs/replication.md).
     let cluster: ClusterNode | null = null;
+    let clusterTls: ReturnType<typeof loadMutualTlsFiles> | null = null;
     let replicated: ReplicatedState | null = null;
     const log = await Log.open({
       ...(config.cluster === null ? {} : { commitPolicy: replicatedCommit, acknowledge: 'committed' as const, committedOnOpen: false, stageBeforeSync: true, keysInBatches: true }),
@@ -110,6 +112,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       const c = config.cluster;
       // cluster.tls's files read and checked here (a missing file or a key that does not match stops the start).
       const tls = c.tls === null ? null : loadMutualTlsFiles(c.tls);
+      clusterTls = tls;
       cluster = await ClusterNode.start({ ...c, tls, peers: c.peers, log, dataDir: log.dataDir, logger: logger.child({ component: 'cluster' }) });
       stops.push(() => cluster!.close());
       metrics.watchCluster(cluster);
@@ -117,6 +120,20 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       // invariant 5); records fetched before a kind's part started wait for it.
       replicated = new ReplicatedState(log, cluster, logger.child({ component: 'cluster-state' }), REPLICATED_KINDS);
       logger.info({ nodeId: c.nodeId, address: `${c.listen.host}:${cluster.port}`, peers: c.peers.map((p) => p.id), acks: c.acks }, 'replication listening');
+    }
+
+    // cluster.followers: forward: a follower takes publishes and hands them to the leader
+    // (follower-forward.ts); every node takes forwards while it leads.
+    let forward: FollowerForward | null = null;
+    if (cluster !== null && config.cluster !== null) {
+      cluster.takeForwards(leaderAppends(log));
+      if (config.cluster.followers === 'forward') {
+        const c = config.cluster;
+        forward = new FollowerForward({ nodeId: c.nodeId, log, node: cluster, peers: c.peers.filter((p) => p.witness !== true), tls: clusterTls, maxBytes: c.fetchMaxBytes / 2, timeoutMs: c.electionTimeoutMs * 4, logger: logger.child({ component: 'cluster-forward' }) });
+        const stopForward = forward;
+        stops.push(async () => stopForward.close());
+        metrics.watchForwarding(forward);
+      }
     }
 
     const retention = new RetentionScheduler(log, config.log.retentionSchedule, logger.child({ component: 'retention' }), (err) =>
@@ -131,7 +148,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
       log,
       logger: logger.child({ component: 'mqtt' }),
       onProblem: (summary, detail) => errors.add('mqtt', summary, detail),
-      connectGate: cluster === null ? undefined : () => (cluster!.role === 'leader' ? null : `not the cluster leader${cluster!.leaderId === null ? '' : ` (the leader is ${cluster!.leaderId})`}`),
+      connectGate: cluster === null ? undefined : (client) => connectGate(cluster!, forward !== null, client.clean),
+      forwarding: forward === null ? undefined : () => (cluster!.role === 'leader' ? null : 'a follower forwards publishes to the cluster leader: no subscriptions, retained messages or QoS 2 here (those at the leader)'),
+      appends: forward ?? undefined,
       // MQTT 5.0 redirect: to the leader this node hears from; none while it hears from none.
       redirect: cluster === null ? undefined : () => config.cluster?.peers.find((peer) => peer.id === cluster!.liveLeaderId)?.mqtt ?? null,
       onRetainedChanged: replicated === null ? undefined : retainedWriter(replicated),
@@ -290,4 +309,16 @@ export async function startNode(config: Config, logger: Logger): Promise<Node> {
     await closeAll();
     throw err;
   }
+}
+
+/**
+ * Why this node refuses an MQTT connection now, or null. The leader takes every client. A follower
+ * refuses all (CONNACK 3, or MQTT 5.0's 0x9C with the leader's address), except with
+ * cluster.followers: forward a clean-session client while it hears from a leader: its publishes go
+ * there. A persistent session lives on the leader (its subscriptions and queue): refused as before.
+ */
+function connectGate(cluster: ClusterNode, forwards: boolean, clean: boolean): string | null {
+  if (cluster.role === 'leader') return null;
+  if (forwards && clean && cluster.liveLeaderId !== null) return null;
+  return `not the cluster leader${cluster.leaderId === null ? '' : ` (the leader is ${cluster.leaderId})`}${forwards && !clean ? ': a persistent session is kept by the leader' : ''}`;
 }

@@ -8,7 +8,7 @@ import type { Log, EntryPosition, LogStartOffset, StoredEntry } from '../../brok
 import type { Logger } from '../logger.js';
 import { ElectionState } from './election-state.js';
 import { clusterLogId, encodeEpochRecord, EPOCHS_TOPIC, INTERNAL_TOPIC_PREFIX, keepLogId, logIdInEntries } from './epoch-record.js';
-import { FollowerDiskFullError, SingleNodeDivergedError } from './errors.js';
+import { FollowerDiskFullError, ReplicationMessageError, SingleNodeDivergedError } from './errors.js';
 import { DiskBudgetError, TributaryError } from '../../broker/errors.js';
 import {
   API_BEGIN_QUORUM_EPOCH,
@@ -44,6 +44,7 @@ import type { ClusterStatus, FollowerStatus, Role } from '../shared/cluster-stat
 import { API_FETCH_HEADERS, encodeHeadersResponse } from './witness-messages.js';
 import { VoterDirectories } from './voter-directories.js';
 import { Voter } from './voter.js';
+import { API_FORWARD, decodeForward, encodeForwardResponse, FORWARD_APPEND_FAILED, FORWARD_NOT_LEADER, FORWARD_STORED, type ForwardRequest, type ForwardResponse } from './forward-messages.js';
 
 export type { ClusterStatus, FollowerStatus, Role };
 
@@ -101,6 +102,8 @@ export class ClusterNode {
   /** The cluster's log id as this node led with it (epoch-record.ts); null before it first led. */
   #logId: string | null = null;
   #server: ReplicationServer | null = null;
+  /** Appends a follower's forwarded publishes (follower-forward.ts leaderAppends); null: forwards are refused. */
+  #forwardHandler: ((request: ForwardRequest) => Promise<number>) | null = null;
   /** A leader told this former single node to truncate what it held alone (SingleNodeDivergedError), logged once. */
   #singleNodeRefused = false;
   /** The voter's rules and knowledge (voter.ts): its vote, the leader it knows, whether it knows what was committed. */
@@ -226,6 +229,11 @@ export class ClusterNode {
   onRoleChange(listener: (role: Role) => void): () => void {
     this.#roleListeners.add(listener);
     return () => this.#roleListeners.delete(listener);
+  }
+
+  /** Where this node, leading, appends what followers forward (cluster.followers: forward). */
+  takeForwards(handler: (request: ForwardRequest) => Promise<number>): void {
+    this.#forwardHandler = handler;
   }
 
   /** Told of the entries of internal topics (`__tributary_*`) a follower fetched, once they are stored (replicated-state.ts applies their records). */
@@ -367,8 +375,30 @@ export class ClusterNode {
         authenticated(fetch.replicaId, peer);
         return encodeHeadersResponse(new Writer(), await this.onFetch(fetch));
       }
+      case API_FORWARD: {
+        const forward = decodeForward(body);
+        authenticated(forward.replicaId, peer);
+        this.#voter.knownPeer(forward.replicaId);
+        return encodeForwardResponse(new Writer(), await this.onForward(forward));
+      }
       default:
-        throw new Error(`unknown replication API ${apiKey}`);
+        throw new ReplicationMessageError(`unknown replication API ${apiKey} (a peer of another version?)`);
+    }
+  }
+
+  /**
+   * A follower's forwarded publishes: appended only by the leader of the follower's epoch, and
+   * answered once committed (the log's append under acknowledge: 'committed'); otherwise NOT_LEADER
+   * with the leader this node knows, and the follower's publishers send them again.
+   */
+  private async onForward(request: ForwardRequest): Promise<ForwardResponse> {
+    const answer = { epoch: this.state.epoch, leaderId: this.#leaderId, baseOffset: -1, message: null };
+    if (this.#role !== 'leader' || request.epoch !== this.state.epoch) return { ...answer, error: FORWARD_NOT_LEADER };
+    if (this.#forwardHandler === null) return { ...answer, error: FORWARD_APPEND_FAILED, message: 'this leader takes no forwarded publishes' };
+    try {
+      return { ...answer, error: FORWARD_STORED, baseOffset: await this.#forwardHandler(request) };
+    } catch (err) {
+      return { ...answer, error: FORWARD_APPEND_FAILED, message: `the leader's append failed: ${(err as Error).message}` };
     }
   }
 

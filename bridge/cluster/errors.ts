@@ -9,6 +9,8 @@ export const CLUSTER_ERROR_CODES = [
   'TRIB_CLUSTER_PEER_REFUSED',
   'TRIB_CLUSTER_INIT_REFUSED',
   'TRIB_CLUSTER_SINGLE_NODE_DIVERGED',
+  'TRIB_CLUSTER_FORWARD_FAILED',
+  'TRIB_CLUSTER_FORWARD_REFUSED',
 ] as const;
 export type ClusterErrorCode = (typeof CLUSTER_ERROR_CODES)[number];
 
@@ -83,5 +85,27 @@ export class SingleNodeDivergedError extends TributaryError<ClusterErrorCode> {
     super(
       `the leader ${leaderId} would truncate this node's log after position ${truncateAfter}, below ${singleNodeEnd}, the end of what it held as a single node before it joined the cluster; refused. The leader was elected without this node: stop every node, start this one first and the others after it (docs/replication.md, "Bootstrapping a cluster")`,
     );
+  }
+}
+
+/**
+ * A follower (cluster.followers: forward) handed publishes to the leader and got no answer that
+ * they are committed: the leader changed, died, timed out or refused the append. Not acknowledged;
+ * the MQTT connection is closed so that the device sends them again (QoS 1: maybe stored twice).
+ */
+export class ForwardFailedError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_FORWARD_FAILED';
+  readonly retriable = false;
+  constructor(reason: string, options?: TributaryErrorOptions) {
+    super(`publishes handed to the cluster leader were not acknowledged: ${reason}`, options);
+  }
+}
+
+/** A publish a follower does not hand to the leader (QoS 2 in this slice): the connection is closed, and the device should publish to the leader. */
+export class ForwardRefusedError extends TributaryError<ClusterErrorCode> {
+  readonly code = 'TRIB_CLUSTER_FORWARD_REFUSED';
+  readonly retriable = false;
+  constructor(reason: string) {
+    super(`a follower does not take this publish: ${reason}`);
   }
 }

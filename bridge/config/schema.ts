@@ -330,6 +330,12 @@ const cluster = z
     fetchMaxBytes: size.refine((bytes) => bytes >= 64 * 1024, 'at least 64KiB').default(4 * 1024 * 1024),
     /** Mutual TLS on the replication listener and to the peers (clusterTls). */
     tls: clusterTls,
+    /**
+     * What a follower does with MQTT clients: refuse (CONNACK 3 / 0x9C with the leader's address),
+     * or forward (it takes clean-session publishers and hands their QoS 0/1 publishes to the leader,
+     * acknowledging each once the leader's commit covers it: docs/replication.md).
+     */
+    followers: z.enum(['refuse', 'forward']).default('refuse'),
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

@@ -36,7 +36,7 @@ import { messageEmitter, refuseConnect5, setServerKeepAlive, willOf, wrapPublish
 import { connectViolation, enforceStrictParsing, filterViolation } from './protocol-checks.js';
 import { PropertyHeaders, type PublishProperties } from './property-headers.js';
 import { SERVER_BUSY, pubackReasonCode } from './reason-codes.js';
-import { PublishSink, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
+import { PublishSink, type AppendTarget, type IncomingPublish, type StoreOutcome } from './publish-sink.js';
 import { SessionOwners } from './session-owners.js';
 import { SqlitePersistence, type SubscriptionChange } from './sqlite-persistence.js';
 import type { StoredPacket } from './stored-packet.js';
@@ -53,7 +53,15 @@ export interface MqttFrontEndOptions {
   /** Told of each refusal and client error, for the dashboard's recent errors. */
   onProblem?: (summary: string, detail: string) => void;
   /** Why a CONNECT is refused now with return code 3 (replication: this node is not the leader); null admits. */
-  connectGate?: () => string | null;
+  connectGate?: (client: { clean: boolean }) => string | null;
+  /**
+   * Why this node hands publishes to another instead of storing them (a follower of
+   * cluster.followers: forward), or null while it stores them. Meanwhile it takes no subscriptions
+   * (SUBACK 0x80), keeps no retained messages and refuses QoS 2 publishes.
+   */
+  forwarding?: () => string | null;
+  /** Where publishes are appended (a follower's forward to the leader); the log by default. */
+  appends?: AppendTarget;
   /** Where MQTT clients reach the node that takes them when connectGate refuses (the leader's host:port), or null when none is known. */
   redirect?: () => string | null;
   /** A persistent session's subscriptions changed; replication writes it to the cluster's log. */
@@ -169,10 +177,14 @@ export class MqttFrontEnd {
     // snapshot). Made per write instead; MQTT.js clients do the same with writeCache: false.
     mqttPacket.writeToStream.cacheNumbers = false;
     const access = AccessControl.fromConfig(config.auth);
-    const sink = new PublishSink(log, TopicMapper.compile(config.mapping), config.mapping.newTopicPartitions, logger);
+    const sink = new PublishSink(options.appends ?? log, TopicMapper.compile(config.mapping), config.mapping.newTopicPartitions, logger);
     // aedes needs the hooks at creation and the hooks need the front end: the front end gets
     // aedes right after, before anything can connect.
     let frontEnd: MqttFrontEnd | undefined;
+    // A node that forwards stores no QoS 2 keys of its own (it takes no QoS 2): its key table is
+    // its leader's copy, changed only by what it fetches, so it releases none.
+    const releaseKeys = (producer: string, sequence: number | null = null): Promise<unknown> =>
+      (options.forwarding?.() ?? null) !== null ? Promise.resolve() : log.releaseIdempotenceKeys(producer, sequence);
     const persistence = new SqlitePersistence({
       file: join(options.dataDir, 'mqtt.db'),
       logger,
@@ -180,11 +192,11 @@ export class MqttFrontEnd {
       onQueueFull: (_clientId, reason) => frontEnd?.count(frontEnd.#counts.queuedDropped, reason),
       // The QoS 2 handshake is complete: the packet id may carry a new message now.
       onIncomingReleased: (clientId, messageId) =>
-        log.releaseIdempotenceKeys(producerOf(clientId), messageId).then(
+        releaseKeys(producerOf(clientId), messageId).then(
           () => undefined,
           (err: unknown) => logger.warn({ err }, 'could not release a QoS 2 key'),
         ),
-      onIncomingCleaned: (clientId) => void log.releaseIdempotenceKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
+      onIncomingCleaned: (clientId) => void releaseKeys(producerOf(clientId)).catch((err: unknown) => logger.warn({ err }, 'could not release QoS 2 keys')),
       onWillDeleted: (clientId) => frontEnd?.willDeleted(clientId),
       onRetainedChanged: options.onRetainedChanged,
       onSubscriptionsChanged: options.onSubscriptionsChanged,
@@ -237,7 +249,7 @@ export class MqttFrontEnd {
     aedes.on('connectionError', (client, err) => frontEnd.onClientError(client, err));
     // [MQTT-3.1.2-6] a clean session ends with its connection, and with it any QoS 2 keys.
     aedes.on('clientDisconnect', (client) => {
-      if (client.clean) void log.releaseIdempotenceKeys(producerOf(client.id)).catch(() => undefined);
+      if (client.clean) void releaseKeys(producerOf(client.id)).catch(() => undefined);
       frontEnd.sessionEvent(() => persistence.sessionOffline(client.id, client.clean));
     });
     if (config.sessions.expiry !== null) {
@@ -356,7 +368,7 @@ export class MqttFrontEnd {
     password: Buffer | undefined,
     done: (err: AuthenticateError | null, ok: boolean | null) => void,
   ): void {
-    const unavailable = this.options.connectGate?.() ?? null;
+    const unavailable = this.options.connectGate?.(client) ?? null;
     if (unavailable !== null) {
       // Replication: only the leader serves MQTT; CONNACK 3 (server unavailable) sends the client to another address.
       // MQTT 5.0 (section 4.11): CONNACK 0x9C (Use another server) with the leader's address as
@@ -452,6 +464,13 @@ export class MqttFrontEnd {
    */
   private authorizeSubscribe(client: Client, sub: Subscription, done: (err: Error | null, sub?: Subscription | null) => void): void {
     const filter = parseShare(sub.topic)?.filter ?? sub.topic;
+    const noSubscriptions = this.options.forwarding?.() ?? null;
+    if (noSubscriptions !== null) {
+      // [MQTT-3.9.3-2] 0x80 (Failure) for this filter; MQTT 5.0 clients read it as Unspecified error.
+      this.options.logger.info({ clientId: client.id, filter }, `subscription refused: ${noSubscriptions}`);
+      this.options.onProblem?.('subscription refused', `client '${client.id}': ${noSubscriptions}`);
+      return done(null, null);
+    }
     const violation = filterViolation(filter);
     if (violation === null) return done(null, this.access.canSubscribe(this.identity(client), filter) ? sub : null);
     this.options.onProblem?.('subscription refused: invalid topic filter', `client '${client.id}': ${violation}`);
@@ -489,14 +508,25 @@ export class MqttFrontEnd {
     const properties = (packet as { properties?: PublishProperties }).properties;
     // A refusal, a v5 one answered in PUBACK, takes its turn too [MQTT-4.6.0-2].
     const inTurn = client === null ? (run: () => void) => run() : this.inOrder(client).take();
-    const refusal = this.publishRefusal(client, packet.topic, payload, properties);
+    const refusal = this.publishRefusal(client, packet.topic, payload, properties) ?? this.forwardRefusal(packet.qos);
     if (refusal !== null) return inTurn(() => done(this.refusePublish(clientId, packet.topic, refusal)));
 
     const publish: IncomingPublish = { clientId, topic: packet.topic, payload, qos: packet.qos, retain: packet.retain };
     if (packet.qos === 2 && packet.messageId !== undefined) publish.idempotenceKey = { producer: producerOf(clientId), sequence: packet.messageId };
     if (properties !== undefined) publish.headers = this.#propertyHeaders.of(properties);
     if (properties?.userProperties !== undefined) publish.userProperties = properties.userProperties;
+    // A node without subscribers (a follower that forwards) keeps no retained messages: the record
+    // says retain (mqtt.retain), the retained store is the leader's and this publish leaves it as is.
+    if (packet.retain && (this.options.forwarding?.() ?? null) !== null) packet.retain = false;
     this.storeWithRetry(client, publish, (err, outcome) => inTurn(() => done(this.settle(publish, err, outcome))));
+  }
+
+  /**
+   * A node that forwards takes no QoS 2 publish: its idempotence key would have to be held on the
+   * node that stores it until PUBREL. MQTT 5.0: PUBREC 0x83 (the connection stays); 3.1.1: closed.
+   */
+  private forwardRefusal(qos: number): string | null {
+    return qos === 2 && (this.options.forwarding?.() ?? null) !== null ? 'qos 2 not taken by a forwarding follower' : null;
   }
 
   /** Why a publish through aedes is refused before it is stored (a limit, its payload's format, its topic), or null. */

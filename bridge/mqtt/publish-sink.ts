@@ -27,6 +27,9 @@ export interface IncomingPublish {
   userProperties?: UserProperties;
 }
 
+/** Where the sink appends: the log, or on a follower that forwards, the leader (bridge/cluster/follower-forward.ts). */
+export type AppendTarget = Pick<Log, 'append' | 'partitionCount' | 'createTopic'>;
+
 export type StoreOutcome =
   | { kind: 'stored'; topic: string; partition: number; offset: number; duplicate: boolean }
   | { kind: 'unmatched' }
@@ -92,7 +95,7 @@ export class PublishSink {
   readonly #flushOrWait = (): void => this.flushOrWait();
 
   constructor(
-    private readonly log: Log,
+    private readonly log: AppendTarget,
     private readonly mapper: TopicMapper,
     private readonly newTopicPartitions: number,
     private readonly logger: Logger,

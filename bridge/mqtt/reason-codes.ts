@@ -23,6 +23,8 @@ const BY_REASON: Readonly<Record<string, number>> = {
   'payload too large': PubackReasonCode.implementationSpecificError,
   'payload format invalid': PubackReasonCode.payloadFormatInvalid,
   'quota exceeded': PubackReasonCode.quotaExceeded,
+  // A follower that forwards to the cluster leader takes QoS 0 and 1 only (docs/replication.md).
+  'qos 2 not taken by a forwarding follower': PubackReasonCode.implementationSpecificError,
 };
 
 /** The reason code for a publish refused for `reason`; 0x80 (unspecified error) for any other. */

@@ -98,6 +98,7 @@ export class Metrics {
   #upstream: UpstreamSource | null = null;
   #kafka: KafkaSource | null = null;
   #cluster: ClusterSource | null = null;
+  #forwarding: ForwardingSource | null = null;
   /** Appended since start, by the log's observer (the dashboard's throughput). */
   readonly appended = { batches: 0, records: 0, bytes: 0 };
   readonly retentionDeleted = { batches: 0, records: 0, bytes: 0 };
@@ -142,6 +143,11 @@ export class Metrics {
   /** Replication's status (bridge/cluster/cluster-node.ts), read at scrape time. */
   watchCluster(cluster: ClusterSource): void {
     this.#cluster = cluster;
+  }
+
+  /** A follower's forwarding of MQTT publishes to the leader (cluster.followers: forward). */
+  watchForwarding(forwarding: ForwardingSource): void {
+    this.#forwarding = forwarding;
   }
 
   watchLog(log: Log): void {
@@ -336,6 +342,8 @@ export class Metrics {
       const s = status();
       if (s !== undefined) for (const role of ['leader', 'follower', 'candidate']) this.set({ role }, s.role === role ? 1 : 0);
     } });
+    counterFrom(registers, 'tributary_cluster_forwarded_records_total', 'On a follower with cluster.followers: forward: MQTT publishes handed to the leader and acknowledged as committed', () => metrics.#forwarding?.forwarded);
+    counterFrom(registers, 'tributary_cluster_forward_failures_total', 'On a follower with cluster.followers: forward: hand-overs to the leader that got no committed answer (TRIB_CLUSTER_FORWARD_FAILED: their publishers\' connections closed, the devices send again)', () => metrics.#forwarding?.failures);
     gauge('tributary_cluster_epoch', 'The replication epoch this node is in', (s) => s.epoch);
     gauge('tributary_cluster_commit_position', 'The replication-log position committed (held by a quorum) as this node knows it', (s) => s.commitSeq);
     gauge('tributary_cluster_last_position', 'The position of the last entry in this node\'s log', (s) => s.last.seq);
@@ -359,6 +367,11 @@ export class Metrics {
 }
 
 /** What the metrics read of replication (structurally bridge/cluster/cluster-node.ts's ClusterNode). */
+export interface ForwardingSource {
+  readonly forwarded: number;
+  readonly failures: number;
+}
+
 export interface ClusterSource {
   status(): ClusterSourceStatus;
 }

@@ -8,7 +8,8 @@ import { Log, replicatedCommit } from '../../../broker/log/log.js';
 import { ClusterNode } from '../../../bridge/cluster/cluster-node.js';
 import { ElectionState } from '../../../bridge/cluster/election-state.js';
 import { API_BEGIN_QUORUM_EPOCH, API_END_QUORUM_EPOCH, API_FETCH, API_VOTE, decodeFetch, decodeVote, decodeVoteResponse, encodeBeginQuorumEpoch, encodeFetchResponse, encodeVote, encodeVoteResponse, NONE, NOT_LEADER, Writer, type VoteRequest } from '../../../bridge/cluster/messages.js';
-import { decodeBatch } from '../../../broker/log/record-batch.js';
+import { decodeBatch, encodeBatch } from '../../../broker/log/record-batch.js';
+import { API_FORWARD, decodeForwardResponse, encodeForward, FORWARD_NOT_LEADER } from '../../../bridge/cluster/forward-messages.js';
 import { PeerConnection, ReplicationServer } from '../../../bridge/cluster/transport.js';
 import { freePort } from '../../helpers/cli.js';
 import { makeRecords } from '../../helpers/records.js';
@@ -414,4 +415,34 @@ test('a follower stores what it fetched byte for byte though the answer\'s buffe
     served.map((e) => [e.seq, e.topic, e.partition, e.batch.toString('hex')]),
   );
   assert.deepEqual(told, [{ topic: '__tributary_retained', records: ['a/b=state'] }]);
+});
+
+test('a forward (cluster.followers: forward) to a node that does not lead is answered NOT_LEADER with the leader it knows, and nothing is appended there', async (t) => {
+  const voter = await startVoter(t, tempDir(t), undefined, await silentListener(t));
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  let handed = 0;
+  voter.node.takeForwards(async () => ++handed);
+  await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
+  const forward = { replicaId: 'c2', epoch: 3, topic: 'mqtt', partition: 0, createPartitions: 0, batch: encodeBatch(makeRecords(2)) };
+  const answer = decodeForwardResponse(await voter.peer.request(API_FORWARD, encodeForward(new Writer(), forward), 5000));
+  assert.deepEqual({ error: answer.error, epoch: answer.epoch, leaderId: answer.leaderId }, { error: FORWARD_NOT_LEADER, epoch: 3, leaderId: 'c1' });
+  assert.equal(handed, 0, 'a follower appends no forward');
+});
+
+test('an unknown replication API (a peer of another version) closes the connection, logged as TRIB_CLUSTER_MALFORMED naming the API', async (t) => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const voter = await startVoter(t, tempDir(t), undefined, undefined, logger);
+  t.after(async () => {
+    await voter.node.close();
+    await voter.log.close();
+  });
+  await assert.rejects(voter.peer.request(999, new Writer().int32(1), 5000));
+  const line = lines.find((l) => l.includes('replication request failed'));
+  assert.ok(line !== undefined, 'the refusal is logged');
+  assert.match(line, /"code":"TRIB_CLUSTER_MALFORMED"/);
+  assert.match(line, /unknown replication API 999/);
 });

@@ -48,6 +48,7 @@ test('a three-node cluster block gets its defaults', (t) => {
     fetchMaxWaitMs: 250,
     fetchMaxBytes: 4 * 1024 * 1024,
     tls: null,
+    followers: 'refuse',
   });
 });
 
@@ -157,4 +158,10 @@ test('cluster.name: needed with upstream (every node forwards as the cluster), o
   assert.equal(load(t, `${block}, name: plant-3 }\n${upstream}`).cluster!.name, 'plant-3');
   assert.equal(load(t, `${block} }\n`).cluster!.name, null);
   assert.match(problems(t, `${block}, name: "plant 3" }\n`)['cluster.name'] ?? '', /letters, digits/);
+});
+
+test('cluster.followers is refuse or forward; another value is refused, naming the key', (t) => {
+  const block = (followers: string): string => `cluster: { nodeId: a, peers: [{ id: b, address: "h:1" }, { id: c, address: "h:2" }], followers: ${followers} }\n`;
+  assert.equal(load(t, block('forward')).cluster?.followers, 'forward');
+  assert.throws(() => load(t, block('relay')), /cluster\.followers/);
 });

@@ -24,7 +24,7 @@ const ELECTION_TIMEOUT_MS = 60_000;
  */
 const WITHIN_TIMEOUT_MS = ELECTION_TIMEOUT_MS / 2;
 
-async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?: string, logger: pino.Logger = pino({ level: 'silent' })): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection }> {
+async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?: string, logger: pino.Logger = pino({ level: 'silent' })): Promise<{ node: ClusterNode; log: Log; ask: (r: VoteRequest) => Promise<{ epoch: number; granted: boolean }>; peer: PeerConnection; close: () => Promise<void> }> {
   const theLog = log ?? (await Log.open({ dataDir, commitPolicy: replicatedCommit, acknowledge: 'committed' }));
   const node = await ClusterNode.start({
     nodeId: 'v',
@@ -48,7 +48,14 @@ async function startVoter(t: TestContext, dataDir: string, log?: Log, c1Address?
     const { epoch, granted } = decodeVoteResponse(await peer.request(API_VOTE, encodeVote(new Writer(), r), 5000));
     return { epoch, granted };
   };
-  return { node, log: theLog, ask, peer };
+  // Both closes are idempotent: a test that restarts a voter closes it itself, and the end of the
+  // test closes whatever is still open (also after a failed assertion).
+  const close = async (): Promise<void> => {
+    await node.close();
+    await theLog.close();
+  };
+  t.after(close);
+  return { node, log: theLog, ask, peer, close };
 }
 
 /**
@@ -69,14 +76,9 @@ test('one vote per epoch, kept across a restart (cluster.db is written before th
   assert.deepEqual(await first.ask({ candidateId: 'c2', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: false });
   // The same candidate asking again (a lost answer) gets the same vote.
   assert.deepEqual(await first.ask({ candidateId: 'c1', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: true });
-  await first.node.close();
-  await first.log.close();
+  await first.close();
 
   const restarted = await startVoter(t, dir);
-  t.after(async () => {
-    await restarted.node.close();
-    await restarted.log.close();
-  });
   assert.equal(restarted.node.epoch, 5);
   assert.deepEqual(await restarted.ask({ candidateId: 'c2', epoch: 5, last: empty, preVote: false }), { epoch: 5, granted: false });
   assert.deepEqual(await restarted.ask({ candidateId: 'c2', epoch: 4, last: empty, preVote: false }), { epoch: 5, granted: false });
@@ -91,10 +93,6 @@ test('a candidate whose log is behind the voter is refused, in a pre-vote and a 
   await log.append('a', 0, makeRecords(1));
   await log.close();
   const voter = await startVoter(t, dir);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   assert.deepEqual(voter.log.lastEntry(), { seq: 2, epoch: 2 });
   assert.equal((await voter.ask({ candidateId: 'c1', epoch: 3, last: { epoch: 2, seq: 1 }, preVote: true })).granted, false);
   assert.equal((await voter.ask({ candidateId: 'c1', epoch: 3, last: { epoch: 1, seq: 9 }, preVote: false })).granted, false);
@@ -118,10 +116,6 @@ async function silentListener(t: TestContext): Promise<string> {
 
 test('a voter that follows a leader refuses other candidates and names the leader, so a node that lost track finds it; once the leader resigns it grants', async (t) => {
   const voter = await startVoter(t, tempDir(t), undefined, await silentListener(t));
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
   assert.equal(voter.node.leaderId, 'c1');
   const answer = decodeVoteResponse(await voter.peer.request(API_VOTE, encodeVote(new Writer(), { candidateId: 'c2', epoch: 4, last: { epoch: -1, seq: 0 }, preVote: true }), 5000));
@@ -144,16 +138,11 @@ test('a voter that knows nothing (empty log, no election state: new or wiped) gr
     assert.equal((await fresh.ask({ candidateId: 'c1', epoch: 2, last: withData, preVote: false })).granted, false);
     assert.deepEqual(await fresh.ask({ candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 2, granted: true });
   } finally {
-    await fresh.node.close();
-    await fresh.log.close();
+    await fresh.close();
   }
 
   // A restart with epoch 2 in cluster.db: not a new node; a candidate ahead of its (empty) log is granted.
   const known = await startVoter(t, dir);
-  t.after(async () => {
-    await known.node.close();
-    await known.log.close();
-  });
   assert.deepEqual(await known.ask({ candidateId: 'c1', epoch: 3, last: withData, preVote: false }), { epoch: 3, granted: true });
 });
 
@@ -161,10 +150,6 @@ test('a follower whose leader refuses connections (its process is gone) forgets 
   const dir = tempDir(t);
   // Peers c1 (the leader, nothing listening at its address) and c2; an election timeout of a minute.
   const voter = await startVoter(t, dir);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   const announce = await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 1 }), 5000);
   assert.ok(announce);
   const candidate = { candidateId: 'c2', epoch: 2, last: { epoch: -1, seq: 0 }, preVote: true };
@@ -175,10 +160,6 @@ test('a follower whose leader refuses connections (its process is gone) forgets 
 
 test('a voter that starts with an empty data directory (new or wiped: it may have voted and forgotten it) grants no vote, not even to an empty candidate, until a leader tells it the epoch; then it never votes again in that epoch', async (t) => {
   const voter = await startVoter(t, tempDir(t));
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   const empty = { epoch: -1, seq: 0 };
   // Before: it voted for anyone with an empty log, in any epoch, also one it had voted in before the wipe.
   assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: true }), { epoch: 0, granted: false });
@@ -271,10 +252,6 @@ test('a follower whose fetch the stopping leader answered NOT_LEADER (it forgot 
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
   const voter = await startVoter(t, tempDir(t), undefined, `127.0.0.1:${leader.port}`, logger);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
   await pollUntil(() => voter.node.leaderId === null, WITHIN_TIMEOUT_MS);
   assert.equal(voter.node.leaderId, null, 'the NOT_LEADER answer made it forget c1');
@@ -290,10 +267,6 @@ test('a voter formatted by init with an empty log is new: it votes at once by th
   const dir = tempDir(t);
   ElectionState.format(dir, { cluster: null, nodeId: 'v' });
   const voter = await startVoter(t, dir);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   const withData = { epoch: 0, seq: 40 };
   assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: withData, preVote: true }), { epoch: 0, granted: true });
   assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: withData, preVote: false }), { epoch: 1, granted: true });
@@ -305,13 +278,8 @@ test('a voter formatted by init with an empty log is new: it votes at once by th
 test('a wiped voter restarted before it learned an epoch is still wiped (cluster.db made at its last start, epoch 0, no vote): it grants nothing', async (t) => {
   const dir = tempDir(t);
   const first = await startVoter(t, dir);
-  await first.node.close();
-  await first.log.close();
+  await first.close();
   const voter = await startVoter(t, dir);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: { epoch: -1, seq: 0 }, preVote: false }), { epoch: 0, granted: false });
 });
 
@@ -327,10 +295,6 @@ test('a formatted voter asked under another directory id than its own (a peer kn
   const dir = tempDir(t);
   ElectionState.format(dir, { cluster: null, nodeId: 'v' });
   const first = await startVoter(t, dir);
-  t.after(async () => {
-    await first.node.close(); // idempotent: closed below, here too should an assertion fail first
-    await first.log.close();
-  });
   const empty = { epoch: -1, seq: 0 };
   const withData = { epoch: 1, seq: 40 };
   // Addressed to its own directory id (or to none): a new voter, it grants at once.
@@ -340,14 +304,9 @@ test('a formatted voter asked under another directory id than its own (a peer kn
   assert.deepEqual(await first.ask({ candidateId: 'c1', epoch: 1, last: withData, preVote: false, voterDirectoryId: 'former-directory' }), { epoch: 0, granted: false });
   assert.equal(first.node.status().directoryReplaced, true);
   assert.deepEqual(await first.ask({ candidateId: 'c2', epoch: 1, last: empty, preVote: false }), { epoch: 0, granted: false }, 'it forgot its votes: none until it learns the epoch');
-  await first.node.close();
-  await first.log.close();
+  await first.close();
 
   const voter = await startVoter(t, dir);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   assert.equal(voter.node.status().directoryReplaced, true, 'the mark is durable');
   assert.deepEqual(await voter.ask({ candidateId: 'c2', epoch: 1, last: empty, preVote: false }), { epoch: 0, granted: false });
   await learnEpochFromLeader(voter, 3);
@@ -363,10 +322,6 @@ test('a candidate presenting another directory id than the one the voter knows f
   state.setVoterDirectory('c1', 'c1-directory');
   state.close();
   const voter = await startVoter(t, dir);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   const empty = { epoch: -1, seq: 0 };
   assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: true, candidateDirectoryId: 'another-directory' }), { epoch: 0, granted: false });
   assert.deepEqual(await voter.ask({ candidateId: 'c1', epoch: 1, last: empty, preVote: true, candidateDirectoryId: 'c1-directory' }), { epoch: 0, granted: true });
@@ -399,10 +354,6 @@ test('a follower stores what it fetched byte for byte though the answer\'s buffe
   });
   t.after(() => leader.close());
   const voter = await startVoter(t, tempDir(t), undefined, `127.0.0.1:${leader.port}`);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   const told: Array<{ topic: string; records: string[] }> = [];
   voter.node.onEntriesFetched((entries) => {
     for (const e of entries) told.push({ topic: e.topic, records: decodeBatch(e.batch).records.map((r) => `${r.key}=${r.value}`) });
@@ -419,10 +370,6 @@ test('a follower stores what it fetched byte for byte though the answer\'s buffe
 
 test('a forward (cluster.followers: forward) to a node that does not lead is answered NOT_LEADER with the leader it knows, and nothing is appended there', async (t) => {
   const voter = await startVoter(t, tempDir(t), undefined, await silentListener(t));
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   let handed = 0;
   voter.node.takeForwards(async () => ++handed);
   await voter.peer.request(API_BEGIN_QUORUM_EPOCH, encodeBeginQuorumEpoch(new Writer(), { leaderId: 'c1', epoch: 3 }), 5000);
@@ -436,10 +383,6 @@ test('an unknown replication API (a peer of another version) closes the connecti
   const lines: string[] = [];
   const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
   const voter = await startVoter(t, tempDir(t), undefined, undefined, logger);
-  t.after(async () => {
-    await voter.node.close();
-    await voter.log.close();
-  });
   await assert.rejects(voter.peer.request(999, new Writer().int32(1), 5000));
   const line = lines.find((l) => l.includes('replication request failed'));
   assert.ok(line !== undefined, 'the refusal is logged');

@@ -27,6 +27,7 @@ import {
   Writer,
   type Reader,
 } from './messages.js';
+import { ReplicationMessageError } from './errors.js';
 import { authenticated } from './peer-identity.js';
 import { PositionLog } from './position-log.js';
 import { parseAddress, PeerConnection, refusingPeers, ReplicationServer, type ReplicationTls } from './transport.js';
@@ -173,7 +174,7 @@ export class Witness {
         // A witness leads nothing: the asker learns the epoch and the leader this witness knows.
         return encodeFetchResponse(new Writer(), { error: NOT_LEADER, epoch: this.state.epoch, leaderId: this.#voter.leaderId, commitSeq: this.#commitSeq, diverging: null, entries: [] });
       default:
-        throw new Error(`unknown replication API ${apiKey}`);
+        throw new ReplicationMessageError(`unknown replication API ${apiKey} (a peer of another version?)`);
     }
   }
 

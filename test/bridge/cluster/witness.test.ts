@@ -29,7 +29,7 @@ async function silentListener(t: TestContext): Promise<string> {
   return `127.0.0.1:${(server.address() as { port: number }).port}`;
 }
 
-async function startWitness(t: TestContext, dataDir: string, aAddress?: string): Promise<{ witness: Witness; ask: (r: VoteRequest) => Promise<boolean>; peer: PeerConnection }> {
+async function startWitness(t: TestContext, dataDir: string, aAddress?: string, logger: pino.Logger = pino({ level: 'silent' })): Promise<{ witness: Witness; ask: (r: VoteRequest) => Promise<boolean>; peer: PeerConnection }> {
   const witness = await Witness.start({
     nodeId: 'w',
     listen: { host: '127.0.0.1', port: 0 },
@@ -41,7 +41,7 @@ async function startWitness(t: TestContext, dataDir: string, aAddress?: string):
     electionTimeoutMs: 60_000,
     fetchMaxWaitMs: 100,
     dataDir,
-    logger: pino({ level: 'silent' }),
+    logger,
   });
   const peer = new PeerConnection('a', '127.0.0.1', witness.port, 1 << 20);
   t.after(() => peer.close());
@@ -147,4 +147,16 @@ test('a witness under cluster.tls: only a certificate of the cluster\'s CA namin
   assert.ok((await refusals(at, "cluster's CA")) > 0, 'another CA\'s certificate is logged');
   await assert.rejects(send(tlsOf(pki, 'intruder'), API_VOTE, vote('intruder')), 'a certificate naming no data node');
   assert.equal(await refusals(0, 'names no peer', '"intruder"'), 1, 'logged, with the names');
+});
+
+test('an unknown replication API (a peer of another version) closes the witness\'s connection, logged as TRIB_CLUSTER_MALFORMED naming the API, as on a data node', async (t) => {
+  const lines: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+  const { witness, peer } = await startWitness(t, tempDir(t), undefined, logger);
+  t.after(() => witness.close());
+  await assert.rejects(peer.request(999, new Writer().int32(1), 5000));
+  const line = lines.find((l) => l.includes('replication request failed'));
+  assert.ok(line !== undefined, 'the refusal is logged');
+  assert.match(line, /"code":"TRIB_CLUSTER_MALFORMED"/);
+  assert.match(line, /unknown replication API 999/);
 });

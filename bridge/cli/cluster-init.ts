@@ -5,7 +5,7 @@
 import { UsageError } from '../../broker/errors.js';
 import { initDataDir } from '../cluster/init.js';
 import { loadConfig, loadWitnessConfig } from '../config/load.js';
-import { parseFlags } from './command-line.js';
+import { configFileFlags } from './command-line.js';
 
 export const CLUSTER_INIT_HELP = `Usage: tributary cluster init --config FILE [--data-dir DIR]
        tributary witness init --config FILE [--data-dir DIR]
@@ -19,28 +19,18 @@ until a leader, or every other voter, tells it the epoch.
   --config FILE    the node's (or witness's) config, with its cluster block
   --data-dir DIR   overrides dataDir`;
 
-const OPTIONS = {
-  config: { type: 'string' },
-  'data-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 export function clusterInitCommand(argv: string[], kind: 'node' | 'witness'): number {
   const command = kind === 'node' ? 'cluster init' : 'witness init';
-  const values = parseFlags(command, argv, OPTIONS);
-  if (values.help) {
-    process.stdout.write(`${CLUSTER_INIT_HELP}\n`);
-    return 0;
-  }
-  if (values.config === undefined) throw new UsageError(`${command}: --config FILE is needed\n\n${CLUSTER_INIT_HELP}`);
-  const dataDir = values['data-dir'];
+  const flags = configFileFlags(command, argv, CLUSTER_INIT_HELP);
+  if (flags === null) return 0;
+  const { dataDir } = flags;
   let target: { dataDir: string; cluster: string | null; nodeId: string };
   if (kind === 'witness') {
-    const config = loadWitnessConfig({ file: values.config, dataDir });
+    const config = loadWitnessConfig({ file: flags.config, dataDir });
     target = { dataDir: config.dataDir, cluster: null, nodeId: config.cluster.nodeId };
   } else {
-    const config = loadConfig({ file: values.config, flags: dataDir === undefined ? {} : { dataDir } });
-    if (config.cluster === null) throw new UsageError(`${command}: ${values.config} has no cluster block; a single node needs no init`);
+    const config = loadConfig({ file: flags.config, flags: dataDir === undefined ? {} : { dataDir } });
+    if (config.cluster === null) throw new UsageError(`${command}: ${flags.config} has no cluster block; a single node needs no init`);
     target = { dataDir: config.dataDir, cluster: config.cluster.name, nodeId: config.cluster.nodeId };
   }
   const mark = initDataDir(target.dataDir, { cluster: target.cluster, nodeId: target.nodeId });

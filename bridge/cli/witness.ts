@@ -2,13 +2,12 @@
 // witness). It votes and keeps entry headers in its data directory, and serves /healthz,
 // /metrics and /api/cluster; no MQTT, Kafka or records.
 import { mkdirSync } from 'node:fs';
-import { UsageError } from '../../broker/errors.js';
 import { Witness } from '../cluster/witness.js';
 import { loadWitnessConfig } from '../config/load.js';
 import { WitnessHttpServer } from '../http/witness-server.js';
 import { createConsoleLogger } from '../logger.js';
 import { loadMutualTlsFiles } from '../net/tls-files.js';
-import { parseFlags } from './command-line.js';
+import { configFileFlags } from './command-line.js';
 
 export const WITNESS_HELP = `Usage: tributary witness --config FILE [--data-dir DIR]
        tributary witness init --config FILE [--data-dir DIR]   (once, at install: see --help there)
@@ -18,21 +17,11 @@ Runs a witness: a voter of a cluster of two data nodes that stores entry headers
   --config FILE    its YAML config: dataDir, http, cluster (nodeId, listen, peers, tls), logging
   --data-dir DIR   overrides dataDir`;
 
-const OPTIONS = {
-  config: { type: 'string' },
-  'data-dir': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
 export async function witnessCommand(argv: string[]): Promise<number> {
   if (argv[0] === 'init') return (await import('./cluster-init.js')).clusterInitCommand(argv.slice(1), 'witness');
-  const values = parseFlags('witness', argv, OPTIONS);
-  if (values.help) {
-    process.stdout.write(`${WITNESS_HELP}\n`);
-    return 0;
-  }
-  if (values.config === undefined) throw new UsageError(`witness: --config FILE is needed\n\n${WITNESS_HELP}`);
-  const config = loadWitnessConfig({ file: values.config, dataDir: values['data-dir'] });
+  const flags = configFileFlags('witness', argv, WITNESS_HELP);
+  if (flags === null) return 0;
+  const config = loadWitnessConfig({ file: flags.config, dataDir: flags.dataDir });
   const logger = await createConsoleLogger({ level: config.logging.level, format: config.logging.format });
   mkdirSync(config.dataDir, { recursive: true });
   const c = config.cluster;

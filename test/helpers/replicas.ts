@@ -8,6 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
 import { decodeBatch } from '../../broker/log/record-batch.js';
 import { CLI, freePort, runCli } from './cli.js';
 import { onCleanup } from './cleanup.js';
@@ -261,4 +262,41 @@ export function storedValues(replica: Replica, topic = 'mqtt'): string[] {
   return storedEntries(replica)
     .filter((e) => e.topic === topic)
     .flatMap((e) => decodeBatch(e.data).records.map((r) => r.value?.toString() ?? ''));
+}
+
+/** Publishes `prefix-0..count-1` at QoS 1, 10 in flight; resolves with the payloads that were PUBACKed. */
+export async function publishCounted(client: MqttClient, prefix: string, count: number): Promise<string[]> {
+  const acked: string[] = [];
+  let next = 0;
+  await new Promise<void>((resolve) => {
+    // A connection that ends leaves its unacknowledged publishes without a callback: done then too.
+    client.once('close', () => resolve());
+    let open = 0;
+    const pump = (): void => {
+      while (open < 10 && next < count) {
+        const payload = `${prefix}-${next++}`;
+        open++;
+        client.publish('plant/line/power', payload, { qos: 1 }, (err) => {
+          if (err == null) acked.push(payload);
+          open--;
+          if (next === count && open === 0) resolve();
+          else pump();
+        });
+      }
+    };
+    pump();
+  });
+  return acked;
+}
+
+/** `count` QoS 1 messages `prefix-i` to the MQTT port `port`; every one PUBACKed (publishAsync rejects otherwise). */
+export async function publishAll(port: number, prefix: string, count: number): Promise<string[]> {
+  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 30_000 });
+  try {
+    const payloads = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+    await Promise.all(payloads.map((p) => client.publishAsync('plant/line/power', p, { qos: 1 })));
+    return payloads;
+  } finally {
+    await client.endAsync(true);
+  }
 }

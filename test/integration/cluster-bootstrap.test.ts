@@ -5,24 +5,11 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { test } from 'node:test';
-import mqtt from 'mqtt';
 import { startCliNode } from '../helpers/cli.js';
-import { startReplicas, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { startReplicas, storedValues, waitForLeader, waitForReplicated, type Replica, publishAll } from '../helpers/replicas.js';
 import { pollUntil } from '../helpers/wait-for.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** `count` QoS 1 messages `prefix-i` to the node at `port`; every one PUBACKed (publishAsync rejects otherwise). */
-async function publish(port: number, prefix: string, count: number): Promise<string[]> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0, connectTimeout: 30_000 });
-  try {
-    const payloads = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    await Promise.all(payloads.map((p) => client.publishAsync('plant/line/power', p, { qos: 1 })));
-    return payloads;
-  } finally {
-    await client.endAsync(true);
-  }
-}
 
 function assertHolds(replicas: readonly Replica[], payloads: readonly string[]): void {
   for (const r of replicas) {
@@ -35,7 +22,7 @@ test('three initialised nodes, one never started: the other two elect a leader a
   const replicas = await startReplicas(t, 3, { start: ['n1', 'n2'] });
   const two = replicas.slice(0, 2);
   const leader = await waitForLeader(two);
-  const acked = await publish(leader.mqttPort, 'two-of-three', 20);
+  const acked = await publishAll(leader.mqttPort, 'two-of-three', 20);
   await waitForReplicated(two, (await leader.status())!.last.seq);
   assertHolds(two, acked);
 });
@@ -45,7 +32,7 @@ test('the single-node upgrade: a node with data restarted with a cluster block b
   const [n1, n2, n3] = replicas as [Replica, Replica, Replica];
   // n1 as it ran before: one node, no cluster block, on its own data directory.
   const single = await startCliNode(t, n1.dir, n1.mqttPort);
-  const before = await publish(n1.mqttPort, 'single', 50);
+  const before = await publishAll(n1.mqttPort, 'single', 50);
   await single.stop();
 
   // The documented order: the node with data first, then the new nodes.
@@ -53,7 +40,7 @@ test('the single-node upgrade: a node with data restarted with a cluster block b
   await n2.restart();
   assert.equal(await waitForLeader([n1, n2]), n1, 'the node with data leads');
   await n3.restart();
-  const after = await publish(n1.mqttPort, 'clustered', 20);
+  const after = await publishAll(n1.mqttPort, 'clustered', 20);
   await waitForReplicated(replicas, (await n1.status())!.last.seq);
   assertHolds(replicas, [...before, ...after]);
   assert.match(n1.output(), /"role":"leader"/);
@@ -64,7 +51,7 @@ test('the upgrade in the wrong order: two initialised empty nodes elect first; t
   const replicas = await startReplicas(t, 3, { init: ['n2', 'n3'], start: [] });
   const [n1, n2, n3] = replicas as [Replica, Replica, Replica];
   const single = await startCliNode(t, n1.dir, n1.mqttPort);
-  const before = await publish(n1.mqttPort, 'single', 30);
+  const before = await publishAll(n1.mqttPort, 'single', 30);
   await single.stop();
 
   await n2.restart();
@@ -81,7 +68,7 @@ test('a member whose data directory was deleted and not initialised again waits,
   const replicas = await startReplicas(t, 3, { electionTimeoutMs: 500 });
   const [n1, n2, n3] = replicas as [Replica, Replica, Replica];
   const leader = await waitForLeader(replicas);
-  const acked = await publish(leader.mqttPort, 'before-wipe', 20);
+  const acked = await publishAll(leader.mqttPort, 'before-wipe', 20);
   await waitForReplicated(replicas, (await leader.status())!.last.seq);
   for (const r of replicas) await r.kill();
   rmSync(n3.dir, { recursive: true, force: true });
@@ -107,13 +94,13 @@ test('a follower wiped and initialised again (a new directory id) is not counted
   const replicas = await startReplicas(t, 3, { electionTimeoutMs: 500 });
   const leader = await waitForLeader(replicas);
   const [lagging, wiped] = replicas.filter((r) => r !== leader) as [Replica, Replica];
-  const first = await publish(leader.mqttPort, 'all-three', 20);
+  const first = await publishAll(leader.mqttPort, 'all-three', 20);
   await waitForReplicated(replicas, (await leader.status())!.last.seq);
   const formerDirectory = (await wiped.status())!.directoryId;
 
   // Acknowledged by the leader and `wiped` alone: `lagging` lacks these.
   await lagging.kill();
-  const second = await publish(leader.mqttPort, 'without-lagging', 30);
+  const second = await publishAll(leader.mqttPort, 'without-lagging', 30);
   await leader.kill();
   await wiped.kill();
   rmSync(wiped.dir, { recursive: true, force: true });

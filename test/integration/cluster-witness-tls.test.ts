@@ -6,10 +6,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { test } from 'node:test';
-import mqtt from 'mqtt';
 import { runCliAsync } from '../helpers/cli.js';
 import { makeNamedPki } from '../helpers/pki.js';
-import { startReplicasWithWitness, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { startReplicasWithWitness, storedValues, waitForLeader, waitForReplicated, type Replica, publishAll } from '../helpers/replicas.js';
 import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 const tlsYaml = (files: { cert: string; key: string }, ca: string): string => `  tls: { cert: ${JSON.stringify(files.cert)}, key: ${JSON.stringify(files.key)}, ca: ${JSON.stringify(ca)} }`;
@@ -19,18 +18,6 @@ const refusals = (replica: Replica, part: string): number => replica.output().sp
 
 async function waitFor(what: string, condition: () => boolean | Promise<boolean>): Promise<void> {
   if (!(await pollUntil(condition, PATIENCE_MS, 25))) assert.fail(`timed out waiting until ${what}`);
-}
-
-/** QoS 1 publishes to `replica`; the payloads PUBACKed (all of them, or the publish failed). */
-async function publish(replica: Replica, prefix: string, count: number): Promise<string[]> {
-  const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${replica.mqttPort}`, { clientId: `${prefix}-publisher`, reconnectPeriod: 0 });
-  try {
-    const payloads = Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
-    await Promise.all(payloads.map((p) => client.publishAsync('plant/line/power', p, { qos: 1 })));
-    return payloads;
-  } finally {
-    await client.endAsync(true);
-  }
 }
 
 /** Swaps one cluster.tls line for another in a process's config file (beside its data directory). */
@@ -48,7 +35,7 @@ test('two data nodes and a witness, all with cluster.tls: a data node is elected
   assert.notEqual(leader.id, 'w');
   const follower = replicas.find((r) => r !== leader)!;
 
-  const acked = await publish(leader, 'tls', 50);
+  const acked = await publishAll(leader.mqttPort, 'tls', 50);
   await waitForReplicated([...replicas, witness], (await leader.status())!.last.seq);
   for (const r of replicas) assert.deepEqual(storedValues(r).sort(), [...acked].sort(), `${r.id} holds every message once`);
   for (const p of [...replicas, witness]) assert.equal(refusals(p, ''), 0, `${p.id} refused a peer:\n${p.output().slice(-2000)}`);
@@ -85,7 +72,7 @@ test('a witness with another CA\'s certificate is refused, logged on both sides 
   // Both data nodes running: two of three voters, a majority. They lead and acknowledge.
   const leader = await waitForLeader(replicas);
   const other = replicas.find((r) => r !== leader)!;
-  const first = await publish(leader, 'both', 20);
+  const first = await publishAll(leader.mqttPort, 'both', 20);
   await waitForReplicated(replicas, (await leader.status())!.last.seq);
   for (const r of replicas) assert.deepEqual(storedValues(r).filter((v) => v.startsWith('both-')).sort(), [...first].sort());
   const w = (await witness.status())!;
@@ -102,7 +89,7 @@ test('a witness with another CA\'s certificate is refused, logged on both sides 
   // Both data nodes again: they elect one and acknowledge.
   await other.restart();
   const again = await waitForLeader(replicas);
-  const second = await publish(again, 'again', 20);
+  const second = await publishAll(again.mqttPort, 'again', 20);
   await waitForReplicated(replicas, (await again.status())!.last.seq);
 
   // The witness with the cluster's certificate: it joins and holds every header.

@@ -10,7 +10,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { check } from '../helpers/cluster/checker.js';
 import { idOf, progress, Publisher } from '../helpers/cluster/publishers.js';
 import { readReplica } from '../helpers/cluster/replica.js';
-import { startReplicasWithWitness, storedEntries, storedValues, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { startReplicasWithWitness, storedEntries, storedValues, waitForLeader, waitForReplicated, type Replica, publishCounted } from '../helpers/replicas.js';
 import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -24,30 +24,6 @@ function connect(replica: Replica, clientId: string): Promise<MqttClient> {
       reject(err);
     });
   });
-}
-
-/** Publishes `prefix-0..count-1` at QoS 1, 10 in flight; resolves with the payloads that were PUBACKed. */
-async function publish(client: MqttClient, prefix: string, count: number): Promise<string[]> {
-  const acked: string[] = [];
-  let next = 0;
-  await new Promise<void>((resolve) => {
-    client.once('close', () => resolve());
-    let open = 0;
-    const pump = (): void => {
-      while (open < 10 && next < count) {
-        const payload = `${prefix}-${next++}`;
-        open++;
-        client.publish('plant/line/power', payload, { qos: 1 }, (err) => {
-          if (err == null) acked.push(payload);
-          open--;
-          if (next === count && open === 0) resolve();
-          else pump();
-        });
-      }
-    };
-    pump();
-  });
-  return acked;
 }
 
 /** The witness's header log, read from its positions.db (read-only; it may be running). */
@@ -71,7 +47,7 @@ test('two data nodes and a witness elect a data node, which acknowledges QoS 1 p
   assert.equal((await witness.status())!.role, 'witness');
 
   const client = await connect(leader, 'publisher-1');
-  const acked = await publish(client, 'm', 100);
+  const acked = await publishCounted(client, 'm', 100);
   client.end(true);
   assert.equal(acked.length, 100);
   await waitForReplicated([...replicas, witness], (await leader.status())!.last.seq);
@@ -129,7 +105,7 @@ test('a data node that was down while the other committed with the witness is no
 
   // The leader and the witness are a majority: publishes are acknowledged with the other data node down.
   const client = await connect(leader, 'publisher-alone');
-  const acked = await publish(client, 'alone', 50);
+  const acked = await publishCounted(client, 'alone', 50);
   client.end(true);
   assert.equal(acked.length, 50);
   const committed = (await leader.status())!.commitSeq;
@@ -163,12 +139,12 @@ test('acks: all with a witness counts both data nodes and not the witness: publi
   const stopped = replicas.find((r) => r !== leader)!;
   const client = await connect(leader, 'publisher-all');
   client.on('error', () => undefined);
-  assert.equal((await publish(client, 'both', 10)).length, 10);
+  assert.equal((await publishCounted(client, 'both', 10)).length, 10);
 
   // Every data replica holds them: acknowledged without the witness.
   witness.signal('SIGSTOP');
   t.after(() => witness.signal('SIGCONT'));
-  assert.equal((await publish(client, 'no-witness', 10)).length, 10);
+  assert.equal((await publishCounted(client, 'no-witness', 10)).length, 10);
   witness.signal('SIGCONT');
 
   const lastBefore = (await leader.status())!.last.seq;
@@ -195,7 +171,7 @@ test('the witness is kept no further than a live data follower, so that follower
   const follower = replicas.find((r) => r !== leader)!;
   const client = await connect(leader, 'publisher-cap');
   client.on('error', () => undefined);
-  const acked = await publish(client, 'before', 20);
+  const acked = await publishCounted(client, 'before', 20);
   assert.equal(acked.length, 20);
   await waitForReplicated([...replicas, witness], (await leader.status())!.last.seq);
 

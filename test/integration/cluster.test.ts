@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { test } from 'node:test';
 import mqtt, { type MqttClient } from 'mqtt';
 import { runCliAsync } from '../helpers/cli.js';
-import { storedEntries, storedValues, startReplicas, waitForLeader, waitForReplicated, type Replica } from '../helpers/replicas.js';
+import { storedEntries, storedValues, startReplicas, waitForLeader, waitForReplicated, type Replica, publishCounted } from '../helpers/replicas.js';
 import { PATIENCE_MS, pollUntil } from '../helpers/wait-for.js';
 
 function connect(replica: Replica, clientId: string): Promise<MqttClient> {
@@ -18,31 +18,6 @@ function connect(replica: Replica, clientId: string): Promise<MqttClient> {
       reject(err);
     });
   });
-}
-
-/** Publishes `prefix-0..count-1` at QoS 1, 10 in flight; resolves with the payloads that were PUBACKed. */
-async function publish(client: MqttClient, prefix: string, count: number): Promise<string[]> {
-  const acked: string[] = [];
-  let next = 0;
-  await new Promise<void>((resolve) => {
-    // A connection that ends leaves its unacknowledged publishes without a callback: done then too.
-    client.once('close', () => resolve());
-    let open = 0;
-    const pump = (): void => {
-      while (open < 10 && next < count) {
-        const payload = `${prefix}-${next++}`;
-        open++;
-        client.publish('plant/line/power', payload, { qos: 1 }, (err) => {
-          if (err == null) acked.push(payload);
-          open--;
-          if (next === count && open === 0) resolve();
-          else pump();
-        });
-      }
-    };
-    pump();
-  });
-  return acked;
 }
 
 /**
@@ -57,7 +32,7 @@ async function publishToLeader(candidates: readonly Replica[], prefix: string, c
     const client = await connect(leader, `${prefix}-publisher`).catch(() => null);
     if (client === null) continue;
     client.on('error', () => undefined);
-    acked.push(...(await publish(client, `${prefix}-a${attempt}`, count - acked.length)));
+    acked.push(...(await publishCounted(client, `${prefix}-a${attempt}`, count - acked.length)));
     client.end(true);
   }
   assert.equal(acked.length, count, `${prefix}: acknowledged by a leader`);
@@ -106,7 +81,7 @@ test('three nodes elect one leader; PUBACKed messages are on all three byte for 
   assert.match(exposition, /^tributary_cluster_elections_total [1-9]\d*$/m);
 
   const client = await connect(leader, 'publisher-1');
-  const acked = await publish(client, 'before', 200);
+  const acked = await publishCounted(client, 'before', 200);
   client.end(true);
   assert.equal(acked.length, 200);
   const leaderStatus = (await leader.status())!;
@@ -122,7 +97,7 @@ test('three nodes elect one leader; PUBACKed messages are on all three byte for 
     assert.deepEqual(acked.filter((p) => !held.has(p)), [], `${r.id} lost acknowledged messages`);
   }
   const client2 = await connect(next, 'publisher-2');
-  const acked2 = await publish(client2, 'after', 100);
+  const acked2 = await publishCounted(client2, 'after', 100);
   client2.end(true);
   assert.equal(acked2.length, 100);
 
@@ -152,7 +127,7 @@ test('a SIGSTOPped leader acknowledges nothing; a new leader is elected; on SIGC
   await pollUntil(() => forwarding(leader), PATIENCE_MS, 20);
   assert.deepEqual(await Promise.all(replicas.map(forwarding)), replicas.map((r) => r === leader));
   const client = await connect(leader, 'publisher-stopped');
-  const acked = await publish(client, 'first', 50);
+  const acked = await publishCounted(client, 'first', 50);
   assert.equal(acked.length, 50);
 
   leader.signal('SIGSTOP');
@@ -190,7 +165,7 @@ test('a leader cut off by SIGSTOPping both followers stores but never acknowledg
   const [f1, f2] = replicas.filter((r) => r !== old) as [Replica, Replica];
   const client = await connect(old, 'publisher-alone');
   client.on('error', () => undefined);
-  const acked = await publish(client, 'first', 20);
+  const acked = await publishCounted(client, 'first', 20);
   assert.equal(acked.length, 20);
   const before = (await old.status())!.last.seq;
 
@@ -233,7 +208,7 @@ test('acks all: with one follower stopped nothing is acknowledged; once it is ba
   const [stopped] = replicas.filter((r) => r !== leader) as [Replica];
   const client = await connect(leader, 'publisher-all');
   client.on('error', () => undefined);
-  assert.equal((await publish(client, 'both', 10)).length, 10);
+  assert.equal((await publishCounted(client, 'both', 10)).length, 10);
 
   const lastBefore = (await leader.status())!.last.seq;
   stopped.signal('SIGSTOP');
